@@ -1,0 +1,24 @@
+#pragma once
+
+// Which backend a manager gets. A CUDA device is usable when the build has the CUDA toolkit and
+// cudaGetDeviceCount reports at least one device.
+
+#include <uvm/config.hpp>
+
+#include <string>
+
+namespace uvm::detail {
+
+struct device_probe {
+  int devices = 0;
+  std::string reason;  ///< why none is usable, when devices == 0
+};
+
+/// Asks the CUDA runtime for devices (or reports a build without the toolkit). Never throws.
+[[nodiscard]] device_probe probe_cuda_devices() noexcept;
+
+/// `automatic` -> cuda or emulated; `cuda` is checked.
+/// @throws uvm::cuda_error if `cuda` is asked for and no device is usable.
+[[nodiscard]] backend_kind resolve_backend(backend_kind requested);
+
+}  // namespace uvm::detail

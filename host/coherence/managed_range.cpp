@@ -1,0 +1,198 @@
+#include "host/coherence/managed_range.hpp"
+
+#include "host/common/clock.hpp"
+#include "host/common/futex.hpp"
+#include "host/fault/fault_request.hpp"
+#include "host/fault/fault_service.hpp"
+#include "host/fault/fault_source.hpp"
+#include "host/fault/map_budget.hpp"
+#include "host/telemetry/counters.hpp"
+#include "host/telemetry/event_ring.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+
+#include <sched.h>
+
+namespace uvm::detail {
+
+using status = managed_range::fault_outcome::status;
+
+managed_range::managed_range(const fault_context& ctx, std::size_t bytes, std::size_t page_size)
+    : ctx_(ctx),
+      memory_((bytes + page_size - 1) / page_size * page_size, page_size),
+      pages_((bytes + page_size - 1) / page_size),
+      size_(bytes),
+      page_shift_(static_cast<unsigned>(std::countr_zero(page_size))) {}
+
+managed_range::~managed_range() { map_budget::process().charge(-boundaries()); }
+
+std::int64_t managed_range::boundary_delta(std::size_t page, host_access from,
+                                           host_access to) const noexcept {
+  // Only boundaries inside the range count: its edges border other mappings anyway.
+  std::int64_t d = 0;
+  auto side = [&](std::size_t q) {
+    const host_access n = access_at(q);
+    d += static_cast<int>(n != to) - static_cast<int>(n != from);
+  };
+  if (page > 0) side(page - 1);
+  if (page + 1 < page_count()) side(page + 1);
+  return d;
+}
+
+managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, access a) noexcept {
+  const std::uint64_t start = now_ns();
+  const std::size_t page = page_of(addr);
+  timespec deadline{};
+  bool waited = false;
+  for (;;) {
+    page_word w = pages_.load(page);
+    const cpu_decision d = decide_cpu_fault(w, a);
+    switch (d.action) {
+      case cpu_action::retry:
+        if (waited) {
+          ctx_.stats->waited.record(now_ns() - start);
+          return {status::resolved, 0, w};
+        }
+        ctx_.stats->spurious_faults.fetch_add(1, std::memory_order_relaxed);
+        return {status::spurious, 0, w};
+      case cpu_action::first_touch:
+      case cpu_action::upgrade: {
+        if (!pages_.try_claim(page, w)) continue;
+        const fault_outcome o = commit(page, w, d.target);
+        if (o.st == status::resolved) {
+          atomic_fault_stats& kind = waited                                 ? ctx_.stats->waited
+                                     : d.action == cpu_action::first_touch ? ctx_.stats->first_touch
+                                                                           : ctx_.stats->upgrade;
+          kind.record(now_ns() - start);
+        }
+        return o;
+      }
+      case cpu_action::wait:
+        if (!waited) deadline = deadline_after(ctx_.timeout);
+        waited = true;
+        if (!pages_.wait_until_idle(page, deadline)) {
+          return {status::timed_out, ETIMEDOUT, pages_.load(page)};
+        }
+        continue;
+      case cpu_action::service: {
+        if (!waited) deadline = deadline_after(ctx_.timeout);
+        const fault_outcome o = serve(page, a, deadline);
+        if (o.st == status::resolved) ctx_.stats->serviced.record(now_ns() - start);
+        return o;
+      }
+    }
+  }
+}
+
+managed_range::fault_outcome managed_range::commit(std::size_t page, page_word claimed,
+                                                   page_state target) noexcept {
+  const page_state from = stored_state(claimed);
+  const host_access old_access = host_access_of(from);
+  const host_access new_access = host_access_of(target);
+  if (old_access != new_access) {
+    map_budget& budget = map_budget::process();
+    const std::int64_t delta = boundary_delta(page, old_access, new_access);
+    // Widening to read-write is the change that can coarsen: the whole block ends up read-write.
+    const bool can_coarsen = new_access == host_access::read_write;
+    if (!budget.try_charge(delta)) {
+      if (can_coarsen) return coarsen(page, claimed);
+      budget.charge(delta);  // narrowing must happen; mprotect has the last word
+    }
+    const int err = ctx_.source->protect(page_address(page), page_size(), new_access);
+    if (err != 0) {
+      budget.charge(-delta);
+      if (err == ENOMEM && can_coarsen) return coarsen(page, claimed);
+      pages_.publish(page, from);
+      return {status::failed, err, claimed};
+    }
+    boundaries_.fetch_add(delta, std::memory_order_relaxed);
+  }
+  pages_.publish(page, target);
+  return {status::resolved, 0, claimed};
+}
+
+managed_range::fault_outcome managed_range::coarsen(std::size_t page, page_word claimed) noexcept {
+  // Make every host-side page of the block around `page` host_exclusive with one mprotect, so the
+  // block becomes one mapping. Neighbours are claimed without waiting (waiting while holding a
+  // claim could deadlock with another coarsening thread); a busy or device-held neighbour ends
+  // the run.
+  constexpr std::size_t max_pages = block_bytes >> 12;
+  const std::size_t per_block = std::max<std::size_t>(1, block_bytes >> page_shift_);
+  const std::size_t b0 = page - page % per_block;
+  const std::size_t b1 = std::min(b0 + per_block, page_count());
+  std::array<page_state, max_pages> old{};
+  auto host_side = [](page_word w) {
+    const page_state s = stored_state(w);
+    return s == page_state::unpopulated || s == page_state::shared ||
+           s == page_state::host_exclusive;
+  };
+  old[page - b0] = stored_state(claimed);
+  std::size_t lo = page;
+  while (lo > b0) {
+    page_word w = pages_.load(lo - 1);
+    if ((w & busy_bit) != 0 || !host_side(w) || !pages_.try_claim(lo - 1, w)) break;
+    old[--lo - b0] = stored_state(w);
+  }
+  std::size_t hi = page + 1;
+  while (hi < b1) {
+    page_word w = pages_.load(hi);
+    if ((w & busy_bit) != 0 || !host_side(w) || !pages_.try_claim(hi, w)) break;
+    old[hi++ - b0] = stored_state(w);
+  }
+
+  // Boundaries among pages [lo - 1, hi] before and after the run becomes read-write.
+  const std::size_t first = lo > 0 ? lo - 1 : lo;
+  const std::size_t last = std::min(hi, page_count() - 1);
+  auto access_before = [&](std::size_t i) {
+    return i >= lo && i < hi ? host_access_of(old[i - b0]) : access_at(i);
+  };
+  auto access_after = [&](std::size_t i) {
+    return i >= lo && i < hi ? host_access::read_write : access_at(i);
+  };
+  std::int64_t delta = 0;
+  for (std::size_t i = first; i < last; ++i) {
+    delta += static_cast<int>(access_after(i) != access_after(i + 1)) -
+             static_cast<int>(access_before(i) != access_before(i + 1));
+  }
+
+  const int err =
+      ctx_.source->protect(page_address(lo), (hi - lo) << page_shift_, host_access::read_write);
+  if (err != 0) {
+    for (std::size_t i = lo; i < hi; ++i) pages_.publish(i, old[i - b0]);
+    return {status::failed, err, claimed};
+  }
+  map_budget::process().charge(delta);
+  boundaries_.fetch_add(delta, std::memory_order_relaxed);
+  for (std::size_t i = lo; i < hi; ++i) pages_.publish(i, page_state::host_exclusive);
+  ctx_.stats->coarsened_blocks.fetch_add(1, std::memory_order_relaxed);
+  ctx_.events->push({event_kind::coarsened, reinterpret_cast<std::uintptr_t>(page_address(lo)),
+                     (hi - lo) << page_shift_, now_ns()});
+  return {status::resolved, 0, claimed};
+}
+
+managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
+                                                  const timespec& deadline) noexcept {
+  if (ctx_.service == nullptr) return {status::failed, ENODEV, pages_.load(page)};
+  fault_request req{this, page, a};
+  while (!ctx_.service->submit(req)) {
+    if (passed(deadline)) return {status::timed_out, ETIMEDOUT, pages_.load(page)};
+    sched_yield();
+  }
+  std::uint32_t s;
+  while ((s = req.status.load(std::memory_order_acquire)) == fault_request::pending) {
+    if (!futex_wait_until(req.status, fault_request::pending, deadline)) {
+      return {status::timed_out, ETIMEDOUT, pages_.load(page)};
+    }
+  }
+  if (s == fault_request::failed) return {status::failed, req.error, pages_.load(page)};
+  return {status::resolved, 0, pages_.load(page)};
+}
+
+void managed_range::advise(std::size_t first, std::size_t count, advice a) noexcept {
+  pages_.set_flag(first, count, read_mostly_bit, a == advice::set_read_mostly);
+}
+
+}  // namespace uvm::detail

@@ -1,0 +1,112 @@
+#pragma once
+
+// One managed range at run time: its memory, its page table, and the CPU fault logic that keeps
+// the app view's protections equal to the page states.
+
+#include "host/coherence/page_table.hpp"
+#include "host/coherence/transition.hpp"
+#include "host/memory/dual_mapping.hpp"
+
+#include <uvm/advice.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace uvm::detail {
+
+class fault_source;
+class fault_service;
+struct counters;
+class event_ring;
+
+/// The unit of policy bookkeeping; also how far a fault coarsens near vm.max_map_count.
+inline constexpr std::size_t block_bytes = std::size_t{2} << 20;
+
+/// What a range needs from its runtime. Everything here outlives the range.
+struct fault_context {
+  fault_source* source;
+  counters* stats;
+  event_ring* events;
+  fault_service* service;  ///< null: faults that move data fail with ENODEV
+  std::chrono::nanoseconds timeout;
+};
+
+class managed_range {
+ public:
+  struct fault_outcome {
+    enum class status : std::uint8_t {
+      resolved,   ///< the page now allows the access
+      spurious,   ///< the page already allowed it; nothing was changed
+      timed_out,  ///< the page was not served before the fault timeout
+      failed,     ///< resolving failed; `error` says why
+    };
+    status st;
+    int error = 0;
+    page_word word = 0;  ///< the page's word when the outcome was decided
+  };
+
+  /// @throws as dual_mapping and page_table.
+  managed_range(const fault_context& ctx, std::size_t bytes, std::size_t page_size);
+  ~managed_range();
+  managed_range(const managed_range&) = delete;
+  managed_range& operator=(const managed_range&) = delete;
+
+  [[nodiscard]] std::byte* base() const noexcept { return memory_.app(); }
+  [[nodiscard]] std::byte* runtime_view() const noexcept { return memory_.runtime(); }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t reserved() const noexcept { return memory_.size(); }
+  [[nodiscard]] std::size_t page_size() const noexcept { return std::size_t{1} << page_shift_; }
+  [[nodiscard]] std::size_t page_count() const noexcept { return pages_.size(); }
+  [[nodiscard]] bool contains(const void* p) const noexcept {
+    const auto* b = static_cast<const std::byte*>(p);
+    return b >= base() && b < base() + reserved();
+  }
+  [[nodiscard]] std::size_t page_of(const void* p) const noexcept {
+    return static_cast<std::size_t>(static_cast<const std::byte*>(p) - base()) >> page_shift_;
+  }
+  [[nodiscard]] std::byte* page_address(std::size_t page) const noexcept {
+    return base() + (page << page_shift_);
+  }
+  [[nodiscard]] page_table& pages() noexcept { return pages_; }
+  [[nodiscard]] page_state state_of(std::size_t page) const noexcept {
+    return visible_state(pages_.load(page));
+  }
+
+  /// Resolves a CPU access to `addr` that faulted. Async-signal-safe; may wait up to the fault
+  /// timeout. A `timed_out` outcome of a serviced fault leaves its request queued: the caller
+  /// must not return to the faulting code (the handler reports and aborts).
+  [[nodiscard]] fault_outcome on_cpu_fault(const void* addr, access a) noexcept;
+
+  /// Moves a page that the caller claimed (its word was `claimed` before the claim) to `target`:
+  /// sets the app view's protection, then publishes. On failure the page is published back in
+  /// its old state. Async-signal-safe; used by the handler and by the migration layer.
+  [[nodiscard]] fault_outcome commit(std::size_t page, page_word claimed, page_state target) noexcept;
+
+  /// Sets advice on pages [first, first + count).
+  void advise(std::size_t first, std::size_t count, advice a) noexcept;
+
+  /// @return the protection boundaries this range adds to the process's mappings (an estimate).
+  [[nodiscard]] std::int64_t boundaries() const noexcept {
+    return boundaries_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  fault_outcome coarsen(std::size_t page, page_word claimed) noexcept;
+  fault_outcome serve(std::size_t page, access a, const timespec& deadline) noexcept;
+  [[nodiscard]] host_access access_at(std::size_t page) const noexcept {
+    return host_access_of(stored_state(pages_.load(page)));
+  }
+  [[nodiscard]] std::int64_t boundary_delta(std::size_t page, host_access from,
+                                            host_access to) const noexcept;
+
+  fault_context ctx_;
+  dual_mapping memory_;
+  page_table pages_;
+  std::size_t size_;
+  unsigned page_shift_;
+  std::atomic<std::int64_t> boundaries_{0};
+};
+
+}  // namespace uvm::detail

@@ -1,0 +1,128 @@
+#include <uvm/config.hpp>
+
+#include "host/common/check.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <unistd.h>
+
+namespace uvm {
+
+namespace {
+
+template <class Enum, std::size_t N>
+Enum parse_enum(const char* var, std::string_view v,
+                const std::array<std::pair<std::string_view, Enum>, N>& names) {
+  std::string accepted;
+  for (const auto& [name, value] : names) {
+    if (v == name) return value;
+    accepted += accepted.empty() ? "" : ", ";
+    accepted += name;
+  }
+  detail::throw_invalid("uvm: {}='{}' is not one of: {}", var, v, accepted);
+}
+
+constexpr std::array<std::pair<std::string_view, backend_kind>, 3> backend_names{
+    {{"auto", backend_kind::automatic}, {"cuda", backend_kind::cuda},
+     {"emulated", backend_kind::emulated}}};
+constexpr std::array<std::pair<std::string_view, fault_mechanism>, 1> mechanism_names{
+    {{"signal", fault_mechanism::signal}}};
+constexpr std::array<std::pair<std::string_view, log_level>, 7> level_names{
+    {{"trace", log_level::trace},
+     {"debug", log_level::debug},
+     {"info", log_level::info},
+     {"warn", log_level::warn},
+     {"error", log_level::error},
+     {"critical", log_level::critical},
+     {"off", log_level::off}}};
+
+template <class Enum, std::size_t N>
+std::string_view name_of(Enum e, const std::array<std::pair<std::string_view, Enum>, N>& names) {
+  for (const auto& [name, value] : names) {
+    if (value == e) return name;
+  }
+  return "invalid";
+}
+
+// "65536", "64K", "64KiB", "2M", "1G" (binary multiples).
+std::uint64_t parse_size(const char* var, std::string_view v) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  std::string_view suffix(end, static_cast<std::size_t>(v.data() + v.size() - end));
+  unsigned shift = 0;
+  if (ec == std::errc{} && !suffix.empty()) {
+    const char c = static_cast<char>(suffix[0] & ~0x20);  // upper case
+    shift = c == 'K' ? 10 : c == 'M' ? 20 : c == 'G' ? 30 : c == 'T' ? 40 : 64;
+    suffix.remove_prefix(1);
+    if (suffix == "iB" || suffix == "B") suffix = {};
+  }
+  if (ec != std::errc{} || !suffix.empty() || shift == 64 || (shift > 0 && n >> (64 - shift) != 0)) {
+    detail::throw_invalid("uvm: {}='{}' is not a size (bytes, or a number with K, M, G or T)", var,
+                          v);
+  }
+  return n << shift;
+}
+
+std::uint64_t parse_count(const char* var, std::string_view v) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{} || end != v.data() + v.size()) {
+    detail::throw_invalid("uvm: {}='{}' is not a non-negative integer", var, v);
+  }
+  return n;
+}
+
+std::optional<std::string_view> env(const char* var) {
+  const char* v = std::getenv(var);
+  if (v == nullptr) return std::nullopt;
+  return std::string_view(v);
+}
+
+}  // namespace
+
+config config::from_env() { return from_env(config{}); }
+
+config config::from_env(config c) {
+  if (auto v = env("UVM_PAGE_SIZE")) c.page_size = parse_size("UVM_PAGE_SIZE", *v);
+  if (auto v = env("UVM_DEVICE_BUDGET")) c.device_budget = parse_size("UVM_DEVICE_BUDGET", *v);
+  if (auto v = env("UVM_BACKEND")) c.backend = parse_enum("UVM_BACKEND", *v, backend_names);
+  if (auto v = env("UVM_FAULT_MECHANISM")) {
+    c.faults = parse_enum("UVM_FAULT_MECHANISM", *v, mechanism_names);
+  }
+  if (auto v = env("UVM_LOG_LEVEL")) c.log = parse_enum("UVM_LOG_LEVEL", *v, level_names);
+  if (auto v = env("UVM_FAULT_TIMEOUT_MS")) {
+    c.fault_timeout = std::chrono::milliseconds(parse_count("UVM_FAULT_TIMEOUT_MS", *v));
+  }
+  c.validate();
+  return c;
+}
+
+void config::validate() const {
+  const auto os_page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  UVM_EXPECTS(page_size != 0 && (page_size & (page_size - 1)) == 0,
+              "uvm: page size {} is not a power of two (UVM_PAGE_SIZE)", page_size);
+  UVM_EXPECTS(page_size >= os_page, "uvm: page size {} is smaller than the OS page ({} bytes)",
+              page_size, os_page);
+  UVM_EXPECTS(page_size <= (std::size_t{1} << 30), "uvm: page size {} is larger than 1 GiB",
+              page_size);
+  UVM_EXPECTS(fault_timeout.count() > 0 && fault_timeout <= std::chrono::hours(1),
+              "uvm: fault timeout {} ms is outside 1 ms .. 1 hour (UVM_FAULT_TIMEOUT_MS)",
+              fault_timeout.count());
+  UVM_EXPECTS(static_cast<unsigned>(backend) <= static_cast<unsigned>(backend_kind::emulated),
+              "uvm: backend {} is not a backend_kind", static_cast<unsigned>(backend));
+  UVM_EXPECTS(faults == fault_mechanism::signal, "uvm: fault mechanism {} is not supported",
+              static_cast<unsigned>(faults));
+  UVM_EXPECTS(static_cast<unsigned>(log) <= static_cast<unsigned>(log_level::off),
+              "uvm: log level {} is not a log_level", static_cast<unsigned>(log));
+}
+
+std::string_view to_string(backend_kind k) noexcept { return name_of(k, backend_names); }
+std::string_view to_string(fault_mechanism m) noexcept { return name_of(m, mechanism_names); }
+std::string_view to_string(log_level l) noexcept { return name_of(l, level_names); }
+
+}  // namespace uvm

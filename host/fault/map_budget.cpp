@@ -1,0 +1,23 @@
+#include "host/fault/map_budget.hpp"
+
+#include <cstdio>
+
+namespace uvm::detail {
+
+map_budget::map_budget() noexcept : limit_(max_map_count() / 2) {}
+
+map_budget& map_budget::process() noexcept {
+  static map_budget budget;
+  return budget;
+}
+
+std::int64_t map_budget::max_map_count() noexcept {
+  long long v = 0;
+  if (std::FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    if (std::fscanf(f, "%lld", &v) != 1) v = 0;
+    std::fclose(f);
+  }
+  return v > 0 ? v : 65530;
+}
+
+}  // namespace uvm::detail

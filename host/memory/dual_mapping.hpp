@@ -1,0 +1,32 @@
+#pragma once
+
+// The memory of one range: a memfd mapped twice. The app view is what the application uses; its
+// protection encodes page states. The runtime view is always read-write and is where the runtime
+// (and, on a GPU, DMA) reads and writes data, so it never opens a window on the app view.
+
+#include <cstddef>
+
+namespace uvm::detail {
+
+class dual_mapping {
+ public:
+  /// Maps `bytes` (a multiple of the OS page size) with the app view aligned to `alignment`
+  /// (a power of two) and inaccessible.
+  /// @throws uvm::out_of_memory or uvm::system_error naming the failing call.
+  dual_mapping(std::size_t bytes, std::size_t alignment);
+  ~dual_mapping();
+  dual_mapping(const dual_mapping&) = delete;
+  dual_mapping& operator=(const dual_mapping&) = delete;
+
+  [[nodiscard]] std::byte* app() const noexcept { return app_; }
+  [[nodiscard]] std::byte* runtime() const noexcept { return runtime_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  int fd_ = -1;
+  std::byte* app_ = nullptr;
+  std::byte* runtime_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace uvm::detail

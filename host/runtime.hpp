@@ -1,0 +1,72 @@
+#pragma once
+
+// What a uvm::manager owns: the fault source, the fault service thread, the counters and the
+// live ranges. Shared by the manager and its ranges, so ranges may outlive the manager object.
+
+#include "host/coherence/managed_range.hpp"
+#include "host/fault/fault_resolver.hpp"
+#include "host/fault/fault_service.hpp"
+#include "host/fault/signal_fault_source.hpp"
+#include "host/telemetry/counters.hpp"
+#include "host/telemetry/event_ring.hpp"
+
+#include <uvm/config.hpp>
+#include <uvm/stats.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace uvm::detail {
+
+class runtime {
+ public:
+  /// @throws as uvm::manager's constructor.
+  explicit runtime(config cfg);
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// @throws as uvm::manager::allocate.
+  managed_range* allocate(std::size_t bytes);
+  /// Frees a range owned by a uvm::range.
+  void free(managed_range* r) noexcept;
+  /// Hands a range's ownership to the runtime (uvm::range::release).
+  void release(managed_range* r) noexcept;
+  /// @throws uvm::invalid_argument unless `base` starts a released, live range.
+  void free_released(void* base);
+
+  /// @throws uvm::invalid_argument if `p` is in no live range of this runtime.
+  [[nodiscard]] managed_range& find(const void* p) const;
+
+  [[nodiscard]] stats snapshot() const;
+  void reset_stats() noexcept { counters_.reset(); }
+  [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
+  [[nodiscard]] backend_kind backend() const noexcept { return backend_; }
+
+ private:
+  // Without a device no page can be held elsewhere, so nothing reaches the service thread in
+  // normal operation; if it does, the faulting thread gets ENODEV and a clear report.
+  class host_only_resolver final : public fault_resolver {
+    int do_resolve(managed_range&, std::size_t, access) noexcept override;
+  };
+  struct entry {
+    std::unique_ptr<managed_range> range;
+    bool released = false;
+  };
+  void destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept;  // mutex_ held
+
+  config cfg_;
+  backend_kind backend_;
+  std::shared_ptr<signal_fault_source> source_;
+  counters counters_;
+  event_ring events_;
+  host_only_resolver resolver_;
+  fault_service service_;
+  fault_context ctx_;
+  mutable std::mutex mutex_;
+  std::map<std::uintptr_t, entry> ranges_;  // by base address
+};
+
+}  // namespace uvm::detail

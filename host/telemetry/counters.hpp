@@ -1,0 +1,88 @@
+#pragma once
+
+// The live counters behind uvm::stats. Plain relaxed atomics: the signal handler updates them.
+
+#include <uvm/stats.hpp>
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstdint>
+
+namespace uvm::detail {
+
+class atomic_histogram {
+ public:
+  void record(std::uint64_t ns) noexcept {
+    const std::size_t b =
+        ns == 0 ? 0 : std::min<std::size_t>(std::bit_width(ns) - 1, latency_histogram::bucket_count - 1);
+    buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    total_ns_.fetch_add(ns, std::memory_order_relaxed);
+  }
+  [[nodiscard]] latency_histogram snapshot() const noexcept {
+    latency_histogram h;
+    for (std::size_t i = 0; i < h.buckets.size(); ++i) {
+      h.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
+    }
+    h.total_ns = total_ns_.load(std::memory_order_relaxed);
+    return h;
+  }
+  void reset() noexcept {
+    for (auto& b : buckets_) b.store(0, std::memory_order_relaxed);
+    total_ns_.store(0, std::memory_order_relaxed);
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, latency_histogram::bucket_count> buckets_{};
+  std::atomic<std::uint64_t> total_ns_{0};
+};
+
+class atomic_fault_stats {
+ public:
+  void record(std::uint64_t ns) noexcept {
+    count_.fetch_add(1, std::memory_order_relaxed);
+    latency_.record(ns);
+  }
+  [[nodiscard]] fault_stats snapshot() const noexcept {
+    return {count_.load(std::memory_order_relaxed), latency_.snapshot()};
+  }
+  void reset() noexcept {
+    count_.store(0, std::memory_order_relaxed);
+    latency_.reset();
+  }
+
+ private:
+  std::atomic<std::uint64_t> count_{0};
+  atomic_histogram latency_;
+};
+
+struct counters {
+  atomic_fault_stats first_touch, upgrade, waited, serviced;
+  std::atomic<std::uint64_t> spurious_faults{0};
+  std::atomic<std::uint64_t> coarsened_blocks{0};
+  std::atomic<std::uint64_t> bytes_host_to_device{0};
+  std::atomic<std::uint64_t> bytes_device_to_host{0};
+
+  [[nodiscard]] stats snapshot() const noexcept {
+    stats s;
+    s.first_touch = first_touch.snapshot();
+    s.upgrade = upgrade.snapshot();
+    s.waited = waited.snapshot();
+    s.serviced = serviced.snapshot();
+    s.spurious_faults = spurious_faults.load(std::memory_order_relaxed);
+    s.coarsened_blocks = coarsened_blocks.load(std::memory_order_relaxed);
+    s.bytes_host_to_device = bytes_host_to_device.load(std::memory_order_relaxed);
+    s.bytes_device_to_host = bytes_device_to_host.load(std::memory_order_relaxed);
+    return s;
+  }
+
+  void reset() noexcept {
+    for (auto* f : {&first_touch, &upgrade, &waited, &serviced}) f->reset();
+    for (auto* c : {&spurious_faults, &coarsened_blocks, &bytes_host_to_device,
+                    &bytes_device_to_host}) {
+      c->store(0, std::memory_order_relaxed);
+    }
+  }
+};
+
+}  // namespace uvm::detail

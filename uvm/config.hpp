@@ -1,0 +1,78 @@
+#pragma once
+
+/// @file
+/// Run-time configuration of a uvm::manager. Every field has a default and a `UVM_*` environment
+/// variable that overrides it; docs/configuration.md has the table.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace uvm {
+
+/// @brief Which device implementation backs the device side of managed ranges.
+enum class backend_kind : std::uint8_t {
+  automatic,  ///< `cuda` if a CUDA device is usable, else `emulated`
+  cuda,       ///< a real NVIDIA GPU (needs a build with the CUDA toolkit and a driver)
+  emulated,   ///< device memory in host RAM and kernels on CPU threads
+};
+
+/// @brief How CPU accesses to non-resident pages are caught.
+enum class fault_mechanism : std::uint8_t {
+  signal,  ///< app-view protections with mprotect, caught by a SIGSEGV handler
+};
+
+/// @brief Severity threshold of the `uvm` logger.
+enum class log_level : std::uint8_t { trace, debug, info, warn, error, critical, off };
+
+/// @brief Settings of a manager. Plain data: set fields, then pass it to uvm::manager.
+///
+/// @code
+/// uvm::config cfg = uvm::config::from_env();  // defaults, then UVM_* variables
+/// cfg.page_size = 2 << 20;
+/// uvm::manager mgr{cfg};
+/// @endcode
+struct config {
+  /// Unit of coherence and migration. A power of two, at least the OS page size and at most
+  /// 1 GiB. Env: `UVM_PAGE_SIZE` (bytes, or with a K/M/G suffix).
+  std::size_t page_size = std::size_t{64} << 10;
+
+  /// Device memory the manager may use for page frames, in bytes; 0 picks a safe fraction of the
+  /// device's free memory. Env: `UVM_DEVICE_BUDGET` (bytes, or with a K/M/G suffix).
+  std::size_t device_budget = 0;
+
+  /// Env: `UVM_BACKEND` = `auto` | `cuda` | `emulated`.
+  backend_kind backend = backend_kind::automatic;
+
+  /// Env: `UVM_FAULT_MECHANISM` = `signal`.
+  fault_mechanism faults = fault_mechanism::signal;
+
+  /// Threshold of the `uvm` spdlog logger. Env: `UVM_LOG_LEVEL` = `trace` ... `off`.
+  log_level log = log_level::warn;
+
+  /// Longest a faulting thread waits for a page before the fault is reported as an error.
+  /// Env: `UVM_FAULT_TIMEOUT_MS`.
+  std::chrono::milliseconds fault_timeout{10'000};
+
+  /// @brief The defaults in `base`, overridden by every `UVM_*` variable that is set.
+  /// @throws uvm::invalid_argument naming the variable when a value does not parse or validate.
+  [[nodiscard]] static config from_env(config base);
+
+  /// @brief The built-in defaults overridden by every `UVM_*` variable that is set.
+  /// @throws uvm::invalid_argument naming the variable when a value does not parse or validate.
+  [[nodiscard]] static config from_env();
+
+  /// @brief Checks every field.
+  /// @throws uvm::invalid_argument describing the first field that is out of its domain.
+  void validate() const;
+};
+
+/// @return `auto`, `cuda` or `emulated`.
+[[nodiscard]] std::string_view to_string(backend_kind k) noexcept;
+/// @return `signal`.
+[[nodiscard]] std::string_view to_string(fault_mechanism m) noexcept;
+/// @return `trace`, `debug`, `info`, `warn`, `error`, `critical` or `off`.
+[[nodiscard]] std::string_view to_string(log_level l) noexcept;
+
+}  // namespace uvm

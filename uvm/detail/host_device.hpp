@@ -1,0 +1,12 @@
+#pragma once
+
+/// @file
+/// Qualifiers for code shared by host and device translation units.
+
+#if defined(__CUDACC__)
+#define UVM_HOST_DEVICE __host__ __device__
+#define UVM_DEVICE __device__
+#else
+#define UVM_HOST_DEVICE
+#define UVM_DEVICE
+#endif

@@ -1,0 +1,38 @@
+#pragma once
+
+/// @file
+/// Layout of the 32-bit word that holds one page's coherence state. Host and device code read
+/// the same layout; the host also sleeps on it with futex.
+
+#include <uvm/detail/host_device.hpp>
+#include <uvm/page_state.hpp>
+
+#include <cstdint>
+
+namespace uvm::detail {
+
+using page_word = std::uint32_t;
+
+/// Bits 0-2: the stored page_state (never `migrating`; that is the busy bit).
+inline constexpr page_word state_mask = 0x7u;
+/// A transition owns the page; other agents wait until it is published.
+inline constexpr page_word busy_bit = 1u << 3;
+/// At least one thread sleeps on the word; the publisher must wake it.
+inline constexpr page_word waiters_bit = 1u << 4;
+/// Advice: read faults duplicate the page instead of moving ownership.
+inline constexpr page_word read_mostly_bit = 1u << 5;
+
+UVM_HOST_DEVICE constexpr page_state stored_state(page_word w) noexcept {
+  return static_cast<page_state>(w & state_mask);
+}
+
+/// @return the state an observer reports: `migrating` while a transition owns the page.
+UVM_HOST_DEVICE constexpr page_state visible_state(page_word w) noexcept {
+  return (w & busy_bit) != 0 ? page_state::migrating : stored_state(w);
+}
+
+UVM_HOST_DEVICE constexpr page_word with_state(page_word w, page_state s) noexcept {
+  return (w & ~state_mask) | static_cast<page_word>(s);
+}
+
+}  // namespace uvm::detail

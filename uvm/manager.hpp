@@ -1,0 +1,89 @@
+#pragma once
+
+/// @file
+/// uvm::manager, the owner of every managed range and of the runtime that keeps them coherent.
+
+#include <uvm/advice.hpp>
+#include <uvm/config.hpp>
+#include <uvm/page_state.hpp>
+#include <uvm/range.hpp>
+#include <uvm/stats.hpp>
+
+#include <cstddef>
+#include <limits>
+#include <memory>
+
+namespace uvm {
+
+/// @brief Allocates managed ranges and serves their faults.
+///
+/// Every member function is thread-safe. Several managers may live in one process; they share
+/// the process's one SIGSEGV handler, and a fault outside every manager's ranges goes to the
+/// handler that was installed before the first manager (or kills the process with SIGSEGV, as it
+/// would without the library).
+///
+/// @code
+/// uvm::manager mgr;                              // config::from_env()
+/// auto v = mgr.allocate<float>(1 << 20);         // zero-filled on first touch
+/// for (float& x : v) x = 1.0f;                   // CPU faults populate pages on demand
+/// uvm::stats s = mgr.stats();                    // s.first_touch.count == pages touched
+/// @endcode
+class manager {
+ public:
+  /// @brief Starts a runtime with `cfg`.
+  /// @throws uvm::invalid_argument if `cfg` does not validate.
+  /// @throws uvm::cuda_error if `cfg.backend` is `cuda` and no CUDA device is usable.
+  explicit manager(config cfg = config::from_env());
+  ~manager();
+  manager(manager&&) noexcept;
+  manager& operator=(manager&&) noexcept;
+  manager(const manager&) = delete;
+  manager& operator=(const manager&) = delete;
+
+  /// @brief Reserves `bytes` of managed memory, rounded up to whole pages. No page is populated:
+  /// each is zero-filled on its first access.
+  /// @throws uvm::invalid_argument if `bytes` is 0 or larger than max_allocation().
+  /// @throws uvm::out_of_memory if the address space or the range registry is exhausted.
+  [[nodiscard]] range allocate(std::size_t bytes);
+
+  /// @brief Reserves `count` zero-initialised objects of type `T`.
+  /// @throws as allocate(bytes); uvm::invalid_argument also if `count * sizeof(T)` overflows.
+  template <class T>
+  [[nodiscard]] typed_range<T> allocate(std::size_t count) {
+    check_count(count, sizeof(T));
+    return typed_range<T>(allocate(count * sizeof(T)), count);
+  }
+
+  /// @brief Frees a range whose ownership was given up with range::release().
+  /// @param base the pointer range::release() returned.
+  /// @throws uvm::invalid_argument if `base` is not the start of a released, live range of this
+  /// manager (a double free, a foreign pointer, or a range still owned by a uvm::range).
+  void free(void* base);
+
+  /// @brief Applies `a` to every page that overlaps [p, p + bytes).
+  /// @throws uvm::invalid_argument if the span is empty or not inside one live range.
+  void advise(const void* p, std::size_t bytes, advice a);
+
+  /// @brief The state of the page holding `p`.
+  /// @throws uvm::invalid_argument if `p` is not inside a live range of this manager.
+  [[nodiscard]] page_state state_of(const void* p) const;
+
+  /// @return a snapshot of the counters.
+  [[nodiscard]] uvm::stats stats() const;
+  /// @brief Zeroes the counters (live_ranges and reserved_bytes are kept).
+  void reset_stats();
+
+  /// @return the configuration in force, after validation.
+  [[nodiscard]] const config& configuration() const noexcept;
+  /// @return the backend chosen at construction (`automatic` resolved).
+  [[nodiscard]] backend_kind backend() const noexcept;
+  /// @return the largest size allocate() accepts: 1 TiB, or less where the address space is
+  /// smaller.
+  [[nodiscard]] static std::size_t max_allocation() noexcept;
+
+ private:
+  static void check_count(std::size_t count, std::size_t element_size);
+  std::shared_ptr<detail::runtime> runtime_;
+};
+
+}  // namespace uvm

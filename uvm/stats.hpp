@@ -1,0 +1,58 @@
+#pragma once
+
+/// @file
+/// Counters and latency histograms of a manager, as returned by uvm::manager::stats().
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+
+namespace uvm {
+
+/// @brief A histogram of durations in power-of-two nanosecond buckets: bucket `i` counts samples
+/// in [2^i, 2^(i+1)) ns (bucket 0 also holds 0 ns).
+struct latency_histogram {
+  static constexpr std::size_t bucket_count = 40;  ///< up to 2^40 ns, about 18 minutes
+  std::array<std::uint64_t, bucket_count> buckets{};
+  std::uint64_t total_ns = 0;  ///< sum of all samples
+
+  /// @return the number of samples.
+  [[nodiscard]] std::uint64_t count() const noexcept;
+  /// @return the mean sample, or 0 with no samples.
+  [[nodiscard]] std::chrono::nanoseconds mean() const noexcept;
+  /// @brief The q-quantile (0 <= q <= 1), interpolated inside its bucket.
+  /// @return 0 with no samples.
+  [[nodiscard]] std::chrono::nanoseconds quantile(double q) const noexcept;
+};
+
+/// @brief How many faults of one kind were taken and how long each took to resolve, from the
+/// handler's entry to its return (waits included).
+struct fault_stats {
+  std::uint64_t count = 0;
+  latency_histogram latency;
+};
+
+/// @brief A snapshot of a manager's counters since its creation or the last reset_stats().
+struct stats {
+  fault_stats first_touch;  ///< CPU faults on unpopulated pages, resolved inline
+  fault_stats upgrade;      ///< CPU write faults on shared pages, resolved inline
+  fault_stats waited;       ///< CPU faults on a page another thread was changing
+  fault_stats serviced;     ///< CPU faults handed to the fault service thread
+  std::uint64_t spurious_faults = 0;  ///< faults whose page already allowed the access (races)
+
+  /// Blocks whose pages were made host-resident together because the process neared
+  /// vm.max_map_count (see docs/architecture.md, "Mapping budget").
+  std::uint64_t coarsened_blocks = 0;
+  std::uint64_t bytes_host_to_device = 0;  ///< bytes copied to a device
+  std::uint64_t bytes_device_to_host = 0;  ///< bytes copied back to the host
+
+  std::uint64_t live_ranges = 0;     ///< ranges allocated and not yet freed
+  std::uint64_t reserved_bytes = 0;  ///< address space of the live ranges, page-rounded
+
+  /// @return the number of CPU faults of every kind, spurious ones included.
+  [[nodiscard]] std::uint64_t cpu_faults() const noexcept {
+    return first_touch.count + upgrade.count + waited.count + serviced.count + spurious_faults;
+  }
+};
+
+}  // namespace uvm

@@ -1,0 +1,13 @@
+#pragma once
+
+/// @file
+/// Everything a C++ application needs: `#include <uvm/uvm.hpp>`.
+
+#include <uvm/advice.hpp>
+#include <uvm/config.hpp>
+#include <uvm/error.hpp>
+#include <uvm/manager.hpp>
+#include <uvm/page_state.hpp>
+#include <uvm/range.hpp>
+#include <uvm/stats.hpp>
+#include <uvm/thread.hpp>
