@@ -1,0 +1,77 @@
+#include <uvm/uvm.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+struct scoped_env {
+  scoped_env(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~scoped_env() { unsetenv(name_); }
+  const char* name_;
+};
+
+TEST(Config, DefaultsValidate) {
+  const uvm::config c;
+  EXPECT_NO_THROW(c.validate());
+  EXPECT_EQ(c.page_size, 64u << 10);
+  EXPECT_EQ(c.backend, uvm::backend_kind::automatic);
+  EXPECT_EQ(c.faults, uvm::fault_mechanism::signal);
+}
+
+TEST(Config, EveryVariableOverridesItsField) {
+  scoped_env a("UVM_PAGE_SIZE", "2M");
+  scoped_env b("UVM_DEVICE_BUDGET", "3GiB");
+  scoped_env c("UVM_BACKEND", "emulated");
+  scoped_env d("UVM_FAULT_MECHANISM", "signal");
+  scoped_env e("UVM_LOG_LEVEL", "debug");
+  scoped_env f("UVM_FAULT_TIMEOUT_MS", "250");
+  const uvm::config cfg = uvm::config::from_env();
+  EXPECT_EQ(cfg.page_size, 2u << 20);
+  EXPECT_EQ(cfg.device_budget, 3ull << 30);
+  EXPECT_EQ(cfg.backend, uvm::backend_kind::emulated);
+  EXPECT_EQ(cfg.log, uvm::log_level::debug);
+  EXPECT_EQ(cfg.fault_timeout.count(), 250);
+}
+
+TEST(Config, SizesAcceptSuffixes) {
+  for (auto [text, value] : {std::pair{"4096", 4096ull}, std::pair{"64K", 65536ull},
+                             std::pair{"64k", 65536ull}, std::pair{"64KiB", 65536ull},
+                             std::pair{"1G", 1ull << 30}}) {
+    scoped_env e("UVM_PAGE_SIZE", text);
+    EXPECT_EQ(uvm::config::from_env().page_size, value) << text;
+  }
+}
+
+void expect_rejected(const char* var, const char* value) {
+  scoped_env e(var, value);
+  try {
+    (void)uvm::config::from_env();
+    ADD_FAILURE() << var << "=" << value << " was accepted";
+  } catch (const uvm::invalid_argument& err) {
+    EXPECT_NE(std::string(err.what()).find(var), std::string::npos) << err.what();
+  }
+}
+
+TEST(Config, BadValuesNameTheirVariable) {
+  expect_rejected("UVM_PAGE_SIZE", "lots");
+  expect_rejected("UVM_PAGE_SIZE", "12Q");
+  expect_rejected("UVM_PAGE_SIZE", "3000");     // not a power of two
+  expect_rejected("UVM_PAGE_SIZE", "99999999999999999999");
+  expect_rejected("UVM_DEVICE_BUDGET", "-1");
+  expect_rejected("UVM_BACKEND", "opencl");
+  expect_rejected("UVM_FAULT_MECHANISM", "userfaultfd");
+  expect_rejected("UVM_LOG_LEVEL", "loud");
+  expect_rejected("UVM_FAULT_TIMEOUT_MS", "0");
+  expect_rejected("UVM_FAULT_TIMEOUT_MS", "10s");
+}
+
+TEST(Config, NamesRoundTrip) {
+  EXPECT_EQ(uvm::to_string(uvm::backend_kind::automatic), "auto");
+  EXPECT_EQ(uvm::to_string(uvm::fault_mechanism::signal), "signal");
+  EXPECT_EQ(uvm::to_string(uvm::log_level::warn), "warn");
+}
+
+}  // namespace
