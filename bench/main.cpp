@@ -1,0 +1,170 @@
+// uvm-bench: runs the registered suites and prints their records as a table, JSON or CSV.
+
+#include "bench/options.hpp"
+#include "bench/report.hpp"
+#include "bench/suite.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+// Exit codes: 0 success, 1 a suite or the output failed, 2 a usage error.
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+
+struct command_line {
+  std::vector<const bench::suite*> suites;  // empty: all
+  bench::options opt;
+  bench::report_format format = bench::report_format::table;
+  std::optional<std::string> output;
+  bool list = false;
+  bool help = false;
+};
+
+std::string suite_names() {
+  std::string s;
+  for (const bench::suite& su : bench::all_suites()) s += (s.empty() ? "" : ", ") + su.name;
+  return s.empty() ? "(none)" : s;
+}
+
+void print_usage(std::ostream& out) {
+  out << "usage: uvm-bench [SUITE...] [--format table|json|csv] [--quick] [--list]\n"
+         "                 [--output FILE] [--help]\n"
+         "\n"
+         "Runs the named suites (all of them if none is named) and prints one record per\n"
+         "measurement.\n"
+         "\n"
+         "  --format F     output format: "
+      << bench::report_format_names()
+      << " (default: table)\n"
+         "  --quick        fewer samples, so a whole run takes a few seconds\n"
+         "  --list         list the suites and exit\n"
+         "  --output FILE  write the report to FILE instead of stdout\n"
+         "  --help         show this help and exit\n"
+         "\n"
+         "suites: "
+      << suite_names() << "\n";
+}
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::cerr << "uvm-bench: " << message << "\n"
+            << "try 'uvm-bench --help' for usage\n";
+  std::exit(exit_usage);
+}
+
+// Accepts both "--opt VALUE" and "--opt=VALUE".
+std::optional<std::string> option_value(std::string_view arg, std::string_view name, int& i,
+                                        int argc, char** argv) {
+  if (arg == name) {
+    if (i + 1 >= argc) usage_error("option '" + std::string(name) + "' needs a value");
+    return std::string(argv[++i]);
+  }
+  if (arg.size() > name.size() && arg.starts_with(name) && arg[name.size()] == '=') {
+    return std::string(arg.substr(name.size() + 1));
+  }
+  return std::nullopt;
+}
+
+command_line parse(int argc, char** argv) {
+  command_line cl;
+  bool only_suites = false;  // after "--", everything is a suite name
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!only_suites && arg.starts_with("-")) {
+      if (arg == "--") {
+        only_suites = true;
+      } else if (arg == "--help" || arg == "-h") {
+        cl.help = true;
+      } else if (arg == "--list") {
+        cl.list = true;
+      } else if (arg == "--quick") {
+        cl.opt.quick = true;
+      } else if (auto f = option_value(arg, "--format", i, argc, argv)) {
+        const auto parsed = bench::parse_report_format(*f);
+        if (!parsed) {
+          usage_error("unknown format '" + *f + "'; valid formats: " +
+                      std::string(bench::report_format_names()));
+        }
+        cl.format = *parsed;
+      } else if (auto o = option_value(arg, "--output", i, argc, argv)) {
+        if (o->empty()) usage_error("option '--output' needs a file name");
+        cl.output = *o;
+      } else {
+        usage_error("unknown option '" + std::string(arg) +
+                    "'; valid options: --format, --quick, --list, --output, --help");
+      }
+      continue;
+    }
+    const bench::suite* s = bench::find_suite(std::string(arg));
+    if (s == nullptr) {
+      usage_error("unknown suite '" + std::string(arg) + "'; valid suites: " + suite_names());
+    }
+    if (std::find(cl.suites.begin(), cl.suites.end(), s) == cl.suites.end()) {
+      cl.suites.push_back(s);
+    }
+  }
+  if (cl.suites.empty()) {
+    for (const bench::suite& s : bench::all_suites()) cl.suites.push_back(&s);
+  }
+  return cl;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const command_line cl = parse(argc, argv);
+  if (cl.help) {
+    print_usage(std::cout);
+    return 0;
+  }
+  if (cl.list) {
+    std::size_t width = 0;
+    for (const bench::suite& s : bench::all_suites()) width = std::max(width, s.name.size());
+    for (const bench::suite& s : bench::all_suites()) {
+      std::cout << s.name << std::string(width - s.name.size() + 2, ' ') << s.description << "\n";
+    }
+    return 0;
+  }
+
+  // Open the output first, so a bad path fails before minutes of measuring.
+  std::ofstream file;
+  if (cl.output) {
+    file.open(*cl.output);
+    if (!file) {
+      std::perror(("uvm-bench: cannot open " + *cl.output).c_str());
+      return exit_failure;
+    }
+  }
+  std::ostream& out = cl.output ? static_cast<std::ostream&>(file) : std::cout;
+
+  // A failing suite is reported and skipped; the others still print.
+  int status = 0;
+  std::vector<bench::record> records;
+  for (const bench::suite* s : cl.suites) {
+    try {
+      std::vector<bench::record> r = s->run(cl.opt);
+      records.insert(records.end(), std::make_move_iterator(r.begin()),
+                     std::make_move_iterator(r.end()));
+    } catch (const std::exception& e) {
+      std::cerr << "uvm-bench: suite " << s->name << " failed: " << e.what() << "\n";
+      status = exit_failure;
+    }
+  }
+
+  bench::write_report(out, records, cl.format);
+  out.flush();
+  if (!out) {
+    std::cerr << "uvm-bench: writing the report failed\n";
+    return exit_failure;
+  }
+  return status;
+}
