@@ -9,8 +9,8 @@
 #include <uvm/uvm.hpp>
 
 #include <atomic>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -72,8 +72,7 @@ void measure_uvm(std::size_t page_size, std::size_t pages, samples& out) {
     const uvm::stats before = mgr.stats();
     time_writes(r.data(), page_size, pages, out.first_touch);
     const uvm::stats after = mgr.stats();
-    warn_count("first_touch", page_size, after.first_touch.count - before.first_touch.count,
-               pages);
+    warn_count("first_touch", page_size, after.first_touch.count - before.first_touch.count, pages);
     warn_count("first_touch (all kinds)", page_size, after.cpu_faults() - before.cpu_faults(),
                pages);
   }

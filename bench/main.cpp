@@ -91,8 +91,8 @@ command_line parse(int argc, char** argv) {
       } else if (auto f = option_value(arg, "--format", i, argc, argv)) {
         const auto parsed = bench::parse_report_format(*f);
         if (!parsed) {
-          usage_error("unknown format '" + *f + "'; valid formats: " +
-                      std::string(bench::report_format_names()));
+          usage_error("unknown format '" + *f +
+                      "'; valid formats: " + std::string(bench::report_format_names()));
         }
         cl.format = *parsed;
       } else if (auto o = option_value(arg, "--output", i, argc, argv)) {

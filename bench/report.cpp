@@ -64,7 +64,9 @@ std::string json_string(std::string_view s) {
 }
 
 // JSON has no NaN or infinity: those become null.
-std::string json_number(double v) { return std::isfinite(v) ? exact_number(v) : "null"; }
+std::string json_number(double v) {
+  return std::isfinite(v) ? exact_number(v) : "null";
+}
 
 std::string json_value(const param& p) {
   if (const auto* i = std::get_if<std::int64_t>(&p.value)) return std::to_string(*i);
@@ -147,11 +149,11 @@ void write_table(std::ostream& out, const std::vector<record>& records) {
   constexpr std::size_t columns = 10;
   using row = std::array<std::string, columns>;
   // Numbers are right-aligned so their digits line up.
-  constexpr std::array<bool, columns> right{false, false, false, true, true, true,
-                                            false, true, true, true};
+  constexpr std::array<bool, columns> right{false, false, false, true, true,
+                                            true,  false, true,  true, true};
   std::vector<row> rows;
-  rows.push_back({"suite", "name", "params", "value", "p10", "p90", "unit", "samples",
-                  "baseline", "ratio"});
+  rows.push_back(
+      {"suite", "name", "params", "value", "p10", "p90", "unit", "samples", "baseline", "ratio"});
   for (const record& r : records) {
     std::string params;
     for (const param& p : r.params) {
@@ -193,7 +195,9 @@ std::optional<report_format> parse_report_format(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view report_format_names() { return "table, json, csv"; }
+std::string_view report_format_names() {
+  return "table, json, csv";
+}
 
 void write_report(std::ostream& out, const std::vector<record>& records, report_format f) {
   switch (f) {

@@ -16,7 +16,9 @@ std::vector<suite>& registry() {
 
 }  // namespace
 
-const std::vector<suite>& all_suites() { return registry(); }
+const std::vector<suite>& all_suites() {
+  return registry();
+}
 
 const suite* find_suite(const std::string& name) {
   for (const suite& s : registry()) {

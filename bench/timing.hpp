@@ -27,8 +27,7 @@ struct summary {
 };
 
 // The q-quantile (0 <= q <= 1) of sorted samples, linearly interpolated between ranks.
-[[nodiscard]] inline double quantile_of_sorted(const std::vector<std::uint64_t>& sorted,
-                                               double q) {
+[[nodiscard]] inline double quantile_of_sorted(const std::vector<std::uint64_t>& sorted, double q) {
   if (sorted.empty()) return 0;
   const double pos = q * static_cast<double>(sorted.size() - 1);
   const auto lo = static_cast<std::size_t>(pos);

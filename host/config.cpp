@@ -28,7 +28,8 @@ Enum parse_enum(const char* var, std::string_view v,
 }
 
 constexpr std::array<std::pair<std::string_view, backend_kind>, 3> backend_names{
-    {{"auto", backend_kind::automatic}, {"cuda", backend_kind::cuda},
+    {{"auto", backend_kind::automatic},
+     {"cuda", backend_kind::cuda},
      {"emulated", backend_kind::emulated}}};
 constexpr std::array<std::pair<std::string_view, fault_mechanism>, 1> mechanism_names{
     {{"signal", fault_mechanism::signal}}};
@@ -61,7 +62,8 @@ std::uint64_t parse_size(const char* var, std::string_view v) {
     suffix.remove_prefix(1);
     if (suffix == "iB" || suffix == "B") suffix = {};
   }
-  if (ec != std::errc{} || !suffix.empty() || shift == 64 || (shift > 0 && n >> (64 - shift) != 0)) {
+  if (ec != std::errc{} || !suffix.empty() || shift == 64 ||
+      (shift > 0 && n >> (64 - shift) != 0)) {
     detail::throw_invalid("uvm: {}='{}' is not a size (bytes, or a number with K, M, G or T)", var,
                           v);
   }
@@ -85,7 +87,9 @@ std::optional<std::string_view> env(const char* var) {
 
 }  // namespace
 
-config config::from_env() { return from_env(config{}); }
+config config::from_env() {
+  return from_env(config{});
+}
 
 config config::from_env(config c) {
   if (auto v = env("UVM_PAGE_SIZE")) c.page_size = parse_size("UVM_PAGE_SIZE", *v);
@@ -121,8 +125,14 @@ void config::validate() const {
               "uvm: log level {} is not a log_level", static_cast<unsigned>(log));
 }
 
-std::string_view to_string(backend_kind k) noexcept { return name_of(k, backend_names); }
-std::string_view to_string(fault_mechanism m) noexcept { return name_of(m, mechanism_names); }
-std::string_view to_string(log_level l) noexcept { return name_of(l, level_names); }
+std::string_view to_string(backend_kind k) noexcept {
+  return name_of(k, backend_names);
+}
+std::string_view to_string(fault_mechanism m) noexcept {
+  return name_of(m, mechanism_names);
+}
+std::string_view to_string(log_level l) noexcept {
+  return name_of(l, level_names);
+}
 
 }  // namespace uvm

@@ -10,9 +10,13 @@ manager::~manager() = default;
 manager::manager(manager&&) noexcept = default;
 manager& manager::operator=(manager&&) noexcept = default;
 
-range manager::allocate(std::size_t bytes) { return range(runtime_, runtime_->allocate(bytes)); }
+range manager::allocate(std::size_t bytes) {
+  return range(runtime_, runtime_->allocate(bytes));
+}
 
-void manager::free(void* base) { runtime_->free_released(base); }
+void manager::free(void* base) {
+  runtime_->free_released(base);
+}
 
 void manager::advise(const void* p, std::size_t bytes, advice a) {
   UVM_EXPECTS(bytes != 0, "uvm::manager::advise({}, 0): empty span", p);
@@ -30,16 +34,27 @@ page_state manager::state_of(const void* p) const {
   return r.state_of(r.page_of(p));
 }
 
-uvm::stats manager::stats() const { return runtime_->snapshot(); }
-void manager::reset_stats() { runtime_->reset_stats(); }
-const config& manager::configuration() const noexcept { return runtime_->cfg(); }
-backend_kind manager::backend() const noexcept { return runtime_->backend(); }
-std::size_t manager::max_allocation() noexcept { return std::size_t{1} << 40; }
+uvm::stats manager::stats() const {
+  return runtime_->snapshot();
+}
+void manager::reset_stats() {
+  runtime_->reset_stats();
+}
+const config& manager::configuration() const noexcept {
+  return runtime_->cfg();
+}
+backend_kind manager::backend() const noexcept {
+  return runtime_->backend();
+}
+std::size_t manager::max_allocation() noexcept {
+  return std::size_t{1} << 40;
+}
 
 void manager::check_count(std::size_t count, std::size_t element_size) {
   UVM_EXPECTS(count <= max_allocation() / element_size,
               "uvm::manager::allocate: {} elements of {} bytes is more than max_allocation() = {} "
-              "bytes", count, element_size, max_allocation());
+              "bytes",
+              count, element_size, max_allocation());
 }
 
 }  // namespace uvm

@@ -5,8 +5,12 @@
 
 namespace uvm {
 
-std::byte* range::data() const noexcept { return impl_ != nullptr ? impl_->base() : nullptr; }
-std::size_t range::size() const noexcept { return impl_ != nullptr ? impl_->size() : 0; }
+std::byte* range::data() const noexcept {
+  return impl_ != nullptr ? impl_->base() : nullptr;
+}
+std::size_t range::size() const noexcept {
+  return impl_ != nullptr ? impl_->size() : 0;
+}
 std::size_t range::page_size() const noexcept {
   return impl_ != nullptr ? impl_->page_size() : 0;
 }

@@ -46,8 +46,8 @@ managed_range* runtime::allocate(std::size_t bytes) {
     std::lock_guard lock(mutex_);
     ranges_.emplace(base, entry{std::move(r), false});
   }
-  log().debug("allocated {} bytes at {:#x} ({} pages of {} bytes)", bytes, base,
-              raw->page_count(), raw->page_size());
+  log().debug("allocated {} bytes at {:#x} ({} pages of {} bytes)", bytes, base, raw->page_count(),
+              raw->page_size());
   return raw;
 }
 
@@ -57,8 +57,10 @@ void runtime::destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept {
   const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.fault_timeout) +
                     std::chrono::seconds(1);
   if (!range_registry::process().remove(r, wait)) {
-    log().error("range at {} is still in use by a fault handler after {} ms; leaking it rather "
-                "than unmapping memory in use", static_cast<void*>(r->base()), wait.count());
+    log().error(
+        "range at {} is still in use by a fault handler after {} ms; leaking it rather "
+        "than unmapping memory in use",
+        static_cast<void*>(r->base()), wait.count());
     (void)it->second.range.release();
   }
   ranges_.erase(it);
@@ -83,10 +85,12 @@ void runtime::free_released(void* base) {
   auto it = ranges_.find(reinterpret_cast<std::uintptr_t>(base));
   UVM_EXPECTS(it != ranges_.end(),
               "uvm::manager::free({}): not the start of a live range of this manager (freed "
-              "twice, or never allocated here)", base);
+              "twice, or never allocated here)",
+              base);
   UVM_EXPECTS(it->second.released,
               "uvm::manager::free({}): the range is still owned by a uvm::range; destroy or "
-              "reset() that object instead", base);
+              "reset() that object instead",
+              base);
   destroy(it);
 }
 

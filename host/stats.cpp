@@ -24,7 +24,8 @@ std::chrono::nanoseconds latency_histogram::quantile(double q) const noexcept {
     if (c > 0 && seen + c >= rank) {
       const double lo = i == 0 ? 0.0 : static_cast<double>(std::uint64_t{1} << i);
       const double hi = static_cast<double>(std::uint64_t{1} << (i + 1));
-      return std::chrono::nanoseconds(static_cast<std::int64_t>(lo + (hi - lo) * (rank - seen) / c));
+      return std::chrono::nanoseconds(
+          static_cast<std::int64_t>(lo + (hi - lo) * (rank - seen) / c));
     }
     seen += c;
   }

@@ -37,9 +37,9 @@ TEST(Config, EveryVariableOverridesItsField) {
 }
 
 TEST(Config, SizesAcceptSuffixes) {
-  for (auto [text, value] : {std::pair{"4096", 4096ull}, std::pair{"64K", 65536ull},
-                             std::pair{"64k", 65536ull}, std::pair{"64KiB", 65536ull},
-                             std::pair{"1G", 1ull << 30}}) {
+  for (auto [text, value] :
+       {std::pair{"4096", 4096ull}, std::pair{"64K", 65536ull}, std::pair{"64k", 65536ull},
+        std::pair{"64KiB", 65536ull}, std::pair{"1G", 1ull << 30}}) {
     scoped_env e("UVM_PAGE_SIZE", text);
     EXPECT_EQ(uvm::config::from_env().page_size, value) << text;
   }
@@ -58,7 +58,7 @@ void expect_rejected(const char* var, const char* value) {
 TEST(Config, BadValuesNameTheirVariable) {
   expect_rejected("UVM_PAGE_SIZE", "lots");
   expect_rejected("UVM_PAGE_SIZE", "12Q");
-  expect_rejected("UVM_PAGE_SIZE", "3000");     // not a power of two
+  expect_rejected("UVM_PAGE_SIZE", "3000");  // not a power of two
   expect_rejected("UVM_PAGE_SIZE", "99999999999999999999");
   expect_rejected("UVM_DEVICE_BUDGET", "-1");
   expect_rejected("UVM_BACKEND", "opencl");

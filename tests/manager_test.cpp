@@ -89,7 +89,7 @@ void concurrent_writers(bool read_mostly) {
       for (std::size_t p : order) {
         volatile std::uint64_t sink = shared_pages[p * 512 + 64 + t];  // a read first, sometimes
         (void)sink;
-        shared_pages[p * 512 + t] = p * 100 + t;                 // overlapping pages
+        shared_pages[p * 512 + t] = p * 100 + t;  // overlapping pages
         if (p % threads == static_cast<std::size_t>(t)) {
           for (std::size_t i = 0; i < 512; ++i) own_pages[p * 512 + i] = p ^ i;  // disjoint
         }
@@ -108,8 +108,12 @@ void concurrent_writers(bool read_mostly) {
   if (read_mostly) EXPECT_GT(s.upgrade.count, 0u);
 }
 
-TEST(Manager, EightThreadsLoseNoWrite) { concurrent_writers(false); }
-TEST(Manager, EightThreadsLoseNoWriteWithReadMostlyUpgrades) { concurrent_writers(true); }
+TEST(Manager, EightThreadsLoseNoWrite) {
+  concurrent_writers(false);
+}
+TEST(Manager, EightThreadsLoseNoWriteWithReadMostlyUpgrades) {
+  concurrent_writers(true);
+}
 
 TEST(Manager, ZeroAndAbsurdSizesAreRejected) {
   uvm::manager mgr;
@@ -140,7 +144,8 @@ TEST(Manager, PointersOutsideEveryRangeAreRejected) {
   uvm::range r = mgr.allocate(1 << 20);
   int local = 0;
   EXPECT_THROW((void)mgr.state_of(&local), uvm::invalid_argument);
-  EXPECT_THROW((void)mgr.state_of(r.data() + r.page_count() * r.page_size()), uvm::invalid_argument);
+  EXPECT_THROW((void)mgr.state_of(r.data() + r.page_count() * r.page_size()),
+               uvm::invalid_argument);
   EXPECT_THROW(mgr.advise(&local, 4, uvm::advice::set_read_mostly), uvm::invalid_argument);
   EXPECT_THROW(mgr.advise(r.data(), 2 << 20, uvm::advice::set_read_mostly), uvm::invalid_argument);
   EXPECT_THROW(mgr.advise(r.data(), 0, uvm::advice::set_read_mostly), uvm::invalid_argument);

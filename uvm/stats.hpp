@@ -34,10 +34,10 @@ struct fault_stats {
 
 /// @brief A snapshot of a manager's counters since its creation or the last reset_stats().
 struct stats {
-  fault_stats first_touch;  ///< CPU faults on unpopulated pages, resolved inline
-  fault_stats upgrade;      ///< CPU write faults on shared pages, resolved inline
-  fault_stats waited;       ///< CPU faults on a page another thread was changing
-  fault_stats serviced;     ///< CPU faults handed to the fault service thread
+  fault_stats first_touch;            ///< CPU faults on unpopulated pages, resolved inline
+  fault_stats upgrade;                ///< CPU write faults on shared pages, resolved inline
+  fault_stats waited;                 ///< CPU faults on a page another thread was changing
+  fault_stats serviced;               ///< CPU faults handed to the fault service thread
   std::uint64_t spurious_faults = 0;  ///< faults whose page already allowed the access (races)
 
   /// Blocks whose pages were made host-resident together because the process neared

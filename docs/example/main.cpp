@@ -5,7 +5,7 @@
 #include <numeric>
 
 int main() {
-  uvm::manager mgr;  // configured from UVM_* environment variables
+  uvm::manager mgr;                        // configured from UVM_* environment variables
   auto v = mgr.allocate<double>(1 << 20);  // 8 MiB, nothing populated yet
   std::iota(v.begin(), v.end(), 0.0);      // each first touch of a page is one fault
   const double sum = std::accumulate(v.begin(), v.end(), 0.0);

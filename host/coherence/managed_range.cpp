@@ -27,7 +27,9 @@ managed_range::managed_range(const fault_context& ctx, std::size_t bytes, std::s
       size_(bytes),
       page_shift_(static_cast<unsigned>(std::countr_zero(page_size))) {}
 
-managed_range::~managed_range() { map_budget::process().charge(-boundaries()); }
+managed_range::~managed_range() {
+  map_budget::process().charge(-boundaries());
+}
 
 std::int64_t managed_range::boundary_delta(std::size_t page, host_access from,
                                            host_access to) const noexcept {
@@ -63,7 +65,7 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
         if (!pages_.try_claim(page, w)) continue;
         const fault_outcome o = commit(page, w, d.target);
         if (o.st == status::resolved) {
-          atomic_fault_stats& kind = waited                                 ? ctx_.stats->waited
+          atomic_fault_stats& kind = waited                                ? ctx_.stats->waited
                                      : d.action == cpu_action::first_touch ? ctx_.stats->first_touch
                                                                            : ctx_.stats->upgrade;
           kind.record(now_ns() - start);

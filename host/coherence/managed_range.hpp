@@ -82,7 +82,8 @@ class managed_range {
   /// Moves a page that the caller claimed (its word was `claimed` before the claim) to `target`:
   /// sets the app view's protection, then publishes. On failure the page is published back in
   /// its old state. Async-signal-safe; used by the handler and by the migration layer.
-  [[nodiscard]] fault_outcome commit(std::size_t page, page_word claimed, page_state target) noexcept;
+  [[nodiscard]] fault_outcome commit(std::size_t page, page_word claimed,
+                                     page_state target) noexcept;
 
   /// Sets advice on pages [first, first + count).
   void advise(std::size_t first, std::size_t count, advice a) noexcept;

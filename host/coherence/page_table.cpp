@@ -17,7 +17,9 @@ page_table::page_table(std::size_t pages) : size_(pages) {
   words_ = static_cast<std::atomic<page_word>*>(p);
 }
 
-page_table::~page_table() { munmap(words_, mapped_bytes_); }
+page_table::~page_table() {
+  munmap(words_, mapped_bytes_);
+}
 
 void page_table::publish(std::size_t i, page_state s) noexcept {
   std::atomic<page_word>& w = words_[i];

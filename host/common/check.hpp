@@ -27,7 +27,7 @@ template <class... Args>
 }  // namespace uvm::detail
 
 /// Precondition on the caller's input: throws uvm::invalid_argument with the formatted message.
-#define UVM_EXPECTS(cond, ...)                               \
-  do {                                                       \
-    if (!(cond)) ::uvm::detail::throw_invalid(__VA_ARGS__);  \
+#define UVM_EXPECTS(cond, ...)                              \
+  do {                                                      \
+    if (!(cond)) ::uvm::detail::throw_invalid(__VA_ARGS__); \
   } while (false)

@@ -62,7 +62,8 @@ void fault_service::serve_batch() {
     int err = 0;
     for (std::size_t i = 0; i < n; ++i) {
       fault_request& r = *batch[i];
-      const bool same_page = i > 0 && batch[i - 1]->range == r.range && batch[i - 1]->page == r.page;
+      const bool same_page =
+          i > 0 && batch[i - 1]->range == r.range && batch[i - 1]->page == r.page;
       if (!same_page) err = resolver_.resolve(*r.range, r.page, r.kind);
       r.error = err;
       r.status.store(err == 0 ? fault_request::done : fault_request::failed,

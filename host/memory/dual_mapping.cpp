@@ -35,12 +35,13 @@ dual_mapping::dual_mapping(std::size_t bytes, std::size_t alignment) : size_(byt
   // Reserve bytes + alignment of address space, then place the app view at its aligned start.
   const std::size_t reserve = bytes + alignment;
   c.a = mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (c.a == MAP_FAILED) throw_system(fmt::format("mmap of {} bytes of address space", reserve), errno);
+  if (c.a == MAP_FAILED)
+    throw_system(fmt::format("mmap of {} bytes of address space", reserve), errno);
   c.a_len = reserve;
   const auto start = reinterpret_cast<std::uintptr_t>(c.a);
   const std::uintptr_t aligned = (start + alignment - 1) & ~(std::uintptr_t{alignment} - 1);
-  void* app = mmap(reinterpret_cast<void*>(aligned), bytes, PROT_NONE, MAP_SHARED | MAP_FIXED,
-                   c.fd, 0);
+  void* app =
+      mmap(reinterpret_cast<void*>(aligned), bytes, PROT_NONE, MAP_SHARED | MAP_FIXED, c.fd, 0);
   if (app == MAP_FAILED) throw_system("mmap of the app view", errno);
   if (aligned > start) munmap(c.a, aligned - start);
   const std::uintptr_t tail = aligned + bytes;

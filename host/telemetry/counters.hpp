@@ -14,8 +14,9 @@ namespace uvm::detail {
 class atomic_histogram {
  public:
   void record(std::uint64_t ns) noexcept {
-    const std::size_t b =
-        ns == 0 ? 0 : std::min<std::size_t>(std::bit_width(ns) - 1, latency_histogram::bucket_count - 1);
+    const std::size_t b = ns == 0 ? 0
+                                  : std::min<std::size_t>(std::bit_width(ns) - 1,
+                                                          latency_histogram::bucket_count - 1);
     buckets_[b].fetch_add(1, std::memory_order_relaxed);
     total_ns_.fetch_add(ns, std::memory_order_relaxed);
   }
@@ -78,8 +79,8 @@ struct counters {
 
   void reset() noexcept {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced}) f->reset();
-    for (auto* c : {&spurious_faults, &coarsened_blocks, &bytes_host_to_device,
-                    &bytes_device_to_host}) {
+    for (auto* c :
+         {&spurious_faults, &coarsened_blocks, &bytes_host_to_device, &bytes_device_to_host}) {
       c->store(0, std::memory_order_relaxed);
     }
   }

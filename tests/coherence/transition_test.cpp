@@ -5,7 +5,9 @@
 namespace uvm::detail {
 namespace {
 
-page_word word(page_state s, page_word flags = 0) { return static_cast<page_word>(s) | flags; }
+page_word word(page_state s, page_word flags = 0) {
+  return static_cast<page_word>(s) | flags;
+}
 
 TEST(Transition, FirstTouchPopulatesForAnyAccess) {
   for (access a : {access::read, access::write}) {
@@ -40,8 +42,9 @@ TEST(Transition, DeviceExclusiveNeedsTheServiceThread) {
   const cpu_decision r = decide_cpu_fault(word(page_state::device_exclusive), access::read);
   EXPECT_EQ(r.action, cpu_action::service);
   EXPECT_EQ(r.target, page_state::host_exclusive);
-  EXPECT_EQ(decide_cpu_fault(word(page_state::device_exclusive, read_mostly_bit), access::read).target,
-            page_state::shared);
+  EXPECT_EQ(
+      decide_cpu_fault(word(page_state::device_exclusive, read_mostly_bit), access::read).target,
+      page_state::shared);
 }
 
 TEST(Transition, BusyPagesAreWaitedOnWhateverTheirState) {

@@ -11,7 +11,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-managed_range* fake(std::uintptr_t v) { return reinterpret_cast<managed_range*>(v); }
+managed_range* fake(std::uintptr_t v) {
+  return reinterpret_cast<managed_range*>(v);
+}
 
 TEST(RangeRegistry, FindsTheRangeHoldingAnAddress) {
   range_registry& reg = range_registry::process();

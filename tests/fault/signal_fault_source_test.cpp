@@ -15,8 +15,7 @@ namespace {
 // application's own handler opens it.
 struct foreign_page {
   foreign_page() {
-    p = static_cast<char*>(
-        mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    p = static_cast<char*>(mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   }
   ~foreign_page() { munmap(p, 4096); }
   char* p;
@@ -29,8 +28,8 @@ sigjmp_buf g_jump;
 void siginfo_handler(int, siginfo_t* info, void*) {
   g_seen_addr = info->si_addr;
   g_calls.fetch_add(1);
-  mprotect(reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(info->si_addr) & ~4095ul),
-           4096, PROT_READ | PROT_WRITE);
+  mprotect(reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(info->si_addr) & ~4095ul), 4096,
+           PROT_READ | PROT_WRITE);
 }
 
 void plain_handler(int) {

@@ -9,8 +9,8 @@ TEST(Histogram, BucketsArePowersOfTwo) {
   atomic_histogram h;
   h.record(0);
   h.record(1);
-  h.record(1000);   // [512, 1024)
-  h.record(1024);   // [1024, 2048)
+  h.record(1000);  // [512, 1024)
+  h.record(1024);  // [1024, 2048)
   const latency_histogram s = h.snapshot();
   EXPECT_EQ(s.count(), 4u);
   EXPECT_EQ(s.buckets[0], 2u);
@@ -22,8 +22,8 @@ TEST(Histogram, BucketsArePowersOfTwo) {
 
 TEST(Histogram, QuantilesFallInTheRightBucket) {
   atomic_histogram h;
-  for (int i = 0; i < 90; ++i) h.record(1500);     // bucket [1024, 2048)
-  for (int i = 0; i < 10; ++i) h.record(100000);   // bucket [65536, 131072)
+  for (int i = 0; i < 90; ++i) h.record(1500);    // bucket [1024, 2048)
+  for (int i = 0; i < 10; ++i) h.record(100000);  // bucket [65536, 131072)
   const latency_histogram s = h.snapshot();
   EXPECT_GE(s.quantile(0.5).count(), 1024);
   EXPECT_LT(s.quantile(0.5).count(), 2048);
