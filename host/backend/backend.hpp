@@ -1,0 +1,121 @@
+#pragma once
+
+// The device as the runtime sees it: memory, streams, copies, events and kernel launches.
+// Non-virtual interface: the public calls count bytes and mark NVTX ranges once for every
+// implementation (cuda, emulated). Stream semantics follow CUDA's: operations on one stream run
+// in order; different streams may overlap; an event completes when every operation enqueued on
+// its stream before it has completed.
+
+#include "host/telemetry/nvtx.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace uvm::detail {
+
+enum class copy_kind : std::uint8_t { host_to_device, device_to_host };
+
+class stream_base {
+ public:
+  virtual ~stream_base() = default;
+};
+class event_base {
+ public:
+  virtual ~event_base() = default;
+};
+using stream = std::shared_ptr<stream_base>;
+using event = std::shared_ptr<event_base>;
+
+/// A kernel body for the emulated device: runs indices [begin, end) of the grid. The CUDA
+/// backend launches real kernels from templates instead (kernels/), not through this.
+using kernel_body = std::function<void(std::size_t begin, std::size_t end)>;
+
+class backend {
+ public:
+  virtual ~backend() = default;
+
+  /// @return "cuda" or "emulated".
+  [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
+
+  /// Device memory (frames, the device page table). Contents are undefined.
+  /// @throws uvm::out_of_memory
+  [[nodiscard]] void* allocate_device(std::size_t bytes) {
+    UVM_NVTX_FUNC_RANGE();
+    return do_allocate_device(bytes);
+  }
+  void free_device(void* p) noexcept { do_free_device(p); }
+
+  /// Makes host memory directly accessible to device code (pinned and mapped on CUDA).
+  /// @return the address device code uses for `p` (the same pointer on the emulated device).
+  /// @throws uvm::error subclasses on failure.
+  [[nodiscard]] void* register_host(void* p, std::size_t bytes) {
+    UVM_NVTX_FUNC_RANGE();
+    return do_register_host(p, bytes);
+  }
+  void unregister_host(void* p) noexcept { do_unregister_host(p); }
+
+  /// A new stream that does not synchronise with the default stream.
+  [[nodiscard]] stream create_stream(std::string_view name) { return do_create_stream(name); }
+
+  /// Enqueues a copy of `bytes` from `src` to `dst`. Both stay valid until the copy completes.
+  void copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
+                  const stream& s) {
+    (kind == copy_kind::host_to_device ? bytes_h2d_ : bytes_d2h_)
+        .fetch_add(bytes, std::memory_order_relaxed);
+    do_copy_async(dst, src, bytes, kind, s);
+  }
+
+  /// Enqueues a store of `value` to the 32-bit device word `dst`, ordered after everything
+  /// enqueued on `s` before it (publishes page-table entries after their data).
+  void write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) {
+    do_write_word_async(dst, value, s);
+  }
+
+  /// Enqueues `body` over a grid of `n` indices (emulated device only).
+  void launch(std::size_t n, kernel_body body, const stream& s) {
+    do_launch(n, std::move(body), s);
+  }
+
+  /// Records an event on `s`.
+  [[nodiscard]] event record(const stream& s) { return do_record(s); }
+  /// @return true if the event has completed.
+  [[nodiscard]] bool query(const event& e) noexcept { return do_query(e); }
+  /// Waits for the event, at most `timeout`.
+  /// @return false if it had not completed by then.
+  [[nodiscard]] bool wait(const event& e, std::chrono::nanoseconds timeout) noexcept {
+    return do_wait(e, timeout);
+  }
+
+  [[nodiscard]] std::uint64_t bytes_host_to_device() const noexcept {
+    return bytes_h2d_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t bytes_device_to_host() const noexcept {
+    return bytes_d2h_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  virtual std::string_view do_name() const noexcept = 0;
+  virtual void* do_allocate_device(std::size_t bytes) = 0;
+  virtual void do_free_device(void* p) noexcept = 0;
+  virtual void* do_register_host(void* p, std::size_t bytes) = 0;
+  virtual void do_unregister_host(void* p) noexcept = 0;
+  virtual stream do_create_stream(std::string_view name) = 0;
+  virtual void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
+                             const stream& s) = 0;
+  virtual void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) = 0;
+  virtual void do_launch(std::size_t n, kernel_body body, const stream& s) = 0;
+  virtual event do_record(const stream& s) = 0;
+  virtual bool do_query(const event& e) noexcept = 0;
+  virtual bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept = 0;
+
+  std::atomic<std::uint64_t> bytes_h2d_{0};
+  std::atomic<std::uint64_t> bytes_d2h_{0};
+};
+
+}  // namespace uvm::detail
