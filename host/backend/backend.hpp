@@ -64,8 +64,7 @@ class backend {
   [[nodiscard]] stream create_stream(std::string_view name) { return do_create_stream(name); }
 
   /// Enqueues a copy of `bytes` from `src` to `dst`. Both stay valid until the copy completes.
-  void copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
-                  const stream& s) {
+  void copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind, const stream& s) {
     (kind == copy_kind::host_to_device ? bytes_h2d_ : bytes_d2h_)
         .fetch_add(bytes, std::memory_order_relaxed);
     do_copy_async(dst, src, bytes, kind, s);
@@ -76,6 +75,10 @@ class backend {
   void write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) {
     do_write_word_async(dst, value, s);
   }
+
+  /// Reads a 32-bit device word now (page-table entries, for their dirty and accessed bits).
+  /// Only meaningful when no kernel can be writing it.
+  [[nodiscard]] std::uint32_t read_word(const std::uint32_t* src) { return do_read_word(src); }
 
   /// Enqueues `body` over a grid of `n` indices (emulated device only).
   void launch(std::size_t n, kernel_body body, const stream& s) {
@@ -110,6 +113,10 @@ class backend {
                              const stream& s) = 0;
   virtual void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) = 0;
   virtual void do_launch(std::size_t n, kernel_body body, const stream& s) = 0;
+  // Device memory that the host can read directly (the emulated device's) needs no override.
+  virtual std::uint32_t do_read_word(const std::uint32_t* src) {
+    return std::atomic_ref<const std::uint32_t>(*src).load(std::memory_order_acquire);
+  }
   virtual event do_record(const stream& s) = 0;
   virtual bool do_query(const event& e) noexcept = 0;
   virtual bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept = 0;

@@ -1,0 +1,48 @@
+#include "host/backend/emulated/copy_engine.hpp"
+
+#include "host/backend/emulated/thread_name.hpp"
+
+#include <cstring>
+#include <utility>
+
+namespace uvm::detail {
+
+copy_engine::copy_engine(std::string thread_name)
+    : thread_name_(std::move(thread_name)), thread_([this] { run(); }) {}
+
+copy_engine::~copy_engine() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void copy_engine::copy(void* dst, const void* src, std::size_t bytes) {
+  auto j = std::make_shared<job>(dst, src, bytes);
+  {
+    const std::lock_guard lock(mutex_);
+    queue_.push_back(j);
+  }
+  cv_.notify_one();
+  j->done.wait();
+}
+
+void copy_engine::run() noexcept {
+  set_thread_name(thread_name_);
+  for (;;) {
+    std::shared_ptr<job> j;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and nothing left to finish
+      j = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (j->bytes > 0) std::memcpy(j->dst, j->src, j->bytes);
+    j->done.complete();
+  }
+}
+
+}  // namespace uvm::detail

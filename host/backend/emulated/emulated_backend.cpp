@@ -1,0 +1,166 @@
+#include "host/backend/emulated/emulated_backend.hpp"
+
+#include "host/backend/emulated/emulated_event.hpp"
+#include "host/backend/emulated/emulated_stream.hpp"
+#include "host/common/check.hpp"
+#include "host/common/futex.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <iterator>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+#include <sys/mman.h>
+
+namespace uvm::detail {
+namespace {
+
+unsigned default_workers(unsigned requested) {
+  if (requested > 0) return requested;
+  return std::max(2u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+emulated_backend::emulated_backend(unsigned kernel_workers)
+    : kernels_(default_workers(kernel_workers), errors_) {}
+
+emulated_backend::~emulated_backend() {
+  // Streams first: their queued operations still use the engines and the kernel pool, which the
+  // member destructors join afterwards.
+  std::vector<std::shared_ptr<stream_core>> streams;
+  {
+    const std::lock_guard lock(streams_mutex_);
+    streams.swap(streams_);
+  }
+  for (auto& s : streams) s->close();  // all drain in parallel, as they would on a device
+  for (auto& s : streams) s->join();
+  for (const auto& [p, bytes] : device_) munmap(p, bytes);
+}
+
+void* emulated_backend::do_allocate_device(std::size_t bytes) {
+  UVM_EXPECTS(bytes > 0, "allocate_device: zero bytes");
+  // NORESERVE: like device memory, a large pool costs nothing until it is touched.
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    throw_system(fmt::format("mmap of {} bytes of emulated device memory", bytes), errno);
+  }
+  try {
+    const std::lock_guard lock(memory_mutex_);
+    device_.emplace(p, bytes);
+  } catch (...) {
+    munmap(p, bytes);
+    throw;
+  }
+  return p;
+}
+
+void emulated_backend::do_free_device(void* p) noexcept {
+  if (p == nullptr) return;
+  std::size_t bytes = 0;
+  {
+    const std::lock_guard lock(memory_mutex_);
+    const auto it = device_.find(p);
+    if (it == device_.end()) return;  // not ours: ignored, as the interface cannot report it
+    bytes = it->second;
+    device_.erase(it);
+  }
+  munmap(p, bytes);
+}
+
+void* emulated_backend::do_register_host(void* p, std::size_t bytes) {
+  UVM_EXPECTS(p != nullptr && bytes > 0, "register_host: null pointer or zero bytes ({}, {})", p,
+              bytes);
+  const auto start = reinterpret_cast<std::uintptr_t>(p);
+  const std::lock_guard lock(memory_mutex_);
+  // Like cudaHostRegister, a range may not overlap one already registered.
+  const auto next = host_.lower_bound(start);
+  const bool overlaps_next = next != host_.end() && next->first - start < bytes;
+  const bool overlaps_prev =
+      next != host_.begin() && std::prev(next)->first + std::prev(next)->second > start;
+  UVM_EXPECTS(!overlaps_next && !overlaps_prev,
+              "register_host: [{}, +{}) overlaps a range already registered", p, bytes);
+  host_.emplace(start, bytes);
+  return p;  // host memory is directly addressable by the emulated device
+}
+
+void emulated_backend::do_unregister_host(void* p) noexcept {
+  const std::lock_guard lock(memory_mutex_);
+  host_.erase(reinterpret_cast<std::uintptr_t>(p));
+}
+
+stream emulated_backend::do_create_stream(std::string_view name) {
+  const std::lock_guard lock(streams_mutex_);
+  // Reap the threads of streams whose handles are gone and whose work is done.
+  std::erase_if(streams_, [](const std::shared_ptr<stream_core>& s) {
+    if (!s->exited()) return false;
+    s->join();
+    return true;
+  });
+  std::shared_ptr<stream_core> core;
+  try {
+    core = std::make_shared<stream_core>(name, errors_);
+  } catch (const std::system_error& e) {
+    throw_system("creating the emulated stream thread", e.code().value());
+  }
+  streams_.push_back(core);
+  return std::make_shared<emulated_stream>(std::move(core));
+}
+
+stream_core& emulated_backend::core_of(const stream& s) {
+  auto* es = dynamic_cast<emulated_stream*>(s.get());
+  UVM_EXPECTS(es != nullptr, "not a stream of the emulated backend");
+  return es->core();
+}
+
+void emulated_backend::do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
+                                     const stream& s) {
+  UVM_EXPECTS(bytes == 0 || (dst != nullptr && src != nullptr),
+              "copy_async: null pointer ({} <- {}, {} bytes)", dst, src, bytes);
+  copy_engine& engine = kind == copy_kind::host_to_device ? h2d_ : d2h_;
+  // The stream thread blocks on the engine, so the stream's next operation waits for the copy.
+  core_of(s).enqueue([&engine, dst, src, bytes] { engine.copy(dst, src, bytes); });
+}
+
+void emulated_backend::do_write_word_async(std::uint32_t* dst, std::uint32_t value,
+                                           const stream& s) {
+  UVM_EXPECTS(dst != nullptr && reinterpret_cast<std::uintptr_t>(dst) % alignof(std::uint32_t) == 0,
+              "write_word_async: null or misaligned word {}", static_cast<void*>(dst));
+  // Release: a reader that sees the word also sees everything the stream did before it. Device
+  // code on this device sleeps on such words (page-table entries) instead of polling: wake it.
+  core_of(s).enqueue([dst, value] {
+    std::atomic_ref<std::uint32_t>(*dst).store(value, std::memory_order_release);
+    futex_wake_all(*reinterpret_cast<std::atomic<std::uint32_t>*>(dst));
+  });
+}
+
+void emulated_backend::do_launch(std::size_t n, kernel_body body, const stream& s) {
+  UVM_EXPECTS(n == 0 || body, "launch: empty kernel body for {} indices", n);
+  core_of(s).enqueue(
+      [this, n, body = std::move(body)]() mutable { kernels_.run(n, std::move(body)); });
+}
+
+event emulated_backend::do_record(const stream& s) {
+  auto e = std::make_shared<emulated_event>();
+  core_of(s).enqueue([e] { e->done.complete(); });
+  return e;
+}
+
+bool emulated_backend::do_query(const event& e) noexcept {
+  const auto* ee = dynamic_cast<const emulated_event*>(e.get());
+  return ee != nullptr && ee->done.is_complete();
+}
+
+bool emulated_backend::do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept {
+  auto* ee = dynamic_cast<emulated_event*>(e.get());
+  return ee != nullptr && ee->done.wait_for(timeout);
+}
+
+}  // namespace uvm::detail

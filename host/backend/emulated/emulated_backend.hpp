@@ -1,0 +1,74 @@
+#pragma once
+
+// The emulated device: device memory in host RAM, a copy-engine thread per direction, events as
+// futexes and kernels run on CPU threads. It exists so that every protocol path is tested on
+// machines without a GPU; it is not a mock, it runs real concurrency.
+//
+// Streams and events must not be used after the backend is destroyed. The destructor finishes
+// every operation already enqueued, then joins all of its threads.
+
+#include "host/backend/backend.hpp"
+#include "host/backend/emulated/copy_engine.hpp"
+#include "host/backend/emulated/error_sink.hpp"
+#include "host/backend/emulated/kernel_pool.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace uvm::detail {
+
+class stream_core;
+
+class emulated_backend final : public backend {
+ public:
+  /// @param kernel_workers threads that run kernel chunks; 0 picks
+  /// std::thread::hardware_concurrency(), at least 2.
+  explicit emulated_backend(unsigned kernel_workers = 0);
+  ~emulated_backend() override;
+  emulated_backend(const emulated_backend&) = delete;
+  emulated_backend& operator=(const emulated_backend&) = delete;
+
+  /// The first asynchronous failure (a kernel body that threw) since the last call, or "" if
+  /// none; the call clears it.
+  [[nodiscard]] std::string last_error() { return errors_.take(); }
+
+  [[nodiscard]] unsigned kernel_workers() const noexcept { return kernels_.workers(); }
+
+ private:
+  std::string_view do_name() const noexcept override { return "emulated"; }
+  void* do_allocate_device(std::size_t bytes) override;
+  void do_free_device(void* p) noexcept override;
+  void* do_register_host(void* p, std::size_t bytes) override;
+  void do_unregister_host(void* p) noexcept override;
+  stream do_create_stream(std::string_view name) override;
+  void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
+                     const stream& s) override;
+  void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override;
+  void do_launch(std::size_t n, kernel_body body, const stream& s) override;
+  event do_record(const stream& s) override;
+  bool do_query(const event& e) noexcept override;
+  bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;
+
+  /// @throws uvm::invalid_argument if `s` is null or not a stream of an emulated backend.
+  static stream_core& core_of(const stream& s);
+
+  error_sink errors_;  // first: the threads below report into it until they are joined
+  copy_engine h2d_{"uvm-ce-h2d"};
+  copy_engine d2h_{"uvm-ce-d2h"};
+  kernel_pool kernels_;
+
+  std::mutex memory_mutex_;
+  std::unordered_map<void*, std::size_t> device_;  // mapping -> bytes, for munmap
+  std::map<std::uintptr_t, std::size_t> host_;     // registered start -> bytes, ordered for overlap
+
+  std::mutex streams_mutex_;
+  std::vector<std::shared_ptr<stream_core>> streams_;  // joined by the destructor
+};
+
+}  // namespace uvm::detail

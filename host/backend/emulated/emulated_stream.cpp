@@ -1,0 +1,65 @@
+#include "host/backend/emulated/emulated_stream.hpp"
+
+#include "host/backend/emulated/thread_name.hpp"
+#include "host/common/check.hpp"
+
+#include <exception>
+#include <utility>
+
+namespace uvm::detail {
+
+stream_core::stream_core(std::string_view name, error_sink& errors)
+    : thread_name_("uvm-stream-" + std::string(name)),
+      errors_(errors),
+      thread_([this] { run(); }) {}
+
+stream_core::~stream_core() {
+  join();
+}
+
+void stream_core::enqueue(std::function<void()> op) {
+  {
+    const std::lock_guard lock(mutex_);
+    UVM_EXPECTS(!closing_, "emulated stream '{}' used after it was closed", thread_name_);
+    queue_.push_back(std::move(op));
+  }
+  cv_.notify_one();
+}
+
+void stream_core::close() noexcept {
+  {
+    const std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  cv_.notify_one();
+}
+
+void stream_core::join() noexcept {
+  close();
+  const std::lock_guard lock(join_mutex_);
+  if (thread_.joinable()) thread_.join();
+}
+
+void stream_core::run() noexcept {
+  set_thread_name(thread_name_);
+  for (;;) {
+    std::function<void()> op;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) break;  // closed and drained
+      op = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    try {
+      op();
+    } catch (const std::exception& e) {
+      errors_.report(e.what());
+    } catch (...) {
+      errors_.report("emulated stream operation threw a non-standard exception");
+    }
+  }
+  exited_.store(true, std::memory_order_release);
+}
+
+}  // namespace uvm::detail

@@ -1,0 +1,55 @@
+#pragma once
+
+// The emulated device's multiprocessors: threads, shared by every stream, that run the chunks of
+// a kernel grid. The launching stream's own thread runs chunks too, so a kernel always makes
+// progress even while other streams' kernels occupy every pool thread.
+
+#include "host/backend/backend.hpp"
+#include "host/backend/emulated/error_sink.hpp"
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace uvm::detail {
+
+class kernel_pool {
+ public:
+  /// @param workers pool threads (at least 1).
+  kernel_pool(unsigned workers, error_sink& errors);
+  /// Joins the pool threads. Every run() must have returned.
+  ~kernel_pool();
+  kernel_pool(const kernel_pool&) = delete;
+  kernel_pool& operator=(const kernel_pool&) = delete;
+
+  [[nodiscard]] unsigned workers() const noexcept { return static_cast<unsigned>(threads_.size()); }
+
+  /// Runs `body` over [0, n) in chunks, on the calling thread and the pool, and returns once every
+  /// chunk has finished. An exception from `body` is reported to the error sink; the remaining
+  /// chunks still run.
+  void run(std::size_t n, kernel_body body);
+
+ private:
+  struct grid;
+
+  void work(unsigned index) noexcept;
+  void execute(grid& g) noexcept;
+  /// Reports the exception being handled, thrown by `body` over [begin, end).
+  void report_current(std::size_t begin, std::size_t end) noexcept;
+  void stop() noexcept;
+
+  error_sink& errors_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  // One entry per pool thread asked to help; an entry may outlive its grid's last chunk, which is
+  // why grids are shared: a late helper just finds no chunk left.
+  std::deque<std::shared_ptr<grid>> help_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;  // last: started once everything above exists
+};
+
+}  // namespace uvm::detail

@@ -1,0 +1,528 @@
+#include "host/backend/emulated/emulated_backend.hpp"
+
+#include "host/common/clock.hpp"
+#include "host/common/futex.hpp"
+
+#include <uvm/error.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace uvm::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Long enough never to expire on a loaded machine; a broken backend fails after it, not hangs.
+constexpr auto patience = 10s;
+
+// A flag the test opens; kernels wait on it with a bound so that a bug fails instead of hanging.
+class gate {
+ public:
+  void open() noexcept {
+    word_.store(1, std::memory_order_release);
+    futex_wake_all(word_);
+  }
+  [[nodiscard]] bool is_open() const noexcept { return word_.load(std::memory_order_acquire) != 0; }
+  [[nodiscard]] bool wait_open(std::chrono::nanoseconds timeout = patience) noexcept {
+    const timespec deadline = deadline_after(timeout);
+    while (!is_open()) {
+      if (!futex_wait_until(word_, 0, deadline)) return is_open();
+    }
+    return true;
+  }
+
+ private:
+  std::atomic<std::uint32_t> word_{0};
+};
+
+std::vector<unsigned char> pattern(std::size_t bytes, unsigned seed) {
+  std::vector<unsigned char> v(bytes);
+  for (std::size_t i = 0; i < bytes; ++i) {
+    v[i] = static_cast<unsigned char>((i * 131 + (i >> 8) * 7 + seed) & 0xff);
+  }
+  return v;
+}
+
+// Device memory freed when the test ends, even on a failed assertion.
+struct device_buffer {
+  device_buffer(backend& b, std::size_t bytes) : b(b), p(b.allocate_device(bytes)) {}
+  ~device_buffer() { b.free_device(p); }
+  device_buffer(const device_buffer&) = delete;
+  device_buffer& operator=(const device_buffer&) = delete;
+  backend& b;
+  void* p;
+};
+
+TEST(EmulatedBackend, NameAndWorkers) {
+  emulated_backend b;
+  EXPECT_EQ(b.name(), "emulated");
+  EXPECT_GE(b.kernel_workers(), 2u);
+  emulated_backend one(1);
+  EXPECT_EQ(one.kernel_workers(), 1u);
+}
+
+TEST(EmulatedBackend, DeviceMemory) {
+  emulated_backend b;
+  void* p = b.allocate_device(1 << 20);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 0xab, 1 << 20);  // writable host RAM
+  b.free_device(p);
+  b.free_device(nullptr);
+  int not_ours = 0;
+  b.free_device(&not_ours);  // ignored
+  EXPECT_THROW((void)b.allocate_device(std::size_t{1} << 62), uvm::out_of_memory);
+  EXPECT_THROW((void)b.allocate_device(0), uvm::invalid_argument);
+  // Freed on destruction if the caller forgot.
+  (void)b.allocate_device(4096);
+}
+
+TEST(EmulatedBackend, RegisterHost) {
+  emulated_backend b;
+  std::vector<char> host(8192);
+  EXPECT_EQ(b.register_host(host.data(), 4096), host.data());
+  EXPECT_THROW((void)b.register_host(host.data(), 4096), uvm::invalid_argument);
+  EXPECT_THROW((void)b.register_host(host.data() + 100, 10), uvm::invalid_argument);
+  EXPECT_THROW((void)b.register_host(host.data() - 10, 11), uvm::invalid_argument);
+  EXPECT_EQ(b.register_host(host.data() + 4096, 4096), host.data() + 4096);  // adjacent is fine
+  EXPECT_THROW((void)b.register_host(nullptr, 4096), uvm::invalid_argument);
+  b.unregister_host(host.data());
+  b.unregister_host(host.data() + 1);  // unknown: ignored
+  EXPECT_EQ(b.register_host(host.data(), 4096), host.data());
+  b.unregister_host(host.data());
+  b.unregister_host(host.data() + 4096);
+}
+
+TEST(EmulatedBackend, CopiesLandTheRightBytes) {
+  emulated_backend b;
+  const stream s = b.create_stream("copy");
+  unsigned seed = 1;
+  for (const std::size_t bytes : {std::size_t{1}, std::size_t{3}, std::size_t{4096},
+                                  std::size_t{65537}, std::size_t{64} << 20}) {
+    SCOPED_TRACE(bytes);
+    const std::vector<unsigned char> src = pattern(bytes, seed++);
+    std::vector<unsigned char> back(bytes, 0);
+    device_buffer dev(b, bytes);
+    std::memset(dev.p, 0, bytes);
+    b.copy_async(dev.p, src.data(), bytes, copy_kind::host_to_device, s);
+    b.copy_async(back.data(), dev.p, bytes, copy_kind::device_to_host, s);
+    const event e = b.record(s);
+    ASSERT_TRUE(b.wait(e, patience));
+    EXPECT_EQ(std::memcmp(dev.p, src.data(), bytes), 0);
+    EXPECT_TRUE(back == src);
+  }
+  EXPECT_EQ(b.last_error(), "");
+}
+
+TEST(EmulatedBackend, ByteCountersAddUp) {
+  emulated_backend b;
+  const stream s = b.create_stream("count");
+  std::vector<char> host(10000);
+  device_buffer dev(b, 10000);
+  b.copy_async(dev.p, host.data(), 10000, copy_kind::host_to_device, s);
+  b.copy_async(dev.p, host.data(), 1, copy_kind::host_to_device, s);
+  b.copy_async(host.data(), dev.p, 777, copy_kind::device_to_host, s);
+  b.copy_async(host.data(), dev.p, 0, copy_kind::device_to_host, s);
+  ASSERT_TRUE(b.wait(b.record(s), patience));
+  EXPECT_EQ(b.bytes_host_to_device(), 10001u);
+  EXPECT_EQ(b.bytes_device_to_host(), 777u);
+}
+
+// Each round copies a block of `round`s, publishes `round` in a word and runs a kernel that
+// checks both; all rounds are enqueued before any wait, so only stream order keeps them apart.
+TEST(EmulatedBackend, OperationsOnOneStreamRunInOrder) {
+  emulated_backend b;
+  const stream s = b.create_stream("order");
+  constexpr std::size_t words = 4096;
+  constexpr std::uint32_t rounds = 200;
+  device_buffer block(b, words * sizeof(std::uint32_t));
+  device_buffer flag(b, sizeof(std::uint32_t));
+  device_buffer out(b, rounds * sizeof(std::uint32_t));
+  auto* dev_block = static_cast<std::uint32_t*>(block.p);
+  auto* dev_flag = static_cast<std::uint32_t*>(flag.p);
+  auto* dev_out = static_cast<std::uint32_t*>(out.p);
+  *dev_flag = 0;
+  std::vector<std::vector<std::uint32_t>> sources;
+  for (std::uint32_t r = 1; r <= rounds; ++r) sources.emplace_back(words, r);
+  std::vector<std::uint32_t> results(rounds, 0);
+  std::atomic<std::size_t> mismatches{0};
+  for (std::uint32_t r = 1; r <= rounds; ++r) {
+    b.copy_async(dev_block, sources[r - 1].data(), words * sizeof(std::uint32_t),
+                 copy_kind::host_to_device, s);
+    b.write_word_async(dev_flag, r, s);
+    b.launch(
+        words,
+        [&, r](std::size_t begin, std::size_t end) {
+          for (std::size_t i = begin; i < end; ++i) {
+            if (dev_block[i] != r) mismatches.fetch_add(1, std::memory_order_relaxed);
+          }
+          if (begin == 0) dev_out[r - 1] = std::atomic_ref<std::uint32_t>(*dev_flag).load();
+        },
+        s);
+  }
+  b.copy_async(results.data(), dev_out, rounds * sizeof(std::uint32_t), copy_kind::device_to_host,
+               s);
+  const event e = b.record(s);
+  ASSERT_TRUE(b.wait(e, patience));
+  EXPECT_EQ(mismatches.load(), 0u);
+  for (std::uint32_t r = 1; r <= rounds; ++r) EXPECT_EQ(results[r - 1], r);
+}
+
+// Each stream's kernel opens its own gate and then waits for the other's: if the streams ran one
+// after the other, the first kernel would time out.
+TEST(EmulatedBackend, StreamsRunConcurrently) {
+  emulated_backend b(1);  // one pool thread: the stream threads must carry the kernels
+  const stream sa = b.create_stream("a");
+  const stream sb = b.create_stream("b");
+  gate a_ran, b_ran;
+  std::atomic<bool> a_saw_b{false}, b_saw_a{false};
+  b.launch(
+      1,
+      [&](std::size_t, std::size_t) {
+        a_ran.open();
+        a_saw_b = b_ran.wait_open();
+      },
+      sa);
+  b.launch(
+      1,
+      [&](std::size_t, std::size_t) {
+        b_ran.open();
+        b_saw_a = a_ran.wait_open();
+      },
+      sb);
+  const event ea = b.record(sa);
+  const event eb = b.record(sb);
+  ASSERT_TRUE(b.wait(ea, 3 * patience));
+  ASSERT_TRUE(b.wait(eb, 3 * patience));
+  EXPECT_TRUE(a_saw_b);
+  EXPECT_TRUE(b_saw_a);
+}
+
+// Blocks a copy engine deterministically: a copy whose source page is missing under
+// userfaultfd stalls in the engine thread until the test supplies the page.
+class stalled_source {
+ public:
+  stalled_source() {
+    fd_ = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+    if (fd_ < 0) return;
+    uffdio_api api{};
+    api.api = UFFD_API;
+    page_ = mmap(nullptr, page_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uffdio_register reg{};
+    reg.range = {reinterpret_cast<std::uint64_t>(page_), page_bytes};
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    ok_ = page_ != MAP_FAILED && ioctl(fd_, UFFDIO_API, &api) == 0 &&
+          ioctl(fd_, UFFDIO_REGISTER, &reg) == 0;
+  }
+  ~stalled_source() {
+    supply();  // never leave an engine stuck, whatever the test asserted
+    if (page_ != MAP_FAILED) munmap(page_, page_bytes);
+    if (fd_ >= 0) close(fd_);
+  }
+  stalled_source(const stalled_source&) = delete;
+  stalled_source& operator=(const stalled_source&) = delete;
+
+  [[nodiscard]] bool ok() const noexcept { return ok_; }
+  [[nodiscard]] const void* page() const noexcept { return page_; }
+
+  /// @return true once a thread has faulted on the page.
+  [[nodiscard]] bool wait_fault() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::chrono::milliseconds(patience).count())) != 1) {
+      return false;
+    }
+    uffd_msg msg{};
+    return read(fd_, &msg, sizeof(msg)) == sizeof(msg) && msg.event == UFFD_EVENT_PAGEFAULT;
+  }
+
+  /// Fills the page with `fill`, waking the faulting thread.
+  void supply(unsigned char fill = 0x5a) {
+    if (!ok_ || supplied_) return;
+    std::vector<unsigned char> data(page_bytes, fill);
+    uffdio_copy c{};
+    c.dst = reinterpret_cast<std::uint64_t>(page_);
+    c.src = reinterpret_cast<std::uint64_t>(data.data());
+    c.len = page_bytes;
+    supplied_ = ioctl(fd_, UFFDIO_COPY, &c) == 0;
+  }
+
+  static constexpr std::size_t page_bytes = 4096;
+
+ private:
+  int fd_ = -1;
+  void* page_ = MAP_FAILED;
+  bool ok_ = false;
+  bool supplied_ = false;
+};
+
+TEST(EmulatedBackend, CopyEnginesOverlapAcrossDirectionsAndSerialiseWithin) {
+  emulated_backend b;
+  stalled_source stalled;
+  if (!stalled.ok()) GTEST_SKIP() << "userfaultfd is not available here";
+  const stream s1 = b.create_stream("h2d-1");
+  const stream s2 = b.create_stream("h2d-2");
+  const stream s3 = b.create_stream("d2h");
+  device_buffer dev(b, 3 * stalled_source::page_bytes);
+  auto* d = static_cast<unsigned char*>(dev.p);
+  std::memset(d, 0, 3 * stalled_source::page_bytes);
+
+  b.copy_async(d, stalled.page(), stalled_source::page_bytes, copy_kind::host_to_device, s1);
+  ASSERT_TRUE(stalled.wait_fault()) << "the H2D engine never touched the source";
+  const event e1 = b.record(s1);
+
+  const std::vector<unsigned char> src = pattern(stalled_source::page_bytes, 9);
+  b.copy_async(d + stalled_source::page_bytes, src.data(), src.size(), copy_kind::host_to_device,
+               s2);
+  const event e2 = b.record(s2);
+
+  std::vector<unsigned char> back(stalled_source::page_bytes, 0);
+  std::memset(d + 2 * stalled_source::page_bytes, 0x77, stalled_source::page_bytes);
+  b.copy_async(back.data(), d + 2 * stalled_source::page_bytes, back.size(),
+               copy_kind::device_to_host, s3);
+  const event e3 = b.record(s3);
+
+  EXPECT_TRUE(b.wait(e3, patience)) << "D2H waited for the stalled H2D copy";
+  EXPECT_FALSE(b.wait(e2, 50ms)) << "a second H2D copy overtook the stalled one";
+  EXPECT_FALSE(b.query(e1));
+  stalled.supply(0x5a);
+  ASSERT_TRUE(b.wait(e1, patience));
+  ASSERT_TRUE(b.wait(e2, patience));
+  EXPECT_EQ(back, std::vector<unsigned char>(back.size(), 0x77));
+  EXPECT_EQ(d[0], 0x5a);
+  EXPECT_EQ(d[stalled_source::page_bytes - 1], 0x5a);
+  EXPECT_EQ(std::memcmp(d + stalled_source::page_bytes, src.data(), src.size()), 0);
+}
+
+TEST(EmulatedBackend, EventsCompleteAfterEarlierWork) {
+  emulated_backend b;
+  const stream s = b.create_stream("events");
+  const event idle = b.record(s);
+  EXPECT_TRUE(b.wait(idle, patience)) << "an event on an idle stream completes promptly";
+  EXPECT_TRUE(b.query(idle));
+
+  gate release;
+  std::atomic<bool> released{false};
+  b.launch(
+      1, [&](std::size_t, std::size_t) { released = release.wait_open(); }, s);
+  const event e = b.record(s);
+  EXPECT_FALSE(b.query(e));
+  const std::uint64_t t0 = now_ns();
+  EXPECT_FALSE(b.wait(e, 20ms));
+  EXPECT_GE(now_ns() - t0, 20'000'000u) << "wait returned before its timeout";
+  EXPECT_FALSE(b.wait(e, 0ns));
+  EXPECT_FALSE(b.wait(e, -1s));
+  EXPECT_FALSE(b.query(e));
+  release.open();
+  EXPECT_TRUE(b.wait(e, patience));
+  EXPECT_TRUE(b.query(e));
+  EXPECT_TRUE(b.wait(e, 0ns));
+  EXPECT_TRUE(released);
+  EXPECT_TRUE(b.wait(b.record(s), std::chrono::nanoseconds::max()));  // "forever" is fine
+  EXPECT_FALSE(b.query(nullptr));
+}
+
+TEST(EmulatedBackend, LaunchCoversEveryIndexExactlyOnce) {
+  for (const unsigned workers : {1u, 2u, 7u}) {
+    emulated_backend b(workers);
+    const stream s = b.create_stream("grid");
+    for (const std::size_t n :
+         {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{1000003}}) {
+      SCOPED_TRACE(testing::Message() << "workers " << workers << ", n " << n);
+      std::vector<std::atomic<std::uint32_t>> hits(n);
+      std::atomic<bool> out_of_range{false};
+      b.launch(
+          n,
+          [&](std::size_t begin, std::size_t end) {
+            if (begin >= end || end > n) out_of_range = true;
+            for (std::size_t i = begin; i < end && i < n; ++i) {
+              hits[i].fetch_add(1, std::memory_order_relaxed);
+            }
+          },
+          s);
+      ASSERT_TRUE(b.wait(b.record(s), patience));
+      EXPECT_FALSE(out_of_range);
+      std::size_t wrong = 0;
+      for (const auto& h : hits) wrong += h.load() != 1;
+      EXPECT_EQ(wrong, 0u);
+    }
+  }
+}
+
+// Slow chunks on every executor: the launch (and the event after it) may only complete once the
+// last of them has finished, not when the last chunk has been claimed.
+TEST(EmulatedBackend, LaunchCompletesAfterEveryChunk) {
+  emulated_backend b(4);
+  const stream s = b.create_stream("slow");
+  std::atomic<std::size_t> done{0};
+  b.launch(
+      64,
+      [&](std::size_t begin, std::size_t end) {
+        std::this_thread::sleep_for(2ms);
+        done.fetch_add(end - begin);
+      },
+      s);
+  ASSERT_TRUE(b.wait(b.record(s), patience));
+  EXPECT_EQ(done.load(), 64u);
+}
+
+TEST(EmulatedBackend, ThrowingKernelIsReportedAndLaterWorkRuns) {
+  emulated_backend b;
+  const stream s = b.create_stream("throw");
+  EXPECT_EQ(b.last_error(), "");
+  std::atomic<std::size_t> ran{0};
+  b.launch(
+      100,
+      [&](std::size_t begin, std::size_t end) {
+        ran.fetch_add(end - begin);
+        if (begin == 0) throw std::runtime_error("boom at zero");
+      },
+      s);
+  device_buffer word(b, sizeof(std::uint32_t));
+  auto* w = static_cast<std::uint32_t*>(word.p);
+  *w = 0;
+  b.write_word_async(w, 42, s);
+  ASSERT_TRUE(b.wait(b.record(s), patience));
+  EXPECT_EQ(ran.load(), 100u) << "the other chunks still ran";
+  EXPECT_EQ(*w, 42u);
+  const std::string err = b.last_error();
+  EXPECT_NE(err.find("boom at zero"), std::string::npos) << err;
+  EXPECT_EQ(b.last_error(), "") << "taking the error clears it";
+
+  b.launch(
+      1, [](std::size_t, std::size_t) { throw 7; }, s);
+  b.launch(
+      1, [](std::size_t, std::size_t) { throw std::logic_error("second"); }, s);
+  ASSERT_TRUE(b.wait(b.record(s), patience));
+  const std::string sticky = b.last_error();
+  EXPECT_NE(sticky.find("non-standard"), std::string::npos) << sticky;
+  EXPECT_NE(sticky.find("1 more"), std::string::npos) << sticky;
+}
+
+TEST(EmulatedBackend, ConcurrentEnqueuersKeepTheirOwnOrder) {
+  emulated_backend b;
+  const stream s = b.create_stream("shared");
+  constexpr int threads = 4;
+  constexpr int per_thread = 2000;
+  std::mutex log_mutex;
+  std::vector<std::pair<int, int>> log;
+  std::vector<std::thread> enqueuers;
+  for (int t = 0; t < threads; ++t) {
+    enqueuers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        b.launch(
+            1,
+            [&, t, i](std::size_t, std::size_t) {
+              const std::lock_guard lock(log_mutex);
+              log.emplace_back(t, i);
+            },
+            s);
+      }
+    });
+  }
+  for (auto& th : enqueuers) th.join();
+  ASSERT_TRUE(b.wait(b.record(s), 3 * patience));
+  ASSERT_EQ(log.size(), std::size_t{threads} * per_thread);
+  std::vector<int> next(threads, 0);
+  for (const auto& [t, i] : log) {
+    ASSERT_EQ(i, next[t]) << "thread " << t;
+    ++next[t];
+  }
+}
+
+TEST(EmulatedBackend, ManyStreamsCopyingConcurrently) {
+  emulated_backend b;
+  constexpr int threads = 4;
+  constexpr int rounds = 50;
+  constexpr std::size_t bytes = 64 << 10;
+  std::atomic<int> bad{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      const stream s = b.create_stream("many");
+      device_buffer dev(b, bytes);
+      for (int r = 0; r < rounds; ++r) {
+        const auto src = pattern(bytes, static_cast<unsigned>(t * rounds + r));
+        std::vector<unsigned char> back(bytes);
+        b.copy_async(dev.p, src.data(), bytes, copy_kind::host_to_device, s);
+        b.copy_async(back.data(), dev.p, bytes, copy_kind::device_to_host, s);
+        if (!b.wait(b.record(s), patience) || back != src) bad.fetch_add(1);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(b.bytes_host_to_device(), std::uint64_t{threads} * rounds * bytes);
+  EXPECT_EQ(b.bytes_device_to_host(), std::uint64_t{threads} * rounds * bytes);
+}
+
+TEST(EmulatedBackend, DroppedStreamFinishesItsWork) {
+  emulated_backend b;
+  stream s = b.create_stream("dropped");
+  gate release;
+  std::atomic<int> ran{0};
+  b.launch(
+      1, [&](std::size_t, std::size_t) { (void)release.wait_open(); }, s);
+  for (int i = 0; i < 100; ++i)
+    b.launch(
+        1, [&](std::size_t, std::size_t) { ++ran; }, s);
+  const event e = b.record(s);
+  s.reset();
+  EXPECT_FALSE(b.query(e));
+  release.open();
+  ASSERT_TRUE(b.wait(e, patience));
+  EXPECT_EQ(ran.load(), 100);
+  const stream again = b.create_stream("again");  // reaps the dropped stream's thread
+  EXPECT_TRUE(b.wait(b.record(again), patience));
+}
+
+TEST(EmulatedBackend, DestructionFinishesQueuedWork) {
+  std::atomic<int> ran{0};
+  // One host buffer per stream: the streams run concurrently, so sharing one would be a race.
+  std::vector<std::vector<unsigned char>> host(2, std::vector<unsigned char>(1 << 20, 1));
+  event last;
+  stream kept;
+  {
+    emulated_backend b;
+    kept = b.create_stream("kept");
+    stream dropped = b.create_stream("dropped");
+    for (int k = 0; k < 2; ++k) {
+      const stream& s = k == 0 ? kept : dropped;
+      std::vector<unsigned char>& h = host[k];
+      void* dev = b.allocate_device(h.size());  // freed by the destructor
+      // A slow first operation, so the rest is still queued when the destructor starts.
+      b.launch(1, [](std::size_t, std::size_t) { std::this_thread::sleep_for(20ms); }, s);
+      for (int i = 0; i < 50; ++i) {
+        b.copy_async(dev, h.data(), h.size(), copy_kind::host_to_device, s);
+        b.launch(64, [&](std::size_t begin, std::size_t end) { ran += int(end - begin); }, s);
+        b.copy_async(h.data(), dev, h.size(), copy_kind::device_to_host, s);
+      }
+    }
+    last = b.record(kept);
+    dropped.reset();
+  }
+  EXPECT_EQ(ran.load(), 2 * 50 * 64);
+  // The event object outlives the backend (its completion was all that was left to do).
+  EXPECT_NE(last, nullptr);
+  kept.reset();  // closing a stream of a destroyed backend is harmless
+}
+
+}  // namespace
+}  // namespace uvm::detail
