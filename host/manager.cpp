@@ -29,6 +29,23 @@ void manager::advise(const void* p, std::size_t bytes, advice a) {
   r.advise(p0, r.page_of(first + bytes - 1) - p0 + 1, a);
 }
 
+stream manager::create_stream(std::string_view name) {
+  return stream(runtime_->create_stream(name));
+}
+
+void manager::launch(std::size_t n, std::function<void(std::size_t, std::size_t)> body,
+                     const stream& s) {
+  runtime_->launch(n, std::move(body), s);
+}
+
+void manager::synchronize(const stream& s, std::chrono::milliseconds timeout) {
+  runtime_->synchronize(s, timeout);
+}
+
+std::size_t manager::prefetch(const void* p, std::size_t bytes, location to, const stream& s) {
+  return runtime_->prefetch(p, bytes, to, s);
+}
+
 page_state manager::state_of(const void* p) const {
   detail::managed_range& r = runtime_->find(p);
   return r.state_of(r.page_of(p));

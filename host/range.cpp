@@ -18,6 +18,10 @@ std::size_t range::page_count() const noexcept {
   return impl_ != nullptr ? impl_->page_count() : 0;
 }
 
+detail::device_range range::device() const noexcept {
+  return impl_ != nullptr ? impl_->device() : detail::device_range{};
+}
+
 page_state range::state_of(const void* p) const {
   UVM_EXPECTS(impl_ != nullptr, "uvm::range::state_of({}): the range is empty", p);
   UVM_EXPECTS(impl_->contains(p), "uvm::range::state_of({}): outside the range {} + {} bytes", p,

@@ -1,6 +1,7 @@
 #include "host/runtime.hpp"
 
 #include "host/backend/device_probe.hpp"
+#include "host/backend/emulated/emulated_backend.hpp"
 #include "host/common/check.hpp"
 #include "host/fault/range_registry.hpp"
 #include "host/telemetry/log.hpp"
@@ -11,25 +12,49 @@
 
 namespace uvm::detail {
 
-int runtime::host_only_resolver::do_resolve(managed_range&, std::size_t, access) noexcept {
-  return ENODEV;
+namespace {
+
+std::unique_ptr<backend> make_backend(backend_kind kind) {
+  // resolve_backend only answers `cuda` when this build has the CUDA backend.
+  (void)kind;
+  return std::make_unique<emulated_backend>();
 }
+
+std::size_t default_budget(backend_kind) {
+  // The emulated device's frames are lazily committed host memory: 1 GiB costs only what is used.
+  return std::size_t{1} << 30;
+}
+
+}  // namespace
 
 runtime::runtime(config cfg)
     : cfg_((cfg.validate(), cfg)),
-      backend_(resolve_backend(cfg_.backend)),
+      kind_(resolve_backend(cfg_.backend)),
       source_(signal_fault_source::acquire()),
-      service_(resolver_, events_),
+      backend_(make_backend(kind_)),
+      migrator_(std::make_unique<migrator>(
+          *backend_, counters_,
+          migrator::settings{cfg_.page_size,
+                             cfg_.device_budget != 0 ? cfg_.device_budget : default_budget(kind_),
+                             cfg_.fault_timeout})),
+      service_(*migrator_, events_),
       ctx_{source_.get(), &counters_, &events_, &service_, cfg_.fault_timeout} {
   set_log_level(cfg_.log);
+  migrator_->set_mailbox(static_cast<fault_mailbox*>(
+      backend_->register_host(&service_.mailbox(), sizeof(fault_mailbox))));
   install_alt_stack();
   log().debug("manager started: page size {}, backend {}, fault mechanism {}, fault timeout {} ms",
-              cfg_.page_size, to_string(backend_), source_->name(), cfg_.fault_timeout.count());
+              cfg_.page_size, to_string(kind_), source_->name(), cfg_.fault_timeout.count());
 }
 
 runtime::~runtime() {
-  std::lock_guard lock(mutex_);
-  while (!ranges_.empty()) destroy(ranges_.begin());
+  {
+    std::lock_guard lock(mutex_);
+    (void)migrator_->wait_kernels(cfg_.fault_timeout);
+    while (!ranges_.empty()) destroy(ranges_.begin());
+  }
+  service_.stop();
+  backend_->unregister_host(&service_.mailbox());
 }
 
 managed_range* runtime::allocate(std::size_t bytes) {
@@ -39,8 +64,14 @@ managed_range* runtime::allocate(std::size_t bytes) {
               "uvm::manager::allocate: {} bytes is more than max_allocation() = {} bytes", bytes,
               manager::max_allocation());
   auto r = std::make_unique<managed_range>(ctx_, bytes, cfg_.page_size);
+  migrator_->attach(*r);
   const auto base = reinterpret_cast<std::uintptr_t>(r->base());
-  range_registry::process().add(base, base + r->reserved(), r.get());
+  try {
+    range_registry::process().add(base, base + r->reserved(), r.get());
+  } catch (...) {
+    migrator_->detach(*r);
+    throw;
+  }
   managed_range* raw = r.get();
   {
     std::lock_guard lock(mutex_);
@@ -62,6 +93,8 @@ void runtime::destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept {
         "than unmapping memory in use",
         static_cast<void*>(r->base()), wait.count());
     (void)it->second.range.release();
+  } else {
+    migrator_->detach(*r);
   }
   ranges_.erase(it);
 }
@@ -102,6 +135,73 @@ managed_range& runtime::find(const void* p) const {
     if (it->second.range->contains(p)) return *it->second.range;
   }
   throw_invalid("uvm: {} is not inside any live range of this manager", p);
+}
+
+stream runtime::create_stream(std::string_view name) {
+  return backend_->create_stream(name);
+}
+
+void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s) {
+  UVM_NVTX_FUNC_RANGE();
+  const stream& target = stream_of(s);
+  migrator_->begin_launch();  // before the kernel can run: CPU faults now wait for it
+  event done;
+  try {
+    backend_->launch(n, std::move(body), target);
+    done = backend_->record(target);
+  } catch (...) {
+    migrator_->end_launch(backend_->record(target));
+    throw;
+  }
+  migrator_->end_launch(std::move(done));
+}
+
+void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeout) {
+  UVM_NVTX_FUNC_RANGE();
+  const event done = backend_->record(stream_of(s));
+  if (!backend_->wait(done, timeout) || !migrator_->wait_kernels(timeout)) {
+    throw error(fmt::format("uvm::manager::synchronize: the work did not finish within {} ms",
+                            timeout.count()));
+  }
+  fault_mailbox& mb = service_.mailbox();
+  const std::uint32_t code = load_acquire(&mb.error);
+  if (code == 0) return;
+  const std::uint32_t range_id = load_acquire(&mb.error_range);
+  const std::uint32_t page = load_acquire(&mb.error_page);
+  store_release(&mb.error, 0);
+  std::string where = fmt::format("range id {}", range_id);
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [base, e] : ranges_) {
+      if (e.range->device().range_id == range_id) {
+        where = fmt::format("range {:#x} (+{} bytes), now {}", base, e.range->reserved(),
+                            to_string(e.range->state_of(page)));
+      }
+    }
+  }
+  throw error(fmt::format(
+      "uvm: a kernel's access to page {} of {} was not served within the fault timeout ({} ms, "
+      "UVM_FAULT_TIMEOUT_MS); the access was dropped",
+      page, where,
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.fault_timeout).count()));
+}
+
+std::size_t runtime::prefetch(const void* p, std::size_t bytes, location to, const uvm::stream& s) {
+  UVM_NVTX_FUNC_RANGE();
+  UVM_EXPECTS(bytes != 0, "uvm::manager::prefetch({}, 0): empty span", p);
+  UVM_EXPECTS(!to.is_device() || to.device_index == 0,
+              "uvm::manager::prefetch: device {} does not exist (this manager drives device 0)",
+              to.device_index);
+  managed_range& r = find(p);
+  const auto* first = static_cast<const std::byte*>(p);
+  UVM_EXPECTS(bytes <= static_cast<std::size_t>(r.base() + r.reserved() - first),
+              "uvm::manager::prefetch({}, {}): the span runs past the end of its range", p, bytes);
+  // Stream order: start after the work already queued on `s`.
+  if (!backend_->wait(backend_->record(stream_of(s)), cfg_.fault_timeout)) {
+    throw error("uvm::manager::prefetch: earlier work on the stream did not finish in time");
+  }
+  const std::size_t p0 = r.page_of(first);
+  return migrator_->prefetch(r, p0, r.page_of(first + bytes - 1) - p0 + 1, to.is_device());
 }
 
 stats runtime::snapshot() const {

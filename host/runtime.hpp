@@ -3,15 +3,18 @@
 // What a uvm::manager owns: the fault source, the fault service thread, the counters and the
 // live ranges. Shared by the manager and its ranges, so ranges may outlive the manager object.
 
+#include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/fault_resolver.hpp"
 #include "host/fault/fault_service.hpp"
 #include "host/fault/signal_fault_source.hpp"
+#include "host/migration/migrator.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
 
 #include <uvm/config.hpp>
+#include <uvm/location.hpp>
 #include <uvm/stats.hpp>
+#include <uvm/stream.hpp>
 
 #include <cstdint>
 #include <map>
@@ -40,29 +43,35 @@ class runtime {
   /// @throws uvm::invalid_argument if `p` is in no live range of this runtime.
   [[nodiscard]] managed_range& find(const void* p) const;
 
+  [[nodiscard]] stream create_stream(std::string_view name);
+  void launch(std::size_t n, kernel_body body, const uvm::stream& s);
+  /// @throws uvm::error on a device error or a timeout.
+  void synchronize(const uvm::stream& s, std::chrono::milliseconds timeout);
+  /// @throws uvm::invalid_argument on a bad span or location.
+  std::size_t prefetch(const void* p, std::size_t bytes, location to, const uvm::stream& s);
+
   [[nodiscard]] stats snapshot() const;
   void reset_stats() noexcept { counters_.reset(); }
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
-  [[nodiscard]] backend_kind backend() const noexcept { return backend_; }
+  [[nodiscard]] backend_kind backend() const noexcept { return kind_; }
 
  private:
-  // Without a device no page can be held elsewhere, so nothing reaches the service thread in
-  // normal operation; if it does, the faulting thread gets ENODEV and a clear report.
-  class host_only_resolver final : public fault_resolver {
-    int do_resolve(managed_range&, std::size_t, access) noexcept override;
-  };
   struct entry {
     std::unique_ptr<managed_range> range;
     bool released = false;
   };
   void destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept;  // mutex_ held
+  [[nodiscard]] const stream& stream_of(const uvm::stream& s) const noexcept {
+    return s.is_default() ? migrator_->default_stream() : s.handle();
+  }
 
   config cfg_;
-  backend_kind backend_;
+  backend_kind kind_;
   std::shared_ptr<signal_fault_source> source_;
   counters counters_;
   event_ring events_;
-  host_only_resolver resolver_;
+  std::unique_ptr<detail::backend> backend_;
+  std::unique_ptr<migrator> migrator_;
   fault_service service_;
   fault_context ctx_;
   mutable std::mutex mutex_;

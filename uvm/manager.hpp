@@ -5,13 +5,18 @@
 
 #include <uvm/advice.hpp>
 #include <uvm/config.hpp>
+#include <uvm/location.hpp>
 #include <uvm/page_state.hpp>
 #include <uvm/range.hpp>
 #include <uvm/stats.hpp>
+#include <uvm/stream.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <string_view>
 
 namespace uvm {
 
@@ -64,6 +69,46 @@ class manager {
   /// @throws uvm::invalid_argument if the span is empty or not inside one live range.
   void advise(const void* p, std::size_t bytes, advice a);
 
+  /// @brief A new device stream; work on different streams may overlap.
+  [[nodiscard]] stream create_stream(std::string_view name = "user");
+
+  /// @brief Runs `f(i)` for every i in [0, n) as a kernel on `s`, asynchronously (like a kernel
+  /// launch). `f` reaches managed memory through device views (typed_range::view()); pages move
+  /// to the device on demand. The launch opens an epoch: CPU accesses to pages the kernel has
+  /// mapped wait until it finishes. Call synchronize() to wait and collect device errors.
+  ///
+  /// On the emulated device `f` runs on a pool of CPU threads.
+  /// @code
+  /// auto x = mgr.allocate<float>(n);
+  /// auto xv = x.view();
+  /// mgr.parallel_for(n, [=](std::size_t i) { xv.store(i, xv.load(i) * 2); });
+  /// mgr.synchronize();
+  /// @endcode
+  template <class F>
+  void parallel_for(std::size_t n, F f, const stream& s = {}) {
+    launch(
+        n,
+        [f](std::size_t begin, std::size_t end) {
+          for (std::size_t i = begin; i < end; ++i) f(i);
+        },
+        s);
+  }
+
+  /// @brief Waits for the work on `s` (and the kernels launched before) to finish.
+  /// @throws uvm::error if a kernel could not access a page within the fault timeout (the
+  /// message names the page and range), or if the work did not finish within `timeout`.
+  void synchronize(const stream& s = {},
+                   std::chrono::milliseconds timeout = std::chrono::minutes(5));
+
+  /// @brief Moves the pages overlapping [p, p + bytes) to `to`, as cudaMemPrefetchAsync does:
+  /// after the work already queued on `s`, in pipelined chunks, coalescing contiguous pages.
+  /// Returns when the pages are in place. To the device, as many pages as the device budget
+  /// holds are moved, evicting the oldest resident pages if no kernel is running.
+  /// @return the number of pages that moved.
+  /// @throws uvm::invalid_argument if the span is empty or not inside one range, or `to` names
+  /// a device that does not exist.
+  std::size_t prefetch(const void* p, std::size_t bytes, location to, const stream& s = {});
+
   /// @brief The state of the page holding `p`.
   /// @throws uvm::invalid_argument if `p` is not inside a live range of this manager.
   [[nodiscard]] page_state state_of(const void* p) const;
@@ -83,6 +128,7 @@ class manager {
 
  private:
   static void check_count(std::size_t count, std::size_t element_size);
+  void launch(std::size_t n, std::function<void(std::size_t, std::size_t)> body, const stream& s);
   std::shared_ptr<detail::runtime> runtime_;
 };
 

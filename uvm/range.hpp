@@ -4,6 +4,7 @@
 /// uvm::range, one managed allocation, and uvm::typed_range<T>, the same with an element type.
 
 #include <uvm/advice.hpp>
+#include <uvm/device_view.hpp>
 #include <uvm/page_state.hpp>
 
 #include <cstddef>
@@ -70,6 +71,15 @@ class range {
     return {reinterpret_cast<T*>(data()), size() / sizeof(T)};
   }
 
+  /// @return a device view of the bytes as `T` elements, for kernels.
+  template <class T>
+  [[nodiscard]] device_view<T> view() const noexcept {
+    return device_view<T>(device(), size() / sizeof(T));
+  }
+
+  /// @return how device code reaches this range (empty for an empty range).
+  [[nodiscard]] detail::device_range device() const noexcept;
+
   void swap(range& other) noexcept {
     std::swap(runtime_, other.runtime_);
     std::swap(impl_, other.impl_);
@@ -99,6 +109,12 @@ class typed_range {
   [[nodiscard]] T* begin() const noexcept { return data(); }
   [[nodiscard]] T* end() const noexcept { return data() + count_; }
   [[nodiscard]] std::span<T> span() const noexcept { return {data(), count_}; }
+  /// @return a read-write view for kernels (see uvm::device_view).
+  [[nodiscard]] device_view<T> view() const noexcept { return {range_.device(), count_}; }
+  /// @return a read-only view for kernels: its pages may stay valid on the host too.
+  [[nodiscard]] const_device_view<T> const_view() const noexcept {
+    return {range_.device(), count_};
+  }
   /// @return the underlying untyped range (state queries, advice, release).
   [[nodiscard]] range& bytes() noexcept { return range_; }
   [[nodiscard]] const range& bytes() const noexcept { return range_; }

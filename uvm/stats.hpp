@@ -40,6 +40,14 @@ struct stats {
   fault_stats serviced;               ///< CPU faults handed to the fault service thread
   std::uint64_t spurious_faults = 0;  ///< faults whose page already allowed the access (races)
 
+  /// Pages mapped for the device on its faults; latency from the service thread taking the
+  /// batch of fault records to the batch's page-table entries being published (the time a record
+  /// waits in the mailbox, and the device's wait after publishing, are not included).
+  fault_stats device;
+  std::uint64_t remote_mappings = 0;   ///< pages mapped to host memory because no frame was free
+  std::uint64_t evictions = 0;         ///< pages whose frame was reclaimed
+  std::uint64_t prefetched_pages = 0;  ///< pages moved by prefetch, either way
+
   /// Blocks whose pages were made host-resident together because the process neared
   /// vm.max_map_count (see docs/architecture.md, "Mapping budget").
   std::uint64_t coarsened_blocks = 0;

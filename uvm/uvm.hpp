@@ -5,9 +5,12 @@
 
 #include <uvm/advice.hpp>
 #include <uvm/config.hpp>
+#include <uvm/device_view.hpp>
 #include <uvm/error.hpp>
+#include <uvm/location.hpp>
 #include <uvm/manager.hpp>
 #include <uvm/page_state.hpp>
 #include <uvm/range.hpp>
 #include <uvm/stats.hpp>
+#include <uvm/stream.hpp>
 #include <uvm/thread.hpp>

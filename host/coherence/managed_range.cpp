@@ -31,16 +31,17 @@ managed_range::~managed_range() {
   map_budget::process().charge(-boundaries());
 }
 
-std::int64_t managed_range::boundary_delta(std::size_t page, host_access from,
+std::int64_t managed_range::boundary_delta(std::size_t first, std::size_t count, host_access from,
                                            host_access to) const noexcept {
-  // Only boundaries inside the range count: its edges border other mappings anyway.
+  // The run is uniform before and after, so only its two edges can change. Only boundaries
+  // inside the range count: its ends border other mappings anyway.
   std::int64_t d = 0;
-  auto side = [&](std::size_t q) {
+  auto edge = [&](std::size_t q) {
     const host_access n = access_at(q);
     d += static_cast<int>(n != to) - static_cast<int>(n != from);
   };
-  if (page > 0) side(page - 1);
-  if (page + 1 < page_count()) side(page + 1);
+  if (first > 0) edge(first - 1);
+  if (first + count < page_count()) edge(first + count);
   return d;
 }
 
@@ -89,28 +90,36 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
   }
 }
 
+int managed_range::set_access(std::size_t first, std::size_t count, page_state from, page_state to,
+                              bool strict) noexcept {
+  const host_access old_access = host_access_of(from);
+  const host_access new_access = host_access_of(to);
+  if (old_access == new_access) return 0;
+  map_budget& budget = map_budget::process();
+  const std::int64_t delta = boundary_delta(first, count, old_access, new_access);
+  if (!budget.try_charge(delta)) {
+    if (strict) return over_budget;
+    budget.charge(delta);  // mprotect has the last word
+  }
+  const int err = ctx_.source->protect(page_address(first), count << page_shift_, new_access);
+  if (err != 0) {
+    budget.charge(-delta);
+    return err;
+  }
+  boundaries_.fetch_add(delta, std::memory_order_relaxed);
+  return 0;
+}
+
 managed_range::fault_outcome managed_range::commit(std::size_t page, page_word claimed,
                                                    page_state target) noexcept {
   const page_state from = stored_state(claimed);
-  const host_access old_access = host_access_of(from);
-  const host_access new_access = host_access_of(target);
-  if (old_access != new_access) {
-    map_budget& budget = map_budget::process();
-    const std::int64_t delta = boundary_delta(page, old_access, new_access);
-    // Widening to read-write is the change that can coarsen: the whole block ends up read-write.
-    const bool can_coarsen = new_access == host_access::read_write;
-    if (!budget.try_charge(delta)) {
-      if (can_coarsen) return coarsen(page, claimed);
-      budget.charge(delta);  // narrowing must happen; mprotect has the last word
-    }
-    const int err = ctx_.source->protect(page_address(page), page_size(), new_access);
-    if (err != 0) {
-      budget.charge(-delta);
-      if (err == ENOMEM && can_coarsen) return coarsen(page, claimed);
-      pages_.publish(page, from);
-      return {status::failed, err, claimed};
-    }
-    boundaries_.fetch_add(delta, std::memory_order_relaxed);
+  // Widening to read-write is the change that can coarsen: the whole block ends up read-write.
+  const bool can_coarsen = host_access_of(target) == host_access::read_write;
+  const int err = set_access(page, 1, from, target, can_coarsen);
+  if (err == over_budget || (err == ENOMEM && can_coarsen)) return coarsen(page, claimed);
+  if (err != 0) {
+    pages_.publish(page, from);
+    return {status::failed, err, claimed};
   }
   pages_.publish(page, target);
   return {status::resolved, 0, claimed};
@@ -128,8 +137,9 @@ managed_range::fault_outcome managed_range::coarsen(std::size_t page, page_word 
   std::array<page_state, max_pages> old{};
   auto host_side = [](page_word w) {
     const page_state s = stored_state(w);
-    return s == page_state::unpopulated || s == page_state::shared ||
-           s == page_state::host_exclusive;
+    return (w & device_mapped_bit) == 0 &&
+           (s == page_state::unpopulated || s == page_state::shared ||
+            s == page_state::host_exclusive);
   };
   old[page - b0] = stored_state(claimed);
   std::size_t lo = page;

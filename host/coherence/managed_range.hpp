@@ -8,6 +8,7 @@
 #include "host/memory/dual_mapping.hpp"
 
 #include <uvm/advice.hpp>
+#include <uvm/device_view.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -85,6 +86,18 @@ class managed_range {
   [[nodiscard]] fault_outcome commit(std::size_t page, page_word claimed,
                                      page_state target) noexcept;
 
+  /// Changes the app view of the claimed pages [first, first + count), all in state `from`, to
+  /// what `to` allows, with one mprotect, keeping the mapping budget. With `strict`, refuses
+  /// (returns `over_budget`) rather than go over it. Async-signal-safe.
+  /// @return 0, `over_budget`, or the errno of the failing call.
+  static constexpr int over_budget = -1;
+  [[nodiscard]] int set_access(std::size_t first, std::size_t count, page_state from, page_state to,
+                               bool strict) noexcept;
+
+  /// How device code reaches this range; set by the migration layer when a device is attached.
+  [[nodiscard]] const device_range& device() const noexcept { return device_; }
+  void attach_device(const device_range& d) noexcept { device_ = d; }
+
   /// Sets advice on pages [first, first + count).
   void advise(std::size_t first, std::size_t count, advice a) noexcept;
 
@@ -99,10 +112,11 @@ class managed_range {
   [[nodiscard]] host_access access_at(std::size_t page) const noexcept {
     return host_access_of(stored_state(pages_.load(page)));
   }
-  [[nodiscard]] std::int64_t boundary_delta(std::size_t page, host_access from,
+  [[nodiscard]] std::int64_t boundary_delta(std::size_t first, std::size_t count, host_access from,
                                             host_access to) const noexcept;
 
   fault_context ctx_;
+  device_range device_{};
   dual_mapping memory_;
   page_table pages_;
   std::size_t size_;

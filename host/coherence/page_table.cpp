@@ -21,11 +21,12 @@ page_table::~page_table() {
   munmap(words_, mapped_bytes_);
 }
 
-void page_table::publish(std::size_t i, page_state s) noexcept {
+void page_table::publish(std::size_t i, page_state s, page_word set, page_word clear) noexcept {
   std::atomic<page_word>& w = words_[i];
   page_word old = w.load(std::memory_order_relaxed);
   // A CAS loop, not a store: advice bits may change while the page is claimed.
-  while (!w.compare_exchange_weak(old, with_state(old, s) & ~(busy_bit | waiters_bit),
+  while (!w.compare_exchange_weak(old,
+                                  (with_state(old, s) | set) & ~(busy_bit | waiters_bit | clear),
                                   std::memory_order_acq_rel)) {
   }
   if ((old & waiters_bit) != 0) futex_wake_all(w);

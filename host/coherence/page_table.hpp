@@ -33,8 +33,9 @@ class page_table {
                                              std::memory_order_acq_rel);
   }
 
-  /// Ends the claim on page `i`, leaving it in state `s`, and wakes its waiters.
-  void publish(std::size_t i, page_state s) noexcept;
+  /// Ends the claim on page `i`, leaving it in state `s` with flag bits `set` set and `clear`
+  /// cleared, and wakes its waiters.
+  void publish(std::size_t i, page_state s, page_word set = 0, page_word clear = 0) noexcept;
 
   /// Sleeps until page `i` is not busy.
   /// @return false if `deadline` (CLOCK_MONOTONIC) passed first.

@@ -1,12 +1,16 @@
 #pragma once
 
-// What the fault service thread calls to resolve a fault that moves data. The migration layer
+// What the fault service thread calls to resolve faults that move data. The migration layer
 // implements it; a host-only runtime has nothing to move from.
 
 #include "host/coherence/transition.hpp"
 #include "host/telemetry/nvtx.hpp"
 
+#include <uvm/detail/fault_mailbox.hpp>
+
+#include <cerrno>
 #include <cstddef>
+#include <span>
 
 namespace uvm::detail {
 
@@ -14,17 +18,34 @@ class managed_range;
 
 class fault_resolver {
  public:
+  /// resolve() returns this to have the request retried later (a kernel still maps the page).
+  static constexpr int retry_later = EAGAIN;
+
   virtual ~fault_resolver() = default;
 
-  /// Brings `page` of `r` to a state that allows `a`. Runs on the service thread, may block.
-  /// @return 0, or an errno-style code that the faulting thread reports.
+  /// Brings `page` of `r` to a state that allows the CPU access `a`. Runs on the service
+  /// thread, may block on copies.
+  /// @return 0, retry_later, or an errno-style code that the faulting thread reports.
   [[nodiscard]] int resolve(managed_range& r, std::size_t page, access a) noexcept {
     UVM_NVTX_FUNC_RANGE();
     return do_resolve(r, page, a);
   }
 
+  /// Maps the pages of a batch of device faults (deduplicated, most intrusive access kept,
+  /// sorted by range and page) for the device.
+  void resolve_device(std::span<const fault_record> batch) noexcept {
+    UVM_NVTX_FUNC_RANGE();
+    do_resolve_device(batch);
+  }
+
+  /// Called on every turn of the service loop: retires finished kernels.
+  /// @return true while kernels are in flight (the loop then polls the mailbox more often).
+  bool poll() noexcept { return do_poll(); }
+
  private:
   virtual int do_resolve(managed_range& r, std::size_t page, access a) noexcept = 0;
+  virtual void do_resolve_device(std::span<const fault_record>) noexcept {}
+  virtual bool do_poll() noexcept { return false; }
 };
 
 }  // namespace uvm::detail

@@ -1,5 +1,6 @@
 #include "host/fault/fault_service.hpp"
 
+#include "host/common/check.hpp"
 #include "host/common/clock.hpp"
 #include "host/common/futex.hpp"
 #include "host/fault/map_budget.hpp"
@@ -8,26 +9,47 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <new>
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 namespace uvm::detail {
 
+namespace {
+
+std::atomic<std::uint32_t>& doorbell(fault_mailbox& mb) noexcept {
+  return *reinterpret_cast<std::atomic<std::uint32_t>*>(&mb.doorbell);
+}
+
+fault_mailbox* map_mailbox() {
+  // Page-aligned, so a backend can pin and map it for the device on its own.
+  void* p = mmap(nullptr, sizeof(fault_mailbox), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw_system("mmap of the fault mailbox", errno);
+  return new (p) fault_mailbox{};
+}
+
+}  // namespace
+
 fault_service::fault_service(fault_resolver& resolver, event_ring& events)
-    : resolver_(resolver), events_(events), thread_([this] { run(); }) {}
+    : resolver_(resolver), events_(events), mailbox_(map_mailbox()), thread_([this] { run(); }) {}
 
 fault_service::~fault_service() {
-  stop_.store(true, std::memory_order_release);
-  doorbell_.fetch_add(1, std::memory_order_release);
-  futex_wake_all(doorbell_);
-  thread_.join();
+  stop();
   drain_events();
+  munmap(mailbox_, sizeof(fault_mailbox));
+}
+
+void fault_service::stop() noexcept {
+  if (stop_.exchange(true, std::memory_order_acq_rel)) return;
+  ring(mailbox_);
+  thread_.join();
 }
 
 bool fault_service::submit(fault_request& r) noexcept {
   if (!queue_.try_push(&r)) return false;
-  doorbell_.fetch_add(1, std::memory_order_release);
-  futex_wake_all(doorbell_);
+  ring(mailbox_);
   return true;
 }
 
@@ -35,46 +57,87 @@ void fault_service::run() {
   pthread_setname_np(pthread_self(), "uvm-fault");
   using namespace std::chrono_literals;
   while (!stop_.load(std::memory_order_acquire)) {
-    const std::uint32_t seen = doorbell_.load(std::memory_order_acquire);
-    serve_batch();
+    const std::uint32_t seen = doorbell(*mailbox_).load(std::memory_order_acquire);
+    const bool kernels = resolver_.poll();
+    serve_cpu_batch();
+    const bool more = serve_device_batch();
     drain_events();
-    // Sleep until the next submit; wake now and then to log events the handler recorded.
-    futex_wait_until(doorbell_, seen, deadline_after(50ms));
+    if (more) continue;
+    // While kernels run or faults wait for them, poll often: a GPU cannot wake this thread.
+    const auto nap = kernels || !deferred_.empty() ? 50us : 50ms;
+    futex_wait_until(doorbell(*mailbox_), seen, deadline_after(nap));
   }
-  serve_batch();  // nothing submitted before stop is left waiting
+  // Nothing submitted before stop is left waiting.
+  serve_cpu_batch();
+  for (fault_request* r : deferred_) {
+    r->error = ECANCELED;
+    r->status.store(fault_request::failed, std::memory_order_release);
+    futex_wake_all(r->status);
+  }
+  deferred_.clear();
 }
 
-void fault_service::serve_batch() {
+void fault_service::serve_cpu_batch() {
   std::array<fault_request*, max_batch> batch;
-  for (;;) {
-    std::size_t n = 0;
-    while (n < batch.size() && queue_.try_pop(batch[n])) ++n;
-    if (n == 0) return;
-    UVM_NVTX_FUNC_RANGE();
-    // Address order, as the copy engine prefers; requests for one page are served once, and
-    // the others find the page resolved when they retry.
-    // Writes sort first within a page, so the most intrusive access is the one resolved.
-    std::sort(batch.begin(), batch.begin() + n, [](const auto* a, const auto* b) {
-      if (a->range != b->range) return a->range < b->range;
-      if (a->page != b->page) return a->page < b->page;
-      return a->kind > b->kind;
-    });
-    int err = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      fault_request& r = *batch[i];
-      const bool same_page =
-          i > 0 && batch[i - 1]->range == r.range && batch[i - 1]->page == r.page;
-      if (!same_page) err = resolver_.resolve(*r.range, r.page, r.kind);
-      r.error = err;
-      r.status.store(err == 0 ? fault_request::done : fault_request::failed,
-                     std::memory_order_release);
-      futex_wake_all(r.status);
+  std::size_t n = 0;
+  // Deferred requests first: they are the oldest.
+  const std::size_t carried = std::min(deferred_.size(), batch.size());
+  std::copy_n(deferred_.begin(), carried, batch.begin());
+  deferred_.erase(deferred_.begin(), deferred_.begin() + static_cast<std::ptrdiff_t>(carried));
+  n = carried;
+  while (n < batch.size() && queue_.try_pop(batch[n])) ++n;
+  if (n == 0) return;
+  UVM_NVTX_FUNC_RANGE();
+  // Writes sort first within a page, so the most intrusive access is the one resolved.
+  std::sort(batch.begin(), batch.begin() + n, [](const auto* a, const auto* b) {
+    if (a->range != b->range) return a->range < b->range;
+    if (a->page != b->page) return a->page < b->page;
+    return a->kind > b->kind;
+  });
+  int err = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    fault_request& r = *batch[i];
+    const bool same_page = i > 0 && batch[i - 1]->range == r.range && batch[i - 1]->page == r.page;
+    if (!same_page) err = resolver_.resolve(*r.range, r.page, r.kind);
+    if (err == fault_resolver::retry_later) {
+      deferred_.push_back(&r);
+      continue;
     }
+    r.error = err;
+    r.status.store(err == 0 ? fault_request::done : fault_request::failed,
+                   std::memory_order_release);
+    futex_wake_all(r.status);
   }
+}
+
+bool fault_service::serve_device_batch() {
+  fault_mailbox& mb = *mailbox_;
+  std::array<fault_record, max_batch> batch;
+  std::size_t n = 0;
+  std::uint32_t tail = mb.tail;
+  while (n < batch.size()) {
+    const auto& slot = mb.slots[tail % fault_mailbox::capacity];
+    if (load_acquire(&slot.seq) != tail + 1) break;  // empty, or a producer is mid-post
+    batch[n++] = slot.record;
+    ++tail;
+    store_release(&mb.tail, tail);
+  }
+  if (n == 0) return false;
+  // Deduplicate by page, keeping the most intrusive access, in address order.
+  std::sort(batch.begin(), batch.begin() + n, [](const auto& a, const auto& b) {
+    if (a.range_id != b.range_id) return a.range_id < b.range_id;
+    if (a.page != b.page) return a.page < b.page;
+    return a.access > b.access;
+  });
+  const auto* end = std::unique(batch.begin(), batch.begin() + n, [](const auto& a, const auto& b) {
+    return a.range_id == b.range_id && a.page == b.page;
+  });
+  resolver_.resolve_device({batch.begin(), end});
+  return n == batch.size();
 }
 
 void fault_service::drain_events() {
-  event e{};
+  telemetry_event e{};
   while (events_.pop(e)) {
     switch (e.kind) {
       case event_kind::coarsened:

@@ -1,7 +1,8 @@
 #pragma once
 
-// The fault service thread: takes faults that move data from a lock-free queue the signal
-// handler fills, resolves them in batches, and wakes the faulting threads. Between batches it
+// The fault service thread. It takes CPU faults that move data from a lock-free queue the signal
+// handler fills, and device faults from the fault mailbox that device code fills, resolves them
+// in batches through the migration layer, and wakes the faulting threads. Between batches it
 // logs the events the handler recorded.
 
 #include "host/common/bounded_queue.hpp"
@@ -9,9 +10,12 @@
 #include "host/fault/fault_resolver.hpp"
 #include "host/telemetry/event_ring.hpp"
 
+#include <uvm/detail/fault_mailbox.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 namespace uvm::detail {
 
@@ -28,17 +32,24 @@ class fault_service {
   /// @return false if the queue is full (the caller retries until its deadline).
   bool submit(fault_request& r) noexcept;
 
-  /// Logs what the handler recorded so far. Also called by the service thread on its own.
-  void drain_events();
+  /// The mailbox device code posts to (host memory; the backend maps it for the device).
+  [[nodiscard]] fault_mailbox& mailbox() noexcept { return *mailbox_; }
+
+  /// Stops the thread (idempotent). The resolver must outlive the thread; owners whose
+  /// resolver dies first call this before.
+  void stop() noexcept;
 
  private:
   void run();
-  void serve_batch();
+  void serve_cpu_batch();
+  bool serve_device_batch();
+  void drain_events();
 
   fault_resolver& resolver_;
   event_ring& events_;
+  fault_mailbox* mailbox_;
   bounded_queue<fault_request*, 1024> queue_;
-  std::atomic<std::uint32_t> doorbell_{0};
+  std::vector<fault_request*> deferred_;  // service thread only
   std::atomic<bool> stop_{false};
   bool warned_coarsening_ = false;
   std::thread thread_;

@@ -58,8 +58,11 @@ class atomic_fault_stats {
 };
 
 struct counters {
-  atomic_fault_stats first_touch, upgrade, waited, serviced;
+  atomic_fault_stats first_touch, upgrade, waited, serviced, device;
   std::atomic<std::uint64_t> spurious_faults{0};
+  std::atomic<std::uint64_t> remote_mappings{0};
+  std::atomic<std::uint64_t> evictions{0};
+  std::atomic<std::uint64_t> prefetched_pages{0};
   std::atomic<std::uint64_t> coarsened_blocks{0};
   std::atomic<std::uint64_t> bytes_host_to_device{0};
   std::atomic<std::uint64_t> bytes_device_to_host{0};
@@ -70,6 +73,10 @@ struct counters {
     s.upgrade = upgrade.snapshot();
     s.waited = waited.snapshot();
     s.serviced = serviced.snapshot();
+    s.device = device.snapshot();
+    s.remote_mappings = remote_mappings.load(std::memory_order_relaxed);
+    s.evictions = evictions.load(std::memory_order_relaxed);
+    s.prefetched_pages = prefetched_pages.load(std::memory_order_relaxed);
     s.spurious_faults = spurious_faults.load(std::memory_order_relaxed);
     s.coarsened_blocks = coarsened_blocks.load(std::memory_order_relaxed);
     s.bytes_host_to_device = bytes_host_to_device.load(std::memory_order_relaxed);
@@ -78,9 +85,9 @@ struct counters {
   }
 
   void reset() noexcept {
-    for (auto* f : {&first_touch, &upgrade, &waited, &serviced}) f->reset();
-    for (auto* c :
-         {&spurious_faults, &coarsened_blocks, &bytes_host_to_device, &bytes_device_to_host}) {
+    for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
+    for (auto* c : {&spurious_faults, &coarsened_blocks, &bytes_host_to_device,
+                    &bytes_device_to_host, &remote_mappings, &evictions, &prefetched_pages}) {
       c->store(0, std::memory_order_relaxed);
     }
   }

@@ -21,6 +21,9 @@ inline constexpr page_word busy_bit = 1u << 3;
 inline constexpr page_word waiters_bit = 1u << 4;
 /// Advice: read faults duplicate the page instead of moving ownership.
 inline constexpr page_word read_mostly_bit = 1u << 5;
+/// The device page table maps the page (a frame, or the host page if `remote`): changing the
+/// host's access may need device work, so such faults go to the service thread.
+inline constexpr page_word device_mapped_bit = 1u << 6;
 
 UVM_HOST_DEVICE constexpr page_state stored_state(page_word w) noexcept {
   return static_cast<page_state>(w & state_mask);

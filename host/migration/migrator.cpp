@@ -1,0 +1,390 @@
+#include "host/migration/migrator.hpp"
+
+#include "host/common/check.hpp"
+#include "host/common/clock.hpp"
+#include "host/telemetry/log.hpp"
+#include "host/telemetry/nvtx.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include <sys/mman.h>
+
+namespace uvm::detail {
+
+namespace {
+
+constexpr std::size_t chunk_pages = 64;  // prefetch pipelining granularity
+
+std::uint32_t frames_for(const migrator::settings& s) {
+  const std::size_t n = std::max<std::size_t>(1, s.budget_bytes / s.page_size);
+  return static_cast<std::uint32_t>(std::min<std::size_t>(n, max_frames));
+}
+
+}  // namespace
+
+migrator::migrator(backend& b, counters& c, const settings& s)
+    : backend_(b),
+      counters_(c),
+      settings_(s),
+      page_shift_(static_cast<unsigned>(std::countr_zero(s.page_size))),
+      pool_(frames_for(s)),
+      h2d_(b.create_stream("h2d")),
+      d2h_(b.create_stream("d2h")),
+      compute_(b.create_stream("compute")) {
+  frames_ =
+      static_cast<std::byte*>(backend_.allocate_device(std::size_t{pool_.size()} << page_shift_));
+  // Zeros for first touches on the device, enough to coalesce a 2 MiB block's worth of pages.
+  zero_bytes_ = std::max(s.page_size, block_bytes);
+  void* z =
+      mmap(nullptr, zero_bytes_, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (z == MAP_FAILED) {
+    backend_.free_device(frames_);
+    throw_system("mmap of the zero source", errno);
+  }
+  zero_ = static_cast<std::byte*>(z);
+  (void)backend_.register_host(zero_, zero_bytes_);
+  log().debug("migrator: {} frames of {} bytes on the {} device", pool_.size(), s.page_size,
+              backend_.name());
+}
+
+migrator::~migrator() {
+  (void)wait_kernels(settings_.timeout);
+  backend_.unregister_host(zero_);
+  munmap(zero_, zero_bytes_);
+  backend_.free_device(frames_);
+}
+
+void migrator::attach(managed_range& r) {
+  const std::size_t table_bytes = r.page_count() * sizeof(device_pte);
+  auto* ptes = static_cast<device_pte*>(backend_.allocate_device(table_bytes));
+  std::memset(ptes, 0, table_bytes);  // the emulated device's memory is host memory
+  std::byte* host = nullptr;
+  try {
+    host = static_cast<std::byte*>(backend_.register_host(r.runtime_view(), r.reserved()));
+  } catch (...) {
+    backend_.free_device(ptes);
+    throw;
+  }
+  std::lock_guard lock(mutex_);
+  auto slot = std::find(ranges_.begin(), ranges_.end(), nullptr);
+  if (slot == ranges_.end()) slot = ranges_.insert(ranges_.end(), nullptr);
+  *slot = &r;
+  device_range d;
+  d.ptes = ptes;
+  d.frames = frames_;
+  d.host = host;
+  d.mailbox = mailbox_;
+  d.bytes = r.reserved();
+  d.timeout_ns = static_cast<std::uint64_t>(settings_.timeout.count());
+  d.page_shift = page_shift_;
+  d.range_id = static_cast<std::uint32_t>(slot - ranges_.begin());
+  r.attach_device(d);
+}
+
+void migrator::detach(managed_range& r) noexcept {
+  std::lock_guard lock(mutex_);
+  const device_range& d = r.device();
+  for (std::size_t p = 0; p < r.page_count(); ++p) {
+    const device_pte e = read_pte(r, p);
+    if ((e & pte_valid) != 0 && (e & pte_remote) == 0) pool_.give_back(pte_frame(e));
+  }
+  if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) ranges_[d.range_id] = nullptr;
+  backend_.unregister_host(r.runtime_view());
+  backend_.free_device(d.ptes);
+}
+
+void migrator::begin_launch() {
+  std::lock_guard lock(mutex_);
+  ++launching_;
+}
+
+void migrator::end_launch(event e) {
+  std::lock_guard lock(mutex_);
+  --launching_;
+  kernels_.push_back(std::move(e));
+}
+
+bool migrator::wait_kernels(std::chrono::nanoseconds timeout) {
+  std::vector<event> pending;
+  {
+    std::lock_guard lock(mutex_);
+    pending = kernels_;
+  }
+  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(timeout.count());
+  for (const event& e : pending) {
+    const std::uint64_t now = now_ns();
+    if (now >= deadline || !backend_.wait(e, std::chrono::nanoseconds(deadline - now))) {
+      return false;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  return !kernels_in_flight();
+}
+
+bool migrator::kernels_in_flight() {
+  std::erase_if(kernels_, [this](const event& e) { return backend_.query(e); });
+  return launching_ != 0 || !kernels_.empty();
+}
+
+bool migrator::do_poll() noexcept {
+  std::lock_guard lock(mutex_);
+  return kernels_in_flight();
+}
+
+managed_range* migrator::range_of(std::uint32_t id) const noexcept {
+  return id < ranges_.size() ? ranges_[id] : nullptr;
+}
+
+device_pte migrator::read_pte(const managed_range& r, std::size_t page) {
+  return backend_.read_word(&r.device().ptes[page]);
+}
+
+bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote,
+                               chunk& c) {
+  page_word w = r.pages().load(page);
+  if ((w & busy_bit) != 0) return false;  // another transition: the device re-posts
+  const device_pte e = read_pte(r, page);
+  const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
+  // A remote page serves device faults as it is; a prefetch brings it into a frame.
+  const bool remote = (e & pte_remote) != 0;
+  if ((e & need) == need && !(remote && !allow_remote)) return false;  // already served
+  const page_state s = stored_state(w);
+  if (!r.pages().try_claim(page, w)) return false;
+
+  move m{&r, page, s, page_state::device_exclusive};
+  if ((e & pte_valid) != 0 && !remote) {
+    m.pte = e | pte_writable;  // a read-only duplicate becomes the only copy
+  } else {
+    const std::optional<std::uint32_t> f =
+        pool_.take(r.device().range_id, static_cast<std::uint32_t>(page));
+    if (!f && !allow_remote) {
+      r.pages().publish(page, s);
+      return false;
+    }
+    if (!f) {
+      // No frame while a kernel runs: the device uses the host page over the bus.
+      m.target = page_state::remote;
+      m.pte = pte_valid | pte_writable | pte_remote;
+      counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      const bool duplicate = !write && (w & read_mostly_bit) != 0;
+      m.target = duplicate ? page_state::shared : page_state::device_exclusive;
+      m.pte = make_pte(*f, duplicate ? pte_valid : (pte_valid | pte_writable));
+      m.taken = *f;
+      m.src = s == page_state::unpopulated ? zero_ + ((page << page_shift_) % zero_bytes_)
+                                           : r.runtime_view() + (page << page_shift_);
+      m.dst = frames_ + (std::size_t{*f} << page_shift_);
+    }
+  }
+  // Narrow the host's access before the copy reads the page; widening (to remote) can wait.
+  m.widen_after = host_access_of(m.target) > host_access_of(s);
+  c.moves.push_back(m);
+  return true;
+}
+
+bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chunk& c) {
+  page_word w = r.pages().load(page);
+  if ((w & busy_bit) != 0 || (w & device_mapped_bit) == 0) return false;
+  const page_state s = stored_state(w);
+  if (!r.pages().try_claim(page, w)) return false;
+  const device_pte e = read_pte(r, page);
+  move m{&r, page, s, page_state::host_exclusive};
+  m.widen_after = true;
+  if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
+    const std::uint32_t f = pte_frame(e);
+    // Only pages the device wrote come back; a clean frame still equals the host page.
+    if ((e & pte_dirty) != 0) {
+      m.src = frames_ + (std::size_t{f} << page_shift_);
+      m.dst = r.runtime_view() + (page << page_shift_);
+    }
+    if (!write && (w & read_mostly_bit) != 0) {
+      m.target = page_state::shared;  // keep the device's copy, read-only on both sides
+      m.pte = e & ~(pte_writable | pte_dirty);
+    } else {
+      m.freed = f;
+    }
+  }
+  c.moves.push_back(m);
+  return true;
+}
+
+template <class Fn>
+void migrator::for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn) {
+  // Moves are in page order; neighbours with the same change share one mprotect.
+  std::size_t i = 0;
+  while (i < moves.size()) {
+    const move& m = moves[i];
+    std::size_t j = i + 1;
+    if (m.widen_after == widen) {
+      while (j < moves.size() && moves[j].widen_after == widen && moves[j].range == m.range &&
+             moves[j].page == moves[j - 1].page + 1 && moves[j].from == m.from &&
+             moves[j].target == m.target) {
+        ++j;
+      }
+      fn(i, j);
+    }
+    i = j;
+  }
+}
+
+void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
+  // 1. Narrow host access first, so no CPU store can race the copies that read the pages.
+  std::vector<bool> cancelled(c.moves.size(), false);
+  for_each_access_run(c.moves, false, [&](std::size_t i, std::size_t j) {
+    const move& m = c.moves[i];
+    const int err = m.range->set_access(m.page, j - i, m.from, m.target, false);
+    if (err == 0) return;
+    log().error("mprotect of pages {}..{} of range {} failed: {}; they stay where they are", m.page,
+                m.page + (j - i) - 1, static_cast<void*>(m.range->base()), std::strerror(err));
+    for (std::size_t k = i; k < j; ++k) cancelled[k] = true;
+  });
+  std::size_t kept = 0;
+  for (std::size_t k = 0; k < c.moves.size(); ++k) {
+    const move& m = c.moves[k];
+    if (!cancelled[k]) {
+      c.moves[kept++] = m;
+      continue;
+    }
+    if (m.taken) pool_.give_back(*m.taken);
+    if (m.target == page_state::remote) {
+      counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
+    }
+    m.range->pages().publish(m.page, m.from);
+  }
+  c.moves.resize(kept);
+
+  // 2. The data, coalesced; 3. the page-table entries, after it on the same stream.
+  copy_batcher copies(backend_, kind);
+  for (const move& m : c.moves) {
+    if (m.src != nullptr) copies.add(m.dst, m.src, m.range->page_size(), s);
+  }
+  copies.flush(s);
+  auto& bytes = kind == copy_kind::host_to_device ? counters_.bytes_host_to_device
+                                                  : counters_.bytes_device_to_host;
+  bytes.fetch_add(copies.total(), std::memory_order_relaxed);
+  for (const move& m : c.moves) {
+    backend_.write_word_async(&m.range->device().ptes[m.page], m.pte, s);
+  }
+  c.done = backend_.record(s);
+}
+
+void migrator::complete(chunk& c) {
+  if (c.moves.empty()) return;
+  if (!backend_.wait(c.done, settings_.timeout)) {
+    // Publishing now could expose data that has not landed. The pages stay `migrating`; their
+    // faults end in timeout reports naming them.
+    log().error("copies of {} pages did not complete within {} ms; those pages stay migrating",
+                c.moves.size(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count());
+    c.moves.clear();
+    return;
+  }
+  // The data has landed: now the host may see it.
+  for_each_access_run(c.moves, true, [&](std::size_t i, std::size_t j) {
+    const move& m = c.moves[i];
+    if (const int err = m.range->set_access(m.page, j - i, m.from, m.target, false); err != 0) {
+      log().error("mprotect of pages {}..{} of range {} failed: {}", m.page, m.page + (j - i) - 1,
+                  static_cast<void*>(m.range->base()), std::strerror(err));
+    }
+  });
+  for (const move& m : c.moves) {
+    if (m.freed) pool_.give_back(*m.freed);
+    const bool mapped = (m.pte & pte_valid) != 0;
+    m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
+                             mapped ? 0 : device_mapped_bit);
+  }
+  c.moves.clear();
+}
+
+int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept {
+  std::lock_guard lock(mutex_);
+  const page_word w = r.pages().load(page);
+  if ((w & device_mapped_bit) == 0) return 0;  // resolved meanwhile: the access retries
+  // A kernel may be using the page: never move it under one.
+  if (kernels_in_flight() || (w & busy_bit) != 0) return retry_later;
+  try {
+    chunk c;
+    if (start_to_host(r, page, a == access::write, c)) {
+      enqueue_tail(c, copy_kind::device_to_host, d2h_);
+      complete(c);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    log().error("moving page {} of range {} to the host failed: {}", page,
+                static_cast<void*>(r.base()), e.what());
+    return EIO;
+  }
+}
+
+void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t start = now_ns();
+  try {
+    chunk c;
+    for (const fault_record& f : batch) {
+      managed_range* r = range_of(f.range_id);
+      if (r == nullptr || f.page >= r->page_count()) continue;
+      (void)start_to_device(*r, f.page, f.access == device_access::write, true, c);
+    }
+    const std::size_t n = c.moves.size();
+    enqueue_tail(c, copy_kind::host_to_device, h2d_);
+    complete(c);
+    const std::uint64_t took = now_ns() - start;
+    for (std::size_t i = 0; i < n; ++i) counters_.device.record(took);
+  } catch (const std::exception& e) {
+    log().error("serving {} device faults failed: {}", batch.size(), e.what());
+  }
+}
+
+std::size_t migrator::evict(std::size_t frames) {
+  UVM_NVTX_FUNC_RANGE();
+  chunk c;
+  std::size_t freed = 0;
+  while (freed < frames) {
+    const std::optional<frame_pool::resident> victim = pool_.pop_oldest();
+    if (!victim) break;
+    managed_range* r = range_of(victim->range_id);
+    if (r == nullptr) continue;
+    if (!start_to_host(*r, victim->page, true, c)) {
+      pool_.push_oldest(*victim);  // busy now: it stays the oldest
+      break;
+    }
+    ++freed;
+  }
+  enqueue_tail(c, copy_kind::device_to_host, d2h_);
+  complete(c);
+  counters_.evictions.fetch_add(freed, std::memory_order_relaxed);
+  return freed;
+}
+
+std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t count,
+                               bool to_device) {
+  UVM_NVTX_FUNC_RANGE();
+  std::lock_guard lock(mutex_);
+  const stream& s = to_device ? h2d_ : d2h_;
+  std::size_t moved = 0;
+  chunk previous;
+  for (std::size_t p = first; p < first + count;) {
+    chunk current;
+    const std::size_t end = std::min(first + count, p + chunk_pages);
+    if (to_device && pool_.free_count() < end - p && !kernels_in_flight()) {
+      evict(end - p - pool_.free_count());
+    }
+    for (; p < end; ++p) {
+      const bool started = to_device ? start_to_device(r, p, false, false, current)
+                                     : start_to_host(r, p, true, current);
+      moved += started ? 1 : 0;
+    }
+    // Chunk k's copies are queued before chunk k-1 is waited on: the copy engine stays busy.
+    enqueue_tail(current, to_device ? copy_kind::host_to_device : copy_kind::device_to_host, s);
+    complete(previous);
+    previous = std::move(current);
+  }
+  complete(previous);
+  counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
+  return moved;
+}
+
+}  // namespace uvm::detail

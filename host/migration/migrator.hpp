@@ -1,0 +1,120 @@
+#pragma once
+
+// The migration engine: moves pages between host and device frames, keeps the device page table
+// and the app view's protections in step with the page states, and tracks kernels in flight.
+// It is the fault service thread's resolver, and the API's prefetch and eviction path.
+//
+// Ordering rules it keeps: a page's host access is narrowed before its data is copied to the
+// device and widened only after data copied back has landed; a device page-table entry is
+// written on the copy stream after the page's data; frames are never reclaimed while a kernel
+// may use them (eviction only between kernels).
+
+#include "host/backend/backend.hpp"
+#include "host/coherence/managed_range.hpp"
+#include "host/fault/fault_resolver.hpp"
+#include "host/migration/copy_batcher.hpp"
+#include "host/migration/frame_pool.hpp"
+#include "host/telemetry/counters.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace uvm::detail {
+
+class migrator final : public fault_resolver {
+ public:
+  struct settings {
+    std::size_t page_size;
+    std::size_t budget_bytes;          ///< device memory for frames
+    std::chrono::nanoseconds timeout;  ///< longest wait for a copy or a kernel
+  };
+
+  /// @throws uvm::out_of_memory if the frames cannot be allocated.
+  migrator(backend& b, counters& c, const settings& s);
+  ~migrator() override;
+  migrator(const migrator&) = delete;
+  migrator& operator=(const migrator&) = delete;
+
+  /// Where device code posts faults (the device's address of the service's mailbox).
+  void set_mailbox(fault_mailbox* device_address) noexcept { mailbox_ = device_address; }
+
+  /// Gives `r` an id and a device page table, and tells it how device code reaches it.
+  void attach(managed_range& r);
+  /// Releases `r`'s frames and page table. No kernel may be using it.
+  void detach(managed_range& r) noexcept;
+
+  /// The stream kernels run on when the caller names none.
+  [[nodiscard]] const stream& default_stream() const noexcept { return compute_; }
+
+  /// Marks a kernel launch: call before enqueueing it, then end_launch with its event.
+  void begin_launch();
+  void end_launch(event e);
+  /// Waits for every kernel in flight. @return false if some were still running at `timeout`.
+  bool wait_kernels(std::chrono::nanoseconds timeout);
+
+  /// Moves pages [first, first + count) of `r` to the device (as many as frames allow, evicting
+  /// the oldest pages between kernels) or back to the host, in pipelined chunks.
+  /// @return the number of pages moved.
+  std::size_t prefetch(managed_range& r, std::size_t first, std::size_t count, bool to_device);
+
+  [[nodiscard]] std::uint32_t frame_count() const noexcept { return pool_.size(); }
+
+ private:
+  struct move {
+    managed_range* range;
+    std::size_t page;
+    page_state from;
+    page_state target;
+    device_pte pte = 0;                  ///< the entry to publish
+    std::optional<std::uint32_t> taken;  ///< frame taken for the page
+    std::optional<std::uint32_t> freed;  ///< frame to return once the copy completed
+    std::byte* dst = nullptr;            ///< the page's copy, if its data moves
+    const std::byte* src = nullptr;
+    bool widen_after = false;  ///< host access changes after the copy, not before
+  };
+  struct chunk {
+    std::vector<move> moves;
+    event done;
+  };
+
+  int do_resolve(managed_range& r, std::size_t page, access a) noexcept override;
+  void do_resolve_device(std::span<const fault_record> batch) noexcept override;
+  bool do_poll() noexcept override;
+
+  // All below: mutex_ held.
+  bool kernels_in_flight();
+  managed_range* range_of(std::uint32_t id) const noexcept;
+  device_pte read_pte(const managed_range& r, std::size_t page);
+  // Claim a page and plan its move into `c`; nothing changes until enqueue_tail.
+  bool start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote, chunk& c);
+  bool start_to_host(managed_range& r, std::size_t page, bool write, chunk& c);
+  // Narrows host access, enqueues the coalesced copies and the page-table entries, records.
+  void enqueue_tail(chunk& c, copy_kind kind, const stream& s);
+  // Waits for the chunk, widens host access, returns frames, publishes the pages.
+  void complete(chunk& c);
+  template <class Fn>
+  static void for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn);
+  std::size_t evict(std::size_t frames);
+
+  backend& backend_;
+  counters& counters_;
+  settings settings_;
+  unsigned page_shift_;
+  std::byte* frames_ = nullptr;  // device memory
+  std::byte* zero_ = nullptr;    // host zeros, source of first-touch pages on the device
+  std::size_t zero_bytes_ = 0;
+  frame_pool pool_;
+  stream h2d_, d2h_, compute_;
+  fault_mailbox* mailbox_ = nullptr;
+
+  std::mutex mutex_;
+  std::vector<managed_range*> ranges_;  // by range id; null where free
+  std::vector<event> kernels_;          // launched, not yet known to be finished
+  std::size_t launching_ = 0;           // begin_launch without end_launch yet
+};
+
+}  // namespace uvm::detail

@@ -1,0 +1,194 @@
+// The migration engine through the public API on the emulated device: prefetch, dirty-bit
+// copy-back, oversubscription, epochs, and errors.
+#include "host/coherence/managed_range.hpp"
+#include "host/fault/range_registry.hpp"
+
+#include <uvm/uvm.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+uvm::config emulated(std::size_t page_size, std::size_t budget = 0) {
+  uvm::config c;
+  c.backend = uvm::backend_kind::emulated;
+  c.page_size = page_size;
+  c.device_budget = budget;
+  return c;
+}
+
+TEST(Migrator, PrefetchBothWaysMovesEveryPageOnceAndKernelsTakeNoFaults) {
+  uvm::manager mgr(emulated(64 << 10));
+  constexpr std::size_t n = 4 << 20;  // 16 MiB of uint32_t
+  auto a = mgr.allocate<std::uint32_t>(n);
+  for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<std::uint32_t>(i);
+  const std::size_t pages = a.bytes().page_count();
+  mgr.reset_stats();
+
+  EXPECT_EQ(mgr.prefetch(a.data(), n * 4, uvm::location::device()), pages);
+  uvm::stats s = mgr.stats();
+  EXPECT_EQ(s.bytes_host_to_device, n * 4);
+  EXPECT_EQ(s.prefetched_pages, pages);
+  for (std::size_t p = 0; p < pages; ++p) {
+    ASSERT_EQ(mgr.state_of(a.data() + p * (16 << 10)), uvm::page_state::device_exclusive);
+  }
+  auto v = a.view();
+  mgr.parallel_for(n / 2, [=](std::size_t i) { v.store(i, v.load(i) + 1); });  // half written
+  mgr.synchronize();
+  EXPECT_EQ(mgr.stats().device.count, 0u) << "prefetched pages take no device faults";
+
+  EXPECT_EQ(mgr.prefetch(a.data(), n * 4, uvm::location::host()), pages);
+  s = mgr.stats();
+  EXPECT_EQ(s.bytes_device_to_host, n * 2) << "only the pages the kernel wrote come back";
+  mgr.reset_stats();
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(a[i], static_cast<std::uint32_t>(i + (i < n / 2 ? 1 : 0))) << i;
+  }
+  EXPECT_EQ(mgr.stats().cpu_faults(), 0u) << "prefetched to the host: no faults";
+}
+
+TEST(Migrator, PrefetchRejectsBadSpans) {
+  uvm::manager mgr(emulated(64 << 10));
+  auto a = mgr.allocate<int>(1000);
+  int local = 0;
+  EXPECT_THROW(mgr.prefetch(&local, 4, uvm::location::device()), uvm::invalid_argument);
+  EXPECT_THROW(mgr.prefetch(a.data(), 0, uvm::location::device()), uvm::invalid_argument);
+  EXPECT_THROW(mgr.prefetch(a.data(), 1 << 20, uvm::location::device()), uvm::invalid_argument);
+  EXPECT_THROW(mgr.prefetch(a.data(), 4, uvm::location::device(3)), uvm::invalid_argument);
+  a[5] = 5;
+  EXPECT_EQ(a[5], 5);
+}
+
+TEST(Migrator, OversubscriptionAtTwiceTheBudgetKeepsEveryByte) {
+  constexpr std::size_t page = 64 << 10;
+  constexpr std::size_t frames = 32;
+  uvm::manager mgr(emulated(page, frames * page));
+  constexpr std::size_t n = 2 * frames * page / 8;
+  auto a = mgr.allocate<std::uint64_t>(n);
+  for (std::size_t i = 0; i < n; ++i) a[i] = i * 2654435761u;
+  auto v = a.view();
+  for (int round = 0; round < 3; ++round) {
+    mgr.parallel_for(n, [=](std::size_t i) { v.store(i, v.load(i) ^ (i + 1)); });
+    mgr.synchronize();
+  }
+  const uvm::stats s = mgr.stats();
+  EXPECT_GT(s.remote_mappings, 0u) << "pages beyond the budget run remote";
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(a[i], (i * 2654435761u) ^ (i + 1)) << i;
+
+  // Prefetching twice the budget fills it; prefetching the second half then evicts the oldest
+  // pages (FIFO), which are the first half's.
+  mgr.reset_stats();
+  EXPECT_EQ(mgr.prefetch(a.data(), n * 8, uvm::location::device()), frames);
+  EXPECT_EQ(mgr.stats().evictions, 0u);
+  std::uint64_t* second = a.data() + n / 2;
+  EXPECT_EQ(mgr.prefetch(second, n * 4, uvm::location::device()), frames);
+  EXPECT_EQ(mgr.stats().evictions, frames);
+  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::host_exclusive);
+  EXPECT_EQ(mgr.state_of(second), uvm::page_state::device_exclusive);
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(a[i], (i * 2654435761u) ^ (i + 1)) << i;
+}
+
+TEST(Migrator, ReadMostlyDuplicatesOnDeviceReadsAndWritesCollapse) {
+  uvm::manager mgr(emulated(64 << 10));
+  auto a = mgr.allocate<int>(1 << 16);
+  for (auto& x : a) x = 3;
+  a.bytes().advise(uvm::advice::set_read_mostly);
+  auto cv = a.const_view();
+  std::atomic<long> sum{0};
+  mgr.parallel_for(a.size(), [=, &sum](std::size_t i) { sum += cv.load(i); });
+  mgr.synchronize();
+  EXPECT_EQ(sum.load(), 3L * a.size());
+  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::shared);
+  mgr.reset_stats();
+  EXPECT_EQ(a[100], 3);  // the host copy is still readable: no fault at all
+  EXPECT_EQ(mgr.stats().cpu_faults(), 0u);
+  a[100] = 4;  // a CPU write collapses the copies
+  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::host_exclusive);
+  auto v = a.view();
+  mgr.parallel_for(1, [=](std::size_t) { v.store(101, v.load(100) + 1); });
+  mgr.synchronize();
+  EXPECT_EQ(a[101], 5);
+}
+
+TEST(Migrator, CpuAccessDuringAKernelWaitsForItAndSeesNoTornPage) {
+  uvm::manager mgr(emulated(64 << 10));
+  constexpr std::size_t n = (64 << 10) / 8;
+  auto a = mgr.allocate<std::uint64_t>(n);
+  auto v = a.view();
+  std::atomic<bool> kernel_started{false};
+  // One long-running "thread" rewrites the page slowly; a CPU read in the middle must see
+  // either none or all of it.
+  mgr.parallel_for(1, [=, &kernel_started](std::size_t) {
+    v.store(0, 1);
+    kernel_started = true;
+    for (std::size_t i = 1; i < n; ++i) {
+      v.store(i, 1);
+      if (i % 1024 == 0) std::this_thread::sleep_for(5ms);
+    }
+  });
+  while (!kernel_started) std::this_thread::yield();
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += a[i];  // faults, waits for the kernel
+  EXPECT_EQ(sum, n);
+  mgr.synchronize();
+  EXPECT_GT(mgr.stats().serviced.count, 0u);
+}
+
+TEST(Migrator, CpuThreadsFaultWhileKernelsRun) {
+  uvm::manager mgr(emulated(64 << 10));
+  constexpr std::size_t n = 1 << 20;
+  auto gpu_side = mgr.allocate<std::uint32_t>(n);
+  auto cpu_side = mgr.allocate<std::uint32_t>(n);
+  auto v = gpu_side.view();
+  for (int k = 0; k < 4; ++k) {
+    mgr.parallel_for(n, [=](std::size_t i) { v.store(i, v.load(i) + 1); });
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = t; i < n; i += 4) cpu_side[i] = static_cast<std::uint32_t>(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  mgr.synchronize();
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(gpu_side[i], 4u) << i;
+    ASSERT_EQ(cpu_side[i], i) << i;
+  }
+}
+
+TEST(Migrator, UnservableDeviceFaultIsAClearErrorNotAHang) {
+  uvm::config cfg = emulated(64 << 10);
+  cfg.fault_timeout = 300ms;
+  uvm::manager mgr(cfg);
+  auto a = mgr.allocate<int>(1 << 16);
+  // Hold page 1 in a transition that never ends, as a stuck migration would.
+  auto pin = uvm::detail::range_registry::process().find(a.data());
+  ASSERT_TRUE(pin);
+  uvm::detail::page_word w = pin->pages().load(1);
+  ASSERT_TRUE(pin->pages().try_claim(1, w));
+  auto v = a.view();
+  const std::size_t per_page = (64 << 10) / sizeof(int);
+  mgr.parallel_for(2, [=](std::size_t i) { v.store(i * per_page, 42); });
+  try {
+    mgr.synchronize();
+    ADD_FAILURE() << "no error";
+  } catch (const uvm::error& e) {
+    EXPECT_NE(std::string(e.what()).find("page 1 of range"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not served within the fault timeout"), std::string::npos)
+        << e.what();
+  }
+  pin->pages().publish(1, uvm::page_state::unpopulated);
+  EXPECT_EQ(a[0], 42) << "the page that could be served was";
+  mgr.synchronize();  // the error was reported once
+}
+
+}  // namespace

@@ -1,0 +1,111 @@
+#pragma once
+
+/// @file
+/// The few atomic operations device code needs, with system scope so host and device see each
+/// other's writes to mapped memory. On the emulated device (host compilation) they are
+/// std::atomic_ref operations.
+
+#include <uvm/detail/host_device.hpp>
+
+#include <cstdint>
+
+#if !defined(__CUDA_ARCH__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#endif
+
+namespace uvm::detail {
+
+UVM_HOST_DEVICE inline std::uint32_t load_acquire(const std::uint32_t* p) noexcept {
+#if defined(__CUDA_ARCH__)
+  const std::uint32_t v = *reinterpret_cast<const volatile std::uint32_t*>(p);
+  __threadfence_system();
+  return v;
+#else
+  return std::atomic_ref<const std::uint32_t>(*p).load(std::memory_order_acquire);
+#endif
+}
+
+UVM_HOST_DEVICE inline void store_release(std::uint32_t* p, std::uint32_t v) noexcept {
+#if defined(__CUDA_ARCH__)
+  __threadfence_system();
+  *reinterpret_cast<volatile std::uint32_t*>(p) = v;
+#else
+  std::atomic_ref<std::uint32_t>(*p).store(v, std::memory_order_release);
+#endif
+}
+
+UVM_HOST_DEVICE inline std::uint32_t fetch_add(std::uint32_t* p, std::uint32_t v) noexcept {
+#if defined(__CUDA_ARCH__)
+  return atomicAdd_system(p, v);
+#else
+  return std::atomic_ref<std::uint32_t>(*p).fetch_add(v, std::memory_order_acq_rel);
+#endif
+}
+
+UVM_HOST_DEVICE inline std::uint32_t fetch_or(std::uint32_t* p, std::uint32_t v) noexcept {
+#if defined(__CUDA_ARCH__)
+  return atomicOr_system(p, v);
+#else
+  return std::atomic_ref<std::uint32_t>(*p).fetch_or(v, std::memory_order_acq_rel);
+#endif
+}
+
+/// Nanoseconds on a clock that only needs to measure intervals on the calling agent.
+UVM_HOST_DEVICE inline std::uint64_t device_clock_ns() noexcept {
+#if defined(__CUDA_ARCH__)
+  std::uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+#else
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+#endif
+}
+
+/// Waits until `*p` may differ from `seen`, for about `ns` nanoseconds at most. On the emulated
+/// device this sleeps on the word (the backend wakes it when it stores to device words); on a GPU
+/// it backs off.
+UVM_HOST_DEVICE inline void wait_for_change(const std::uint32_t* p, std::uint32_t seen,
+                                            std::uint32_t ns) noexcept {
+#if defined(__CUDA_ARCH__)
+  (void)p;
+  (void)seen;
+  __nanosleep(ns);
+#else
+  const timespec ts{0, static_cast<long>(ns)};
+  syscall(SYS_futex, p, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, seen, &ts, nullptr, 0);
+#endif
+}
+
+/// Backs off for about `ns` nanoseconds.
+UVM_HOST_DEVICE inline void backoff(std::uint32_t ns) noexcept {
+#if defined(__CUDA_ARCH__)
+  __nanosleep(ns);
+#else
+  const timespec ts{0, static_cast<long>(ns)};
+  nanosleep(&ts, nullptr);
+#endif
+}
+
+}  // namespace uvm::detail
+
+namespace uvm::detail {
+
+UVM_HOST_DEVICE inline bool compare_exchange(std::uint32_t* p, std::uint32_t expected,
+                                             std::uint32_t desired) noexcept {
+#if defined(__CUDA_ARCH__)
+  return atomicCAS_system(p, expected, desired) == expected;
+#else
+  return std::atomic_ref<std::uint32_t>(*p).compare_exchange_strong(expected, desired,
+                                                                    std::memory_order_acq_rel);
+#endif
+}
+
+}  // namespace uvm::detail

@@ -1,0 +1,31 @@
+#pragma once
+
+/// @file
+/// Layout of a device page-table entry: one 32-bit word per page, read by instrumented device
+/// code on every access, written by the host (ordered after the page's data) and by device stores
+/// (dirty and accessed bits).
+
+#include <uvm/detail/host_device.hpp>
+
+#include <cstdint>
+
+namespace uvm::detail {
+
+using device_pte = std::uint32_t;
+
+inline constexpr device_pte pte_valid = 1u << 0;     ///< the page may be read
+inline constexpr device_pte pte_writable = 1u << 1;  ///< the page may be written
+inline constexpr device_pte pte_dirty = 1u << 2;     ///< a device store happened since mapping
+inline constexpr device_pte pte_accessed = 1u << 3;  ///< a device access happened (eviction)
+inline constexpr device_pte pte_remote = 1u << 4;    ///< maps the host page, not a frame
+inline constexpr unsigned pte_frame_shift = 8;       ///< bits 8..31: frame index
+inline constexpr std::uint32_t max_frames = 1u << 24;
+
+UVM_HOST_DEVICE constexpr device_pte make_pte(std::uint32_t frame, device_pte flags) noexcept {
+  return (frame << pte_frame_shift) | flags;
+}
+UVM_HOST_DEVICE constexpr std::uint32_t pte_frame(device_pte e) noexcept {
+  return e >> pte_frame_shift;
+}
+
+}  // namespace uvm::detail

@@ -1,0 +1,155 @@
+#pragma once
+
+/// @file
+/// How kernels see managed memory: uvm::device_view<T> (read-write) and
+/// uvm::const_device_view<T> (read-only). Trivially copyable; pass them to kernels by value.
+/// The same code runs on a GPU and on the emulated device.
+///
+/// Every access translates its page through the device page table: one cached load per access
+/// when the page is resident. A page that is not mapped for the access posts a fault record and
+/// waits (with backoff, bounded by the fault timeout) until the runtime has moved the data and
+/// published the entry. Streaming loops can translate once per page with page_span().
+
+#include <uvm/detail/device_atomic.hpp>
+#include <uvm/detail/device_pte.hpp>
+#include <uvm/detail/fault_mailbox.hpp>
+#include <uvm/detail/host_device.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace uvm {
+
+namespace detail {
+
+/// A range as device code sees it.
+struct device_range {
+  device_pte* ptes = nullptr;   ///< device page table, one entry per page
+  std::byte* frames = nullptr;  ///< device frame pool
+  std::byte* host = nullptr;    ///< device address of the range's host pages (remote pages)
+  fault_mailbox* mailbox = nullptr;
+  std::uint64_t bytes = 0;
+  std::uint64_t timeout_ns = 0;
+  std::uint32_t page_shift = 0;
+  std::uint32_t range_id = 0;
+
+  /// Slow path: posts a fault for `page` and waits until its entry allows the access.
+  /// @return the entry, or 0 after the fault timeout (the error is recorded in the mailbox).
+  UVM_HOST_DEVICE device_pte fault(std::uint32_t page, bool write) const noexcept {
+    const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
+    const fault_record rec{range_id, page, write ? device_access::write : device_access::read, 0,
+                           device_clock_ns()};
+    const std::uint64_t start = rec.time_ns;
+    std::uint64_t last_post = start;
+    bool posted = post_fault(mailbox, rec);
+    std::uint32_t pause = 64;
+    for (;;) {
+      const device_pte e = load_acquire(&ptes[page]);
+      if ((e & need) == need) return e;
+      const std::uint64_t now = device_clock_ns();
+      if (now - start > timeout_ns) {
+        report_device_error(mailbox, device_error::fault_timeout, range_id, page);
+        return 0;
+      }
+      // A record can be lost to a full ring, or served before a racing transition ended:
+      // re-post now and then; the host deduplicates.
+      if (!posted || now - last_post > 2'000'000) {
+        posted = post_fault(mailbox, rec);
+        last_post = now;
+      }
+      wait_for_change(&ptes[page], e, pause);
+      pause = pause < 65536 ? pause * 2 : pause;
+    }
+  }
+
+  /// @return the address of byte `offset` for the access, or nullptr after a failed fault.
+  UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write) const noexcept {
+    const auto page = static_cast<std::uint32_t>(offset >> page_shift);
+    const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
+    device_pte e = load_acquire(&ptes[page]);
+    if ((e & need) != need) {
+      e = fault(page, write);
+      if (e == 0) return nullptr;
+    }
+    const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
+    if ((e & mark) != mark) fetch_or(&ptes[page], mark);
+    std::byte* base = (e & pte_remote) != 0
+                          ? host + (static_cast<std::uint64_t>(page) << page_shift)
+                          : frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift);
+    return base + (offset & ((std::uint64_t{1} << page_shift) - 1));
+  }
+};
+
+}  // namespace detail
+
+/// @brief A contiguous run of elements inside one page, translated once.
+template <class T>
+struct page_span {
+  T* data = nullptr;      ///< nullptr if the fault failed (see manager::synchronize)
+  std::size_t count = 0;  ///< elements from the requested index to the end of its page
+};
+
+/// @brief Read-only access to a managed array from device code.
+template <class T>
+class const_device_view {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  const_device_view() = default;
+  const_device_view(const detail::device_range& r, std::size_t count) : r_(r), count_(count) {}
+
+  [[nodiscard]] UVM_HOST_DEVICE std::size_t size() const noexcept { return count_; }
+
+  /// @return element `i`, or T{} if its page could not be made resident (an error that
+  /// manager::synchronize reports).
+  [[nodiscard]] UVM_HOST_DEVICE T load(std::size_t i) const noexcept {
+    const std::byte* p = r_.translate(i * sizeof(T), false);
+    return p != nullptr ? *reinterpret_cast<const T*>(p) : T{};
+  }
+  [[nodiscard]] UVM_HOST_DEVICE T operator[](std::size_t i) const noexcept { return load(i); }
+
+  /// @return elements [i, end of i's page) mapped for reading.
+  [[nodiscard]] UVM_HOST_DEVICE page_span<const T> span_at(std::size_t i) const noexcept {
+    return span_for<const T>(r_, i, count_, false);
+  }
+
+ protected:
+  template <class U>
+  UVM_HOST_DEVICE static page_span<U> span_for(const detail::device_range& r, std::size_t i,
+                                               std::size_t count, bool write) noexcept {
+    const std::uint64_t offset = i * sizeof(T);
+    const std::uint64_t page_end = ((offset >> r.page_shift) + 1) << r.page_shift;
+    std::size_t n = static_cast<std::size_t>((page_end - offset) / sizeof(T));
+    if (n > count - i) n = count - i;
+    std::byte* p = r.translate(offset, write);
+    return {p != nullptr ? reinterpret_cast<U*>(p) : nullptr, p != nullptr ? n : 0};
+  }
+
+  detail::device_range r_{};
+  std::size_t count_ = 0;
+};
+
+/// @brief Read-write access to a managed array from device code. Stores set the page's dirty
+/// bit, so only pages a kernel wrote are copied back to the host.
+template <class T>
+class device_view : public const_device_view<T> {
+ public:
+  using const_device_view<T>::const_device_view;
+
+  /// Stores `v` at `i` (dropped if the page could not be made resident; see synchronize).
+  UVM_HOST_DEVICE void store(std::size_t i, const T& v) const noexcept {
+    std::byte* p = this->r_.translate(i * sizeof(T), true);
+    if (p != nullptr) *reinterpret_cast<T*>(p) = v;
+  }
+
+  /// @return elements [i, end of i's page) mapped for reading and writing.
+  [[nodiscard]] UVM_HOST_DEVICE page_span<T> span_at(std::size_t i) const noexcept {
+    return this->template span_for<T>(this->r_, i, this->count_, true);
+  }
+
+  /// @return a const view of the same elements.
+  [[nodiscard]] UVM_HOST_DEVICE const_device_view<T> as_const() const noexcept { return *this; }
+};
+
+}  // namespace uvm
