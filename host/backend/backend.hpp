@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace uvm::detail {
 
@@ -65,9 +66,9 @@ class backend {
 
   /// Enqueues a copy of `bytes` from `src` to `dst`. Both stay valid until the copy completes.
   void copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind, const stream& s) {
+    do_copy_async(dst, src, bytes, kind, s);  // counted once accepted
     (kind == copy_kind::host_to_device ? bytes_h2d_ : bytes_d2h_)
         .fetch_add(bytes, std::memory_order_relaxed);
-    do_copy_async(dst, src, bytes, kind, s);
   }
 
   /// Enqueues a store of `value` to the 32-bit device word `dst`, ordered after everything
