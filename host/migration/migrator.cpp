@@ -15,7 +15,9 @@ namespace uvm::detail {
 
 namespace {
 
-constexpr std::size_t chunk_pages = 64;  // prefetch pipelining granularity
+// Prefetch pipelining granularity: small enough that preparing chunk k+1 (claims, one mprotect)
+// overlaps copying chunk k, large enough that per-chunk costs stay small.
+constexpr std::size_t chunk_bytes = std::size_t{32} << 20;
 
 std::uint32_t frames_for(const migrator::settings& s) {
   const std::size_t n = std::max<std::size_t>(1, s.budget_bytes / s.page_size);
@@ -368,7 +370,8 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   chunk previous;
   for (std::size_t p = first; p < first + count;) {
     chunk current;
-    const std::size_t end = std::min(first + count, p + chunk_pages);
+    const std::size_t end =
+        std::min(first + count, p + std::max<std::size_t>(1, chunk_bytes >> page_shift_));
     if (to_device && pool_.free_count() < end - p && !kernels_in_flight()) {
       evict(end - p - pool_.free_count());
     }
