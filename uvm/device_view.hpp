@@ -58,7 +58,7 @@ struct device_range {
         posted = post_fault(mailbox, rec);
         last_post = now;
       }
-      wait_for_change(&ptes[page], e, pause);
+      backoff(pause);
       pause = pause < 65536 ? pause * 2 : pause;
     }
   }

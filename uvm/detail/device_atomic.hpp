@@ -10,10 +10,6 @@
 #include <cstdint>
 
 #if !defined(__CUDA_ARCH__)
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <ctime>
 #endif
@@ -66,21 +62,6 @@ UVM_HOST_DEVICE inline std::uint64_t device_clock_ns() noexcept {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
          static_cast<std::uint64_t>(ts.tv_nsec);
-#endif
-}
-
-/// Waits until `*p` may differ from `seen`, for about `ns` nanoseconds at most. On the emulated
-/// device this sleeps on the word (the backend wakes it when it stores to device words); on a GPU
-/// it backs off.
-UVM_HOST_DEVICE inline void wait_for_change(const std::uint32_t* p, std::uint32_t seen,
-                                            std::uint32_t ns) noexcept {
-#if defined(__CUDA_ARCH__)
-  (void)p;
-  (void)seen;
-  __nanosleep(ns);
-#else
-  const timespec ts{0, static_cast<long>(ns)};
-  syscall(SYS_futex, p, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, seen, &ts, nullptr, 0);
 #endif
 }
 

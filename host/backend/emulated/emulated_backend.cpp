@@ -3,7 +3,6 @@
 #include "host/backend/emulated/emulated_event.hpp"
 #include "host/backend/emulated/emulated_stream.hpp"
 #include "host/common/check.hpp"
-#include "host/common/futex.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -133,12 +132,9 @@ void emulated_backend::do_write_word_async(std::uint32_t* dst, std::uint32_t val
                                            const stream& s) {
   UVM_EXPECTS(dst != nullptr && reinterpret_cast<std::uintptr_t>(dst) % alignof(std::uint32_t) == 0,
               "write_word_async: null or misaligned word {}", static_cast<void*>(dst));
-  // Release: a reader that sees the word also sees everything the stream did before it. Device
-  // code on this device sleeps on such words (page-table entries) instead of polling: wake it.
-  core_of(s).enqueue([dst, value] {
-    std::atomic_ref<std::uint32_t>(*dst).store(value, std::memory_order_release);
-    futex_wake_all(*reinterpret_cast<std::atomic<std::uint32_t>*>(dst));
-  });
+  // Release: a reader that sees the word also sees everything the stream did before it.
+  core_of(s).enqueue(
+      [dst, value] { std::atomic_ref<std::uint32_t>(*dst).store(value, std::memory_order_release); });
 }
 
 void emulated_backend::do_launch(std::size_t n, kernel_body body, const stream& s) {
