@@ -1,19 +1,35 @@
-// Allocates managed memory, fills it on the CPU, and prints what the runtime observed.
+// Allocate managed memory, initialise it on the CPU, run a kernel on it, read the result back.
+// Runs on the emulated device on a machine without a GPU.
 #include <uvm/uvm.hpp>
 
 #include <cstdio>
-#include <numeric>
 
 int main() {
-  uvm::manager mgr;                        // configured from UVM_* environment variables
-  auto v = mgr.allocate<double>(1 << 20);  // 8 MiB, nothing populated yet
-  std::iota(v.begin(), v.end(), 0.0);      // each first touch of a page is one fault
-  const double sum = std::accumulate(v.begin(), v.end(), 0.0);
+  uvm::manager mgr;                 // configured from UVM_* environment variables
+  const std::size_t n = 1 << 22;    // 16 MiB of floats
+  auto x = mgr.allocate<float>(n);  // nothing populated yet
+  auto y = mgr.allocate<float>(n);
+  for (std::size_t i = 0; i < n; ++i) {  // CPU first touches: zero-filled pages, one fault each
+    x[i] = 1.0f;
+    y[i] = static_cast<float>(i);
+  }
+
+  auto xv = x.const_view();  // device views: pass them to kernels by value
+  auto yv = y.view();
+  mgr.parallel_for(n, [=](std::size_t i) {  // pages move to the device on first access
+    yv.store(i, 2.0f * xv.load(i) + yv.load(i));
+  });
+  mgr.synchronize();  // waits, and reports device errors as exceptions
+
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += y[i];  // y's pages come back; x's need not
 
   const uvm::stats s = mgr.stats();
-  std::printf("sum %.0f, %llu first-touch faults, median %lld ns\n", sum,
-              static_cast<unsigned long long>(s.first_touch.count),
-              static_cast<long long>(s.first_touch.latency.quantile(0.5).count()));
-  const double n = static_cast<double>(v.size());
-  return sum == n * (n - 1) / 2 && s.first_touch.count == v.bytes().page_count() ? 0 : 1;
+  std::printf("sum %.0f | CPU faults %llu | device faults %llu | H2D %llu MiB, D2H %llu MiB\n", sum,
+              static_cast<unsigned long long>(s.cpu_faults()),
+              static_cast<unsigned long long>(s.device.count),
+              static_cast<unsigned long long>(s.bytes_host_to_device >> 20),
+              static_cast<unsigned long long>(s.bytes_device_to_host >> 20));
+  const double expect = 2.0 * n + (static_cast<double>(n) - 1) * n / 2;
+  return sum == expect && s.bytes_device_to_host == n * sizeof(float) ? 0 : 1;
 }
