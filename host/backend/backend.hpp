@@ -44,7 +44,7 @@ class backend {
   /// @return "cuda" or "emulated".
   [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
 
-  /// Device memory (frames, the device page table). Contents are undefined.
+  /// Device memory (frames, the device page table), zero-filled.
   /// @throws uvm::out_of_memory
   [[nodiscard]] void* allocate_device(std::size_t bytes) {
     UVM_NVTX_FUNC_RANGE();

@@ -60,8 +60,7 @@ migrator::~migrator() {
 
 void migrator::attach(managed_range& r) {
   const std::size_t table_bytes = r.page_count() * sizeof(device_pte);
-  auto* ptes = static_cast<device_pte*>(backend_.allocate_device(table_bytes));
-  std::memset(ptes, 0, table_bytes);  // the emulated device's memory is host memory
+  auto* ptes = static_cast<device_pte*>(backend_.allocate_device(table_bytes));  // zeroed
   std::byte* host = nullptr;
   try {
     host = static_cast<std::byte*>(backend_.register_host(r.runtime_view(), r.reserved()));
@@ -89,6 +88,7 @@ void migrator::detach(managed_range& r) noexcept {
   std::lock_guard lock(mutex_);
   const device_range& d = r.device();
   for (std::size_t p = 0; p < r.page_count(); ++p) {
+    if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
     const device_pte e = read_pte(r, p);
     if ((e & pte_valid) != 0 && (e & pte_remote) == 0) pool_.give_back(pte_frame(e));
   }

@@ -1,4 +1,6 @@
 // CPU code and kernels on the emulated device share managed ranges; pages move on demand.
+#include "tests/migration/emulated_config.hpp"
+
 #include <uvm/uvm.hpp>
 
 #include <gtest/gtest.h>
@@ -11,13 +13,7 @@
 
 namespace {
 
-uvm::config emulated(std::size_t page_size = 64 << 10, std::size_t budget = 0) {
-  uvm::config c;
-  c.backend = uvm::backend_kind::emulated;
-  c.page_size = page_size;
-  c.device_budget = budget;
-  return c;
-}
+using uvm::testing::emulated;
 
 TEST(EndToEnd, CpuWritesKernelUpdatesCpuReadsBack) {
   uvm::manager mgr(emulated());

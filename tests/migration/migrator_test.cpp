@@ -3,6 +3,8 @@
 #include "host/coherence/managed_range.hpp"
 #include "host/fault/range_registry.hpp"
 
+#include "tests/migration/emulated_config.hpp"
+
 #include <uvm/uvm.hpp>
 
 #include <gtest/gtest.h>
@@ -17,13 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-uvm::config emulated(std::size_t page_size, std::size_t budget = 0) {
-  uvm::config c;
-  c.backend = uvm::backend_kind::emulated;
-  c.page_size = page_size;
-  c.device_budget = budget;
-  return c;
-}
+using uvm::testing::emulated;
 
 TEST(Migrator, PrefetchBothWaysMovesEveryPageOnceAndKernelsTakeNoFaults) {
   uvm::manager mgr(emulated(64 << 10));
