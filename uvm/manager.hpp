@@ -103,11 +103,17 @@ class manager {
   /// @brief Moves the pages overlapping [p, p + bytes) to `to`, as cudaMemPrefetchAsync does:
   /// after the work already queued on `s`, in pipelined chunks, coalescing contiguous pages.
   /// Returns when the pages are in place. To the device, as many pages as the device budget
-  /// holds are moved, evicting the oldest resident pages if no kernel is running.
+  /// holds are moved, evicting the oldest resident pages if no kernel is running. To the host,
+  /// the move waits for running kernels (at most the fault timeout).
   /// @return the number of pages that moved.
   /// @throws uvm::invalid_argument if the span is empty or not inside one range, or `to` names
   /// a device that does not exist.
   std::size_t prefetch(const void* p, std::size_t bytes, location to, const stream& s = {});
+
+  /// @brief Moves every page of `r` to `to` (see above).
+  std::size_t prefetch(const range& r, location to, const stream& s = {}) {
+    return prefetch(r.data(), r.page_count() * r.page_size(), to, s);
+  }
 
   /// @brief The state of the page holding `p`.
   /// @throws uvm::invalid_argument if `p` is not inside a live range of this manager.

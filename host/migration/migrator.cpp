@@ -364,7 +364,19 @@ std::size_t migrator::evict(std::size_t frames) {
 std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t count,
                                bool to_device) {
   UVM_NVTX_FUNC_RANGE();
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  // Pages come back only between kernels: a kernel on another stream may still be using them.
+  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(settings_.timeout.count());
+  while (!to_device && kernels_in_flight()) {
+    lock.unlock();
+    const std::uint64_t now = now_ns();
+    if (now >= deadline || !wait_kernels(std::chrono::nanoseconds(deadline - now))) {
+      throw error(fmt::format(
+          "uvm::manager::prefetch to the host: kernels still running after the fault timeout "
+          "({} ms) use the pages", std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
+    }
+    lock.lock();
+  }
   const stream& s = to_device ? h2d_ : d2h_;
   std::size_t moved = 0;
   chunk previous;

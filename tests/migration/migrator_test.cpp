@@ -51,6 +51,28 @@ TEST(Migrator, PrefetchBothWaysMovesEveryPageOnceAndKernelsTakeNoFaults) {
   EXPECT_EQ(mgr.stats().cpu_faults(), 0u) << "prefetched to the host: no faults";
 }
 
+TEST(Migrator, PrefetchToTheHostWaitsForKernelsOnOtherStreams) {
+  uvm::manager mgr(emulated(64 << 10));
+  constexpr std::size_t n = 1 << 16;
+  auto a = mgr.allocate<std::uint32_t>(n);
+  auto v = a.view();
+  const uvm::stream other = mgr.create_stream("other");
+  std::atomic<bool> started{false};
+  mgr.parallel_for(1, [=, &started](std::size_t) {
+    started = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      v.store(i, 7);
+      if (i % 4096 == 0) std::this_thread::sleep_for(2ms);
+    }
+  }, other);
+  while (!started) std::this_thread::yield();
+  mgr.prefetch(a.bytes(), uvm::location::host());  // default stream: must still wait
+  mgr.reset_stats();
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(a[i], 7u) << i;
+  EXPECT_EQ(mgr.stats().cpu_faults(), 0u);
+  mgr.synchronize(other);
+}
+
 TEST(Migrator, PrefetchRejectsBadSpans) {
   uvm::manager mgr(emulated(64 << 10));
   auto a = mgr.allocate<int>(1000);
