@@ -94,10 +94,16 @@ void fault_service::serve_cpu_batch() {
     if (a->page != b->page) return a->page < b->page;
     return a->kind > b->kind;
   });
+  // A completed request belongs to a thread that may already have returned: after its status
+  // store, only what was copied out of it may be used.
   int err = 0;
+  managed_range* last_range = nullptr;
+  std::size_t last_page = 0;
   for (std::size_t i = 0; i < n; ++i) {
     fault_request& r = *batch[i];
-    const bool same_page = i > 0 && batch[i - 1]->range == r.range && batch[i - 1]->page == r.page;
+    const bool same_page = i > 0 && last_range == r.range && last_page == r.page;
+    last_range = r.range;
+    last_page = r.page;
     if (!same_page) err = resolver_.resolve(*r.range, r.page, r.kind);
     if (err == fault_resolver::retry_later) {
       deferred_.push_back(&r);
