@@ -160,8 +160,8 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
   UVM_NVTX_FUNC_RANGE();
   const event done = backend_->record(stream_of(s));
   if (!backend_->wait(done, timeout) || !migrator_->wait_kernels(timeout)) {
-    throw error(fmt::format("uvm::manager::synchronize: the work did not finish within {} ms",
-                            timeout.count()));
+    throw uvm::timeout(fmt::format(
+        "uvm::manager::synchronize: the work did not finish within {} ms", timeout.count()));
   }
   fault_mailbox& mb = service_.mailbox();
   const std::uint32_t code = load_acquire(&mb.error);
@@ -179,7 +179,7 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
       }
     }
   }
-  throw error(fmt::format(
+  throw device_fault(fmt::format(
       "uvm: a kernel's access to page {} of {} was not served within the fault timeout ({} ms, "
       "UVM_FAULT_TIMEOUT_MS); the access was dropped",
       page, where,
@@ -198,7 +198,7 @@ std::size_t runtime::prefetch(const void* p, std::size_t bytes, location to, con
               "uvm::manager::prefetch({}, {}): the span runs past the end of its range", p, bytes);
   // Stream order: start after the work already queued on `s`.
   if (!backend_->wait(backend_->record(stream_of(s)), cfg_.fault_timeout)) {
-    throw error("uvm::manager::prefetch: earlier work on the stream did not finish in time");
+    throw uvm::timeout("uvm::manager::prefetch: earlier work on the stream did not finish in time");
   }
   const std::size_t p0 = r.page_of(first);
   return migrator_->prefetch(r, p0, r.page_of(first + bytes - 1) - p0 + 1, to.is_device());

@@ -28,6 +28,20 @@ class out_of_memory : public error {
   using error::error;
 };
 
+/// @brief A kernel's access to managed memory could not be served within the fault timeout;
+/// the access was dropped. Thrown by uvm::manager::synchronize; the message names the page and
+/// the range.
+class device_fault : public error {
+ public:
+  using error::error;
+};
+
+/// @brief Device work, or work a call waits for, did not finish within the call's time limit.
+class timeout : public error {
+ public:
+  using error::error;
+};
+
 /// @brief A system call failed; `code()` is its errno.
 class system_error : public error {
  public:

@@ -95,8 +95,9 @@ class manager {
   }
 
   /// @brief Waits for the work on `s` (and the kernels launched before) to finish.
-  /// @throws uvm::error if a kernel could not access a page within the fault timeout (the
-  /// message names the page and range), or if the work did not finish within `timeout`.
+  /// @throws uvm::device_fault if a kernel could not access a page within the fault timeout
+  /// (the message names the page and range; reported once).
+  /// @throws uvm::timeout if the work did not finish within `timeout`.
   void synchronize(const stream& s = {},
                    std::chrono::milliseconds timeout = std::chrono::minutes(5));
 

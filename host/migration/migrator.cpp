@@ -371,9 +371,10 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
     lock.unlock();
     const std::uint64_t now = now_ns();
     if (now >= deadline || !wait_kernels(std::chrono::nanoseconds(deadline - now))) {
-      throw error(fmt::format(
+      throw uvm::timeout(fmt::format(
           "uvm::manager::prefetch to the host: kernels still running after the fault timeout "
-          "({} ms) use the pages", std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
+          "({} ms) use the pages",
+          std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
     }
     lock.lock();
   }

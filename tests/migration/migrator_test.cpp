@@ -58,13 +58,16 @@ TEST(Migrator, PrefetchToTheHostWaitsForKernelsOnOtherStreams) {
   auto v = a.view();
   const uvm::stream other = mgr.create_stream("other");
   std::atomic<bool> started{false};
-  mgr.parallel_for(1, [=, &started](std::size_t) {
-    started = true;
-    for (std::size_t i = 0; i < n; ++i) {
-      v.store(i, 7);
-      if (i % 4096 == 0) std::this_thread::sleep_for(2ms);
-    }
-  }, other);
+  mgr.parallel_for(
+      1,
+      [=, &started](std::size_t) {
+        started = true;
+        for (std::size_t i = 0; i < n; ++i) {
+          v.store(i, 7);
+          if (i % 4096 == 0) std::this_thread::sleep_for(2ms);
+        }
+      },
+      other);
   while (!started) std::this_thread::yield();
   mgr.prefetch(a.bytes(), uvm::location::host());  // default stream: must still wait
   mgr.reset_stats();
@@ -199,7 +202,7 @@ TEST(Migrator, UnservableDeviceFaultIsAClearErrorNotAHang) {
   try {
     mgr.synchronize();
     ADD_FAILURE() << "no error";
-  } catch (const uvm::error& e) {
+  } catch (const uvm::device_fault& e) {
     EXPECT_NE(std::string(e.what()).find("page 1 of range"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("not served within the fault timeout"), std::string::npos)
         << e.what();
