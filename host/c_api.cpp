@@ -1,0 +1,355 @@
+// The C API (uvm/uvm.h): thin noexcept wrappers over the default uvm::manager that turn every
+// exception into a uvmError_t and a thread-local message.
+
+#include "host/c_api_state.hpp"
+
+#include <uvm/error.hpp>
+
+#include <cstdio>
+#include <mutex>
+#include <new>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+
+struct uvmStream_st {
+  uvm::stream s;
+};
+
+namespace uvm::capi {
+namespace {
+
+// The last error and its message, per thread. A fixed buffer: recording an error never throws.
+constexpr std::size_t message_capacity = 1024;
+thread_local uvmError_t last_error = uvmSuccess;
+thread_local char last_message[message_capacity] = "";
+
+uvmError_t fail(uvmError_t code, const char* prefix, const char* what) noexcept {
+  last_error = code;
+  std::snprintf(last_message, message_capacity, "%s%s", prefix, what);
+  return code;
+}
+uvmError_t fail(uvmError_t code, const char* what) noexcept {
+  return fail(code, "", what);
+}
+
+const char* what_of(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "uvm: an exception that is not a std::exception";
+  }
+}
+
+// Live streams from uvmStreamCreate, so that a destroyed or forged handle is an error, not UB.
+struct stream_registry {
+  std::mutex mutex;
+  std::unordered_set<uvmStream_st*> live;
+};
+stream_registry& streams() {
+  static stream_registry r;
+  return r;
+}
+
+// Copies the stream behind `h` (the default stream for NULL); false if `h` is not live.
+bool resolve(uvmStream_t h, uvm::stream& out) {
+  if (h == nullptr) {
+    out = uvm::stream{};
+    return true;
+  }
+  stream_registry& r = streams();
+  std::lock_guard lock(r.mutex);
+  if (!r.live.contains(h)) return false;
+  out = h->s;
+  return true;
+}
+
+// Runs `body(manager&)` (which returns uvmSuccess or a code it recorded with fail()), creating
+// the default manager first; every exception becomes an error code.
+template <class Body>
+uvmError_t with_manager(origin where, Body&& body) noexcept {
+  manager* m = nullptr;
+  try {
+    m = &default_manager();
+  } catch (...) {
+    const std::exception_ptr e = std::current_exception();
+    return fail(code_of(e, origin::init),
+                "uvm: the default manager could not be created: ", what_of(e));
+  }
+  try {
+    return std::forward<Body>(body)(*m);
+  } catch (...) {
+    const std::exception_ptr e = std::current_exception();
+    return fail(code_of(e, where), what_of(e));
+  }
+}
+
+uvmError_t synchronize(uvmStream_t h, const char* fn) noexcept {
+  return with_manager(origin::synchronize, [&](manager& m) {
+    uvm::stream s;
+    if (!resolve(h, s)) {
+      return fail(uvmErrorInvalidResourceHandle, fn, ": not a live stream from uvmStreamCreate");
+    }
+    m.synchronize(s);
+    return uvmSuccess;
+  });
+}
+
+}  // namespace
+
+manager& default_manager() {
+  static manager m{config::from_env()};
+  return m;
+}
+
+uvmError_t code_of(const std::exception_ptr& e, origin where) noexcept {
+  if (where == origin::init) return uvmErrorInitializationError;
+  try {
+    std::rethrow_exception(e);
+  } catch (const uvm::invalid_argument&) {
+    return uvmErrorInvalidValue;
+  } catch (const uvm::out_of_memory&) {
+    return uvmErrorMemoryAllocation;
+  } catch (const uvm::cuda_error&) {
+    return uvmErrorUnknown;
+  } catch (const uvm::system_error&) {
+    return uvmErrorUnknown;
+  } catch (const uvm::device_fault&) {
+    return uvmErrorDeviceFault;
+  } catch (const uvm::timeout&) {
+    return uvmErrorTimeout;
+  } catch (const uvm::error&) {
+    return uvmErrorUnknown;
+  } catch (const std::bad_alloc&) {
+    return uvmErrorMemoryAllocation;
+  } catch (...) {
+    return uvmErrorUnknown;
+  }
+}
+
+}  // namespace uvm::capi
+
+using uvm::capi::fail;
+using uvm::capi::origin;
+using uvm::capi::with_manager;
+
+extern "C" {
+
+uvmError_t uvmMallocManaged(void** devPtr, size_t size, unsigned int flags) noexcept {
+  if (devPtr == nullptr) return fail(uvmErrorInvalidValue, "uvmMallocManaged: devPtr is NULL");
+  *devPtr = nullptr;
+  if (size == 0) return fail(uvmErrorInvalidValue, "uvmMallocManaged: size is 0");
+  if (flags != uvmMemAttachGlobal) {
+    char text[128];
+    std::snprintf(text, sizeof text,
+                  "uvmMallocManaged: flags %#x; only uvmMemAttachGlobal (1) is supported", flags);
+    return fail(uvmErrorInvalidValue, text);
+  }
+  if (size > uvm::manager::max_allocation()) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "uvmMallocManaged: %zu bytes is more than the largest allocation, %zu bytes",
+                  size, uvm::manager::max_allocation());
+    return fail(uvmErrorMemoryAllocation, text);
+  }
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    uvm::range r = m.allocate(size);
+    *devPtr = r.release();
+    return uvmSuccess;
+  });
+}
+
+uvmError_t uvmFree(void* devPtr) noexcept {
+  if (devPtr == nullptr) return uvmSuccess;
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    m.free(devPtr);
+    return uvmSuccess;
+  });
+}
+
+uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
+                               uvmStream_t stream) noexcept {
+  if (dstDevice != uvmCpuDeviceId && dstDevice != 0) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "uvmMemPrefetchAsync: device %d does not exist (0 is the device, "
+                  "uvmCpuDeviceId (-1) the host)",
+                  dstDevice);
+    return fail(uvmErrorInvalidDevice, text);
+  }
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    uvm::stream s;
+    if (!uvm::capi::resolve(stream, s)) {
+      return fail(uvmErrorInvalidResourceHandle,
+                  "uvmMemPrefetchAsync: not a live stream from uvmStreamCreate");
+    }
+    m.prefetch(devPtr, count,
+               dstDevice == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(0), s);
+    return uvmSuccess;
+  });
+}
+
+uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice,
+                        int device) noexcept {
+  (void)device;  // CUDA ignores it for the read-mostly advice too
+  uvm::advice a{};
+  switch (advice) {
+    case uvmMemAdviseSetReadMostly: a = uvm::advice::set_read_mostly; break;
+    case uvmMemAdviseUnsetReadMostly: a = uvm::advice::unset_read_mostly; break;
+    case uvmMemAdviseSetPreferredLocation:
+    case uvmMemAdviseUnsetPreferredLocation:
+    case uvmMemAdviseSetAccessedBy:
+    case uvmMemAdviseUnsetAccessedBy: {
+      static constexpr const char* names[] = {
+          "uvmMemAdviseSetPreferredLocation", "uvmMemAdviseUnsetPreferredLocation",
+          "uvmMemAdviseSetAccessedBy", "uvmMemAdviseUnsetAccessedBy"};
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "uvmMemAdvise: %s is not implemented by uvm (only uvmMemAdviseSetReadMostly "
+                    "and uvmMemAdviseUnsetReadMostly are); nothing was changed",
+                    names[advice - uvmMemAdviseSetPreferredLocation]);
+      return fail(uvmErrorNotSupported, text);
+    }
+    default: {
+      char text[96];
+      std::snprintf(text, sizeof text, "uvmMemAdvise: %d is not a uvmMemoryAdvise value",
+                    static_cast<int>(advice));
+      return fail(uvmErrorInvalidValue, text);
+    }
+  }
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    m.advise(devPtr, count, a);
+    return uvmSuccess;
+  });
+}
+
+uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttribute attribute,
+                                   const void* devPtr, size_t count) noexcept {
+  switch (attribute) {
+    case uvmMemRangeAttributePageState: break;
+    case uvmMemRangeAttributeReadMostly:
+      return fail(uvmErrorNotSupported,
+                  "uvmMemRangeGetAttribute: uvmMemRangeAttributeReadMostly is not implemented: "
+                  "the uvm library has no query for the advice in force on a span");
+    case uvmMemRangeAttributePreferredLocation:
+    case uvmMemRangeAttributeAccessedBy:
+      return fail(uvmErrorNotSupported,
+                  "uvmMemRangeGetAttribute: uvm implements neither preferred-location nor "
+                  "accessed-by advice, so it cannot report them");
+    case uvmMemRangeAttributeLastPrefetchLocation:
+      return fail(uvmErrorNotSupported,
+                  "uvmMemRangeGetAttribute: uvmMemRangeAttributeLastPrefetchLocation is not "
+                  "implemented: the uvm library does not record prefetch destinations");
+    default: {
+      char text[112];
+      std::snprintf(text, sizeof text,
+                    "uvmMemRangeGetAttribute: %d is not a uvmMemRangeAttribute value",
+                    static_cast<int>(attribute));
+      return fail(uvmErrorInvalidValue, text);
+    }
+  }
+  if (data == nullptr) return fail(uvmErrorInvalidValue, "uvmMemRangeGetAttribute: data is NULL");
+  if (dataSize != sizeof(int)) {
+    return fail(uvmErrorInvalidValue,
+                "uvmMemRangeGetAttribute: uvmMemRangeAttributePageState needs dataSize == "
+                "sizeof(int)");
+  }
+  if (count == 0) return fail(uvmErrorInvalidValue, "uvmMemRangeGetAttribute: count is 0");
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    const uvm::page_state s = m.state_of(devPtr);
+    (void)m.state_of(static_cast<const char*>(devPtr) + (count - 1));  // the span is managed
+    *static_cast<int*>(data) = static_cast<int>(s);
+    return uvmSuccess;
+  });
+}
+
+uvmError_t uvmStreamCreate(uvmStream_t* pStream) noexcept {
+  if (pStream == nullptr) return fail(uvmErrorInvalidValue, "uvmStreamCreate: pStream is NULL");
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    auto* h = new uvmStream_st{m.create_stream("uvm-c")};
+    try {
+      uvm::capi::stream_registry& r = uvm::capi::streams();
+      std::lock_guard lock(r.mutex);
+      r.live.insert(h);
+    } catch (...) {
+      delete h;
+      throw;
+    }
+    *pStream = h;
+    return uvmSuccess;
+  });
+}
+
+uvmError_t uvmStreamDestroy(uvmStream_t stream) noexcept {
+  if (stream == nullptr) {
+    return fail(uvmErrorInvalidResourceHandle,
+                "uvmStreamDestroy: the default stream cannot be destroyed");
+  }
+  {
+    uvm::capi::stream_registry& r = uvm::capi::streams();
+    std::lock_guard lock(r.mutex);
+    if (r.live.erase(stream) == 0) {
+      return fail(uvmErrorInvalidResourceHandle,
+                  "uvmStreamDestroy: not a live stream (destroyed already, or never created)");
+    }
+  }
+  delete stream;  // queued work keeps its own reference to the backend stream
+  return uvmSuccess;
+}
+
+uvmError_t uvmStreamSynchronize(uvmStream_t stream) noexcept {
+  return uvm::capi::synchronize(stream, "uvmStreamSynchronize");
+}
+
+uvmError_t uvmDeviceSynchronize(void) noexcept {
+  return uvm::capi::synchronize(nullptr, "uvmDeviceSynchronize");
+}
+
+uvmError_t uvmGetLastError(void) noexcept {
+  return std::exchange(uvm::capi::last_error, uvmSuccess);
+}
+
+uvmError_t uvmPeekAtLastError(void) noexcept {
+  return uvm::capi::last_error;
+}
+
+const char* uvmGetErrorString(uvmError_t error) noexcept {
+  switch (error) {
+    case uvmSuccess: return "no error";
+    case uvmErrorInvalidValue: return "invalid argument";
+    case uvmErrorMemoryAllocation: return "out of memory";
+    case uvmErrorInvalidDevice: return "invalid device ordinal";
+    case uvmErrorNotSupported: return "operation not supported by uvm";
+    case uvmErrorDeviceFault:
+      return "a kernel's access to managed memory was not served within the fault timeout";
+    case uvmErrorUnknown: return "unknown error";
+    case uvmErrorInvalidResourceHandle: return "invalid resource handle";
+    case uvmErrorInitializationError: return "initialization error";
+    case uvmErrorTimeout: return "device work did not finish in time";
+  }
+  return "unrecognized error code";
+}
+
+const char* uvmGetErrorName(uvmError_t error) noexcept {
+  switch (error) {
+    case uvmSuccess: return "uvmSuccess";
+    case uvmErrorInvalidValue: return "uvmErrorInvalidValue";
+    case uvmErrorMemoryAllocation: return "uvmErrorMemoryAllocation";
+    case uvmErrorInvalidDevice: return "uvmErrorInvalidDevice";
+    case uvmErrorNotSupported: return "uvmErrorNotSupported";
+    case uvmErrorDeviceFault: return "uvmErrorDeviceFault";
+    case uvmErrorUnknown: return "uvmErrorUnknown";
+    case uvmErrorInvalidResourceHandle: return "uvmErrorInvalidResourceHandle";
+    case uvmErrorInitializationError: return "uvmErrorInitializationError";
+    case uvmErrorTimeout: return "uvmErrorTimeout";
+  }
+  return "unrecognized error code";
+}
+
+const char* uvmGetLastErrorMessage(void) noexcept {
+  return uvm::capi::last_message;
+}
+
+}  // extern "C"

@@ -1,0 +1,214 @@
+#ifndef UVM_UVM_H
+#define UVM_UVM_H
+
+/** @file
+ * The C API of uvm, shaped after the CUDA runtime's managed-memory calls so that porting is a
+ * rename: `cudaMallocManaged` → `uvmMallocManaged`, `cudaMemPrefetchAsync` →
+ * `uvmMemPrefetchAsync`, `cudaError_t` → `uvmError_t`, and so on, with the same argument orders
+ * and the same numbering for the enumerations CUDA defines.
+ *
+ * Every function returns an error code and never lets a C++ exception escape. The detailed text
+ * of the last failure on the calling thread (the library's exception message, naming the call,
+ * the address and the state found) is available from uvmGetLastErrorMessage().
+ *
+ * All calls use one process-wide default `uvm::manager`, created on the first call that needs it
+ * (thread-safely) with `uvm::config::from_env()`, so the `UVM_*` environment variables configure
+ * it (docs/configuration.md). It is destroyed when the process exits: do not call this API from
+ * static destructors.
+ *
+ * This header is C99 and C++; it declares only C types.
+ *
+ * @code
+ * float* x;
+ * if (uvmMallocManaged((void**)&x, n * sizeof(float), uvmMemAttachGlobal) != uvmSuccess) {
+ *   fprintf(stderr, "%s\n", uvmGetLastErrorMessage());
+ *   return 1;
+ * }
+ * for (size_t i = 0; i < n; ++i) x[i] = 1.0f;               // CPU first touches
+ * uvmMemPrefetchAsync(x, n * sizeof(float), 0, 0);          // to the device
+ * uvmMemPrefetchAsync(x, n * sizeof(float), uvmCpuDeviceId, 0);  // and back
+ * uvmFree(x);
+ * @endcode
+ */
+
+#include <stddef.h>
+
+/** In C++ every entry point is noexcept: no exception crosses the C boundary. */
+#if defined(__cplusplus)
+#define UVM_NOEXCEPT noexcept
+#else
+#define UVM_NOEXCEPT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Result of every call (cudaError_t). The first values follow CUDA's names, not its
+ * numbers: compare with the names. */
+typedef enum uvmError_t {
+  uvmSuccess = 0,           /**< cudaSuccess */
+  uvmErrorInvalidValue,     /**< cudaErrorInvalidValue: a bad pointer, size, flag or enum */
+  uvmErrorMemoryAllocation, /**< cudaErrorMemoryAllocation: memory or address space exhausted */
+  uvmErrorInvalidDevice,    /**< cudaErrorInvalidDevice: a device number other than 0 or -1 */
+  uvmErrorNotSupported,     /**< cudaErrorNotSupported: a CUDA feature uvm does not implement */
+  /** A kernel's access to managed memory was not served within the fault timeout
+   * (`UVM_FAULT_TIMEOUT_MS`); reported by uvmStreamSynchronize()/uvmDeviceSynchronize(). Unlike
+   * CUDA's device faults it is not sticky: it is reported once and later calls work. */
+  uvmErrorDeviceFault,
+  uvmErrorUnknown,               /**< cudaErrorUnknown: any other failure (see the message) */
+  uvmErrorInvalidResourceHandle, /**< cudaErrorInvalidResourceHandle: not a live stream */
+  /** cudaErrorInitializationError: the default manager could not be created (a malformed
+   * `UVM_*` variable, no usable backend); the message says why. Later calls try again. */
+  uvmErrorInitializationError,
+  /** Device work did not finish within the library's wait limit (5 minutes for a
+   * synchronize, the fault timeout for the work queued before a prefetch). */
+  uvmErrorTimeout
+} uvmError_t;
+
+/** @brief Flags of uvmMallocManaged (cudaMemAttachGlobal). Only uvmMemAttachGlobal exists:
+ * every managed range is reachable from every stream. */
+enum uvmMemAttachFlags { uvmMemAttachGlobal = 1 };
+
+/** @brief The device number of the host, for uvmMemPrefetchAsync (cudaCpuDeviceId). Device 0
+ * is the manager's device (a GPU, or the emulated device). */
+enum { uvmCpuDeviceId = -1 };
+
+/** @brief Advice for uvmMemAdvise, numbered as cudaMemoryAdvise. Only the read-mostly pair is
+ * implemented; the others return uvmErrorNotSupported. */
+typedef enum uvmMemoryAdvise {
+  uvmMemAdviseSetReadMostly = 1,          /**< implemented (uvm::advice::set_read_mostly) */
+  uvmMemAdviseUnsetReadMostly = 2,        /**< implemented (uvm::advice::unset_read_mostly) */
+  uvmMemAdviseSetPreferredLocation = 3,   /**< not implemented: uvmErrorNotSupported */
+  uvmMemAdviseUnsetPreferredLocation = 4, /**< not implemented: uvmErrorNotSupported */
+  uvmMemAdviseSetAccessedBy = 5,          /**< not implemented: uvmErrorNotSupported */
+  uvmMemAdviseUnsetAccessedBy = 6         /**< not implemented: uvmErrorNotSupported */
+} uvmMemoryAdvise;
+
+/** @brief Attributes for uvmMemRangeGetAttribute, numbered as cudaMemRangeAttribute, plus the
+ * uvm-specific page state. */
+typedef enum uvmMemRangeAttribute {
+  /** Not implemented (the library has no advice query yet): uvmErrorNotSupported. */
+  uvmMemRangeAttributeReadMostly = 1,
+  /** Not implemented: uvmErrorNotSupported. */
+  uvmMemRangeAttributePreferredLocation = 2,
+  /** Not implemented: uvmErrorNotSupported. */
+  uvmMemRangeAttributeAccessedBy = 3,
+  /** Not implemented (the library does not record prefetch destinations): uvmErrorNotSupported. */
+  uvmMemRangeAttributeLastPrefetchLocation = 4,
+  /** uvm-specific: the uvmPageState of the page holding `devPtr`, as an int. */
+  uvmMemRangeAttributePageState = 100
+} uvmMemRangeAttribute;
+
+/** @brief The coherence state of a page (uvm::page_state, same values). */
+typedef enum uvmPageState {
+  uvmPageStateUnpopulated = 0,     /**< no copy yet; reads as zero */
+  uvmPageStateHostExclusive = 1,   /**< valid and writable on the host */
+  uvmPageStateShared = 2,          /**< read-only copies, host valid */
+  uvmPageStateDeviceExclusive = 3, /**< valid only on the device */
+  uvmPageStateRemote = 4,          /**< on the host, mapped by the device */
+  uvmPageStateMigrating = 5        /**< a transition is under way */
+} uvmPageState;
+
+/** @brief A device stream (cudaStream_t). 0 (NULL) is the default stream. */
+typedef struct uvmStream_st* uvmStream_t;
+
+/** @brief Allocates `size` bytes of managed memory (cudaMallocManaged).
+ * @param devPtr receives the address, aligned to the page size; set to NULL on failure.
+ * @param size bytes; rounded up to whole pages. Nothing is populated: pages are zero-filled on
+ *        first access.
+ * @param flags must be uvmMemAttachGlobal (cudaMemAttachHost is not supported).
+ * @return uvmErrorInvalidValue for a NULL `devPtr`, a `size` of 0 or other flags;
+ *         uvmErrorMemoryAllocation when `size` exceeds the library's limit (1 TiB) or memory or
+ *         address space is exhausted. */
+uvmError_t uvmMallocManaged(void** devPtr, size_t size, unsigned int flags) UVM_NOEXCEPT;
+
+/** @brief Frees memory from uvmMallocManaged (cudaFree).
+ * @param devPtr the address uvmMallocManaged returned; NULL is a no-op that succeeds.
+ * @return uvmErrorInvalidValue for any other pointer: never allocated, freed twice, or not the
+ *         start of an allocation.
+ * Difference: unlike cudaFree it does not synchronize the device; do not free memory a running
+ * kernel uses. */
+uvmError_t uvmFree(void* devPtr) UVM_NOEXCEPT;
+
+/** @brief Moves the pages overlapping [devPtr, devPtr + count) to `dstDevice`
+ * (cudaMemPrefetchAsync), after the work already queued on `stream`.
+ * @param dstDevice 0 for the device, uvmCpuDeviceId for the host.
+ * @return uvmErrorInvalidDevice for any other device number; uvmErrorInvalidValue for a
+ *         `count` of 0 or a span not inside one allocation; uvmErrorInvalidResourceHandle for
+ *         a stream that is not live; uvmErrorTimeout if the stream's earlier work did not
+ *         finish within the fault timeout.
+ * Difference: the call returns when the pages are in place (it is not asynchronous to the
+ * host). To the device, only as many pages as the device budget holds move. */
+uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
+                               uvmStream_t stream) UVM_NOEXCEPT;
+
+/** @brief Gives advice on the pages overlapping [devPtr, devPtr + count) (cudaMemAdvise).
+ * @param advice uvmMemAdviseSetReadMostly or uvmMemAdviseUnsetReadMostly.
+ * @param device ignored for the read-mostly advice, as in CUDA.
+ * @return uvmErrorNotSupported for the preferred-location and accessed-by advice, which uvm does
+ *         not implement (nothing is changed); uvmErrorInvalidValue for another `advice` value,
+ *         a `count` of 0 or a span not inside one allocation. */
+uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice,
+                        int device) UVM_NOEXCEPT;
+
+/** @brief Queries an attribute of managed memory (cudaMemRangeGetAttribute).
+ * @param data receives the value; an int for uvmMemRangeAttributePageState.
+ * @param dataSize must be sizeof(int) for uvmMemRangeAttributePageState.
+ * @param attribute only uvmMemRangeAttributePageState is implemented: the state of the page
+ *        holding `devPtr`, taken at the time of the call (it can change at once).
+ * @param count at least 1; [devPtr, devPtr + count) must be managed memory.
+ * @return uvmErrorNotSupported for the CUDA attributes (read-mostly, preferred location,
+ *         accessed-by, last prefetch location), which the library cannot answer yet;
+ *         uvmErrorInvalidValue for a NULL `data`, a wrong `dataSize`, a `count` of 0, an
+ *         unknown attribute, or memory that is not managed. */
+uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttribute attribute,
+                                   const void* devPtr, size_t count) UVM_NOEXCEPT;
+
+/** @brief Creates a stream (cudaStreamCreate); work on different streams may overlap.
+ * @return uvmErrorInvalidValue for a NULL `pStream`. */
+uvmError_t uvmStreamCreate(uvmStream_t* pStream) UVM_NOEXCEPT;
+
+/** @brief Destroys a stream from uvmStreamCreate (cudaStreamDestroy). Work already queued on it
+ * still completes.
+ * @return uvmErrorInvalidResourceHandle for the default stream or a stream that is not live
+ *         (already destroyed, never created). */
+uvmError_t uvmStreamDestroy(uvmStream_t stream) UVM_NOEXCEPT;
+
+/** @brief Waits for the work on `stream` and the kernels launched before it
+ * (cudaStreamSynchronize).
+ * @return uvmErrorDeviceFault if a kernel access was not served within the fault timeout (the
+ *         message names the page and allocation); uvmErrorTimeout if the work did not finish
+ *         within 5 minutes; uvmErrorInvalidResourceHandle for a stream that is not live. */
+uvmError_t uvmStreamSynchronize(uvmStream_t stream) UVM_NOEXCEPT;
+
+/** @brief Waits for all device work (cudaDeviceSynchronize); errors as uvmStreamSynchronize. */
+uvmError_t uvmDeviceSynchronize(void) UVM_NOEXCEPT;
+
+/** @brief Returns the last error of a call on this thread and resets it to uvmSuccess
+ * (cudaGetLastError). Successful calls do not reset it. */
+uvmError_t uvmGetLastError(void) UVM_NOEXCEPT;
+
+/** @brief Returns the last error of a call on this thread without resetting it
+ * (cudaPeekAtLastError). */
+uvmError_t uvmPeekAtLastError(void) UVM_NOEXCEPT;
+
+/** @brief A description of `error` (cudaGetErrorString); "unrecognized error code" for a value
+ * outside uvmError_t. The string is static. */
+const char* uvmGetErrorString(uvmError_t error) UVM_NOEXCEPT;
+
+/** @brief The enumerator's name, e.g. "uvmErrorInvalidValue" (cudaGetErrorName);
+ * "unrecognized error code" for a value outside uvmError_t. The string is static. */
+const char* uvmGetErrorName(uvmError_t error) UVM_NOEXCEPT;
+
+/** @brief uvm-specific: the detailed message of the last failing call on this thread (the C++
+ * exception's what(), or the C layer's own check), "" if none has failed. uvmGetLastError() does
+ * not clear it. The string belongs to the thread and stays valid until its next failing call
+ * (or its exit). Messages longer than 1023 bytes are truncated. */
+const char* uvmGetLastErrorMessage(void) UVM_NOEXCEPT;
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* UVM_UVM_H */
