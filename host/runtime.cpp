@@ -163,6 +163,9 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
     throw uvm::timeout(fmt::format(
         "uvm::manager::synchronize: the work did not finish within {} ms", timeout.count()));
   }
+  if (const std::string failed = backend_->take_error(); !failed.empty()) {
+    throw error("uvm::manager::synchronize: a kernel failed: " + failed);
+  }
   fault_mailbox& mb = service_.mailbox();
   const std::uint32_t code = load_acquire(&mb.error);
   if (code == 0) return;

@@ -98,6 +98,8 @@ class manager {
   /// @throws uvm::device_fault if a kernel could not access a page within the fault timeout
   /// (the message names the page and range; reported once).
   /// @throws uvm::timeout if the work did not finish within `timeout`.
+  /// @throws uvm::error if a kernel failed (on the emulated device: its functor threw; the
+  /// message has the exception's text).
   void synchronize(const stream& s = {},
                    std::chrono::milliseconds timeout = std::chrono::minutes(5));
 

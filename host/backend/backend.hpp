@@ -96,6 +96,10 @@ class backend {
     return do_wait(e, timeout);
   }
 
+  /// The first asynchronous failure since the last call (a kernel that failed), or "" if none;
+  /// the call clears it, like cudaGetLastError for sticky launch errors.
+  [[nodiscard]] std::string take_error() { return do_take_error(); }
+
   [[nodiscard]] std::uint64_t bytes_host_to_device() const noexcept {
     return bytes_h2d_.load(std::memory_order_relaxed);
   }
@@ -119,6 +123,7 @@ class backend {
     return std::atomic_ref<const std::uint32_t>(*src).load(std::memory_order_acquire);
   }
   virtual event do_record(const stream& s) = 0;
+  virtual std::string do_take_error() = 0;
   virtual bool do_query(const event& e) noexcept = 0;
   virtual bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept = 0;
 

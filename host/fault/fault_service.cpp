@@ -143,6 +143,11 @@ bool fault_service::serve_device_batch() {
 }
 
 void fault_service::drain_events() {
+  if (const std::uint64_t dropped = events_.dropped(); dropped != dropped_reported_) {
+    log().warn("{} handler events were dropped: the event ring was full",
+               dropped - dropped_reported_);
+    dropped_reported_ = dropped;
+  }
   telemetry_event e{};
   while (events_.pop(e)) {
     switch (e.kind) {

@@ -52,6 +52,7 @@ class fault_service {
   std::vector<fault_request*> deferred_;  // service thread only
   std::atomic<bool> stop_{false};
   bool warned_coarsening_ = false;
+  std::uint64_t dropped_reported_ = 0;
   std::thread thread_;
 };
 

@@ -61,8 +61,6 @@ class migrator final : public fault_resolver {
   /// @return the number of pages moved.
   std::size_t prefetch(managed_range& r, std::size_t first, std::size_t count, bool to_device);
 
-  [[nodiscard]] std::uint32_t frame_count() const noexcept { return pool_.size(); }
-
  private:
   struct move {
     managed_range* range;

@@ -129,7 +129,7 @@ TEST(EmulatedBackend, CopiesLandTheRightBytes) {
     EXPECT_EQ(std::memcmp(dev.p, src.data(), bytes), 0);
     EXPECT_TRUE(back == src);
   }
-  EXPECT_EQ(b.last_error(), "");
+  EXPECT_EQ(b.take_error(), "");
 }
 
 TEST(EmulatedBackend, ByteCountersAddUp) {
@@ -386,7 +386,7 @@ TEST(EmulatedBackend, LaunchCompletesAfterEveryChunk) {
 TEST(EmulatedBackend, ThrowingKernelIsReportedAndLaterWorkRuns) {
   emulated_backend b;
   const stream s = b.create_stream("throw");
-  EXPECT_EQ(b.last_error(), "");
+  EXPECT_EQ(b.take_error(), "");
   std::atomic<std::size_t> ran{0};
   b.launch(
       100,
@@ -402,16 +402,16 @@ TEST(EmulatedBackend, ThrowingKernelIsReportedAndLaterWorkRuns) {
   ASSERT_TRUE(b.wait(b.record(s), patience));
   EXPECT_EQ(ran.load(), 100u) << "the other chunks still ran";
   EXPECT_EQ(*w, 42u);
-  const std::string err = b.last_error();
+  const std::string err = b.take_error();
   EXPECT_NE(err.find("boom at zero"), std::string::npos) << err;
-  EXPECT_EQ(b.last_error(), "") << "taking the error clears it";
+  EXPECT_EQ(b.take_error(), "") << "taking the error clears it";
 
   b.launch(
       1, [](std::size_t, std::size_t) { throw 7; }, s);
   b.launch(
       1, [](std::size_t, std::size_t) { throw std::logic_error("second"); }, s);
   ASSERT_TRUE(b.wait(b.record(s), patience));
-  const std::string sticky = b.last_error();
+  const std::string sticky = b.take_error();
   EXPECT_NE(sticky.find("non-standard"), std::string::npos) << sticky;
   EXPECT_NE(sticky.find("1 more"), std::string::npos) << sticky;
 }
@@ -508,10 +508,12 @@ TEST(EmulatedBackend, DestructionFinishesQueuedWork) {
       std::vector<unsigned char>& h = host[k];
       void* dev = b.allocate_device(h.size());  // freed by the destructor
       // A slow first operation, so the rest is still queued when the destructor starts.
-      b.launch(1, [](std::size_t, std::size_t) { std::this_thread::sleep_for(20ms); }, s);
+      b.launch(
+          1, [](std::size_t, std::size_t) { std::this_thread::sleep_for(20ms); }, s);
       for (int i = 0; i < 50; ++i) {
         b.copy_async(dev, h.data(), h.size(), copy_kind::host_to_device, s);
-        b.launch(64, [&](std::size_t begin, std::size_t end) { ran += int(end - begin); }, s);
+        b.launch(
+            64, [&](std::size_t begin, std::size_t end) { ran += int(end - begin); }, s);
         b.copy_async(h.data(), dev, h.size(), copy_kind::device_to_host, s);
       }
     }

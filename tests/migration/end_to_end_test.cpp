@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdint>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -52,6 +54,24 @@ TEST(EndToEnd, ReadOnlyKernelLeavesHostCopiesValid) {
   EXPECT_EQ(mgr.stats().bytes_device_to_host, 0u);
   EXPECT_EQ(sum[0], n * (n - 1) / 2);
   EXPECT_EQ(mgr.stats().bytes_device_to_host, sum.bytes().page_size());
+}
+
+TEST(EndToEnd, AKernelThatThrowsIsReportedBySynchronize) {
+  uvm::manager mgr(emulated());
+  auto a = mgr.allocate<int>(1000);
+  auto v = a.view();
+  mgr.parallel_for(a.size(), [=](std::size_t i) {
+    if (i == 500) throw std::runtime_error("element 500 is cursed");
+    v.store(i, 1);
+  });
+  try {
+    mgr.synchronize();
+    ADD_FAILURE() << "no error";
+  } catch (const uvm::error& e) {
+    EXPECT_NE(std::string(e.what()).find("element 500 is cursed"), std::string::npos) << e.what();
+  }
+  mgr.synchronize();  // reported once
+  EXPECT_EQ(a[0], 1);
 }
 
 TEST(EndToEnd, FirstTouchOnTheDeviceReadsZeros) {

@@ -34,10 +34,6 @@ class emulated_backend final : public backend {
   emulated_backend(const emulated_backend&) = delete;
   emulated_backend& operator=(const emulated_backend&) = delete;
 
-  /// The first asynchronous failure (a kernel body that threw) since the last call, or "" if
-  /// none; the call clears it.
-  [[nodiscard]] std::string last_error() { return errors_.take(); }
-
   [[nodiscard]] unsigned kernel_workers() const noexcept { return kernels_.workers(); }
 
  private:
@@ -52,6 +48,7 @@ class emulated_backend final : public backend {
   void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override;
   void do_launch(std::size_t n, kernel_body body, const stream& s) override;
   event do_record(const stream& s) override;
+  std::string do_take_error() override { return errors_.take(); }
   bool do_query(const event& e) noexcept override;
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;
 
