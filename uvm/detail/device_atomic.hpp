@@ -75,10 +75,6 @@ UVM_HOST_DEVICE inline void backoff(std::uint32_t ns) noexcept {
 #endif
 }
 
-}  // namespace uvm::detail
-
-namespace uvm::detail {
-
 UVM_HOST_DEVICE inline bool compare_exchange(std::uint32_t* p, std::uint32_t expected,
                                              std::uint32_t desired) noexcept {
 #if defined(__CUDA_ARCH__)
