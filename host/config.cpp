@@ -33,6 +33,12 @@ constexpr std::array<std::pair<std::string_view, backend_kind>, 3> backend_names
      {"emulated", backend_kind::emulated}}};
 constexpr std::array<std::pair<std::string_view, fault_mechanism>, 1> mechanism_names{
     {{"signal", fault_mechanism::signal}}};
+constexpr std::array<std::pair<std::string_view, eviction_kind>, 3> eviction_names{
+    {{"fifo", eviction_kind::fifo}, {"lru", eviction_kind::lru}, {"clock", eviction_kind::clock}}};
+constexpr std::array<std::pair<std::string_view, prefetch_kind>, 3> prefetch_names{
+    {{"none", prefetch_kind::none},
+     {"sequential", prefetch_kind::sequential},
+     {"tree", prefetch_kind::tree}}};
 constexpr std::array<std::pair<std::string_view, log_level>, 7> level_names{
     {{"trace", log_level::trace},
      {"debug", log_level::debug},
@@ -98,6 +104,8 @@ config config::from_env(config c) {
   if (auto v = env("UVM_FAULT_MECHANISM")) {
     c.faults = parse_enum("UVM_FAULT_MECHANISM", *v, mechanism_names);
   }
+  if (auto v = env("UVM_EVICTION")) c.eviction = parse_enum("UVM_EVICTION", *v, eviction_names);
+  if (auto v = env("UVM_PREFETCH")) c.prefetch = parse_enum("UVM_PREFETCH", *v, prefetch_names);
   if (auto v = env("UVM_LOG_LEVEL")) c.log = parse_enum("UVM_LOG_LEVEL", *v, level_names);
   if (auto v = env("UVM_FAULT_TIMEOUT_MS")) {
     c.fault_timeout = std::chrono::milliseconds(parse_count("UVM_FAULT_TIMEOUT_MS", *v));
@@ -121,6 +129,10 @@ void config::validate() const {
               "uvm: backend {} is not a backend_kind", static_cast<unsigned>(backend));
   UVM_EXPECTS(faults == fault_mechanism::signal, "uvm: fault mechanism {} is not supported",
               static_cast<unsigned>(faults));
+  UVM_EXPECTS(static_cast<unsigned>(eviction) <= static_cast<unsigned>(eviction_kind::clock),
+              "uvm: eviction {} is not an eviction_kind", static_cast<unsigned>(eviction));
+  UVM_EXPECTS(static_cast<unsigned>(prefetch) <= static_cast<unsigned>(prefetch_kind::tree),
+              "uvm: prefetch {} is not a prefetch_kind", static_cast<unsigned>(prefetch));
   UVM_EXPECTS(static_cast<unsigned>(log) <= static_cast<unsigned>(log_level::off),
               "uvm: log level {} is not a log_level", static_cast<unsigned>(log));
 }
@@ -130,6 +142,12 @@ std::string_view to_string(backend_kind k) noexcept {
 }
 std::string_view to_string(fault_mechanism m) noexcept {
   return name_of(m, mechanism_names);
+}
+std::string_view to_string(eviction_kind k) noexcept {
+  return name_of(k, eviction_names);
+}
+std::string_view to_string(prefetch_kind k) noexcept {
+  return name_of(k, prefetch_names);
 }
 std::string_view to_string(log_level l) noexcept {
   return name_of(l, level_names);

@@ -28,12 +28,16 @@ TEST(Config, EveryVariableOverridesItsField) {
   scoped_env d("UVM_FAULT_MECHANISM", "signal");
   scoped_env e("UVM_LOG_LEVEL", "debug");
   scoped_env f("UVM_FAULT_TIMEOUT_MS", "250");
+  scoped_env g("UVM_EVICTION", "lru");
+  scoped_env h("UVM_PREFETCH", "tree");
   const uvm::config cfg = uvm::config::from_env();
   EXPECT_EQ(cfg.page_size, 2u << 20);
   EXPECT_EQ(cfg.device_budget, 3ull << 30);
   EXPECT_EQ(cfg.backend, uvm::backend_kind::emulated);
   EXPECT_EQ(cfg.log, uvm::log_level::debug);
   EXPECT_EQ(cfg.fault_timeout.count(), 250);
+  EXPECT_EQ(cfg.eviction, uvm::eviction_kind::lru);
+  EXPECT_EQ(cfg.prefetch, uvm::prefetch_kind::tree);
 }
 
 TEST(Config, SizesAcceptSuffixes) {
@@ -64,6 +68,8 @@ TEST(Config, BadValuesNameTheirVariable) {
   expect_rejected("UVM_BACKEND", "opencl");
   expect_rejected("UVM_FAULT_MECHANISM", "userfaultfd");
   expect_rejected("UVM_LOG_LEVEL", "loud");
+  expect_rejected("UVM_EVICTION", "random");
+  expect_rejected("UVM_PREFETCH", "always");
   expect_rejected("UVM_FAULT_TIMEOUT_MS", "0");
   expect_rejected("UVM_FAULT_TIMEOUT_MS", "10s");
 }

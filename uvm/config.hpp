@@ -23,6 +23,20 @@ enum class fault_mechanism : std::uint8_t {
   signal,  ///< app-view protections with mprotect, caught by a SIGSEGV handler
 };
 
+/// @brief Which resident page gives up its device frame when a frame is needed.
+enum class eviction_kind : std::uint8_t {
+  fifo,   ///< the page resident longest (what NVIDIA's driver effectively does)
+  lru,    ///< the page least recently used by kernels (device accessed bits, per kernel)
+  clock,  ///< second chance over resident pages, using the same accessed bits
+};
+
+/// @brief Which pages move to the device along with a faulting page (within its 2 MiB block).
+enum class prefetch_kind : std::uint8_t {
+  none,        ///< only the faulting page
+  sequential,  ///< the next 16 pages
+  tree,        ///< its 64 KiB big page, then subtrees more than 51% occupied (NVIDIA's rule)
+};
+
 /// @brief Severity threshold of the `uvm` logger.
 enum class log_level : std::uint8_t { trace, debug, info, warn, error, critical, off };
 
@@ -48,6 +62,12 @@ struct config {
   /// Env: `UVM_FAULT_MECHANISM` = `signal`.
   fault_mechanism faults = fault_mechanism::signal;
 
+  /// Env: `UVM_EVICTION` = `fifo` | `lru` | `clock`.
+  eviction_kind eviction = eviction_kind::fifo;
+
+  /// Env: `UVM_PREFETCH` = `none` | `sequential` | `tree`.
+  prefetch_kind prefetch = prefetch_kind::none;
+
   /// Threshold of the `uvm` spdlog logger. Env: `UVM_LOG_LEVEL` = `trace` ... `off`.
   log_level log = log_level::warn;
 
@@ -72,6 +92,10 @@ struct config {
 [[nodiscard]] std::string_view to_string(backend_kind k) noexcept;
 /// @return `signal`.
 [[nodiscard]] std::string_view to_string(fault_mechanism m) noexcept;
+/// @return `fifo`, `lru` or `clock`.
+[[nodiscard]] std::string_view to_string(eviction_kind k) noexcept;
+/// @return `none`, `sequential` or `tree`.
+[[nodiscard]] std::string_view to_string(prefetch_kind k) noexcept;
 /// @return `trace`, `debug`, `info`, `warn`, `error`, `critical` or `off`.
 [[nodiscard]] std::string_view to_string(log_level l) noexcept;
 

@@ -32,6 +32,8 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       settings_(s),
       page_shift_(static_cast<unsigned>(std::countr_zero(s.page_size))),
       pool_(frames_for(s)),
+      eviction_(make_eviction_policy(s.eviction)),
+      prefetch_(make_prefetch_policy(s.prefetch)),
       h2d_(b.create_stream("h2d")),
       d2h_(b.create_stream("d2h")),
       compute_(b.create_stream("compute")) {
@@ -47,8 +49,8 @@ migrator::migrator(backend& b, counters& c, const settings& s)
   }
   zero_ = static_cast<std::byte*>(z);
   (void)backend_.register_host(zero_, zero_bytes_);
-  log().debug("migrator: {} frames of {} bytes on the {} device", pool_.size(), s.page_size,
-              backend_.name());
+  log().debug("migrator: {} frames of {} bytes on the {} device, eviction {}, prefetch {}",
+              pool_.size(), s.page_size, backend_.name(), eviction_->name(), prefetch_->name());
 }
 
 migrator::~migrator() {
@@ -90,7 +92,9 @@ void migrator::detach(managed_range& r) noexcept {
   for (std::size_t p = 0; p < r.page_count(); ++p) {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
     const device_pte e = read_pte(r, p);
-    if ((e & pte_valid) != 0 && (e & pte_remote) == 0) pool_.give_back(pte_frame(e));
+    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
+    pool_.give_back(pte_frame(e));
+    eviction_->on_released({d.range_id, static_cast<std::uint32_t>(p)});
   }
   if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) ranges_[d.range_id] = nullptr;
   backend_.unregister_host(r.runtime_view());
@@ -126,8 +130,50 @@ bool migrator::wait_kernels(std::chrono::nanoseconds timeout) {
 }
 
 bool migrator::kernels_in_flight() {
+  const bool had = !kernels_.empty();
   std::erase_if(kernels_, [this](const event& e) { return backend_.query(e); });
-  return launching_ != 0 || !kernels_.empty();
+  const bool busy = launching_ != 0 || !kernels_.empty();
+  if (had && !busy) harvest_accessed();  // an epoch ended
+  return busy;
+}
+
+void migrator::harvest_accessed() {
+  if (!eviction_->uses_accesses()) return;
+  bool cleared = false;
+  for (managed_range* r : ranges_) {
+    if (r == nullptr) continue;
+    for (std::size_t p = 0; p < r->page_count(); ++p) {
+      if ((r->pages().load(p) & device_mapped_bit) == 0) continue;
+      const device_pte e = read_pte(*r, p);
+      if ((e & pte_accessed) == 0 || (e & pte_remote) != 0) continue;
+      eviction_->on_access({r->device().range_id, static_cast<std::uint32_t>(p)});
+      backend_.write_word_async(&r->device().ptes[p], e & ~pte_accessed, h2d_);
+      cleared = true;
+    }
+  }
+  // No kernel runs between epochs, and the next one starts after the bits are clear.
+  if (cleared && !backend_.wait(backend_.record(h2d_), settings_.timeout)) {
+    log().error("clearing accessed bits did not complete within the fault timeout");
+  }
+}
+
+void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
+  const std::size_t per_block = std::max<std::size_t>(1, block_bytes >> page_shift_);
+  const std::size_t first = page - page % per_block;
+  block_state b;
+  b.first_page = first;
+  b.page_count = std::min(per_block, r.page_count() - first);
+  b.page_bytes = r.page_size();
+  // Pages being moved (this chunk's included) count as resident: they are on their way.
+  b.resident = [&](std::size_t q) {
+    return (r.pages().load(q) & busy_bit) != 0 || (read_pte(r, q) & pte_valid) != 0;
+  };
+  b.thrashing = [](std::size_t) { return false; };
+  std::vector<std::size_t> extra;
+  prefetch_->expand(page, b, extra);
+  std::size_t started = 0;
+  for (const std::size_t q : extra) started += start_to_device(r, q, false, false, c) ? 1 : 0;
+  counters_.prefetched_pages.fetch_add(started, std::memory_order_relaxed);
 }
 
 bool migrator::do_poll() noexcept {
@@ -159,8 +205,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
   if ((e & pte_valid) != 0 && !remote) {
     m.pte = e | pte_writable;  // a read-only duplicate becomes the only copy
   } else {
-    const std::optional<std::uint32_t> f =
-        pool_.take(r.device().range_id, static_cast<std::uint32_t>(page));
+    const std::optional<std::uint32_t> f = pool_.take();
     if (!f && !allow_remote) {
       r.pages().publish(page, s);
       return false;
@@ -232,6 +277,10 @@ void migrator::for_each_access_run(const std::vector<move>& moves, bool widen, F
 }
 
 void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
+  // Page order lets neighbours share an mprotect and a copy (prefetched pages arrive unsorted).
+  std::sort(c.moves.begin(), c.moves.end(), [](const move& a, const move& b) {
+    return a.range != b.range ? a.range < b.range : a.page < b.page;
+  });
   // 1. Narrow host access first, so no CPU store can race the copies that read the pages.
   std::vector<bool> cancelled(c.moves.size(), false);
   for_each_access_run(c.moves, false, [&](std::size_t i, std::size_t j) {
@@ -249,7 +298,7 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
       c.moves[kept++] = m;
       continue;
     }
-    if (m.taken) pool_.give_back(*m.taken);
+    if (m.taken) pool_.give_back(*m.taken);  // never announced to the eviction policy
     if (m.target == page_state::remote) {
       counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -292,7 +341,12 @@ void migrator::complete(chunk& c) {
     }
   });
   for (const move& m : c.moves) {
-    if (m.freed) pool_.give_back(*m.freed);
+    const page_ref ref{m.range->device().range_id, static_cast<std::uint32_t>(m.page)};
+    if (m.freed) {
+      pool_.give_back(*m.freed);
+      eviction_->on_released(ref);
+    }
+    if (m.taken) eviction_->on_resident(ref);
     const bool mapped = (m.pte & pte_valid) != 0;
     m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
                              mapped ? 0 : device_mapped_bit);
@@ -325,12 +379,15 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   const std::uint64_t start = now_ns();
   try {
     chunk c;
+    std::size_t n = 0;  // faulting pages served; prefetched ones are counted apart
     for (const fault_record& f : batch) {
       managed_range* r = range_of(f.range_id);
       if (r == nullptr || f.page >= r->page_count()) continue;
-      (void)start_to_device(*r, f.page, f.access == device_access::write, true, c);
+      if (start_to_device(*r, f.page, f.access == device_access::write, true, c)) {
+        ++n;
+        expand_fault(*r, f.page, c);
+      }
     }
-    const std::size_t n = c.moves.size();
     enqueue_tail(c, copy_kind::host_to_device, h2d_);
     complete(c);
     const std::uint64_t took = now_ns() - start;
@@ -345,14 +402,16 @@ std::size_t migrator::evict(std::size_t frames) {
   chunk c;
   std::size_t freed = 0;
   while (freed < frames) {
-    const std::optional<frame_pool::resident> victim = pool_.pop_oldest();
+    const std::optional<page_ref> victim = eviction_->victim();
     if (!victim) break;
     managed_range* r = range_of(victim->range_id);
-    if (r == nullptr) continue;
-    if (!start_to_host(*r, victim->page, true, c)) {
-      pool_.push_oldest(*victim);  // busy now: it stays the oldest
-      break;
+    if (r == nullptr) {
+      eviction_->on_released(*victim);  // its range is gone
+      continue;
     }
+    // A victim that is busy now stays the victim; evicting fewer frames this time is fine.
+    if (!start_to_host(*r, victim->page, true, c)) break;
+    eviction_->on_released(*victim);  // planned: the policy must offer the next page
     ++freed;
   }
   enqueue_tail(c, copy_kind::device_to_host, d2h_);

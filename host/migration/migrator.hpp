@@ -14,13 +14,17 @@
 #include "host/fault/fault_resolver.hpp"
 #include "host/migration/copy_batcher.hpp"
 #include "host/migration/frame_pool.hpp"
+#include "host/policy/eviction_policy.hpp"
+#include "host/policy/prefetch_policy.hpp"
 #include "host/telemetry/counters.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace uvm::detail {
@@ -31,6 +35,8 @@ class migrator final : public fault_resolver {
     std::size_t page_size;
     std::size_t budget_bytes;          ///< device memory for frames
     std::chrono::nanoseconds timeout;  ///< longest wait for a copy or a kernel
+    std::string_view eviction = "fifo";
+    std::string_view prefetch = "none";
   };
 
   /// @throws uvm::out_of_memory if the frames cannot be allocated.
@@ -90,6 +96,10 @@ class migrator final : public fault_resolver {
   // Claim a page and plan its move into `c`; nothing changes until enqueue_tail.
   bool start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote, chunk& c);
   bool start_to_host(managed_range& r, std::size_t page, bool write, chunk& c);
+  // Adds the pages the prefetch policy moves along with a device fault on `page`.
+  void expand_fault(managed_range& r, std::size_t page, chunk& c);
+  // Tells the eviction policy which resident pages kernels used, then clears the bits.
+  void harvest_accessed();
   // Narrows host access, enqueues the coalesced copies and the page-table entries, records.
   void enqueue_tail(chunk& c, copy_kind kind, const stream& s);
   // Waits for the chunk, widens host access, returns frames, publishes the pages.
@@ -106,6 +116,8 @@ class migrator final : public fault_resolver {
   std::byte* zero_ = nullptr;    // host zeros, source of first-touch pages on the device
   std::size_t zero_bytes_ = 0;
   frame_pool pool_;
+  std::unique_ptr<eviction_policy> eviction_;
+  std::unique_ptr<prefetch_policy> prefetch_;
   stream h2d_, d2h_, compute_;
   fault_mailbox* mailbox_ = nullptr;
 

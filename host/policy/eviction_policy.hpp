@@ -31,6 +31,8 @@ class eviction_policy {
   [[nodiscard]] std::size_t size() const noexcept { return do_size(); }
   /// "fifo", "lru", "clock", ...
   [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
+  /// Whether on_access matters: the runtime collects device accessed bits only if it does.
+  [[nodiscard]] bool uses_accesses() const noexcept { return do_uses_accesses(); }
 
  private:
   virtual void do_on_resident(page_ref p) = 0;
@@ -39,6 +41,7 @@ class eviction_policy {
   virtual std::optional<page_ref> do_victim() = 0;
   virtual std::size_t do_size() const noexcept = 0;
   virtual std::string_view do_name() const noexcept = 0;
+  virtual bool do_uses_accesses() const noexcept { return true; }
 };
 
 /// @return the policy called `name` ("fifo", "lru" or "clock").

@@ -28,6 +28,7 @@ class fifo_eviction final : public eviction_policy {
   std::optional<page_ref> do_victim() override;
   std::size_t do_size() const noexcept override { return index_.size(); }
   std::string_view do_name() const noexcept override { return "fifo"; }
+  bool do_uses_accesses() const noexcept override { return false; }
 
   std::list<page_ref> order_;  // front: oldest resident
   std::unordered_map<page_ref, std::list<page_ref>::iterator, page_ref_hash> index_;

@@ -76,6 +76,70 @@ TEST(Migrator, PrefetchToTheHostWaitsForKernelsOnOtherStreams) {
   mgr.synchronize(other);
 }
 
+std::uint64_t device_faults_for_sequential_kernel(uvm::prefetch_kind prefetch) {
+  uvm::config cfg = emulated(4 << 10);
+  cfg.prefetch = prefetch;
+  uvm::manager mgr(cfg);
+  constexpr std::size_t pages = 2048;  // 8 MiB: four 2 MiB blocks
+  constexpr std::size_t per_page = (4 << 10) / 4;
+  auto a = mgr.allocate<std::uint32_t>(pages * per_page);
+  for (std::size_t p = 0; p < pages; ++p) a[p * per_page] = static_cast<std::uint32_t>(p);
+  auto v = a.view();
+  std::atomic<std::size_t> wrong{0};
+  mgr.parallel_for(pages, [=, &wrong](std::size_t p) {
+    if (v.load(p * per_page) != p) wrong.fetch_add(1);
+  });
+  mgr.synchronize();
+  EXPECT_EQ(wrong.load(), 0u);
+  const uvm::stats s = mgr.stats();
+  EXPECT_EQ(s.bytes_host_to_device, pages * (4u << 10)) << "prefetch moves no page twice";
+  EXPECT_EQ(s.device.count + s.prefetched_pages, pages);
+  return s.device.count;
+}
+
+TEST(Migrator, TreePrefetchCutsDeviceFaultsTenfoldOnAStream) {
+  const std::uint64_t none = device_faults_for_sequential_kernel(uvm::prefetch_kind::none);
+  const std::uint64_t tree = device_faults_for_sequential_kernel(uvm::prefetch_kind::tree);
+  const std::uint64_t sequential =
+      device_faults_for_sequential_kernel(uvm::prefetch_kind::sequential);
+  RecordProperty("tree_faults", static_cast<int>(tree));
+  RecordProperty("sequential_faults", static_cast<int>(sequential));
+  EXPECT_EQ(none, 2048u);
+  EXPECT_LE(tree * 10, none) << "tree " << tree;
+  EXPECT_LT(sequential, none);
+}
+
+// Four frames hold pages 0-3 of `a`; a kernel then uses pages 0 and 1; moving two pages of `b`
+// in must evict two of `a`'s: fifo takes the oldest (0, 1), lru the least recently used (2, 3).
+void evict_after_use(uvm::eviction_kind eviction, std::size_t expect_first_evicted) {
+  constexpr std::size_t page = 64 << 10;
+  uvm::config cfg = emulated(page, 4 * page);
+  cfg.eviction = eviction;
+  uvm::manager mgr(cfg);
+  auto a = mgr.allocate<std::uint32_t>(4 * page / 4);
+  auto b = mgr.allocate<std::uint32_t>(2 * page / 4);
+  ASSERT_EQ(mgr.prefetch(a.bytes(), uvm::location::device()), 4u);
+  auto v = a.const_view();
+  std::atomic<std::uint32_t> sum{0};
+  mgr.parallel_for(2, [=, &sum](std::size_t p) { sum += v.load(p * (page / 4)); });
+  mgr.synchronize();
+  ASSERT_EQ(mgr.prefetch(b.bytes(), uvm::location::device()), 2u);
+  EXPECT_EQ(mgr.stats().evictions, 2u);
+  for (std::size_t p = 0; p < 4; ++p) {
+    const bool evicted = p == expect_first_evicted || p == expect_first_evicted + 1;
+    EXPECT_EQ(mgr.state_of(a.data() + p * (page / 4)),
+              evicted ? uvm::page_state::host_exclusive : uvm::page_state::device_exclusive)
+        << to_string(eviction) << " page " << p;
+  }
+}
+
+TEST(Migrator, FifoEvictsTheOldestPages) {
+  evict_after_use(uvm::eviction_kind::fifo, 0);
+}
+TEST(Migrator, LruEvictsTheLeastRecentlyUsedPages) {
+  evict_after_use(uvm::eviction_kind::lru, 2);
+}
+
 TEST(Migrator, PrefetchRejectsBadSpans) {
   uvm::manager mgr(emulated(64 << 10));
   auto a = mgr.allocate<int>(1000);
