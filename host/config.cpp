@@ -107,6 +107,13 @@ config config::from_env(config c) {
   if (auto v = env("UVM_EVICTION")) c.eviction = parse_enum("UVM_EVICTION", *v, eviction_names);
   if (auto v = env("UVM_PREFETCH")) c.prefetch = parse_enum("UVM_PREFETCH", *v, prefetch_names);
   if (auto v = env("UVM_LOG_LEVEL")) c.log = parse_enum("UVM_LOG_LEVEL", *v, level_names);
+  if (auto v = env("UVM_THRASHING_MIGRATIONS")) {
+    c.thrashing_migrations =
+        static_cast<unsigned>(parse_count("UVM_THRASHING_MIGRATIONS", *v) & 0xffffffffu);
+  }
+  if (auto v = env("UVM_THRASHING_LAPSE_US")) {
+    c.thrashing_lapse = std::chrono::microseconds(parse_count("UVM_THRASHING_LAPSE_US", *v));
+  }
   if (auto v = env("UVM_FAULT_TIMEOUT_MS")) {
     c.fault_timeout = std::chrono::milliseconds(parse_count("UVM_FAULT_TIMEOUT_MS", *v));
   }
@@ -133,6 +140,12 @@ void config::validate() const {
               "uvm: eviction {} is not an eviction_kind", static_cast<unsigned>(eviction));
   UVM_EXPECTS(static_cast<unsigned>(prefetch) <= static_cast<unsigned>(prefetch_kind::tree),
               "uvm: prefetch {} is not a prefetch_kind", static_cast<unsigned>(prefetch));
+  UVM_EXPECTS(thrashing_lapse.count() > 0 && thrashing_lapse <= std::chrono::seconds(10),
+              "uvm: thrashing lapse {} us is outside 1 us .. 10 s (UVM_THRASHING_LAPSE_US)",
+              thrashing_lapse.count());
+  UVM_EXPECTS(thrashing_migrations <= 1000,
+              "uvm: {} thrashing migrations is more than 1000 (UVM_THRASHING_MIGRATIONS)",
+              thrashing_migrations);
   UVM_EXPECTS(static_cast<unsigned>(log) <= static_cast<unsigned>(log_level::off),
               "uvm: log level {} is not a log_level", static_cast<unsigned>(log));
 }

@@ -34,9 +34,10 @@ runtime::runtime(config cfg)
       backend_(make_backend(kind_)),
       migrator_(std::make_unique<migrator>(
           *backend_, counters_,
-          migrator::settings{
-              cfg_.page_size, cfg_.device_budget != 0 ? cfg_.device_budget : default_budget(kind_),
-              cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch)})),
+          migrator::settings{cfg_.page_size,
+                             cfg_.device_budget != 0 ? cfg_.device_budget : default_budget(kind_),
+                             cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
+                             cfg_.thrashing_migrations, cfg_.thrashing_lapse})),
       service_(*migrator_, events_),
       ctx_{source_.get(), &counters_, &events_, &service_, cfg_.fault_timeout} {
   set_log_level(cfg_.log);

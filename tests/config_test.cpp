@@ -30,6 +30,8 @@ TEST(Config, EveryVariableOverridesItsField) {
   scoped_env f("UVM_FAULT_TIMEOUT_MS", "250");
   scoped_env g("UVM_EVICTION", "lru");
   scoped_env h("UVM_PREFETCH", "tree");
+  scoped_env i("UVM_THRASHING_MIGRATIONS", "5");
+  scoped_env j("UVM_THRASHING_LAPSE_US", "2000");
   const uvm::config cfg = uvm::config::from_env();
   EXPECT_EQ(cfg.page_size, 2u << 20);
   EXPECT_EQ(cfg.device_budget, 3ull << 30);
@@ -38,6 +40,8 @@ TEST(Config, EveryVariableOverridesItsField) {
   EXPECT_EQ(cfg.fault_timeout.count(), 250);
   EXPECT_EQ(cfg.eviction, uvm::eviction_kind::lru);
   EXPECT_EQ(cfg.prefetch, uvm::prefetch_kind::tree);
+  EXPECT_EQ(cfg.thrashing_migrations, 5u);
+  EXPECT_EQ(cfg.thrashing_lapse.count(), 2000);
 }
 
 TEST(Config, SizesAcceptSuffixes) {
@@ -70,6 +74,9 @@ TEST(Config, BadValuesNameTheirVariable) {
   expect_rejected("UVM_LOG_LEVEL", "loud");
   expect_rejected("UVM_EVICTION", "random");
   expect_rejected("UVM_PREFETCH", "always");
+  expect_rejected("UVM_THRASHING_MIGRATIONS", "lots");
+  expect_rejected("UVM_THRASHING_MIGRATIONS", "5000");
+  expect_rejected("UVM_THRASHING_LAPSE_US", "0");
   expect_rejected("UVM_FAULT_TIMEOUT_MS", "0");
   expect_rejected("UVM_FAULT_TIMEOUT_MS", "10s");
 }

@@ -68,6 +68,14 @@ struct config {
   /// Env: `UVM_PREFETCH` = `none` | `sequential` | `tree`.
   prefetch_kind prefetch = prefetch_kind::none;
 
+  /// A page that migrates this many times within `thrashing_lapse` is thrashing: it is left out
+  /// of prefetch, and after repeated detections pinned to the host and mapped remote (until it
+  /// has been quiet for 10 ms). Env: `UVM_THRASHING_MIGRATIONS` (0 turns detection off).
+  unsigned thrashing_migrations = 3;
+
+  /// Env: `UVM_THRASHING_LAPSE_US`.
+  std::chrono::microseconds thrashing_lapse{500};
+
   /// Threshold of the `uvm` spdlog logger. Env: `UVM_LOG_LEVEL` = `trace` ... `off`.
   log_level log = log_level::warn;
 

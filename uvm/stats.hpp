@@ -44,9 +44,11 @@ struct stats {
   /// batch of fault records to the batch's page-table entries being published (the time a record
   /// waits in the mailbox, and the device's wait after publishing, are not included).
   fault_stats device;
-  std::uint64_t remote_mappings = 0;   ///< pages mapped to host memory because no frame was free
-  std::uint64_t evictions = 0;         ///< pages whose frame was reclaimed
-  std::uint64_t prefetched_pages = 0;  ///< pages moved by prefetch, either way
+  std::uint64_t remote_mappings = 0;      ///< pages mapped to host memory because no frame was free
+  std::uint64_t evictions = 0;            ///< pages whose frame was reclaimed
+  std::uint64_t prefetched_pages = 0;     ///< pages moved by prefetch, either way
+  std::uint64_t thrashing_throttles = 0;  ///< detections of a page migrating back and forth
+  std::uint64_t thrashing_pins = 0;       ///< thrashing pages pinned to the host and mapped remote
 
   /// Blocks whose pages were made host-resident together because the process neared
   /// vm.max_map_count (see docs/architecture.md, "Mapping budget").

@@ -34,6 +34,8 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       pool_(frames_for(s)),
       eviction_(make_eviction_policy(s.eviction)),
       prefetch_(make_prefetch_policy(s.prefetch)),
+      thrashing_(thrashing_settings{std::max(1u, s.thrashing_migrations),
+                                    static_cast<std::uint64_t>(s.thrashing_lapse.count())}),
       h2d_(b.create_stream("h2d")),
       d2h_(b.create_stream("d2h")),
       compute_(b.create_stream("compute")) {
@@ -168,7 +170,10 @@ void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
   b.resident = [&](std::size_t q) {
     return (r.pages().load(q) & busy_bit) != 0 || (read_pte(r, q) & pte_valid) != 0;
   };
-  b.thrashing = [](std::size_t) { return false; };
+  const std::uint64_t now = now_ns();
+  b.thrashing = [&](std::size_t q) {
+    return thrashing_.thrashing({r.device().range_id, static_cast<std::uint32_t>(q)}, now);
+  };
   std::vector<std::size_t> extra;
   prefetch_->expand(page, b, extra);
   std::size_t started = 0;
@@ -179,6 +184,13 @@ void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
 bool migrator::do_poll() noexcept {
   std::lock_guard lock(mutex_);
   return kernels_in_flight();
+}
+
+bool migrator::pinned(page_ref p) {
+  if (!pinned_.contains(p)) return false;
+  if (thrashing_.thrashing(p, now_ns())) return true;
+  pinned_.erase(p);  // quiet long enough: decisions are normal again
+  return false;
 }
 
 managed_range* migrator::range_of(std::uint32_t id) const noexcept {
@@ -205,7 +217,12 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
   if ((e & pte_valid) != 0 && !remote) {
     m.pte = e | pte_writable;  // a read-only duplicate becomes the only copy
   } else {
-    const std::optional<std::uint32_t> f = pool_.take();
+    const page_ref ref{r.device().range_id, static_cast<std::uint32_t>(page)};
+    if (pinned(ref) && (remote || !allow_remote)) {
+      r.pages().publish(page, s);  // a pinned page stays on the host; a prefetch skips it
+      return false;
+    }
+    const std::optional<std::uint32_t> f = pinned(ref) ? std::nullopt : pool_.take();
     if (!f && !allow_remote) {
       r.pages().publish(page, s);
       return false;
@@ -347,6 +364,20 @@ void migrator::complete(chunk& c) {
       eviction_->on_released(ref);
     }
     if (m.taken) eviction_->on_resident(ref);
+    // A page that changed sides (not a first touch) counts towards thrashing.
+    if (settings_.thrashing_migrations != 0 &&
+        ((m.taken && m.from != page_state::unpopulated) || m.freed)) {
+      switch (thrashing_.on_migration(ref, now_ns())) {
+        case thrashing_detector::verdict::normal: break;
+        case thrashing_detector::verdict::throttle:
+          counters_.thrashing_throttles.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case thrashing_detector::verdict::pin_remote:
+          counters_.thrashing_pins.fetch_add(1, std::memory_order_relaxed);
+          pinned_.insert(ref);
+          break;
+      }
+    }
     const bool mapped = (m.pte & pte_valid) != 0;
     m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
                              mapped ? 0 : device_mapped_bit);

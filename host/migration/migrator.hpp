@@ -16,6 +16,7 @@
 #include "host/migration/frame_pool.hpp"
 #include "host/policy/eviction_policy.hpp"
 #include "host/policy/prefetch_policy.hpp"
+#include "host/policy/thrashing_detector.hpp"
 #include "host/telemetry/counters.hpp"
 
 #include <chrono>
@@ -25,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace uvm::detail {
@@ -37,6 +39,8 @@ class migrator final : public fault_resolver {
     std::chrono::nanoseconds timeout;  ///< longest wait for a copy or a kernel
     std::string_view eviction = "fifo";
     std::string_view prefetch = "none";
+    unsigned thrashing_migrations = 3;  ///< 0: no thrashing detection
+    std::chrono::nanoseconds thrashing_lapse = std::chrono::microseconds(500);
   };
 
   /// @throws uvm::out_of_memory if the frames cannot be allocated.
@@ -118,6 +122,9 @@ class migrator final : public fault_resolver {
   frame_pool pool_;
   std::unique_ptr<eviction_policy> eviction_;
   std::unique_ptr<prefetch_policy> prefetch_;
+  thrashing_detector thrashing_;
+  std::unordered_set<page_ref, page_ref_hash> pinned_;  // thrashing pages kept on the host
+  [[nodiscard]] bool pinned(page_ref p);
   stream h2d_, d2h_, compute_;
   fault_mailbox* mailbox_ = nullptr;
 

@@ -63,6 +63,8 @@ struct counters {
   std::atomic<std::uint64_t> remote_mappings{0};
   std::atomic<std::uint64_t> evictions{0};
   std::atomic<std::uint64_t> prefetched_pages{0};
+  std::atomic<std::uint64_t> thrashing_throttles{0};
+  std::atomic<std::uint64_t> thrashing_pins{0};
   std::atomic<std::uint64_t> coarsened_blocks{0};
   std::atomic<std::uint64_t> bytes_host_to_device{0};
   std::atomic<std::uint64_t> bytes_device_to_host{0};
@@ -77,6 +79,8 @@ struct counters {
     s.remote_mappings = remote_mappings.load(std::memory_order_relaxed);
     s.evictions = evictions.load(std::memory_order_relaxed);
     s.prefetched_pages = prefetched_pages.load(std::memory_order_relaxed);
+    s.thrashing_throttles = thrashing_throttles.load(std::memory_order_relaxed);
+    s.thrashing_pins = thrashing_pins.load(std::memory_order_relaxed);
     s.spurious_faults = spurious_faults.load(std::memory_order_relaxed);
     s.coarsened_blocks = coarsened_blocks.load(std::memory_order_relaxed);
     s.bytes_host_to_device = bytes_host_to_device.load(std::memory_order_relaxed);
@@ -86,8 +90,9 @@ struct counters {
 
   void reset() noexcept {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
-    for (auto* c : {&spurious_faults, &coarsened_blocks, &bytes_host_to_device,
-                    &bytes_device_to_host, &remote_mappings, &evictions, &prefetched_pages}) {
+    for (auto* c :
+         {&spurious_faults, &coarsened_blocks, &bytes_host_to_device, &bytes_device_to_host,
+          &remote_mappings, &evictions, &prefetched_pages, &thrashing_throttles, &thrashing_pins}) {
       c->store(0, std::memory_order_relaxed);
     }
   }

@@ -140,6 +140,49 @@ TEST(Migrator, LruEvictsTheLeastRecentlyUsedPages) {
   evict_after_use(uvm::eviction_kind::lru, 2);
 }
 
+// A page written alternately by a kernel and the CPU migrates every round until the detector
+// pins it to the host: with 3 migrations per detection and 2 throttles before the pin, the
+// 9th migration pins it and one more brings it back; after that the kernel maps it remote.
+TEST(Migrator, ThrashingPageIsPinnedAndItsMigrationsStop) {
+  uvm::config cfg = emulated(64 << 10);
+  cfg.thrashing_lapse = std::chrono::seconds(5);  // every round counts, however slow the machine
+  uvm::manager mgr(cfg);
+  auto a = mgr.allocate<std::uint32_t>(16);
+  a[0] = 0;  // host-resident first: the first trip to the device is a migration
+  auto v = a.view();
+  constexpr int rounds = 20;
+  for (int k = 0; k < rounds; ++k) {
+    mgr.parallel_for(1, [=](std::size_t) { v.store(0, v.load(0) + 1); });
+    mgr.synchronize();
+    a[0] += 1;
+  }
+  EXPECT_EQ(a[0], 2u * rounds);
+  const uvm::stats s = mgr.stats();
+  const std::uint64_t migrations =
+      (s.bytes_host_to_device + s.bytes_device_to_host) / a.bytes().page_size();
+  EXPECT_EQ(migrations, 10u) << "bounded by the pin, not by the " << 2 * rounds << " rounds";
+  EXPECT_EQ(s.thrashing_throttles, 2u);
+  EXPECT_EQ(s.thrashing_pins, 1u);
+  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::remote);
+}
+
+TEST(Migrator, ThrashingDetectionCanBeTurnedOff) {
+  uvm::config cfg = emulated(64 << 10);
+  cfg.thrashing_migrations = 0;
+  uvm::manager mgr(cfg);
+  auto a = mgr.allocate<std::uint32_t>(16);
+  a[0] = 0;
+  auto v = a.view();
+  for (int k = 0; k < 6; ++k) {
+    mgr.parallel_for(1, [=](std::size_t) { v.store(0, v.load(0) + 1); });
+    mgr.synchronize();
+    a[0] += 1;
+  }
+  const uvm::stats s = mgr.stats();
+  EXPECT_EQ((s.bytes_host_to_device + s.bytes_device_to_host) / a.bytes().page_size(), 12u);
+  EXPECT_EQ(s.thrashing_throttles + s.thrashing_pins, 0u);
+}
+
 TEST(Migrator, PrefetchRejectsBadSpans) {
   uvm::manager mgr(emulated(64 << 10));
   auto a = mgr.allocate<int>(1000);
