@@ -107,6 +107,7 @@ config config::from_env(config c) {
   if (auto v = env("UVM_EVICTION")) c.eviction = parse_enum("UVM_EVICTION", *v, eviction_names);
   if (auto v = env("UVM_PREFETCH")) c.prefetch = parse_enum("UVM_PREFETCH", *v, prefetch_names);
   if (auto v = env("UVM_LOG_LEVEL")) c.log = parse_enum("UVM_LOG_LEVEL", *v, level_names);
+  if (auto v = env("UVM_TRACE")) c.trace_path = std::string(*v);
   if (auto v = env("UVM_THRASHING_MIGRATIONS")) {
     c.thrashing_migrations =
         static_cast<unsigned>(parse_count("UVM_THRASHING_MIGRATIONS", *v) & 0xffffffffu);

@@ -31,6 +31,9 @@ runtime::runtime(config cfg)
     : cfg_((cfg.validate(), cfg)),
       kind_(resolve_backend(cfg_.backend)),
       source_(signal_fault_source::acquire()),
+      trace_(cfg_.trace_path.empty()
+                 ? nullptr
+                 : std::make_unique<trace_writer>(cfg_.trace_path, cfg_.page_size)),
       backend_(make_backend(kind_)),
       migrator_(std::make_unique<migrator>(
           *backend_, counters_,
@@ -38,8 +41,9 @@ runtime::runtime(config cfg)
                              cfg_.device_budget != 0 ? cfg_.device_budget : default_budget(kind_),
                              cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
                              cfg_.thrashing_migrations, cfg_.thrashing_lapse})),
-      service_(*migrator_, events_),
-      ctx_{source_.get(), &counters_, &events_, &service_, cfg_.fault_timeout} {
+      service_(*migrator_, events_, trace_.get()),
+      ctx_{source_.get(), &counters_, &events_, &service_, cfg_.fault_timeout, trace_.get()} {
+  migrator_->set_trace(trace_.get());
   set_log_level(cfg_.log);
   migrator_->set_mailbox(static_cast<fault_mailbox*>(
       backend_->register_host(&service_.mailbox(), sizeof(fault_mailbox))));
@@ -77,6 +81,10 @@ managed_range* runtime::allocate(std::size_t bytes) {
   {
     std::lock_guard lock(mutex_);
     ranges_.emplace(base, entry{std::move(r), false});
+  }
+  if (trace_ != nullptr) {
+    trace_->push({trace_kind::range, 0, 0, raw->device().range_id, 0,
+                  static_cast<std::uint32_t>(raw->page_count())});
   }
   log().debug("allocated {} bytes at {:#x} ({} pages of {} bytes)", bytes, base, raw->page_count(),
               raw->page_size());
@@ -146,6 +154,9 @@ void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s) {
   UVM_NVTX_FUNC_RANGE();
   const stream& target = stream_of(s);
   migrator_->begin_launch();  // before the kernel can run: CPU faults now wait for it
+  if (trace_ != nullptr) {
+    trace_->push({trace_kind::epoch, 0, 0, 0, 0, epoch_.fetch_add(1) + 1});
+  }
   event done;
   try {
     backend_->launch(n, std::move(body), target);

@@ -10,12 +10,14 @@
 #include "host/migration/migrator.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "host/telemetry/trace_writer.hpp"
 
 #include <uvm/config.hpp>
 #include <uvm/location.hpp>
 #include <uvm/stats.hpp>
 #include <uvm/stream.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -70,6 +72,8 @@ class runtime {
   std::shared_ptr<signal_fault_source> source_;
   counters counters_;
   event_ring events_;
+  std::unique_ptr<trace_writer> trace_;  // before the service thread, which drains it
+  std::atomic<std::uint32_t> epoch_{0};
   std::unique_ptr<detail::backend> backend_;
   std::unique_ptr<migrator> migrator_;
   fault_service service_;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace uvm {
@@ -75,6 +76,10 @@ struct config {
 
   /// Env: `UVM_THRASHING_LAPSE_US`.
   std::chrono::microseconds thrashing_lapse{500};
+
+  /// Where to record the run's page-access trace for uvm-replay (empty: no trace).
+  /// Env: `UVM_TRACE`.
+  std::string trace_path;
 
   /// Threshold of the `uvm` spdlog logger. Env: `UVM_LOG_LEVEL` = `trace` ... `off`.
   log_level log = log_level::warn;

@@ -8,6 +8,7 @@
 #include "host/fault/map_budget.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "host/telemetry/trace_writer.hpp"
 
 #include <algorithm>
 #include <array>
@@ -45,6 +46,12 @@ std::int64_t managed_range::boundary_delta(std::size_t first, std::size_t count,
   return d;
 }
 
+void managed_range::record_access(std::size_t page, access a) const noexcept {
+  if (ctx_.trace == nullptr) return;
+  ctx_.trace->push({trace_kind::cpu_access, static_cast<std::uint8_t>(a == access::write), 0,
+                    device_.range_id, static_cast<std::uint32_t>(page), 0});
+}
+
 managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, access a) noexcept {
   const std::uint64_t start = now_ns();
   const std::size_t page = page_of(addr);
@@ -57,6 +64,7 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
       case cpu_action::retry:
         if (waited) {
           ctx_.stats->waited.record(now_ns() - start);
+          record_access(page, a);
           return {status::resolved, 0, w};
         }
         ctx_.stats->spurious_faults.fetch_add(1, std::memory_order_relaxed);
@@ -70,6 +78,7 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
                                      : d.action == cpu_action::first_touch ? ctx_.stats->first_touch
                                                                            : ctx_.stats->upgrade;
           kind.record(now_ns() - start);
+          record_access(page, a);
         }
         return o;
       }
@@ -83,7 +92,10 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
       case cpu_action::service: {
         if (!waited) deadline = deadline_after(ctx_.timeout);
         const fault_outcome o = serve(page, a, deadline);
-        if (o.st == status::resolved) ctx_.stats->serviced.record(now_ns() - start);
+        if (o.st == status::resolved) {
+          ctx_.stats->serviced.record(now_ns() - start);
+          record_access(page, a);
+        }
         return o;
       }
     }

@@ -21,6 +21,7 @@ class fault_source;
 class fault_service;
 struct counters;
 class event_ring;
+class trace_writer;
 
 /// The unit of policy bookkeeping; also how far a fault coarsens near vm.max_map_count.
 inline constexpr std::size_t block_bytes = std::size_t{2} << 20;
@@ -32,6 +33,7 @@ struct fault_context {
   event_ring* events;
   fault_service* service;  ///< null: faults that move data fail with ENODEV
   std::chrono::nanoseconds timeout;
+  trace_writer* trace = nullptr;  ///< null: no trace is recorded
 };
 
 class managed_range {
@@ -108,6 +110,7 @@ class managed_range {
 
  private:
   fault_outcome coarsen(std::size_t page, page_word claimed) noexcept;
+  void record_access(std::size_t page, access a) const noexcept;
   fault_outcome serve(std::size_t page, access a, const timespec& deadline) noexcept;
   [[nodiscard]] host_access access_at(std::size_t page) const noexcept {
     return host_access_of(stored_state(pages_.load(page)));

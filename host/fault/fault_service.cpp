@@ -32,8 +32,10 @@ fault_mailbox* map_mailbox() {
 
 }  // namespace
 
-fault_service::fault_service(fault_resolver& resolver, event_ring& events)
-    : resolver_(resolver), events_(events), mailbox_(map_mailbox()), thread_([this] { run(); }) {}
+fault_service::fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace)
+    : resolver_(resolver), events_(events), trace_(trace), mailbox_(map_mailbox()), thread_([this] {
+        run();
+      }) {}
 
 fault_service::~fault_service() {
   stop();
@@ -62,6 +64,7 @@ void fault_service::run() {
     serve_cpu_batch();
     const bool more = serve_device_batch();
     drain_events();
+    if (trace_ != nullptr) trace_->drain();
     if (more) continue;
     // While kernels run or faults wait for them, poll often: a GPU cannot wake this thread.
     const auto nap = kernels || !deferred_.empty() ? 50us : 50ms;
@@ -75,6 +78,7 @@ void fault_service::run() {
     futex_wake_all(r->status);
   }
   deferred_.clear();
+  if (trace_ != nullptr) trace_->drain();
 }
 
 void fault_service::serve_cpu_batch() {

@@ -9,6 +9,7 @@
 #include "host/fault/fault_request.hpp"
 #include "host/fault/fault_resolver.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "host/telemetry/trace_writer.hpp"
 
 #include <uvm/detail/fault_mailbox.hpp>
 
@@ -23,7 +24,8 @@ class fault_service {
  public:
   static constexpr std::size_t max_batch = 256;
 
-  fault_service(fault_resolver& resolver, event_ring& events);
+  /// `trace`, if not null, is drained to its file by the service thread.
+  fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace = nullptr);
   ~fault_service();
   fault_service(const fault_service&) = delete;
   fault_service& operator=(const fault_service&) = delete;
@@ -47,6 +49,7 @@ class fault_service {
 
   fault_resolver& resolver_;
   event_ring& events_;
+  trace_writer* trace_;
   fault_mailbox* mailbox_;
   bounded_queue<fault_request*, 1024> queue_;
   std::vector<fault_request*> deferred_;  // service thread only

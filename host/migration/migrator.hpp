@@ -18,6 +18,7 @@
 #include "host/policy/prefetch_policy.hpp"
 #include "host/policy/thrashing_detector.hpp"
 #include "host/telemetry/counters.hpp"
+#include "host/telemetry/trace_writer.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -51,6 +52,8 @@ class migrator final : public fault_resolver {
 
   /// Where device code posts faults (the device's address of the service's mailbox).
   void set_mailbox(fault_mailbox* device_address) noexcept { mailbox_ = device_address; }
+  /// Records device faults into `t` (null: none).
+  void set_trace(trace_writer* t) noexcept { trace_ = t; }
 
   /// Gives `r` an id and a device page table, and tells it how device code reaches it.
   void attach(managed_range& r);
@@ -127,6 +130,7 @@ class migrator final : public fault_resolver {
   [[nodiscard]] bool pinned(page_ref p);
   stream h2d_, d2h_, compute_;
   fault_mailbox* mailbox_ = nullptr;
+  trace_writer* trace_ = nullptr;
 
   std::mutex mutex_;
   std::vector<managed_range*> ranges_;  // by range id; null where free
