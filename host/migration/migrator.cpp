@@ -414,13 +414,14 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
     for (const fault_record& f : batch) {
       managed_range* r = range_of(f.range_id);
       if (r == nullptr || f.page >= r->page_count()) continue;
-      if (trace_ != nullptr) {
-        trace_->push({trace_kind::device_access,
-                      static_cast<std::uint8_t>(f.access == device_access::write), 0, f.range_id,
-                      f.page, 0});
-      }
       if (start_to_device(*r, f.page, f.access == device_access::write, true, c)) {
         ++n;
+        // Served faults only: a re-posted record for a page already mapped is not an access.
+        if (trace_ != nullptr) {
+          trace_->push({trace_kind::device_access,
+                        static_cast<std::uint8_t>(f.access == device_access::write), 0, f.range_id,
+                        f.page, 0});
+        }
         expand_fault(*r, f.page, c);
       }
     }
