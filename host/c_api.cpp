@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -193,25 +194,14 @@ uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
 
 uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice,
                         int device) noexcept {
-  (void)device;  // CUDA ignores it for the read-mostly advice too
   uvm::advice a{};
   switch (advice) {
     case uvmMemAdviseSetReadMostly: a = uvm::advice::set_read_mostly; break;
     case uvmMemAdviseUnsetReadMostly: a = uvm::advice::unset_read_mostly; break;
-    case uvmMemAdviseSetPreferredLocation:
-    case uvmMemAdviseUnsetPreferredLocation:
-    case uvmMemAdviseSetAccessedBy:
-    case uvmMemAdviseUnsetAccessedBy: {
-      static constexpr const char* names[] = {
-          "uvmMemAdviseSetPreferredLocation", "uvmMemAdviseUnsetPreferredLocation",
-          "uvmMemAdviseSetAccessedBy", "uvmMemAdviseUnsetAccessedBy"};
-      char text[256];
-      std::snprintf(text, sizeof text,
-                    "uvmMemAdvise: %s is not implemented by uvm (only uvmMemAdviseSetReadMostly "
-                    "and uvmMemAdviseUnsetReadMostly are); nothing was changed",
-                    names[advice - uvmMemAdviseSetPreferredLocation]);
-      return fail(uvmErrorNotSupported, text);
-    }
+    case uvmMemAdviseSetPreferredLocation: a = uvm::advice::set_preferred_location; break;
+    case uvmMemAdviseUnsetPreferredLocation: a = uvm::advice::unset_preferred_location; break;
+    case uvmMemAdviseSetAccessedBy: a = uvm::advice::set_accessed_by; break;
+    case uvmMemAdviseUnsetAccessedBy: a = uvm::advice::unset_accessed_by; break;
     default: {
       char text[96];
       std::snprintf(text, sizeof text, "uvmMemAdvise: %d is not a uvmMemoryAdvise value",
@@ -219,29 +209,49 @@ uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice
       return fail(uvmErrorInvalidValue, text);
     }
   }
+  const bool names_location =
+      a != uvm::advice::set_read_mostly && a != uvm::advice::unset_read_mostly;
+  const bool device_only = a == uvm::advice::set_accessed_by || a == uvm::advice::unset_accessed_by;
+  if (names_location && device != 0 && (device_only || device != uvmCpuDeviceId)) {
+    char text[128];
+    std::snprintf(text, sizeof text, "uvmMemAdvise: device %d is not %s", device,
+                  device_only ? "0 (the device)" : "0 (the device) or uvmCpuDeviceId");
+    return fail(uvmErrorInvalidDevice, text);
+  }
+  const uvm::location where =
+      device == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(0);
   return with_manager(origin::call, [&](uvm::manager& m) {
-    m.advise(devPtr, count, a);
+    m.advise(devPtr, count, a, names_location ? where : uvm::location::device(0));
     return uvmSuccess;
   });
 }
 
+namespace {
+int device_id(const std::optional<uvm::location>& l) noexcept {
+  if (!l) return uvmInvalidDeviceId;
+  return l->is_device() ? l->device_index : uvmCpuDeviceId;
+}
+}  // namespace
+
 uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttribute attribute,
                                    const void* devPtr, size_t count) noexcept {
   switch (attribute) {
-    case uvmMemRangeAttributePageState: break;
     case uvmMemRangeAttributeReadMostly:
-      return fail(uvmErrorNotSupported,
-                  "uvmMemRangeGetAttribute: uvmMemRangeAttributeReadMostly is not implemented: "
-                  "the uvm library has no query for the advice in force on a span");
     case uvmMemRangeAttributePreferredLocation:
-    case uvmMemRangeAttributeAccessedBy:
-      return fail(uvmErrorNotSupported,
-                  "uvmMemRangeGetAttribute: uvm implements neither preferred-location nor "
-                  "accessed-by advice, so it cannot report them");
     case uvmMemRangeAttributeLastPrefetchLocation:
-      return fail(uvmErrorNotSupported,
-                  "uvmMemRangeGetAttribute: uvmMemRangeAttributeLastPrefetchLocation is not "
-                  "implemented: the uvm library does not record prefetch destinations");
+    case uvmMemRangeAttributePageState:
+      if (dataSize != sizeof(int)) {
+        return fail(uvmErrorInvalidValue,
+                    "uvmMemRangeGetAttribute: this attribute needs dataSize == sizeof(int)");
+      }
+      break;
+    case uvmMemRangeAttributeAccessedBy:
+      if (dataSize == 0 || dataSize % sizeof(int) != 0) {
+        return fail(uvmErrorInvalidValue,
+                    "uvmMemRangeGetAttribute: uvmMemRangeAttributeAccessedBy needs dataSize a "
+                    "non-zero multiple of sizeof(int)");
+      }
+      break;
     default: {
       char text[112];
       std::snprintf(text, sizeof text,
@@ -251,16 +261,27 @@ uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttri
     }
   }
   if (data == nullptr) return fail(uvmErrorInvalidValue, "uvmMemRangeGetAttribute: data is NULL");
-  if (dataSize != sizeof(int)) {
-    return fail(uvmErrorInvalidValue,
-                "uvmMemRangeGetAttribute: uvmMemRangeAttributePageState needs dataSize == "
-                "sizeof(int)");
-  }
   if (count == 0) return fail(uvmErrorInvalidValue, "uvmMemRangeGetAttribute: count is 0");
   return with_manager(origin::call, [&](uvm::manager& m) {
-    const uvm::page_state s = m.state_of(devPtr);
-    (void)m.state_of(static_cast<const char*>(devPtr) + (count - 1));  // the span is managed
-    *static_cast<int*>(data) = static_cast<int>(s);
+    auto* out = static_cast<int*>(data);
+    if (attribute == uvmMemRangeAttributePageState) {
+      (void)m.range_attributes(devPtr, count);  // the span is inside one allocation
+      *out = static_cast<int>(m.state_of(devPtr));
+      return uvmSuccess;
+    }
+    const uvm::range_attributes at = m.range_attributes(devPtr, count);
+    switch (attribute) {
+      case uvmMemRangeAttributeReadMostly: *out = at.read_mostly ? 1 : 0; break;
+      case uvmMemRangeAttributePreferredLocation: *out = device_id(at.preferred_location); break;
+      case uvmMemRangeAttributeLastPrefetchLocation:
+        *out = device_id(at.last_prefetch_location);
+        break;
+      case uvmMemRangeAttributeAccessedBy:
+        for (size_t i = 0; i < dataSize / sizeof(int); ++i) out[i] = uvmInvalidDeviceId;
+        if (at.accessed_by_device) out[0] = 0;
+        break;
+      default: break;
+    }
     return uvmSuccess;
   });
 }

@@ -18,15 +18,20 @@ void manager::free(void* base) {
   runtime_->free_released(base);
 }
 
-void manager::advise(const void* p, std::size_t bytes, advice a) {
-  UVM_EXPECTS(bytes != 0, "uvm::manager::advise({}, 0): empty span", p);
-  detail::managed_range& r = runtime_->find(p);
-  const auto* first = static_cast<const std::byte*>(p);
-  UVM_EXPECTS(bytes <= static_cast<std::size_t>(r.base() + r.reserved() - first),
-              "uvm::manager::advise({}, {}): the span runs past the end of its range ({} + {})", p,
-              bytes, static_cast<void*>(r.base()), r.reserved());
-  const std::size_t p0 = r.page_of(first);
-  r.advise(p0, r.page_of(first + bytes - 1) - p0 + 1, a);
+void manager::advise(const void* p, std::size_t bytes, advice a, location where) {
+  runtime_->advise(p, bytes, a, where);
+}
+
+range_attributes manager::range_attributes(const void* p, std::size_t bytes) const {
+  return runtime_->attributes(p, bytes);
+}
+
+void manager::pin_resident(const void* p, std::size_t bytes, location where) {
+  runtime_->pin_resident(p, bytes, where);
+}
+
+void manager::unpin(const void* p, std::size_t bytes) {
+  runtime_->unpin(p, bytes);
 }
 
 stream manager::create_stream(std::string_view name) {

@@ -29,9 +29,9 @@ page_state range::state_of(const void* p) const {
   return impl_->state_of(impl_->page_of(p));
 }
 
-void range::advise(advice a) {
+void range::advise(advice a, location where) {
   UVM_EXPECTS(impl_ != nullptr, "uvm::range::advise: the range is empty");
-  impl_->advise(0, impl_->page_count(), a);
+  runtime_->advise(impl_->base(), impl_->reserved(), a, where);
 }
 
 void range::reset() noexcept {

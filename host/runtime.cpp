@@ -10,6 +10,8 @@
 #include <uvm/manager.hpp>
 #include <uvm/thread.hpp>
 
+#include <sys/mman.h>
+
 namespace uvm::detail {
 
 namespace {
@@ -201,22 +203,69 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.fault_timeout).count()));
 }
 
-std::size_t runtime::prefetch(const void* p, std::size_t bytes, location to, const uvm::stream& s) {
-  UVM_NVTX_FUNC_RANGE();
-  UVM_EXPECTS(bytes != 0, "uvm::manager::prefetch({}, 0): empty span", p);
-  UVM_EXPECTS(!to.is_device() || to.device_index == 0,
-              "uvm::manager::prefetch: device {} does not exist (this manager drives device 0)",
-              to.device_index);
+runtime::span runtime::span_of(const void* p, std::size_t bytes, std::string_view call) const {
+  UVM_EXPECTS(bytes != 0, "uvm::manager::{}({}, 0): empty span", call, p);
   managed_range& r = find(p);
   const auto* first = static_cast<const std::byte*>(p);
   UVM_EXPECTS(bytes <= static_cast<std::size_t>(r.base() + r.reserved() - first),
-              "uvm::manager::prefetch({}, {}): the span runs past the end of its range", p, bytes);
+              "uvm::manager::{}({}, {}): the span runs past the end of its range ({} + {})", call,
+              p, bytes, static_cast<void*>(r.base()), r.reserved());
+  const std::size_t p0 = r.page_of(first);
+  return {r, p0, r.page_of(first + bytes - 1) - p0 + 1};
+}
+
+namespace {
+void expect_device(location where, std::string_view call) {
+  UVM_EXPECTS(!where.is_device() || where.device_index == 0,
+              "uvm::manager::{}: device {} does not exist (this manager drives device 0)", call,
+              where.device_index);
+}
+}  // namespace
+
+std::size_t runtime::prefetch(const void* p, std::size_t bytes, location to, const uvm::stream& s) {
+  UVM_NVTX_FUNC_RANGE();
+  expect_device(to, "prefetch");
+  const span sp = span_of(p, bytes, "prefetch");
   // Stream order: start after the work already queued on `s`.
   if (!backend_->wait(backend_->record(stream_of(s)), cfg_.fault_timeout)) {
     throw uvm::timeout("uvm::manager::prefetch: earlier work on the stream did not finish in time");
   }
-  const std::size_t p0 = r.page_of(first);
-  return migrator_->prefetch(r, p0, r.page_of(first + bytes - 1) - p0 + 1, to.is_device());
+  return migrator_->prefetch(sp.range, sp.first, sp.count, to.is_device());
+}
+
+void runtime::advise(const void* p, std::size_t bytes, advice a, location where) {
+  expect_device(where, "advise");
+  UVM_EXPECTS(where.is_device() || (a != advice::set_accessed_by && a != advice::unset_accessed_by),
+              "uvm::manager::advise: accessed-by names a device, not the host");
+  const span sp = span_of(p, bytes, "advise");
+  sp.range.advise(sp.first, sp.count, a, where);
+}
+
+range_attributes runtime::attributes(const void* p, std::size_t bytes) const {
+  const span sp = span_of(p, bytes, "range_attributes");
+  return sp.range.attributes(sp.first, sp.count);
+}
+
+void runtime::pin_resident(const void* p, std::size_t bytes, location where) {
+  UVM_NVTX_FUNC_RANGE();
+  expect_device(where, "pin_resident");
+  const span sp = span_of(p, bytes, "pin_resident");
+  migrator_->pin(sp.range, sp.first, sp.count, where.is_device());
+  if (where.is_device()) return;
+  // Lock the host pages so paging never makes a pinned range fault either.
+  if (mlock(sp.range.page_address(sp.first), sp.count * sp.range.page_size()) != 0) {
+    const int err = errno;
+    migrator_->unpin(sp.range, sp.first, sp.count);
+    throw_system(fmt::format("uvm::manager::pin_resident: mlock of {} bytes (RLIMIT_MEMLOCK?)",
+                             sp.count * sp.range.page_size()),
+                 err);
+  }
+}
+
+void runtime::unpin(const void* p, std::size_t bytes) {
+  const span sp = span_of(p, bytes, "unpin");
+  migrator_->unpin(sp.range, sp.first, sp.count);
+  munlock(sp.range.page_address(sp.first), sp.count * sp.range.page_size());
 }
 
 stats runtime::snapshot() const {

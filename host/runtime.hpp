@@ -12,6 +12,7 @@
 #include "host/telemetry/event_ring.hpp"
 #include "host/telemetry/trace_writer.hpp"
 
+#include <uvm/advice.hpp>
 #include <uvm/config.hpp>
 #include <uvm/location.hpp>
 #include <uvm/stats.hpp>
@@ -51,6 +52,10 @@ class runtime {
   void synchronize(const uvm::stream& s, std::chrono::milliseconds timeout);
   /// @throws uvm::invalid_argument on a bad span or location.
   std::size_t prefetch(const void* p, std::size_t bytes, location to, const uvm::stream& s);
+  void advise(const void* p, std::size_t bytes, advice a, location where);
+  [[nodiscard]] range_attributes attributes(const void* p, std::size_t bytes) const;
+  void pin_resident(const void* p, std::size_t bytes, location where);
+  void unpin(const void* p, std::size_t bytes);
 
   [[nodiscard]] stats snapshot() const;
   void reset_stats() noexcept { counters_.reset(); }
@@ -63,6 +68,13 @@ class runtime {
     bool released = false;
   };
   void destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept;  // mutex_ held
+  struct span {
+    managed_range& range;
+    std::size_t first;  ///< first page
+    std::size_t count;  ///< pages
+  };
+  /// The pages overlapping [p, p + bytes). @throws uvm::invalid_argument naming `call`.
+  [[nodiscard]] span span_of(const void* p, std::size_t bytes, std::string_view call) const;
   [[nodiscard]] const stream& stream_of(const uvm::stream& s) const noexcept {
     return s.is_default() ? migrator_->default_stream() : s.handle();
   }

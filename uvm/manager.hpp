@@ -65,9 +65,27 @@ class manager {
   /// manager (a double free, a foreign pointer, or a range still owned by a uvm::range).
   void free(void* base);
 
-  /// @brief Applies `a` to every page that overlaps [p, p + bytes).
-  /// @throws uvm::invalid_argument if the span is empty or not inside one live range.
-  void advise(const void* p, std::size_t bytes, advice a);
+  /// @brief Applies `a` to every page that overlaps [p, p + bytes), as cudaMemAdvise does;
+  /// `where` is the location that preferred-location and accessed-by advice name.
+  /// @throws uvm::invalid_argument if the span is empty or not inside one live range, if
+  /// `where` names a device that does not exist, or accessed-by names the host.
+  void advise(const void* p, std::size_t bytes, advice a, location where = location::device());
+
+  /// @brief What every page overlapping [p, p + bytes) was advised and where it was last
+  /// prefetched, as cudaMemRangeGetAttributes reports.
+  /// @throws uvm::invalid_argument as advise.
+  [[nodiscard]] uvm::range_attributes range_attributes(const void* p, std::size_t bytes) const;
+
+  /// @brief The real-time warm-up: makes the pages overlapping [p, p + bytes) resident at
+  /// `where` and keeps them there until unpin(). On the host every page is populated, writable
+  /// and locked (mlock), so CPU code takes no fault on it, and kernels map it remote. On the
+  /// device the pages sit in frames that eviction never takes, so kernels take no fault on them
+  /// (a CPU access still moves a page back, ending its pin).
+  /// @throws uvm::out_of_memory if the device budget cannot hold them, uvm::system_error if the
+  /// pages cannot be locked (RLIMIT_MEMLOCK); nothing stays pinned then.
+  void pin_resident(const void* p, std::size_t bytes, location where);
+  /// @brief Ends pin_resident for the span.
+  void unpin(const void* p, std::size_t bytes);
 
   /// @brief A new device stream; work on different streams may overlap.
   [[nodiscard]] stream create_stream(std::string_view name = "user");

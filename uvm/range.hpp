@@ -55,7 +55,7 @@ class range {
 
   /// @brief Applies `a` to every page of the range (see uvm::manager::advise for spans).
   /// @throws uvm::invalid_argument on an empty range.
-  void advise(advice a);
+  void advise(advice a, location where = location::device());
 
   /// @brief Frees the allocation now. A no-op on an empty range.
   void reset() noexcept;

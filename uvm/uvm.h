@@ -72,29 +72,30 @@ enum uvmMemAttachFlags { uvmMemAttachGlobal = 1 };
 
 /** @brief The device number of the host, for uvmMemPrefetchAsync (cudaCpuDeviceId). Device 0
  * is the manager's device (a GPU, or the emulated device). */
-enum { uvmCpuDeviceId = -1 };
+enum { uvmCpuDeviceId = -1, uvmInvalidDeviceId = -2 };
 
-/** @brief Advice for uvmMemAdvise, numbered as cudaMemoryAdvise. Only the read-mostly pair is
- * implemented; the others return uvmErrorNotSupported. */
+/** @brief Advice for uvmMemAdvise, numbered as cudaMemoryAdvise (see uvm::advice). */
 typedef enum uvmMemoryAdvise {
-  uvmMemAdviseSetReadMostly = 1,          /**< implemented (uvm::advice::set_read_mostly) */
-  uvmMemAdviseUnsetReadMostly = 2,        /**< implemented (uvm::advice::unset_read_mostly) */
-  uvmMemAdviseSetPreferredLocation = 3,   /**< not implemented: uvmErrorNotSupported */
-  uvmMemAdviseUnsetPreferredLocation = 4, /**< not implemented: uvmErrorNotSupported */
-  uvmMemAdviseSetAccessedBy = 5,          /**< not implemented: uvmErrorNotSupported */
-  uvmMemAdviseUnsetAccessedBy = 6         /**< not implemented: uvmErrorNotSupported */
+  uvmMemAdviseSetReadMostly = 1,
+  uvmMemAdviseUnsetReadMostly = 2,
+  uvmMemAdviseSetPreferredLocation = 3, /**< `device`: uvmCpuDeviceId or 0 */
+  uvmMemAdviseUnsetPreferredLocation = 4,
+  uvmMemAdviseSetAccessedBy = 5, /**< `device` must be 0 */
+  uvmMemAdviseUnsetAccessedBy = 6
 } uvmMemoryAdvise;
 
 /** @brief Attributes for uvmMemRangeGetAttribute, numbered as cudaMemRangeAttribute, plus the
  * uvm-specific page state. */
 typedef enum uvmMemRangeAttribute {
-  /** Not implemented (the library has no advice query yet): uvmErrorNotSupported. */
+  /** int: 1 if every page of the span is advised read-mostly, else 0. */
   uvmMemRangeAttributeReadMostly = 1,
-  /** Not implemented: uvmErrorNotSupported. */
+  /** int: the preferred location every page shares (0 or uvmCpuDeviceId), or
+   * uvmInvalidDeviceId. */
   uvmMemRangeAttributePreferredLocation = 2,
-  /** Not implemented: uvmErrorNotSupported. */
+  /** int array (dataSize / 4 entries): the devices every page is accessed-by, then
+   * uvmInvalidDeviceId for the rest. */
   uvmMemRangeAttributeAccessedBy = 3,
-  /** Not implemented (the library does not record prefetch destinations): uvmErrorNotSupported. */
+  /** int: where every page was last prefetched (0 or uvmCpuDeviceId), or uvmInvalidDeviceId. */
   uvmMemRangeAttributeLastPrefetchLocation = 4,
   /** uvm-specific: the uvmPageState of the page holding `devPtr`, as an int. */
   uvmMemRangeAttributePageState = 100
@@ -144,24 +145,22 @@ uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
                                uvmStream_t stream) UVM_NOEXCEPT;
 
 /** @brief Gives advice on the pages overlapping [devPtr, devPtr + count) (cudaMemAdvise).
- * @param advice uvmMemAdviseSetReadMostly or uvmMemAdviseUnsetReadMostly.
- * @param device ignored for the read-mostly advice, as in CUDA.
- * @return uvmErrorNotSupported for the preferred-location and accessed-by advice, which uvm does
- *         not implement (nothing is changed); uvmErrorInvalidValue for another `advice` value,
- *         a `count` of 0 or a span not inside one allocation. */
+ * @param device the location preferred-location and accessed-by advice name: 0 (the device) or
+ *        uvmCpuDeviceId; ignored for the read-mostly advice, as in CUDA.
+ * @return uvmErrorInvalidDevice for another `device` where it matters (accessed-by needs 0);
+ *         uvmErrorInvalidValue for an unknown `advice`, a `count` of 0 or a span not inside one
+ *         allocation. */
 uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice,
                         int device) UVM_NOEXCEPT;
 
 /** @brief Queries an attribute of managed memory (cudaMemRangeGetAttribute).
- * @param data receives the value; an int for uvmMemRangeAttributePageState.
- * @param dataSize must be sizeof(int) for uvmMemRangeAttributePageState.
- * @param attribute only uvmMemRangeAttributePageState is implemented: the state of the page
- *        holding `devPtr`, taken at the time of the call (it can change at once).
- * @param count at least 1; [devPtr, devPtr + count) must be managed memory.
- * @return uvmErrorNotSupported for the CUDA attributes (read-mostly, preferred location,
- *         accessed-by, last prefetch location), which the library cannot answer yet;
- *         uvmErrorInvalidValue for a NULL `data`, a wrong `dataSize`, a `count` of 0, an
- *         unknown attribute, or memory that is not managed. */
+ * @param data receives the value: an int, or an int array for uvmMemRangeAttributeAccessedBy.
+ * @param dataSize sizeof(int), or a multiple of it for uvmMemRangeAttributeAccessedBy.
+ * @param attribute see uvmMemRangeAttribute; uvmMemRangeAttributePageState (uvm's own) gives the
+ *        state of the page holding `devPtr` at the time of the call (it can change at once).
+ * @param count at least 1; [devPtr, devPtr + count) must be inside one allocation.
+ * @return uvmErrorInvalidValue for a NULL `data`, a wrong `dataSize`, a `count` of 0, an unknown
+ *         attribute, or memory that is not managed. */
 uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttribute attribute,
                                    const void* devPtr, size_t count) UVM_NOEXCEPT;
 

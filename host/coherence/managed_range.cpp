@@ -215,8 +215,40 @@ managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
   return {status::resolved, 0, pages_.load(page)};
 }
 
-void managed_range::advise(std::size_t first, std::size_t count, advice a) noexcept {
-  pages_.set_flag(first, count, read_mostly_bit, a == advice::set_read_mostly);
+void managed_range::advise(std::size_t first, std::size_t count, advice a,
+                           location where) noexcept {
+  switch (a) {
+    case advice::set_read_mostly:
+    case advice::unset_read_mostly:
+      pages_.set_flag(first, count, read_mostly_bit, a == advice::set_read_mostly);
+      break;
+    case advice::set_preferred_location:
+    case advice::unset_preferred_location:
+      pages_.set_flag(first, count, preferred_host_bit | preferred_device_bit, false);
+      if (a == advice::set_preferred_location) {
+        pages_.set_flag(first, count, where.is_device() ? preferred_device_bit : preferred_host_bit,
+                        true);
+      }
+      break;
+    case advice::set_accessed_by:
+    case advice::unset_accessed_by:
+      pages_.set_flag(first, count, accessed_by_bit, a == advice::set_accessed_by);
+      break;
+  }
+}
+
+range_attributes managed_range::attributes(std::size_t first, std::size_t count) const noexcept {
+  page_word all = ~page_word{0};  // bits every page has
+  for (std::size_t p = first; p < first + count; ++p) all &= pages_.load(p);
+  range_attributes out;
+  out.read_mostly = (all & read_mostly_bit) != 0;
+  out.accessed_by_device = (all & accessed_by_bit) != 0;
+  out.pinned = (all & pinned_bit) != 0;
+  if ((all & preferred_host_bit) != 0) out.preferred_location = location::host();
+  if ((all & preferred_device_bit) != 0) out.preferred_location = location::device();
+  if ((all & prefetched_host_bit) != 0) out.last_prefetch_location = location::host();
+  if ((all & prefetched_device_bit) != 0) out.last_prefetch_location = location::device();
+  return out;
 }
 
 }  // namespace uvm::detail

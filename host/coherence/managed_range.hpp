@@ -100,8 +100,10 @@ class managed_range {
   [[nodiscard]] const device_range& device() const noexcept { return device_; }
   void attach_device(const device_range& d) noexcept { device_ = d; }
 
-  /// Sets advice on pages [first, first + count).
-  void advise(std::size_t first, std::size_t count, advice a) noexcept;
+  /// Sets advice on pages [first, first + count); `where` is the location the advice names.
+  void advise(std::size_t first, std::size_t count, advice a, location where) noexcept;
+  /// The attributes every page of [first, first + count) agrees on.
+  [[nodiscard]] range_attributes attributes(std::size_t first, std::size_t count) const noexcept;
 
   /// @return the protection boundaries this range adds to the process's mappings (an estimate).
   [[nodiscard]] std::int64_t boundaries() const noexcept {

@@ -218,11 +218,20 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
     m.pte = e | pte_writable;  // a read-only duplicate becomes the only copy
   } else {
     const page_ref ref{r.device().range_id, static_cast<std::uint32_t>(page)};
-    if (pinned(ref) && (remote || !allow_remote)) {
-      r.pages().publish(page, s);  // a pinned page stays on the host; a prefetch skips it
+    // Pages pinned to the host (by pin_resident, or by thrashing) and pages advised to stay on
+    // the host or to stay mapped are mapped remote on a device fault instead of moving.
+    const bool host_pinned = (w & pinned_bit) != 0 || pinned(ref);
+    if (host_pinned && (remote || !allow_remote)) {
+      r.pages().publish(page, s);  // already mapped, or a prefetch: the page stays
       return false;
     }
-    const std::optional<std::uint32_t> f = pinned(ref) ? std::nullopt : pool_.take();
+    const bool map_remote =
+        host_pinned || (allow_remote && (w & (preferred_host_bit | accessed_by_bit)) != 0);
+    if (map_remote && remote) {
+      r.pages().publish(page, s);
+      return false;
+    }
+    const std::optional<std::uint32_t> f = map_remote ? std::nullopt : pool_.take();
     if (!f && !allow_remote) {
       r.pages().publish(page, s);
       return false;
@@ -256,6 +265,7 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
   const device_pte e = read_pte(r, page);
   move m{&r, page, s, page_state::host_exclusive};
   m.widen_after = true;
+  m.clear = pinned_bit;  // a device-pinned page that the host takes back is no longer pinned
   if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
     const std::uint32_t f = pte_frame(e);
     // Only pages the device wrote come back; a clean frame still equals the host page.
@@ -380,7 +390,7 @@ void migrator::complete(chunk& c) {
     }
     const bool mapped = (m.pte & pte_valid) != 0;
     m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
-                             mapped ? 0 : device_mapped_bit);
+                             (mapped ? 0 : device_mapped_bit) | m.clear);
   }
   c.moves.clear();
 }
@@ -475,6 +485,8 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
     lock.lock();
   }
   const stream& s = to_device ? h2d_ : d2h_;
+  r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
+  r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
   std::size_t moved = 0;
   chunk previous;
   for (std::size_t p = first; p < first + count;) {
@@ -497,6 +509,70 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   complete(previous);
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
   return moved;
+}
+
+}  // namespace uvm::detail
+
+namespace uvm::detail {
+
+void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool to_device) {
+  UVM_NVTX_FUNC_RANGE();
+  (void)prefetch(r, first, count, to_device);
+  std::lock_guard lock(mutex_);
+  const std::uint32_t id = r.device().range_id;
+  if (to_device) {
+    for (std::size_t p = first; p < first + count; ++p) {
+      const device_pte e = read_pte(r, p);
+      if ((e & pte_valid) == 0 || (e & pte_remote) != 0) {
+        throw out_of_memory(fmt::format(
+            "uvm::manager::pin_resident: page {} of range {} did not fit in the device budget "
+            "({} frames); nothing was pinned",
+            p, static_cast<void*>(r.base()), pool_.size()));
+      }
+    }
+    for (std::size_t p = first; p < first + count; ++p) {
+      eviction_->on_released({id, static_cast<std::uint32_t>(p)});  // never a victim
+    }
+    r.pages().set_flag(first, count, pinned_bit, true);
+    return;
+  }
+  // On the host: every page populated and writable now, so the CPU never faults on them.
+  const timespec deadline = deadline_after(settings_.timeout);
+  for (std::size_t p = first; p < first + count; ++p) {
+    for (;;) {
+      page_word w = r.pages().load(p);
+      if ((w & busy_bit) != 0) {
+        if (!r.pages().wait_until_idle(p, deadline)) {
+          throw uvm::timeout(fmt::format("uvm::manager::pin_resident: page {} stayed busy", p));
+        }
+        continue;
+      }
+      const page_state s = stored_state(w);
+      if (host_access_of(s) == host_access::read_write) break;
+      if (!r.pages().try_claim(p, w)) continue;
+      const auto o = r.commit(p, w, page_state::host_exclusive);
+      if (o.st != managed_range::fault_outcome::status::resolved) {
+        throw_system(fmt::format("uvm::manager::pin_resident: making page {} writable", p),
+                     o.error);
+      }
+      break;
+    }
+  }
+  r.pages().set_flag(first, count, pinned_bit, true);
+}
+
+void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
+  std::lock_guard lock(mutex_);
+  const std::uint32_t id = r.device().range_id;
+  for (std::size_t p = first; p < first + count; ++p) {
+    const page_word w = r.pages().load(p);
+    if ((w & pinned_bit) == 0) continue;
+    const device_pte e = read_pte(r, p);
+    if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
+      eviction_->on_resident({id, static_cast<std::uint32_t>(p)});  // evictable again
+    }
+  }
+  r.pages().set_flag(first, count, pinned_bit, false);
 }
 
 }  // namespace uvm::detail

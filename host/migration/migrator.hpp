@@ -74,6 +74,14 @@ class migrator final : public fault_resolver {
   /// @return the number of pages moved.
   std::size_t prefetch(managed_range& r, std::size_t first, std::size_t count, bool to_device);
 
+  /// Makes pages [first, first + count) of `r` resident at `to` and keeps them there: on the
+  /// host, populated and writable (no CPU fault), device accesses mapped remote; on the device,
+  /// in frames eviction never takes. The caller locks host memory.
+  /// @throws uvm::out_of_memory if the device budget cannot hold them (nothing stays pinned).
+  void pin(managed_range& r, std::size_t first, std::size_t count, bool to_device);
+  /// Ends a pin; the pages become ordinary residents where they are.
+  void unpin(managed_range& r, std::size_t first, std::size_t count);
+
  private:
   struct move {
     managed_range* range;
@@ -86,6 +94,7 @@ class migrator final : public fault_resolver {
     std::byte* dst = nullptr;            ///< the page's copy, if its data moves
     const std::byte* src = nullptr;
     bool widen_after = false;  ///< host access changes after the copy, not before
+    page_word clear = 0;       ///< flag bits to clear when publishing
   };
   struct chunk {
     std::vector<move> moves;

@@ -320,3 +320,98 @@ TEST(Migrator, UnservableDeviceFaultIsAClearErrorNotAHang) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Advice, PreferredHostAndAccessedByMapRemoteInsteadOfMoving) {
+  for (auto a : {uvm::advice::set_preferred_location, uvm::advice::set_accessed_by}) {
+    uvm::manager mgr(emulated(64 << 10));
+    auto x = mgr.allocate<std::uint32_t>(1 << 16);
+    for (auto& e : x) e = 3;
+    x.bytes().advise(a, a == uvm::advice::set_preferred_location ? uvm::location::host()
+                                                                 : uvm::location::device());
+    auto v = x.view();
+    mgr.parallel_for(x.size(), [=](std::size_t i) { v.store(i, v.load(i) + 1); });
+    mgr.synchronize();
+    mgr.reset_stats();
+    for (auto e : x) ASSERT_EQ(e, 4u);
+    const uvm::stats s = mgr.stats();
+    EXPECT_EQ(s.cpu_faults(), 0u) << "the pages never left the host";
+    EXPECT_EQ(mgr.state_of(x.data()), uvm::page_state::remote);
+    const uvm::range_attributes at = mgr.range_attributes(x.data(), x.size() * 4);
+    if (a == uvm::advice::set_preferred_location) {
+      EXPECT_EQ(at.preferred_location, uvm::location::host());
+    } else {
+      EXPECT_TRUE(at.accessed_by_device);
+    }
+  }
+}
+
+TEST(Advice, AttributesReportWhatEveryPageAgreesOn) {
+  uvm::manager mgr(emulated(64 << 10));
+  auto x = mgr.allocate<std::uint32_t>(4 * (64 << 10) / 4);
+  const std::size_t page = 64 << 10;
+  std::byte* b = x.bytes().data();
+  mgr.advise(b, 2 * page, uvm::advice::set_read_mostly);
+  mgr.advise(b, 4 * page, uvm::advice::set_preferred_location, uvm::location::device());
+  EXPECT_TRUE(mgr.range_attributes(b, 2 * page).read_mostly);
+  EXPECT_FALSE(mgr.range_attributes(b, 3 * page).read_mostly) << "page 2 was not advised";
+  EXPECT_EQ(mgr.range_attributes(b, 4 * page).preferred_location, uvm::location::device());
+  EXPECT_FALSE(mgr.range_attributes(b, page).last_prefetch_location.has_value());
+  mgr.prefetch(b, 4 * page, uvm::location::device());
+  mgr.prefetch(b, page, uvm::location::host());
+  EXPECT_EQ(mgr.range_attributes(b + page, 3 * page).last_prefetch_location,
+            uvm::location::device());
+  EXPECT_FALSE(mgr.range_attributes(b, 4 * page).last_prefetch_location.has_value());
+  mgr.advise(b, 4 * page, uvm::advice::unset_preferred_location);
+  EXPECT_FALSE(mgr.range_attributes(b, 4 * page).preferred_location.has_value());
+  EXPECT_THROW(mgr.advise(b, page, uvm::advice::set_accessed_by, uvm::location::host()),
+               uvm::invalid_argument);
+  EXPECT_THROW(mgr.advise(b, page, uvm::advice::set_preferred_location, uvm::location::device(2)),
+               uvm::invalid_argument);
+}
+
+TEST(PinResident, HostPinnedRangeTakesNoFaultAfterWarmUp) {
+  uvm::manager mgr(emulated(64 << 10));
+  auto x = mgr.allocate<std::uint32_t>(1 << 18);  // 1 MiB, never touched
+  auto v = x.view();
+  mgr.parallel_for(x.size() / 2, [=](std::size_t i) { v.store(i, 1); });  // half on the device
+  mgr.synchronize();
+  mgr.pin_resident(x.data(), x.size() * 4, uvm::location::host());
+  EXPECT_TRUE(mgr.range_attributes(x.data(), x.size() * 4).pinned);
+  mgr.reset_stats();
+  std::uint64_t sum = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (auto& e : x) sum += e++;
+    mgr.parallel_for(x.size(), [=](std::size_t i) { v.store(i, v.load(i) + 1); });  // remote
+    mgr.synchronize();
+  }
+  const uvm::stats s = mgr.stats();
+  EXPECT_EQ(s.cpu_faults(), 0u) << "pinned on the host: no CPU fault at all";
+  EXPECT_EQ(s.bytes_host_to_device + s.bytes_device_to_host, 0u) << "and nothing moves";
+  EXPECT_EQ(x[0], 1u + 6u);
+  EXPECT_EQ(x[x.size() - 1], 6u);
+  mgr.unpin(x.data(), x.size() * 4);
+  EXPECT_FALSE(mgr.range_attributes(x.data(), x.size() * 4).pinned);
+}
+
+TEST(PinResident, DevicePinnedPagesAreNeverEvicted) {
+  constexpr std::size_t page = 64 << 10;
+  uvm::manager mgr(emulated(page, 4 * page));
+  auto hot = mgr.allocate<std::uint32_t>(2 * page / 4);
+  auto other = mgr.allocate<std::uint32_t>(4 * page / 4);
+  mgr.pin_resident(hot.data(), 2 * page, uvm::location::device());
+  EXPECT_EQ(mgr.prefetch(other.bytes(), uvm::location::device()), 2u) << "two frames are pinned";
+  EXPECT_EQ(mgr.state_of(hot.data()), uvm::page_state::device_exclusive);
+  mgr.reset_stats();
+  auto v = hot.view();
+  mgr.parallel_for(hot.size(), [=](std::size_t i) { v.store(i, 5); });
+  mgr.synchronize();
+  EXPECT_EQ(mgr.stats().device.count, 0u) << "no device fault on pinned pages";
+  auto big = mgr.allocate<std::uint32_t>(8 * page / 4);
+  EXPECT_THROW(mgr.pin_resident(big.data(), 8 * page, uvm::location::device()), uvm::out_of_memory);
+  EXPECT_FALSE(mgr.range_attributes(big.data(), 8 * page).pinned);
+  EXPECT_EQ(hot[0], 5u);
+}
+
+}  // namespace
