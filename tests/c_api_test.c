@@ -111,11 +111,17 @@ int c_api_advise_read_mostly(void) {
   CHECK(uvmMemAdvise(&v, sizeof v, uvmMemAdviseSetReadMostly, 0) == uvmErrorInvalidValue);
   CHECK(uvmMemAdvise(x, bytes + 1, uvmMemAdviseSetReadMostly, 0) == uvmErrorInvalidValue);
 
-  /* The read-mostly attribute cannot be answered yet, and says so. */
+  /* The read-mostly attribute: x's advice was unset; y's first half is advised. */
   CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributeReadMostly, x, bytes) ==
-        uvmErrorNotSupported);
-  CHECK(v == -1);
-  CHECK(strstr(uvmGetLastErrorMessage(), "uvmMemRangeAttributeReadMostly") != NULL);
+        uvmSuccess);
+  CHECK(v == 0);
+  CHECK(uvmMemAdvise(y, bytes / 2, uvmMemAdviseSetReadMostly, 0) == uvmSuccess);
+  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributeReadMostly, y, bytes / 2) ==
+        uvmSuccess);
+  CHECK(v == 1);
+  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributeReadMostly, y, bytes) ==
+        uvmSuccess);
+  CHECK(v == 0);
 
   CHECK(uvmFree(x) == uvmSuccess);
   CHECK(uvmFree(y) == uvmSuccess);
@@ -146,12 +152,10 @@ int c_api_page_state_attribute_errors(void) {
   CHECK(uvmMemRangeGetAttribute(&v, sizeof v, (uvmMemRangeAttribute)99, x, 1) ==
         uvmErrorInvalidValue);
   CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributeLastPrefetchLocation, x, 1) ==
-        uvmErrorNotSupported);
-  CHECK(strstr(uvmGetLastErrorMessage(), "LastPrefetchLocation") != NULL);
-  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributePreferredLocation, x, 1) ==
-        uvmErrorNotSupported);
-  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributeAccessedBy, x, 1) ==
-        uvmErrorNotSupported);
+        uvmSuccess);
+  CHECK(v == uvmInvalidDeviceId); /* never prefetched */
+  CHECK(uvmMemRangeGetAttribute(&v, 3, uvmMemRangeAttributeAccessedBy, x, 1) ==
+        uvmErrorInvalidValue);
   CHECK(uvmFree(x) == uvmSuccess);
   /* A freed allocation is no longer managed memory. */
   CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributePageState, x, 1) ==
@@ -205,17 +209,40 @@ int c_api_bad_device_and_span(void) {
   return 0;
 }
 
-int c_api_unsupported_advice(void) {
+int c_api_advice_and_attributes(void) {
+  /* Every cudaMemoryAdvise value is implemented; the attributes report it back. */
   const size_t bytes = (size_t)1 << 16;
   char* x = NULL;
-  int a;
+  int v = 0;
+  int by[4] = {0, 0, 0, 0};
   CHECK(uvmMallocManaged((void**)&x, bytes, uvmMemAttachGlobal) == uvmSuccess);
-  for (a = uvmMemAdviseSetPreferredLocation; a <= uvmMemAdviseUnsetAccessedBy; ++a) {
-    CHECK(uvmMemAdvise(x, bytes, (uvmMemoryAdvise)a, 0) == uvmErrorNotSupported);
-    CHECK(uvmPeekAtLastError() == uvmErrorNotSupported);
-    CHECK(strstr(uvmGetLastErrorMessage(), "not implemented") != NULL);
-  }
-  CHECK(strstr(uvmGetLastErrorMessage(), "uvmMemAdviseUnsetAccessedBy") != NULL);
+  CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetPreferredLocation, uvmCpuDeviceId) == uvmSuccess);
+  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributePreferredLocation, x, bytes) ==
+        uvmSuccess);
+  CHECK(v == uvmCpuDeviceId);
+  CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetPreferredLocation, 0) == uvmSuccess);
+  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributePreferredLocation, x, bytes) ==
+        uvmSuccess);
+  CHECK(v == 0);
+  CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseUnsetPreferredLocation, 0) == uvmSuccess);
+  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributePreferredLocation, x, bytes) ==
+        uvmSuccess);
+  CHECK(v == uvmInvalidDeviceId);
+  CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetAccessedBy, 0) == uvmSuccess);
+  CHECK(uvmMemRangeGetAttribute(by, sizeof by, uvmMemRangeAttributeAccessedBy, x, bytes) ==
+        uvmSuccess);
+  CHECK(by[0] == 0 && by[1] == uvmInvalidDeviceId && by[3] == uvmInvalidDeviceId);
+  CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseUnsetAccessedBy, 0) == uvmSuccess);
+  CHECK(uvmMemRangeGetAttribute(by, sizeof by, uvmMemRangeAttributeAccessedBy, x, bytes) ==
+        uvmSuccess);
+  CHECK(by[0] == uvmInvalidDeviceId);
+  /* Accessed-by names a device; the device must exist. */
+  CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetAccessedBy, uvmCpuDeviceId) == uvmErrorInvalidDevice);
+  CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetPreferredLocation, 5) == uvmErrorInvalidDevice);
+  CHECK(uvmMemPrefetchAsync(x, bytes, 0, 0) == uvmSuccess);
+  CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributeLastPrefetchLocation, x, bytes) ==
+        uvmSuccess);
+  CHECK(v == 0);
   CHECK(strcmp(uvmGetErrorName(uvmErrorNotSupported), "uvmErrorNotSupported") == 0);
   CHECK(uvmMemAdvise(x, bytes, (uvmMemoryAdvise)0, 0) == uvmErrorInvalidValue);
   CHECK(uvmMemAdvise(x, bytes, (uvmMemoryAdvise)7, 0) == uvmErrorInvalidValue);

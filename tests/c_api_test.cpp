@@ -23,7 +23,7 @@ int c_api_page_state_attribute_errors(void);
 int c_api_malloc_errors(void);
 int c_api_free_errors(void);
 int c_api_bad_device_and_span(void);
-int c_api_unsupported_advice(void);
+int c_api_advice_and_attributes(void);
 int c_api_last_error_semantics(void);
 }
 
@@ -55,7 +55,7 @@ C_TEST(PageStateAttributeAndErrors, c_api_page_state_attribute_errors)
 C_TEST(MallocErrors, c_api_malloc_errors)
 C_TEST(FreeErrors, c_api_free_errors)
 C_TEST(BadDeviceAndSpan, c_api_bad_device_and_span)
-C_TEST(UnsupportedAdviceIsNotSupported, c_api_unsupported_advice)
+C_TEST(AdviceAndAttributesRoundTrip, c_api_advice_and_attributes)
 C_TEST(LastErrorSemantics, c_api_last_error_semantics)
 
 TEST(CApi, LastErrorIsPerThread) {
