@@ -1,0 +1,197 @@
+#include "bench/replay/simulator.hpp"
+
+#include "bench/replay/belady.hpp"
+#include "host/common/check.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+namespace uvm::replay {
+namespace {
+
+using detail::page_ref;
+
+constexpr std::size_t block_bytes = std::size_t{2} << 20;  // prefetch never crosses 2 MiB
+constexpr std::uint64_t decay_every = 1u << 16;            // records between detector decays
+
+enum : std::uint8_t { resident_bit = 1, dirty_bit = 2, batch_bit = 4 };
+
+class engine {
+ public:
+  engine(const trace& t, const sim_options& o, detail::eviction_policy& ev,
+         detail::prefetch_policy& pf)
+      : t_(t),
+        o_(o),
+        ev_(ev),
+        pf_(pf),
+        detector_(o.thrashing),
+        hook_(dynamic_cast<trace_position_hook*>(&ev)) {
+    UVM_EXPECTS(o.budget_pages > 0, "replay: the device budget must be at least one page");
+    UVM_EXPECTS(o.ns_per_record > 0, "replay: ns_per_record must be positive");
+    validate_trace(t);
+    UVM_EXPECTS(ev.size() == 0, "replay: eviction policy '{}' already tracks {} pages", ev.name(),
+                ev.size());
+    block_pages_ = std::max<std::size_t>(1, block_bytes / t.page_size);
+    r_.eviction = std::string(ev.name());
+    r_.prefetch = std::string(pf.name());
+    r_.budget_pages = o.budget_pages;
+    r_.page_size = t.page_size;
+  }
+
+  sim_result run() {
+    for (std::size_t i = 0; i < t_.records.size(); ++i) {
+      if (hook_ != nullptr) hook_->advance(i);
+      now_ = static_cast<std::uint64_t>(i) * o_.ns_per_record;
+      const trace_record& rec = t_.records[i];
+      switch (rec.kind) {
+        case trace_kind::range: declare(rec); break;
+        case trace_kind::epoch: ++r_.epochs; break;
+        case trace_kind::device_access: on_device(rec); break;
+        case trace_kind::cpu_access: on_cpu(rec); break;
+      }
+      if (i % decay_every == decay_every - 1) detector_.decay(now_);
+    }
+    r_.records = t_.records.size();
+    r_.thrashing_throttles = detector_.throttles();
+    r_.thrashing_pins = detector_.pins();
+    return r_;
+  }
+
+ private:
+  std::uint8_t& state(page_ref p) { return ranges_.at(p.range_id)[p.page]; }
+
+  void declare(const trace_record& rec) {
+    std::vector<std::uint8_t>& pages = ranges_[rec.range_id];
+    for (std::size_t q = 0; q < pages.size(); ++q) {
+      if (pages[q] & resident_bit) {
+        --resident_;
+        ev_.on_released(page_ref{rec.range_id, static_cast<std::uint32_t>(q)});
+      }
+    }
+    pages.assign(rec.value, 0);
+  }
+
+  void on_device(const trace_record& rec) {
+    ++r_.device_accesses;
+    const page_ref p{rec.range_id, rec.page};
+    std::vector<std::uint8_t>& pages = ranges_.at(rec.range_id);
+    if (pages[rec.page] & resident_bit) {
+      ev_.on_access(p);
+    } else {
+      ++r_.device_faults;
+      fault(p, pages);
+    }
+    if (rec.access != 0) pages[rec.page] |= dirty_bit;
+  }
+
+  void fault(page_ref p, std::vector<std::uint8_t>& pages) {
+    detail::block_state block;
+    block.first_page = p.page / block_pages_ * block_pages_;
+    block.page_count = std::min(block_pages_, pages.size() - block.first_page);
+    block.page_bytes = t_.page_size;
+    block.resident = [&](std::size_t q) { return (pages[q] & resident_bit) != 0; };
+    block.thrashing = [&](std::size_t q) {
+      return detector_.thrashing(page_ref{p.range_id, static_cast<std::uint32_t>(q)}, now_);
+    };
+    extra_.clear();
+    pf_.expand(p.page, block, extra_);
+
+    batch_.clear();
+    bring_in(p, /*prefetched=*/false);
+    for (std::size_t k = 0; k < extra_.size(); ++k) {
+      const page_ref q{p.range_id, static_cast<std::uint32_t>(extra_[k])};
+      if (state(q) & resident_bit)
+        continue;  // the policy broke its contract; moving twice would too
+      if (!bring_in(q, /*prefetched=*/true)) {
+        r_.prefetch_dropped += extra_.size() - k;
+        break;
+      }
+      ++r_.prefetched_pages;
+    }
+    for (const page_ref b : batch_) state(b) &= static_cast<std::uint8_t>(~batch_bit);
+  }
+
+  /// Moves `p` to the device, evicting if needed. @return false (nothing moved) if a prefetched
+  /// page would evict a page of its own batch.
+  bool bring_in(page_ref p, bool prefetched) {
+    if (resident_ == o_.budget_pages) {
+      const std::optional<page_ref> v = ev_.victim();
+      if (!v)
+        throw std::logic_error("replay: eviction policy named no victim with every frame used");
+      std::uint8_t& vs = state(*v);
+      if (!(vs & resident_bit)) {
+        throw std::logic_error("replay: eviction policy named a page that is not resident");
+      }
+      if (vs & batch_bit) {
+        if (!prefetched) throw std::logic_error("replay: victim is in an empty batch");
+        return false;
+      }
+      ++r_.evictions;
+      if (vs & dirty_bit) r_.bytes_d2h += t_.page_size;
+      vs = 0;
+      --resident_;
+      ev_.on_released(*v);
+      detector_.on_migration(*v, now_);
+    }
+    std::uint8_t& s = state(p);
+    s = resident_bit | batch_bit;
+    ++resident_;
+    batch_.push_back(p);
+    ++r_.migrations_h2d;
+    r_.bytes_h2d += t_.page_size;
+    ev_.on_resident(p);
+    detector_.on_migration(p, now_);
+    return true;
+  }
+
+  void on_cpu(const trace_record& rec) {
+    ++r_.cpu_accesses;
+    const page_ref p{rec.range_id, rec.page};
+    std::uint8_t& s = state(p);
+    if (!(s & resident_bit)) return;  // the CPU holds it
+    ++r_.cpu_faults;
+    ++r_.migrations_d2h;
+    if (s & dirty_bit) r_.bytes_d2h += t_.page_size;
+    s = 0;
+    --resident_;
+    ev_.on_released(p);
+    detector_.on_migration(p, now_);
+  }
+
+  const trace& t_;
+  const sim_options& o_;
+  detail::eviction_policy& ev_;
+  detail::prefetch_policy& pf_;
+  detail::thrashing_detector detector_;
+  trace_position_hook* hook_;
+  std::size_t block_pages_ = 1;
+  std::unordered_map<std::uint32_t, std::vector<std::uint8_t>> ranges_;
+  std::size_t resident_ = 0;
+  std::uint64_t now_ = 0;
+  std::vector<std::size_t> extra_;
+  std::vector<page_ref> batch_;
+  sim_result r_;
+};
+
+}  // namespace
+
+sim_result simulate(const trace& t, const sim_options& o, detail::eviction_policy& eviction,
+                    detail::prefetch_policy& prefetch) {
+  return engine(t, o, eviction, prefetch).run();
+}
+
+sim_result simulate(const trace& t, const sim_options& o) {
+  std::unique_ptr<detail::eviction_policy> ev;
+  if (o.eviction == "min" || o.eviction == "belady") {
+    ev = std::make_unique<belady_eviction>(t);
+  } else {
+    ev = detail::make_eviction_policy(o.eviction);
+  }
+  const auto pf = detail::make_prefetch_policy(o.prefetch, o.prefetch_config);
+  return simulate(t, o, *ev, *pf);
+}
+
+}  // namespace uvm::replay
