@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace uvm::replay {
@@ -80,6 +81,8 @@ class engine {
     std::vector<std::uint8_t>& pages = ranges_.at(rec.range_id);
     if (pages[rec.page] & resident_bit) {
       ev_.on_access(p);
+    } else if (pinned(p)) {
+      // As the runtime does: a page pinned for thrashing stays on the host, mapped remote.
     } else {
       ++r_.device_faults;
       fault(p, pages);
@@ -134,7 +137,7 @@ class engine {
       vs = 0;
       --resident_;
       ev_.on_released(*v);
-      detector_.on_migration(*v, now_);
+      note_migration(*v);
     }
     std::uint8_t& s = state(p);
     s = resident_bit | batch_bit;
@@ -143,7 +146,7 @@ class engine {
     ++r_.migrations_h2d;
     r_.bytes_h2d += t_.page_size;
     ev_.on_resident(p);
-    detector_.on_migration(p, now_);
+    note_migration(p);
     return true;
   }
 
@@ -158,7 +161,20 @@ class engine {
     s = 0;
     --resident_;
     ev_.on_released(p);
-    detector_.on_migration(p, now_);
+    note_migration(p);
+  }
+
+  void note_migration(page_ref p) {
+    if (detector_.on_migration(p, now_) == detail::thrashing_detector::verdict::pin_remote) {
+      pinned_.insert(p);
+    }
+  }
+
+  bool pinned(page_ref p) {
+    if (!pinned_.contains(p)) return false;
+    if (detector_.thrashing(p, now_)) return true;
+    pinned_.erase(p);  // quiet: normal again
+    return false;
   }
 
   const trace& t_;
@@ -166,6 +182,7 @@ class engine {
   detail::eviction_policy& ev_;
   detail::prefetch_policy& pf_;
   detail::thrashing_detector detector_;
+  std::unordered_set<page_ref, detail::page_ref_hash> pinned_;
   trace_position_hook* hook_;
   std::size_t block_pages_ = 1;
   std::unordered_map<std::uint32_t, std::vector<std::uint8_t>> ranges_;
