@@ -33,8 +33,11 @@ constexpr std::array<std::pair<std::string_view, backend_kind>, 3> backend_names
      {"emulated", backend_kind::emulated}}};
 constexpr std::array<std::pair<std::string_view, fault_mechanism>, 1> mechanism_names{
     {{"signal", fault_mechanism::signal}}};
-constexpr std::array<std::pair<std::string_view, eviction_kind>, 3> eviction_names{
-    {{"fifo", eviction_kind::fifo}, {"lru", eviction_kind::lru}, {"clock", eviction_kind::clock}}};
+constexpr std::array<std::pair<std::string_view, eviction_kind>, 4> eviction_names{
+    {{"fifo", eviction_kind::fifo},
+     {"lru", eviction_kind::lru},
+     {"clock", eviction_kind::clock},
+     {"adaptive", eviction_kind::adaptive}}};
 constexpr std::array<std::pair<std::string_view, prefetch_kind>, 3> prefetch_names{
     {{"none", prefetch_kind::none},
      {"sequential", prefetch_kind::sequential},
@@ -137,7 +140,7 @@ void config::validate() const {
               "uvm: backend {} is not a backend_kind", static_cast<unsigned>(backend));
   UVM_EXPECTS(faults == fault_mechanism::signal, "uvm: fault mechanism {} is not supported",
               static_cast<unsigned>(faults));
-  UVM_EXPECTS(static_cast<unsigned>(eviction) <= static_cast<unsigned>(eviction_kind::clock),
+  UVM_EXPECTS(static_cast<unsigned>(eviction) <= static_cast<unsigned>(eviction_kind::adaptive),
               "uvm: eviction {} is not an eviction_kind", static_cast<unsigned>(eviction));
   UVM_EXPECTS(static_cast<unsigned>(prefetch) <= static_cast<unsigned>(prefetch_kind::tree),
               "uvm: prefetch {} is not a prefetch_kind", static_cast<unsigned>(prefetch));

@@ -73,6 +73,7 @@ TEST(Config, BadValuesNameTheirVariable) {
   expect_rejected("UVM_FAULT_MECHANISM", "userfaultfd");
   expect_rejected("UVM_LOG_LEVEL", "loud");
   expect_rejected("UVM_EVICTION", "random");
+  expect_rejected("UVM_EVICTION", "mru");
   expect_rejected("UVM_PREFETCH", "always");
   expect_rejected("UVM_THRASHING_MIGRATIONS", "lots");
   expect_rejected("UVM_THRASHING_MIGRATIONS", "5000");

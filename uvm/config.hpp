@@ -26,9 +26,11 @@ enum class fault_mechanism : std::uint8_t {
 
 /// @brief Which resident page gives up its device frame when a frame is needed.
 enum class eviction_kind : std::uint8_t {
-  fifo,   ///< the page resident longest (what NVIDIA's driver effectively does)
-  lru,    ///< the page least recently used by kernels (device accessed bits, per kernel)
-  clock,  ///< second chance over resident pages, using the same accessed bits
+  fifo,      ///< the page resident longest (what NVIDIA's driver effectively does)
+  lru,       ///< the page least recently used by kernels (device accessed bits, per kernel)
+  clock,     ///< second chance over resident pages, using the same accessed bits
+  adaptive,  ///< lru that switches to evicting the most recently used page in loops too big
+             ///< for the device (scan-resistant; near Belady's optimum on cyclic sets)
 };
 
 /// @brief Which pages move to the device along with a faulting page (within its 2 MiB block).
@@ -63,7 +65,7 @@ struct config {
   /// Env: `UVM_FAULT_MECHANISM` = `signal`.
   fault_mechanism faults = fault_mechanism::signal;
 
-  /// Env: `UVM_EVICTION` = `fifo` | `lru` | `clock`.
+  /// Env: `UVM_EVICTION` = `fifo` | `lru` | `clock` | `adaptive`.
   eviction_kind eviction = eviction_kind::fifo;
 
   /// Env: `UVM_PREFETCH` = `none` | `sequential` | `tree`.
@@ -105,7 +107,7 @@ struct config {
 [[nodiscard]] std::string_view to_string(backend_kind k) noexcept;
 /// @return `signal`.
 [[nodiscard]] std::string_view to_string(fault_mechanism m) noexcept;
-/// @return `fifo`, `lru` or `clock`.
+/// @return `fifo`, `lru`, `clock` or `adaptive`.
 [[nodiscard]] std::string_view to_string(eviction_kind k) noexcept;
 /// @return `none`, `sequential` or `tree`.
 [[nodiscard]] std::string_view to_string(prefetch_kind k) noexcept;

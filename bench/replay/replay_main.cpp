@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     const auto fmt = uvm::replay::parse_output_format(format);
     if (!fmt)
       throw uvm::invalid_argument("unknown format '" + format + "' (valid: table, json, csv)");
-    const auto evictions = expand(policy, {"fifo", "lru", "clock"}, "policy");
+    const auto evictions = expand(policy, {"fifo", "lru", "clock", "adaptive"}, "policy");
     const auto prefetches = expand(prefetch, {"none", "sequential", "tree"}, "prefetch");
 
     parsed = true;

@@ -1,6 +1,7 @@
 #include "host/policy/eviction_policy.hpp"
 
 #include "host/common/check.hpp"
+#include "host/policy/adaptive_eviction.hpp"
 #include "host/policy/clock_eviction.hpp"
 #include "host/policy/fifo_eviction.hpp"
 #include "host/policy/lru_eviction.hpp"
@@ -11,7 +12,8 @@ std::unique_ptr<eviction_policy> make_eviction_policy(std::string_view name) {
   if (name == "fifo") return std::make_unique<fifo_eviction>();
   if (name == "lru") return std::make_unique<lru_eviction>();
   if (name == "clock") return std::make_unique<clock_eviction>();
-  throw_invalid("unknown eviction policy '{}' (valid: fifo, lru, clock)", name);
+  if (name == "adaptive") return std::make_unique<adaptive_eviction>();
+  throw_invalid("unknown eviction policy '{}' (valid: fifo, lru, clock, adaptive)", name);
 }
 
 }  // namespace uvm::detail

@@ -44,7 +44,7 @@ class eviction_policy {
   virtual bool do_uses_accesses() const noexcept { return true; }
 };
 
-/// @return the policy called `name` ("fifo", "lru" or "clock").
+/// @return the policy called `name` ("fifo", "lru", "clock" or "adaptive").
 /// @throws uvm::invalid_argument listing the names for any other.
 [[nodiscard]] std::unique_ptr<eviction_policy> make_eviction_policy(std::string_view name);
 

@@ -139,6 +139,7 @@ TEST(Migrator, FifoEvictsTheOldestPages) {
 TEST(Migrator, LruEvictsTheLeastRecentlyUsedPages) {
   evict_after_use(uvm::eviction_kind::lru, 2);
 }
+TEST(Migrator, AdaptiveIsLruWithoutALoop) { evict_after_use(uvm::eviction_kind::adaptive, 2); }
 
 // A page written alternately by a kernel and the CPU migrates every round until the detector
 // pins it to the host: with 3 migrations per detection and 2 throttles before the pin, the

@@ -202,7 +202,7 @@ TEST(Prefetch, TreeCutsFaultsTenfoldOnASequentialStream) {
 // so only the B pages resident when a pass starts can hit): W + (P - 1) (W - B).
 struct cyclic_case {
   double fraction;
-  std::uint64_t shipped_faults;
+  std::uint64_t recency_faults;  // fifo, lru, clock
   std::uint64_t min_faults;
 };
 
@@ -218,25 +218,27 @@ TEST(Eviction, CyclicWorkingSetsAgainstBelady) {
     g.fraction = c.fraction;
     g.passes = passes;
     const trace t = generate(g);
-    const auto rows = compare(t, {"fifo", "lru", "clock"}, {"none"}, budget);
-    ASSERT_EQ(rows.size(), 4u);
-    const sim_result& min = rows[3].result;
+    const auto rows = compare(t, {"fifo", "lru", "clock", "adaptive"}, {"none"}, budget);
+    ASSERT_EQ(rows.size(), 5u);
+    const sim_result& min = rows[4].result;
     ASSERT_EQ(min.eviction, "min");
     EXPECT_EQ(min.device_faults, c.min_faults) << c.fraction;
-    double best = 1e300;
+    // Recency policies are not scan-resistant: each evicts the page needed next, every access
+    // misses, and they move W / (W - B) times MIN's bytes as passes grow (11x, 3x, 2x).
     for (std::size_t i = 0; i < 3; ++i) {
       const sim_result& r = rows[i].result;
-      EXPECT_EQ(r.device_faults, c.shipped_faults) << r.eviction << " " << c.fraction;
-      EXPECT_GT(r.bytes_moved(), min.bytes_moved()) << r.eviction << " " << c.fraction;
-      best = std::min(best, *rows[i].bytes_vs_min);
+      EXPECT_EQ(r.device_faults, c.recency_faults) << r.eviction << " " << c.fraction;
+      EXPECT_DOUBLE_EQ(*rows[i].bytes_vs_min, double(c.recency_faults) / double(c.min_faults));
     }
-    RecordProperty("best_shipped_bytes_vs_min_" + std::to_string(int(c.fraction * 100)),
-                   std::to_string(best));
-    // The finding: no shipped policy is scan-resistant, so none comes within 1.5x of MIN on a
-    // cyclic working set above the budget: 5.5x at 110%, 2.5x at 150%, 1.82x at 200% (the
-    // ratio -> W / (W - B) as passes grow: 11x, 3x, 2x).
-    EXPECT_DOUBLE_EQ(best, double(c.shipped_faults) / double(c.min_faults)) << c.fraction;
-    EXPECT_GT(best, 1.5) << c.fraction;
+    // adaptive sees the evicted pages come back, switches to evicting the most recently used
+    // page, and stays within a few dozen faults of MIN (the faults it takes to notice): the
+    // project's target is 1.5x.
+    const sim_result& adaptive = rows[3].result;
+    ASSERT_EQ(adaptive.eviction, "adaptive");
+    RecordProperty("adaptive_bytes_vs_min_" + std::to_string(int(c.fraction * 100)),
+                   std::to_string(*rows[3].bytes_vs_min));
+    EXPECT_LE(*rows[3].bytes_vs_min, 1.05) << c.fraction;
+    EXPECT_LE(adaptive.device_faults, c.min_faults + 64) << c.fraction;
   }
 }
 
