@@ -381,10 +381,14 @@ void migrator::complete(chunk& c) {
         case thrashing_detector::verdict::normal: break;
         case thrashing_detector::verdict::throttle:
           counters_.thrashing_throttles.fetch_add(1, std::memory_order_relaxed);
+          log().debug("page {} of range {} is thrashing: left out of prefetch", m.page,
+                      static_cast<void*>(m.range->base()));
           break;
         case thrashing_detector::verdict::pin_remote:
           counters_.thrashing_pins.fetch_add(1, std::memory_order_relaxed);
           pinned_.insert(ref);
+          log().info("page {} of range {} keeps thrashing: pinned to the host, mapped remote",
+                     m.page, static_cast<void*>(m.range->base()));
           break;
       }
     }
