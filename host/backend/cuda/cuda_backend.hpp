@@ -1,0 +1,41 @@
+#pragma once
+
+// The backend on a real NVIDIA GPU: frames and page tables from cudaMalloc, host memory pinned
+// and mapped with cudaHostRegister (the runtime view, so DMA reads and writes the application's
+// pages with no staging copy), non-blocking streams, events. Kernels are launched by device
+// code templates (kernels/), not through launch().
+//
+// Built and unit-tested where a GPU is lent; the runtime does not select it yet (see
+// resolve_backend.cpp) until the whole device path has been validated on a GPU.
+
+#include "host/backend/backend.hpp"
+
+namespace uvm::detail {
+
+class cuda_backend final : public backend {
+ public:
+  /// @throws uvm::cuda_error if `device` cannot be used.
+  explicit cuda_backend(int device = 0);
+  ~cuda_backend() override = default;
+
+ private:
+  std::string_view do_name() const noexcept override { return "cuda"; }
+  void* do_allocate_device(std::size_t bytes) override;
+  void do_free_device(void* p) noexcept override;
+  void* do_register_host(void* p, std::size_t bytes) override;
+  void do_unregister_host(void* p) noexcept override;
+  stream do_create_stream(std::string_view name) override;
+  void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
+                     const stream& s) override;
+  void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override;
+  void do_launch(std::size_t n, kernel_body body, const stream& s) override;
+  std::uint32_t do_read_word(const std::uint32_t* src) override;
+  event do_record(const stream& s) override;
+  bool do_query(const event& e) noexcept override;
+  bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;
+  std::string do_take_error() override;
+
+  int device_;
+};
+
+}  // namespace uvm::detail

@@ -1,0 +1,70 @@
+// The CUDA backend against a real GPU (ctest label `gpu`); skips with the reason without one.
+#include "host/backend/cuda/cuda_backend.hpp"
+#include "host/backend/device_probe.hpp"
+
+#include <uvm/error.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include <sys/mman.h>
+
+namespace uvm::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+#define REQUIRE_GPU()                                                          \
+  do {                                                                         \
+    const device_probe p = probe_cuda_devices();                               \
+    if (p.devices == 0) GTEST_SKIP() << "no usable CUDA device: " << p.reason; \
+  } while (false)
+
+TEST(CudaBackendGpu, CopiesBothWaysAndWordsInStreamOrder) {
+  REQUIRE_GPU();
+  cuda_backend b;
+  constexpr std::size_t bytes = 8 << 20;
+  auto* dev = static_cast<std::byte*>(b.allocate_device(bytes));
+  auto* words = static_cast<std::uint32_t*>(b.allocate_device(64));
+  EXPECT_EQ(b.read_word(words), 0u) << "device memory comes zeroed";
+  void* host = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(host, MAP_FAILED);
+  auto* h = static_cast<std::uint8_t*>(host);
+  for (std::size_t i = 0; i < bytes; ++i) h[i] = static_cast<std::uint8_t>(i * 7);
+  EXPECT_NE(b.register_host(host, bytes), nullptr);
+  const stream s = b.create_stream("test");
+  b.copy_async(dev, host, bytes, copy_kind::host_to_device, s);
+  b.write_word_async(words, 42, s);
+  ASSERT_TRUE(b.wait(b.record(s), 10s));
+  EXPECT_EQ(b.read_word(words), 42u);
+  std::vector<std::uint8_t> expect(h, h + bytes);
+  std::memset(host, 0, bytes);
+  b.copy_async(host, dev, bytes, copy_kind::device_to_host, s);
+  const event done = b.record(s);
+  ASSERT_TRUE(b.wait(done, 10s));
+  EXPECT_TRUE(b.query(done));
+  EXPECT_EQ(std::memcmp(host, expect.data(), bytes), 0);
+  EXPECT_EQ(b.bytes_host_to_device(), bytes);
+  EXPECT_EQ(b.bytes_device_to_host(), bytes);
+  EXPECT_EQ(b.take_error(), "");
+  EXPECT_THROW(b.launch(
+                   1, [](std::size_t, std::size_t) {}, s),
+               uvm::error);
+  b.unregister_host(host);
+  munmap(host, bytes);
+  b.free_device(dev);
+  b.free_device(words);
+}
+
+TEST(CudaBackendGpu, AbsurdAllocationIsOutOfMemory) {
+  REQUIRE_GPU();
+  cuda_backend b;
+  EXPECT_THROW((void)b.allocate_device(std::size_t{1} << 50), uvm::out_of_memory);
+}
+
+}  // namespace
+}  // namespace uvm::detail
