@@ -5,7 +5,6 @@
 
 #include "host/coherence/transition.hpp"
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -19,23 +18,15 @@ class fault_source {
   /// Makes [addr, addr + bytes) of an app view allow `a`. Async-signal-safe.
   /// @return 0, or the errno of the failing call (ENOMEM when the process is out of mappings).
   [[nodiscard]] int protect(void* addr, std::size_t bytes, host_access a) noexcept {
-    protect_calls_.fetch_add(1, std::memory_order_relaxed);
     return do_protect(addr, bytes, a);
   }
 
   /// @return the mechanism's name, as UVM_FAULT_MECHANISM spells it.
   [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
 
-  /// @return how many protect() calls were made (tests use it to count protection changes).
-  [[nodiscard]] std::uint64_t protect_calls() const noexcept {
-    return protect_calls_.load(std::memory_order_relaxed);
-  }
-
  private:
   virtual int do_protect(void* addr, std::size_t bytes, host_access a) noexcept = 0;
   virtual std::string_view do_name() const noexcept = 0;
-
-  std::atomic<std::uint64_t> protect_calls_{0};
 };
 
 }  // namespace uvm::detail
