@@ -23,39 +23,77 @@ namespace uvm {
 
 namespace detail {
 
+/// Lanes of the calling warp that fault on the same page of the same range, and whether any of
+/// them writes: one leader posts for the group (the most intrusive access), the rest only wait.
+/// On the emulated device every kernel thread is its own group.
+struct fault_group {
+  bool leader = true;
+  bool write = false;
+};
+
+UVM_HOST_DEVICE inline fault_group group_fault(std::uint32_t range_id, std::uint32_t page,
+                                               bool write) noexcept {
+#if defined(__CUDA_ARCH__)
+  const unsigned active = __activemask();
+  const unsigned same =
+      __match_any_sync(active, (static_cast<unsigned long long>(range_id) << 32) | page);
+  unsigned lane;
+  asm("mov.u32 %0, %%laneid;" : "=r"(lane));
+  return {static_cast<int>(lane) == __ffs(static_cast<int>(same)) - 1,
+          __any_sync(same, write) != 0};
+#else
+  (void)range_id;
+  (void)page;
+  return {true, write};
+#endif
+}
+
+UVM_HOST_DEVICE inline std::uint32_t fault_origin() noexcept {
+#if defined(__CUDA_ARCH__)
+  std::uint32_t sm;
+  asm("mov.u32 %0, %%smid;" : "=r"(sm));
+  return sm;
+#else
+  return 0;
+#endif
+}
+
 /// A range as device code sees it.
 struct device_range {
   device_pte* ptes = nullptr;   ///< device page table, one entry per page
   std::byte* frames = nullptr;  ///< device frame pool
   std::byte* host = nullptr;    ///< device address of the range's host pages (remote pages)
   fault_mailbox* mailbox = nullptr;
+  mailbox_control* control = nullptr;
   std::uint64_t bytes = 0;
   std::uint64_t timeout_ns = 0;
   std::uint32_t page_shift = 0;
   std::uint32_t range_id = 0;
 
-  /// Slow path: posts a fault for `page` and waits until its entry allows the access.
-  /// @return the entry, or 0 after the fault timeout (the error is recorded in the mailbox).
+  /// Slow path: posts a fault for `page` (once per group of lanes on it) and waits until its
+  /// entry allows the access, backing off from 64 ns to 65 us.
+  /// @return the entry, or 0 after the fault timeout (the error is recorded for the host).
   UVM_HOST_DEVICE device_pte fault(std::uint32_t page, bool write) const noexcept {
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
-    const fault_record rec{range_id, page, write ? device_access::write : device_access::read, 0,
-                           device_clock_ns()};
+    const fault_group g = group_fault(range_id, page, write);
+    const fault_record rec{range_id, page, g.write ? device_access::write : device_access::read,
+                           fault_origin(), device_clock_ns()};
     const std::uint64_t start = rec.time_ns;
     std::uint64_t last_post = start;
-    bool posted = post_fault(mailbox, rec);
+    bool posted = !g.leader || post_fault(control, mailbox, rec);
     std::uint32_t pause = 64;
     for (;;) {
-      const device_pte e = load_acquire(&ptes[page]);
+      const device_pte e = load_acquire_device(&ptes[page]);
       if ((e & need) == need) return e;
       const std::uint64_t now = device_clock_ns();
       if (now - start > timeout_ns) {
-        report_device_error(mailbox, device_error::fault_timeout, range_id, page);
+        report_device_error(control, device_error::fault_timeout, range_id, page);
         return 0;
       }
       // A record can be lost to a full ring, or served before a racing transition ended:
-      // re-post now and then; the host deduplicates.
+      // re-post now and then (any lane still waiting does); the host deduplicates.
       if (!posted || now - last_post > 2'000'000) {
-        posted = post_fault(mailbox, rec);
+        posted = post_fault(control, mailbox, rec);
         last_post = now;
       }
       backoff(pause);
@@ -67,13 +105,13 @@ struct device_range {
   UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write) const noexcept {
     const auto page = static_cast<std::uint32_t>(offset >> page_shift);
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
-    device_pte e = load_acquire(&ptes[page]);
+    device_pte e = load_acquire_device(&ptes[page]);
     if ((e & need) != need) {
       e = fault(page, write);
       if (e == 0) return nullptr;
     }
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
-    if ((e & mark) != mark) fetch_or(&ptes[page], mark);
+    if ((e & mark) != mark) fetch_or_device(&ptes[page], mark);
     std::byte* base = (e & pte_remote) != 0
                           ? host + (static_cast<std::uint64_t>(page) << page_shift)
                           : frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift);

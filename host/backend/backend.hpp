@@ -86,6 +86,13 @@ class backend {
     do_launch(n, std::move(body), s);
   }
 
+  /// The stream as the device API knows it (a cudaStream_t on the cuda backend), for kernels
+  /// that the application launches itself; nullptr on the emulated device.
+  [[nodiscard]] void* native_handle(const stream& s) { return do_native_handle(s); }
+
+  /// The device memory a manager may use for frames when the configuration sets no budget.
+  [[nodiscard]] std::size_t default_budget() { return do_default_budget(); }
+
   /// Records an event on `s`.
   [[nodiscard]] event record(const stream& s) { return do_record(s); }
   /// @return true if the event has completed.
@@ -122,6 +129,8 @@ class backend {
   virtual std::uint32_t do_read_word(const std::uint32_t* src) {
     return std::atomic_ref<const std::uint32_t>(*src).load(std::memory_order_acquire);
   }
+  virtual void* do_native_handle(const stream&) { return nullptr; }
+  virtual std::size_t do_default_budget() = 0;
   virtual event do_record(const stream& s) = 0;
   virtual std::string do_take_error() = 0;
   virtual bool do_query(const event& e) noexcept = 0;

@@ -5,6 +5,7 @@
 
 #include <uvm/config.hpp>
 
+#include <memory>
 #include <string>
 
 namespace uvm::detail {
@@ -16,6 +17,12 @@ struct device_probe {
 
 /// Asks the CUDA runtime for devices (or reports a build without the toolkit). Never throws.
 [[nodiscard]] device_probe probe_cuda_devices() noexcept;
+
+class backend;
+
+/// The backend for `kind` (resolved: cuda or emulated).
+/// @throws uvm::cuda_error if the device cannot be used.
+[[nodiscard]] std::unique_ptr<backend> make_backend(backend_kind kind);
 
 /// `automatic` -> cuda or emulated; `cuda` is checked.
 /// @throws uvm::cuda_error if `cuda` is asked for and no device is usable.

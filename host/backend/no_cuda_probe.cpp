@@ -1,9 +1,15 @@
 #include "host/backend/device_probe.hpp"
+#include "host/backend/emulated/emulated_backend.hpp"
 
 namespace uvm::detail {
 
 device_probe probe_cuda_devices() noexcept {
   return {0, "this build of uvm has no CUDA support (UVM_CUDA=OFF or no toolkit found)"};
+}
+
+std::unique_ptr<backend> make_backend(backend_kind) {
+  // resolve_backend never answers `cuda` in this build: the probe finds no device.
+  return std::make_unique<emulated_backend>();
 }
 
 }  // namespace uvm::detail

@@ -5,6 +5,7 @@
 #include "host/common/futex.hpp"
 #include "host/fault/map_budget.hpp"
 #include "host/telemetry/log.hpp"
+#include "host/telemetry/nvtx.hpp"
 
 #include <algorithm>
 #include <array>
@@ -20,6 +21,12 @@ namespace {
 
 std::atomic<std::uint32_t>& doorbell(fault_mailbox& mb) noexcept {
   return *reinterpret_cast<std::atomic<std::uint32_t>*>(&mb.doorbell);
+}
+
+// Wakes the service thread from the host (CPU faults, stop).
+void wake(fault_mailbox& mb) noexcept {
+  doorbell(mb).fetch_add(1, std::memory_order_acq_rel);
+  futex_wake_all(doorbell(mb));
 }
 
 fault_mailbox* map_mailbox() {
@@ -45,18 +52,18 @@ fault_service::~fault_service() {
 
 void fault_service::stop() noexcept {
   if (stop_.exchange(true, std::memory_order_acq_rel)) return;
-  ring(mailbox_);
+  wake(*mailbox_);
   thread_.join();
 }
 
 bool fault_service::submit(fault_request& r) noexcept {
   if (!queue_.try_push(&r)) return false;
-  ring(mailbox_);
+  wake(*mailbox_);
   return true;
 }
 
 void fault_service::run() {
-  pthread_setname_np(pthread_self(), "uvm-fault");
+  name_thread("uvm-fault");
   using namespace std::chrono_literals;
   while (!stop_.load(std::memory_order_acquire)) {
     const std::uint32_t seen = doorbell(*mailbox_).load(std::memory_order_acquire);
@@ -91,7 +98,7 @@ void fault_service::serve_cpu_batch() {
   n = carried;
   while (n < batch.size() && queue_.try_pop(batch[n])) ++n;
   if (n == 0) return;
-  UVM_NVTX_FUNC_RANGE();
+  UVM_NVTX_RANGE("cpu fault batch", n);
   // Writes sort first within a page, so the most intrusive access is the one resolved.
   std::sort(batch.begin(), batch.begin() + n, [](const auto* a, const auto* b) {
     if (a->range != b->range) return a->range < b->range;
@@ -142,6 +149,7 @@ bool fault_service::serve_device_batch() {
   const auto* end = std::unique(batch.begin(), batch.begin() + n, [](const auto& a, const auto& b) {
     return a.range_id == b.range_id && a.page == b.page;
   });
+  UVM_NVTX_RANGE("device fault batch", end - batch.begin());
   resolver_.resolve_device({batch.begin(), end});
   return n == batch.size();
 }

@@ -5,6 +5,11 @@
 /// pinned on a GPU). Device code posts a record and waits on the page-table entry; the host's
 /// fault service thread drains records in batches and rings nothing back: publishing the entry
 /// is the answer.
+///
+/// The words that device threads update atomically among themselves (the claim counter and the
+/// error flag) live apart, in device memory (mailbox_control): atomics on mapped host memory are
+/// not atomic across a PCIe bus that lacks atomic operations. The host only reads and writes the
+/// ring with plain ordered loads and stores.
 
 #include <uvm/detail/device_atomic.hpp>
 #include <uvm/detail/host_device.hpp>
@@ -34,50 +39,57 @@ struct fault_record {
   std::uint64_t time_ns;
 };
 
+/// Device memory: written with device atomics only.
+struct mailbox_control {
+  std::uint32_t head = 0;   ///< records claimed by producers
+  std::uint32_t error = 0;  ///< first device_error, sticky until the host clears it
+  std::uint32_t error_range = 0;
+  std::uint32_t error_page = 0;
+};
+
+/// Host memory, mapped for the device.
 struct fault_mailbox {
   static constexpr std::uint32_t capacity = 4096;
 
-  std::uint32_t head = 0;      ///< records claimed by producers (device)
   std::uint32_t tail = 0;      ///< records consumed (host)
-  std::uint32_t doorbell = 0;  ///< bumped after each post; the service thread sleeps on it
-  std::uint32_t error = 0;     ///< first device_error, sticky until the host clears it
-  std::uint32_t error_range = 0;
-  std::uint32_t error_page = 0;
+  std::uint32_t doorbell = 0;  ///< set after each post; the service thread sleeps on it
   struct slot {
     std::uint32_t seq;  ///< claim index + 1 once the record is complete
     fault_record record;
   } slots[capacity];
 };
 
-/// Rings the doorbell: bumps it and, on the host, wakes the thread sleeping on it.
-UVM_HOST_DEVICE inline void ring(fault_mailbox* mb) noexcept {
-  fetch_add(&mb->doorbell, 1);
+/// Rings the doorbell: changes it to `value` and, on the host, wakes the thread sleeping on it.
+UVM_HOST_DEVICE inline void ring(fault_mailbox* mb, std::uint32_t value) noexcept {
+  store_release(&mb->doorbell, value);
 #if !defined(__CUDA_ARCH__)
   syscall(SYS_futex, &mb->doorbell, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr, nullptr, 0);
 #endif
 }
 
 /// Posts a record. @return false if the ring is full (the caller re-posts later).
-UVM_HOST_DEVICE inline bool post_fault(fault_mailbox* mb, const fault_record& r) noexcept {
+UVM_HOST_DEVICE inline bool post_fault(mailbox_control* c, fault_mailbox* mb,
+                                       const fault_record& r) noexcept {
   std::uint32_t h;
   do {
-    h = load_acquire(&mb->head);
+    h = load_acquire(&c->head);
     if (h - load_acquire(&mb->tail) >= fault_mailbox::capacity) return false;
-  } while (!compare_exchange(&mb->head, h, h + 1));
+  } while (!compare_exchange(&c->head, h, h + 1));
   fault_mailbox::slot& s = mb->slots[h % fault_mailbox::capacity];
   s.record = r;
-  store_release(&s.seq, h + 1);
-  ring(mb);
+  store_release(&s.seq, h + 1);  // the fence before it orders the record's stores
+  ring(mb, h + 1);
   return true;
 }
 
-/// Records the first device error; later ones are dropped.
-UVM_HOST_DEVICE inline void report_device_error(fault_mailbox* mb, device_error e,
+/// Records the first device error; later ones are dropped. The code is stored last, so a host
+/// that reads it after the kernel sees the page too.
+UVM_HOST_DEVICE inline void report_device_error(mailbox_control* c, device_error e,
                                                 std::uint32_t range_id,
                                                 std::uint32_t page) noexcept {
-  if (compare_exchange(&mb->error, 0, static_cast<std::uint32_t>(e))) {
-    store_release(&mb->error_range, range_id);
-    store_release(&mb->error_page, page);
+  if (compare_exchange(&c->error_range, 0, range_id + 1)) {
+    store_release(&c->error_page, page);
+    store_release(&c->error, static_cast<std::uint32_t>(e));
   }
 }
 

@@ -1,11 +1,17 @@
 #include "host/backend/cuda/cuda_backend.hpp"
 
 #include "host/backend/cuda/cuda_check.hpp"
-#include "host/backend/cuda/write_word.hpp"
+#include "kernels/write_word.hpp"
 #include "host/common/check.hpp"
+#include "host/telemetry/nvtx.hpp"
 
 #include <chrono>
+#include <string>
 #include <thread>
+
+#if UVM_HAS_NVTX
+#include <nvtx3/nvToolsExtCudaRt.h>
+#endif
 
 namespace uvm::detail {
 
@@ -24,6 +30,15 @@ struct cuda_event final : event_base {
     if (e != nullptr) cudaEventDestroy(e);
   }
 };
+
+void name_stream(cudaStream_t s, const std::string& name) noexcept {
+#if UVM_HAS_NVTX
+  nvtxNameCudaStreamA(s, name.c_str());
+#else
+  (void)s;
+  (void)name;
+#endif
+}
 
 cudaStream_t native(const stream& s) {
   const auto* c = dynamic_cast<const cuda_stream*>(s.get());
@@ -64,10 +79,23 @@ void cuda_backend::do_unregister_host(void* p) noexcept {
   if (cudaHostUnregister(p) != cudaSuccess) cudaGetLastError();
 }
 
-stream cuda_backend::do_create_stream(std::string_view) {
+stream cuda_backend::do_create_stream(std::string_view name) {
   auto s = std::make_shared<cuda_stream>();
   UVM_CUDA_TRY(cudaStreamCreateWithFlags(&s->s, cudaStreamNonBlocking));
+  name_stream(s->s, "uvm-" + std::string(name));
   return s;
+}
+
+void* cuda_backend::do_native_handle(const stream& s) {
+  return native(s);
+}
+
+std::size_t cuda_backend::do_default_budget() {
+  // Three quarters of what is free now, leaving room for the application's own allocations,
+  // CUDA's context and the page tables.
+  std::size_t free = 0, total = 0;
+  UVM_CUDA_TRY(cudaMemGetInfo(&free, &total));
+  return free / 4 * 3;
 }
 
 void cuda_backend::do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind,
@@ -81,8 +109,9 @@ void cuda_backend::do_write_word_async(std::uint32_t* dst, std::uint32_t value, 
 
 void cuda_backend::do_launch(std::size_t, kernel_body, const stream&) {
   throw error(
-      "cuda backend: kernels are launched from device code (kernels/ templates), not as host "
-      "functions");
+      "uvm: parallel_for runs host functors, which only the emulated device can run; on the "
+      "cuda backend launch kernels with uvm::launch (<uvm/launch.hpp>) or on a "
+      "manager::begin_launch scope's native_stream()");
 }
 
 std::uint32_t cuda_backend::do_read_word(const std::uint32_t* src) {

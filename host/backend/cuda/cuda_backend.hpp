@@ -5,8 +5,7 @@
 // pages with no staging copy), non-blocking streams, events. Kernels are launched by device
 // code templates (kernels/), not through launch().
 //
-// Built and unit-tested where a GPU is lent; the runtime does not select it yet (see
-// resolve_backend.cpp) until the whole device path has been validated on a GPU.
+// Copy streams and the threads that drive them are named for Nsight Systems.
 
 #include "host/backend/backend.hpp"
 
@@ -30,6 +29,8 @@ class cuda_backend final : public backend {
   void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override;
   void do_launch(std::size_t n, kernel_body body, const stream& s) override;
   std::uint32_t do_read_word(const std::uint32_t* src) override;
+  void* do_native_handle(const stream& s) override;
+  std::size_t do_default_budget() override;
   event do_record(const stream& s) override;
   bool do_query(const event& e) noexcept override;
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;

@@ -1,6 +1,6 @@
 #include "host/backend/emulated/copy_engine.hpp"
 
-#include "host/backend/emulated/thread_name.hpp"
+#include "host/telemetry/nvtx.hpp"
 
 #include <cstring>
 #include <utility>
@@ -30,7 +30,7 @@ void copy_engine::copy(void* dst, const void* src, std::size_t bytes) {
 }
 
 void copy_engine::run() noexcept {
-  set_thread_name(thread_name_);
+  name_thread(thread_name_.c_str());
   for (;;) {
     std::shared_ptr<job> j;
     {

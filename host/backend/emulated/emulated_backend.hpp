@@ -48,6 +48,8 @@ class emulated_backend final : public backend {
   void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override;
   void do_launch(std::size_t n, kernel_body body, const stream& s) override;
   event do_record(const stream& s) override;
+  // Frames are lazily committed host memory: 1 GiB costs only what is used.
+  std::size_t do_default_budget() override { return std::size_t{1} << 30; }
   std::string do_take_error() override { return errors_.take(); }
   bool do_query(const event& e) noexcept override;
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;

@@ -1,6 +1,6 @@
 #include "host/backend/emulated/emulated_stream.hpp"
 
-#include "host/backend/emulated/thread_name.hpp"
+#include "host/telemetry/nvtx.hpp"
 #include "host/common/check.hpp"
 
 #include <exception>
@@ -41,7 +41,7 @@ void stream_core::join() noexcept {
 }
 
 void stream_core::run() noexcept {
-  set_thread_name(thread_name_);
+  name_thread(thread_name_.c_str());
   for (;;) {
     std::function<void()> op;
     {

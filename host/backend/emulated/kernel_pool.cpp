@@ -1,7 +1,7 @@
 #include "host/backend/emulated/kernel_pool.hpp"
 
 #include "host/backend/emulated/completion.hpp"
-#include "host/backend/emulated/thread_name.hpp"
+#include "host/telemetry/nvtx.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -80,7 +80,7 @@ void kernel_pool::run(std::size_t n, kernel_body body) {
 }
 
 void kernel_pool::work(unsigned index) noexcept {
-  set_thread_name(fmt::format("uvm-kernel-{}", index));
+  name_thread(fmt::format("uvm-kernel-{}", index).c_str());
   for (;;) {
     std::shared_ptr<grid> g;
     {

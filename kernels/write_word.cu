@@ -1,6 +1,6 @@
 // The one kernel the CUDA backend needs itself: a 32-bit store ordered on a stream, which
 // publishes a page-table entry after the copy of its page.
-#include "host/backend/cuda/write_word.hpp"
+#include "kernels/write_word.hpp"
 
 namespace uvm::detail {
 
