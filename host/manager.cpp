@@ -38,6 +38,12 @@ stream manager::create_stream(std::string_view name) {
   return stream(runtime_->create_stream(name));
 }
 
+launch_scope manager::begin_launch(std::initializer_list<resident_span> declared, const stream& s) {
+  void* native = runtime_->native_stream(s);
+  return launch_scope(runtime_, s, native,
+                      runtime_->begin_epoch({declared.begin(), declared.size()}));
+}
+
 void manager::launch(std::size_t n, std::function<void(std::size_t, std::size_t)> body,
                      const stream& s) {
   runtime_->launch(n, std::move(body), s);

@@ -1,7 +1,6 @@
 #include "host/runtime.hpp"
 
 #include "host/backend/device_probe.hpp"
-#include "host/backend/emulated/emulated_backend.hpp"
 #include "host/common/check.hpp"
 #include "host/fault/range_registry.hpp"
 #include "host/telemetry/log.hpp"
@@ -10,24 +9,11 @@
 #include <uvm/manager.hpp>
 #include <uvm/thread.hpp>
 
+#include <algorithm>
+
 #include <sys/mman.h>
 
 namespace uvm::detail {
-
-namespace {
-
-std::unique_ptr<backend> make_backend(backend_kind kind) {
-  // resolve_backend only answers `cuda` when this build has the CUDA backend.
-  (void)kind;
-  return std::make_unique<emulated_backend>();
-}
-
-std::size_t default_budget(backend_kind) {
-  // The emulated device's frames are lazily committed host memory: 1 GiB costs only what is used.
-  return std::size_t{1} << 30;
-}
-
-}  // namespace
 
 runtime::runtime(config cfg)
     : cfg_((cfg.validate(), cfg)),
@@ -39,16 +25,19 @@ runtime::runtime(config cfg)
       backend_(make_backend(kind_)),
       migrator_(std::make_unique<migrator>(
           *backend_, counters_,
-          migrator::settings{cfg_.page_size,
-                             cfg_.device_budget != 0 ? cfg_.device_budget : default_budget(kind_),
-                             cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
-                             cfg_.thrashing_migrations, cfg_.thrashing_lapse})),
+          migrator::settings{
+              cfg_.page_size,
+              cfg_.device_budget != 0 ? cfg_.device_budget : backend_->default_budget(),
+              cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
+              cfg_.thrashing_migrations, cfg_.thrashing_lapse})),
       service_(*migrator_, events_, trace_.get()),
       ctx_{source_.get(), &counters_, &events_, &service_, cfg_.fault_timeout, trace_.get()} {
   migrator_->set_trace(trace_.get());
   set_log_level(cfg_.log);
+  control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
   migrator_->set_mailbox(static_cast<fault_mailbox*>(
-      backend_->register_host(&service_.mailbox(), sizeof(fault_mailbox))));
+                             backend_->register_host(&service_.mailbox(), sizeof(fault_mailbox))),
+                         control_);
   install_alt_stack();
   log().debug("manager started: page size {}, backend {}, fault mechanism {}, fault timeout {} ms",
               cfg_.page_size, to_string(kind_), source_->name(), cfg_.fault_timeout.count());
@@ -62,6 +51,7 @@ runtime::~runtime() {
   }
   service_.stop();
   backend_->unregister_host(&service_.mailbox());
+  backend_->free_device(control_);
 }
 
 managed_range* runtime::allocate(std::size_t bytes) {
@@ -154,20 +144,86 @@ stream runtime::create_stream(std::string_view name) {
 
 void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s) {
   UVM_NVTX_FUNC_RANGE();
-  const stream& target = stream_of(s);
+  (void)begin_epoch({});
+  try {
+    run(n, std::move(body), s);
+  } catch (...) {
+    end_epoch(s);
+    throw;
+  }
+  end_epoch(s);
+}
+
+std::vector<resident_mapping> runtime::begin_epoch(std::span<const resident_span> declared) {
+  UVM_NVTX_FUNC_RANGE();
+  // Declarations that share pages are placed as one span, writable if any of them writes:
+  // placing the same page twice would let the later declaration decide its state.
+  struct placed {
+    managed_range* range;
+    std::size_t first, count;  // pages
+    bool write;
+    std::byte* device = nullptr;
+  };
+  std::vector<placed> spans;  // all checked before any page moves
+  for (const resident_span& d : declared) {
+    const span sp = span_of(d.data, d.bytes, "begin_launch");
+    placed p{&sp.range, sp.first, sp.count, d.write};
+    for (std::size_t i = 0; i < spans.size();) {
+      placed& q = spans[i];
+      if (q.range != p.range || q.first + q.count <= p.first || p.first + p.count <= q.first) {
+        ++i;
+        continue;
+      }
+      const std::size_t end = std::max(q.first + q.count, p.first + p.count);
+      p.first = std::min(q.first, p.first);
+      p.count = end - p.first;
+      p.write |= q.write;
+      spans.erase(spans.begin() + static_cast<std::ptrdiff_t>(i));
+      i = 0;  // the union may now overlap a span it skipped
+    }
+    spans.push_back(p);
+  }
+  try {
+    for (placed& p : spans) {
+      // Spans placed for this launch keep their frames while the next ones are placed.
+      p.device = migrator_->make_resident(*p.range, p.first, p.count, p.write);
+    }
+  } catch (...) {
+    migrator_->forget_declared();
+    throw;
+  }
+  std::vector<resident_mapping> out;
+  for (const resident_span& d : declared) {
+    const auto* host = static_cast<const std::byte*>(d.data);
+    for (const placed& p : spans) {
+      const std::byte* base = p.range->page_address(p.first);
+      if (host >= base && host < base + p.count * p.range->page_size()) {
+        out.push_back({host, d.bytes, p.device + (host - base)});
+        break;
+      }
+    }
+  }
   migrator_->begin_launch();  // before the kernel can run: CPU faults now wait for it
   if (trace_ != nullptr) {
     trace_->push({trace_kind::epoch, 0, 0, 0, 0, epoch_.fetch_add(1) + 1});
   }
+  return out;
+}
+
+void runtime::end_epoch(const uvm::stream& s) noexcept {
+  const stream& target = stream_of(s);
   event done;
   try {
-    backend_->launch(n, std::move(body), target);
     done = backend_->record(target);
-  } catch (...) {
-    migrator_->end_launch(backend_->record(target));
-    throw;
+  } catch (const std::exception& e) {
+    // The stream is broken (a failed device): wait for nothing rather than for ever.
+    log().error("uvm: could not record the end of an epoch: {}", e.what());
   }
   migrator_->end_launch(std::move(done));
+}
+
+void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s) {
+  backend_->launch(n, std::move(body), stream_of(s));
 }
 
 void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeout) {
@@ -180,12 +236,21 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
   if (const std::string failed = backend_->take_error(); !failed.empty()) {
     throw error("uvm::manager::synchronize: a kernel failed: " + failed);
   }
-  fault_mailbox& mb = service_.mailbox();
-  const std::uint32_t code = load_acquire(&mb.error);
+  take_device_error();
+}
+
+void runtime::take_device_error() {
+  // The control words are device memory: read them as the host reads page-table entries.
+  const std::uint32_t code = backend_->read_word(&control_->error);
   if (code == 0) return;
-  const std::uint32_t range_id = load_acquire(&mb.error_range);
-  const std::uint32_t page = load_acquire(&mb.error_page);
-  store_release(&mb.error, 0);
+  const std::uint32_t range_id = backend_->read_word(&control_->error_range) - 1;
+  const std::uint32_t page = backend_->read_word(&control_->error_page);
+  const stream& s = migrator_->default_stream();
+  backend_->write_word_async(&control_->error, 0, s);
+  backend_->write_word_async(&control_->error_range, 0, s);
+  if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
+    log().error("uvm: clearing the device error flag did not finish in time");
+  }
   std::string where = fmt::format("range id {}", range_id);
   {
     std::lock_guard lock(mutex_);

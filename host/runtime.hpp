@@ -14,6 +14,7 @@
 
 #include <uvm/advice.hpp>
 #include <uvm/config.hpp>
+#include <uvm/launch_scope.hpp>
 #include <uvm/location.hpp>
 #include <uvm/stats.hpp>
 #include <uvm/stream.hpp>
@@ -23,6 +24,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <vector>
 
 namespace uvm::detail {
 
@@ -47,7 +50,20 @@ class runtime {
   [[nodiscard]] managed_range& find(const void* p) const;
 
   [[nodiscard]] stream create_stream(std::string_view name);
+  /// Runs `body` as one kernel in its own epoch (emulated device).
   void launch(std::size_t n, kernel_body body, const uvm::stream& s);
+
+  /// Makes the declared spans device-resident (contiguous per span), then opens an epoch.
+  /// @throws uvm::invalid_argument, uvm::out_of_memory, uvm::timeout; no epoch is open then.
+  std::vector<resident_mapping> begin_epoch(std::span<const resident_span> declared);
+  /// Ends the epoch opened by begin_epoch after the work enqueued on `s` so far.
+  void end_epoch(const uvm::stream& s) noexcept;
+  /// Enqueues `body` on `s` inside an open epoch (emulated device).
+  void run(std::size_t n, kernel_body body, const uvm::stream& s);
+  /// The stream as the device API knows it (nullptr on the emulated device).
+  [[nodiscard]] void* native_stream(const uvm::stream& s) {
+    return backend_->native_handle(stream_of(s));
+  }
   /// @throws uvm::error on a device error or a timeout.
   void synchronize(const uvm::stream& s, std::chrono::milliseconds timeout);
   /// @throws uvm::invalid_argument on a bad span or location.
@@ -75,6 +91,7 @@ class runtime {
   };
   /// The pages overlapping [p, p + bytes). @throws uvm::invalid_argument naming `call`.
   [[nodiscard]] span span_of(const void* p, std::size_t bytes, std::string_view call) const;
+  void take_device_error();  // throws uvm::device_fault if a kernel recorded one
   [[nodiscard]] const stream& stream_of(const uvm::stream& s) const noexcept {
     return s.is_default() ? migrator_->default_stream() : s.handle();
   }
@@ -88,6 +105,7 @@ class runtime {
   std::atomic<std::uint32_t> epoch_{0};
   std::unique_ptr<detail::backend> backend_;
   std::unique_ptr<migrator> migrator_;
+  mailbox_control* control_ = nullptr;  // device memory
   fault_service service_;
   fault_context ctx_;
   mutable std::mutex mutex_;

@@ -12,4 +12,5 @@ endfunction()
 run(${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix})
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/docs/example -B ${build} -DCMAKE_PREFIX_PATH=${prefix})
 run(${CMAKE_COMMAND} --build ${build})
-run(${build}/uvm-example)
+# Built by the host compiler, the example's kernel runs on the emulated device, GPU or not.
+run(${CMAKE_COMMAND} -E env UVM_BACKEND=emulated ${build}/uvm-example)

@@ -5,6 +5,7 @@
 
 #include <uvm/advice.hpp>
 #include <uvm/config.hpp>
+#include <uvm/launch_scope.hpp>
 #include <uvm/location.hpp>
 #include <uvm/page_state.hpp>
 #include <uvm/range.hpp>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <string_view>
@@ -111,6 +113,18 @@ class manager {
         },
         s);
   }
+
+  /// @brief Opens an epoch on `s` for kernels that you launch yourself (see uvm::launch_scope):
+  /// until the scope ends, CPU accesses to pages those kernels map wait for them.
+  /// @param declared launch-residency spans: made device-resident first, each in contiguous
+  /// device memory (scope.device_pointer() gives their raw addresses). Waits (at most the fault
+  /// timeout) for kernels already in flight before it moves pages.
+  /// @throws uvm::invalid_argument if a span is empty or not inside one range,
+  /// uvm::out_of_memory if the device budget cannot hold the spans (contiguously, together),
+  /// uvm::timeout if earlier kernels did not finish. No epoch is open then.
+  [[nodiscard]] launch_scope begin_launch(std::initializer_list<resident_span> declared,
+                                          const stream& s = {});
+  [[nodiscard]] launch_scope begin_launch(const stream& s = {}) { return begin_launch({}, s); }
 
   /// @brief Waits for the work on `s` (and the kernels launched before) to finish.
   /// @throws uvm::device_fault if a kernel could not access a page within the fault timeout

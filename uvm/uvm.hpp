@@ -7,6 +7,8 @@
 #include <uvm/config.hpp>
 #include <uvm/device_view.hpp>
 #include <uvm/error.hpp>
+#include <uvm/launch.hpp>
+#include <uvm/launch_scope.hpp>
 #include <uvm/location.hpp>
 #include <uvm/manager.hpp>
 #include <uvm/page_state.hpp>

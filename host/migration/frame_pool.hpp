@@ -2,11 +2,16 @@
 
 // The device frames a manager may use, carved from one device allocation sized by the budget.
 // Which resident page gives its frame up is the eviction policy's business, not the pool's.
+//
+// A two-level bitmap of free frames: one bit per frame, and one summary bit per 64-frame word
+// that has a free frame. take() finds the lowest free frame in a few word scans (it runs per page
+// on the fault path); launch residency also takes chosen frames and runs of frames.
 
 #include <algorithm>
+#include <bit>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <vector>
 
@@ -14,32 +19,108 @@ namespace uvm::detail {
 
 class frame_pool {
  public:
-  explicit frame_pool(std::uint32_t frames) : count_(frames) {
-    free_.reserve(frames);
-    for (std::uint32_t f = 0; f < frames; ++f) free_.push_back(f);  // sorted: already a min-heap
+  explicit frame_pool(std::uint32_t frames)
+      : count_(frames), words_((frames + 63) / 64), summary_((words_.size() + 63) / 64) {
+    for (std::uint32_t f = 0; f < frames; ++f) set(f);
   }
 
   [[nodiscard]] std::uint32_t size() const noexcept { return count_; }
-  [[nodiscard]] std::size_t free_count() const noexcept { return free_.size(); }
+  [[nodiscard]] std::size_t free_count() const noexcept { return free_; }
 
   /// The lowest free frame: pages taken in order get ascending frames however frames were
   /// returned, so contiguous pages land in contiguous frames and their copies coalesce.
   [[nodiscard]] std::optional<std::uint32_t> take() {
-    if (free_.empty()) return std::nullopt;
-    std::pop_heap(free_.begin(), free_.end(), std::greater<>{});
-    const std::uint32_t f = free_.back();
-    free_.pop_back();
+    while (hint_ < summary_.size() && summary_[hint_] == 0) ++hint_;
+    if (hint_ == summary_.size()) return std::nullopt;
+    const std::size_t w = hint_ * 64 + static_cast<std::size_t>(std::countr_zero(summary_[hint_]));
+    const auto f = static_cast<std::uint32_t>(w * 64 + std::countr_zero(words_[w]));
+    clear(f);
     return f;
   }
 
-  void give_back(std::uint32_t frame) {
-    free_.push_back(frame);
-    std::push_heap(free_.begin(), free_.end(), std::greater<>{});
+  /// @return whether `frame` is free (false for a frame outside the pool).
+  [[nodiscard]] bool is_free(std::uint32_t frame) const noexcept {
+    return frame < count_ && (words_[frame / 64] >> (frame % 64) & 1) != 0;
+  }
+
+  /// Takes `frame`, which must be free.
+  void take_frame(std::uint32_t frame) noexcept {
+    assert(is_free(frame));
+    clear(frame);
+  }
+
+  /// Takes frames [first, first + count), which must all be free.
+  void take_run(std::uint32_t first, std::uint32_t count) noexcept {
+    for (std::uint32_t f = first; f < first + count; ++f) take_frame(f);
+  }
+
+  /// Returns a taken frame.
+  void give_back(std::uint32_t frame) noexcept {
+    assert(frame < count_ && !is_free(frame));
+    set(frame);
+  }
+
+  /// @return how many of frames [first, first + count) are free (frames outside the pool are not).
+  [[nodiscard]] std::uint32_t free_in(std::uint32_t first, std::uint32_t count) const noexcept {
+    const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{first} + count, count_);
+    std::uint32_t n = 0;
+    for (std::uint64_t f = first; f < end;) {
+      const std::uint64_t w = f / 64;
+      const std::uint64_t lo = f % 64;
+      const std::uint64_t hi = std::min<std::uint64_t>(64, end - w * 64);  // bits [lo, hi)
+      const std::uint64_t mask = (hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1) &
+                                 ~((std::uint64_t{1} << lo) - 1);
+      n += static_cast<std::uint32_t>(std::popcount(words_[w] & mask));
+      f = w * 64 + hi;
+    }
+    return n;
+  }
+
+  /// @return the first frame of the lowest run of `count` free frames, or nothing if there is
+  /// none (`count` 0: frame 0).
+  [[nodiscard]] std::optional<std::uint32_t> find_run(std::uint32_t count) const noexcept {
+    if (count == 0) return 0;
+    std::uint32_t f = 0;
+    while (f < count_) {
+      f = next(f, true);  // a run starts here...
+      if (f >= count_ || count_ - f < count) return std::nullopt;
+      const std::uint32_t end = next(f, false);  // ...and ends before the next taken frame
+      if (end - f >= count) return f;
+      f = end;
+    }
+    return std::nullopt;
   }
 
  private:
+  void set(std::uint32_t f) noexcept {
+    const std::size_t w = f / 64;
+    words_[w] |= std::uint64_t{1} << (f % 64);
+    summary_[w / 64] |= std::uint64_t{1} << (w % 64);
+    hint_ = std::min(hint_, w / 64);
+    ++free_;
+  }
+  void clear(std::uint32_t f) noexcept {
+    const std::size_t w = f / 64;
+    words_[w] &= ~(std::uint64_t{1} << (f % 64));
+    if (words_[w] == 0) summary_[w / 64] &= ~(std::uint64_t{1} << (w % 64));
+    --free_;
+  }
+  // The first frame at or after `f` that is free (`free`) or taken (!`free`); count_ if none.
+  [[nodiscard]] std::uint32_t next(std::uint32_t f, bool free) const noexcept {
+    std::size_t w = f / 64;
+    std::uint64_t bits = (free ? words_[w] : ~words_[w]) & (~std::uint64_t{0} << (f % 64));
+    while (bits == 0) {
+      if (++w == words_.size()) return count_;
+      bits = free ? words_[w] : ~words_[w];
+    }
+    return std::min(count_, static_cast<std::uint32_t>(w * 64 + std::countr_zero(bits)));
+  }
+
   std::uint32_t count_;
-  std::vector<std::uint32_t> free_;  // min-heap
+  std::size_t free_ = 0;
+  std::vector<std::uint64_t> words_;    // bit f % 64 of word f / 64: frame f is free
+  std::vector<std::uint64_t> summary_;  // bit w % 64 of word w / 64: words_[w] has a free frame
+  std::size_t hint_ = 0;                // summary words below it are all zero
 };
 
 }  // namespace uvm::detail

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <thread>
 
 #include <sys/mman.h>
 
@@ -32,6 +33,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       settings_(s),
       page_shift_(static_cast<unsigned>(std::countr_zero(s.page_size))),
       pool_(frames_for(s)),
+      owners_(pool_.size()),
       eviction_(make_eviction_policy(s.eviction)),
       prefetch_(make_prefetch_policy(s.prefetch)),
       thrashing_(thrashing_settings{std::max(1u, s.thrashing_migrations),
@@ -81,6 +83,7 @@ void migrator::attach(managed_range& r) {
   d.frames = frames_;
   d.host = host;
   d.mailbox = mailbox_;
+  d.control = control_;
   d.bytes = r.reserved();
   d.timeout_ns = static_cast<std::uint64_t>(settings_.timeout.count());
   d.page_shift = page_shift_;
@@ -98,6 +101,7 @@ void migrator::detach(managed_range& r) noexcept {
     pool_.give_back(pte_frame(e));
     eviction_->on_released({d.range_id, static_cast<std::uint32_t>(p)});
   }
+  std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
   if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) ranges_[d.range_id] = nullptr;
   backend_.unregister_host(r.runtime_view());
   backend_.free_device(d.ptes);
@@ -106,12 +110,13 @@ void migrator::detach(managed_range& r) noexcept {
 void migrator::begin_launch() {
   std::lock_guard lock(mutex_);
   ++launching_;
+  declared_.clear();  // the launch uses what was placed for it; the next one declares anew
 }
 
 void migrator::end_launch(event e) {
   std::lock_guard lock(mutex_);
   --launching_;
-  kernels_.push_back(std::move(e));
+  if (e != nullptr) kernels_.push_back(std::move(e));
 }
 
 bool migrator::wait_kernels(std::chrono::nanoseconds timeout) {
@@ -129,6 +134,24 @@ bool migrator::wait_kernels(std::chrono::nanoseconds timeout) {
   }
   std::lock_guard lock(mutex_);
   return !kernels_in_flight();
+}
+
+void migrator::wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::string_view call) {
+  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(settings_.timeout.count());
+  while (kernels_in_flight()) {
+    const std::uint64_t now = now_ns();
+    if (now >= deadline) {
+      throw uvm::timeout(fmt::format(
+          "{}: kernels still running after the fault timeout ({} ms) use the pages", call,
+          std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
+    }
+    lock.unlock();
+    // False before the deadline: a launch is being enqueued (no event yet); look again shortly.
+    if (!wait_kernels(std::chrono::nanoseconds(deadline - now))) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    lock.lock();
+  }
 }
 
 bool migrator::kernels_in_flight() {
@@ -202,36 +225,51 @@ device_pte migrator::read_pte(const managed_range& r, std::size_t page) {
 }
 
 bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote,
-                               chunk& c) {
+                               chunk& c, const placement* at) {
   page_word w = r.pages().load(page);
   if ((w & busy_bit) != 0) return false;  // another transition: the device re-posts
   const device_pte e = read_pte(r, page);
-  const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
+  // A raw kernel sets no dirty bit: a page placed for writing is dirty from the start.
+  const device_pte written = at != nullptr ? pte_dirty : 0;
+  const device_pte need = write ? (pte_valid | pte_writable | written) : pte_valid;
   // A remote page serves device faults as it is; a prefetch brings it into a frame.
   const bool remote = (e & pte_remote) != 0;
-  if ((e & need) == need && !(remote && !allow_remote)) return false;  // already served
+  const bool in_frame = (e & pte_valid) != 0 && !remote;
+  if ((e & need) == need && !(remote && (!allow_remote || at != nullptr))) return false;  // served
+  // A placement needs the page in its frame, or the frame free (the caller made it so).
+  if (at != nullptr && (in_frame ? pte_frame(e) != at->frame : !pool_.is_free(at->frame))) {
+    return false;
+  }
   const page_state s = stored_state(w);
   if (!r.pages().try_claim(page, w)) return false;
 
   move m{&r, page, s, page_state::device_exclusive};
-  if ((e & pte_valid) != 0 && !remote) {
-    m.pte = e | pte_writable;  // a read-only duplicate becomes the only copy
+  if (in_frame) {
+    m.pte = e | pte_writable | written;  // a read-only duplicate becomes the only copy
   } else {
     const page_ref ref{r.device().range_id, static_cast<std::uint32_t>(page)};
     // Pages pinned to the host (by pin_resident, or by thrashing) and pages advised to stay on
-    // the host or to stay mapped are mapped remote on a device fault instead of moving.
-    const bool host_pinned = (w & pinned_bit) != 0 || pinned(ref);
+    // the host or to stay mapped are mapped remote on a device fault instead of moving. A
+    // placement overrides all that: the raw kernel can only use a frame.
+    const bool host_pinned = at == nullptr && ((w & pinned_bit) != 0 || pinned(ref));
     if (host_pinned && (remote || !allow_remote)) {
       r.pages().publish(page, s);  // already mapped, or a prefetch: the page stays
       return false;
     }
-    const bool map_remote =
-        host_pinned || (allow_remote && (w & (preferred_host_bit | accessed_by_bit)) != 0);
+    const bool map_remote = host_pinned || (at == nullptr && allow_remote &&
+                                            (w & (preferred_host_bit | accessed_by_bit)) != 0);
     if (map_remote && remote) {
       r.pages().publish(page, s);
       return false;
     }
-    const std::optional<std::uint32_t> f = map_remote ? std::nullopt : pool_.take();
+    std::optional<std::uint32_t> f;
+    if (at != nullptr) {
+      pool_.take_frame(at->frame);
+      f = at->frame;
+    } else if (!map_remote) {
+      f = pool_.take();
+    }
+    if (f) owners_[*f] = ref;
     if (!f && !allow_remote) {
       r.pages().publish(page, s);
       return false;
@@ -242,9 +280,9 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
       m.pte = pte_valid | pte_writable | pte_remote;
       counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
     } else {
-      const bool duplicate = !write && (w & read_mostly_bit) != 0;
+      const bool duplicate = !write && (at != nullptr || (w & read_mostly_bit) != 0);
       m.target = duplicate ? page_state::shared : page_state::device_exclusive;
-      m.pte = make_pte(*f, duplicate ? pte_valid : (pte_valid | pte_writable));
+      m.pte = make_pte(*f, duplicate ? pte_valid : (pte_valid | pte_writable | written));
       m.taken = *f;
       m.src = s == page_state::unpopulated ? zero_ + ((page << page_shift_) % zero_bytes_)
                                            : r.runtime_view() + (page << page_shift_);
@@ -257,7 +295,8 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
   return true;
 }
 
-bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chunk& c) {
+bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chunk& c,
+                             bool duplicate) {
   page_word w = r.pages().load(page);
   if ((w & busy_bit) != 0 || (w & device_mapped_bit) == 0) return false;
   const page_state s = stored_state(w);
@@ -273,7 +312,7 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
       m.src = frames_ + (std::size_t{f} << page_shift_);
       m.dst = r.runtime_view() + (page << page_shift_);
     }
-    if (!write && (w & read_mostly_bit) != 0) {
+    if (!write && (duplicate || (w & read_mostly_bit) != 0)) {
       m.target = page_state::shared;  // keep the device's copy, read-only on both sides
       m.pte = e & ~(pte_writable | pte_dirty);
     } else {
@@ -334,6 +373,8 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   c.moves.resize(kept);
 
   // 2. The data, coalesced; 3. the page-table entries, after it on the same stream.
+  UVM_NVTX_RANGE(kind == copy_kind::host_to_device ? "migrate to device" : "migrate to host",
+                 c.moves.size() * settings_.page_size);
   copy_batcher copies(backend_, kind);
   for (const move& m : c.moves) {
     if (m.src != nullptr) copies.add(m.dst, m.src, m.range->page_size(), s);
@@ -449,7 +490,7 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
 }
 
 std::size_t migrator::evict(std::size_t frames) {
-  UVM_NVTX_FUNC_RANGE();
+  UVM_NVTX_RANGE("evict", frames * settings_.page_size);
   chunk c;
   std::size_t freed = 0;
   while (freed < frames) {
@@ -473,21 +514,11 @@ std::size_t migrator::evict(std::size_t frames) {
 
 std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t count,
                                bool to_device) {
-  UVM_NVTX_FUNC_RANGE();
+  UVM_NVTX_RANGE(to_device ? "prefetch to device" : "prefetch to host",
+                 count * settings_.page_size);
   std::unique_lock lock(mutex_);
   // Pages come back only between kernels: a kernel on another stream may still be using them.
-  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(settings_.timeout.count());
-  while (!to_device && kernels_in_flight()) {
-    lock.unlock();
-    const std::uint64_t now = now_ns();
-    if (now >= deadline || !wait_kernels(std::chrono::nanoseconds(deadline - now))) {
-      throw uvm::timeout(fmt::format(
-          "uvm::manager::prefetch to the host: kernels still running after the fault timeout "
-          "({} ms) use the pages",
-          std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
-    }
-    lock.lock();
-  }
+  if (!to_device) wait_until_no_kernels(lock, "uvm::manager::prefetch to the host");
   const stream& s = to_device ? h2d_ : d2h_;
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
@@ -577,6 +608,212 @@ void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
     }
   }
   r.pages().set_flag(first, count, pinned_bit, false);
+}
+
+}  // namespace uvm::detail
+
+namespace uvm::detail {
+
+std::byte* migrator::make_resident(managed_range& r, std::size_t first, std::size_t count,
+                                   bool write) {
+  UVM_NVTX_RANGE(write ? "make resident (write)" : "make resident (read)",
+                 count * settings_.page_size);
+  std::unique_lock lock(mutex_);
+  try {
+    UVM_EXPECTS(count != 0 && first < r.page_count() && count <= r.page_count() - first,
+                "uvm: launch residency for pages {}..{} of range {}: the range has {} pages", first,
+                first + count - 1, static_cast<void*>(r.base()), r.page_count());
+    if (count > pool_.size()) {
+      throw out_of_memory(fmt::format(
+          "uvm: launch residency for {} pages ({} bytes) of range {}: the device budget holds "
+          "only {} frames",
+          count, count << page_shift_, static_cast<void*>(r.base()), pool_.size()));
+    }
+    // Frames change hands only between kernels: a kernel may be using any of them.
+    wait_until_no_kernels(lock, "uvm: launch residency");
+    return place(r, first, count, write);
+  } catch (...) {
+    declared_.clear();  // the launch is off
+    throw;
+  }
+}
+
+void migrator::forget_declared() noexcept {
+  std::lock_guard lock(mutex_);
+  declared_.clear();
+}
+
+std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::size_t count) {
+  const std::uint32_t id = r.device().range_id;
+  const std::uint32_t frames = pool_.size();
+  const auto n = static_cast<std::uint32_t>(count);
+  const auto in_span = [&](page_ref o) {
+    return o.range_id == id && o.page >= first && o.page < first + count;
+  };
+  // Windows that would keep a page in place, one entry per such page, ascending.
+  std::vector<std::uint32_t> keeps;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const device_pte e = read_pte(r, first + i);
+    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
+    const std::uint32_t f = pte_frame(e);
+    if (f >= i && f - i <= frames - n) keeps.push_back(f - i);
+  }
+  std::sort(keeps.begin(), keeps.end());
+  if (keeps.empty()) {
+    if (const std::optional<std::uint32_t> f = pool_.find_run(n)) return *f;  // the best there is
+  }
+  // Frames whose occupant cannot leave: device-pinned, busy, declared for the same launch, or
+  // unknown. The span's own pages always can (they move if they are not in place).
+  std::vector<std::uint8_t> stuck(frames, 0);
+  for (std::uint32_t f = 0; f < frames; ++f) {
+    if (pool_.is_free(f) || in_span(owners_[f])) continue;
+    const page_ref o = owners_[f];
+    managed_range* owner = range_of(o.range_id);
+    const bool declared = std::any_of(declared_.begin(), declared_.end(), [&](const auto& d) {
+      return d.range_id == o.range_id && o.page >= d.first && o.page < d.first + d.count;
+    });
+    stuck[f] = owner == nullptr || o.page >= owner->page_count() || declared ||
+               (owner->pages().load(o.page) & (busy_bit | pinned_bit)) != 0;
+  }
+  // Slide the window over the pool: most pages in place first, then most free frames.
+  std::optional<std::uint32_t> best;
+  std::uint32_t best_kept = 0;
+  std::uint32_t best_free = 0;
+  std::uint32_t blocked = 0;
+  std::uint32_t free = 0;
+  auto k = keeps.begin();
+  for (std::uint32_t f = 0; f < n; ++f) {
+    blocked += stuck[f];
+    free += pool_.is_free(f) ? 1 : 0;
+  }
+  for (std::uint32_t w = 0;; ++w) {
+    std::uint32_t kept = 0;
+    while (k != keeps.end() && *k < w) ++k;
+    while (k != keeps.end() && *k == w) {
+      ++kept;
+      ++k;
+    }
+    if (blocked == 0 && (!best || kept > best_kept || (kept == best_kept && free > best_free))) {
+      best = w;
+      best_kept = kept;
+      best_free = free;
+    }
+    if (w + n == frames) break;
+    blocked += stuck[w + n];
+    blocked -= stuck[w];
+    free += (pool_.is_free(w + n) ? 1 : 0);
+    free -= (pool_.is_free(w) ? 1 : 0);
+  }
+  if (!best) {
+    throw out_of_memory(fmt::format(
+        "uvm: launch residency for {} pages of range {}: every window of {} contiguous frames "
+        "(of {}) holds a page pinned to the device or declared for the same launch; nothing "
+        "was moved",
+        count, static_cast<void*>(r.base()), count, frames));
+  }
+  return *best;
+}
+
+std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t count, bool write) {
+  const std::uint32_t id = r.device().range_id;
+  const auto n = static_cast<std::uint32_t>(count);
+  const timespec deadline = deadline_after(settings_.timeout);
+  // Refuse host pins before anything moves; remember device pins, to restore them after.
+  std::vector<std::size_t> device_pinned;
+  for (std::size_t p = first; p < first + count; ++p) {
+    // A CPU first touch may be in flight (it needs no lock): let it finish.
+    if ((r.pages().load(p) & busy_bit) != 0 && !r.pages().wait_until_idle(p, deadline)) {
+      throw uvm::timeout(
+          fmt::format("uvm: launch residency: page {} of range {} stayed {} past the fault timeout",
+                      p, static_cast<void*>(r.base()), to_string(r.state_of(p))));
+    }
+    if ((r.pages().load(p) & pinned_bit) == 0) continue;
+    const device_pte e = read_pte(r, p);
+    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) {
+      throw_invalid(
+          "uvm: launch residency: page {} of range {} is pinned to the host (pin_resident); "
+          "unpin it before a kernel that needs it in device memory",
+          p, static_cast<void*>(r.base()));
+    }
+    device_pinned.push_back(p);
+  }
+  const std::uint32_t window = pick_window(r, first, count);
+  log().debug("launch residency: pages {}..{} of range {} into frames {}..{}", first,
+              first + count - 1, static_cast<void*>(r.base()), window, window + n - 1);
+
+  // 1. To the host: the window's other occupants (evicted, dirty ones copied back), the span's
+  //    pages in other frames (simplest: through the host), and, for reading, the span's
+  //    exclusive pages already in place (copied back if dirty; the frame stays as a duplicate).
+  chunk back;
+  std::size_t evicted = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t f = window + i;
+    if (pool_.is_free(f)) continue;
+    const page_ref o = owners_[f];
+    if (o.range_id == id && o.page >= first && o.page < first + count) continue;  // below
+    managed_range* owner = range_of(o.range_id);
+    if (owner != nullptr && o.page < owner->page_count() &&
+        start_to_host(*owner, o.page, true, back)) {
+      ++evicted;
+    }
+  }
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const device_pte e = read_pte(r, first + i);
+    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
+    if (pte_frame(e) != window + i) {
+      (void)start_to_host(r, first + i, true, back);
+    } else if (!write && (e & pte_writable) != 0) {
+      (void)start_to_host(r, first + i, false, back, true);
+    }
+  }
+  enqueue_tail(back, copy_kind::device_to_host, d2h_);
+  complete(back);
+  counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const device_pte e = read_pte(r, first + i);
+    const bool in_frame = (e & pte_valid) != 0 && (e & pte_remote) == 0;
+    if (in_frame ? pte_frame(e) != window + i : !pool_.is_free(window + i)) {
+      throw error(fmt::format(
+          "uvm: launch residency: frame {} could not be cleared for page {} of range {} (a copy "
+          "did not complete, or a page stayed busy); pages already moved stay valid",
+          window + i, first + i, static_cast<void*>(r.base())));
+    }
+  }
+
+  // 2. Into the window, in page order (first touches zero-filled), pipelined like a prefetch.
+  std::size_t moved = 0;
+  chunk previous;
+  for (std::uint32_t i = 0; i < n;) {
+    chunk current;
+    const std::uint32_t end = static_cast<std::uint32_t>(
+        std::min<std::size_t>(n, i + std::max<std::size_t>(1, chunk_bytes >> page_shift_)));
+    for (; i < end; ++i) {
+      const placement at{window + i, write};
+      moved += start_to_device(r, first + i, write, false, current, &at) ? 1 : 0;
+    }
+    enqueue_tail(current, copy_kind::host_to_device, h2d_);
+    complete(previous);
+    previous = std::move(current);
+  }
+  complete(previous);
+  counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
+
+  for (std::size_t p : device_pinned) {
+    r.pages().set_flag(p, 1, pinned_bit, true);  // moving it through the host unpinned it
+    eviction_->on_released({id, static_cast<std::uint32_t>(p)});
+  }
+  const page_state want = write ? page_state::device_exclusive : page_state::shared;
+  for (std::size_t p = first; p < first + count; ++p) {
+    const page_word w = r.pages().load(p);
+    if ((w & busy_bit) != 0 || stored_state(w) != want || (w & device_mapped_bit) == 0) {
+      throw error(fmt::format(
+          "uvm: launch residency: page {} of range {} could not be placed in frame {} (now {}); "
+          "pages already moved stay valid",
+          p, static_cast<void*>(r.base()), window + (p - first), to_string(visible_state(w))));
+    }
+  }
+  declared_.push_back({id, first, count});
+  return frames_ + (std::size_t{window} << page_shift_);
 }
 
 }  // namespace uvm::detail

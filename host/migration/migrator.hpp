@@ -50,8 +50,12 @@ class migrator final : public fault_resolver {
   migrator(const migrator&) = delete;
   migrator& operator=(const migrator&) = delete;
 
-  /// Where device code posts faults (the device's address of the service's mailbox).
-  void set_mailbox(fault_mailbox* device_address) noexcept { mailbox_ = device_address; }
+  /// Where device code posts faults: the device's address of the service's mailbox, and the
+  /// mailbox's control words in device memory.
+  void set_mailbox(fault_mailbox* device_address, mailbox_control* control) noexcept {
+    mailbox_ = device_address;
+    control_ = control;
+  }
   /// Records device faults into `t` (null: none).
   void set_trace(trace_writer* t) noexcept { trace_ = t; }
 
@@ -82,6 +86,34 @@ class migrator final : public fault_resolver {
   /// Ends a pin; the pages become ordinary residents where they are.
   void unpin(managed_range& r, std::size_t first, std::size_t count);
 
+  /// Launch residency, for a kernel that is not instrumented and takes a raw pointer: puts pages
+  /// [first, first + count) of `r` in device frames F .. F + count - 1, in page order, so that
+  /// one pointer is valid for the whole span. With `write` the pages become device_exclusive and
+  /// their entries dirty (the raw kernel sets no dirty bit; the host gets every page back);
+  /// otherwise they become read duplicates (`shared`: the host keeps reading, nothing comes
+  /// back). Call between kernels, before begin_launch: it first waits (up to the timeout) until
+  /// no kernel is in flight. Picks the window with the most pages already in place, then the
+  /// most free frames; evicts the other occupants; pages elsewhere go through the host. Frames
+  /// that hold pages placed by earlier calls since the last begin_launch (the other spans of the
+  /// same launch) are never taken, nor are frames of device-pinned pages.
+  /// @code
+  /// std::byte* x = m.make_resident(r, 0, r.page_count(), true);
+  /// m.begin_launch();
+  /// raw_kernel<<<...>>>(x);  // x + i * page_size is page i
+  /// m.end_launch(backend.record(s));
+  /// @endcode
+  /// @return the device address of page `first` (frames are contiguous device memory).
+  /// @throws uvm::invalid_argument for an empty span, a span outside `r`, or a page pinned to the
+  /// host. @throws uvm::out_of_memory if the span needs more frames than the pool has, or no
+  /// window of `count` frames is free of pinned (or already declared) pages; nothing changed.
+  /// @throws uvm::timeout if kernels still run after the timeout. On any throw the spans
+  /// declared since the last begin_launch are forgotten (the launch is off); no data is lost.
+  [[nodiscard]] std::byte* make_resident(managed_range& r, std::size_t first, std::size_t count,
+                                         bool write);
+  /// Forgets the spans made resident since the last begin_launch, for a caller that gives up the
+  /// launch: their frames may be evicted again by later make_resident calls.
+  void forget_declared() noexcept;
+
  private:
   struct move {
     managed_range* range;
@@ -96,6 +128,17 @@ class migrator final : public fault_resolver {
     bool widen_after = false;  ///< host access changes after the copy, not before
     page_word clear = 0;       ///< flag bits to clear when publishing
   };
+  // Where launch residency puts a page: in `frame`, exclusive and dirty, or read-duplicated.
+  struct placement {
+    std::uint32_t frame;
+    bool write;
+  };
+  // A span placed by make_resident for the launch being prepared.
+  struct declared_span {
+    std::uint32_t range_id;
+    std::size_t first;
+    std::size_t count;
+  };
   struct chunk {
     std::vector<move> moves;
     event done;
@@ -107,11 +150,21 @@ class migrator final : public fault_resolver {
 
   // All below: mutex_ held.
   bool kernels_in_flight();
+  // Waits, unlocking meanwhile, until no kernel is in flight. @throws uvm::timeout naming `call`.
+  void wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::string_view call);
   managed_range* range_of(std::uint32_t id) const noexcept;
   device_pte read_pte(const managed_range& r, std::size_t page);
-  // Claim a page and plan its move into `c`; nothing changes until enqueue_tail.
-  bool start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote, chunk& c);
-  bool start_to_host(managed_range& r, std::size_t page, bool write, chunk& c);
+  // Claim a page and plan its move into `c`; nothing changes until enqueue_tail. With `at`
+  // (launch residency), the page goes to that frame, whatever pins and advice say; with
+  // `duplicate`, a device copy stays as a read duplicate (as read_mostly pages do).
+  bool start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote, chunk& c,
+                       const placement* at = nullptr);
+  bool start_to_host(managed_range& r, std::size_t page, bool write, chunk& c,
+                     bool duplicate = false);
+  // The first frame of the window make_resident fills. @throws uvm::out_of_memory if none.
+  std::uint32_t pick_window(managed_range& r, std::size_t first, std::size_t count);
+  // make_resident once no kernel runs: clears the window, moves the pages in, checks them.
+  std::byte* place(managed_range& r, std::size_t first, std::size_t count, bool write);
   // Adds the pages the prefetch policy moves along with a device fault on `page`.
   void expand_fault(managed_range& r, std::size_t page, chunk& c);
   // Tells the eviction policy which resident pages kernels used, then clears the bits.
@@ -132,6 +185,7 @@ class migrator final : public fault_resolver {
   std::byte* zero_ = nullptr;    // host zeros, source of first-touch pages on the device
   std::size_t zero_bytes_ = 0;
   frame_pool pool_;
+  std::vector<page_ref> owners_;  // by frame: the page it holds (meaningful while taken)
   std::unique_ptr<eviction_policy> eviction_;
   std::unique_ptr<prefetch_policy> prefetch_;
   thrashing_detector thrashing_;
@@ -139,12 +193,14 @@ class migrator final : public fault_resolver {
   [[nodiscard]] bool pinned(page_ref p);
   stream h2d_, d2h_, compute_;
   fault_mailbox* mailbox_ = nullptr;
+  mailbox_control* control_ = nullptr;
   trace_writer* trace_ = nullptr;
 
   std::mutex mutex_;
-  std::vector<managed_range*> ranges_;  // by range id; null where free
-  std::vector<event> kernels_;          // launched, not yet known to be finished
-  std::size_t launching_ = 0;           // begin_launch without end_launch yet
+  std::vector<managed_range*> ranges_;   // by range id; null where free
+  std::vector<event> kernels_;           // launched, not yet known to be finished
+  std::size_t launching_ = 0;            // begin_launch without end_launch yet
+  std::vector<declared_span> declared_;  // made resident since the last begin_launch
 };
 
 }  // namespace uvm::detail

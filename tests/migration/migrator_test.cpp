@@ -1,7 +1,13 @@
 // The migration engine through the public API on the emulated device: prefetch, dirty-bit
-// copy-back, oversubscription, epochs, and errors.
+// copy-back, oversubscription, epochs, and errors; and launch residency on the migrator itself.
+#include "host/migration/migrator.hpp"
+#include "host/backend/emulated/emulated_backend.hpp"
 #include "host/coherence/managed_range.hpp"
+#include "host/fault/fault_service.hpp"
 #include "host/fault/range_registry.hpp"
+#include "host/fault/signal_fault_source.hpp"
+#include "host/telemetry/counters.hpp"
+#include "host/telemetry/event_ring.hpp"
 
 #include "tests/migration/emulated_config.hpp"
 
@@ -12,6 +18,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -139,7 +147,9 @@ TEST(Migrator, FifoEvictsTheOldestPages) {
 TEST(Migrator, LruEvictsTheLeastRecentlyUsedPages) {
   evict_after_use(uvm::eviction_kind::lru, 2);
 }
-TEST(Migrator, AdaptiveIsLruWithoutALoop) { evict_after_use(uvm::eviction_kind::adaptive, 2); }
+TEST(Migrator, AdaptiveIsLruWithoutALoop) {
+  evict_after_use(uvm::eviction_kind::adaptive, 2);
+}
 
 // A page written alternately by a kernel and the CPU migrates every round until the detector
 // pins it to the host: with 3 migrations per detection and 2 throttles before the pin, the
@@ -416,3 +426,381 @@ TEST(PinResident, DevicePinnedPagesAreNeverEvicted) {
 }
 
 }  // namespace
+
+// Launch residency, on the migrator itself: a rig wires it to the emulated device and to the CPU
+// fault path as the runtime does, so the tests call make_resident directly, run "raw kernels"
+// that use the returned pointer, and touch the ranges from the CPU.
+namespace uvm::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t page_bytes = 64 << 10;
+constexpr std::size_t words_per_page = page_bytes / 4;
+
+struct device_rig {
+  explicit device_rig(std::size_t frames, std::chrono::nanoseconds timeout = 10s)
+      : source(signal_fault_source::acquire()),
+        mig(backend, stats, migrator::settings{page_bytes, frames * page_bytes, timeout}),
+        service(mig, events),
+        ctx{source.get(), &stats, &events, &service, timeout},
+        control(static_cast<mailbox_control*>(backend.allocate_device(sizeof(mailbox_control)))) {
+    mig.set_mailbox(static_cast<fault_mailbox*>(
+                        backend.register_host(&service.mailbox(), sizeof(fault_mailbox))),
+                    control);
+  }
+  ~device_rig() {
+    (void)mig.wait_kernels(10s);
+    for (auto& r : ranges) {
+      (void)range_registry::process().remove(r.get(), 30s);
+      mig.detach(*r);
+    }
+    ranges.clear();
+    service.stop();
+    backend.unregister_host(&service.mailbox());
+    backend.free_device(control);
+  }
+  device_rig(const device_rig&) = delete;
+  device_rig& operator=(const device_rig&) = delete;
+
+  managed_range& allocate(std::size_t pages) {
+    auto r = std::make_unique<managed_range>(ctx, pages * page_bytes, page_bytes);
+    mig.attach(*r);
+    const auto b = reinterpret_cast<std::uintptr_t>(r->base());
+    range_registry::process().add(b, b + r->reserved(), r.get());
+    ranges.push_back(std::move(r));
+    return *ranges.back();
+  }
+
+  /// One kernel, in its own epoch, on the compute stream.
+  void launch(std::size_t n, kernel_body body) {
+    mig.begin_launch();
+    backend.launch(n, std::move(body), mig.default_stream());
+    mig.end_launch(backend.record(mig.default_stream()));
+  }
+  void synchronize() { ASSERT_TRUE(mig.wait_kernels(10s)); }
+
+  emulated_backend backend;
+  counters stats;
+  event_ring events;
+  std::shared_ptr<signal_fault_source> source;
+  migrator mig;
+  fault_service service;
+  fault_context ctx;
+  mailbox_control* control;
+  std::vector<std::unique_ptr<managed_range>> ranges;
+};
+
+std::uint32_t* words(const managed_range& r) {
+  return reinterpret_cast<std::uint32_t*>(r.base());
+}
+std::uint32_t pattern(std::uint32_t tag, std::size_t word) {
+  return (tag << 24) | static_cast<std::uint32_t>(word);
+}
+// Through the app view: CPU faults as needed.
+void fill(const managed_range& r, std::size_t pages, std::uint32_t tag) {
+  for (std::size_t i = 0; i < pages * words_per_page; ++i) words(r)[i] = pattern(tag, i);
+}
+// @return the first word index where `p` does not hold `tag`'s pattern, or `pages * words`.
+std::size_t first_mismatch(const std::uint32_t* p, std::size_t pages, std::uint32_t tag) {
+  for (std::size_t i = 0; i < pages * words_per_page; ++i) {
+    if (p[i] != pattern(tag, i)) return i;
+  }
+  return pages * words_per_page;
+}
+std::uint64_t cpu_faults(const counters& c) {
+  return c.snapshot().cpu_faults();
+}
+
+TEST(MakeResident, ScatteredPagesLandInContiguousFramesInPageOrder) {
+  device_rig rig(16);
+  managed_range& a = rig.allocate(4);
+  managed_range& b = rig.allocate(4);
+  fill(a, 4, 0xa);
+  fill(b, 4, 0xb);
+  for (std::size_t p = 0; p < 4; ++p) {  // frames: a0 b0 a1 b1 a2 b2 a3 b3
+    ASSERT_EQ(rig.mig.prefetch(a, p, 1, true), 1u);
+    ASSERT_EQ(rig.mig.prefetch(b, p, 1, true), 1u);
+  }
+  ASSERT_EQ(pte_frame(a.device().ptes[1]), 2u) << "the pages are interleaved";
+
+  auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, true));
+  EXPECT_EQ(first_mismatch(d, 4, 0xa), 4 * words_per_page);
+  for (std::size_t p = 0; p < 4; ++p) {
+    const device_pte e = a.device().ptes[p];
+    EXPECT_EQ(pte_frame(e), pte_frame(a.device().ptes[0]) + p) << p;
+    EXPECT_EQ(e & (pte_valid | pte_writable | pte_dirty | pte_remote),
+              pte_valid | pte_writable | pte_dirty)
+        << p;
+    EXPECT_EQ(a.state_of(p), page_state::device_exclusive) << p;
+  }
+  EXPECT_EQ(pte_frame(a.device().ptes[0]), 0u) << "the window that kept page 0 in place";
+
+  // Placing it again moves nothing and gives the same pointer.
+  const stats before = rig.stats.snapshot();
+  EXPECT_EQ(reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, true)), d);
+  const stats after = rig.stats.snapshot();
+  EXPECT_EQ(after.bytes_host_to_device, before.bytes_host_to_device);
+  EXPECT_EQ(after.bytes_device_to_host, before.bytes_device_to_host);
+
+  rig.launch(1, [](std::size_t, std::size_t) {});  // the launch the spans were placed for
+  rig.synchronize();
+  EXPECT_EQ(first_mismatch(words(b), 4, 0xb), 4 * words_per_page) << "the evicted pages";
+  EXPECT_EQ(first_mismatch(words(a), 4, 0xa), 4 * words_per_page);
+}
+
+TEST(MakeResident, WrittenSpanComesBackToTheHostAfterARawKernel) {
+  device_rig rig(64);
+  constexpr std::size_t pages = 8;
+  managed_range& a = rig.allocate(pages);
+  fill(a, pages, 1);
+  auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, pages, true));
+  EXPECT_EQ(a.state_of(0), page_state::device_exclusive) << "the host view is invalidated";
+  rig.stats.reset();
+  // The raw kernel rewrites every word slowly; the CPU reads while it runs and must wait.
+  std::atomic<bool> started{false};
+  rig.launch(pages, [d, &started](std::size_t begin, std::size_t end) {
+    started = true;
+    for (std::size_t p = begin; p < end; ++p) {
+      std::this_thread::sleep_for(5ms);
+      for (std::size_t i = p * words_per_page; i < (p + 1) * words_per_page; ++i) {
+        d[i] = pattern(2, i);
+      }
+    }
+  });
+  while (!started) std::this_thread::yield();
+  EXPECT_EQ(first_mismatch(words(a), pages, 2), pages * words_per_page);
+  rig.synchronize();
+  const stats s = rig.stats.snapshot();
+  EXPECT_GT(s.cpu_faults(), 0u);
+  EXPECT_EQ(s.bytes_device_to_host, pages * page_bytes) << "every page was dirty";
+  EXPECT_EQ(a.state_of(pages - 1), page_state::host_exclusive);
+}
+
+TEST(MakeResident, ReadSpanStaysReadableOnTheHostAndNothingComesBack) {
+  device_rig rig(64);
+  constexpr std::size_t pages = 8;
+  managed_range& a = rig.allocate(pages);
+  fill(a, pages, 3);
+  rig.stats.reset();
+  auto* d = reinterpret_cast<const std::uint32_t*>(rig.mig.make_resident(a, 0, pages, false));
+  EXPECT_EQ(rig.stats.snapshot().bytes_host_to_device, pages * page_bytes);
+  for (std::size_t p = 0; p < pages; ++p) {
+    EXPECT_EQ(a.state_of(p), page_state::shared) << p;
+    EXPECT_EQ(a.device().ptes[p] & (pte_valid | pte_writable | pte_dirty), pte_valid) << p;
+  }
+  std::atomic<std::size_t> mismatch{0};
+  rig.launch(1,
+             [d, &mismatch](std::size_t, std::size_t) { mismatch = first_mismatch(d, pages, 3); });
+  rig.synchronize();
+  EXPECT_EQ(mismatch.load(), pages * words_per_page);
+  rig.stats.reset();
+  EXPECT_EQ(first_mismatch(words(a), pages, 3), pages * words_per_page);
+  words(a)[5] = 5;  // a write drops the duplicate; a clean frame is not copied back
+  const stats s = rig.stats.snapshot();
+  EXPECT_EQ(s.cpu_faults(), 1u) << "the write, not the reads";
+  EXPECT_EQ(s.bytes_device_to_host, 0u);
+  EXPECT_EQ(a.state_of(0), page_state::host_exclusive);
+  EXPECT_EQ(a.state_of(1), page_state::shared);
+}
+
+TEST(MakeResident, ReadAfterWriteInPlaceCopiesTheKernelsDataBackAndKeepsTheFrames) {
+  device_rig rig(64);
+  constexpr std::size_t pages = 4;
+  managed_range& a = rig.allocate(pages);
+  fill(a, pages, 4);
+  auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, pages, true));
+  rig.launch(1, [d](std::size_t, std::size_t) {
+    for (std::size_t i = 0; i < pages * words_per_page; ++i) d[i] = pattern(5, i);
+  });
+  rig.synchronize();
+  rig.stats.reset();
+  EXPECT_EQ(reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, pages, false)), d);
+  stats s = rig.stats.snapshot();
+  EXPECT_EQ(s.bytes_device_to_host, pages * page_bytes) << "the kernel's data, to the host copy";
+  EXPECT_EQ(s.bytes_host_to_device, 0u) << "the frames stay";
+  EXPECT_EQ(a.state_of(0), page_state::shared);
+  EXPECT_EQ(first_mismatch(words(a), pages, 5), pages * words_per_page);
+  EXPECT_EQ(rig.stats.snapshot().cpu_faults(), 0u);
+}
+
+TEST(MakeResident, FullPoolIsEvictedForTheWindowAndDirtyPagesSurvive) {
+  device_rig rig(8);
+  managed_range& b = rig.allocate(8);
+  fill(b, 8, 6);
+  auto* db = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(b, 0, 8, true));
+  rig.launch(1, [db](std::size_t, std::size_t) {
+    for (std::size_t i = 0; i < 8 * words_per_page; ++i) db[i] = pattern(7, i);
+  });
+  rig.synchronize();
+  rig.stats.reset();
+
+  managed_range& a = rig.allocate(4);  // never touched: first touches, zero-filled
+  auto* da = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, true));
+  for (std::size_t i = 0; i < 4 * words_per_page; ++i) ASSERT_EQ(da[i], 0u) << i;
+  const stats s = rig.stats.snapshot();
+  EXPECT_EQ(s.evictions, 4u);
+  EXPECT_EQ(s.bytes_device_to_host, 4 * page_bytes) << "the evicted pages were dirty";
+  std::size_t evicted = 0;
+  for (std::size_t p = 0; p < 8; ++p) evicted += b.state_of(p) == page_state::host_exclusive;
+  EXPECT_EQ(evicted, 4u);
+  rig.launch(1, [](std::size_t, std::size_t) {});
+  rig.synchronize();
+  EXPECT_EQ(first_mismatch(words(b), 8, 7), 8 * words_per_page)
+      << "nothing the kernel wrote is lost";
+  for (std::size_t i = 0; i < 4 * words_per_page; ++i) ASSERT_EQ(words(a)[i], 0u) << i;
+}
+
+TEST(MakeResident, SpansOfOneLaunchDoNotEvictEachOther) {
+  device_rig rig(8);
+  managed_range& a = rig.allocate(4);
+  managed_range& b = rig.allocate(4);
+  managed_range& c = rig.allocate(6);
+  fill(a, 4, 8);
+  fill(b, 4, 9);
+  std::byte* da = rig.mig.make_resident(a, 0, 4, true);
+  std::byte* db = rig.mig.make_resident(b, 0, 4, false);
+  EXPECT_TRUE(db >= da + 4 * page_bytes || da >= db + 4 * page_bytes) << "disjoint windows";
+  EXPECT_THROW((void)rig.mig.make_resident(c, 0, 6, true), uvm::out_of_memory);
+  EXPECT_EQ(a.state_of(3), page_state::device_exclusive) << "the declared spans stay";
+  EXPECT_EQ(b.state_of(3), page_state::shared);
+  EXPECT_EQ(c.state_of(0), page_state::unpopulated);
+  // The throw called the launch off: nothing is declared any more, c may evict.
+  EXPECT_NE(rig.mig.make_resident(c, 0, 6, true), nullptr);
+  rig.mig.forget_declared();
+  EXPECT_EQ(rig.mig.make_resident(a, 0, 4, true), rig.mig.make_resident(a, 0, 4, true));
+  EXPECT_EQ(first_mismatch(words(a), 4, 8), 4 * words_per_page);
+  EXPECT_EQ(first_mismatch(words(b), 4, 9), 4 * words_per_page);
+}
+
+TEST(MakeResident, TooLargeOrBlockedByPinsIsOutOfMemoryAndChangesNothing) {
+  device_rig rig(8);
+  managed_range& a = rig.allocate(9);
+  fill(a, 9, 10);
+  rig.stats.reset();
+  EXPECT_THROW((void)rig.mig.make_resident(a, 0, 9, true), uvm::out_of_memory);
+  EXPECT_EQ(rig.stats.snapshot().bytes_host_to_device, 0u);
+  EXPECT_EQ(a.state_of(0), page_state::host_exclusive);
+
+  // Frames 0-2 hold x, frame 3 a page pinned to the device: every window of 5 holds frame 3.
+  managed_range& x = rig.allocate(3);
+  managed_range& pinned = rig.allocate(1);
+  fill(x, 3, 11);
+  ASSERT_EQ(rig.mig.prefetch(x, 0, 3, true), 3u);
+  rig.mig.pin(pinned, 0, 1, true);
+  ASSERT_EQ(pte_frame(pinned.device().ptes[0]), 3u);
+  rig.stats.reset();
+  try {
+    (void)rig.mig.make_resident(a, 0, 5, true);
+    ADD_FAILURE() << "no error";
+  } catch (const uvm::out_of_memory& e) {
+    EXPECT_NE(std::string(e.what()).find("pinned"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(rig.stats.snapshot().bytes_host_to_device + rig.stats.snapshot().bytes_device_to_host,
+            0u);
+  EXPECT_EQ(x.state_of(0), page_state::device_exclusive);
+  EXPECT_EQ(a.state_of(4), page_state::host_exclusive);
+  auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, true));
+  EXPECT_EQ(pte_frame(a.device().ptes[0]), 4u) << "the window after the pinned frame";
+  EXPECT_EQ(first_mismatch(d, 4, 10), 4 * words_per_page);
+  EXPECT_EQ(pinned.state_of(0), page_state::device_exclusive);
+  rig.launch(1, [](std::size_t, std::size_t) {});
+  rig.synchronize();
+  EXPECT_EQ(first_mismatch(words(a), 9, 10), 9 * words_per_page);
+  EXPECT_EQ(first_mismatch(words(x), 3, 11), 3 * words_per_page);
+}
+
+TEST(MakeResident, DevicePinnedPagesOfTheSpanStayPinned) {
+  device_rig rig(8);
+  managed_range& x = rig.allocate(2);
+  managed_range& a = rig.allocate(4);
+  ASSERT_EQ(rig.mig.prefetch(x, 0, 2, true), 2u);  // frames 0-1
+  fill(a, 4, 12);
+  rig.mig.pin(a, 1, 1, true);  // page 1 in frame 2: the window keeping it there starts on x's
+  ASSERT_EQ(pte_frame(a.device().ptes[1]), 2u);
+  auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, false));
+  EXPECT_EQ(first_mismatch(d, 4, 12), 4 * words_per_page);
+  EXPECT_EQ(pte_frame(a.device().ptes[1]), 2u) << "the pinned page did not move";
+  EXPECT_EQ(x.state_of(1), page_state::host_exclusive) << "evicted for page 0";
+  EXPECT_NE(a.pages().load(1) & pinned_bit, 0u);
+  EXPECT_EQ(a.pages().load(0) & pinned_bit, 0u);
+  EXPECT_EQ(a.state_of(1), page_state::shared);
+}
+
+TEST(MakeResident, HostPinnedPagesAndBadSpansAreRefused) {
+  device_rig rig(8);
+  managed_range& a = rig.allocate(4);
+  fill(a, 4, 13);
+  rig.mig.pin(a, 2, 1, false);
+  try {
+    (void)rig.mig.make_resident(a, 0, 4, true);
+    ADD_FAILURE() << "no error";
+  } catch (const uvm::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("pinned to the host"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(a.state_of(0), page_state::host_exclusive);
+  rig.mig.unpin(a, 2, 1);
+  EXPECT_NE(rig.mig.make_resident(a, 0, 4, true), nullptr);
+  EXPECT_THROW((void)rig.mig.make_resident(a, 0, 0, true), uvm::invalid_argument);
+  EXPECT_THROW((void)rig.mig.make_resident(a, 2, 3, true), uvm::invalid_argument);
+  EXPECT_THROW((void)rig.mig.make_resident(a, 4, 1, true), uvm::invalid_argument);
+}
+
+TEST(MakeResident, RemotePagesMoveIntoFrames) {
+  device_rig rig(8);
+  managed_range& a = rig.allocate(2);
+  fill(a, 2, 14);
+  a.advise(0, 2, advice::set_preferred_location, location::host());
+  device_view<std::uint32_t> v(a.device(), 2 * words_per_page);
+  rig.launch(2 * words_per_page, [v](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) v.store(i, v.load(i) + 1);
+  });
+  rig.synchronize();
+  ASSERT_EQ(a.state_of(0), page_state::remote);
+  auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 2, true));
+  EXPECT_EQ(a.state_of(0), page_state::device_exclusive);
+  EXPECT_EQ(a.device().ptes[1] & pte_remote, 0u);
+  for (std::size_t i = 0; i < 2 * words_per_page; ++i) ASSERT_EQ(d[i], pattern(14, i) + 1) << i;
+  rig.launch(1, [](std::size_t, std::size_t) {});
+  rig.synchronize();
+  for (std::size_t i = 0; i < 2 * words_per_page; ++i) {
+    ASSERT_EQ(words(a)[i], pattern(14, i) + 1) << i;
+  }
+}
+
+TEST(MakeResident, WaitsForTheKernelInFlight) {
+  device_rig rig(8);
+  managed_range& a = rig.allocate(2);
+  std::atomic<bool> done{false};
+  rig.launch(1, [&done](std::size_t, std::size_t) {
+    std::this_thread::sleep_for(200ms);
+    done = true;
+  });
+  EXPECT_NE(rig.mig.make_resident(a, 0, 2, true), nullptr);
+  EXPECT_TRUE(done.load()) << "placed only after the kernel";
+}
+
+TEST(MakeResident, AKernelThatNeverEndsIsATimeout) {
+  device_rig rig(8, 300ms);
+  managed_range& a = rig.allocate(2);
+  fill(a, 2, 15);
+  std::atomic<bool> release{false};
+  rig.launch(1, [&release](std::size_t, std::size_t) {
+    while (!release) std::this_thread::sleep_for(1ms);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)rig.mig.make_resident(a, 0, 2, true);
+    ADD_FAILURE() << "no error";
+  } catch (const uvm::timeout& e) {
+    EXPECT_NE(std::string(e.what()).find("kernels still running"), std::string::npos) << e.what();
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+  EXPECT_EQ(a.state_of(0), page_state::host_exclusive);
+  release = true;
+  rig.synchronize();
+  EXPECT_EQ(first_mismatch(words(a), 2, 15), 2 * words_per_page);
+}
+
+}  // namespace
+}  // namespace uvm::detail

@@ -1,0 +1,83 @@
+#pragma once
+
+/// @file
+/// uvm::launch, one call that runs an instrumented kernel body on whichever device the manager
+/// drives: a CUDA kernel on the cuda backend, CPU threads on the emulated device.
+///
+/// The body takes the index and reaches managed memory through device views. Compiled by nvcc,
+/// it must be callable on both sides: mark lambdas `UVM_HOST_DEVICE` (nvcc needs
+/// `--extended-lambda`). Compiled by a host compiler, only the emulated device can run it.
+///
+/// @code
+/// auto x = mgr.allocate<float>(n);
+/// auto xv = x.view();
+/// uvm::launch(mgr, n, [=] UVM_HOST_DEVICE(std::size_t i) { xv.store(i, xv.load(i) * 2); });
+/// mgr.synchronize();
+/// @endcode
+
+#include <uvm/detail/host_device.hpp>
+#include <uvm/error.hpp>
+#include <uvm/manager.hpp>
+
+#include <cstddef>
+#include <string>
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+#endif
+
+namespace uvm {
+
+#if defined(__CUDACC__)
+namespace detail {
+
+template <class F>
+__global__ void for_each_index(std::size_t n, F f) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += stride) {
+    f(i);
+  }
+}
+
+/// Blocks for a grid-stride loop over `n` indices: enough to fill the device, no more.
+inline unsigned grid_for(std::size_t n, unsigned block) {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    sms = 132;
+  }
+  const std::size_t wanted = (n + block - 1) / block;
+  const std::size_t cap = static_cast<std::size_t>(sms) * 16;
+  return static_cast<unsigned>(wanted < cap ? wanted : cap);
+}
+
+}  // namespace detail
+#endif
+
+/// @brief Runs `f(i)` for every i in [0, n) as one kernel on `s`, asynchronously, in its own
+/// epoch (see manager::parallel_for). Call manager::synchronize to wait and collect errors.
+/// @throws uvm::cuda_error if the launch fails; uvm::error if the manager drives a CUDA device
+/// and this call was not compiled by nvcc.
+template <class F>
+void launch(manager& m, std::size_t n, F f, const stream& s = {}) {
+#if defined(__CUDACC__)
+  if (m.backend() == backend_kind::cuda) {
+    launch_scope scope = m.begin_launch(s);
+    if (n == 0) return;
+    constexpr unsigned block = 256;
+    detail::for_each_index<<<detail::grid_for(n, block), block, 0,
+                             static_cast<cudaStream_t>(scope.native_stream())>>>(n, f);
+    if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
+      throw cuda_error(std::string("uvm::launch: kernel launch failed: ") + cudaGetErrorName(e) +
+                           ": " + cudaGetErrorString(e),
+                       static_cast<int>(e));
+    }
+    return;
+  }
+#endif
+  m.parallel_for(n, f, s);
+}
+
+}  // namespace uvm
