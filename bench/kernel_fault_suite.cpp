@@ -10,12 +10,15 @@
 //      whose page comes back from the device. Its baseline is the cpu-fault floor (a bare
 //      mprotect + SIGSEGV first touch, bench/raw_fault_baseline.hpp) plus one page memcpy
 //      between host buffers, both measured in the same run and emitted as records of their own.
+//
+// Compiled by nvcc in CUDA builds, so on a GPU the kernel is a real one (uvm::launch).
 
 #include "bench/raw_fault_baseline.hpp"
 #include "bench/size_label.hpp"
 #include "bench/suite.hpp"
 #include "bench/timing.hpp"
 
+#include <uvm/launch.hpp>
 #include <uvm/uvm.hpp>
 
 #include <atomic>
@@ -81,7 +84,10 @@ void measure_uvm(std::size_t pages, samples& out, bool keep) {
   // (a) N device faults, one per page.
   mgr.reset_stats();
   const std::uint64_t t0 = now_ns();
-  mgr.parallel_for(pages, [=](std::size_t i) { v.store(i * stride, kernel_value); });
+  // A copy the lambda captures: store() takes a reference, and the constant has no device
+  // address.
+  const std::uint32_t value = kernel_value;
+  uvm::launch(mgr, pages, [=] UVM_HOST_DEVICE(std::size_t i) { v.store(i * stride, value); });
   mgr.synchronize();
   const std::uint64_t t1 = now_ns();
   const uvm::stats s = mgr.stats();

@@ -38,7 +38,7 @@ std::string suite_names() {
 
 void print_usage(std::ostream& out) {
   out << "usage: uvm-bench [SUITE...] [--format table|json|csv] [--quick] [--list]\n"
-         "                 [--output FILE] [--help]\n"
+         "                 [--output FILE] [--allow-managed-oversubscription] [--help]\n"
          "\n"
          "Runs the named suites (all of them if none is named) and prints one record per\n"
          "measurement.\n"
@@ -49,6 +49,9 @@ void print_usage(std::ostream& out) {
          "  --quick        fewer samples, so a whole run takes a few seconds\n"
          "  --list         list the suites and exit\n"
          "  --output FILE  write the report to FILE instead of stdout\n"
+         "  --allow-managed-oversubscription\n"
+         "                 um-compare: also run cudaMallocManaged past the GPU's free memory\n"
+         "                 (1.5x pattern); this can hang the GPU, so it is skipped by default\n"
          "  --help         show this help and exit\n"
          "\n"
          "suites: "
@@ -88,6 +91,8 @@ command_line parse(int argc, char** argv) {
         cl.list = true;
       } else if (arg == "--quick") {
         cl.opt.quick = true;
+      } else if (arg == "--allow-managed-oversubscription") {
+        cl.opt.allow_managed_oversubscription = true;
       } else if (auto f = option_value(arg, "--format", i, argc, argv)) {
         const auto parsed = bench::parse_report_format(*f);
         if (!parsed) {
@@ -100,7 +105,8 @@ command_line parse(int argc, char** argv) {
         cl.output = *o;
       } else {
         usage_error("unknown option '" + std::string(arg) +
-                    "'; valid options: --format, --quick, --list, --output, --help");
+                    "'; valid options: --format, --quick, --list, --output, "
+                    "--allow-managed-oversubscription, --help");
       }
       continue;
     }

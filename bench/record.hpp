@@ -32,6 +32,9 @@ struct record {
   std::optional<std::string> baseline;
   std::optional<double> baseline_value;
   std::optional<double> ratio;
+  // Set when nothing was measured, to the reason (no CUDA device, an option not given...); value
+  // and samples then mean nothing and every printer says so.
+  std::optional<std::string> skipped;
 
   // Points this record at `base`, measured in the same run.
   void compare_to(const record& base) {

@@ -89,8 +89,10 @@ void write_json(std::ostream& out, const std::vector<record>& records) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     const record& r = records[i];
     out << (i == 0 ? "\n  {" : ",\n  {");
+    // A skipped record has no value: null, so no tool reads a 0 as a measurement.
     out << "\"suite\": " << json_string(r.suite) << ", \"name\": " << json_string(r.name)
-        << ", \"unit\": " << json_string(r.unit) << ", \"value\": " << json_number(r.value)
+        << ", \"unit\": " << json_string(r.unit)
+        << ", \"value\": " << (r.skipped ? "null" : json_number(r.value))
         << ", \"samples\": " << r.samples;
     if (r.p10) out << ", \"p10\": " << json_number(*r.p10);
     if (r.p90) out << ", \"p90\": " << json_number(*r.p90);
@@ -103,6 +105,7 @@ void write_json(std::ostream& out, const std::vector<record>& records) {
     if (r.baseline) out << ", \"baseline\": " << json_string(*r.baseline);
     if (r.baseline_value) out << ", \"baseline_value\": " << json_number(*r.baseline_value);
     if (r.ratio) out << ", \"ratio\": " << json_number(*r.ratio);
+    if (r.skipped) out << ", \"skipped\": " << json_string(*r.skipped);
     out << "}";
   }
   out << (records.empty() ? "]\n" : "\n]\n");
@@ -125,7 +128,7 @@ std::string optional_number(const std::optional<double>& v) {
 
 void write_csv(std::ostream& out, const std::vector<record>& records) {
   // Params are one column of key=value pairs, so every suite fits the same header.
-  out << "suite,name,unit,value,samples,p10,p90,baseline,baseline_value,ratio,params\n";
+  out << "suite,name,unit,value,samples,p10,p90,baseline,baseline_value,ratio,params,skipped\n";
   for (const record& r : records) {
     std::string params;
     for (const param& p : r.params) {
@@ -138,10 +141,11 @@ void write_csv(std::ostream& out, const std::vector<record>& records) {
       }
     }
     out << csv_field(r.suite) << ',' << csv_field(r.name) << ',' << csv_field(r.unit) << ','
-        << exact_number(r.value) << ',' << r.samples << ',' << optional_number(r.p10) << ','
-        << optional_number(r.p90) << ',' << csv_field(r.baseline.value_or("")) << ','
-        << optional_number(r.baseline_value) << ',' << optional_number(r.ratio) << ','
-        << csv_field(params) << '\n';
+        << (r.skipped ? "" : exact_number(r.value)) << ',' << r.samples << ','
+        << optional_number(r.p10) << ',' << optional_number(r.p90) << ','
+        << csv_field(r.baseline.value_or("")) << ',' << optional_number(r.baseline_value) << ','
+        << optional_number(r.ratio) << ',' << csv_field(params) << ','
+        << csv_field(r.skipped.value_or("")) << '\n';
   }
 }
 
@@ -161,9 +165,9 @@ void write_table(std::ostream& out, const std::vector<record>& records) {
       params += p.key + '=' + table_value(p);
     }
     auto opt = [](const std::optional<double>& v) { return v ? rounded_number(*v) : "-"; };
-    rows.push_back({r.suite, r.name, params.empty() ? "-" : params, rounded_number(r.value),
-                    opt(r.p10), opt(r.p90), r.unit, std::to_string(r.samples),
-                    opt(r.baseline_value), opt(r.ratio)});
+    rows.push_back({r.suite, r.name, params.empty() ? "-" : params,
+                    r.skipped ? "skipped" : rounded_number(r.value), opt(r.p10), opt(r.p90), r.unit,
+                    std::to_string(r.samples), opt(r.baseline_value), opt(r.ratio)});
   }
   std::array<std::size_t, columns> width{};
   for (const row& w : rows) {
@@ -184,6 +188,10 @@ void write_table(std::ostream& out, const std::vector<record>& records) {
   for (const std::size_t w : width) total += w;
   out << std::string(total, '-') << '\n';
   for (std::size_t i = 1; i < rows.size(); ++i) print(rows[i]);
+  // Reasons are sentences: below the table, not in a column.
+  for (const record& r : records) {
+    if (r.skipped) out << "skipped: " << r.suite << ' ' << r.name << ": " << *r.skipped << '\n';
+  }
 }
 
 }  // namespace
