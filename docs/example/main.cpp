@@ -1,5 +1,6 @@
 // Allocate managed memory, initialise it on the CPU, run a kernel on it, read the result back.
-// Runs on the emulated device on a machine without a GPU.
+// Built by a host compiler, the kernel body runs on the emulated device (on a machine with a GPU,
+// run it with UVM_BACKEND=emulated); built by nvcc with --extended-lambda, it is a CUDA kernel.
 #include <uvm/uvm.hpp>
 
 #include <cstdio>
@@ -16,7 +17,7 @@ int main() {
 
   auto xv = x.const_view();  // device views: pass them to kernels by value
   auto yv = y.view();
-  mgr.parallel_for(n, [=](std::size_t i) {  // pages move to the device on first access
+  uvm::launch(mgr, n, [=] UVM_HOST_DEVICE(std::size_t i) {  // pages move to the device on demand
     yv.store(i, 2.0f * xv.load(i) + yv.load(i));
   });
   mgr.synchronize();  // waits, and reports device errors as exceptions
