@@ -118,15 +118,6 @@ struct triad_raw {
 };
 
 #if defined(__CUDACC__)
-template <class F>
-__global__ void triad_kernel(std::size_t n, F f) {
-  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += stride) {
-    f(i);
-  }
-}
-
 // One block per work item at a time, its threads sharing the item's translations.
 __global__ void triad_span_kernel(std::size_t items, triad_span f) {
   for (std::size_t t = blockIdx.x; t < items; t += gridDim.x) f.run(t, threadIdx.x, blockDim.x);
@@ -173,7 +164,8 @@ std::uint64_t run_once(triad_data& d, path p, double s) {
       timer.start(st);
       switch (p) {
         case path::view:
-          triad_kernel<<<grid_for(triad_kernel<triad_view>, blocks), block, 0, st>>>(n, view);
+          uvm::detail::for_each_index<<<grid_for(uvm::detail::for_each_index<triad_view>, blocks),
+                                        block, 0, st>>>(n, view);
           break;
         case path::span:
           triad_span_kernel<<<grid_for(triad_span_kernel, items), block, 0, st>>>(items, span);
@@ -182,7 +174,8 @@ std::uint64_t run_once(triad_data& d, path p, double s) {
           const triad_raw raw{scope.device_pointer(d.a.data()),
                               scope.device_pointer(static_cast<const double*>(d.b.data())),
                               scope.device_pointer(static_cast<const double*>(d.c.data())), s};
-          triad_kernel<<<grid_for(triad_kernel<triad_raw>, blocks), block, 0, st>>>(n, raw);
+          uvm::detail::for_each_index<<<grid_for(uvm::detail::for_each_index<triad_raw>, blocks),
+                                        block, 0, st>>>(n, raw);
           break;
         }
       }

@@ -111,15 +111,6 @@ struct increment_permuted {
   }
 };
 
-template <class F>
-__global__ void grid_stride(std::size_t n, F f) {
-  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += stride) {
-    f(i);
-  }
-}
-
 // cudaMallocManaged arrays; kernels on a stream of their own with uvm::launch's grid and block.
 class managed_side {
  public:
@@ -141,7 +132,7 @@ class managed_side {
   template <class F>
   void launch(std::size_t n, F f) {
     constexpr unsigned block = 256;
-    grid_stride<<<uvm::detail::grid_for(n, block), block, 0, stream_.get()>>>(n, f);
+    uvm::detail::for_each_index<<<uvm::detail::grid_for(n, block), block, 0, stream_.get()>>>(n, f);
     UVM_BENCH_CUDA_CHECK(cudaGetLastError());
   }
   void synchronize() { UVM_BENCH_CUDA_CHECK(cudaStreamSynchronize(stream_.get())); }

@@ -34,7 +34,7 @@ using stream = std::shared_ptr<stream_base>;
 using event = std::shared_ptr<event_base>;
 
 /// A kernel body for the emulated device: runs indices [begin, end) of the grid. The CUDA
-/// backend launches real kernels from templates instead (kernels/), not through this.
+/// backend launches real kernels from uvm/launch.hpp instead, not through this.
 using kernel_body = std::function<void(std::size_t begin, std::size_t end)>;
 
 class backend {

@@ -3,7 +3,7 @@
 // The backend on a real NVIDIA GPU: frames and page tables from cudaMalloc, host memory pinned
 // and mapped with cudaHostRegister (the runtime view, so DMA reads and writes the application's
 // pages with no staging copy), non-blocking streams, events. Kernels are launched by device
-// code templates (kernels/), not through launch().
+// code (uvm/launch.hpp, or the application on a launch_scope), not through launch().
 //
 // Copy streams and the threads that drive them are named for Nsight Systems.
 
