@@ -38,7 +38,8 @@ class map_budget {
   /// Replaces the limit (tests shrink it to reach the coarse path with small ranges).
   void set_limit(std::int64_t limit) noexcept { limit_.store(limit, std::memory_order_relaxed); }
 
-  /// @return vm.max_map_count, or 65530 (the kernel's default) if it cannot be read.
+  /// @return vm.max_map_count as read at the first call, or 65530 (the kernel's default) if it
+  /// could not be read. Async-signal-safe after the first call (process() makes it).
   static std::int64_t max_map_count() noexcept;
 
  private:

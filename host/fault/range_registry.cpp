@@ -2,13 +2,35 @@
 
 #include <uvm/error.hpp>
 
+#include <new>
 #include <thread>
+
+#include <pthread.h>
 
 namespace uvm::detail {
 
 range_registry& range_registry::process() noexcept {
   static range_registry registry;
+  // A child of fork() has no managed memory (both views are MADV_DONTFORK): its registry is
+  // emptied so that its accesses to managed addresses are stray pointers, as in a CUDA child.
+  static const bool forgets_in_child = [] {
+    return pthread_atfork(nullptr, nullptr, [] { process().forget_all(); }) == 0;
+  }();
+  (void)forgets_in_child;
   return registry;
+}
+
+void range_registry::forget_all() noexcept {
+  // The child has one thread: a writer or handler of the parent that held a slot or the mutex
+  // at fork() is gone, so both are reset rather than waited for.
+  new (&writers_) std::mutex();
+  for (slot& s : slots_) {
+    s.target.store(nullptr, std::memory_order_relaxed);
+    s.begin.store(0, std::memory_order_relaxed);
+    s.end.store(0, std::memory_order_relaxed);
+    s.users.store(0, std::memory_order_relaxed);
+  }
+  high_water_.store(0, std::memory_order_release);
 }
 
 void range_registry::add(std::uintptr_t begin, std::uintptr_t end, managed_range* r) {

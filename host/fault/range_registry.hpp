@@ -55,6 +55,10 @@ class range_registry {
 
   [[nodiscard]] std::size_t live() const noexcept;
 
+  /// Empties the table without waiting: what a child of fork() does (pthread_atfork), since it
+  /// has none of the parent's ranges mapped. Async-signal-safe.
+  void forget_all() noexcept;
+
  private:
   struct slot {
     std::atomic<std::uintptr_t> begin{0};

@@ -56,14 +56,21 @@ dual_mapping::dual_mapping(std::size_t bytes, std::size_t alignment) : size_(byt
     throw_system("mmap of the runtime view", err);
   }
   runtime_ = static_cast<std::byte*>(rt);
-  fd_ = c.fd;
-  c.fd = -1;
+  // A child of fork() gets neither view: it could otherwise write into the parent's pages
+  // through the shared memfd. It sees the addresses unmapped, as stray pointers.
+  if (madvise(app_, bytes, MADV_DONTFORK) != 0 || madvise(runtime_, bytes, MADV_DONTFORK) != 0) {
+    const int err = errno;
+    munmap(app_, bytes);
+    munmap(runtime_, bytes);
+    throw_system("madvise(MADV_DONTFORK) of a range", err);
+  }
+  // The mappings keep the memory alive; the descriptor is closed here (by `c`), so a range
+  // holds no file descriptor.
 }
 
 dual_mapping::~dual_mapping() {
   munmap(app_, size_);
   munmap(runtime_, size_);
-  close(fd_);
 }
 
 }  // namespace uvm::detail

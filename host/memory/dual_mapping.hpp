@@ -3,6 +3,7 @@
 // The memory of one range: a memfd mapped twice. The app view is what the application uses; its
 // protection encodes page states. The runtime view is always read-write and is where the runtime
 // (and, on a GPU, DMA) reads and writes data, so it never opens a window on the app view.
+// Both views are MADV_DONTFORK, and the memfd is closed once they are mapped.
 
 #include <cstddef>
 
@@ -23,7 +24,6 @@ class dual_mapping {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
  private:
-  int fd_ = -1;
   std::byte* app_ = nullptr;
   std::byte* runtime_ = nullptr;
   std::size_t size_ = 0;
