@@ -21,12 +21,28 @@ namespace uvm::detail {
 
 using status = managed_range::fault_outcome::status;
 
+namespace {
+std::atomic<std::uint64_t> g_next_serial{1};
+}  // namespace
+
 managed_range::managed_range(const fault_context& ctx, std::size_t bytes, std::size_t page_size)
     : ctx_(ctx),
       memory_((bytes + page_size - 1) / page_size * page_size, page_size),
       pages_((bytes + page_size - 1) / page_size),
       size_(bytes),
-      page_shift_(static_cast<unsigned>(std::countr_zero(page_size))) {}
+      page_shift_(static_cast<unsigned>(std::countr_zero(page_size))),
+      serial_(g_next_serial.fetch_add(1, std::memory_order_relaxed)) {}
+
+page_word managed_range::heal(const void* addr, page_word seen) noexcept {
+  const std::size_t page = page_of(addr);
+  page_word w = seen;
+  if ((w & busy_bit) != 0 || !pages_.try_claim(page, w)) return 0;
+  // The state, and so the boundary estimate, is unchanged: only the protection is re-applied.
+  const page_state s = stored_state(w);
+  (void)ctx_.source->protect(page_address(page), page_size(), host_access_of(s));
+  pages_.publish(page, s);
+  return pages_.load(page);
+}
 
 managed_range::~managed_range() {
   map_budget::process().charge(-boundaries());
@@ -125,76 +141,97 @@ int managed_range::set_access(std::size_t first, std::size_t count, page_state f
 managed_range::fault_outcome managed_range::commit(std::size_t page, page_word claimed,
                                                    page_state target) noexcept {
   const page_state from = stored_state(claimed);
-  // Widening to read-write is the change that can coarsen: the whole block ends up read-write.
-  const bool can_coarsen = host_access_of(target) == host_access::read_write;
-  const int err = set_access(page, 1, from, target, can_coarsen);
-  if (err == over_budget || (err == ENOMEM && can_coarsen)) return coarsen(page, claimed);
+  bool coarsened = false;
+  const int err = widen(page, 1, from, target, from == page_state::unpopulated, coarsened);
   if (err != 0) {
     pages_.publish(page, from);
     return {status::failed, err, claimed};
   }
-  pages_.publish(page, target);
+  pages_.publish(page, coarsened ? page_state::host_exclusive : target);
   return {status::resolved, 0, claimed};
 }
 
-managed_range::fault_outcome managed_range::coarsen(std::size_t page, page_word claimed) noexcept {
-  // Make every host-side page of the block around `page` host_exclusive with one mprotect, so the
-  // block becomes one mapping. Neighbours are claimed without waiting (waiting while holding a
-  // claim could deadlock with another coarsening thread); a busy or device-held neighbour ends
-  // the run.
-  constexpr std::size_t max_pages = block_bytes >> 12;
+int managed_range::widen(std::size_t first, std::size_t count, page_state from, page_state to,
+                         bool read_may_coarsen, bool& coarsened) noexcept {
+  coarsened = false;
+  // Near the mapping limit a change that opens the view coarsens instead: the block around the
+  // run becomes read-write as one mapping. A read-only target may coarsen too when no device
+  // holds a copy (a read first touch): read-write is then simply more than was asked for.
+  const bool can_coarsen = host_access_of(to) == host_access::read_write ||
+                           (host_access_of(to) == host_access::read && read_may_coarsen);
+  const int err = set_access(first, count, from, to, can_coarsen);
+  if (err == 0 || !can_coarsen || (err != over_budget && err != ENOMEM)) {
+    return err == over_budget ? ENOMEM : err;
+  }
+  const int c = coarsen(first, count, from);
+  coarsened = c == 0;
+  return c;
+}
+
+int managed_range::coarsen(std::size_t first, std::size_t count, page_state from) noexcept {
+  // Make every host-side page of the blocks around the claimed run [first, first + count)
+  // host_exclusive with one mprotect, so they become one mapping. Neighbours are claimed without
+  // waiting (waiting while holding a claim could deadlock with another coarsening thread); a
+  // busy or device-held neighbour ends the extension. The caller publishes its own run.
   const std::size_t per_block = std::max<std::size_t>(1, block_bytes >> page_shift_);
-  const std::size_t b0 = page - page % per_block;
-  const std::size_t b1 = std::min(b0 + per_block, page_count());
-  std::array<page_state, max_pages> old{};
+  const std::size_t b0 = first - first % per_block;
+  const std::size_t last = first + count - 1;
+  const std::size_t b1 = std::min(last - last % per_block + per_block, page_count());
+  constexpr std::size_t max_side = block_bytes >> 12;
+  std::array<page_state, max_side> below{};  // old states of the claimed neighbours
+  std::array<page_state, max_side> above{};
   auto host_side = [](page_word w) {
     const page_state s = stored_state(w);
     return (w & device_mapped_bit) == 0 &&
            (s == page_state::unpopulated || s == page_state::shared ||
             s == page_state::host_exclusive);
   };
-  old[page - b0] = stored_state(claimed);
-  std::size_t lo = page;
+  std::size_t lo = first;
   while (lo > b0) {
     page_word w = pages_.load(lo - 1);
     if ((w & busy_bit) != 0 || !host_side(w) || !pages_.try_claim(lo - 1, w)) break;
-    old[--lo - b0] = stored_state(w);
+    --lo;
+    below[first - 1 - lo] = stored_state(w);
   }
-  std::size_t hi = page + 1;
+  std::size_t hi = first + count;
   while (hi < b1) {
     page_word w = pages_.load(hi);
     if ((w & busy_bit) != 0 || !host_side(w) || !pages_.try_claim(hi, w)) break;
-    old[hi++ - b0] = stored_state(w);
+    above[hi - first - count] = stored_state(w);
+    ++hi;
   }
+  auto old_state = [&](std::size_t i) {
+    return i < first ? below[first - 1 - i] : i >= first + count ? above[i - first - count] : from;
+  };
 
-  // Boundaries among pages [lo - 1, hi] before and after the run becomes read-write.
-  const std::size_t first = lo > 0 ? lo - 1 : lo;
-  const std::size_t last = std::min(hi, page_count() - 1);
+  // Boundaries among pages [lo - 1, hi] before and after [lo, hi) becomes read-write.
+  const std::size_t e0 = lo > 0 ? lo - 1 : lo;
+  const std::size_t e1 = std::min(hi, page_count() - 1);
   auto access_before = [&](std::size_t i) {
-    return i >= lo && i < hi ? host_access_of(old[i - b0]) : access_at(i);
+    return i >= lo && i < hi ? host_access_of(old_state(i)) : access_at(i);
   };
   auto access_after = [&](std::size_t i) {
     return i >= lo && i < hi ? host_access::read_write : access_at(i);
   };
   std::int64_t delta = 0;
-  for (std::size_t i = first; i < last; ++i) {
+  for (std::size_t i = e0; i < e1; ++i) {
     delta += static_cast<int>(access_after(i) != access_after(i + 1)) -
              static_cast<int>(access_before(i) != access_before(i + 1));
   }
 
   const int err =
       ctx_.source->protect(page_address(lo), (hi - lo) << page_shift_, host_access::read_write);
-  if (err != 0) {
-    for (std::size_t i = lo; i < hi; ++i) pages_.publish(i, old[i - b0]);
-    return {status::failed, err, claimed};
+  for (std::size_t i = lo; i < hi; ++i) {
+    if (i >= first && i < first + count) continue;
+    pages_.publish(i, err == 0 ? page_state::host_exclusive : old_state(i));
   }
+  if (err != 0) return err;
   map_budget::process().charge(delta);
   boundaries_.fetch_add(delta, std::memory_order_relaxed);
-  for (std::size_t i = lo; i < hi; ++i) pages_.publish(i, page_state::host_exclusive);
   ctx_.stats->coarsened_blocks.fetch_add(1, std::memory_order_relaxed);
   ctx_.events->push({event_kind::coarsened, reinterpret_cast<std::uintptr_t>(page_address(lo)),
                      (hi - lo) << page_shift_, now_ns()});
-  return {status::resolved, 0, claimed};
+  return 0;
 }
 
 managed_range::fault_outcome managed_range::serve(std::size_t page, access a,

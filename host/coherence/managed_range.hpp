@@ -82,6 +82,16 @@ class managed_range {
   /// must not return to the faulting code (the handler reports and aborts).
   [[nodiscard]] fault_outcome on_cpu_fault(const void* addr, access a) noexcept;
 
+  /// After a `spurious` outcome whose word was `seen`: re-applies the protection that the
+  /// page's state implies (under a claim, so no transition can interleave), in case the app
+  /// view's protection has fallen out of step with the state. Async-signal-safe.
+  /// @return the page's word after the repair, or 0 if the page changed meanwhile (nothing done;
+  /// the access is simply retried).
+  [[nodiscard]] page_word heal(const void* addr, page_word seen) noexcept;
+
+  /// The range's number in the process, never reused (unlike its address).
+  [[nodiscard]] std::uint64_t serial() const noexcept { return serial_; }
+
   /// Moves a page that the caller claimed (its word was `claimed` before the claim) to `target`:
   /// sets the app view's protection, then publishes. On failure the page is published back in
   /// its old state. Async-signal-safe; used by the handler and by the migration layer.
@@ -95,6 +105,16 @@ class managed_range {
   static constexpr int over_budget = -1;
   [[nodiscard]] int set_access(std::size_t first, std::size_t count, page_state from, page_state to,
                                bool strict) noexcept;
+
+  /// set_access for a change that opens the app view of claimed pages, which near the mapping
+  /// limit coarsens instead: the blocks around the run become read-write, and `coarsened` says
+  /// the caller must then publish its pages host_exclusive. A read-only target coarsens only with
+  /// `read_may_coarsen` (no device copy would be left behind: a CPU read first touch).
+  /// Async-signal-safe.
+  /// @return 0, or the errno of the failing call (ENOMEM when even coarsening failed); the view
+  /// is then as it was.
+  [[nodiscard]] int widen(std::size_t first, std::size_t count, page_state from, page_state to,
+                          bool read_may_coarsen, bool& coarsened) noexcept;
 
   /// How device code reaches this range; set by the migration layer when a device is attached.
   [[nodiscard]] const device_range& device() const noexcept { return device_; }
@@ -111,7 +131,7 @@ class managed_range {
   }
 
  private:
-  fault_outcome coarsen(std::size_t page, page_word claimed) noexcept;
+  int coarsen(std::size_t first, std::size_t count, page_state from) noexcept;
   void record_access(std::size_t page, access a) const noexcept;
   fault_outcome serve(std::size_t page, access a, const timespec& deadline) noexcept;
   [[nodiscard]] host_access access_at(std::size_t page) const noexcept {
@@ -127,6 +147,7 @@ class managed_range {
   std::size_t size_;
   unsigned page_shift_;
   std::atomic<std::int64_t> boundaries_{0};
+  std::uint64_t serial_;
 };
 
 }  // namespace uvm::detail

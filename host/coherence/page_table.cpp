@@ -25,10 +25,11 @@ void page_table::publish(std::size_t i, page_state s, page_word set, page_word c
   std::atomic<page_word>& w = words_[i];
   page_word old = w.load(std::memory_order_relaxed);
   // A CAS loop, not a store: advice bits may change while the page is claimed.
-  while (!w.compare_exchange_weak(old,
-                                  (with_state(old, s) | set) & ~(busy_bit | waiters_bit | clear),
-                                  std::memory_order_acq_rel)) {
-  }
+  page_word next;
+  do {
+    next = ((with_state(old, s) | set) & ~(busy_bit | waiters_bit | clear | generation_mask)) |
+           ((old + generation_one) & generation_mask);
+  } while (!w.compare_exchange_weak(old, next, std::memory_order_acq_rel));
   if ((old & waiters_bit) != 0) futex_wake_all(w);
 }
 

@@ -34,7 +34,7 @@ class page_table {
   }
 
   /// Ends the claim on page `i`, leaving it in state `s` with flag bits `set` set and `clear`
-  /// cleared, and wakes its waiters.
+  /// cleared, advances its generation, and wakes its waiters.
   void publish(std::size_t i, page_state s, page_word set = 0, page_word clear = 0) noexcept;
 
   /// Sleeps until page `i` is not busy.

@@ -24,12 +24,17 @@ struct sigaction g_previous {};
 std::mutex g_install_mutex;
 std::weak_ptr<signal_fault_source> g_instance;
 
-// Consecutive faults of this thread that found their page already accessible. A handful is a
-// race with another thread; more means the access is one no state allows (an instruction fetch,
-// a protection changed behind the library's back), which must not loop forever.
-thread_local __attribute__((tls_model("initial-exec"))) const void* t_spurious_addr = nullptr;
-thread_local __attribute__((tls_model("initial-exec"))) unsigned t_spurious_count = 0;
-constexpr unsigned max_spurious = 3;
+// The last fault of this thread that found its page already accessible (usually a race that
+// another thread won), after which the page's protection was re-applied. If the very same access
+// faults again with the page untouched since (same range, same generation), no state allows it
+// (a protection key, a protection the library cannot set), and it is forwarded rather than
+// looped on. Any other fault of the thread forgets it.
+struct healed_fault {
+  const void* addr;
+  std::uint64_t range_serial;
+  page_word word;  // after the repair; its generation changes with any transition
+};
+thread_local __attribute__((tls_model("initial-exec"))) healed_fault t_healed{};
 
 struct fault_info {
   bool write;
@@ -128,24 +133,22 @@ void on_sigsegv(int sig, siginfo_t* info, void* ucontext) {
         using status = managed_range::fault_outcome::status;
         const auto o = r->on_cpu_fault(addr, f.write ? access::write : access::read);
         if (o.st == status::resolved) {
-          t_spurious_count = 0;
+          t_healed = {};
           errno = saved_errno;
           return;
         }
-        if (o.st == status::spurious) {
-          t_spurious_count = addr == t_spurious_addr ? t_spurious_count + 1 : 1;
-          t_spurious_addr = addr;
-          if (t_spurious_count <= max_spurious) {
-            errno = saved_errno;
-            return;
-          }
-        } else {
-          report_and_abort(addr, f.write, *r, o);
+        if (o.st != status::spurious) report_and_abort(addr, f.write, *r, o);
+        const healed_fault again{addr, r->serial(), o.word};
+        if (t_healed.addr != again.addr || t_healed.range_serial != again.range_serial ||
+            t_healed.word != again.word) {
+          t_healed = {addr, r->serial(), r->heal(addr, o.word)};
+          errno = saved_errno;
+          return;
         }
       }
     }
   }
-  t_spurious_count = 0;
+  t_healed = {};
   forward(sig, info, ucontext);
   errno = saved_errno;
 }

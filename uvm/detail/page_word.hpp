@@ -34,6 +34,10 @@ inline constexpr page_word pinned_bit = 1u << 10;
 /// Where the page was last prefetched to (at most one is set).
 inline constexpr page_word prefetched_host_bit = 1u << 11;
 inline constexpr page_word prefetched_device_bit = 1u << 12;
+/// Bits 16-31: a generation, advanced by every publish, so that an observer can tell whether a
+/// page went through any transition since it last looked (the fault handler's self-healing).
+inline constexpr page_word generation_one = 1u << 16;
+inline constexpr page_word generation_mask = ~(generation_one - 1);
 
 UVM_HOST_DEVICE constexpr page_state stored_state(page_word w) noexcept {
   return static_cast<page_state>(w & state_mask);
