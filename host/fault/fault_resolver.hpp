@@ -42,10 +42,15 @@ class fault_resolver {
   /// @return true while kernels are in flight (the loop then polls the mailbox more often).
   bool poll() noexcept { return do_poll(); }
 
+  /// Called after every CPU batch: whether some CPU faults are waiting for kernels in flight
+  /// (retry_later). A resolver holds back new launches while they are.
+  void cpu_faults_waiting(bool waiting) noexcept { do_cpu_faults_waiting(waiting); }
+
  private:
   virtual int do_resolve(managed_range& r, std::size_t page, access a) noexcept = 0;
   virtual void do_resolve_device(std::span<const fault_record>) noexcept {}
   virtual bool do_poll() noexcept { return false; }
+  virtual void do_cpu_faults_waiting(bool) noexcept {}
 };
 
 }  // namespace uvm::detail

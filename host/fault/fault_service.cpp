@@ -85,6 +85,7 @@ void fault_service::run() {
     futex_wake_all(r->status);
   }
   deferred_.clear();
+  resolver_.cpu_faults_waiting(false);
   if (trace_ != nullptr) trace_->drain();
 }
 
@@ -97,7 +98,10 @@ void fault_service::serve_cpu_batch() {
   deferred_.erase(deferred_.begin(), deferred_.begin() + static_cast<std::ptrdiff_t>(carried));
   n = carried;
   while (n < batch.size() && queue_.try_pop(batch[n])) ++n;
-  if (n == 0) return;
+  if (n == 0) {
+    resolver_.cpu_faults_waiting(false);
+    return;
+  }
   UVM_NVTX_RANGE("cpu fault batch", n);
   // Writes sort first within a page, so the most intrusive access is the one resolved.
   std::sort(batch.begin(), batch.begin() + n, [](const auto* a, const auto* b) {
@@ -125,6 +129,7 @@ void fault_service::serve_cpu_batch() {
                    std::memory_order_release);
     futex_wake_all(r.status);
   }
+  resolver_.cpu_faults_waiting(!deferred_.empty());
 }
 
 bool fault_service::serve_device_batch() {

@@ -20,6 +20,13 @@ namespace {
 // overlaps copying chunk k, large enough that per-chunk costs stay small.
 constexpr std::size_t chunk_bytes = std::size_t{32} << 20;
 
+template <class Chunk>
+void reserve_one(Chunk& c) {
+  if (c.moves.size() == c.moves.capacity()) {
+    c.moves.reserve(std::max<std::size_t>(16, 2 * c.moves.capacity()));
+  }
+}
+
 std::uint32_t frames_for(const migrator::settings& s) {
   const std::size_t n = std::max<std::size_t>(1, s.budget_bytes / s.page_size);
   return static_cast<std::uint32_t>(std::min<std::size_t>(n, max_frames));
@@ -102,13 +109,23 @@ void migrator::detach(managed_range& r) noexcept {
     eviction_->on_released({d.range_id, static_cast<std::uint32_t>(p)});
   }
   std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
+  std::erase_if(pins_, [&](const auto& p) { return p.first.range_id == d.range_id; });
   if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) ranges_[d.range_id] = nullptr;
   backend_.unregister_host(r.runtime_view());
   backend_.free_device(d.ptes);
 }
 
 void migrator::begin_launch() {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  // Fairness: a CPU fault waits at most for the kernels in flight when it arrived.
+  if (cpu_waiting_.load(std::memory_order_acquire) &&
+      !cpu_served_.wait_for(lock, settings_.timeout,
+                            [&] { return !cpu_waiting_.load(std::memory_order_acquire); })) {
+    throw uvm::timeout(fmt::format(
+        "uvm: a launch waited {} ms (the fault timeout) for CPU faults that wait for the kernels "
+        "in flight; they were not served",
+        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
+  }
   ++launching_;
   declared_.clear();  // the launch uses what was placed for it; the next one declares anew
 }
@@ -168,7 +185,9 @@ void migrator::harvest_accessed() {
   for (managed_range* r : ranges_) {
     if (r == nullptr) continue;
     for (std::size_t p = 0; p < r->page_count(); ++p) {
-      if ((r->pages().load(p) & device_mapped_bit) == 0) continue;
+      // A claimed page has an entry on its way (a move in a chunk not yet completed): a
+      // read-modify-write now would overwrite it with the stale one.
+      if ((r->pages().load(p) & (device_mapped_bit | busy_bit)) != device_mapped_bit) continue;
       const device_pte e = read_pte(*r, p);
       if ((e & pte_accessed) == 0 || (e & pte_remote) != 0) continue;
       eviction_->on_access({r->device().range_id, static_cast<std::uint32_t>(p)});
@@ -206,7 +225,22 @@ void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
 
 bool migrator::do_poll() noexcept {
   std::lock_guard lock(mutex_);
+  // Chunks whose copies outlived the timeout are finished once their event completes.
+  for (std::size_t i = 0; i < stalled_.size();) {
+    if (!backend_.query(stalled_[i].done)) {
+      ++i;
+      continue;
+    }
+    (void)finish(stalled_[i]);
+    stalled_.erase(stalled_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
   return kernels_in_flight();
+}
+
+void migrator::do_cpu_faults_waiting(bool waiting) noexcept {
+  if (cpu_waiting_.exchange(waiting, std::memory_order_acq_rel) == waiting || waiting) return;
+  std::lock_guard lock(mutex_);  // no lost wake-up: begin_launch tests under the lock
+  cpu_served_.notify_all();
 }
 
 bool migrator::pinned(page_ref p) {
@@ -236,14 +270,19 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
   const bool remote = (e & pte_remote) != 0;
   const bool in_frame = (e & pte_valid) != 0 && !remote;
   if ((e & need) == need && !(remote && (!allow_remote || at != nullptr))) return false;  // served
+  // A kernel may be storing through the remote mapping: moving the page now would lose the
+  // stores that land between the copy and the new entry. It moves between kernels.
+  if (remote && kernels_running_) return false;
   // A placement needs the page in its frame, or the frame free (the caller made it so).
   if (at != nullptr && (in_frame ? pte_frame(e) != at->frame : !pool_.is_free(at->frame))) {
     return false;
   }
   const page_state s = stored_state(w);
+  reserve_one(c);  // nothing below may throw once the page is claimed
   if (!r.pages().try_claim(page, w)) return false;
 
   move m{&r, page, s, page_state::device_exclusive};
+  m.old_pte = e;
   if (in_frame) {
     m.pte = e | pte_writable | written;  // a read-only duplicate becomes the only copy
   } else {
@@ -300,9 +339,11 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
   page_word w = r.pages().load(page);
   if ((w & busy_bit) != 0 || (w & device_mapped_bit) == 0) return false;
   const page_state s = stored_state(w);
+  reserve_one(c);
   if (!r.pages().try_claim(page, w)) return false;
   const device_pte e = read_pte(r, page);
   move m{&r, page, s, page_state::host_exclusive};
+  m.old_pte = e;
   m.widen_after = true;
   m.clear = pinned_bit;  // a device-pinned page that the host takes back is no longer pinned
   if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
@@ -371,8 +412,13 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
     m.range->pages().publish(m.page, m.from);
   }
   c.moves.resize(kept);
+  c.st = chunk::stage::narrowed;
+  if (c.moves.empty()) return;
 
-  // 2. The data, coalesced; 3. the page-table entries, after it on the same stream.
+  // 2. The data, coalesced; 3. the page-table entries, after it on the same stream. From here a
+  // throw (a failed device call) unwinds through the chunk, which undoes every move.
+  c.on = &s;
+  c.st = chunk::stage::issued;
   UVM_NVTX_RANGE(kind == copy_kind::host_to_device ? "migrate to device" : "migrate to host",
                  c.moves.size() * settings_.page_size);
   copy_batcher copies(backend_, kind);
@@ -385,29 +431,61 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   bytes.fetch_add(copies.total(), std::memory_order_relaxed);
   for (const move& m : c.moves) {
     backend_.write_word_async(&m.range->device().ptes[m.page], m.pte, s);
+    ++c.entries;
   }
   c.done = backend_.record(s);
 }
 
-void migrator::complete(chunk& c) {
-  if (c.moves.empty()) return;
+int migrator::complete(chunk& c) {
+  if (c.moves.empty()) return 0;
   if (!backend_.wait(c.done, settings_.timeout)) {
-    // Publishing now could expose data that has not landed. The pages stay `migrating`; their
-    // faults end in timeout reports naming them.
-    log().error("copies of {} pages did not complete within {} ms; those pages stay migrating",
+    // Publishing now could expose data that has not landed: the pages stay `migrating` until
+    // the copies complete (the service's poll finishes the chunk then).
+    log().error("copies of {} pages did not complete within {} ms; they stay migrating until "
+                "they do",
                 c.moves.size(),
                 std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count());
-    c.moves.clear();
-    return;
+    try {
+      stalled_.push_back(std::move(c));
+    } catch (...) {
+      log().critical("could not keep {} stalled page moves: they stay busy", c.moves.size());
+      c.moves.clear();
+    }
+    return ETIMEDOUT;
   }
-  // The data has landed: now the host may see it.
+  return finish(c);
+}
+
+int migrator::finish(chunk& c) {
+  // The data has landed: now the host may see it. A widening that fails even coarsened (the
+  // mapping limit) undoes its moves: the state must never allow more than the view does.
+  int failure = 0;
+  std::vector<bool> undo(c.moves.size(), false);
   for_each_access_run(c.moves, true, [&](std::size_t i, std::size_t j) {
     const move& m = c.moves[i];
-    if (const int err = m.range->set_access(m.page, j - i, m.from, m.target, false); err != 0) {
-      log().error("mprotect of pages {}..{} of range {} failed: {}", m.page, m.page + (j - i) - 1,
-                  static_cast<void*>(m.range->base()), std::strerror(err));
-    }
+    bool coarsened = false;
+    const int err = m.range->widen(m.page, j - i, m.from, m.target, false, coarsened);
+    if (err == 0) return;
+    log().error("mprotect of pages {}..{} of range {} failed: {}; their move is undone", m.page,
+                m.page + (j - i) - 1, static_cast<void*>(m.range->base()), std::strerror(err));
+    failure = err;
+    for (std::size_t k = i; k < j; ++k) undo[k] = true;
   });
+  if (failure != 0) {
+    chunk back(this);
+    back.on = c.on;
+    back.st = chunk::stage::issued;
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < c.moves.size(); ++k) {
+      if (undo[k]) {
+        back.moves.push_back(c.moves[k]);  // capacity: at most c's own
+      } else {
+        c.moves[kept++] = c.moves[k];
+      }
+    }
+    c.moves.resize(kept);
+    abandon(back);
+  }
   for (const move& m : c.moves) {
     const page_ref ref{m.range->device().range_id, static_cast<std::uint32_t>(m.page)};
     if (m.freed) {
@@ -438,6 +516,75 @@ void migrator::complete(chunk& c) {
                              (mapped ? 0 : device_mapped_bit) | m.clear);
   }
   c.moves.clear();
+  return failure;
+}
+
+void migrator::abandon(chunk& c) noexcept {
+  if (c.moves.empty()) return;
+  // What was enqueued must land before entries are restored and frames reused.
+  bool quiet = true;
+  if (c.st == chunk::stage::issued) {
+    try {
+      quiet = backend_.wait(backend_.record(*c.on), settings_.timeout);
+    } catch (const std::exception& e) {
+      quiet = false;
+      log().error("waiting for {} failed page moves: {}", c.moves.size(), e.what());
+    }
+  }
+  // Moves whose entry was enqueued may be in use by a kernel already: they are completed.
+  if (c.entries != 0) {
+    if (!quiet) log().critical("completing {} page moves on a failed device", c.entries);
+    chunk done(nullptr);
+    try {
+      done.moves.assign(c.moves.begin(), c.moves.begin() + static_cast<std::ptrdiff_t>(c.entries));
+      (void)finish(done);
+    } catch (const std::exception& e) {
+      log().critical("completing {} page moves failed: {}; they stay busy", c.entries, e.what());
+    }
+    c.moves.erase(c.moves.begin(), c.moves.begin() + static_cast<std::ptrdiff_t>(c.entries));
+    c.entries = 0;
+    if (c.moves.empty()) return;
+  }
+  if (c.st == chunk::stage::issued && quiet) {
+    try {  // entries of the others may have been written (an undo after finish): restore them
+      for (const move& m : c.moves) {
+        backend_.write_word_async(&m.range->device().ptes[m.page], m.old_pte, *c.on);
+      }
+      quiet = backend_.wait(backend_.record(*c.on), settings_.timeout);
+    } catch (const std::exception& e) {
+      quiet = false;
+      log().error("restoring the entries of {} page moves: {}", c.moves.size(), e.what());
+    }
+  }
+  // Host access narrowed for the copies is opened again to what the old state allows.
+  if (c.st != chunk::stage::planned) {
+    for_each_access_run(c.moves, false, [&](std::size_t i, std::size_t j) {
+      const move& m = c.moves[i];
+      if (const int err = m.range->set_access(m.page, j - i, m.target, m.from, false); err != 0) {
+        log().error("restoring the access of pages {}..{} of range {} failed: {}", m.page,
+                    m.page + (j - i) - 1, static_cast<void*>(m.range->base()),
+                    std::strerror(err));
+      }
+    });
+  }
+  for (const move& m : c.moves) {
+    if (m.taken) {
+      if (quiet) {
+        pool_.give_back(*m.taken);
+      } else {
+        log().critical("frame {} may still be written by a failed device; it is not reused",
+                       *m.taken);
+      }
+    }
+    if (m.target == page_state::remote) {
+      counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
+    }
+    const bool mapped = (m.old_pte & pte_valid) != 0;
+    m.range->pages().publish(m.page, m.from, mapped ? device_mapped_bit : 0,
+                             mapped ? 0 : device_mapped_bit);
+  }
+  log().warn("{} page moves were undone; the pages are as they were", c.moves.size());
+  c.moves.clear();
 }
 
 int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept {
@@ -447,10 +594,13 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
   // A kernel may be using the page: never move it under one.
   if (kernels_in_flight() || (w & busy_bit) != 0) return retry_later;
   try {
-    chunk c;
+    chunk c(this);
     if (start_to_host(r, page, a == access::write, c)) {
       enqueue_tail(c, copy_kind::device_to_host, d2h_);
-      complete(c);
+      const int err = complete(c);
+      // Copies that outlive the timeout finish later: the fault waits for them, bounded.
+      if (err == ETIMEDOUT) return retry_later;
+      return err;
     }
     return 0;
   } catch (const std::exception& e) {
@@ -463,8 +613,9 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
 void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   std::lock_guard lock(mutex_);
   const std::uint64_t start = now_ns();
+  kernels_running_ = true;  // the faulting kernels
   try {
-    chunk c;
+    chunk c(this);
     std::size_t n = 0;  // faulting pages served; prefetched ones are counted apart
     for (const fault_record& f : batch) {
       managed_range* r = range_of(f.range_id);
@@ -491,7 +642,7 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
 
 std::size_t migrator::evict(std::size_t frames) {
   UVM_NVTX_RANGE("evict", frames * settings_.page_size);
-  chunk c;
+  chunk c(this);
   std::size_t freed = 0;
   while (freed < frames) {
     const std::optional<page_ref> victim = eviction_->victim();
@@ -520,12 +671,13 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   // Pages come back only between kernels: a kernel on another stream may still be using them.
   if (!to_device) wait_until_no_kernels(lock, "uvm::manager::prefetch to the host");
   const stream& s = to_device ? h2d_ : d2h_;
+  kernels_running_ = kernels_in_flight();  // none start while the lock is held
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
   std::size_t moved = 0;
-  chunk previous;
+  chunk previous(this);
   for (std::size_t p = first; p < first + count;) {
-    chunk current;
+    chunk current(this);
     const std::size_t end =
         std::min(first + count, p + std::max<std::size_t>(1, chunk_bytes >> page_shift_));
     if (to_device && pool_.free_count() < end - p && !kernels_in_flight()) {
@@ -567,6 +719,7 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
     }
     for (std::size_t p = first; p < first + count; ++p) {
       eviction_->on_released({id, static_cast<std::uint32_t>(p)});  // never a victim
+      ++pins_[{id, static_cast<std::uint32_t>(p)}];
     }
     r.pages().set_flag(first, count, pinned_bit, true);
     return;
@@ -593,6 +746,7 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
       break;
     }
   }
+  for (std::size_t p = first; p < first + count; ++p) ++pins_[{id, static_cast<std::uint32_t>(p)}];
   r.pages().set_flag(first, count, pinned_bit, true);
 }
 
@@ -600,14 +754,20 @@ void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
   std::lock_guard lock(mutex_);
   const std::uint32_t id = r.device().range_id;
   for (std::size_t p = first; p < first + count; ++p) {
+    const page_ref ref{id, static_cast<std::uint32_t>(p)};
+    // Pins overlap: the page stays pinned until the last one over it ends.
+    if (auto it = pins_.find(ref); it != pins_.end()) {
+      if (--it->second != 0) continue;
+      pins_.erase(it);
+    }
     const page_word w = r.pages().load(p);
     if ((w & pinned_bit) == 0) continue;
     const device_pte e = read_pte(r, p);
     if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
-      eviction_->on_resident({id, static_cast<std::uint32_t>(p)});  // evictable again
+      eviction_->on_resident(ref);  // evictable again
     }
+    r.pages().set_flag(p, 1, pinned_bit, false);
   }
-  r.pages().set_flag(first, count, pinned_bit, false);
 }
 
 }  // namespace uvm::detail
@@ -716,6 +876,7 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
 
 std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t count, bool write) {
   const std::uint32_t id = r.device().range_id;
+  kernels_running_ = false;  // make_resident waited for them
   const auto n = static_cast<std::uint32_t>(count);
   const timespec deadline = deadline_after(settings_.timeout);
   // Refuse host pins before anything moves; remember device pins, to restore them after.
@@ -744,7 +905,7 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   // 1. To the host: the window's other occupants (evicted, dirty ones copied back), the span's
   //    pages in other frames (simplest: through the host), and, for reading, the span's
   //    exclusive pages already in place (copied back if dirty; the frame stays as a duplicate).
-  chunk back;
+  chunk back(this);
   std::size_t evicted = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint32_t f = window + i;
@@ -782,9 +943,9 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
 
   // 2. Into the window, in page order (first touches zero-filled), pipelined like a prefetch.
   std::size_t moved = 0;
-  chunk previous;
+  chunk previous(this);
   for (std::uint32_t i = 0; i < n;) {
-    chunk current;
+    chunk current(this);
     const std::uint32_t end = static_cast<std::uint32_t>(
         std::min<std::size_t>(n, i + std::max<std::size_t>(1, chunk_bytes >> page_shift_)));
     for (; i < end; ++i) {

@@ -20,13 +20,16 @@
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/trace_writer.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -67,7 +70,9 @@ class migrator final : public fault_resolver {
   /// The stream kernels run on when the caller names none.
   [[nodiscard]] const stream& default_stream() const noexcept { return compute_; }
 
-  /// Marks a kernel launch: call before enqueueing it, then end_launch with its event.
+  /// Marks a kernel launch: call before enqueueing it, then end_launch with its event. Waits
+  /// first while CPU faults wait for kernels already in flight, so a stream of launches cannot
+  /// starve them. @throws uvm::timeout if they are not served within the timeout.
   void begin_launch();
   void end_launch(event e);
   /// Waits for every kernel in flight. @return false if some were still running at `timeout`.
@@ -121,6 +126,7 @@ class migrator final : public fault_resolver {
     page_state from;
     page_state target;
     device_pte pte = 0;                  ///< the entry to publish
+    device_pte old_pte = 0;              ///< the entry before, restored if the move is undone
     std::optional<std::uint32_t> taken;  ///< frame taken for the page
     std::optional<std::uint32_t> freed;  ///< frame to return once the copy completed
     std::byte* dst = nullptr;            ///< the page's copy, if its data moves
@@ -139,14 +145,42 @@ class migrator final : public fault_resolver {
     std::size_t first;
     std::size_t count;
   };
+  // Moves planned together. A chunk that is destroyed with moves left (an exception unwound
+  // past it) undoes them: every page ends in its old state, never busy.
   struct chunk {
+    enum class stage : std::uint8_t { planned, narrowed, issued };
+    explicit chunk(migrator* m = nullptr) noexcept : owner(m) {}
+    chunk(chunk&& o) noexcept = default;
+    chunk& operator=(chunk&& o) noexcept {
+      if (this != &o) {
+        if (owner != nullptr) owner->abandon(*this);
+        owner = o.owner;
+        moves = std::move(o.moves);
+        o.moves.clear();
+        done = std::move(o.done);
+        on = o.on;
+        st = o.st;
+        entries = o.entries;
+      }
+      return *this;
+    }
+    chunk(const chunk&) = delete;
+    chunk& operator=(const chunk&) = delete;
+    ~chunk() {
+      if (owner != nullptr) owner->abandon(*this);
+    }
+    migrator* owner;
     std::vector<move> moves;
     event done;
+    const stream* on = nullptr;  ///< where its copies and entries were enqueued
+    stage st = stage::planned;
+    std::size_t entries = 0;  ///< moves whose data and entry are enqueued (kernels may use them)
   };
 
   int do_resolve(managed_range& r, std::size_t page, access a) noexcept override;
   void do_resolve_device(std::span<const fault_record> batch) noexcept override;
   bool do_poll() noexcept override;
+  void do_cpu_faults_waiting(bool waiting) noexcept override;
 
   // All below: mutex_ held.
   bool kernels_in_flight();
@@ -171,8 +205,17 @@ class migrator final : public fault_resolver {
   void harvest_accessed();
   // Narrows host access, enqueues the coalesced copies and the page-table entries, records.
   void enqueue_tail(chunk& c, copy_kind kind, const stream& s);
-  // Waits for the chunk, widens host access, returns frames, publishes the pages.
-  void complete(chunk& c);
+  // Waits for the chunk, widens host access, returns frames, publishes the pages. A chunk whose
+  // copies have not landed by the timeout stays claimed and is finished by a later poll.
+  // @return 0, or the errno of a widening that failed even coarsened (those pages were undone).
+  int complete(chunk& c);
+  // The rest of complete, once the chunk's event has completed.
+  int finish(chunk& c);
+  // For a chunk left incomplete by a failure: waits for what was enqueued, completes the moves
+  // whose entries were enqueued (a kernel may already use them), and undoes the others:
+  // restores their entries, host access and frames, and publishes them in their old state.
+  // Never throws.
+  void abandon(chunk& c) noexcept;
   template <class Fn>
   static void for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn);
   std::size_t evict(std::size_t frames);
@@ -201,6 +244,15 @@ class migrator final : public fault_resolver {
   std::vector<event> kernels_;           // launched, not yet known to be finished
   std::size_t launching_ = 0;            // begin_launch without end_launch yet
   std::vector<declared_span> declared_;  // made resident since the last begin_launch
+  std::vector<chunk> stalled_;           // copies not landed within the timeout
+  // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
+  // mapping, and a copy into a frame would miss its later stores. Set per operation.
+  bool kernels_running_ = false;
+  // CPU faults wait for kernels; new launches wait for them (fairness). Service thread sets it.
+  std::atomic<bool> cpu_waiting_{false};
+  std::condition_variable cpu_served_;
+  // pin_resident's per-page count: a page stays pinned until every pin over it ends.
+  std::unordered_map<page_ref, std::uint32_t, page_ref_hash> pins_;
 };
 
 }  // namespace uvm::detail
