@@ -101,8 +101,10 @@ uvmError_t synchronize(uvmStream_t h, const char* fn) noexcept {
 }  // namespace
 
 manager& default_manager() {
-  static manager m{config::from_env()};
-  return m;
+  // Never destroyed: the C API may be used from static destructors and atexit handlers, after
+  // a function-local static would be gone. The process's exit reclaims it.
+  static manager* const m = new manager{config::from_env()};
+  return *m;
 }
 
 uvmError_t code_of(const std::exception_ptr& e, origin where) noexcept {

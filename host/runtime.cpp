@@ -11,7 +11,10 @@
 
 #include <algorithm>
 
+#include <cstring>
+
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 namespace uvm::detail {
 
@@ -30,13 +33,13 @@ runtime::runtime(config cfg)
               cfg_.device_budget != 0 ? cfg_.device_budget : backend_->default_budget(),
               cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
               cfg_.thrashing_migrations, cfg_.thrashing_lapse})),
-      service_(*migrator_, events_, trace_.get()),
-      ctx_{source_.get(), &counters_, &events_, &service_, cfg_.fault_timeout, trace_.get()} {
+      service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get())),
+      ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get()} {
   migrator_->set_trace(trace_.get());
   set_log_level(cfg_.log);
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
   migrator_->set_mailbox(static_cast<fault_mailbox*>(
-                             backend_->register_host(&service_.mailbox(), sizeof(fault_mailbox))),
+                             backend_->register_host(&service_->mailbox(), sizeof(fault_mailbox))),
                          control_);
   install_alt_stack();
   log().debug("manager started: page size {}, backend {}, fault mechanism {}, fault timeout {} ms",
@@ -44,13 +47,35 @@ runtime::runtime(config cfg)
 }
 
 runtime::~runtime() {
+  if (!migrator_->wait_kernels(cfg_.fault_timeout)) {
+    // Unmapping now would pull memory from under running kernels. Leak what they may touch
+    // (ranges, frames, page tables, the mailbox, the device and its threads); the ranges leave
+    // the registry, so the CPU sees them as stray pointers.
+    log().error(
+        "uvm::manager destroyed while kernels still ran after the fault timeout ({} ms): "
+        "leaking its {} ranges and the device memory rather than unmapping them under the "
+        "kernels",
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.fault_timeout).count(),
+        ranges_.size());
+    std::lock_guard lock(mutex_);
+    for (auto& [base, e] : ranges_) {
+      (void)range_registry::process().remove(e.range.get(), std::chrono::seconds(1));
+      (void)e.range.release();
+    }
+    ranges_.clear();
+    service_->stop();  // device faults now end in bounded device errors
+    (void)service_.release();
+    (void)migrator_.release();
+    (void)backend_.release();
+    (void)trace_.release();
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
-    (void)migrator_->wait_kernels(cfg_.fault_timeout);
     while (!ranges_.empty()) destroy(ranges_.begin());
   }
-  service_.stop();
-  backend_->unregister_host(&service_.mailbox());
+  service_->stop();
+  backend_->unregister_host(&service_->mailbox());
   backend_->free_device(control_);
 }
 
@@ -70,9 +95,14 @@ managed_range* runtime::allocate(std::size_t bytes) {
     throw;
   }
   managed_range* raw = r.get();
-  {
+  try {
     std::lock_guard lock(mutex_);
     ranges_.emplace(base, entry{std::move(r), false});
+  } catch (...) {
+    // Not published: the handler must not find a range that is about to be unmapped.
+    (void)range_registry::process().remove(raw, std::chrono::seconds(30));
+    migrator_->detach(*raw);
+    throw;
   }
   if (trace_ != nullptr) {
     trace_->push({trace_kind::range, 0, 0, raw->device().range_id, 0,
@@ -100,11 +130,28 @@ void runtime::destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept {
   ranges_.erase(it);
 }
 
+void runtime::free_after_kernels(std::uintptr_t base) noexcept {
+  // Kernels are tracked manager-wide, so any of them may use the range. The lock is not held
+  // while waiting: kernels and other threads may need the runtime meanwhile.
+  if (!migrator_->wait_kernels(cfg_.fault_timeout)) {
+    std::lock_guard lock(mutex_);
+    auto it = ranges_.find(base);
+    if (it == ranges_.end()) return;
+    it->second.released = true;
+    log().error(
+        "uvm: freeing range {:#x}: kernels still ran after the fault timeout ({} ms); the range "
+        "stays mapped and is freed with its manager",
+        base, std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.fault_timeout).count());
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  auto it = ranges_.find(base);
+  if (it != ranges_.end()) destroy(it);
+}
+
 void runtime::free(managed_range* r) noexcept {
   UVM_NVTX_FUNC_RANGE();
-  std::lock_guard lock(mutex_);
-  auto it = ranges_.find(reinterpret_cast<std::uintptr_t>(r->base()));
-  if (it != ranges_.end()) destroy(it);
+  free_after_kernels(reinterpret_cast<std::uintptr_t>(r->base()));
 }
 
 void runtime::release(managed_range* r) noexcept {
@@ -115,17 +162,19 @@ void runtime::release(managed_range* r) noexcept {
 
 void runtime::free_released(void* base) {
   UVM_NVTX_FUNC_RANGE();
-  std::lock_guard lock(mutex_);
-  auto it = ranges_.find(reinterpret_cast<std::uintptr_t>(base));
-  UVM_EXPECTS(it != ranges_.end(),
-              "uvm::manager::free({}): not the start of a live range of this manager (freed "
-              "twice, or never allocated here)",
-              base);
-  UVM_EXPECTS(it->second.released,
-              "uvm::manager::free({}): the range is still owned by a uvm::range; destroy or "
-              "reset() that object instead",
-              base);
-  destroy(it);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = ranges_.find(reinterpret_cast<std::uintptr_t>(base));
+    UVM_EXPECTS(it != ranges_.end(),
+                "uvm::manager::free({}): not the start of a live range of this manager (freed "
+                "twice, or never allocated here)",
+                base);
+    UVM_EXPECTS(it->second.released,
+                "uvm::manager::free({}): the range is still owned by a uvm::range; destroy or "
+                "reset() that object instead",
+                base);
+  }
+  free_after_kernels(reinterpret_cast<std::uintptr_t>(base));
 }
 
 managed_range& runtime::find(const void* p) const {
@@ -280,6 +329,13 @@ runtime::span runtime::span_of(const void* p, std::size_t bytes, std::string_vie
 }
 
 namespace {
+std::string memlock_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_MEMLOCK, &lim) != 0) return "unknown";
+  if (lim.rlim_cur == RLIM_INFINITY) return "unlimited";
+  return fmt::format("{} bytes", static_cast<std::uint64_t>(lim.rlim_cur));
+}
+
 void expect_device(location where, std::string_view call) {
   UVM_EXPECTS(!where.is_device() || where.device_index == 0,
               "uvm::manager::{}: device {} does not exist (this manager drives device 0)", call,
@@ -321,9 +377,12 @@ void runtime::pin_resident(const void* p, std::size_t bytes, location where) {
   if (mlock(sp.range.page_address(sp.first), sp.count * sp.range.page_size()) != 0) {
     const int err = errno;
     migrator_->unpin(sp.range, sp.first, sp.count);
-    throw_system(fmt::format("uvm::manager::pin_resident: mlock of {} bytes (RLIMIT_MEMLOCK?)",
-                             sp.count * sp.range.page_size()),
-                 err);
+    // A limit, not a shortage: a system_error with the errno (ENOMEM or EPERM), as documented.
+    throw system_error(fmt::format("uvm::manager::pin_resident: mlock of {} bytes failed: {} "
+                                   "(RLIMIT_MEMLOCK is {}; raise it with ulimit -l)",
+                                   sp.count * sp.range.page_size(), std::strerror(err),
+                                   memlock_limit()),
+                       err);
   }
 }
 

@@ -84,6 +84,10 @@ class runtime {
     bool released = false;
   };
   void destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept;  // mutex_ held
+  // Frees the range at `base` once no kernel that may use it is in flight, as cudaFree waits for
+  // the device. Past the fault timeout the range stays alive (released to the runtime, which
+  // frees it at its end), with an error log: memory is never unmapped under a kernel.
+  void free_after_kernels(std::uintptr_t base) noexcept;
   struct span {
     managed_range& range;
     std::size_t first;  ///< first page
@@ -106,7 +110,7 @@ class runtime {
   std::unique_ptr<detail::backend> backend_;
   std::unique_ptr<migrator> migrator_;
   mailbox_control* control_ = nullptr;  // device memory
-  fault_service service_;
+  std::unique_ptr<fault_service> service_;  // leaked with the device if kernels never end
   fault_context ctx_;
   mutable std::mutex mutex_;
   std::map<std::uintptr_t, entry> ranges_;  // by base address
