@@ -27,7 +27,20 @@ TEST(PageTable, ClaimIsExclusiveAndPublishSetsTheState) {
   EXPECT_FALSE(t.try_claim(2, stale));
   EXPECT_NE(stale & busy_bit, 0u);
   t.publish(2, page_state::shared);
-  EXPECT_EQ(t.load(2), static_cast<page_word>(page_state::shared));
+  EXPECT_EQ(t.load(2) & ~generation_mask, static_cast<page_word>(page_state::shared));
+}
+
+TEST(PageTable, EveryPublishAdvancesTheGeneration) {
+  page_table t(1);
+  page_word w = t.load(0);
+  for (page_word g = 1; g <= 3; ++g) {
+    ASSERT_TRUE(t.try_claim(0, w));
+    t.publish(0, page_state::host_exclusive);  // the same state: still a new generation
+    w = t.load(0);
+    EXPECT_EQ(w & generation_mask, g * generation_one);
+  }
+  t.set_flag(0, 1, read_mostly_bit, true);  // advice is not a transition
+  EXPECT_EQ(t.load(0) & generation_mask, 3 * generation_one);
 }
 
 TEST(PageTable, PublishKeepsAdviceSetWhileClaimed) {
@@ -36,9 +49,10 @@ TEST(PageTable, PublishKeepsAdviceSetWhileClaimed) {
   ASSERT_TRUE(t.try_claim(0, w));
   t.set_flag(0, 1, read_mostly_bit, true);
   t.publish(0, page_state::host_exclusive);
-  EXPECT_EQ(t.load(0), read_mostly_bit | static_cast<page_word>(page_state::host_exclusive));
+  EXPECT_EQ(t.load(0) & ~generation_mask,
+            read_mostly_bit | static_cast<page_word>(page_state::host_exclusive));
   t.set_flag(0, 1, read_mostly_bit, false);
-  EXPECT_EQ(t.load(0), static_cast<page_word>(page_state::host_exclusive));
+  EXPECT_EQ(t.load(0) & ~generation_mask, static_cast<page_word>(page_state::host_exclusive));
 }
 
 TEST(PageTable, WaiterWakesWhenThePageIsPublished) {

@@ -38,4 +38,24 @@ TEST(RandomTouch, TwoGiBAtTheSmallestPageSizeCompletes) {
   RecordProperty("coarsened_blocks", static_cast<int>(s.coarsened_blocks));
 }
 
+TEST(RandomTouch, SparseReadsOfAReadMostlyRangeCoarsenToo) {
+  // Read first touches of a read_mostly range make read-only duplicates: each isolated one
+  // splits the mapping as a write would, so they must coarsen near the limit as writes do.
+  uvm::config cfg;
+  cfg.page_size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  uvm::manager mgr(cfg);
+  constexpr std::size_t bytes = std::size_t{512} << 20;
+  uvm::range r = mgr.allocate(bytes);
+  mgr.advise(r.data(), bytes, uvm::advice::set_read_mostly);
+  std::vector<std::uint32_t> order(r.page_count() / 2);
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = 2 * i;  // every other page
+  std::shuffle(order.begin(), order.end(), std::mt19937(7));
+  const auto* words = reinterpret_cast<const volatile std::uint32_t*>(r.data());
+  const std::size_t per_page = cfg.page_size / sizeof(std::uint32_t);
+  std::uint64_t sum = 0;
+  for (std::uint32_t p : order) sum += words[p * per_page];
+  EXPECT_EQ(sum, 0u) << "unpopulated pages read as zeros";
+  EXPECT_GT(mgr.stats().coarsened_blocks, 0u);
+}
+
 }  // namespace

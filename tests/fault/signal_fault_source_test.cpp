@@ -137,3 +137,19 @@ TEST(SignalFaultSourceDeathTest, ExecutingManagedMemoryIsNotLoopedOn) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SignalFaultSource, AProtectionChangedBehindTheLibrarysBackIsRepaired) {
+  uvm::manager mgr;
+  uvm::range r = mgr.allocate(1 << 20);
+  auto* p = reinterpret_cast<volatile int*>(r.data());
+  p[0] = 1;  // host_exclusive, read-write
+  ASSERT_EQ(mprotect(r.data(), 4096, PROT_READ), 0);
+  for (int i = 0; i < 10; ++i) p[0] = p[0] + 1;  // each a fault its state allows: healed once
+  EXPECT_EQ(p[0], 11);
+  EXPECT_GE(mgr.stats().spurious_faults, 1u);
+  EXPECT_LE(mgr.stats().spurious_faults, 2u) << "the repair holds: no fault per access";
+}
+
+}  // namespace

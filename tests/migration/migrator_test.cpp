@@ -9,6 +9,7 @@
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
 
+#include "tests/migration/device_rig.hpp"
 #include "tests/migration/emulated_config.hpp"
 
 #include <uvm/uvm.hpp>
@@ -434,62 +435,6 @@ namespace uvm::detail {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::size_t page_bytes = 64 << 10;
-constexpr std::size_t words_per_page = page_bytes / 4;
-
-struct device_rig {
-  explicit device_rig(std::size_t frames, std::chrono::nanoseconds timeout = 10s)
-      : source(signal_fault_source::acquire()),
-        mig(backend, stats, migrator::settings{page_bytes, frames * page_bytes, timeout}),
-        service(mig, events),
-        ctx{source.get(), &stats, &events, &service, timeout},
-        control(static_cast<mailbox_control*>(backend.allocate_device(sizeof(mailbox_control)))) {
-    mig.set_mailbox(static_cast<fault_mailbox*>(
-                        backend.register_host(&service.mailbox(), sizeof(fault_mailbox))),
-                    control);
-  }
-  ~device_rig() {
-    (void)mig.wait_kernels(10s);
-    for (auto& r : ranges) {
-      (void)range_registry::process().remove(r.get(), 30s);
-      mig.detach(*r);
-    }
-    ranges.clear();
-    service.stop();
-    backend.unregister_host(&service.mailbox());
-    backend.free_device(control);
-  }
-  device_rig(const device_rig&) = delete;
-  device_rig& operator=(const device_rig&) = delete;
-
-  managed_range& allocate(std::size_t pages) {
-    auto r = std::make_unique<managed_range>(ctx, pages * page_bytes, page_bytes);
-    mig.attach(*r);
-    const auto b = reinterpret_cast<std::uintptr_t>(r->base());
-    range_registry::process().add(b, b + r->reserved(), r.get());
-    ranges.push_back(std::move(r));
-    return *ranges.back();
-  }
-
-  /// One kernel, in its own epoch, on the compute stream.
-  void launch(std::size_t n, kernel_body body) {
-    mig.begin_launch();
-    backend.launch(n, std::move(body), mig.default_stream());
-    mig.end_launch(backend.record(mig.default_stream()));
-  }
-  void synchronize() { ASSERT_TRUE(mig.wait_kernels(10s)); }
-
-  emulated_backend backend;
-  counters stats;
-  event_ring events;
-  std::shared_ptr<signal_fault_source> source;
-  migrator mig;
-  fault_service service;
-  fault_context ctx;
-  mailbox_control* control;
-  std::vector<std::unique_ptr<managed_range>> ranges;
-};
 
 std::uint32_t* words(const managed_range& r) {
   return reinterpret_cast<std::uint32_t*>(r.base());

@@ -1,0 +1,87 @@
+#pragma once
+
+// A migrator wired to a backend and to the CPU fault path as the runtime wires them, so tests can
+// call the migrator directly, run kernels on the emulated device and touch ranges from the CPU.
+// The backend and the fault source may be the test's own (decorators that inject failures).
+
+#include "host/backend/emulated/emulated_backend.hpp"
+#include "host/coherence/managed_range.hpp"
+#include "host/fault/fault_service.hpp"
+#include "host/fault/range_registry.hpp"
+#include "host/fault/signal_fault_source.hpp"
+#include "host/migration/migrator.hpp"
+#include "host/telemetry/counters.hpp"
+#include "host/telemetry/event_ring.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace uvm::detail {
+
+inline constexpr std::size_t page_bytes = 64 << 10;
+inline constexpr std::size_t words_per_page = page_bytes / 4;
+
+struct device_rig {
+  /// `b` and `src`, if given, replace the rig's emulated backend and the process's signal fault
+  /// source (which still catches the faults: only protections go through `src`).
+  explicit device_rig(std::size_t frames,
+                      std::chrono::nanoseconds timeout = std::chrono::seconds(10),
+                      backend* b = nullptr, fault_source* src = nullptr)
+      : dev(b != nullptr ? *b : own_backend),
+        source(signal_fault_source::acquire()),
+        mig(dev, stats, migrator::settings{page_bytes, frames * page_bytes, timeout}),
+        service(mig, events),
+        ctx{src != nullptr ? src : source.get(), &stats, &events, &service, timeout},
+        control(static_cast<mailbox_control*>(dev.allocate_device(sizeof(mailbox_control)))) {
+    mig.set_mailbox(
+        static_cast<fault_mailbox*>(dev.register_host(&service.mailbox(), sizeof(fault_mailbox))),
+        control);
+  }
+  ~device_rig() {
+    (void)mig.wait_kernels(std::chrono::seconds(10));
+    for (auto& r : ranges) {
+      (void)range_registry::process().remove(r.get(), std::chrono::seconds(30));
+      mig.detach(*r);
+    }
+    ranges.clear();
+    service.stop();
+    dev.unregister_host(&service.mailbox());
+    dev.free_device(control);
+  }
+  device_rig(const device_rig&) = delete;
+  device_rig& operator=(const device_rig&) = delete;
+
+  managed_range& allocate(std::size_t pages) {
+    auto r = std::make_unique<managed_range>(ctx, pages * page_bytes, page_bytes);
+    mig.attach(*r);
+    const auto b = reinterpret_cast<std::uintptr_t>(r->base());
+    range_registry::process().add(b, b + r->reserved(), r.get());
+    ranges.push_back(std::move(r));
+    return *ranges.back();
+  }
+
+  /// One kernel, in its own epoch, on the compute stream.
+  void launch(std::size_t n, kernel_body body) {
+    mig.begin_launch();
+    dev.launch(n, std::move(body), mig.default_stream());
+    mig.end_launch(dev.record(mig.default_stream()));
+  }
+  void synchronize() { ASSERT_TRUE(mig.wait_kernels(std::chrono::seconds(10))); }
+
+  emulated_backend own_backend;
+  backend& dev;
+  counters stats;
+  event_ring events;
+  std::shared_ptr<signal_fault_source> source;
+  migrator mig;
+  fault_service service;
+  fault_context ctx;
+  mailbox_control* control;
+  std::vector<std::unique_ptr<managed_range>> ranges;
+};
+
+}  // namespace uvm::detail

@@ -1,0 +1,203 @@
+// Failure paths of the migration engine: a backend that fails the n-th copy, page-table write,
+// event record or allocation, and a fault source whose widening mprotect fails, for every n
+// along a migration. Pages must end in their old or their new state with their data, never
+// busy; what was asked for fails with a clear error or is retried, never hangs.
+#include "tests/backend/failing_backend.hpp"
+#include "tests/migration/device_rig.hpp"
+
+#include <uvm/device_view.hpp>
+#include <uvm/error.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+
+namespace uvm::detail {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::failing_backend;
+using op = failing_backend::op;
+
+constexpr std::size_t pages = 8;
+
+std::uint32_t* words(const managed_range& r) {
+  return reinterpret_cast<std::uint32_t*>(r.base());
+}
+std::uint32_t pattern(std::uint32_t tag, std::size_t word) {
+  return (tag << 24) | static_cast<std::uint32_t>(word);
+}
+void fill(const managed_range& r, std::uint32_t tag) {
+  for (std::size_t i = 0; i < pages * words_per_page; ++i) words(r)[i] = pattern(tag, i);
+}
+// Through the app view: faults bring every page back as needed.
+std::size_t first_mismatch(const managed_range& r, std::uint32_t tag) {
+  for (std::size_t i = 0; i < pages * words_per_page; ++i) {
+    if (words(r)[i] != pattern(tag, i)) return i;
+  }
+  return pages * words_per_page;
+}
+void expect_no_page_busy(const managed_range& r, const char* what, std::uint64_t n) {
+  for (std::size_t p = 0; p < r.page_count(); ++p) {
+    EXPECT_NE(r.state_of(p), page_state::migrating)
+        << "page " << p << " left busy after failing " << what << " #" << n;
+  }
+}
+
+const char* name_of(op o) {
+  switch (o) {
+    case op::allocate: return "allocate";
+    case op::copy: return "copy";
+    case op::write_word: return "write_word";
+    case op::record: return "record";
+    case op::count_: break;
+  }
+  return "?";
+}
+
+class FaultInjection : public ::testing::TestWithParam<op> {};
+
+TEST_P(FaultInjection, PrefetchToTheDeviceLosesNoPageAtAnyStep) {
+  for (std::uint64_t n = 1;; ++n) {
+    emulated_backend inner;
+    failing_backend fb(inner);
+    device_rig rig(2 * pages, 2s, &fb);
+    managed_range& a = rig.allocate(pages);
+    fill(a, 0xa);
+    fb.fail(GetParam(), n);
+    bool threw = false;
+    try {
+      (void)rig.mig.prefetch(a, 0, pages, true);
+    } catch (const uvm::error&) {
+      threw = true;
+    }
+    const bool injected = fb.injected() != 0;
+    fb.disarm();
+    expect_no_page_busy(a, name_of(GetParam()), n);
+    EXPECT_EQ(threw, injected) << "a failure is reported, and only then";
+    // Every page is usable again: moved to the device and back with its data.
+    (void)rig.mig.prefetch(a, 0, pages, true);  // moves what the failure left on the host
+    EXPECT_EQ(rig.mig.prefetch(a, 0, pages, false), pages) << "every page went to the device";
+    EXPECT_EQ(first_mismatch(a, 0xa), pages * words_per_page) << "failing #" << n;
+    if (!injected || HasFailure()) break;
+  }
+}
+
+TEST_P(FaultInjection, PrefetchToTheHostKeepsWhatTheDeviceWrote) {
+  for (std::uint64_t n = 1;; ++n) {
+    emulated_backend inner;
+    failing_backend fb(inner);
+    device_rig rig(2 * pages, 2s, &fb);
+    managed_range& a = rig.allocate(pages);
+    fill(a, 0xa);
+    // A raw kernel's writes: launch residency marks the pages dirty, then the frames change.
+    auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, pages, true));
+    rig.mig.forget_declared();
+    for (std::size_t i = 0; i < pages * words_per_page; ++i) d[i] = pattern(0xb, i);
+    fb.fail(GetParam(), n);
+    bool threw = false;
+    try {
+      (void)rig.mig.prefetch(a, 0, pages, false);
+    } catch (const uvm::error&) {
+      threw = true;
+    }
+    const bool injected = fb.injected() != 0;
+    fb.disarm();
+    expect_no_page_busy(a, name_of(GetParam()), n);
+    EXPECT_EQ(threw, injected);
+    EXPECT_EQ(first_mismatch(a, 0xb), pages * words_per_page) << "failing #" << n;
+    if (!injected || HasFailure()) break;
+  }
+}
+
+TEST_P(FaultInjection, DeviceFaultsAreRetriedAfterAFailedMigration) {
+  for (std::uint64_t n = 1;; ++n) {
+    emulated_backend inner;
+    failing_backend fb(inner);
+    device_rig rig(2 * pages, 5s, &fb);
+    managed_range& a = rig.allocate(pages);
+    fill(a, 0xa);
+    std::atomic<std::uint64_t> wrong{0};
+    std::atomic<bool> armed{false};
+    const device_view<std::uint32_t> v(a.device(), pages * words_per_page);
+    rig.launch(pages * words_per_page, [&, v](std::size_t b, std::size_t e) {
+      while (!armed) std::this_thread::yield();  // the launch's own calls do not count
+      for (std::size_t i = b; i < e; ++i) {
+        if (v.load(i) != pattern(0xa, i)) wrong.fetch_add(1);
+        v.store(i, pattern(0xc, i));
+      }
+    });
+    fb.fail(GetParam(), n);
+    armed = true;
+    rig.synchronize();
+    const bool injected = fb.injected() != 0;
+    fb.disarm();
+    EXPECT_EQ(inner.take_error(), "");
+    EXPECT_EQ(rig.control->error, 0u) << "no device access was dropped, failing #" << n;
+    EXPECT_EQ(wrong.load(), 0u);
+    expect_no_page_busy(a, name_of(GetParam()), n);
+    EXPECT_EQ(first_mismatch(a, 0xc), pages * words_per_page) << "failing #" << n;
+    if (!injected || HasFailure()) break;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStep, FaultInjection,
+                         ::testing::Values(op::copy, op::write_word, op::record),
+                         [](const auto& info) { return std::string(name_of(info.param)); });
+
+TEST(FaultInjectionAllocate, AFailedPageTableAllocationLeavesNoRange) {
+  emulated_backend inner;
+  failing_backend fb(inner);
+  device_rig rig(pages, 2s, &fb);
+  managed_range r(rig.ctx, pages * page_bytes, page_bytes);
+  fb.fail(op::allocate, 1);
+  EXPECT_THROW(rig.mig.attach(r), uvm::error);
+  fb.disarm();
+  managed_range& a = rig.allocate(pages);  // the next one works
+  fill(a, 0xd);
+  EXPECT_EQ(rig.mig.prefetch(a, 0, pages, true), pages);
+  EXPECT_EQ(first_mismatch(a, 0xd), pages * words_per_page);
+}
+
+// A fault source whose next widening mprotect fails with ENOMEM, as at vm.max_map_count.
+class failing_source final : public fault_source {
+ public:
+  std::atomic<int> widen_failures{0};  ///< how many widening calls still fail
+
+ private:
+  int do_protect(void* addr, std::size_t bytes, host_access a) noexcept override {
+    if (a == host_access::read_write && widen_failures.load() > 0) {
+      widen_failures.fetch_sub(1);
+      return ENOMEM;
+    }
+    const int prot = a == host_access::read_write ? PROT_READ | PROT_WRITE
+                     : a == host_access::read     ? PROT_READ
+                                                  : PROT_NONE;
+    return mprotect(addr, bytes, prot) == 0 ? 0 : errno;
+  }
+  std::string_view do_name() const noexcept override { return "failing"; }
+};
+
+TEST(FaultInjectionProtect, AFailedWideningAfterACopyBackNeverLeavesAStateWiderThanItsView) {
+  failing_source src;
+  device_rig rig(2 * pages, 2s, nullptr, &src);
+  managed_range& a = rig.allocate(pages);
+  fill(a, 0xe);
+  ASSERT_EQ(rig.mig.prefetch(a, 0, pages, true), pages);
+  src.widen_failures = 1;  // the copy back lands, then making the page writable fails once
+  EXPECT_EQ(words(a)[3 * words_per_page], pattern(0xe, 3 * words_per_page));
+  words(a)[3 * words_per_page] = 7;  // and the page is writable as its state says
+  EXPECT_EQ(words(a)[3 * words_per_page], 7u);
+  EXPECT_EQ(src.widen_failures.load(), 0);
+  EXPECT_EQ(rig.stats.snapshot().spurious_faults, 0u) << "the view and the state agree";
+}
+
+}  // namespace
+}  // namespace uvm::detail
