@@ -68,7 +68,8 @@ void managed_range::record_access(std::size_t page, access a) const noexcept {
                     device_.range_id, static_cast<std::uint32_t>(page), 0});
 }
 
-managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, access a) noexcept {
+managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, access a,
+                                                         fault_request& slot) noexcept {
   const std::uint64_t start = now_ns();
   const std::size_t page = page_of(addr);
   timespec deadline{};
@@ -107,7 +108,7 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
         continue;
       case cpu_action::service: {
         if (!waited) deadline = deadline_after(ctx_.timeout);
-        const fault_outcome o = serve(page, a, deadline);
+        const fault_outcome o = serve(page, a, deadline, slot);
         if (o.st == status::resolved) {
           ctx_.stats->serviced.record(now_ns() - start);
           record_access(page, a);
@@ -235,9 +236,14 @@ int managed_range::coarsen(std::size_t first, std::size_t count, page_state from
 }
 
 managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
-                                                  const timespec& deadline) noexcept {
+                                                  const timespec& deadline,
+                                                  fault_request& req) noexcept {
   if (ctx_.service == nullptr) return {status::failed, ENODEV, pages_.load(page)};
-  fault_request req{this, page, a};
+  req.range = this;
+  req.page = page;
+  req.kind = a;
+  req.error = 0;
+  req.status.store(fault_request::pending, std::memory_order_relaxed);
   while (!ctx_.service->submit(req)) {
     if (passed(deadline)) return {status::timed_out, ETIMEDOUT, pages_.load(page)};
     sched_yield();

@@ -19,6 +19,7 @@ namespace uvm::detail {
 
 class fault_source;
 class fault_service;
+struct fault_request;
 struct counters;
 class event_ring;
 class trace_writer;
@@ -78,9 +79,12 @@ class managed_range {
   }
 
   /// Resolves a CPU access to `addr` that faulted. Async-signal-safe; may wait up to the fault
-  /// timeout. A `timed_out` outcome of a serviced fault leaves its request queued: the caller
-  /// must not return to the faulting code (the handler reports and aborts).
-  [[nodiscard]] fault_outcome on_cpu_fault(const void* addr, access a) noexcept;
+  /// timeout. A fault that needs the service thread is handed over in `slot`, which the caller
+  /// owns: after a `timed_out` outcome the service may still hold it, so the caller keeps it
+  /// alive and does not return to the faulting code (the handler reports and aborts, with the
+  /// slot in its own frame, above the abort path's).
+  [[nodiscard]] fault_outcome on_cpu_fault(const void* addr, access a,
+                                           fault_request& slot) noexcept;
 
   /// After a `spurious` outcome whose word was `seen`: re-applies the protection that the
   /// page's state implies (under a claim, so no transition can interleave), in case the app
@@ -133,7 +137,8 @@ class managed_range {
  private:
   int coarsen(std::size_t first, std::size_t count, page_state from) noexcept;
   void record_access(std::size_t page, access a) const noexcept;
-  fault_outcome serve(std::size_t page, access a, const timespec& deadline) noexcept;
+  fault_outcome serve(std::size_t page, access a, const timespec& deadline,
+                      fault_request& req) noexcept;
   [[nodiscard]] host_access access_at(std::size_t page) const noexcept {
     return host_access_of(stored_state(pages_.load(page)));
   }

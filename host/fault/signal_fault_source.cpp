@@ -3,6 +3,7 @@
 #include "host/coherence/managed_range.hpp"
 #include "host/common/check.hpp"
 #include "host/common/signal_safe_writer.hpp"
+#include "host/fault/fault_request.hpp"
 #include "host/fault/map_budget.hpp"
 #include "host/fault/range_registry.hpp"
 
@@ -131,7 +132,10 @@ void on_sigsegv(int sig, siginfo_t* info, void* ucontext) {
       const fault_info f = decode(ucontext);
       if (!f.exec) {
         using status = managed_range::fault_outcome::status;
-        const auto o = r->on_cpu_fault(addr, f.write ? access::write : access::read);
+        // In this frame, not below: after a timeout the service may still complete it while
+        // report_and_abort runs.
+        fault_request slot{};
+        const auto o = r->on_cpu_fault(addr, f.write ? access::write : access::read, slot);
         if (o.st == status::resolved) {
           t_healed = {};
           errno = saved_errno;
