@@ -61,7 +61,9 @@ class manager {
     return typed_range<T>(allocate(count * sizeof(T)), count);
   }
 
-  /// @brief Frees a range whose ownership was given up with range::release().
+  /// @brief Frees a range whose ownership was given up with range::release(). Like cudaFree,
+  /// it first waits for the kernels in flight (bounded by config::fault_timeout; past it the
+  /// range stays mapped until the manager ends, with an error log).
   /// @param base the pointer range::release() returned.
   /// @throws uvm::invalid_argument if `base` is not the start of a released, live range of this
   /// manager (a double free, a foreign pointer, or a range still owned by a uvm::range).
@@ -86,7 +88,8 @@ class manager {
   /// @throws uvm::out_of_memory if the device budget cannot hold them, uvm::system_error if the
   /// pages cannot be locked (RLIMIT_MEMLOCK); nothing stays pinned then.
   void pin_resident(const void* p, std::size_t bytes, location where);
-  /// @brief Ends pin_resident for the span.
+  /// @brief Ends one pin_resident over the span. Pins are counted per page: a page pinned by two
+  /// overlapping calls stays pinned until both are unpinned.
   void unpin(const void* p, std::size_t bytes);
 
   /// @brief A new device stream; work on different streams may overlap.

@@ -13,8 +13,8 @@
  *
  * All calls use one process-wide default `uvm::manager`, created on the first call that needs it
  * (thread-safely) with `uvm::config::from_env()`, so the `UVM_*` environment variables configure
- * it (docs/configuration.md). It is destroyed when the process exits: do not call this API from
- * static destructors.
+ * it (the README's "Configuration" table). It is never destroyed, so the API also works from
+ * static destructors and atexit handlers; the process's exit reclaims it.
  *
  * This header is C99 and C++; it declares only C types.
  *
