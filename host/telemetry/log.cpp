@@ -6,12 +6,16 @@ namespace uvm::detail {
 
 spdlog::logger& log() {
   // Reuse a logger the application registered under the same name, so it can redirect ours.
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("uvm")) return existing;
-    auto l = spdlog::stderr_color_mt("uvm");
-    l->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [uvm] [%l] %v");
-    return l;
-  }();
+  // Never destroyed: the library logs from static destructors and atexit handlers too (the C
+  // API's default manager lives until the process ends).
+  static spdlog::logger* const logger = [] {
+    std::shared_ptr<spdlog::logger> l = spdlog::get("uvm");
+    if (!l) {
+      l = spdlog::stderr_color_mt("uvm");
+      l->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [uvm] [%l] %v");
+    }
+    return new std::shared_ptr<spdlog::logger>(std::move(l));
+  }()->get();
   return *logger;
 }
 

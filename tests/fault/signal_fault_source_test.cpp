@@ -106,8 +106,9 @@ TEST(SignalFaultSourceDeathTest, ForeignNullDereferenceDiesWithSigsegv) {
         uvm::manager mgr;
         uvm::range r = mgr.allocate(1 << 20);
         r.data()[0] = std::byte{1};
-        volatile int* null = nullptr;
-        *null = 1;
+        // A wild pointer just above null (not null itself: that would be UB the sanitizers stop).
+        volatile int* wild = reinterpret_cast<volatile int*>(std::uintptr_t{64});
+        *wild = 1;
       },
       testing::KilledBySignal(SIGSEGV), "");
 }
@@ -118,8 +119,9 @@ TEST(SignalFaultSourceDeathTest, ForeignFaultWithIgnoredSigsegvStillDies) {
       {
         signal(SIGSEGV, SIG_IGN);
         uvm::manager mgr;
-        volatile int* null = nullptr;
-        *null = 1;
+        // A wild pointer just above null (not null itself: that would be UB the sanitizers stop).
+        volatile int* wild = reinterpret_cast<volatile int*>(std::uintptr_t{64});
+        *wild = 1;
       },
       testing::KilledBySignal(SIGSEGV), "");
 }

@@ -1,0 +1,62 @@
+#pragma once
+
+// The device page table of one range, with its host shadow. The host is the only writer of the
+// valid, frame, writable and remote bits, so the shadow is what the host reads: no entry is
+// ever read from the device on a fault path. Device code sets the dirty and accessed bits; they
+// are read in bulk between kernels (refresh_device_bits). Entries are published by the copy
+// engine: runs of changed entries are copied from the shadow (pinned host memory) after their
+// pages' data on the same stream, so publishing never needs an SM, even while faulting kernels
+// occupy them all.
+//
+// A run being published is read from the shadow when the copy executes, not when it is
+// enqueued: its pages must stay claimed until the copy completes (the migrator's chunks hold
+// their claims until their event), so that no later change of those entries can overtake it.
+
+#include "host/backend/backend.hpp"
+
+#include <uvm/detail/device_pte.hpp>
+
+#include <cstddef>
+#include <functional>
+
+namespace uvm::detail {
+
+class device_page_table {
+ public:
+  /// Allocates the device table (zeroed: every entry invalid) and its shadow.
+  /// @throws as backend::allocate_device and backend::register_host.
+  device_page_table(backend& b, std::size_t pages);
+  /// Frees both. No kernel may be using the device table (see backend::free_device).
+  ~device_page_table();
+  device_page_table(const device_page_table&) = delete;
+  device_page_table& operator=(const device_page_table&) = delete;
+
+  /// The table device code reads.
+  [[nodiscard]] device_pte* device() const noexcept { return device_; }
+  [[nodiscard]] std::size_t size() const noexcept { return pages_; }
+
+  /// The entry as the host last set it, with device bits as of the last refresh.
+  [[nodiscard]] device_pte get(std::size_t page) const noexcept { return shadow_[page]; }
+  /// Changes the shadow only; publish() sends it to the device.
+  void set(std::size_t page, device_pte e) noexcept { shadow_[page] = e; }
+
+  /// Enqueues the copy of entries [first, first + count) to the device on `s`, as one transfer.
+  void publish(std::size_t first, std::size_t count, const stream& s);
+
+  /// Reads the device table into a bounce buffer on `s` and ORs the dirty and accessed bits of
+  /// every entry for which `may_merge(page)` holds into the shadow. Call only while no kernel
+  /// runs and no publication of this table is in flight for those pages.
+  /// @return false if the copy did not complete within `timeout` (nothing merged).
+  [[nodiscard]] bool refresh_device_bits(const stream& s, std::chrono::nanoseconds timeout,
+                                         const std::function<bool(std::size_t)>& may_merge);
+
+ private:
+  backend& backend_;
+  std::size_t pages_;
+  std::size_t bytes_;
+  device_pte* device_ = nullptr;
+  device_pte* shadow_ = nullptr;  // pinned (registered) host memory
+  device_pte* bounce_ = nullptr;  // pinned: the device table read back
+};
+
+}  // namespace uvm::detail
