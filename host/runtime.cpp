@@ -38,9 +38,14 @@ runtime::runtime(config cfg)
   migrator_->set_trace(trace_.get());
   set_log_level(cfg_.log);
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
-  migrator_->set_mailbox(static_cast<fault_mailbox*>(
-                             backend_->register_host(&service_->mailbox(), sizeof(fault_mailbox))),
+  migrator_->set_mailbox(static_cast<fault_mailbox*>(backend_->register_host(
+                             &service_->mailbox(), sizeof(fault_mailbox),
+                             host_registration::read_write)),
                          control_);
+  void* w = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (w == MAP_FAILED) throw_system("mmap of the device words' bounce page", errno);
+  words_ = static_cast<std::byte*>(w);
+  (void)backend_->register_host(words_, 4096, host_registration::read_write);
   install_alt_stack();
   log().debug("manager started: page size {}, backend {}, fault mechanism {}, fault timeout {} ms",
               cfg_.page_size, to_string(kind_), source_->name(), cfg_.fault_timeout.count());
@@ -76,6 +81,8 @@ runtime::~runtime() {
   }
   service_->stop();
   backend_->unregister_host(&service_->mailbox());
+  backend_->unregister_host(words_);
+  munmap(words_, 4096);
   backend_->free_device(control_);
 }
 
@@ -289,14 +296,21 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
 }
 
 void runtime::take_device_error() {
-  // The control words are device memory: read them as the host reads page-table entries.
-  const std::uint32_t code = backend_->read_word(&control_->error);
-  if (code == 0) return;
-  const std::uint32_t range_id = backend_->read_word(&control_->error_range) - 1;
-  const std::uint32_t page = backend_->read_word(&control_->error_page);
+  // The control words are device memory: read them with a copy on a library stream (never a
+  // synchronous read on the legacy stream), clear the error the same way.
   const stream& s = migrator_->default_stream();
-  backend_->write_word_async(&control_->error, 0, s);
-  backend_->write_word_async(&control_->error_range, 0, s);
+  backend_->copy_async(words_, control_, sizeof(mailbox_control), copy_kind::device_to_host, s);
+  if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
+    log().error("uvm: reading the device error flag did not finish in time");
+    return;
+  }
+  mailbox_control seen;
+  std::memcpy(&seen, words_, sizeof seen);
+  if (seen.error == 0) return;
+  const std::uint32_t range_id = seen.error_range - 1;
+  const std::uint32_t page = seen.error_page;
+  auto* zeros = reinterpret_cast<std::uint32_t*>(words_) + 16;  // stays zero
+  backend_->copy_entries_async(&control_->error, zeros, 2, s);   // error, error_range
   if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
     log().error("uvm: clearing the device error flag did not finish in time");
   }

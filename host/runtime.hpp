@@ -110,6 +110,7 @@ class runtime {
   std::unique_ptr<detail::backend> backend_;
   std::unique_ptr<migrator> migrator_;
   mailbox_control* control_ = nullptr;  // device memory
+  std::byte* words_ = nullptr;          // a registered host page: control words read back
   std::unique_ptr<fault_service> service_;  // leaked with the device if kernels never end
   fault_context ctx_;
   mutable std::mutex mutex_;

@@ -105,7 +105,7 @@ struct device_range {
   UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write) const noexcept {
     const auto page = static_cast<std::uint32_t>(offset >> page_shift);
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
-    device_pte e = load_acquire_device(&ptes[page]);
+    device_pte e = load_relaxed_device(&ptes[page]);  // the fast path: no fence
     if ((e & need) != need) {
       e = fault(page, write);
       if (e == 0) return nullptr;

@@ -4,7 +4,12 @@
 // Non-virtual interface: the public calls count bytes and mark NVTX ranges once for every
 // implementation (cuda, emulated). Stream semantics follow CUDA's: operations on one stream run
 // in order; different streams may overlap; an event completes when every operation enqueued on
-// its stream before it has completed.
+// its stream before it has completed. Every stream is the library's own, non-blocking: nothing
+// runs on a legacy default stream that would synchronise with the application's streams.
+//
+// Nothing here needs an SM except launch: a faulting kernel may hold every SM while its warps
+// wait for the runtime, and running blocks are never pre-empted, so everything the runtime
+// issues while kernels may run is a copy-engine or host operation.
 
 #include "host/telemetry/nvtx.hpp"
 
@@ -21,6 +26,11 @@
 namespace uvm::detail {
 
 enum class copy_kind : std::uint8_t { host_to_device, device_to_host };
+
+/// How host memory is registered for the device. A read-only mapping (the zero-page source)
+/// must be registered read-only (cudaHostRegisterReadOnly): without it CUDA refuses such memory
+/// on x86/PCIe systems, and so does the emulated device.
+enum class host_registration : std::uint8_t { read_write, read_only };
 
 class stream_base {
  public:
@@ -44,20 +54,25 @@ class backend {
   /// @return "cuda" or "emulated".
   [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
 
-  /// Device memory (frames, the device page table), zero-filled.
+  /// Device memory (frames, the device page table), zero-filled before it is returned (without
+  /// touching a legacy stream).
   /// @throws uvm::out_of_memory
   [[nodiscard]] void* allocate_device(std::size_t bytes) {
     UVM_NVTX_FUNC_RANGE();
     return do_allocate_device(bytes);
   }
+  /// Frees device memory. As cudaFree does in practice, it waits until no kernel runs: never call
+  /// it while holding a lock that a faulting kernel's service needs.
   void free_device(void* p) noexcept { do_free_device(p); }
 
-  /// Makes host memory directly accessible to device code (pinned and mapped on CUDA).
+  /// Makes host memory directly accessible to device code (pinned and mapped on CUDA). May
+  /// synchronise with the device, like free_device: not under a lock the fault service needs.
   /// @return the address device code uses for `p` (the same pointer on the emulated device).
-  /// @throws uvm::error subclasses on failure.
-  [[nodiscard]] void* register_host(void* p, std::size_t bytes) {
+  /// @throws uvm::error subclasses on failure, among them a read-only mapping registered
+  /// read_write.
+  [[nodiscard]] void* register_host(void* p, std::size_t bytes, host_registration how) {
     UVM_NVTX_FUNC_RANGE();
-    return do_register_host(p, bytes);
+    return do_register_host(p, bytes, how);
   }
   void unregister_host(void* p) noexcept { do_unregister_host(p); }
 
@@ -71,15 +86,13 @@ class backend {
         .fetch_add(bytes, std::memory_order_relaxed);
   }
 
-  /// Enqueues a store of `value` to the 32-bit device word `dst`, ordered after everything
-  /// enqueued on `s` before it (publishes page-table entries after their data).
-  void write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) {
-    do_write_word_async(dst, value, s);
+  /// Enqueues a copy of `count` 32-bit words from registered host memory to device memory that
+  /// device code may be reading meanwhile (page-table entries): each word lands whole, ordered
+  /// after everything enqueued on `s` before it. A copy-engine operation, like copy_async.
+  void copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
+                          const stream& s) {
+    do_copy_entries_async(dst, src, count, s);
   }
-
-  /// Reads a 32-bit device word now (page-table entries, for their dirty and accessed bits).
-  /// Only meaningful when no kernel can be writing it.
-  [[nodiscard]] std::uint32_t read_word(const std::uint32_t* src) { return do_read_word(src); }
 
   /// Enqueues `body` over a grid of `n` indices (emulated device only).
   void launch(std::size_t n, kernel_body body, const stream& s) {
@@ -118,17 +131,14 @@ class backend {
   virtual std::string_view do_name() const noexcept = 0;
   virtual void* do_allocate_device(std::size_t bytes) = 0;
   virtual void do_free_device(void* p) noexcept = 0;
-  virtual void* do_register_host(void* p, std::size_t bytes) = 0;
+  virtual void* do_register_host(void* p, std::size_t bytes, host_registration how) = 0;
   virtual void do_unregister_host(void* p) noexcept = 0;
   virtual stream do_create_stream(std::string_view name) = 0;
   virtual void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                              const stream& s) = 0;
-  virtual void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) = 0;
+  virtual void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src,
+                                     std::size_t count, const stream& s) = 0;
   virtual void do_launch(std::size_t n, kernel_body body, const stream& s) = 0;
-  // Device memory that the host can read directly (the emulated device's) needs no override.
-  virtual std::uint32_t do_read_word(const std::uint32_t* src) {
-    return std::atomic_ref<const std::uint32_t>(*src).load(std::memory_order_acquire);
-  }
   virtual void* do_native_handle(const stream&) { return nullptr; }
   virtual std::size_t do_default_budget() = 0;
   virtual event do_record(const stream& s) = 0;

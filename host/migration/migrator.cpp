@@ -59,7 +59,14 @@ migrator::migrator(backend& b, counters& c, const settings& s)
     throw_system("mmap of the zero source", errno);
   }
   zero_ = static_cast<std::byte*>(z);
-  (void)backend_.register_host(zero_, zero_bytes_);
+  try {
+    // Read-only memory must be registered read-only (CUDA refuses it otherwise on x86/PCIe).
+    (void)backend_.register_host(zero_, zero_bytes_, host_registration::read_only);
+  } catch (...) {
+    munmap(zero_, zero_bytes_);
+    backend_.free_device(frames_);
+    throw;
+  }
   log().debug("migrator: {} frames of {} bytes on the {} device, eviction {}, prefetch {}",
               pool_.size(), s.page_size, backend_.name(), eviction_->name(), prefetch_->name());
 }
@@ -72,21 +79,19 @@ migrator::~migrator() {
 }
 
 void migrator::attach(managed_range& r) {
-  const std::size_t table_bytes = r.page_count() * sizeof(device_pte);
-  auto* ptes = static_cast<device_pte*>(backend_.allocate_device(table_bytes));  // zeroed
-  std::byte* host = nullptr;
-  try {
-    host = static_cast<std::byte*>(backend_.register_host(r.runtime_view(), r.reserved()));
-  } catch (...) {
-    backend_.free_device(ptes);
-    throw;
-  }
+  // Allocations and registrations may synchronise with the device: outside the lock.
+  auto table = std::make_unique<device_page_table>(backend_, r.page_count());
+  auto* host = static_cast<std::byte*>(
+      backend_.register_host(r.runtime_view(), r.reserved(), host_registration::read_write));
   std::lock_guard lock(mutex_);
   auto slot = std::find(ranges_.begin(), ranges_.end(), nullptr);
   if (slot == ranges_.end()) slot = ranges_.insert(ranges_.end(), nullptr);
   *slot = &r;
+  const auto id = static_cast<std::size_t>(slot - ranges_.begin());
+  if (tables_.size() <= id) tables_.resize(id + 1);
   device_range d;
-  d.ptes = ptes;
+  d.ptes = table->device();
+  tables_[id] = std::move(table);
   d.frames = frames_;
   d.host = host;
   d.mailbox = mailbox_;
@@ -99,7 +104,7 @@ void migrator::attach(managed_range& r) {
 }
 
 void migrator::detach(managed_range& r) noexcept {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   const device_range& d = r.device();
   for (std::size_t p = 0; p < r.page_count(); ++p) {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
@@ -110,9 +115,16 @@ void migrator::detach(managed_range& r) noexcept {
   }
   std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
   std::erase_if(pins_, [&](const auto& p) { return p.first.range_id == d.range_id; });
-  if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) ranges_[d.range_id] = nullptr;
+  std::unique_ptr<device_page_table> table;
+  if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) {
+    ranges_[d.range_id] = nullptr;
+    table = std::move(tables_[d.range_id]);
+  }
+  // Unregistering and freeing wait for the device (cudaFree does): never under the lock that
+  // the fault service of another range's kernels needs.
+  lock.unlock();
   backend_.unregister_host(r.runtime_view());
-  backend_.free_device(d.ptes);
+  table.reset();
 }
 
 void migrator::begin_launch() {
@@ -127,6 +139,7 @@ void migrator::begin_launch() {
         std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
   }
   ++launching_;
+  device_bits_stale_ = true;  // the kernel may set dirty and accessed bits
   declared_.clear();  // the launch uses what was placed for it; the next one declares anew
 }
 
@@ -181,24 +194,59 @@ bool migrator::kernels_in_flight() {
 
 void migrator::harvest_accessed() {
   if (!eviction_->uses_accesses()) return;
+  refresh_device_bits();
   bool cleared = false;
-  for (managed_range* r : ranges_) {
-    if (r == nullptr) continue;
-    for (std::size_t p = 0; p < r->page_count(); ++p) {
-      // A claimed page has an entry on its way (a move in a chunk not yet completed): a
-      // read-modify-write now would overwrite it with the stale one.
-      if ((r->pages().load(p) & (device_mapped_bit | busy_bit)) != device_mapped_bit) continue;
-      const device_pte e = read_pte(*r, p);
-      if ((e & pte_accessed) == 0 || (e & pte_remote) != 0) continue;
-      eviction_->on_access({r->device().range_id, static_cast<std::uint32_t>(p)});
-      backend_.write_word_async(&r->device().ptes[p], e & ~pte_accessed, h2d_);
-      cleared = true;
+  try {
+    for (managed_range* r : ranges_) {
+      if (r == nullptr) continue;
+      device_page_table& t = table_of(*r);
+      std::size_t run = 0;  // entries cleared just before p, published as one copy
+      for (std::size_t p = 0; p <= r->page_count(); ++p) {
+        // A claimed page has an entry on its way (a move in a chunk not yet completed): it is
+        // neither harvested nor republished.
+        const bool clear = p < r->page_count() &&
+                           (r->pages().load(p) & (device_mapped_bit | busy_bit)) ==
+                               device_mapped_bit &&
+                           (t.get(p) & (pte_accessed | pte_remote)) == pte_accessed;
+        if (clear) {
+          eviction_->on_access({r->device().range_id, static_cast<std::uint32_t>(p)});
+          t.set(p, t.get(p) & ~pte_accessed);
+          ++run;
+          continue;
+        }
+        if (run != 0) t.publish(p - run, run, h2d_);
+        cleared |= run != 0;
+        run = 0;
+      }
     }
+    // No kernel runs between epochs, and the next one starts after the bits are clear.
+    if (cleared && !backend_.wait(backend_.record(h2d_), settings_.timeout)) {
+      log().error("clearing accessed bits did not complete within the fault timeout");
+    }
+  } catch (const std::exception& e) {
+    log().error("clearing accessed bits failed: {}", e.what());
   }
-  // No kernel runs between epochs, and the next one starts after the bits are clear.
-  if (cleared && !backend_.wait(backend_.record(h2d_), settings_.timeout)) {
-    log().error("clearing accessed bits did not complete within the fault timeout");
+}
+
+void migrator::refresh_device_bits() {
+  if (!device_bits_stale_) return;
+  // Between kernels only: a running kernel may still set bits after the read. (An epoch that
+  // ends here harvests accessed bits, which refreshes first.)
+  if (kernels_in_flight() || !device_bits_stale_) return;
+  bool all = true;
+  try {
+    for (managed_range* r : ranges_) {
+      if (r == nullptr) continue;
+      // Claimed pages have entries on their way; their bits were read when they were claimed.
+      const auto idle = [r](std::size_t p) { return (r->pages().load(p) & busy_bit) == 0; };
+      all &= table_of(*r).refresh_device_bits(d2h_, settings_.timeout, idle);
+    }
+  } catch (const std::exception& e) {
+    all = false;
+    log().error("reading the device's dirty and accessed bits failed: {}", e.what());
   }
+  if (!all) log().error("reading the device's dirty and accessed bits did not complete in time");
+  device_bits_stale_ = !all;
 }
 
 void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
@@ -254,8 +302,12 @@ managed_range* migrator::range_of(std::uint32_t id) const noexcept {
   return id < ranges_.size() ? ranges_[id] : nullptr;
 }
 
-device_pte migrator::read_pte(const managed_range& r, std::size_t page) {
-  return backend_.read_word(&r.device().ptes[page]);
+device_page_table& migrator::table_of(const managed_range& r) const noexcept {
+  return *tables_[r.device().range_id];
+}
+
+device_pte migrator::read_pte(const managed_range& r, std::size_t page) const noexcept {
+  return table_of(r).get(page);
 }
 
 bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote,
@@ -340,6 +392,7 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
   if ((w & busy_bit) != 0 || (w & device_mapped_bit) == 0) return false;
   const page_state s = stored_state(w);
   reserve_one(c);
+  refresh_device_bits();  // which pages the device wrote: only those come back
   if (!r.pages().try_claim(page, w)) return false;
   const device_pte e = read_pte(r, page);
   move m{&r, page, s, page_state::host_exclusive};
@@ -348,8 +401,9 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
   m.clear = pinned_bit;  // a device-pinned page that the host takes back is no longer pinned
   if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
     const std::uint32_t f = pte_frame(e);
-    // Only pages the device wrote come back; a clean frame still equals the host page.
-    if ((e & pte_dirty) != 0) {
+    // Only pages the device wrote come back; a clean frame still equals the host page. If the
+    // device's bits could not be read, every page counts as written.
+    if ((e & pte_dirty) != 0 || device_bits_stale_) {
       m.src = frames_ + (std::size_t{f} << page_shift_);
       m.dst = r.runtime_view() + (page << page_shift_);
     }
@@ -429,11 +483,24 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   auto& bytes = kind == copy_kind::host_to_device ? counters_.bytes_host_to_device
                                                   : counters_.bytes_device_to_host;
   bytes.fetch_add(copies.total(), std::memory_order_relaxed);
-  for (const move& m : c.moves) {
-    backend_.write_word_async(&m.range->device().ptes[m.page], m.pte, s);
-    ++c.entries;
-  }
+  for (const move& m : c.moves) table_of(*m.range).set(m.page, m.pte);
+  publish_entries(c.moves, 0, c.moves.size(), s, &c.entries);
   c.done = backend_.record(s);
+}
+
+void migrator::publish_entries(const std::vector<move>& moves, std::size_t first,
+                               std::size_t last, const stream& s, std::size_t* published) {
+  // Moves are in page order: neighbours' entries go in one copy from the shadow. The pages stay
+  // claimed until the copy has landed, so no later change of their entries can overtake it.
+  for (std::size_t i = first; i < last;) {
+    std::size_t j = i + 1;
+    while (j < last && moves[j].range == moves[i].range && moves[j].page == moves[j - 1].page + 1) {
+      ++j;
+    }
+    table_of(*moves[i].range).publish(moves[i].page, j - i, s);
+    if (published != nullptr) *published = j;
+    i = j;
+  }
 }
 
 int migrator::complete(chunk& c) {
@@ -545,11 +612,10 @@ void migrator::abandon(chunk& c) noexcept {
     c.entries = 0;
     if (c.moves.empty()) return;
   }
+  for (const move& m : c.moves) table_of(*m.range).set(m.page, m.old_pte);
   if (c.st == chunk::stage::issued && quiet) {
     try {  // entries of the others may have been written (an undo after finish): restore them
-      for (const move& m : c.moves) {
-        backend_.write_word_async(&m.range->device().ptes[m.page], m.old_pte, *c.on);
-      }
+      publish_entries(c.moves, 0, c.moves.size(), *c.on, nullptr);
       quiet = backend_.wait(backend_.record(*c.on), settings_.timeout);
     } catch (const std::exception& e) {
       quiet = false;

@@ -13,6 +13,7 @@
 #include "host/coherence/managed_range.hpp"
 #include "host/fault/fault_resolver.hpp"
 #include "host/migration/copy_batcher.hpp"
+#include "host/migration/device_page_table.hpp"
 #include "host/migration/frame_pool.hpp"
 #include "host/policy/eviction_policy.hpp"
 #include "host/policy/prefetch_policy.hpp"
@@ -187,7 +188,17 @@ class migrator final : public fault_resolver {
   // Waits, unlocking meanwhile, until no kernel is in flight. @throws uvm::timeout naming `call`.
   void wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::string_view call);
   managed_range* range_of(std::uint32_t id) const noexcept;
-  device_pte read_pte(const managed_range& r, std::size_t page);
+  // The host's shadow of the entry: never a read of the device (device bits as of the last
+  // refresh_device_bits).
+  [[nodiscard]] device_pte read_pte(const managed_range& r, std::size_t page) const noexcept;
+  [[nodiscard]] device_page_table& table_of(const managed_range& r) const noexcept;
+  // Reads the device-set dirty and accessed bits of every table into the shadows, once per
+  // epoch and only between kernels (a no-op while kernels run or when nothing changed).
+  void refresh_device_bits();
+  // Enqueues the entries of moves [first, last) (in page order) on `s`, one copy per run of
+  // neighbouring pages; `published`, if given, counts the moves whose entry is enqueued.
+  void publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
+                       const stream& s, std::size_t* published);
   // Claim a page and plan its move into `c`; nothing changes until enqueue_tail. With `at`
   // (launch residency), the page goes to that frame, whatever pins and advice say; with
   // `duplicate`, a device copy stays as a read duplicate (as read_mostly pages do).
@@ -241,6 +252,8 @@ class migrator final : public fault_resolver {
 
   std::mutex mutex_;
   std::vector<managed_range*> ranges_;   // by range id; null where free
+  std::vector<std::unique_ptr<device_page_table>> tables_;  // by range id
+  bool device_bits_stale_ = false;       // a kernel ran since the last refresh_device_bits
   std::vector<event> kernels_;           // launched, not yet known to be finished
   std::size_t launching_ = 0;            // begin_launch without end_launch yet
   std::vector<declared_span> declared_;  // made resident since the last begin_launch

@@ -30,17 +30,26 @@ TEST(CudaBackendGpu, CopiesBothWaysAndWordsInStreamOrder) {
   constexpr std::size_t bytes = 8 << 20;
   auto* dev = static_cast<std::byte*>(b.allocate_device(bytes));
   auto* words = static_cast<std::uint32_t*>(b.allocate_device(64));
-  EXPECT_EQ(b.read_word(words), 0u) << "device memory comes zeroed";
+  std::uint32_t word = 1;
+  const stream s = b.create_stream("test");
+  b.copy_async(&word, words, 4, copy_kind::device_to_host, s);
+  ASSERT_TRUE(b.wait(b.record(s), 10s));
+  EXPECT_EQ(word, 0u) << "device memory comes zeroed";
   void* host = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(host, MAP_FAILED);
   auto* h = static_cast<std::uint8_t*>(host);
   for (std::size_t i = 0; i < bytes; ++i) h[i] = static_cast<std::uint8_t>(i * 7);
-  EXPECT_NE(b.register_host(host, bytes), nullptr);
-  const stream s = b.create_stream("test");
+  EXPECT_NE(b.register_host(host, bytes, host_registration::read_write), nullptr);
   b.copy_async(dev, host, bytes, copy_kind::host_to_device, s);
-  b.write_word_async(words, 42, s);
+  auto* staged = reinterpret_cast<std::uint32_t*>(h + bytes - 64);  // registered host memory
+  const std::uint32_t staged_before = *staged;
+  *staged = 42;
+  b.copy_entries_async(words, staged, 1, s);  // after the data, by the copy engine
   ASSERT_TRUE(b.wait(b.record(s), 10s));
-  EXPECT_EQ(b.read_word(words), 42u);
+  *staged = staged_before;
+  b.copy_async(&word, words, 4, copy_kind::device_to_host, s);
+  ASSERT_TRUE(b.wait(b.record(s), 10s));
+  EXPECT_EQ(word, 42u);
   std::vector<std::uint8_t> expect(h, h + bytes);
   std::memset(host, 0, bytes);
   b.copy_async(host, dev, bytes, copy_kind::device_to_host, s);
@@ -49,7 +58,7 @@ TEST(CudaBackendGpu, CopiesBothWaysAndWordsInStreamOrder) {
   EXPECT_TRUE(b.query(done));
   EXPECT_EQ(std::memcmp(host, expect.data(), bytes), 0);
   EXPECT_EQ(b.bytes_host_to_device(), bytes);
-  EXPECT_EQ(b.bytes_device_to_host(), bytes);
+  EXPECT_EQ(b.bytes_device_to_host(), bytes + 8);
   EXPECT_EQ(b.take_error(), "");
   EXPECT_THROW(b.launch(
                    1, [](std::size_t, std::size_t) {}, s),

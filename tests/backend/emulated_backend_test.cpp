@@ -98,15 +98,15 @@ TEST(EmulatedBackend, DeviceMemory) {
 TEST(EmulatedBackend, RegisterHost) {
   emulated_backend b;
   std::vector<char> host(8192);
-  EXPECT_EQ(b.register_host(host.data(), 4096), host.data());
-  EXPECT_THROW((void)b.register_host(host.data(), 4096), uvm::invalid_argument);
-  EXPECT_THROW((void)b.register_host(host.data() + 100, 10), uvm::invalid_argument);
-  EXPECT_THROW((void)b.register_host(host.data() - 10, 11), uvm::invalid_argument);
-  EXPECT_EQ(b.register_host(host.data() + 4096, 4096), host.data() + 4096);  // adjacent is fine
-  EXPECT_THROW((void)b.register_host(nullptr, 4096), uvm::invalid_argument);
+  EXPECT_EQ(b.register_host(host.data(), 4096, host_registration::read_write), host.data());
+  EXPECT_THROW((void)b.register_host(host.data(), 4096, host_registration::read_write), uvm::invalid_argument);
+  EXPECT_THROW((void)b.register_host(host.data() + 100, 10, host_registration::read_write), uvm::invalid_argument);
+  EXPECT_THROW((void)b.register_host(host.data() - 10, 11, host_registration::read_write), uvm::invalid_argument);
+  EXPECT_EQ(b.register_host(host.data() + 4096, 4096, host_registration::read_write), host.data() + 4096);  // adjacent is fine
+  EXPECT_THROW((void)b.register_host(nullptr, 4096, host_registration::read_write), uvm::invalid_argument);
   b.unregister_host(host.data());
   b.unregister_host(host.data() + 1);  // unknown: ignored
-  EXPECT_EQ(b.register_host(host.data(), 4096), host.data());
+  EXPECT_EQ(b.register_host(host.data(), 4096, host_registration::read_write), host.data());
   b.unregister_host(host.data());
   b.unregister_host(host.data() + 4096);
 }
@@ -163,11 +163,13 @@ TEST(EmulatedBackend, OperationsOnOneStreamRunInOrder) {
   std::vector<std::vector<std::uint32_t>> sources;
   for (std::uint32_t r = 1; r <= rounds; ++r) sources.emplace_back(words, r);
   std::vector<std::uint32_t> results(rounds, 0);
+  std::vector<std::uint32_t> flags(rounds + 1);
+  for (std::uint32_t r = 0; r <= rounds; ++r) flags[r] = r;
   std::atomic<std::size_t> mismatches{0};
   for (std::uint32_t r = 1; r <= rounds; ++r) {
     b.copy_async(dev_block, sources[r - 1].data(), words * sizeof(std::uint32_t),
                  copy_kind::host_to_device, s);
-    b.write_word_async(dev_flag, r, s);
+    b.copy_entries_async(dev_flag, &flags[r], 1, s);
     b.launch(
         words,
         [&, r](std::size_t begin, std::size_t end) {
@@ -189,7 +191,7 @@ TEST(EmulatedBackend, OperationsOnOneStreamRunInOrder) {
 // Each stream's kernel opens its own gate and then waits for the other's: if the streams ran one
 // after the other, the first kernel would time out.
 TEST(EmulatedBackend, StreamsRunConcurrently) {
-  emulated_backend b(1);  // one pool thread: the stream threads must carry the kernels
+  emulated_backend b(2);  // a worker for each one-chunk kernel
   const stream sa = b.create_stream("a");
   const stream sb = b.create_stream("b");
   gate a_ran, b_ran;
@@ -214,6 +216,69 @@ TEST(EmulatedBackend, StreamsRunConcurrently) {
   ASSERT_TRUE(b.wait(eb, 3 * patience));
   EXPECT_TRUE(a_saw_b);
   EXPECT_TRUE(b_saw_a);
+}
+
+// Strict as a GPU: a kernel that holds every worker keeps another stream's kernel from starting
+// until it returns (no block is pre-empted), however long it waits.
+TEST(EmulatedBackend, AKernelHoldingEveryWorkerKeepsOthersFromStarting) {
+  emulated_backend b(2);
+  const stream sa = b.create_stream("a");
+  const stream sb = b.create_stream("b");
+  gate both_held, b_ran;
+  std::atomic<int> holding{0};
+  std::atomic<bool> a_saw_b{true};
+  b.launch(
+      2,  // two chunks: both workers
+      [&](std::size_t, std::size_t) {
+        if (holding.fetch_add(1) + 1 == 2) both_held.open();
+        if (!b_ran.wait_open(std::chrono::milliseconds(300))) a_saw_b = false;
+      },
+      sa);
+  ASSERT_TRUE(both_held.wait_open());
+  b.launch(
+      1, [&](std::size_t, std::size_t) { b_ran.open(); }, sb);
+  ASSERT_TRUE(b.wait(b.record(sb), patience));
+  ASSERT_TRUE(b.wait(b.record(sa), patience));
+  EXPECT_FALSE(a_saw_b.load()) << "the second kernel started while the first held every worker";
+}
+
+// cudaFree waits for the device: so does free_device.
+TEST(EmulatedBackend, FreeingDeviceMemoryWaitsForRunningKernels) {
+  emulated_backend b(2);
+  const stream s = b.create_stream("k");
+  void* p = b.allocate_device(4096);
+  std::atomic<bool> done{false};
+  b.launch(
+      1,
+      [&](std::size_t, std::size_t) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        done = true;
+      },
+      s);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  b.free_device(p);
+  EXPECT_TRUE(done.load()) << "free_device returned while a kernel ran";
+  ASSERT_TRUE(b.wait(b.record(s), patience));
+}
+
+// cudaHostRegister refuses a read-only mapping unless it is registered read-only.
+TEST(EmulatedBackend, ReadOnlyMemoryMustBeRegisteredReadOnly) {
+  emulated_backend b;
+  void* p = mmap(nullptr, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_THROW((void)b.register_host(p, 8192, host_registration::read_write), uvm::error);
+  EXPECT_EQ(b.register_host(p, 8192, host_registration::read_only), p);
+  b.unregister_host(p);
+  munmap(p, 8192);
+}
+
+// There is no legacy default stream: every operation names one of the library's streams.
+TEST(EmulatedBackend, ThereIsNoDefaultStream) {
+  emulated_backend b;
+  std::uint32_t word = 0;
+  EXPECT_THROW(b.copy_async(&word, &word, 4, copy_kind::host_to_device, stream{}),
+               uvm::invalid_argument);
+  EXPECT_THROW((void)b.record(stream{}), uvm::invalid_argument);
 }
 
 // Blocks a copy engine deterministically: a copy whose source page is missing under
@@ -398,7 +463,8 @@ TEST(EmulatedBackend, ThrowingKernelIsReportedAndLaterWorkRuns) {
   device_buffer word(b, sizeof(std::uint32_t));
   auto* w = static_cast<std::uint32_t*>(word.p);
   *w = 0;
-  b.write_word_async(w, 42, s);
+  const std::uint32_t answer = 42;
+  b.copy_entries_async(w, &answer, 1, s);
   ASSERT_TRUE(b.wait(b.record(s), patience));
   EXPECT_EQ(ran.load(), 100u) << "the other chunks still ran";
   EXPECT_EQ(*w, 42u);

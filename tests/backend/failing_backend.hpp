@@ -17,7 +17,7 @@ namespace uvm::detail::testing {
 
 class failing_backend final : public backend {
  public:
-  enum class op : std::uint8_t { allocate, copy, write_word, record, count_ };
+  enum class op : std::uint8_t { allocate, copy, entries, record, count_ };
 
   explicit failing_backend(backend& inner) : inner_(inner) {}
 
@@ -55,8 +55,8 @@ class failing_backend final : public backend {
     return inner_.allocate_device(bytes);
   }
   void do_free_device(void* p) noexcept override { inner_.free_device(p); }
-  void* do_register_host(void* p, std::size_t bytes) override {
-    return inner_.register_host(p, bytes);
+  void* do_register_host(void* p, std::size_t bytes, host_registration how) override {
+    return inner_.register_host(p, bytes, how);
   }
   void do_unregister_host(void* p) noexcept override { inner_.unregister_host(p); }
   stream do_create_stream(std::string_view name) override { return inner_.create_stream(name); }
@@ -65,14 +65,14 @@ class failing_backend final : public backend {
     maybe_fail(op::copy, "copy_async");
     inner_.copy_async(dst, src, bytes, kind, s);
   }
-  void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override {
-    maybe_fail(op::write_word, "write_word_async");
-    inner_.write_word_async(dst, value, s);
+  void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
+                             const stream& s) override {
+    maybe_fail(op::entries, "copy_entries_async");
+    inner_.copy_entries_async(dst, src, count, s);
   }
   void do_launch(std::size_t n, kernel_body body, const stream& s) override {
     inner_.launch(n, std::move(body), s);
   }
-  std::uint32_t do_read_word(const std::uint32_t* src) override { return inner_.read_word(src); }
   std::size_t do_default_budget() override { return inner_.default_budget(); }
   event do_record(const stream& s) override {
     maybe_fail(op::record, "record");

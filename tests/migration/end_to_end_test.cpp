@@ -193,3 +193,23 @@ std::string case_name(const ::testing::TestParamInfo<state_case>& info) {
 INSTANTIATE_TEST_SUITE_P(EndToEnd, StatePairs, ::testing::ValuesIn(all_pairs()), case_name);
 
 }  // namespace
+
+namespace {
+
+// Strict as a GPU: the kernel's chunks hold every worker while they wait for their pages, so
+// serving the faults must need no worker (no kernel of the runtime's own), and the grid, far
+// larger than the workers, still completes with every page served.
+TEST(EndToEnd, AGridFarLargerThanTheWorkersWhereEveryThreadFaultsCompletes) {
+  uvm::manager mgr(uvm::testing::emulated(4 << 10));
+  constexpr std::size_t pages = 4096;
+  auto a = mgr.allocate<std::uint32_t>(pages * 1024);
+  auto v = a.view();
+  mgr.parallel_for(pages, [=](std::size_t i) { v.store(i * 1024 + i % 1024, 1 + static_cast<std::uint32_t>(i)); });
+  mgr.synchronize();
+  for (std::size_t i = 0; i < pages; ++i) {
+    ASSERT_EQ(a[i * 1024 + i % 1024], 1 + i) << "page " << i;
+  }
+  EXPECT_EQ(mgr.stats().device.count, pages);
+}
+
+}  // namespace

@@ -1,4 +1,4 @@
-// Failure paths of the migration engine: a backend that fails the n-th copy, page-table write,
+// Failure paths of the migration engine: a backend that fails the n-th copy, entry publication,
 // event record or allocation, and a fault source whose widening mprotect fails, for every n
 // along a migration. Pages must end in their old or their new state with their data, never
 // busy; what was asked for fails with a clear error or is retried, never hangs.
@@ -55,7 +55,7 @@ const char* name_of(op o) {
   switch (o) {
     case op::allocate: return "allocate";
     case op::copy: return "copy";
-    case op::write_word: return "write_word";
+    case op::entries: return "entries";
     case op::record: return "record";
     case op::count_: break;
   }
@@ -149,7 +149,7 @@ TEST_P(FaultInjection, DeviceFaultsAreRetriedAfterAFailedMigration) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryStep, FaultInjection,
-                         ::testing::Values(op::copy, op::write_word, op::record),
+                         ::testing::Values(op::copy, op::entries, op::record),
                          [](const auto& info) { return std::string(name_of(info.param)); });
 
 TEST(FaultInjectionAllocate, AFailedPageTableAllocationLeavesNoRange) {

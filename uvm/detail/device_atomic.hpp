@@ -47,6 +47,21 @@ UVM_HOST_DEVICE inline std::uint32_t load_acquire_device(const std::uint32_t* p)
 #endif
 }
 
+/// Device-scope relaxed load, for the accessor's fast path: one plain load per access. An entry
+/// it finds valid was published by the copy engine after its page's data, in stream order; the
+/// slow path, which waits for a change, reads with load_acquire_device. On the emulated device
+/// (the host) it is an acquire load, which costs nothing more on x86 and keeps the data race
+/// detector's happens-before with the copy engine's stores.
+UVM_HOST_DEVICE inline std::uint32_t load_relaxed_device(const std::uint32_t* p) noexcept {
+#if defined(__CUDA_ARCH__)
+  std::uint32_t v;
+  asm volatile("ld.relaxed.gpu.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+#else
+  return std::atomic_ref<const std::uint32_t>(*p).load(std::memory_order_acquire);
+#endif
+}
+
 /// Device-scope fetch-or (page-table flag bits, which the host reads only between kernels).
 UVM_HOST_DEVICE inline std::uint32_t fetch_or_device(std::uint32_t* p, std::uint32_t v) noexcept {
 #if defined(__CUDA_ARCH__)

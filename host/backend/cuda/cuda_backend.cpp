@@ -1,13 +1,13 @@
 #include "host/backend/cuda/cuda_backend.hpp"
 
 #include "host/backend/cuda/cuda_check.hpp"
-#include "kernels/write_word.hpp"
 #include "host/common/check.hpp"
 #include "host/telemetry/nvtx.hpp"
 
 #include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 
 #if UVM_HAS_NVTX
 #include <nvtx3/nvToolsExtCudaRt.h>
@@ -50,6 +50,14 @@ cudaStream_t native(const stream& s) {
 
 cuda_backend::cuda_backend(int device) : device_(device) {
   UVM_CUDA_TRY(cudaSetDevice(device));
+  cudaStream_t s = nullptr;
+  UVM_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  zeroing_ = s;
+  name_stream(s, "uvm-zero");
+}
+
+cuda_backend::~cuda_backend() {
+  if (zeroing_ != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(zeroing_));
 }
 
 void* cuda_backend::do_allocate_device(std::size_t bytes) {
@@ -60,7 +68,15 @@ void* cuda_backend::do_allocate_device(std::size_t bytes) {
     throw out_of_memory(fmt::format("cudaMalloc of {} bytes: out of device memory", bytes));
   }
   if (e != cudaSuccess) throw_cuda(e, "cudaMalloc", __FILE__, __LINE__);
-  UVM_CUDA_TRY(cudaMemset(p, 0, bytes));  // the interface promises zeroed memory
+  // The interface promises zeroed memory. cudaMemset would run on the legacy stream, unordered
+  // with the library's non-blocking streams and stalled by any blocking user stream.
+  const auto z = static_cast<cudaStream_t>(zeroing_);
+  const cudaError_t m = cudaMemsetAsync(p, 0, bytes, z);
+  const cudaError_t w = m == cudaSuccess ? cudaStreamSynchronize(z) : m;
+  if (w != cudaSuccess) {
+    cudaFree(p);
+    throw_cuda(w, "cudaMemsetAsync of new device memory", __FILE__, __LINE__);
+  }
   return p;
 }
 
@@ -68,8 +84,12 @@ void cuda_backend::do_free_device(void* p) noexcept {
   if (p != nullptr) cudaFree(p);
 }
 
-void* cuda_backend::do_register_host(void* p, std::size_t bytes) {
-  UVM_CUDA_TRY(cudaHostRegister(p, bytes, cudaHostRegisterMapped | cudaHostRegisterPortable));
+void* cuda_backend::do_register_host(void* p, std::size_t bytes, host_registration how) {
+  // A read-only mapping (the zero-page source) must say so: without
+  // pageableMemoryAccessUsesHostPageTables (x86/PCIe), CUDA refuses it otherwise.
+  const unsigned flags = cudaHostRegisterMapped | cudaHostRegisterPortable |
+                         (how == host_registration::read_only ? cudaHostRegisterReadOnly : 0u);
+  UVM_CUDA_TRY(cudaHostRegister(p, bytes, flags));
   void* device_address = nullptr;
   UVM_CUDA_TRY(cudaHostGetDevicePointer(&device_address, p, 0));
   return device_address;
@@ -103,8 +123,12 @@ void cuda_backend::do_copy_async(void* dst, const void* src, std::size_t bytes, 
   UVM_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, native(s)));
 }
 
-void cuda_backend::do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) {
-  UVM_CUDA_TRY(enqueue_write_word(dst, value, native(s)));
+void cuda_backend::do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src,
+                                         std::size_t count, const stream& s) {
+  // The copy engine writes aligned 4-byte words whole; no SM is needed, so this proceeds while
+  // faulting kernels hold every SM.
+  UVM_CUDA_TRY(cudaMemcpyAsync(dst, src, count * sizeof(std::uint32_t), cudaMemcpyHostToDevice,
+                               native(s)));
 }
 
 void cuda_backend::do_launch(std::size_t, kernel_body, const stream&) {
@@ -112,12 +136,6 @@ void cuda_backend::do_launch(std::size_t, kernel_body, const stream&) {
       "uvm: parallel_for runs host functors, which only the emulated device can run; on the "
       "cuda backend launch kernels with uvm::launch (<uvm/launch.hpp>) or on a "
       "manager::begin_launch scope's native_stream()");
-}
-
-std::uint32_t cuda_backend::do_read_word(const std::uint32_t* src) {
-  std::uint32_t v = 0;
-  UVM_CUDA_TRY(cudaMemcpy(&v, src, sizeof v, cudaMemcpyDeviceToHost));
-  return v;
 }
 
 event cuda_backend::do_record(const stream& s) {
@@ -132,16 +150,33 @@ bool cuda_backend::do_query(const event& e) noexcept {
   if (c == nullptr) return false;
   const cudaError_t r = cudaEventQuery(c->e);
   if (r == cudaErrorNotReady) return false;
-  if (r != cudaSuccess) cudaGetLastError();  // a failed stream: report through take_error
-  return r == cudaSuccess;
+  if (r != cudaSuccess) {
+    // A failed stream (a kernel fault, a lost device) never completes its events: report the
+    // event as finished, keep the real error for take_error (once), and let waits end now
+    // instead of at their timeout.
+    cudaGetLastError();
+    try {
+      const std::lock_guard lock(error_mutex_);
+      if (error_.empty()) {
+        error_ = fmt::format("{}: {}", cudaGetErrorName(r), cudaGetErrorString(r));
+      }
+    } catch (...) {
+    }
+  }
+  return true;
 }
 
 bool cuda_backend::do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept {
-  // cudaEventSynchronize has no timeout: poll, backing off up to 100 us.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // cudaEventSynchronize has no timeout: poll. Spin for the first 20 us (most copies of a few
+  // pages end there, and a sleep costs ~50 us on Linux), then back off up to 100 us.
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  const auto spin = start + std::chrono::microseconds(20);
   auto pause = std::chrono::microseconds(1);
   while (!do_query(e)) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    if (now < spin) continue;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(100));
   }
@@ -149,9 +184,13 @@ bool cuda_backend::do_wait(const event& e, std::chrono::nanoseconds timeout) noe
 }
 
 std::string cuda_backend::do_take_error() {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return {};
-  return fmt::format("{}: {}", cudaGetErrorName(e), cudaGetErrorString(e));
+  {
+    const std::lock_guard lock(error_mutex_);
+    if (!error_.empty()) return std::exchange(error_, {});
+  }
+  // Only errors of the library's own asynchronous work: cudaGetLastError would also take (and
+  // clear) the application's launch errors, which are its own to report.
+  return {};
 }
 
 }  // namespace uvm::detail

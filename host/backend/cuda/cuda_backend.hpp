@@ -5,9 +5,14 @@
 // pages with no staging copy), non-blocking streams, events. Kernels are launched by device
 // code (uvm/launch.hpp, or the application on a launch_scope), not through launch().
 //
-// Copy streams and the threads that drive them are named for Nsight Systems.
+// Copy streams and the threads that drive them are named for Nsight Systems. Nothing runs on the
+// legacy default stream (it would synchronise with the application's blocking streams), and
+// nothing the runtime issues needs an SM: page-table entries are published by cudaMemcpyAsync.
 
 #include "host/backend/backend.hpp"
+
+#include <mutex>
+#include <string>
 
 namespace uvm::detail {
 
@@ -15,20 +20,20 @@ class cuda_backend final : public backend {
  public:
   /// @throws uvm::cuda_error if `device` cannot be used.
   explicit cuda_backend(int device = 0);
-  ~cuda_backend() override = default;
+  ~cuda_backend() override;
 
  private:
   std::string_view do_name() const noexcept override { return "cuda"; }
   void* do_allocate_device(std::size_t bytes) override;
   void do_free_device(void* p) noexcept override;
-  void* do_register_host(void* p, std::size_t bytes) override;
+  void* do_register_host(void* p, std::size_t bytes, host_registration how) override;
   void do_unregister_host(void* p) noexcept override;
   stream do_create_stream(std::string_view name) override;
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override;
-  void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override;
+  void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
+                             const stream& s) override;
   void do_launch(std::size_t n, kernel_body body, const stream& s) override;
-  std::uint32_t do_read_word(const std::uint32_t* src) override;
   void* do_native_handle(const stream& s) override;
   std::size_t do_default_budget() override;
   event do_record(const stream& s) override;
@@ -37,6 +42,9 @@ class cuda_backend final : public backend {
   std::string do_take_error() override;
 
   int device_;
+  void* zeroing_ = nullptr;  // cudaStream_t: zero-fills new device memory (non-blocking)
+  std::mutex error_mutex_;
+  std::string error_;  // the first failed event's error, reported once by take_error
 };
 
 }  // namespace uvm::detail

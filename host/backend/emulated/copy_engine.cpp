@@ -2,6 +2,8 @@
 
 #include "host/telemetry/nvtx.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -19,8 +21,8 @@ copy_engine::~copy_engine() {
   thread_.join();
 }
 
-void copy_engine::copy(void* dst, const void* src, std::size_t bytes) {
-  auto j = std::make_shared<job>(dst, src, bytes);
+void copy_engine::copy(void* dst, const void* src, std::size_t bytes, bool words) {
+  auto j = std::make_shared<job>(dst, src, bytes, words);
   {
     const std::lock_guard lock(mutex_);
     queue_.push_back(j);
@@ -40,7 +42,15 @@ void copy_engine::run() noexcept {
       j = std::move(queue_.front());
       queue_.pop_front();
     }
-    if (j->bytes > 0) std::memcpy(j->dst, j->src, j->bytes);
+    if (j->words) {
+      auto* d = static_cast<std::uint32_t*>(j->dst);
+      const auto* s = static_cast<const std::uint32_t*>(j->src);
+      for (std::size_t i = 0; i < j->bytes / 4; ++i) {
+        std::atomic_ref<std::uint32_t>(d[i]).store(s[i], std::memory_order_release);
+      }
+    } else if (j->bytes > 0) {
+      std::memcpy(j->dst, j->src, j->bytes);
+    }
     j->done.complete();
   }
 }

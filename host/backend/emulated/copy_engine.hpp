@@ -25,14 +25,17 @@ class copy_engine {
   copy_engine(const copy_engine&) = delete;
   copy_engine& operator=(const copy_engine&) = delete;
 
-  /// Copies on the engine thread and returns once the bytes have landed.
-  void copy(void* dst, const void* src, std::size_t bytes);
+  /// Copies on the engine thread and returns once the bytes have landed. With `words`, the copy
+  /// is of aligned 32-bit words, each stored whole (release), for memory device code reads
+  /// while it changes (page-table entries).
+  void copy(void* dst, const void* src, std::size_t bytes, bool words = false);
 
  private:
   struct job {
     void* dst;
     const void* src;
     std::size_t bytes;
+    bool words;
     completion done;
   };
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <iterator>
 #include <string>
 #include <system_error>
@@ -19,6 +20,26 @@
 
 namespace uvm::detail {
 namespace {
+
+// Whether every page of [start, start + bytes) is mapped writable, from /proc/self/maps.
+bool writable_mapping(std::uintptr_t start, std::size_t bytes) {
+  std::FILE* f = std::fopen("/proc/self/maps", "r");
+  if (f == nullptr) return true;  // cannot tell: do not refuse
+  std::uintptr_t covered = start;
+  const std::uintptr_t end = start + bytes;
+  bool writable = true;
+  char line[512];
+  while (covered < end && std::fgets(line, sizeof line, f) != nullptr) {
+    unsigned long lo = 0, hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
+    if (hi <= covered || lo >= end) continue;
+    if (perms[1] != 'w') writable = false;
+    covered = std::max<std::uintptr_t>(covered, hi);
+  }
+  std::fclose(f);
+  return writable;
+}
 
 unsigned default_workers(unsigned requested) {
   if (requested > 0) return requested;
@@ -63,6 +84,15 @@ void* emulated_backend::do_allocate_device(std::size_t bytes) {
 
 void emulated_backend::do_free_device(void* p) noexcept {
   if (p == nullptr) return;
+  // cudaFree waits for the device: so does this, bounded. Past the bound the memory is leaked
+  // rather than unmapped under a kernel.
+  if (!kernels_.wait_idle(std::chrono::minutes(1))) {
+    std::fprintf(stderr,
+                 "[uvm] [error] emulated device: free_device(%p) waited a minute for running "
+                 "kernels; the memory is leaked\n",
+                 p);
+    return;
+  }
   std::size_t bytes = 0;
   {
     const std::lock_guard lock(memory_mutex_);
@@ -74,10 +104,16 @@ void emulated_backend::do_free_device(void* p) noexcept {
   munmap(p, bytes);
 }
 
-void* emulated_backend::do_register_host(void* p, std::size_t bytes) {
+void* emulated_backend::do_register_host(void* p, std::size_t bytes, host_registration how) {
   UVM_EXPECTS(p != nullptr && bytes > 0, "register_host: null pointer or zero bytes ({}, {})", p,
               bytes);
   const auto start = reinterpret_cast<std::uintptr_t>(p);
+  if (how == host_registration::read_write && !writable_mapping(start, bytes)) {
+    throw error(fmt::format(
+        "register_host: [{}, +{}) is not writable; a read-only mapping must be registered "
+        "read-only (cudaHostRegisterReadOnly), or CUDA refuses it",
+        p, bytes));
+  }
   const std::lock_guard lock(memory_mutex_);
   // Like cudaHostRegister, a range may not overlap one already registered.
   const auto next = host_.lower_bound(start);
@@ -128,13 +164,15 @@ void emulated_backend::do_copy_async(void* dst, const void* src, std::size_t byt
   core_of(s).enqueue([&engine, dst, src, bytes] { engine.copy(dst, src, bytes); });
 }
 
-void emulated_backend::do_write_word_async(std::uint32_t* dst, std::uint32_t value,
-                                           const stream& s) {
-  UVM_EXPECTS(dst != nullptr && reinterpret_cast<std::uintptr_t>(dst) % alignof(std::uint32_t) == 0,
-              "write_word_async: null or misaligned word {}", static_cast<void*>(dst));
-  // Release: a reader that sees the word also sees everything the stream did before it.
-  core_of(s).enqueue(
-      [dst, value] { std::atomic_ref<std::uint32_t>(*dst).store(value, std::memory_order_release); });
+void emulated_backend::do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src,
+                                             std::size_t count, const stream& s) {
+  UVM_EXPECTS(count == 0 || (dst != nullptr && src != nullptr),
+              "copy_entries_async: null pointer ({} <- {}, {} words)", static_cast<void*>(dst),
+              static_cast<const void*>(src), count);
+  // On the host-to-device engine, each word stored whole (release): a kernel reading an entry
+  // sees the old or the new one, and with the new one everything the stream did before it.
+  copy_engine& engine = h2d_;
+  core_of(s).enqueue([&engine, dst, src, count] { engine.copy(dst, src, count * 4, true); });
 }
 
 void emulated_backend::do_launch(std::size_t n, kernel_body body, const stream& s) {

@@ -4,6 +4,12 @@
 // futexes and kernels run on CPU threads. It exists so that every protocol path is tested on
 // machines without a GPU; it is not a mock, it runs real concurrency.
 //
+// It is as strict as a GPU where CUDA would hang, serialise or refuse: a kernel holds the
+// workers it runs on until it returns; freeing device memory waits until no kernel runs (as
+// cudaFree does); registering a read-only mapping fails unless it is registered read-only (as
+// cudaHostRegister without cudaHostRegisterReadOnly does on x86/PCIe); and there is no legacy
+// stream: every operation names one of the library's streams.
+//
 // Streams and events must not be used after the backend is destroyed. The destructor finishes
 // every operation already enqueued, then joins all of its threads.
 
@@ -40,12 +46,13 @@ class emulated_backend final : public backend {
   std::string_view do_name() const noexcept override { return "emulated"; }
   void* do_allocate_device(std::size_t bytes) override;
   void do_free_device(void* p) noexcept override;
-  void* do_register_host(void* p, std::size_t bytes) override;
+  void* do_register_host(void* p, std::size_t bytes, host_registration how) override;
   void do_unregister_host(void* p) noexcept override;
   stream do_create_stream(std::string_view name) override;
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override;
-  void do_write_word_async(std::uint32_t* dst, std::uint32_t value, const stream& s) override;
+  void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
+                             const stream& s) override;
   void do_launch(std::size_t n, kernel_body body, const stream& s) override;
   event do_record(const stream& s) override;
   // Frames are lazily committed host memory: 1 GiB costs only what is used.

@@ -55,9 +55,31 @@ std::size_t div_ceil(std::size_t a, std::size_t b) {
 }
 }  // namespace
 
+bool kernel_pool::wait_idle(std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, timeout, [this] { return running_ == 0; });
+}
+
 void kernel_pool::run(std::size_t n, kernel_body body) {
   if (n == 0) return;
-  const std::size_t executors = threads_.size() + 1;
+  {
+    const std::lock_guard lock(mutex_);
+    ++running_;
+  }
+  struct running_guard {
+    kernel_pool& pool;
+    ~running_guard() {
+      {
+        const std::lock_guard lock(pool.mutex_);
+        --pool.running_;
+      }
+      pool.idle_.notify_all();
+    }
+  } guard{*this};
+  // Only the pool's threads run chunks, as only SMs run blocks: a kernel whose chunks hold every
+  // worker (faulting, spinning) keeps later kernels of any stream from starting until it
+  // returns, as on a GPU, where running blocks are never pre-empted.
+  const std::size_t executors = threads_.size();
   // A few chunks per executor balance uneven bodies without paying a claim per index.
   const std::size_t target = std::min(n, executors * 4);
   auto g = std::make_shared<grid>();
@@ -67,16 +89,13 @@ void kernel_pool::run(std::size_t n, kernel_body body) {
   g->chunks = div_ceil(n, g->chunk);
   g->remaining.store(g->chunks, std::memory_order_relaxed);
 
-  const std::size_t helpers = std::min(g->chunks - 1, threads_.size());
-  if (helpers > 0) {
-    {
-      const std::lock_guard lock(mutex_);
-      help_.insert(help_.end(), helpers, g);
-    }
-    cv_.notify_all();
+  const std::size_t helpers = std::min(g->chunks, threads_.size());
+  {
+    const std::lock_guard lock(mutex_);
+    help_.insert(help_.end(), helpers, g);
   }
-  execute(*g);
-  g->done.wait();  // helpers may still be running chunks they claimed
+  cv_.notify_all();
+  g->done.wait();
 }
 
 void kernel_pool::work(unsigned index) noexcept {

@@ -1,12 +1,14 @@
 #pragma once
 
 // The emulated device's multiprocessors: threads, shared by every stream, that run the chunks of
-// a kernel grid. The launching stream's own thread runs chunks too, so a kernel always makes
-// progress even while other streams' kernels occupy every pool thread.
+// a kernel grid. Only they run chunks, and a chunk holds its thread until it returns: while one
+// kernel's chunks occupy every thread, no other kernel starts, as no block starts on a GPU whose
+// SMs are all held (blocks are never pre-empted). Grids are served in launch order.
 
 #include "host/backend/backend.hpp"
 #include "host/backend/emulated/error_sink.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -28,10 +30,14 @@ class kernel_pool {
 
   [[nodiscard]] unsigned workers() const noexcept { return static_cast<unsigned>(threads_.size()); }
 
-  /// Runs `body` over [0, n) in chunks, on the calling thread and the pool, and returns once every
-  /// chunk has finished. An exception from `body` is reported to the error sink; the remaining
+  /// Runs `body` over [0, n) in chunks on the pool's threads, and returns once every chunk has
+  /// finished. An exception from `body` is reported to the error sink; the remaining
   /// chunks still run.
   void run(std::size_t n, kernel_body body);
+
+  /// Waits until no kernel runs (what a device-memory free waits for on a GPU).
+  /// @return false if kernels still ran at `timeout`.
+  [[nodiscard]] bool wait_idle(std::chrono::nanoseconds timeout);
 
  private:
   struct grid;
@@ -49,6 +55,8 @@ class kernel_pool {
   // why grids are shared: a late helper just finds no chunk left.
   std::deque<std::shared_ptr<grid>> help_;
   bool stopping_ = false;
+  std::size_t running_ = 0;  // grids in run(); guarded by mutex_
+  std::condition_variable idle_;
   std::vector<std::thread> threads_;  // last: started once everything above exists
 };
 
