@@ -16,9 +16,6 @@ namespace uvm::detail {
 
 namespace {
 
-// Prefetch pipelining granularity: small enough that preparing chunk k+1 (claims, one mprotect)
-// overlaps copying chunk k, large enough that per-chunk costs stay small.
-constexpr std::size_t chunk_bytes = std::size_t{32} << 20;
 
 template <class Chunk>
 void reserve_one(Chunk& c) {
@@ -47,7 +44,8 @@ migrator::migrator(backend& b, counters& c, const settings& s)
                                     static_cast<std::uint64_t>(s.thrashing_lapse.count())}),
       h2d_(b.create_stream("h2d")),
       d2h_(b.create_stream("d2h")),
-      compute_(b.create_stream("compute")) {
+      compute_(b.create_stream("compute")),
+      epochs_(b, s.timeout) {
   frames_ =
       static_cast<std::byte*>(backend_.allocate_device(std::size_t{pool_.size()} << page_shift_));
   // Zeros for first touches on the device, enough to coalesce a 2 MiB block's worth of pages.
@@ -128,40 +126,18 @@ void migrator::detach(managed_range& r) noexcept {
 }
 
 void migrator::begin_launch() {
-  std::unique_lock lock(mutex_);
-  // Fairness: a CPU fault waits at most for the kernels in flight when it arrived.
-  if (cpu_waiting_.load(std::memory_order_acquire) &&
-      !cpu_served_.wait_for(lock, settings_.timeout,
-                            [&] { return !cpu_waiting_.load(std::memory_order_acquire); })) {
-    throw uvm::timeout(fmt::format(
-        "uvm: a launch waited {} ms (the fault timeout) for CPU faults that wait for the kernels "
-        "in flight; they were not served",
-        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
-  }
-  ++launching_;
+  epochs_.begin();  // waits (unlocked) while CPU faults wait for the kernels in flight
+  std::lock_guard lock(mutex_);
   device_bits_stale_ = true;  // the kernel may set dirty and accessed bits
   declared_.clear();  // the launch uses what was placed for it; the next one declares anew
 }
 
 void migrator::end_launch(event e) {
-  std::lock_guard lock(mutex_);
-  --launching_;
-  if (e != nullptr) kernels_.push_back(std::move(e));
+  epochs_.end(std::move(e));
 }
 
 bool migrator::wait_kernels(std::chrono::nanoseconds timeout) {
-  std::vector<event> pending;
-  {
-    std::lock_guard lock(mutex_);
-    pending = kernels_;
-  }
-  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(timeout.count());
-  for (const event& e : pending) {
-    const std::uint64_t now = now_ns();
-    if (now >= deadline || !backend_.wait(e, std::chrono::nanoseconds(deadline - now))) {
-      return false;
-    }
-  }
+  if (!epochs_.wait(timeout)) return false;
   std::lock_guard lock(mutex_);
   return !kernels_in_flight();
 }
@@ -185,11 +161,9 @@ void migrator::wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::st
 }
 
 bool migrator::kernels_in_flight() {
-  const bool had = !kernels_.empty();
-  std::erase_if(kernels_, [this](const event& e) { return backend_.query(e); });
-  const bool busy = launching_ != 0 || !kernels_.empty();
-  if (had && !busy) harvest_accessed();  // an epoch ended
-  return busy;
+  const kernel_epochs::state st = epochs_.poll();
+  if (st.ended) harvest_accessed();
+  return st.in_flight;
 }
 
 void migrator::harvest_accessed() {
@@ -286,9 +260,7 @@ bool migrator::do_poll() noexcept {
 }
 
 void migrator::do_cpu_faults_waiting(bool waiting) noexcept {
-  if (cpu_waiting_.exchange(waiting, std::memory_order_acq_rel) == waiting || waiting) return;
-  std::lock_guard lock(mutex_);  // no lost wake-up: begin_launch tests under the lock
-  cpu_served_.notify_all();
+  epochs_.cpu_faults_waiting(waiting);
 }
 
 bool migrator::pinned(page_ref p) {
@@ -762,285 +734,6 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   complete(previous);
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
   return moved;
-}
-
-}  // namespace uvm::detail
-
-namespace uvm::detail {
-
-void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool to_device) {
-  UVM_NVTX_FUNC_RANGE();
-  (void)prefetch(r, first, count, to_device);
-  std::lock_guard lock(mutex_);
-  const std::uint32_t id = r.device().range_id;
-  if (to_device) {
-    for (std::size_t p = first; p < first + count; ++p) {
-      const device_pte e = read_pte(r, p);
-      if ((e & pte_valid) == 0 || (e & pte_remote) != 0) {
-        throw out_of_memory(fmt::format(
-            "uvm::manager::pin_resident: page {} of range {} did not fit in the device budget "
-            "({} frames); nothing was pinned",
-            p, static_cast<void*>(r.base()), pool_.size()));
-      }
-    }
-    for (std::size_t p = first; p < first + count; ++p) {
-      eviction_->on_released({id, static_cast<std::uint32_t>(p)});  // never a victim
-      ++pins_[{id, static_cast<std::uint32_t>(p)}];
-    }
-    r.pages().set_flag(first, count, pinned_bit, true);
-    return;
-  }
-  // On the host: every page populated and writable now, so the CPU never faults on them.
-  const timespec deadline = deadline_after(settings_.timeout);
-  for (std::size_t p = first; p < first + count; ++p) {
-    for (;;) {
-      page_word w = r.pages().load(p);
-      if ((w & busy_bit) != 0) {
-        if (!r.pages().wait_until_idle(p, deadline)) {
-          throw uvm::timeout(fmt::format("uvm::manager::pin_resident: page {} stayed busy", p));
-        }
-        continue;
-      }
-      const page_state s = stored_state(w);
-      if (host_access_of(s) == host_access::read_write) break;
-      if (!r.pages().try_claim(p, w)) continue;
-      const auto o = r.commit(p, w, page_state::host_exclusive);
-      if (o.st != managed_range::fault_outcome::status::resolved) {
-        throw_system(fmt::format("uvm::manager::pin_resident: making page {} writable", p),
-                     o.error);
-      }
-      break;
-    }
-  }
-  for (std::size_t p = first; p < first + count; ++p) ++pins_[{id, static_cast<std::uint32_t>(p)}];
-  r.pages().set_flag(first, count, pinned_bit, true);
-}
-
-void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
-  std::lock_guard lock(mutex_);
-  const std::uint32_t id = r.device().range_id;
-  for (std::size_t p = first; p < first + count; ++p) {
-    const page_ref ref{id, static_cast<std::uint32_t>(p)};
-    // Pins overlap: the page stays pinned until the last one over it ends.
-    if (auto it = pins_.find(ref); it != pins_.end()) {
-      if (--it->second != 0) continue;
-      pins_.erase(it);
-    }
-    const page_word w = r.pages().load(p);
-    if ((w & pinned_bit) == 0) continue;
-    const device_pte e = read_pte(r, p);
-    if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
-      eviction_->on_resident(ref);  // evictable again
-    }
-    r.pages().set_flag(p, 1, pinned_bit, false);
-  }
-}
-
-}  // namespace uvm::detail
-
-namespace uvm::detail {
-
-std::byte* migrator::make_resident(managed_range& r, std::size_t first, std::size_t count,
-                                   bool write) {
-  UVM_NVTX_RANGE(write ? "make resident (write)" : "make resident (read)",
-                 count * settings_.page_size);
-  std::unique_lock lock(mutex_);
-  try {
-    UVM_EXPECTS(count != 0 && first < r.page_count() && count <= r.page_count() - first,
-                "uvm: launch residency for pages {}..{} of range {}: the range has {} pages", first,
-                first + count - 1, static_cast<void*>(r.base()), r.page_count());
-    if (count > pool_.size()) {
-      throw out_of_memory(fmt::format(
-          "uvm: launch residency for {} pages ({} bytes) of range {}: the device budget holds "
-          "only {} frames",
-          count, count << page_shift_, static_cast<void*>(r.base()), pool_.size()));
-    }
-    // Frames change hands only between kernels: a kernel may be using any of them.
-    wait_until_no_kernels(lock, "uvm: launch residency");
-    return place(r, first, count, write);
-  } catch (...) {
-    declared_.clear();  // the launch is off
-    throw;
-  }
-}
-
-void migrator::forget_declared() noexcept {
-  std::lock_guard lock(mutex_);
-  declared_.clear();
-}
-
-std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::size_t count) {
-  const std::uint32_t id = r.device().range_id;
-  const std::uint32_t frames = pool_.size();
-  const auto n = static_cast<std::uint32_t>(count);
-  const auto in_span = [&](page_ref o) {
-    return o.range_id == id && o.page >= first && o.page < first + count;
-  };
-  // Windows that would keep a page in place, one entry per such page, ascending.
-  std::vector<std::uint32_t> keeps;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const device_pte e = read_pte(r, first + i);
-    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
-    const std::uint32_t f = pte_frame(e);
-    if (f >= i && f - i <= frames - n) keeps.push_back(f - i);
-  }
-  std::sort(keeps.begin(), keeps.end());
-  if (keeps.empty()) {
-    if (const std::optional<std::uint32_t> f = pool_.find_run(n)) return *f;  // the best there is
-  }
-  // Frames whose occupant cannot leave: device-pinned, busy, declared for the same launch, or
-  // unknown. The span's own pages always can (they move if they are not in place).
-  std::vector<std::uint8_t> stuck(frames, 0);
-  for (std::uint32_t f = 0; f < frames; ++f) {
-    if (pool_.is_free(f) || in_span(owners_[f])) continue;
-    const page_ref o = owners_[f];
-    managed_range* owner = range_of(o.range_id);
-    const bool declared = std::any_of(declared_.begin(), declared_.end(), [&](const auto& d) {
-      return d.range_id == o.range_id && o.page >= d.first && o.page < d.first + d.count;
-    });
-    stuck[f] = owner == nullptr || o.page >= owner->page_count() || declared ||
-               (owner->pages().load(o.page) & (busy_bit | pinned_bit)) != 0;
-  }
-  // Slide the window over the pool: most pages in place first, then most free frames.
-  std::optional<std::uint32_t> best;
-  std::uint32_t best_kept = 0;
-  std::uint32_t best_free = 0;
-  std::uint32_t blocked = 0;
-  std::uint32_t free = 0;
-  auto k = keeps.begin();
-  for (std::uint32_t f = 0; f < n; ++f) {
-    blocked += stuck[f];
-    free += pool_.is_free(f) ? 1 : 0;
-  }
-  for (std::uint32_t w = 0;; ++w) {
-    std::uint32_t kept = 0;
-    while (k != keeps.end() && *k < w) ++k;
-    while (k != keeps.end() && *k == w) {
-      ++kept;
-      ++k;
-    }
-    if (blocked == 0 && (!best || kept > best_kept || (kept == best_kept && free > best_free))) {
-      best = w;
-      best_kept = kept;
-      best_free = free;
-    }
-    if (w + n == frames) break;
-    blocked += stuck[w + n];
-    blocked -= stuck[w];
-    free += (pool_.is_free(w + n) ? 1 : 0);
-    free -= (pool_.is_free(w) ? 1 : 0);
-  }
-  if (!best) {
-    throw out_of_memory(fmt::format(
-        "uvm: launch residency for {} pages of range {}: every window of {} contiguous frames "
-        "(of {}) holds a page pinned to the device or declared for the same launch; nothing "
-        "was moved",
-        count, static_cast<void*>(r.base()), count, frames));
-  }
-  return *best;
-}
-
-std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t count, bool write) {
-  const std::uint32_t id = r.device().range_id;
-  kernels_running_ = false;  // make_resident waited for them
-  const auto n = static_cast<std::uint32_t>(count);
-  const timespec deadline = deadline_after(settings_.timeout);
-  // Refuse host pins before anything moves; remember device pins, to restore them after.
-  std::vector<std::size_t> device_pinned;
-  for (std::size_t p = first; p < first + count; ++p) {
-    // A CPU first touch may be in flight (it needs no lock): let it finish.
-    if ((r.pages().load(p) & busy_bit) != 0 && !r.pages().wait_until_idle(p, deadline)) {
-      throw uvm::timeout(
-          fmt::format("uvm: launch residency: page {} of range {} stayed {} past the fault timeout",
-                      p, static_cast<void*>(r.base()), to_string(r.state_of(p))));
-    }
-    if ((r.pages().load(p) & pinned_bit) == 0) continue;
-    const device_pte e = read_pte(r, p);
-    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) {
-      throw_invalid(
-          "uvm: launch residency: page {} of range {} is pinned to the host (pin_resident); "
-          "unpin it before a kernel that needs it in device memory",
-          p, static_cast<void*>(r.base()));
-    }
-    device_pinned.push_back(p);
-  }
-  const std::uint32_t window = pick_window(r, first, count);
-  log().debug("launch residency: pages {}..{} of range {} into frames {}..{}", first,
-              first + count - 1, static_cast<void*>(r.base()), window, window + n - 1);
-
-  // 1. To the host: the window's other occupants (evicted, dirty ones copied back), the span's
-  //    pages in other frames (simplest: through the host), and, for reading, the span's
-  //    exclusive pages already in place (copied back if dirty; the frame stays as a duplicate).
-  chunk back(this);
-  std::size_t evicted = 0;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const std::uint32_t f = window + i;
-    if (pool_.is_free(f)) continue;
-    const page_ref o = owners_[f];
-    if (o.range_id == id && o.page >= first && o.page < first + count) continue;  // below
-    managed_range* owner = range_of(o.range_id);
-    if (owner != nullptr && o.page < owner->page_count() &&
-        start_to_host(*owner, o.page, true, back)) {
-      ++evicted;
-    }
-  }
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const device_pte e = read_pte(r, first + i);
-    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
-    if (pte_frame(e) != window + i) {
-      (void)start_to_host(r, first + i, true, back);
-    } else if (!write && (e & pte_writable) != 0) {
-      (void)start_to_host(r, first + i, false, back, true);
-    }
-  }
-  enqueue_tail(back, copy_kind::device_to_host, d2h_);
-  complete(back);
-  counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const device_pte e = read_pte(r, first + i);
-    const bool in_frame = (e & pte_valid) != 0 && (e & pte_remote) == 0;
-    if (in_frame ? pte_frame(e) != window + i : !pool_.is_free(window + i)) {
-      throw error(fmt::format(
-          "uvm: launch residency: frame {} could not be cleared for page {} of range {} (a copy "
-          "did not complete, or a page stayed busy); pages already moved stay valid",
-          window + i, first + i, static_cast<void*>(r.base())));
-    }
-  }
-
-  // 2. Into the window, in page order (first touches zero-filled), pipelined like a prefetch.
-  std::size_t moved = 0;
-  chunk previous(this);
-  for (std::uint32_t i = 0; i < n;) {
-    chunk current(this);
-    const std::uint32_t end = static_cast<std::uint32_t>(
-        std::min<std::size_t>(n, i + std::max<std::size_t>(1, chunk_bytes >> page_shift_)));
-    for (; i < end; ++i) {
-      const placement at{window + i, write};
-      moved += start_to_device(r, first + i, write, false, current, &at) ? 1 : 0;
-    }
-    enqueue_tail(current, copy_kind::host_to_device, h2d_);
-    complete(previous);
-    previous = std::move(current);
-  }
-  complete(previous);
-  counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
-
-  for (std::size_t p : device_pinned) {
-    r.pages().set_flag(p, 1, pinned_bit, true);  // moving it through the host unpinned it
-    eviction_->on_released({id, static_cast<std::uint32_t>(p)});
-  }
-  const page_state want = write ? page_state::device_exclusive : page_state::shared;
-  for (std::size_t p = first; p < first + count; ++p) {
-    const page_word w = r.pages().load(p);
-    if ((w & busy_bit) != 0 || stored_state(w) != want || (w & device_mapped_bit) == 0) {
-      throw error(fmt::format(
-          "uvm: launch residency: page {} of range {} could not be placed in frame {} (now {}); "
-          "pages already moved stay valid",
-          p, static_cast<void*>(r.base()), window + (p - first), to_string(visible_state(w))));
-    }
-  }
-  declared_.push_back({id, first, count});
-  return frames_ + (std::size_t{window} << page_shift_);
 }
 
 }  // namespace uvm::detail

@@ -14,6 +14,7 @@
 #include "host/fault/fault_resolver.hpp"
 #include "host/migration/copy_batcher.hpp"
 #include "host/migration/device_page_table.hpp"
+#include "host/migration/kernel_epochs.hpp"
 #include "host/migration/frame_pool.hpp"
 #include "host/policy/eviction_policy.hpp"
 #include "host/policy/prefetch_policy.hpp"
@@ -23,7 +24,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -121,6 +121,10 @@ class migrator final : public fault_resolver {
   void forget_declared() noexcept;
 
  private:
+  // Prefetch pipelining granularity: small enough that preparing chunk k+1 (claims, one
+  // mprotect) overlaps copying chunk k, large enough that per-chunk costs stay small.
+  static constexpr std::size_t chunk_bytes = std::size_t{32} << 20;
+
   struct move {
     managed_range* range;
     std::size_t page;
@@ -246,6 +250,7 @@ class migrator final : public fault_resolver {
   std::unordered_set<page_ref, page_ref_hash> pinned_;  // thrashing pages kept on the host
   [[nodiscard]] bool pinned(page_ref p);
   stream h2d_, d2h_, compute_;
+  kernel_epochs epochs_;  // kernels in flight, and fairness with CPU faults (its own lock)
   fault_mailbox* mailbox_ = nullptr;
   mailbox_control* control_ = nullptr;
   trace_writer* trace_ = nullptr;
@@ -254,16 +259,11 @@ class migrator final : public fault_resolver {
   std::vector<managed_range*> ranges_;   // by range id; null where free
   std::vector<std::unique_ptr<device_page_table>> tables_;  // by range id
   bool device_bits_stale_ = false;       // a kernel ran since the last refresh_device_bits
-  std::vector<event> kernels_;           // launched, not yet known to be finished
-  std::size_t launching_ = 0;            // begin_launch without end_launch yet
   std::vector<declared_span> declared_;  // made resident since the last begin_launch
   std::vector<chunk> stalled_;           // copies not landed within the timeout
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.
   bool kernels_running_ = false;
-  // CPU faults wait for kernels; new launches wait for them (fairness). Service thread sets it.
-  std::atomic<bool> cpu_waiting_{false};
-  std::condition_variable cpu_served_;
   // pin_resident's per-page count: a page stays pinned until every pin over it ends.
   std::unordered_map<page_ref, std::uint32_t, page_ref_hash> pins_;
 };

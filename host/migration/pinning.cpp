@@ -1,0 +1,83 @@
+// pin_resident and unpin: the migrator's pinning (counted per page).
+#include "host/migration/migrator.hpp"
+
+#include "host/common/check.hpp"
+#include "host/common/clock.hpp"
+#include "host/telemetry/log.hpp"
+#include "host/telemetry/nvtx.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+namespace uvm::detail {
+
+void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool to_device) {
+  UVM_NVTX_FUNC_RANGE();
+  (void)prefetch(r, first, count, to_device);
+  std::lock_guard lock(mutex_);
+  const std::uint32_t id = r.device().range_id;
+  if (to_device) {
+    for (std::size_t p = first; p < first + count; ++p) {
+      const device_pte e = read_pte(r, p);
+      if ((e & pte_valid) == 0 || (e & pte_remote) != 0) {
+        throw out_of_memory(fmt::format(
+            "uvm::manager::pin_resident: page {} of range {} did not fit in the device budget "
+            "({} frames); nothing was pinned",
+            p, static_cast<void*>(r.base()), pool_.size()));
+      }
+    }
+    for (std::size_t p = first; p < first + count; ++p) {
+      eviction_->on_released({id, static_cast<std::uint32_t>(p)});  // never a victim
+      ++pins_[{id, static_cast<std::uint32_t>(p)}];
+    }
+    r.pages().set_flag(first, count, pinned_bit, true);
+    return;
+  }
+  // On the host: every page populated and writable now, so the CPU never faults on them.
+  const timespec deadline = deadline_after(settings_.timeout);
+  for (std::size_t p = first; p < first + count; ++p) {
+    for (;;) {
+      page_word w = r.pages().load(p);
+      if ((w & busy_bit) != 0) {
+        if (!r.pages().wait_until_idle(p, deadline)) {
+          throw uvm::timeout(fmt::format("uvm::manager::pin_resident: page {} stayed busy", p));
+        }
+        continue;
+      }
+      const page_state s = stored_state(w);
+      if (host_access_of(s) == host_access::read_write) break;
+      if (!r.pages().try_claim(p, w)) continue;
+      const auto o = r.commit(p, w, page_state::host_exclusive);
+      if (o.st != managed_range::fault_outcome::status::resolved) {
+        throw_system(fmt::format("uvm::manager::pin_resident: making page {} writable", p),
+                     o.error);
+      }
+      break;
+    }
+  }
+  for (std::size_t p = first; p < first + count; ++p) ++pins_[{id, static_cast<std::uint32_t>(p)}];
+  r.pages().set_flag(first, count, pinned_bit, true);
+}
+
+void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
+  std::lock_guard lock(mutex_);
+  const std::uint32_t id = r.device().range_id;
+  for (std::size_t p = first; p < first + count; ++p) {
+    const page_ref ref{id, static_cast<std::uint32_t>(p)};
+    // Pins overlap: the page stays pinned until the last one over it ends.
+    if (auto it = pins_.find(ref); it != pins_.end()) {
+      if (--it->second != 0) continue;
+      pins_.erase(it);
+    }
+    const page_word w = r.pages().load(p);
+    if ((w & pinned_bit) == 0) continue;
+    const device_pte e = read_pte(r, p);
+    if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
+      eviction_->on_resident(ref);  // evictable again
+    }
+    r.pages().set_flag(p, 1, pinned_bit, false);
+  }
+}
+
+}  // namespace uvm::detail
