@@ -3,6 +3,8 @@
 
 #include "host/c_api_state.hpp"
 
+#include "host/common/leak.hpp"
+
 #include <uvm/error.hpp>
 
 #include <cstdio>
@@ -103,7 +105,7 @@ uvmError_t synchronize(uvmStream_t h, const char* fn) noexcept {
 manager& default_manager() {
   // Never destroyed: the C API may be used from static destructors and atexit handlers, after
   // a function-local static would be gone. The process's exit reclaims it.
-  static manager* const m = new manager{config::from_env()};
+  static manager* const m = detail::leak_on_purpose(new manager{config::from_env()});
   return *m;
 }
 

@@ -2,6 +2,7 @@
 
 #include "host/backend/device_probe.hpp"
 #include "host/common/check.hpp"
+#include "host/common/leak.hpp"
 #include "host/fault/range_registry.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
@@ -65,14 +66,14 @@ runtime::~runtime() {
     std::lock_guard lock(mutex_);
     for (auto& [base, e] : ranges_) {
       (void)range_registry::process().remove(e.range.get(), std::chrono::seconds(1));
-      (void)e.range.release();
+      (void)leak_on_purpose(e.range.release());
     }
     ranges_.clear();
     service_->stop();  // device faults now end in bounded device errors
-    (void)service_.release();
-    (void)migrator_.release();
-    (void)backend_.release();
-    (void)trace_.release();
+    (void)leak_on_purpose(service_.release());
+    (void)leak_on_purpose(migrator_.release());
+    (void)leak_on_purpose(backend_.release());
+    (void)leak_on_purpose(trace_.release());
     return;
   }
   {

@@ -20,33 +20,41 @@ using uvm::testing::emulated;
 TEST(Concurrency, StoresThroughRemoteMappingsSurvivePrefetchesToTheDevice) {
   uvm::manager mgr(emulated(64 << 10));
   constexpr std::size_t pages = 16;
-  constexpr std::size_t n = pages * (64 << 10) / 4;
-  constexpr std::uint32_t reps = 12;
-  auto a = mgr.allocate<std::uint32_t>(n);
+  constexpr std::size_t per_page = (64 << 10) / 4;
+  constexpr std::size_t words = 4;  // per page, each incremented by one kernel thread
+  constexpr std::uint32_t reps = 200000;
+  auto a = mgr.allocate<std::uint32_t>(pages * per_page);
   // accessed_by: device faults map the pages remote (the device uses the host pages).
-  mgr.advise(a.data(), n * 4, uvm::advice::set_accessed_by, uvm::location::device());
+  mgr.advise(a.data(), pages * per_page * 4, uvm::advice::set_accessed_by, uvm::location::device());
   auto v = a.view();
   const uvm::stream kernels = mgr.create_stream("kernels");
   const uvm::stream copies = mgr.create_stream("copies");
   std::atomic<bool> running{true};
+  // Every page is stored to all through the kernel, while prefetches try to move it.
   mgr.parallel_for(
-      n,
+      pages * words,
       [=](std::size_t i) {
-        for (std::uint32_t k = 0; k < reps; ++k) v.store(i, v.load(i) + 1);
+        const std::size_t at = (i / words) * per_page + i % words;
+        for (std::uint32_t k = 0; k < reps; ++k) v.store(at, v.load(at) + 1);
       },
       kernels);
   std::thread kernel_end([&] {
     mgr.synchronize(kernels);
     running = false;
   });
+  // Once the kernel runs on remote mappings of every page, prefetches try to pull them in.
+  while (running && mgr.stats().remote_mappings < pages) std::this_thread::yield();
+  ASSERT_TRUE(running.load()) << "the kernel ended before it mapped every page: make it longer";
   std::size_t prefetches = 0;
   while (running) {
-    (void)mgr.prefetch(a.data(), n * 4, uvm::location::device(), copies);
+    (void)mgr.prefetch(a.data(), pages * per_page * 4, uvm::location::device(), copies);
     ++prefetches;
   }
   kernel_end.join();
   std::size_t lost = 0;
-  for (std::size_t i = 0; i < n; ++i) lost += reps - a[i];
+  for (std::size_t i = 0; i < pages * words; ++i) {
+    lost += reps - a[(i / words) * per_page + i % words];
+  }
   EXPECT_EQ(lost, 0u) << "stores lost with " << prefetches << " prefetches during the kernel";
 }
 
