@@ -180,21 +180,12 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   }
 
   // 2. Into the window, in page order (first touches zero-filled), pipelined like a prefetch.
-  std::size_t moved = 0;
-  chunk previous(this);
-  for (std::uint32_t i = 0; i < n;) {
-    chunk current(this);
-    const std::uint32_t end = static_cast<std::uint32_t>(
-        std::min<std::size_t>(n, i + std::max<std::size_t>(1, chunk_bytes >> page_shift_)));
-    for (; i < end; ++i) {
-      const placement at{window + i, write};
-      moved += start_to_device(r, first + i, write, false, current, &at) ? 1 : 0;
-    }
-    enqueue_tail(current, copy_kind::host_to_device, h2d_);
-    complete(previous);
-    previous = std::move(current);
-  }
-  complete(previous);
+  const std::size_t moved = pipelined(
+      n, copy_kind::host_to_device, h2d_, [](std::size_t, std::size_t) {},
+      [&](std::size_t i, chunk& c) {
+        const placement at{window + static_cast<std::uint32_t>(i), write};
+        return start_to_device(r, first + i, write, false, c, &at);
+      });
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
 
   for (std::size_t p : device_pinned) {

@@ -264,7 +264,7 @@ void migrator::do_cpu_faults_waiting(bool waiting) noexcept {
 }
 
 bool migrator::pinned(page_ref p) {
-  if (!pinned_.contains(p)) return false;
+  if (pinned_.empty() || !pinned_.contains(p)) return false;
   if (thrashing_.thrashing(p, now_ns())) return true;
   pinned_.erase(p);  // quiet long enough: decisions are normal again
   return false;
@@ -410,10 +410,14 @@ void migrator::for_each_access_run(const std::vector<move>& moves, bool widen, F
 }
 
 void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
-  // Page order lets neighbours share an mprotect and a copy (prefetched pages arrive unsorted).
-  std::sort(c.moves.begin(), c.moves.end(), [](const move& a, const move& b) {
+  // Page order lets neighbours share an mprotect and a copy (prefetched pages arrive unsorted;
+  // a prefetch's are sorted already).
+  const auto page_order = [](const move& a, const move& b) {
     return a.range != b.range ? a.range < b.range : a.page < b.page;
-  });
+  };
+  if (!std::is_sorted(c.moves.begin(), c.moves.end(), page_order)) {
+    std::sort(c.moves.begin(), c.moves.end(), page_order);
+  }
   // 1. Narrow host access first, so no CPU store can race the copies that read the pages.
   std::vector<bool> cancelled(c.moves.size(), false);
   for_each_access_run(c.moves, false, [&](std::size_t i, std::size_t j) {
@@ -488,7 +492,7 @@ int migrator::complete(chunk& c) {
       stalled_.push_back(std::move(c));
     } catch (...) {
       log().critical("could not keep {} stalled page moves: they stay busy", c.moves.size());
-      c.moves.clear();
+      c.reset();
     }
     return ETIMEDOUT;
   }
@@ -525,6 +529,7 @@ int migrator::finish(chunk& c) {
     c.moves.resize(kept);
     abandon(back);
   }
+  const std::uint64_t now = now_ns();  // one clock read per chunk, not per page
   for (const move& m : c.moves) {
     const page_ref ref{m.range->device().range_id, static_cast<std::uint32_t>(m.page)};
     if (m.freed) {
@@ -535,7 +540,7 @@ int migrator::finish(chunk& c) {
     // A page that changed sides (not a first touch) counts towards thrashing.
     if (settings_.thrashing_migrations != 0 &&
         ((m.taken && m.from != page_state::unpopulated) || m.freed)) {
-      switch (thrashing_.on_migration(ref, now_ns())) {
+      switch (thrashing_.on_migration(ref, now)) {
         case thrashing_detector::verdict::normal: break;
         case thrashing_detector::verdict::throttle:
           counters_.thrashing_throttles.fetch_add(1, std::memory_order_relaxed);
@@ -554,7 +559,7 @@ int migrator::finish(chunk& c) {
     m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
                              (mapped ? 0 : device_mapped_bit) | m.clear);
   }
-  c.moves.clear();
+  c.reset();
   return failure;
 }
 
@@ -622,7 +627,7 @@ void migrator::abandon(chunk& c) noexcept {
                              mapped ? 0 : device_mapped_bit);
   }
   log().warn("{} page moves were undone; the pages are as they were", c.moves.size());
-  c.moves.clear();
+  c.reset();
 }
 
 int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept {
@@ -712,26 +717,17 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   kernels_running_ = kernels_in_flight();  // none start while the lock is held
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
-  std::size_t moved = 0;
-  chunk previous(this);
-  for (std::size_t p = first; p < first + count;) {
-    chunk current(this);
-    const std::size_t end =
-        std::min(first + count, p + std::max<std::size_t>(1, chunk_bytes >> page_shift_));
-    if (to_device && pool_.free_count() < end - p && !kernels_in_flight()) {
-      evict(end - p - pool_.free_count());
-    }
-    for (; p < end; ++p) {
-      const bool started = to_device ? start_to_device(r, p, false, false, current)
-                                     : start_to_host(r, p, true, current);
-      moved += started ? 1 : 0;
-    }
-    // Chunk k's copies are queued before chunk k-1 is waited on: the copy engine stays busy.
-    enqueue_tail(current, to_device ? copy_kind::host_to_device : copy_kind::device_to_host, s);
-    complete(previous);
-    previous = std::move(current);
-  }
-  complete(previous);
+  const std::size_t moved = pipelined(
+      count, to_device ? copy_kind::host_to_device : copy_kind::device_to_host, s,
+      [&](std::size_t i, std::size_t end) {
+        if (to_device && pool_.free_count() < end - i && !kernels_in_flight()) {
+          evict(end - i - pool_.free_count());
+        }
+      },
+      [&](std::size_t i, chunk& c) {
+        return to_device ? start_to_device(r, first + i, false, false, c)
+                         : start_to_host(r, first + i, true, c);
+      });
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
   return moved;
 }

@@ -23,12 +23,14 @@
 #include "host/telemetry/trace_writer.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -155,7 +157,11 @@ class migrator final : public fault_resolver {
   struct chunk {
     enum class stage : std::uint8_t { planned, narrowed, issued };
     explicit chunk(migrator* m = nullptr) noexcept : owner(m) {}
-    chunk(chunk&& o) noexcept = default;
+    chunk(chunk&& o) noexcept
+        : owner(o.owner), moves(std::move(o.moves)), done(std::move(o.done)), on(o.on), st(o.st),
+          entries(o.entries) {
+      o.reset();
+    }
     chunk& operator=(chunk&& o) noexcept {
       if (this != &o) {
         if (owner != nullptr) owner->abandon(*this);
@@ -166,6 +172,7 @@ class migrator final : public fault_resolver {
         on = o.on;
         st = o.st;
         entries = o.entries;
+        o.reset();
       }
       return *this;
     }
@@ -173,6 +180,21 @@ class migrator final : public fault_resolver {
     chunk& operator=(const chunk&) = delete;
     ~chunk() {
       if (owner != nullptr) owner->abandon(*this);
+    }
+    /// Empty again, for the next moves (the vector keeps its capacity: no allocation per chunk).
+    void reset() noexcept {
+      moves.clear();
+      done = nullptr;
+      on = nullptr;
+      st = stage::planned;
+      entries = 0;
+    }
+    void swap(chunk& o) noexcept {
+      std::swap(moves, o.moves);
+      std::swap(done, o.done);
+      std::swap(on, o.on);
+      std::swap(st, o.st);
+      std::swap(entries, o.entries);
     }
     migrator* owner;
     std::vector<move> moves;
@@ -218,6 +240,13 @@ class migrator final : public fault_resolver {
   void expand_fault(managed_range& r, std::size_t page, chunk& c);
   // Tells the eviction policy which resident pages kernels used, then clears the bits.
   void harvest_accessed();
+  // Moves items [0, n) in chunks of about chunk_bytes of pages: before(i, end) runs before
+  // items [i, end) are planned, plan(i, c) plans item i into c and says whether it moves.
+  // Chunk k's copies are queued before chunk k-1 is waited on, so the copy engine stays busy
+  // while the next chunk is planned. @return the items that moved.
+  template <class Before, class Plan>
+  std::size_t pipelined(std::size_t n, copy_kind kind, const stream& s, Before&& before,
+                        Plan&& plan);
   // Narrows host access, enqueues the coalesced copies and the page-table entries, records.
   void enqueue_tail(chunk& c, copy_kind kind, const stream& s);
   // Waits for the chunk, widens host access, returns frames, publishes the pages. A chunk whose
@@ -267,5 +296,24 @@ class migrator final : public fault_resolver {
   // pin_resident's per-page count: a page stays pinned until every pin over it ends.
   std::unordered_map<page_ref, std::uint32_t, page_ref_hash> pins_;
 };
+
+template <class Before, class Plan>
+std::size_t migrator::pipelined(std::size_t n, copy_kind kind, const stream& s, Before&& before,
+                                Plan&& plan) {
+  const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes >> page_shift_);
+  std::size_t moved = 0;
+  chunk previous(this);
+  chunk current(this);
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t end = std::min(n, i + per_chunk);
+    before(i, end);
+    for (; i < end; ++i) moved += plan(i, current) ? 1 : 0;
+    enqueue_tail(current, kind, s);
+    (void)complete(previous);  // empties it, keeping its capacity
+    previous.swap(current);
+  }
+  (void)complete(previous);
+  return moved;
+}
 
 }  // namespace uvm::detail

@@ -1,12 +1,14 @@
 #pragma once
 
 // Pages in the order they were last touched, with O(1) touch, erase and both ends: the
-// bookkeeping LRU-style policies share.
+// bookkeeping LRU-style policies share. Nodes come from a pool of their own, so the per-page
+// calls of a migration (one insert and one erase per page moved) cost no malloc.
 
 #include "host/policy/page_ref.hpp"
 
 #include <cstddef>
 #include <list>
+#include <memory_resource>
 #include <optional>
 #include <unordered_map>
 
@@ -46,8 +48,10 @@ class recency_list {
   }
 
  private:
-  std::list<page_ref> order_;  // front: least recent
-  std::unordered_map<page_ref, std::list<page_ref>::iterator, page_ref_hash> index_;
+  std::pmr::unsynchronized_pool_resource pool_;  // first: outlives the containers using it
+  std::pmr::list<page_ref> order_{&pool_};        // front: least recent
+  std::pmr::unordered_map<page_ref, std::pmr::list<page_ref>::iterator, page_ref_hash> index_{
+      &pool_};
 };
 
 }  // namespace uvm::detail

@@ -27,7 +27,11 @@ bool thrashing_detector::quiet(const page_state& st, std::uint64_t now_ns) const
 thrashing_detector::verdict thrashing_detector::on_migration(page_ref p, std::uint64_t now_ns) {
   auto [it, inserted] = pages_.try_emplace(p);
   page_state& st = it->second;
-  if (!inserted && quiet(st, now_ns)) st = page_state{};
+  if (!inserted && quiet(st, now_ns)) {
+    st.recent.clear();  // forgotten, but the vector keeps its capacity: no allocation per move
+    st.last_ns = 0;
+    st.detections = 0;
+  }
   st.last_ns = std::max(st.last_ns, now_ns);
 
   // Keep only the migrations that can still be in a window with this one.

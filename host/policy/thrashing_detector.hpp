@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory_resource>
 #include <unordered_map>
 #include <vector>
 
@@ -65,7 +66,8 @@ class thrashing_detector {
   [[nodiscard]] bool quiet(const page_state& st, std::uint64_t now_ns) const noexcept;
 
   thrashing_settings s_;
-  std::unordered_map<page_ref, page_state, page_ref_hash> pages_;
+  std::pmr::unsynchronized_pool_resource pool_;  // per-page entries cost no malloc
+  std::pmr::unordered_map<page_ref, page_state, page_ref_hash> pages_{&pool_};
   std::uint64_t throttles_ = 0;
   std::uint64_t pins_ = 0;
 };

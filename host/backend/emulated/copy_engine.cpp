@@ -7,7 +7,51 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#include <emmintrin.h>
+#define UVM_STREAMING_COPY 1
+#endif
+
 namespace uvm::detail {
+
+namespace {
+
+// A DMA engine writes memory without passing it through the CPU's caches. Streaming
+// (non-temporal) stores do the same here, and for large copies they are what makes the engine
+// as fast as a plain memcpy of the whole range (which glibc streams too, past its threshold),
+// where chunked memcpy would read every destination line before writing it. (The sanitizer
+// builds copy with memcpy, which they check.)
+void dma_copy(void* dst, const void* src, std::size_t bytes) noexcept {
+#if defined(UVM_STREAMING_COPY)
+  constexpr std::size_t streaming_from = 64 << 10;
+  if (bytes >= streaming_from) {
+    auto* d = static_cast<unsigned char*>(dst);
+    const auto* s = static_cast<const unsigned char*>(src);
+    const std::size_t head = (16 - (reinterpret_cast<std::uintptr_t>(d) & 15)) & 15;
+    std::memcpy(d, s, head);
+    d += head;
+    s += head;
+    bytes -= head;
+    const std::size_t body = bytes & ~std::size_t{63};
+    for (std::size_t i = 0; i < body; i += 64) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 16));
+      const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 32));
+      const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 48));
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), a);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 16), b);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 32), c);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 48), e);
+    }
+    _mm_sfence();  // the stores are visible before the copy is reported complete
+    std::memcpy(d + body, s + body, bytes - body);
+    return;
+  }
+#endif
+  std::memcpy(dst, src, bytes);
+}
+
+}  // namespace
 
 copy_engine::copy_engine(std::string thread_name)
     : thread_name_(std::move(thread_name)), thread_([this] { run(); }) {}
@@ -49,7 +93,7 @@ void copy_engine::run() noexcept {
         std::atomic_ref<std::uint32_t>(d[i]).store(s[i], std::memory_order_release);
       }
     } else if (j->bytes > 0) {
-      std::memcpy(j->dst, j->src, j->bytes);
+      dma_copy(j->dst, j->src, j->bytes);
     }
     j->done.complete();
   }
