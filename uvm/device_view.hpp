@@ -70,17 +70,31 @@ struct device_range {
   std::uint32_t page_shift = 0;
   std::uint32_t range_id = 0;
 
-  /// Slow path: posts a fault for `page` (once per group of lanes on it) and waits until its
-  /// entry allows the access, backing off from 64 ns to 65 us.
-  /// @return the entry, or 0 after the fault timeout (the error is recorded for the host).
+  enum class post_result : std::uint8_t { posted, pending_elsewhere, ring_full };
+
+  /// Posts the fault record for `page` unless another lane's is already on its way (the entry's
+  /// fault-pending bit, which the host's next publication of the entry clears), or `force`.
+  UVM_HOST_DEVICE post_result post_once(std::uint32_t page, const fault_record& rec,
+                                        bool force) const noexcept {
+    const device_pte before = fetch_or_device(&ptes[page], pte_fault_pending);
+    if ((before & pte_fault_pending) != 0 && !force) return post_result::pending_elsewhere;
+    if (post_fault(control, mailbox, rec)) return post_result::posted;
+    if ((before & pte_fault_pending) == 0) fetch_and_device(&ptes[page], ~pte_fault_pending);
+    return post_result::ring_full;
+  }
+
+  /// Slow path: posts a fault for `page` (once per group of lanes, and once per page while a
+  /// record is pending) and waits until its entry allows the access, backing off from 64 ns to
+  /// 65 us. @return the entry, or 0 after the fault timeout (the error is recorded for the host).
   UVM_HOST_DEVICE device_pte fault(std::uint32_t page, bool write) const noexcept {
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
     const fault_group g = group_fault(range_id, page, write);
     const fault_record rec{range_id, page, g.write ? device_access::write : device_access::read,
                            fault_origin(), device_clock_ns()};
     const std::uint64_t start = rec.time_ns;
-    std::uint64_t last_post = start;
-    bool posted = !g.leader || post_fault(control, mailbox, rec);
+    std::uint64_t last_try = start;   // this lane's last look at whether to post
+    std::uint64_t last_post = start;  // its last record actually posted (or its wait's start)
+    bool posted = !g.leader || post_once(page, rec, false) != post_result::ring_full;
     std::uint32_t pause = 64;
     for (;;) {
       const device_pte e = load_acquire_device(&ptes[page]);
@@ -90,11 +104,14 @@ struct device_range {
         report_device_error(control, device_error::fault_timeout, range_id, page);
         return 0;
       }
-      // A record can be lost to a full ring, or served before a racing transition ended:
-      // re-post now and then (any lane still waiting does); the host deduplicates.
-      if (!posted || now - last_post > 2'000'000) {
-        posted = post_fault(control, mailbox, rec);
-        last_post = now;
+      // A record can be lost to a full ring, or served before a racing transition ended: every
+      // 2 ms a lane posts again if no record is pending; after 50 ms without one of its own,
+      // whatever the bit says (the bound on any path that left it set). The host deduplicates.
+      if (!posted || now - last_try > 2'000'000) {
+        last_try = now;
+        const post_result r = post_once(page, rec, now - last_post > 50'000'000);
+        posted = r != post_result::ring_full;
+        if (r == post_result::posted) last_post = now;
       }
       backoff(pause);
       pause = pause < 65536 ? pause * 2 : pause;

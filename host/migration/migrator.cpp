@@ -246,6 +246,15 @@ void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
 }
 
 bool migrator::do_poll() noexcept {
+  // Device faults on pages that were busy: served by the service, not re-posted by the device.
+  std::vector<fault_record> retry;
+  {
+    std::lock_guard lock(mutex_);
+    // With no kernel left, nobody waits for them (and a page freed since must not move).
+    if (!device_retry_.empty() && !kernels_in_flight()) device_retry_.clear();
+    retry.swap(device_retry_);
+  }
+  if (!retry.empty()) do_resolve_device(retry);
   std::lock_guard lock(mutex_);
   // Chunks whose copies outlived the timeout are finished once their event completes.
   for (std::size_t i = 0; i < stalled_.size();) {
@@ -660,10 +669,25 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   try {
     chunk c(this);
     std::size_t n = 0;  // faulting pages served; prefetched ones are counted apart
+    bool republished = false;
     for (const fault_record& f : batch) {
       managed_range* r = range_of(f.range_id);
       if (r == nullptr || f.page >= r->page_count()) continue;
-      if (start_to_device(*r, f.page, f.access == device_access::write, true, c)) {
+      if (!start_to_device(*r, f.page, f.access == device_access::write, true, c)) {
+        // Not moved: busy (retried next turn, so its lanes need not post again), or already
+        // served. A served read-only entry is published again to clear the fault-pending bit a
+        // lane may have set after it landed (a later write fault must be able to post); a
+        // writable one is not: a kernel's dirty bit in it would be overwritten.
+        const page_word w = r->pages().load(f.page);
+        if ((w & busy_bit) != 0) {
+          device_retry_.push_back(f);
+        } else if ((read_pte(*r, f.page) & (pte_valid | pte_writable)) == pte_valid) {
+          table_of(*r).publish(f.page, 1, h2d_);
+          republished = true;
+        }
+        continue;
+      }
+      {
         ++n;
         // Served faults only: a re-posted record for a page already mapped is not an access.
         if (trace_ != nullptr) {
@@ -675,6 +699,9 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
       }
     }
     enqueue_tail(c, copy_kind::host_to_device, h2d_);
+    if (c.moves.empty() && republished) {
+      (void)backend_.wait(backend_.record(h2d_), settings_.timeout);
+    }
     complete(c);
     const std::uint64_t took = now_ns() - start;
     for (std::size_t i = 0; i < n; ++i) counters_.device.record(took);

@@ -290,6 +290,7 @@ class migrator final : public fault_resolver {
   bool device_bits_stale_ = false;       // a kernel ran since the last refresh_device_bits
   std::vector<declared_span> declared_;  // made resident since the last begin_launch
   std::vector<chunk> stalled_;           // copies not landed within the timeout
+  std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.
   bool kernels_running_ = false;

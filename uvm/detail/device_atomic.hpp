@@ -71,6 +71,15 @@ UVM_HOST_DEVICE inline std::uint32_t fetch_or_device(std::uint32_t* p, std::uint
 #endif
 }
 
+/// Device-scope fetch-and (clearing the fault-pending bit of an entry).
+UVM_HOST_DEVICE inline std::uint32_t fetch_and_device(std::uint32_t* p, std::uint32_t v) noexcept {
+#if defined(__CUDA_ARCH__)
+  return atomicAnd(p, v);
+#else
+  return std::atomic_ref<std::uint32_t>(*p).fetch_and(v, std::memory_order_acq_rel);
+#endif
+}
+
 /// Nanoseconds on a clock that only needs to measure intervals on the calling agent.
 UVM_HOST_DEVICE inline std::uint64_t device_clock_ns() noexcept {
 #if defined(__CUDA_ARCH__)

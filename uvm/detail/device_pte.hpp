@@ -18,6 +18,10 @@ inline constexpr device_pte pte_writable = 1u << 1;  ///< the page may be writte
 inline constexpr device_pte pte_dirty = 1u << 2;     ///< a device store happened since mapping
 inline constexpr device_pte pte_accessed = 1u << 3;  ///< a device access happened (eviction)
 inline constexpr device_pte pte_remote = 1u << 4;    ///< maps the host page, not a frame
+/// A fault record for the page is on its way to the host: set by the one lane that posts it,
+/// cleared by the entry the host publishes next (the host never sets it). Other waiting lanes
+/// then do not post again, so waiting warps cannot flood the mailbox.
+inline constexpr device_pte pte_fault_pending = 1u << 5;
 inline constexpr unsigned pte_frame_shift = 8;       ///< bits 8..31: frame index
 inline constexpr std::uint32_t max_frames = 1u << 24;
 

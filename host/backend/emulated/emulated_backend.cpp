@@ -17,28 +17,28 @@
 
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 namespace uvm::detail {
 namespace {
 
-// Whether every page of [start, start + bytes) is mapped writable, from /proc/self/maps.
+// Whether the first and last bytes of [start, start + bytes) may be written, probed without a
+// fault: each byte is read and written back unchanged through process_vm_readv/writev on this
+// process, which fail (EFAULT) where the mapping forbids it. If the calls themselves are not
+// allowed, nothing is refused.
 bool writable_mapping(std::uintptr_t start, std::size_t bytes) {
-  std::FILE* f = std::fopen("/proc/self/maps", "r");
-  if (f == nullptr) return true;  // cannot tell: do not refuse
-  std::uintptr_t covered = start;
-  const std::uintptr_t end = start + bytes;
-  bool writable = true;
-  char line[512];
-  while (covered < end && std::fgets(line, sizeof line, f) != nullptr) {
-    unsigned long lo = 0, hi = 0;
-    char perms[5] = {};
-    if (std::sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
-    if (hi <= covered || lo >= end) continue;
-    if (perms[1] != 'w') writable = false;
-    covered = std::max<std::uintptr_t>(covered, hi);
+  for (const std::uintptr_t at : {start, start + bytes - 1}) {
+    unsigned char byte = 0;
+    iovec local{&byte, 1};
+    iovec remote{reinterpret_cast<void*>(at), 1};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 1) {
+      if (errno == EFAULT) return false;
+      return true;
+    }
+    if (process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != 1) return errno != EFAULT;
   }
-  std::fclose(f);
-  return writable;
+  return true;
 }
 
 unsigned default_workers(unsigned requested) {
