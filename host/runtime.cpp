@@ -139,9 +139,10 @@ void runtime::destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept {
 }
 
 void runtime::free_after_kernels(std::uintptr_t base) noexcept {
-  // Kernels are tracked manager-wide, so any of them may use the range. The lock is not held
-  // while waiting: kernels and other threads may need the runtime meanwhile.
-  if (!migrator_->wait_kernels(cfg_.fault_timeout)) {
+  // Kernels are tracked manager-wide, so any kernel in flight may use the range; one launched
+  // later cannot have been given it. The lock is not held while waiting: kernels and other
+  // threads may need the runtime meanwhile.
+  if (!migrator_->wait_kernels_launched_before(cfg_.fault_timeout)) {
     std::lock_guard lock(mutex_);
     auto it = ranges_.find(base);
     if (it == ranges_.end()) return;

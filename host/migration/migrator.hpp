@@ -32,6 +32,7 @@
 #include <optional>
 #include <utility>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -80,6 +81,18 @@ class migrator final : public fault_resolver {
   void end_launch(event e);
   /// Waits for every kernel in flight. @return false if some were still running at `timeout`.
   bool wait_kernels(std::chrono::nanoseconds timeout);
+  /// Waits for the kernels in flight now, not for those launched meanwhile (what a free waits
+  /// for: a later launch cannot have been given the memory).
+  /// @return false if they still ran at `timeout`.
+  bool wait_kernels_launched_before(std::chrono::nanoseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!epochs_.wait(deadline - std::chrono::steady_clock::now())) {
+      // A launch was being enqueued (it has no event yet): look again shortly.
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return true;
+  }
 
   /// Moves pages [first, first + count) of `r` to the device (as many as frames allow, evicting
   /// the oldest pages between kernels) or back to the host, in pipelined chunks.

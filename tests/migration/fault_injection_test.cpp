@@ -62,6 +62,25 @@ const char* name_of(op o) {
   return "?";
 }
 
+// Runs `action` with the n-th call of `o` from now failing, then disarms the backend.
+struct injection {
+  bool threw;     ///< the action reported an error
+  bool injected;  ///< a failure was injected (n was within the action's calls)
+};
+template <class Action>
+injection fail_nth(failing_backend& fb, op o, std::uint64_t n, Action&& action) {
+  fb.fail(o, n);
+  bool threw = false;
+  try {
+    action();
+  } catch (const uvm::error&) {
+    threw = true;
+  }
+  const bool injected = fb.injected() != 0;
+  fb.disarm();
+  return {threw, injected};
+}
+
 class FaultInjection : public ::testing::TestWithParam<op> {};
 
 TEST_P(FaultInjection, PrefetchToTheDeviceLosesNoPageAtAnyStep) {
@@ -71,15 +90,8 @@ TEST_P(FaultInjection, PrefetchToTheDeviceLosesNoPageAtAnyStep) {
     device_rig rig(2 * pages, 2s, &fb);
     managed_range& a = rig.allocate(pages);
     fill(a, 0xa);
-    fb.fail(GetParam(), n);
-    bool threw = false;
-    try {
-      (void)rig.mig.prefetch(a, 0, pages, true);
-    } catch (const uvm::error&) {
-      threw = true;
-    }
-    const bool injected = fb.injected() != 0;
-    fb.disarm();
+    const auto [threw, injected] =
+        fail_nth(fb, GetParam(), n, [&] { (void)rig.mig.prefetch(a, 0, pages, true); });
     expect_no_page_busy(a, name_of(GetParam()), n);
     EXPECT_EQ(threw, injected) << "a failure is reported, and only then";
     // Every page is usable again: moved to the device and back with its data.
@@ -101,15 +113,8 @@ TEST_P(FaultInjection, PrefetchToTheHostKeepsWhatTheDeviceWrote) {
     auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, pages, true));
     rig.mig.forget_declared();
     for (std::size_t i = 0; i < pages * words_per_page; ++i) d[i] = pattern(0xb, i);
-    fb.fail(GetParam(), n);
-    bool threw = false;
-    try {
-      (void)rig.mig.prefetch(a, 0, pages, false);
-    } catch (const uvm::error&) {
-      threw = true;
-    }
-    const bool injected = fb.injected() != 0;
-    fb.disarm();
+    const auto [threw, injected] =
+        fail_nth(fb, GetParam(), n, [&] { (void)rig.mig.prefetch(a, 0, pages, false); });
     expect_no_page_busy(a, name_of(GetParam()), n);
     EXPECT_EQ(threw, injected);
     EXPECT_EQ(first_mismatch(a, 0xb), pages * words_per_page) << "failing #" << n;
