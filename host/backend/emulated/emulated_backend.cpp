@@ -108,12 +108,6 @@ void* emulated_backend::do_register_host(void* p, std::size_t bytes, host_regist
   UVM_EXPECTS(p != nullptr && bytes > 0, "register_host: null pointer or zero bytes ({}, {})", p,
               bytes);
   const auto start = reinterpret_cast<std::uintptr_t>(p);
-  if (how == host_registration::read_write && !writable_mapping(start, bytes)) {
-    throw error(fmt::format(
-        "register_host: [{}, +{}) is not writable; a read-only mapping must be registered "
-        "read-only (cudaHostRegisterReadOnly), or CUDA refuses it",
-        p, bytes));
-  }
   const std::lock_guard lock(memory_mutex_);
   // Like cudaHostRegister, a range may not overlap one already registered.
   const auto next = host_.lower_bound(start);
@@ -122,6 +116,12 @@ void* emulated_backend::do_register_host(void* p, std::size_t bytes, host_regist
       next != host_.begin() && std::prev(next)->first + std::prev(next)->second > start;
   UVM_EXPECTS(!overlaps_next && !overlaps_prev,
               "register_host: [{}, +{}) overlaps a range already registered", p, bytes);
+  if (how == host_registration::read_write && !writable_mapping(start, bytes)) {
+    throw error(fmt::format(
+        "register_host: [{}, +{}) is not writable; a read-only mapping must be registered "
+        "read-only (cudaHostRegisterReadOnly), or CUDA refuses it",
+        p, bytes));
+  }
   host_.emplace(start, bytes);
   return p;  // host memory is directly addressable by the emulated device
 }
