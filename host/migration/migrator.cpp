@@ -687,16 +687,14 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
         }
         continue;
       }
-      {
-        ++n;
-        // Served faults only: a re-posted record for a page already mapped is not an access.
-        if (trace_ != nullptr) {
-          trace_->push({trace_kind::device_access,
-                        static_cast<std::uint8_t>(f.access == device_access::write), 0, f.range_id,
-                        f.page, 0});
-        }
-        expand_fault(*r, f.page, c);
+      ++n;
+      // Served faults only: a re-posted record for a page already mapped is not an access.
+      if (trace_ != nullptr) {
+        trace_->push({trace_kind::device_access,
+                      static_cast<std::uint8_t>(f.access == device_access::write), 0, f.range_id,
+                      f.page, 0});
       }
+      expand_fault(*r, f.page, c);
     }
     enqueue_tail(c, copy_kind::host_to_device, h2d_);
     if (c.moves.empty() && republished) {

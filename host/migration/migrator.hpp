@@ -22,7 +22,6 @@
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/trace_writer.hpp"
 
-#include <atomic>
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
