@@ -31,8 +31,10 @@ constexpr std::array<std::pair<std::string_view, backend_kind>, 3> backend_names
     {{"auto", backend_kind::automatic},
      {"cuda", backend_kind::cuda},
      {"emulated", backend_kind::emulated}}};
-constexpr std::array<std::pair<std::string_view, fault_mechanism>, 1> mechanism_names{
-    {{"signal", fault_mechanism::signal}}};
+constexpr std::array<std::pair<std::string_view, fault_mechanism>, 3> mechanism_names{
+    {{"auto", fault_mechanism::automatic},
+     {"signal", fault_mechanism::signal},
+     {"userfaultfd", fault_mechanism::userfaultfd}}};
 constexpr std::array<std::pair<std::string_view, eviction_kind>, 4> eviction_names{
     {{"fifo", eviction_kind::fifo},
      {"lru", eviction_kind::lru},
@@ -138,8 +140,8 @@ void config::validate() const {
               fault_timeout.count());
   UVM_EXPECTS(static_cast<unsigned>(backend) <= static_cast<unsigned>(backend_kind::emulated),
               "uvm: backend {} is not a backend_kind", static_cast<unsigned>(backend));
-  UVM_EXPECTS(faults == fault_mechanism::signal, "uvm: fault mechanism {} is not supported",
-              static_cast<unsigned>(faults));
+  UVM_EXPECTS(static_cast<unsigned>(faults) <= static_cast<unsigned>(fault_mechanism::userfaultfd),
+              "uvm: fault mechanism {} is not a fault_mechanism", static_cast<unsigned>(faults));
   UVM_EXPECTS(static_cast<unsigned>(eviction) <= static_cast<unsigned>(eviction_kind::adaptive),
               "uvm: eviction {} is not an eviction_kind", static_cast<unsigned>(eviction));
   UVM_EXPECTS(static_cast<unsigned>(prefetch) <= static_cast<unsigned>(prefetch_kind::tree),

@@ -3,6 +3,7 @@
 #include "host/backend/device_probe.hpp"
 #include "host/common/check.hpp"
 #include "host/common/leak.hpp"
+#include "host/fault/acquire_fault_source.hpp"
 #include "host/fault/range_registry.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
@@ -22,7 +23,7 @@ namespace uvm::detail {
 runtime::runtime(config cfg)
     : cfg_((cfg.validate(), cfg)),
       kind_(resolve_backend(cfg_.backend)),
-      source_(signal_fault_source::acquire()),
+      source_(acquire_fault_source(cfg_.faults)),
       trace_(cfg_.trace_path.empty()
                  ? nullptr
                  : std::make_unique<trace_writer>(cfg_.trace_path, cfg_.page_size)),

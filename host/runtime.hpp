@@ -6,7 +6,7 @@
 #include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
 #include "host/fault/fault_service.hpp"
-#include "host/fault/signal_fault_source.hpp"
+#include "host/fault/fault_source.hpp"
 #include "host/migration/migrator.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
@@ -102,7 +102,7 @@ class runtime {
 
   config cfg_;
   backend_kind kind_;
-  std::shared_ptr<signal_fault_source> source_;
+  std::shared_ptr<fault_source> source_;
   counters counters_;
   event_ring events_;
   std::unique_ptr<trace_writer> trace_;  // before the service thread, which drains it

@@ -18,7 +18,7 @@ TEST(Config, DefaultsValidate) {
   EXPECT_NO_THROW(c.validate());
   EXPECT_EQ(c.page_size, 64u << 10);
   EXPECT_EQ(c.backend, uvm::backend_kind::automatic);
-  EXPECT_EQ(c.faults, uvm::fault_mechanism::signal);
+  EXPECT_EQ(c.faults, uvm::fault_mechanism::automatic);
 }
 
 TEST(Config, EveryVariableOverridesItsField) {
@@ -70,7 +70,7 @@ TEST(Config, BadValuesNameTheirVariable) {
   expect_rejected("UVM_PAGE_SIZE", "99999999999999999999");
   expect_rejected("UVM_DEVICE_BUDGET", "-1");
   expect_rejected("UVM_BACKEND", "opencl");
-  expect_rejected("UVM_FAULT_MECHANISM", "userfaultfd");
+  expect_rejected("UVM_FAULT_MECHANISM", "uffd");
   expect_rejected("UVM_LOG_LEVEL", "loud");
   expect_rejected("UVM_EVICTION", "random");
   expect_rejected("UVM_EVICTION", "mru");
@@ -85,6 +85,12 @@ TEST(Config, BadValuesNameTheirVariable) {
 TEST(Config, NamesRoundTrip) {
   EXPECT_EQ(uvm::to_string(uvm::backend_kind::automatic), "auto");
   EXPECT_EQ(uvm::to_string(uvm::fault_mechanism::signal), "signal");
+  EXPECT_EQ(uvm::to_string(uvm::fault_mechanism::userfaultfd), "userfaultfd");
+  EXPECT_EQ(uvm::to_string(uvm::fault_mechanism::automatic), "auto");
+  for (const char* name : {"auto", "signal", "userfaultfd"}) {
+    scoped_env e("UVM_FAULT_MECHANISM", name);
+    EXPECT_EQ(uvm::to_string(uvm::config::from_env().faults), name);
+  }
   EXPECT_EQ(uvm::to_string(uvm::log_level::warn), "warn");
 }
 

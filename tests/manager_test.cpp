@@ -1,3 +1,5 @@
+#include "tests/common/fault_mechanism.hpp"
+
 #include <uvm/uvm.hpp>
 
 #include <gtest/gtest.h>
@@ -12,7 +14,7 @@
 namespace {
 
 uvm::config with_page(std::size_t page_size) {
-  uvm::config c;
+  uvm::config c = uvm::testing::test_config();
   c.page_size = page_size;
   return c;
 }

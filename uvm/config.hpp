@@ -21,7 +21,11 @@ enum class backend_kind : std::uint8_t {
 
 /// @brief How CPU accesses to non-resident pages are caught.
 enum class fault_mechanism : std::uint8_t {
-  signal,  ///< app-view protections with mprotect, caught by a SIGSEGV handler
+  automatic,    ///< `userfaultfd` where this process may use it, else `signal`
+  signal,       ///< app-view protections with mprotect, caught by a SIGSEGV handler
+  userfaultfd,  ///< pages mapped in place and faults read from a userfaultfd: system calls on
+                ///< managed memory work, and no mapping is split (Linux 6.4 or later, and
+                ///< CAP_SYS_PTRACE, vm.unprivileged_userfaultfd = 1 or access to /dev/userfaultfd)
 };
 
 /// @brief Which resident page gives up its device frame when a frame is needed.
@@ -62,8 +66,8 @@ struct config {
   /// Env: `UVM_BACKEND` = `auto` | `cuda` | `emulated`.
   backend_kind backend = backend_kind::automatic;
 
-  /// Env: `UVM_FAULT_MECHANISM` = `signal`.
-  fault_mechanism faults = fault_mechanism::signal;
+  /// Env: `UVM_FAULT_MECHANISM` = `auto` | `signal` | `userfaultfd`.
+  fault_mechanism faults = fault_mechanism::automatic;
 
   /// Env: `UVM_EVICTION` = `fifo` | `lru` | `clock` | `adaptive`.
   eviction_kind eviction = eviction_kind::fifo;
@@ -105,7 +109,7 @@ struct config {
 
 /// @return `auto`, `cuda` or `emulated`.
 [[nodiscard]] std::string_view to_string(backend_kind k) noexcept;
-/// @return `signal`.
+/// @return `auto`, `signal` or `userfaultfd`.
 [[nodiscard]] std::string_view to_string(fault_mechanism m) noexcept;
 /// @return `fifo`, `lru`, `clock` or `adaptive`.
 [[nodiscard]] std::string_view to_string(eviction_kind k) noexcept;

@@ -27,11 +27,14 @@ std::atomic<std::uint64_t> g_next_serial{1};
 
 managed_range::managed_range(const fault_context& ctx, std::size_t bytes, std::size_t page_size)
     : ctx_(ctx),
-      memory_((bytes + page_size - 1) / page_size * page_size, page_size),
+      memory_((bytes + page_size - 1) / page_size * page_size, page_size,
+              !ctx.source->splits_mappings()),
       pages_((bytes + page_size - 1) / page_size),
       size_(bytes),
       page_shift_(static_cast<unsigned>(std::countr_zero(page_size))),
-      serial_(g_next_serial.fetch_add(1, std::memory_order_relaxed)) {}
+      serial_(g_next_serial.fetch_add(1, std::memory_order_relaxed)) {
+  ctx_.source->attach(memory_.app(), memory_.size());
+}
 
 page_word managed_range::heal(const void* addr, page_word seen) noexcept {
   const std::size_t page = page_of(addr);
@@ -39,7 +42,7 @@ page_word managed_range::heal(const void* addr, page_word seen) noexcept {
   if ((w & busy_bit) != 0 || !pages_.try_claim(page, w)) return 0;
   // The state, and so the boundary estimate, is unchanged: only the protection is re-applied.
   const page_state s = stored_state(w);
-  (void)ctx_.source->protect(page_address(page), page_size(), host_access_of(s));
+  (void)ctx_.source->protect(view_of(page, 1), host_access_of(s), host_access_of(s));
   pages_.publish(page, s);
   return pages_.load(page);
 }
@@ -124,13 +127,16 @@ int managed_range::set_access(std::size_t first, std::size_t count, page_state f
   const host_access old_access = host_access_of(from);
   const host_access new_access = host_access_of(to);
   if (old_access == new_access) return 0;
+  if (!ctx_.source->splits_mappings()) {
+    return ctx_.source->protect(view_of(first, count), old_access, new_access);
+  }
   map_budget& budget = map_budget::process();
   const std::int64_t delta = boundary_delta(first, count, old_access, new_access);
   if (!budget.try_charge(delta)) {
     if (strict) return over_budget;
     budget.charge(delta);  // mprotect has the last word
   }
-  const int err = ctx_.source->protect(page_address(first), count << page_shift_, new_access);
+  const int err = ctx_.source->protect(view_of(first, count), old_access, new_access);
   if (err != 0) {
     budget.charge(-delta);
     return err;
@@ -220,8 +226,10 @@ int managed_range::coarsen(std::size_t first, std::size_t count, page_state from
              static_cast<int>(access_before(i) != access_before(i + 1));
   }
 
-  const int err =
-      ctx_.source->protect(page_address(lo), (hi - lo) << page_shift_, host_access::read_write);
+  // The neighbours' old accesses differ; read-write over the whole run is the same change for
+  // every mechanism that splits mappings (the only ones that coarsen).
+  const int err = ctx_.source->protect(view_of(lo, hi - lo), host_access::none,
+                                       host_access::read_write);
   for (std::size_t i = lo; i < hi; ++i) {
     if (i >= first && i < first + count) continue;
     pages_.publish(i, err == 0 ? page_state::host_exclusive : old_state(i));

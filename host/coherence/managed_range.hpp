@@ -5,6 +5,7 @@
 
 #include "host/coherence/page_table.hpp"
 #include "host/coherence/transition.hpp"
+#include "host/fault/fault_source.hpp"
 #include "host/memory/dual_mapping.hpp"
 
 #include <uvm/advice.hpp>
@@ -17,7 +18,6 @@
 
 namespace uvm::detail {
 
-class fault_source;
 class fault_service;
 struct fault_request;
 struct counters;
@@ -139,6 +139,9 @@ class managed_range {
   void record_access(std::size_t page, access a) const noexcept;
   fault_outcome serve(std::size_t page, access a, const timespec& deadline,
                       fault_request& req) noexcept;
+  [[nodiscard]] view_span view_of(std::size_t first, std::size_t count) const noexcept {
+    return {page_address(first), runtime_view() + (first << page_shift_), count << page_shift_};
+  }
   [[nodiscard]] host_access access_at(std::size_t page) const noexcept {
     return host_access_of(stored_state(pages_.load(page)));
   }

@@ -11,21 +11,41 @@
 
 namespace uvm::detail {
 
+/// The same bytes of a range in its two views.
+struct view_span {
+  std::byte* app;      ///< what the application uses
+  std::byte* runtime;  ///< always read-write; holds the data a mechanism maps in place
+  std::size_t bytes;
+};
+
 class fault_source {
  public:
   virtual ~fault_source() = default;
 
-  /// Makes [addr, addr + bytes) of an app view allow `a`. Async-signal-safe.
+  /// Makes the app view of `v`, which allowed `from`, allow `to` (from == to: re-apply `to`,
+  /// assuming nothing about the view). Async-signal-safe.
   /// @return 0, or the errno of the failing call (ENOMEM when the process is out of mappings).
-  [[nodiscard]] int protect(void* addr, std::size_t bytes, host_access a) noexcept {
-    return do_protect(addr, bytes, a);
+  [[nodiscard]] int protect(const view_span& v, host_access from, host_access to) noexcept {
+    return do_protect(v, from, to);
   }
+
+  /// Whether protections are mapping protections (mprotect): each boundary between runs of
+  /// different access is a mapping of its own, counted against vm.max_map_count, and the app
+  /// view starts inaccessible. A mechanism that maps pages in place has no such cost; its app
+  /// view is mapped read-write and attached.
+  [[nodiscard]] bool splits_mappings() const noexcept { return do_splits_mappings(); }
+
+  /// Starts catching faults on a new app view [app, app + bytes), all of whose pages are
+  /// unpopulated. @throws uvm::system_error naming the failing call.
+  void attach(std::byte* app, std::size_t bytes) { do_attach(app, bytes); }
 
   /// @return the mechanism's name, as UVM_FAULT_MECHANISM spells it.
   [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
 
  private:
-  virtual int do_protect(void* addr, std::size_t bytes, host_access a) noexcept = 0;
+  virtual int do_protect(const view_span& v, host_access from, host_access to) noexcept = 0;
+  virtual bool do_splits_mappings() const noexcept { return true; }
+  virtual void do_attach(std::byte*, std::size_t) {}
   virtual std::string_view do_name() const noexcept = 0;
 };
 

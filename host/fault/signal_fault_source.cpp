@@ -192,11 +192,12 @@ signal_fault_source::~signal_fault_source() {
   }
 }
 
-int signal_fault_source::do_protect(void* addr, std::size_t bytes, host_access a) noexcept {
-  const int prot = a == host_access::read_write ? PROT_READ | PROT_WRITE
-                   : a == host_access::read     ? PROT_READ
-                                                : PROT_NONE;
-  return mprotect(addr, bytes, prot) == 0 ? 0 : errno;
+int signal_fault_source::do_protect(const view_span& v, host_access /*from*/,
+                                    host_access to) noexcept {
+  const int prot = to == host_access::read_write ? PROT_READ | PROT_WRITE
+                   : to == host_access::read     ? PROT_READ
+                                                 : PROT_NONE;
+  return mprotect(v.app, v.bytes, prot) == 0 ? 0 : errno;
 }
 
 }  // namespace uvm::detail

@@ -20,7 +20,7 @@ class signal_fault_source final : public fault_source {
 
  private:
   signal_fault_source();
-  int do_protect(void* addr, std::size_t bytes, host_access a) noexcept override;
+  int do_protect(const view_span& v, host_access from, host_access to) noexcept override;
   std::string_view do_name() const noexcept override { return "signal"; }
 };
 

@@ -12,9 +12,10 @@ namespace uvm::detail {
 class dual_mapping {
  public:
   /// Maps `bytes` (a multiple of the OS page size) with the app view aligned to `alignment`
-  /// (a power of two) and inaccessible.
+  /// (a power of two) and inaccessible, or read-write with `app_accessible` (for a fault
+  /// mechanism that catches accesses some other way).
   /// @throws uvm::out_of_memory or uvm::system_error naming the failing call.
-  dual_mapping(std::size_t bytes, std::size_t alignment);
+  dual_mapping(std::size_t bytes, std::size_t alignment, bool app_accessible = false);
   ~dual_mapping();
   dual_mapping(const dual_mapping&) = delete;
   dual_mapping& operator=(const dual_mapping&) = delete;

@@ -1,5 +1,6 @@
 #include "host/fault/map_budget.hpp"
 #include "host/runtime.hpp"
+#include "tests/common/fault_mechanism.hpp"
 
 #include <uvm/uvm.hpp>
 
@@ -33,8 +34,15 @@ std::size_t mappings_in(const void* p, std::size_t bytes) {
 }
 
 uvm::config small_pages() {
-  uvm::config c;
+  uvm::config c = uvm::testing::test_config();
   c.page_size = 4096;
+  return c;
+}
+
+// Coarsening exists for mechanisms that split mappings: these tests are about signals.
+uvm::config small_signal_pages() {
+  uvm::config c = small_pages();
+  c.faults = uvm::fault_mechanism::signal;
   return c;
 }
 
@@ -64,7 +72,7 @@ TEST(ManagedRange, BoundaryEstimateMatchesTheKernelsMappings) {
 
 TEST(ManagedRange, NearTheMappingBudgetFaultsCoarsenToBlocks) {
   constexpr std::int64_t limit = 64;
-  uvm::manager mgr(small_pages());
+  uvm::manager mgr(small_signal_pages());
   scoped_budget budget(map_budget::process().used() + limit);
   constexpr std::size_t pages = 16384;  // 64 MiB: 32 blocks of 2 MiB
   auto v = mgr.allocate<std::uint32_t>(pages * 1024);
@@ -82,7 +90,7 @@ TEST(ManagedRange, NearTheMappingBudgetFaultsCoarsenToBlocks) {
 }
 
 TEST(ManagedRange, CoarseningTurnsReadOnlyCopiesWritable) {
-  uvm::manager mgr(small_pages());
+  uvm::manager mgr(small_signal_pages());
   uvm::range r = mgr.allocate(2 << 20);
   r.advise(uvm::advice::set_read_mostly);
   for (std::size_t p = 0; p < 256; ++p) {

@@ -6,9 +6,9 @@
 #include "host/coherence/managed_range.hpp"
 #include "host/fault/fault_service.hpp"
 #include "host/fault/range_registry.hpp"
-#include "host/fault/signal_fault_source.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "tests/common/fault_mechanism.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -19,7 +19,7 @@ namespace uvm::detail::testing {
 struct fault_harness {
   fault_harness(fault_resolver& resolver, std::chrono::milliseconds timeout, std::size_t bytes,
                 std::size_t page_size)
-      : source(signal_fault_source::acquire()),
+      : source(uvm::testing::test_fault_source()),
         service(resolver, events),
         range(fault_context{source.get(), &stats, &events, &service, timeout}, bytes, page_size) {
     const auto b = reinterpret_cast<std::uintptr_t>(range.base());
@@ -34,7 +34,7 @@ struct fault_harness {
     (void)range.commit(page, w, s);
   }
 
-  std::shared_ptr<signal_fault_source> source;
+  std::shared_ptr<fault_source> source;
   counters stats;
   event_ring events;
   fault_service service;

@@ -43,6 +43,13 @@ struct scoped_action {
   struct sigaction old {};
 };
 
+// These tests are about the signal mechanism, whatever the run's default.
+uvm::config signals() {
+  uvm::config c = uvm::config::from_env();
+  c.faults = uvm::fault_mechanism::signal;
+  return c;
+}
+
 TEST(SignalFaultSource, PreviousSiginfoHandlerStillGetsForeignFaults) {
   struct sigaction sa {};
   sa.sa_sigaction = siginfo_handler;
@@ -51,7 +58,7 @@ TEST(SignalFaultSource, PreviousSiginfoHandlerStillGetsForeignFaults) {
   scoped_action installed(sa);
   g_calls = 0;
   {
-    uvm::manager mgr;
+    uvm::manager mgr(signals());
     uvm::range r = mgr.allocate(1 << 20);
     foreign_page f;
     r.data()[0] = std::byte{1};  // a managed fault: not forwarded
@@ -76,7 +83,7 @@ TEST(SignalFaultSource, PreviousPlainHandlerStillGetsForeignFaults) {
   sigemptyset(&sa.sa_mask);
   scoped_action installed(sa);
   g_calls = 0;
-  uvm::manager mgr;
+  uvm::manager mgr(signals());
   uvm::range r = mgr.allocate(1 << 20);
   foreign_page f;
   if (sigsetjmp(g_jump, 1) == 0) {
@@ -94,7 +101,7 @@ TEST(SignalFaultSource, IgnoredSentSignalStaysIgnored) {
   sa.sa_handler = SIG_IGN;
   sigemptyset(&sa.sa_mask);
   scoped_action installed(sa);
-  uvm::manager mgr;
+  uvm::manager mgr(signals());
   raise(SIGSEGV);  // sent, not a fault: ignored as without the library
   SUCCEED();
 }
@@ -103,7 +110,7 @@ TEST(SignalFaultSourceDeathTest, ForeignNullDereferenceDiesWithSigsegv) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
-        uvm::manager mgr;
+        uvm::manager mgr(signals());
         uvm::range r = mgr.allocate(1 << 20);
         r.data()[0] = std::byte{1};
         // A wild pointer just above null (not null itself: that would be UB the sanitizers stop).
@@ -118,7 +125,7 @@ TEST(SignalFaultSourceDeathTest, ForeignFaultWithIgnoredSigsegvStillDies) {
   EXPECT_EXIT(
       {
         signal(SIGSEGV, SIG_IGN);
-        uvm::manager mgr;
+        uvm::manager mgr(signals());
         // A wild pointer just above null (not null itself: that would be UB the sanitizers stop).
         volatile int* wild = reinterpret_cast<volatile int*>(std::uintptr_t{64});
         *wild = 1;
@@ -130,7 +137,7 @@ TEST(SignalFaultSourceDeathTest, ExecutingManagedMemoryIsNotLoopedOn) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
-        uvm::manager mgr;
+        uvm::manager mgr(signals());
         uvm::range r = mgr.allocate(1 << 20);
         r.data()[0] = std::byte{0xc3};  // ret, but the page is never executable
         reinterpret_cast<void (*)()>(r.data())();
@@ -143,7 +150,7 @@ TEST(SignalFaultSourceDeathTest, ExecutingManagedMemoryIsNotLoopedOn) {
 namespace {
 
 TEST(SignalFaultSource, AProtectionChangedBehindTheLibrarysBackIsRepaired) {
-  uvm::manager mgr;
+  uvm::manager mgr(signals());
   uvm::range r = mgr.allocate(1 << 20);
   auto* p = reinterpret_cast<volatile int*>(r.data());
   p[0] = 1;  // host_exclusive, read-write

@@ -9,7 +9,7 @@
 namespace {
 
 uvm::config with_page(std::size_t page_size) {
-  uvm::config c;
+  uvm::config c = uvm::config::from_env();
   c.page_size = page_size;
   return c;
 }

@@ -8,10 +8,10 @@
 #include "host/coherence/managed_range.hpp"
 #include "host/fault/fault_service.hpp"
 #include "host/fault/range_registry.hpp"
-#include "host/fault/signal_fault_source.hpp"
 #include "host/migration/migrator.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "tests/common/fault_mechanism.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,7 +32,7 @@ struct device_rig {
                       std::chrono::nanoseconds timeout = std::chrono::seconds(10),
                       backend* b = nullptr, fault_source* src = nullptr)
       : dev(b != nullptr ? *b : own_backend),
-        source(signal_fault_source::acquire()),
+        source(uvm::testing::test_fault_source()),
         mig(dev, stats, migrator::settings{page_bytes, frames * page_bytes, timeout}),
         service(mig, events),
         ctx{src != nullptr ? src : source.get(), &stats, &events, &service, timeout},
@@ -77,7 +77,7 @@ struct device_rig {
   backend& dev;
   counters stats;
   event_ring events;
-  std::shared_ptr<signal_fault_source> source;
+  std::shared_ptr<fault_source> source;
   migrator mig;
   fault_service service;
   fault_context ctx;

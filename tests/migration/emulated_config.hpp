@@ -3,6 +3,8 @@
 // The configuration the device-side tests run under: the emulated device, a page size and a
 // device budget of the test's choosing (0: the default).
 
+#include "tests/common/fault_mechanism.hpp"
+
 #include <uvm/config.hpp>
 
 #include <cstddef>
@@ -10,7 +12,7 @@
 namespace uvm::testing {
 
 inline config emulated(std::size_t page_size = std::size_t{64} << 10, std::size_t budget = 0) {
-  config c;
+  config c = test_config();
   c.backend = backend_kind::emulated;
   c.page_size = page_size;
   c.device_budget = budget;

@@ -171,23 +171,25 @@ TEST(FaultInjectionAllocate, AFailedPageTableAllocationLeavesNoRange) {
   EXPECT_EQ(first_mismatch(a, 0xd), pages * words_per_page);
 }
 
-// A fault source whose next widening mprotect fails with ENOMEM, as at vm.max_map_count.
+// A fault source whose next widening calls fail with ENOMEM (as mprotect at vm.max_map_count);
+// every other call goes to the run's own mechanism.
 class failing_source final : public fault_source {
  public:
   std::atomic<int> widen_failures{0};  ///< how many widening calls still fail
 
  private:
-  int do_protect(void* addr, std::size_t bytes, host_access a) noexcept override {
-    if (a == host_access::read_write && widen_failures.load() > 0) {
+  int do_protect(const view_span& v, host_access from, host_access to) noexcept override {
+    if (to == host_access::read_write && widen_failures.load() > 0) {
       widen_failures.fetch_sub(1);
       return ENOMEM;
     }
-    const int prot = a == host_access::read_write ? PROT_READ | PROT_WRITE
-                     : a == host_access::read     ? PROT_READ
-                                                  : PROT_NONE;
-    return mprotect(addr, bytes, prot) == 0 ? 0 : errno;
+    return inner_->protect(v, from, to);
   }
+  bool do_splits_mappings() const noexcept override { return inner_->splits_mappings(); }
+  void do_attach(std::byte* app, std::size_t bytes) override { inner_->attach(app, bytes); }
   std::string_view do_name() const noexcept override { return "failing"; }
+
+  std::shared_ptr<fault_source> inner_ = uvm::testing::test_fault_source();
 };
 
 TEST(FaultInjectionProtect, AFailedWideningAfterACopyBackNeverLeavesAStateWiderThanItsView) {
