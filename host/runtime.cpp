@@ -21,7 +21,7 @@
 namespace uvm::detail {
 
 runtime::runtime(config cfg)
-    : cfg_((cfg.validate(), cfg)),
+    : cfg_((cfg.validate(), set_log_level(cfg.log), cfg)),  // the level first: choices log
       kind_(resolve_backend(cfg_.backend)),
       source_(acquire_fault_source(cfg_.faults)),
       trace_(cfg_.trace_path.empty()
@@ -38,7 +38,6 @@ runtime::runtime(config cfg)
       service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get())),
       ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get()} {
   migrator_->set_trace(trace_.get());
-  set_log_level(cfg_.log);
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
   migrator_->set_mailbox(static_cast<fault_mailbox*>(backend_->register_host(
                              &service_->mailbox(), sizeof(fault_mailbox),

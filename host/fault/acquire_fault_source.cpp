@@ -7,6 +7,8 @@
 #include <mutex>
 #include <string>
 
+#include <unistd.h>
+
 namespace uvm::detail {
 
 std::shared_ptr<fault_source> acquire_fault_source(fault_mechanism requested) {
@@ -15,14 +17,23 @@ std::shared_ptr<fault_source> acquire_fault_source(fault_mechanism requested) {
     case fault_mechanism::userfaultfd: return userfaultfd_fault_source::acquire();
     case fault_mechanism::automatic: break;
   }
-  // Whether userfaultfd is usable does not change during a run: probe once.
-  static const std::string why = userfaultfd_fault_source::unavailable_reason();
-  if (why.empty()) return userfaultfd_fault_source::acquire();
-  static std::once_flag said;
-  std::call_once(said, [] {
-    log().info("fault mechanism auto: using signal, as userfaultfd is unavailable: {}", why);
-  });
-  return signal_fault_source::acquire();
+  // Whether userfaultfd is usable does not change during a run: probe once per process (a
+  // child of fork() may have dropped privileges) and say once why it is not used.
+  static std::mutex mutex;
+  static pid_t probed_in = 0;
+  static std::string why;
+  {
+    std::lock_guard lock(mutex);
+    if (probed_in != getpid()) {
+      why = userfaultfd_fault_source::unavailable_reason();
+      probed_in = getpid();
+      if (!why.empty()) {
+        log().info("fault mechanism auto: using signal, as userfaultfd is unavailable: {}", why);
+      }
+    }
+    if (!why.empty()) return signal_fault_source::acquire();
+  }
+  return userfaultfd_fault_source::acquire();
 }
 
 }  // namespace uvm::detail

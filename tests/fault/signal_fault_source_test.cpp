@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csetjmp>
 #include <csignal>
 
@@ -159,6 +160,22 @@ TEST(SignalFaultSource, AProtectionChangedBehindTheLibrarysBackIsRepaired) {
   EXPECT_EQ(p[0], 11);
   EXPECT_GE(mgr.stats().spurious_faults, 1u);
   EXPECT_LE(mgr.stats().spurious_faults, 2u) << "the repair holds: no fault per access";
+}
+
+TEST(SignalFaultSource, SystemCallsOnProtectedPagesFailWithEfault) {
+  // The kernel does not deliver SIGSEGV for its own accesses: under signals, read() into a page
+  // the CPU may not write fails (userfaultfd serves it; see userfaultfd_fault_source_test).
+  uvm::manager mgr(signals());
+  uvm::range r = mgr.allocate(64 << 10);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  ASSERT_EQ(write(p[1], "abcd", 4), 4);
+  errno = 0;
+  EXPECT_EQ(read(p[0], r.data(), 4), -1);
+  EXPECT_EQ(errno, EFAULT);
+  close(p[0]);
+  close(p[1]);
+  EXPECT_EQ(mgr.state_of(r.data()), uvm::page_state::unpopulated);
 }
 
 }  // namespace
