@@ -1,7 +1,11 @@
 // cpu-fault: per-fault latency of uvm's two inline CPU fault paths (first touch, read-to-write
-// upgrade) against a bare mprotect + SIGSEGV round trip on the same memory, at three page sizes.
+// upgrade) under each fault mechanism, against its floor measured in the same run on the same
+// kind of memory: a bare mprotect + SIGSEGV round trip for signals, a bare userfaultfd MINOR
+// fault served with UFFDIO_CONTINUE by one thread for userfaultfd; at three page sizes. Then
+// fault throughput with 8 threads faulting at once on distinct pages, per mechanism.
 
 #include "bench/raw_fault_baseline.hpp"
+#include "bench/raw_uffd_baseline.hpp"
 #include "bench/size_label.hpp"
 #include "bench/suite.hpp"
 #include "bench/timing.hpp"
@@ -11,7 +15,9 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bench {
@@ -25,6 +31,9 @@ struct plan {
   std::size_t pages;   // pages per range, one timed fault each
   std::size_t rounds;  // fresh ranges per path, alternating uvm and raw
 };
+
+// uvm's handler threads (host/fault/userfaultfd_fault_source.hpp).
+constexpr unsigned uvm_handlers = 4;
 
 plan plan_for(std::size_t page_size, const options& opt) {
   // 2 MiB pages get fewer per range so the address space stays at 512 MiB.
@@ -63,9 +72,16 @@ void warn_count(const char* what, std::size_t page_size, std::uint64_t got, std:
 
 // One round of both uvm paths, with a manager that lives only for the round so the raw
 // baseline never runs beside uvm's handler.
-void measure_uvm(std::size_t page_size, std::size_t pages, samples& out) {
+uvm::config config_for(uvm::fault_mechanism m, std::size_t page_size) {
   uvm::config cfg = uvm::config::from_env();  // keeps UVM_LOG_LEVEL and friends working
   cfg.page_size = page_size;
+  cfg.faults = m;
+  return cfg;
+}
+
+void measure_uvm(uvm::fault_mechanism m, std::size_t page_size, std::size_t pages,
+                 samples& out) {
+  const uvm::config cfg = config_for(m, page_size);
   uvm::manager mgr(cfg);
   {
     uvm::range r = mgr.allocate(page_size * pages);
@@ -96,6 +112,47 @@ void measure_raw(std::size_t page_size, std::size_t pages, samples& out) {
   measure_raw_faults(raw_fault_kind::upgrade, page_size, pages, out.upgrade);
 }
 
+// Why uvm cannot use userfaultfd here, or empty.
+std::string uvm_uffd_unavailable() {
+  try {
+    uvm::config c = config_for(uvm::fault_mechanism::userfaultfd, std::size_t{64} << 10);
+    c.log = uvm::log_level::off;
+    uvm::manager mgr(c);
+    return {};
+  } catch (const uvm::error& e) {
+    return e.what();
+  }
+}
+
+// 8 threads, each writing one byte to every page of its own slice at once: first touches, so
+// the fault path itself is the bottleneck. @return faults per second.
+double fault_throughput(uvm::fault_mechanism m, std::size_t page_size, std::size_t pages) {
+  constexpr unsigned threads = 8;
+  uvm::manager mgr(config_for(m, page_size));
+  uvm::range r = mgr.allocate(page_size * pages * threads);
+  std::atomic<unsigned> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      uvm::install_alt_stack();
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      std::byte* slice = r.data() + t * pages * page_size;
+      for (std::size_t i = 0; i < pages; ++i) {
+        *reinterpret_cast<volatile unsigned char*>(slice + i * page_size) = 1;
+      }
+    });
+  }
+  while (ready.load() != threads) std::this_thread::yield();
+  const std::uint64_t t0 = now_ns();
+  go.store(true, std::memory_order_release);
+  for (auto& t : pool) t.join();
+  const std::uint64_t t1 = now_ns();
+  warn_count("throughput", page_size, mgr.stats().first_touch.count, pages * threads);
+  return static_cast<double>(pages * threads) * 1e9 / static_cast<double>(t1 - t0);
+}
+
 record latency_record(std::string name, std::size_t page_size, const plan& p,
                       const std::vector<std::uint64_t>& v) {
   const summary s = summarize(v);
@@ -115,45 +172,122 @@ record latency_record(std::string name, std::size_t page_size, const plan& p,
 
 std::vector<record> run(const options& opt) {
   std::vector<record> records;
+  const std::string uffd_missing = uvm_uffd_unavailable();
+  const std::string raw_uffd_missing = raw_uffd_unavailable();
+  const bool uffd = uffd_missing.empty() && raw_uffd_missing.empty();
+  if (!uffd) {
+    std::fprintf(stderr, "uvm-bench: cpu-fault: no userfaultfd records: %s\n",
+                 (uffd_missing.empty() ? raw_uffd_missing : uffd_missing).c_str());
+  }
+  using uvm::fault_mechanism;
   for (const std::size_t page_size : page_sizes) {
     const plan p = plan_for(page_size, opt);
-    // An untimed round first, so neither side pays for cold page tables, caches or the
-    // library's first-use setup.
-    samples warm;
-    measure_uvm(page_size, p.pages, warm);
-    measure_raw(page_size, p.pages, warm);
-
-    samples uvm_s;
-    samples raw_s;
-    for (auto* v : {&uvm_s.first_touch, &uvm_s.upgrade, &raw_s.first_touch, &raw_s.upgrade}) {
-      v->reserve(p.pages * p.rounds);
-    }
-    // Alternating which side goes first spreads drift (frequency, background load) evenly.
+    // Each measurement in turn, the order rotating every round so drift (frequency,
+    // background load) spreads evenly; an untimed round first, so no side pays for cold page
+    // tables, caches or the library's first-use setup.
+    samples sig;
+    samples raw;
+    samples uf;
+    std::vector<std::uint64_t> raw_uf;   // one handler thread
+    std::vector<std::uint64_t> raw_uf4;  // as many as uvm has
+    std::vector<std::uint64_t> raw_zero;  // MISSING + ZEROPAGE, as many handlers as uvm
+    const std::vector<std::function<void(bool)>> steps = {
+        [&](bool keep) {
+          samples w;
+          measure_uvm(fault_mechanism::signal, page_size, p.pages, keep ? sig : w);
+        },
+        [&](bool keep) {
+          samples w;
+          measure_raw(page_size, p.pages, keep ? raw : w);
+        },
+        [&](bool keep) {
+          if (!uffd) return;
+          samples w;
+          measure_uvm(fault_mechanism::userfaultfd, page_size, p.pages, keep ? uf : w);
+        },
+        [&](bool keep) {
+          if (!uffd) return;
+          std::vector<std::uint64_t> w;
+          measure_raw_uffd_faults(raw_uffd_kind::minor, page_size, p.pages, 1, keep ? raw_uf : w);
+          measure_raw_uffd_faults(raw_uffd_kind::minor, page_size, p.pages, uvm_handlers,
+                                  keep ? raw_uf4 : w);
+          measure_raw_uffd_faults(raw_uffd_kind::missing, page_size, p.pages, uvm_handlers,
+                                  keep ? raw_zero : w);
+        },
+    };
+    for (const auto& step : steps) step(false);
     for (std::size_t round = 0; round < p.rounds; ++round) {
-      if (round % 2 == 0) {
-        measure_uvm(page_size, p.pages, uvm_s);
-        measure_raw(page_size, p.pages, raw_s);
-      } else {
-        measure_raw(page_size, p.pages, raw_s);
-        measure_uvm(page_size, p.pages, uvm_s);
-      }
+      for (std::size_t i = 0; i < steps.size(); ++i) steps[(round + i) % steps.size()](true);
     }
 
-    const record raw_ft = latency_record("raw_first_touch", page_size, p, raw_s.first_touch);
-    record ft = latency_record("first_touch", page_size, p, uvm_s.first_touch);
+    const record raw_ft = latency_record("raw_first_touch", page_size, p, raw.first_touch);
+    record ft = latency_record("first_touch", page_size, p, sig.first_touch);
     ft.compare_to(raw_ft);
-    const record raw_up = latency_record("raw_upgrade", page_size, p, raw_s.upgrade);
-    record up = latency_record("upgrade", page_size, p, uvm_s.upgrade);
+    const record raw_up = latency_record("raw_upgrade", page_size, p, raw.upgrade);
+    record up = latency_record("upgrade", page_size, p, sig.upgrade);
     up.compare_to(raw_up);
     records.insert(records.end(), {ft, raw_ft, up, raw_up});
+    if (uffd) {
+      // uvm's paths against the MINOR + CONTINUE floor with the same handler threads; the
+      // one-thread floor beside it (on a VM its wake-ups across idle vCPUs swing it by several
+      // times), and the first-touch floor (MISSING + ZEROPAGE: a page allocated and cleared).
+      const record floor1 = latency_record("raw_uffd_minor_1_handler", page_size, p, raw_uf);
+      record floor = latency_record("raw_uffd_minor", page_size, p, raw_uf4);
+      floor.params.emplace_back("handlers", uvm_handlers);
+      record zero = latency_record("raw_uffd_zeropage", page_size, p, raw_zero);
+      zero.params.emplace_back("handlers", uvm_handlers);
+      record uft = latency_record("uffd_first_touch", page_size, p, uf.first_touch);
+      uft.compare_to(floor);
+      record uft_zero = latency_record("uffd_first_touch_vs_zeropage", page_size, p, uf.first_touch);
+      uft_zero.compare_to(zero);
+      record uup = latency_record("uffd_upgrade", page_size, p, uf.upgrade);
+      uup.compare_to(floor);
+      records.insert(records.end(), {uft, uft_zero, uup, floor, zero, floor1});
+    }
+  }
+
+  // Throughput: 8 threads at once on distinct pages, signal first as the baseline.
+  for (const std::size_t page_size : {std::size_t{4} << 10, std::size_t{64} << 10}) {
+    const std::size_t pages = opt.quick ? 256 : 2048;  // per thread
+    const std::size_t rounds = opt.quick ? 3 : 9;
+    auto measure = [&](fault_mechanism m) {
+      (void)fault_throughput(m, page_size, pages);  // warm-up
+      std::vector<std::uint64_t> v;
+      for (std::size_t i = 0; i < rounds; ++i) {
+        v.push_back(static_cast<std::uint64_t>(fault_throughput(m, page_size, pages)));
+      }
+      const summary s = summarize(v);
+      record r;
+      r.suite = "cpu-fault";
+      r.name = std::string("throughput_8_threads/") + std::string(uvm::to_string(m)) + "/" +
+               size_label(page_size);
+      r.unit = "faults/s";
+      r.value = s.median;
+      r.samples = s.count;
+      r.p10 = s.p10;
+      r.p90 = s.p90;
+      r.params = {{"page_size", static_cast<std::int64_t>(page_size)},
+                  {"threads", 8},
+                  {"pages_per_thread", static_cast<std::int64_t>(pages)}};
+      return r;
+    };
+    const record sig = measure(fault_mechanism::signal);
+    records.push_back(sig);
+    if (uffd) {
+      record uf = measure(fault_mechanism::userfaultfd);
+      uf.compare_to(sig);
+      records.push_back(uf);
+    }
   }
   return records;
 }
 
 const suite_registration registration{
     "cpu-fault",
-    "per-fault latency of uvm's first-touch and read-to-write upgrade paths vs a raw "
-    "mprotect + SIGSEGV round trip, at 4KiB, 64KiB and 2MiB pages",
+    "per-fault latency of uvm's first-touch and read-to-write upgrade paths under signals vs a "
+    "raw mprotect + SIGSEGV round trip and under userfaultfd vs a raw MINOR fault + "
+    "UFFDIO_CONTINUE, at 4KiB, 64KiB and 2MiB pages; fault throughput of 8 threads per "
+    "mechanism",
     run};
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <uvm/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -43,6 +44,19 @@ constexpr std::uint64_t needed_ioctls = (std::uint64_t{1} << _UFFDIO_CONTINUE) |
 
 std::mutex g_mutex;
 std::weak_ptr<userfaultfd_fault_source> g_instance;
+
+// The fault the handler thread is serving: protect() zero-fills its page if it is a hole.
+// Nothing protect() does wakes the faulting thread: the handler does, after the transition is
+// published, so the thread never runs on (or reads the state of) a page still in transition.
+struct serving {
+  const std::byte* addr = nullptr;
+  bool hole = false;  // a MISSING fault: the touched OS page had no memfd page
+};
+thread_local serving t_fault;
+
+bool touched_in(const std::byte* p, std::size_t bytes) noexcept {
+  return t_fault.addr >= p && t_fault.addr < p + bytes;
+}
 
 std::string read_sysctl(const char* path) {
   std::ifstream in(path);
@@ -282,50 +296,75 @@ int userfaultfd_fault_source::write_protect(std::byte* p, std::size_t bytes,
   return uffd_ioctl(uffd_, UFFDIO_WRITEPROTECT, wp);
 }
 
-int userfaultfd_fault_source::map_in(const view_span& v, bool read_only) const noexcept {
-  // Maps every page of the app view that has no entry to its memfd page (UFFDIO_CONTINUE).
-  // Pages already mapped are skipped (the caller sets their write protection); holes, which
-  // have no memfd page yet, are zero-filled in place. Nothing here wakes the faulting threads:
-  // the handler does, once the whole page is in place.
-  const std::size_t os_page = os_page_bytes();
+int userfaultfd_fault_source::continue_run(std::byte* p, std::size_t bytes,
+                                           bool read_only) const noexcept {
+  // UFFDIO_CONTINUE over memfd pages; pages already mapped are skipped (the caller sets their
+  // write protection).
   std::size_t done = 0;
-  bool populated = false;
-  while (done < v.bytes) {
+  while (done < bytes) {
     uffdio_continue c{};
-    c.range = {reinterpret_cast<std::uintptr_t>(v.app + done), v.bytes - done};
+    c.range = {reinterpret_cast<std::uintptr_t>(p + done), bytes - done};
     c.mode = UFFDIO_CONTINUE_MODE_DONTWAKE | (read_only ? UFFDIO_CONTINUE_MODE_WP : 0);
     if (ioctl(uffd_, UFFDIO_CONTINUE, &c) == 0) return 0;
     const int err = errno;
-    if (c.mapped > 0) {  // stopped part-way (at a mapped page or a hole, or EAGAIN): resume there
+    if (c.mapped > 0) {  // stopped part-way (at a mapped page, or EAGAIN): resume there
       done += static_cast<std::size_t>(c.mapped);
-      continue;
-    }
-    if (err == EEXIST) {
-      done += os_page;
-      continue;
-    }
-    if (err == EAGAIN) {
+    } else if (err == EEXIST) {
+      done += os_page_bytes();
+    } else if (err == EAGAIN) {
       sched_yield();
-      continue;
+    } else {
+      return err;
     }
-    if (err != EFAULT) return err;
-    // A hole. Writable: zeroed pages, mapped, in one call (up to the next page that exists).
-    if (!read_only) {
-      uffdio_zeropage z{};
-      z.range = {reinterpret_cast<std::uintptr_t>(v.app + done), v.bytes - done};
-      z.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
-      const int zr = uffd_ioctl(uffd_, UFFDIO_ZEROPAGE, z);
-      if (z.zeropage > 0) {
-        done += static_cast<std::size_t>(z.zeropage);
-        continue;
+  }
+  return 0;
+}
+
+int userfaultfd_fault_source::fill_hole(const view_span& v, std::size_t offset,
+                                        bool read_only) const noexcept {
+  const std::size_t os_page = os_page_bytes();
+  if (!read_only) {  // a zeroed memfd page, mapped writable, in one call
+    uffdio_zeropage z{};
+    z.range = {reinterpret_cast<std::uintptr_t>(v.app + offset), os_page};
+    z.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+    const int e = uffd_ioctl(uffd_, UFFDIO_ZEROPAGE, z);
+    return e == EEXIST ? 0 : e;  // EEXIST: another thread mapped it first
+  }
+  // Read-only: the memfd page comes from the runtime view, then is mapped write-protected.
+  if (madvise(v.runtime + offset, os_page, MADV_POPULATE_WRITE) != 0) return errno;
+  return continue_run(v.app + offset, os_page, true);
+}
+
+int userfaultfd_fault_source::map_in(const view_span& v, bool read_only) const noexcept {
+  // Maps the memfd pages of the span into the app view. Holes (no memfd page yet: never
+  // written) stay holes, as untouched memory does under signals, except the one the faulting
+  // thread touched, which is zero-filled in place; a later touch of another one faults and is
+  // filled the same way. Nothing here wakes faulting threads: the handler does, once the page
+  // is in place.
+  const std::size_t os_page = os_page_bytes();
+  const std::byte* touched = t_fault.addr;
+  if (v.bytes == os_page && t_fault.hole && touched_in(v.app, v.bytes)) {
+    return fill_hole(v, 0, read_only);  // the fault said it: a hole, no need to ask mincore
+  }
+  std::array<unsigned char, 4096> resident{};  // mincore: is the memfd page in the page cache
+  for (std::size_t base = 0; base < v.bytes; base += resident.size() * os_page) {
+    const std::size_t n = std::min(resident.size(), (v.bytes - base) / os_page);
+    if (mincore(v.runtime + base, n * os_page, resident.data()) != 0) return errno;
+    std::size_t i = 0;
+    while (i < n) {
+      const bool in = (resident[i] & 1) != 0;
+      std::size_t j = i + 1;
+      while (j < n && ((resident[j] & 1) != 0) == in) ++j;
+      const std::size_t at = base + i * os_page;
+      const std::size_t len = (j - i) * os_page;
+      if (in) {
+        if (const int e = continue_run(v.app + at, len, read_only); e != 0) return e;
+      } else if (touched >= v.app + at && touched < v.app + at + len) {
+        const auto off = static_cast<std::size_t>(touched - v.app) / os_page * os_page;
+        if (const int e = fill_hole(v, off, read_only); e != 0) return e;
       }
-      if (zr == 0) return 0;
+      i = j;
     }
-    // Read-only (or zero-filling failed): give the holes memfd pages through the runtime view,
-    // then map them.
-    if (populated) return EFAULT;
-    populated = true;
-    if (madvise(v.runtime + done, v.bytes - done, MADV_POPULATE_WRITE) != 0) return errno;
   }
   return 0;
 }
@@ -429,8 +468,19 @@ void userfaultfd_fault_source::handle() {
                  (!write || (p.flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0);
       }
       const std::size_t page = r->page_of(addr);
+      const access a = write ? access::write : access::read;
+      const bool missing = (flags & (UFFD_PAGEFAULT_FLAG_MINOR | UFFD_PAGEFAULT_FLAG_WP)) == 0;
+      t_fault = {static_cast<const std::byte*>(addr), missing};
+      if (!served && missing) {
+        // A hole in a page whose state allows the access (the part of a page never touched
+        // yet): zero-fill it, as the kernel does by itself for untouched memory under signals.
+        // Not a fault of the library's.
+        const page_word w = r->pages().load(page);
+        served = (w & busy_bit) == 0 && allows(host_access_of(stored_state(w)), a) &&
+                 r->heal(addr, w) != 0;
+      }
       if (!served) {
-        const auto o = r->on_cpu_fault(addr, write ? access::write : access::read, *slot);
+        const auto o = r->on_cpu_fault(addr, a, *slot);
         if (o.st == status::spurious) {
           if (last.tid == tid && last.addr == m.arg.pagefault.address &&
               last.serial == r->serial() && last.word == o.word) {
@@ -447,6 +497,7 @@ void userfaultfd_fault_source::handle() {
           fail(tid, addr, write, *r, o);
         }
       }
+      t_fault = {};
       wake(r->page_address(page), r->page_size());
     }
   }
