@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -200,6 +202,96 @@ TEST_F(Userfaultfd, ProtectionsSplitNoMapping) {
   std::fclose(maps);
   EXPECT_EQ(overlapping, 1);
   EXPECT_EQ(mgr.stats().coarsened_blocks, 0u);
+}
+
+TEST_F(Userfaultfd, FirstTouchesFillOnlyTheTouchedMemory) {
+  // One byte written per 2 MiB page: each fault zero-fills one OS page, not the whole page, as
+  // untouched memory stays unallocated under signals.
+  uvm::config c = uffd_config();
+  c.page_size = std::size_t{2} << 20;
+  uvm::manager mgr(c);
+  constexpr std::size_t pages = 128;  // 256 MiB
+  uvm::range r = mgr.allocate(pages << 21);
+  auto shmem_kib = [] {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    long kib = -1;
+    while (status >> key) {
+      if (key == "RssShmem:") {
+        status >> kib;
+        break;
+      }
+    }
+    return kib;
+  };
+  const long before = shmem_kib();
+  ASSERT_GE(before, 0);
+  for (std::size_t p = 0; p < pages; ++p) r.data()[(p << 21) + 12345] = std::byte{1};
+  const long grown = shmem_kib() - before;
+  EXPECT_LT(grown, 16 * 1024) << "KiB of shared memory after 128 one-byte first touches";
+  EXPECT_EQ(mgr.stats().first_touch.count, pages);
+  // The rest of each page reads as zeros, and filling it is not counted as a fault.
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < (std::size_t{2} << 20); i += 4096) {
+    sum += static_cast<unsigned char>(r.data()[(std::size_t{5} << 21) + i]);
+  }
+  EXPECT_EQ(sum, 0u);
+  EXPECT_EQ(mgr.stats().cpu_faults(), pages);
+}
+
+TEST_F(Userfaultfd, SystemCallsRaceWithPrefetchesAndLoseNothing) {
+  // Threads read() from pipes into their own slices while another thread moves the whole range
+  // to the device and back: every byte lands, whatever state the page was in when the kernel
+  // touched it.
+  uvm::manager mgr(uffd_config());
+  constexpr std::size_t threads = 4;
+  constexpr std::size_t slice = 8 * page;
+  uvm::range r = mgr.allocate(threads * slice);
+  std::atomic<bool> done{false};
+  std::thread mover([&] {
+    while (!done.load()) {
+      (void)mgr.prefetch(r.data(), threads * slice, uvm::location::device());
+      (void)mgr.prefetch(r.data(), threads * slice, uvm::location::host());
+    }
+  });
+  std::vector<std::thread> readers;
+  std::atomic<int> bad{0};
+  for (std::size_t t = 0; t < threads; ++t) {
+    readers.emplace_back([&, t] {
+      std::array<int, 2> p{};
+      if (pipe(p.data()) != 0) {
+        bad.fetch_add(1);
+        return;
+      }
+      std::vector<unsigned char> chunk(4096);
+      std::byte* mine = r.data() + t * slice;
+      for (int round = 0; round < 40; ++round) {
+        for (std::size_t off = 0; off < slice; off += chunk.size()) {
+          for (std::size_t i = 0; i < chunk.size(); ++i) {
+            chunk[i] = static_cast<unsigned char>(round * 31 + t + off / 4096 + i);
+          }
+          if (write(p[1], chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size()) ||
+              read_fully(p[0], mine + off, chunk.size()) != static_cast<ssize_t>(chunk.size())) {
+            bad.fetch_add(1);
+          }
+        }
+        for (std::size_t off = 0; off < slice; ++off) {
+          const auto want = static_cast<unsigned char>(round * 31 + t + off / 4096 + off % 4096);
+          if (static_cast<unsigned char>(mine[off]) != want) {
+            bad.fetch_add(1);
+            break;
+          }
+        }
+      }
+      close(p[0]);
+      close(p[1]);
+    });
+  }
+  for (auto& t : readers) t.join();
+  done = true;
+  mover.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(mgr.stats().serviced.count, 0u) << "some reads found their page on the device";
 }
 
 // Runs `body` in a child that has dropped root (uid and gid 65534, so no CAP_SYS_PTRACE and no
