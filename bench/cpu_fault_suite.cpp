@@ -47,21 +47,6 @@ struct samples {
   std::vector<std::uint64_t> upgrade;
 };
 
-// One timed 1-byte write per page, in address order. The signal fences keep the compiler from
-// moving the store across the clock reads.
-void time_writes(std::byte* base, std::size_t page_size, std::size_t pages,
-                 std::vector<std::uint64_t>& out) {
-  for (std::size_t i = 0; i < pages; ++i) {
-    volatile unsigned char* p = reinterpret_cast<unsigned char*>(base + i * page_size);
-    const std::uint64_t t0 = now_ns();
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    *p = 1;
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    const std::uint64_t t1 = now_ns();
-    out.push_back(t1 - t0);
-  }
-}
-
 void warn_count(const char* what, std::size_t page_size, std::uint64_t got, std::size_t want) {
   if (got != want) {
     std::fprintf(stderr,
@@ -86,7 +71,7 @@ void measure_uvm(uvm::fault_mechanism m, std::size_t page_size, std::size_t page
   {
     uvm::range r = mgr.allocate(page_size * pages);
     const uvm::stats before = mgr.stats();
-    time_writes(r.data(), page_size, pages, out.first_touch);
+    time_page_writes(r.data(), page_size, pages, out.first_touch);
     const uvm::stats after = mgr.stats();
     warn_count("first_touch", page_size, after.first_touch.count - before.first_touch.count, pages);
     warn_count("first_touch (all kinds)", page_size, after.cpu_faults() - before.cpu_faults(),
@@ -100,7 +85,7 @@ void measure_uvm(uvm::fault_mechanism m, std::size_t page_size, std::size_t page
       (void)*reinterpret_cast<volatile unsigned char*>(r.data() + i * page_size);
     }
     const uvm::stats before = mgr.stats();
-    time_writes(r.data(), page_size, pages, out.upgrade);
+    time_page_writes(r.data(), page_size, pages, out.upgrade);
     const uvm::stats after = mgr.stats();
     warn_count("upgrade", page_size, after.upgrade.count - before.upgrade.count, pages);
     warn_count("upgrade (all kinds)", page_size, after.cpu_faults() - before.cpu_faults(), pages);
@@ -153,21 +138,27 @@ double fault_throughput(uvm::fault_mechanism m, std::size_t page_size, std::size
   return static_cast<double>(pages * threads) * 1e9 / static_cast<double>(t1 - t0);
 }
 
-record latency_record(std::string name, std::size_t page_size, const plan& p,
-                      const std::vector<std::uint64_t>& v) {
+record summary_record(std::string name, std::string unit, const std::vector<std::uint64_t>& v,
+                      std::vector<param> params) {
   const summary s = summarize(v);
   record r;
   r.suite = "cpu-fault";
-  r.name = std::move(name) + "/" + size_label(page_size);
-  r.unit = "ns";
+  r.name = std::move(name);
+  r.unit = std::move(unit);
   r.value = s.median;
   r.samples = s.count;
   r.p10 = s.p10;
   r.p90 = s.p90;
-  r.params = {{"page_size", static_cast<std::int64_t>(page_size)},
-              {"pages", static_cast<std::int64_t>(p.pages)},
-              {"rounds", static_cast<std::int64_t>(p.rounds)}};
+  r.params = std::move(params);
   return r;
+}
+
+record latency_record(const std::string& name, std::size_t page_size, const plan& p,
+                      const std::vector<std::uint64_t>& v) {
+  return summary_record(name + "/" + size_label(page_size), "ns", v,
+                        {{"page_size", static_cast<std::int64_t>(page_size)},
+                         {"pages", static_cast<std::int64_t>(p.pages)},
+                         {"rounds", static_cast<std::int64_t>(p.rounds)}});
 }
 
 std::vector<record> run(const options& opt) {
@@ -256,20 +247,12 @@ std::vector<record> run(const options& opt) {
       for (std::size_t i = 0; i < rounds; ++i) {
         v.push_back(static_cast<std::uint64_t>(fault_throughput(m, page_size, pages)));
       }
-      const summary s = summarize(v);
-      record r;
-      r.suite = "cpu-fault";
-      r.name = std::string("throughput_8_threads/") + std::string(uvm::to_string(m)) + "/" +
-               size_label(page_size);
-      r.unit = "faults/s";
-      r.value = s.median;
-      r.samples = s.count;
-      r.p10 = s.p10;
-      r.p90 = s.p90;
-      r.params = {{"page_size", static_cast<std::int64_t>(page_size)},
-                  {"threads", 8},
-                  {"pages_per_thread", static_cast<std::int64_t>(pages)}};
-      return r;
+      return summary_record(
+          "throughput_8_threads/" + std::string(uvm::to_string(m)) + "/" + size_label(page_size),
+          "faults/s", v,
+          {{"page_size", static_cast<std::int64_t>(page_size)},
+           {"threads", 8},
+           {"pages_per_thread", static_cast<std::int64_t>(pages)}});
     };
     const record sig = measure(fault_mechanism::signal);
     records.push_back(sig);

@@ -130,15 +130,7 @@ void measure_raw_faults(raw_fault_kind kind, std::size_t page_size, std::size_t 
   std::size_t faults = 0;
   {
     handler_scope scope(region, bytes, page_size);
-    for (std::size_t i = 0; i < pages; ++i) {
-      volatile unsigned char* p = base + i * page_size;
-      const std::uint64_t t0 = now_ns();
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-      *p = 1;
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-      const std::uint64_t t1 = now_ns();
-      out.push_back(t1 - t0);
-    }
+    time_page_writes(base, page_size, pages, out);
     faults = g_faults.load();
   }
   if (faults != pages) {

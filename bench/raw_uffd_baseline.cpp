@@ -119,15 +119,7 @@ void measure_raw_uffd_faults(raw_uffd_kind kind, std::size_t page_size, std::siz
   std::vector<std::thread> pool;
   for (unsigned i = 0; i < handlers; ++i) pool.emplace_back(handle);
   auto* base = static_cast<unsigned char*>(view);
-  for (std::size_t i = 0; i < pages; ++i) {
-    volatile unsigned char* p = base + i * page_size;
-    const std::uint64_t t0 = now_ns();
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    *p = 1;
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    const std::uint64_t t1 = now_ns();
-    out.push_back(t1 - t0);
-  }
+  time_page_writes(base, page_size, pages, out);
   const std::uint64_t one = 1;
   (void)!write(stop, &one, sizeof one);
   for (auto& t : pool) t.join();

@@ -3,6 +3,7 @@
 // The clock the suites time with, and order statistics over its samples.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
@@ -17,6 +18,22 @@ namespace bench {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
          static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// One timed 1-byte write to the first byte of each of `pages` pages from `base`, in address
+// order (one fault each where the pages fault), appending each latency in ns to `out`. The
+// signal fences keep the compiler from moving the store across the clock reads.
+inline void time_page_writes(void* base, std::size_t page_size, std::size_t pages,
+                             std::vector<std::uint64_t>& out) {
+  for (std::size_t i = 0; i < pages; ++i) {
+    volatile unsigned char* p = static_cast<unsigned char*>(base) + i * page_size;
+    const std::uint64_t t0 = now_ns();
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    *p = 1;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    const std::uint64_t t1 = now_ns();
+    out.push_back(t1 - t0);
+  }
 }
 
 struct summary {

@@ -301,6 +301,7 @@ int userfaultfd_fault_source::continue_run(std::byte* p, std::size_t bytes,
   // UFFDIO_CONTINUE over memfd pages; pages already mapped are skipped (the caller sets their
   // write protection).
   std::size_t done = 0;
+  int changing = 0;  // EAGAIN: the address space is changing (fork, mremap); bounded retries
   while (done < bytes) {
     uffdio_continue c{};
     c.range = {reinterpret_cast<std::uintptr_t>(p + done), bytes - done};
@@ -311,7 +312,7 @@ int userfaultfd_fault_source::continue_run(std::byte* p, std::size_t bytes,
       done += static_cast<std::size_t>(c.mapped);
     } else if (err == EEXIST) {
       done += os_page_bytes();
-    } else if (err == EAGAIN) {
+    } else if (err == EAGAIN && ++changing < 1000) {
       sched_yield();
     } else {
       return err;
