@@ -150,9 +150,11 @@ struct samples {
 // every page a kernel has just dirtied. `beside` samples the baselines after each timed move.
 // The first rep is an untimed warm-up: it faults in the device frames and the library's lazily
 // built state.
-void measure(std::size_t page_size, const plan& p, samples& out, const sample_baselines& beside) {
+void measure(uvm::fault_mechanism m, std::size_t page_size, const plan& p, samples& out,
+             const sample_baselines& beside) {
   uvm::config cfg = uvm::config::from_env();  // keeps UVM_BACKEND, UVM_LOG_LEVEL... working
   cfg.page_size = page_size;
+  cfg.faults = m;
   cfg.device_budget = 2 * p.bytes;  // everything fits: no eviction, no remote mapping
   uvm::manager mgr(cfg);
   uvm::range r = mgr.allocate(p.bytes);
@@ -300,11 +302,27 @@ std::vector<record> run(const options& opt) {
 #endif
   };
 
-  std::vector<samples> per_size;
-  for (const std::size_t page_size : page_sizes) {
-    samples s;
-    measure(page_size, p, s, beside);
-    per_size.push_back(std::move(s));
+  // Under each fault mechanism: the signal one changes protections with mprotect; userfaultfd
+  // unmaps pages (MADV_DONTNEED) and maps them back (UFFDIO_CONTINUE), page by page.
+  std::vector<uvm::fault_mechanism> mechanisms{uvm::fault_mechanism::signal};
+  try {
+    uvm::config c = uvm::config::from_env();
+    c.faults = uvm::fault_mechanism::userfaultfd;
+    c.log = uvm::log_level::off;
+    uvm::manager probe(c);
+    mechanisms.push_back(uvm::fault_mechanism::userfaultfd);
+  } catch (const uvm::error& e) {
+    std::fprintf(stderr, "uvm-bench: migrate: no userfaultfd records: %s\n", e.what());
+  }
+  std::vector<std::vector<samples>> per_mechanism;
+  for (const uvm::fault_mechanism m : mechanisms) {
+    std::vector<samples> per_size;
+    for (const std::size_t page_size : page_sizes) {
+      samples s;
+      measure(m, page_size, p, s, beside);
+      per_size.push_back(std::move(s));
+    }
+    per_mechanism.push_back(std::move(per_size));
   }
 
   const record base = throughput_record("memcpy/" + size_label(p.bytes), 0, p.bytes, baseline);
@@ -316,14 +334,19 @@ std::vector<record> run(const options& opt) {
     base_d2h = throughput_record("cudaMemcpyAsync_d2h/" + size_label(p.bytes), 0, p.bytes, dma_d2h);
   }
   std::vector<record> records;
-  for (std::size_t k = 0; k < std::size(page_sizes); ++k) {
-    const std::string label = size_label(page_sizes[k]);
-    record h2d = throughput_record("h2d/" + label, page_sizes[k], p.bytes, per_size[k].h2d);
-    h2d.compare_to(base_h2d.value_or(base));
-    record d2h = throughput_record("d2h/" + label, page_sizes[k], p.bytes, per_size[k].d2h);
-    d2h.compare_to(base_d2h.value_or(base));
-    records.push_back(std::move(h2d));
-    records.push_back(std::move(d2h));
+  for (std::size_t i = 0; i < mechanisms.size(); ++i) {
+    // Signal records keep their historical names; userfaultfd ones are prefixed.
+    const std::string prefix = mechanisms[i] == uvm::fault_mechanism::signal ? "" : "uffd_";
+    for (std::size_t k = 0; k < std::size(page_sizes); ++k) {
+      const std::string label = size_label(page_sizes[k]);
+      const samples& s = per_mechanism[i][k];
+      record h2d = throughput_record(prefix + "h2d/" + label, page_sizes[k], p.bytes, s.h2d);
+      h2d.compare_to(base_h2d.value_or(base));
+      record d2h = throughput_record(prefix + "d2h/" + label, page_sizes[k], p.bytes, s.d2h);
+      d2h.compare_to(base_d2h.value_or(base));
+      records.push_back(std::move(h2d));
+      records.push_back(std::move(d2h));
+    }
   }
   if (base_h2d) records.insert(records.end(), {*base_h2d, *base_d2h});
   records.push_back(base);
@@ -336,7 +359,8 @@ const suite_registration registration{
     "migrate",
     "throughput of prefetch host->device and device->host (dirty pages) vs a copy of the same "
     "bytes measured beside it (cudaMemcpyAsync pinned<->device on a GPU, host memcpy on the "
-    "emulated device), at 4KiB, 64KiB and 2MiB pages",
+    "emulated device), at 4KiB, 64KiB and 2MiB pages, under the signal and (uffd_*) userfaultfd "
+    "fault mechanisms",
     run};
 
 }  // namespace

@@ -296,19 +296,22 @@ int userfaultfd_fault_source::write_protect(std::byte* p, std::size_t bytes,
   return uffd_ioctl(uffd_, UFFDIO_WRITEPROTECT, wp);
 }
 
-int userfaultfd_fault_source::continue_run(std::byte* p, std::size_t bytes,
-                                           bool read_only) const noexcept {
+int userfaultfd_fault_source::continue_run(std::byte* p, std::size_t bytes, bool read_only,
+                                           std::size_t& done) const noexcept {
   // UFFDIO_CONTINUE over memfd pages; pages already mapped are skipped (the caller sets their
-  // write protection).
-  std::size_t done = 0;
+  // write protection). Stops at a hole (EFAULT), with `done` the bytes before it.
+  done = 0;
   int changing = 0;  // EAGAIN: the address space is changing (fork, mremap); bounded retries
   while (done < bytes) {
     uffdio_continue c{};
     c.range = {reinterpret_cast<std::uintptr_t>(p + done), bytes - done};
     c.mode = UFFDIO_CONTINUE_MODE_DONTWAKE | (read_only ? UFFDIO_CONTINUE_MODE_WP : 0);
-    if (ioctl(uffd_, UFFDIO_CONTINUE, &c) == 0) return 0;
+    if (ioctl(uffd_, UFFDIO_CONTINUE, &c) == 0) {
+      done = bytes;
+      return 0;
+    }
     const int err = errno;
-    if (c.mapped > 0) {  // stopped part-way (at a mapped page, or EAGAIN): resume there
+    if (c.mapped > 0) {  // stopped part-way (at a mapped page, a hole, or EAGAIN): resume there
       done += static_cast<std::size_t>(c.mapped);
     } else if (err == EEXIST) {
       done += os_page_bytes();
@@ -333,7 +336,8 @@ int userfaultfd_fault_source::fill_hole(const view_span& v, std::size_t offset,
   }
   // Read-only: the memfd page comes from the runtime view, then is mapped write-protected.
   if (madvise(v.runtime + offset, os_page, MADV_POPULATE_WRITE) != 0) return errno;
-  return continue_run(v.app + offset, os_page, true);
+  std::size_t mapped = 0;
+  return continue_run(v.app + offset, os_page, true, mapped);
 }
 
 int userfaultfd_fault_source::map_in(const view_span& v, bool read_only) const noexcept {
@@ -347,25 +351,36 @@ int userfaultfd_fault_source::map_in(const view_span& v, bool read_only) const n
   if (v.bytes == os_page && t_fault.hole && touched_in(v.app, v.bytes)) {
     return fill_hole(v, 0, read_only);  // the fault said it: a hole, no need to ask mincore
   }
-  std::array<unsigned char, 4096> resident{};  // mincore: is the memfd page in the page cache
-  for (std::size_t base = 0; base < v.bytes; base += resident.size() * os_page) {
-    const std::size_t n = std::min(resident.size(), (v.bytes - base) / os_page);
-    if (mincore(v.runtime + base, n * os_page, resident.data()) != 0) return errno;
-    std::size_t i = 0;
-    while (i < n) {
-      const bool in = (resident[i] & 1) != 0;
-      std::size_t j = i + 1;
-      while (j < n && ((resident[j] & 1) != 0) == in) ++j;
-      const std::size_t at = base + i * os_page;
-      const std::size_t len = (j - i) * os_page;
-      if (in) {
-        if (const int e = continue_run(v.app + at, len, read_only); e != 0) return e;
-      } else if (touched >= v.app + at && touched < v.app + at + len) {
-        const auto off = static_cast<std::size_t>(touched - v.app) / os_page * os_page;
-        if (const int e = fill_hole(v, off, read_only); e != 0) return e;
-      }
-      i = j;
+  // Most spans have no hole (their data came back through the runtime view): map them in one
+  // call, and ask mincore only where a call stopped at a hole.
+  std::size_t at = 0;
+  int raced = 0;  // CONTINUE saw a hole where mincore then saw a page: populated meanwhile
+  while (at < v.bytes) {
+    std::size_t mapped = 0;
+    const int e = continue_run(v.app + at, v.bytes - at, read_only, mapped);
+    at += mapped;
+    if (e == 0) return 0;
+    if (e != EFAULT) return e;
+    // A hole at `at`: find where the holes end (the next memfd page that exists).
+    std::array<unsigned char, 512> resident{};
+    std::size_t end = at;
+    while (end < v.bytes) {
+      const std::size_t n = std::min(resident.size(), (v.bytes - end) / os_page);
+      if (mincore(v.runtime + end, n * os_page, resident.data()) != 0) return errno;
+      std::size_t i = 0;
+      while (i < n && (resident[i] & 1) == 0) ++i;
+      end += i * os_page;
+      if (i < n) break;
     }
+    if (end == at) {
+      if (++raced == 3) return EFAULT;
+      continue;
+    }
+    if (touched >= v.app + at && touched < v.app + end) {
+      const auto off = static_cast<std::size_t>(touched - v.app) / os_page * os_page;
+      if (const int f = fill_hole(v, off, read_only); f != 0) return f;
+    }
+    at = end;
   }
   return 0;
 }

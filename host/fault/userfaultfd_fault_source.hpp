@@ -46,7 +46,8 @@ class userfaultfd_fault_source final : public fault_source {
   void handle();
   [[nodiscard]] int write_protect(std::byte* p, std::size_t bytes, bool on) const noexcept;
   [[nodiscard]] int map_in(const view_span& v, bool read_only) const noexcept;
-  [[nodiscard]] int continue_run(std::byte* p, std::size_t bytes, bool read_only) const noexcept;
+  [[nodiscard]] int continue_run(std::byte* p, std::size_t bytes, bool read_only,
+                                 std::size_t& done) const noexcept;
   [[nodiscard]] int fill_hole(const view_span& v, std::size_t offset, bool read_only) const noexcept;
   void wake(const void* p, std::size_t bytes) const noexcept;
 
