@@ -93,6 +93,19 @@ class managed_range {
   /// the access is simply retried).
   [[nodiscard]] page_word heal(const void* addr, page_word seen) noexcept;
 
+  /// Under a claim of `page` (whose word was `seen`), runs `fill(state)` and publishes the same
+  /// state again: for a mechanism that fills the untouched parts of an accessible page in place.
+  /// @return false if the page changed meanwhile (nothing done), else what `fill` returned.
+  template <class Fill>
+  bool fill_in_place(std::size_t page, page_word seen, Fill&& fill) noexcept {
+    page_word w = seen;
+    if ((w & busy_bit) != 0 || !pages_.try_claim(page, w)) return false;
+    const page_state s = stored_state(w);
+    const bool ok = fill(s);
+    pages_.publish(page, s);
+    return ok;
+  }
+
   /// The range's number in the process, never reused (unlike its address).
   [[nodiscard]] std::uint64_t serial() const noexcept { return serial_; }
 

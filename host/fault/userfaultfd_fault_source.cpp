@@ -54,6 +54,9 @@ struct serving {
 };
 thread_local serving t_fault;
 
+// How much of a hole around the touched page one fault zero-fills.
+constexpr std::size_t fill_window = std::size_t{64} << 10;
+
 bool touched_in(const std::byte* p, std::size_t bytes) noexcept {
   return t_fault.addr >= p && t_fault.addr < p + bytes;
 }
@@ -324,32 +327,43 @@ int userfaultfd_fault_source::continue_run(std::byte* p, std::size_t bytes, bool
   return 0;
 }
 
-int userfaultfd_fault_source::fill_hole(const view_span& v, std::size_t offset,
+int userfaultfd_fault_source::fill_hole(const view_span& v, std::size_t offset, std::size_t bytes,
                                         bool read_only) const noexcept {
-  const std::size_t os_page = os_page_bytes();
-  if (!read_only) {  // a zeroed memfd page, mapped writable, in one call
-    uffdio_zeropage z{};
-    z.range = {reinterpret_cast<std::uintptr_t>(v.app + offset), os_page};
-    z.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
-    const int e = uffd_ioctl(uffd_, UFFDIO_ZEROPAGE, z);
-    return e == EEXIST ? 0 : e;  // EEXIST: another thread mapped it first
+  if (!read_only) {  // zeroed memfd pages, mapped writable, in one call
+    std::size_t done = 0;
+    while (done < bytes) {
+      uffdio_zeropage z{};
+      z.range = {reinterpret_cast<std::uintptr_t>(v.app + offset + done), bytes - done};
+      z.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+      const int e = uffd_ioctl(uffd_, UFFDIO_ZEROPAGE, z);
+      if (e == 0) return 0;
+      if (z.zeropage > 0) {
+        done += static_cast<std::size_t>(z.zeropage);
+      } else if (e == EEXIST) {  // another thread filled this one first
+        done += os_page_bytes();
+      } else {
+        return e;
+      }
+    }
+    return 0;
   }
-  // Read-only: the memfd page comes from the runtime view, then is mapped write-protected.
-  if (madvise(v.runtime + offset, os_page, MADV_POPULATE_WRITE) != 0) return errno;
+  // Read-only: the memfd pages come from the runtime view, then are mapped write-protected.
+  if (madvise(v.runtime + offset, bytes, MADV_POPULATE_WRITE) != 0) return errno;
   std::size_t mapped = 0;
-  return continue_run(v.app + offset, os_page, true, mapped);
+  return continue_run(v.app + offset, bytes, true, mapped);
 }
 
 int userfaultfd_fault_source::map_in(const view_span& v, bool read_only) const noexcept {
   // Maps the memfd pages of the span into the app view. Holes (no memfd page yet: never
-  // written) stay holes, as untouched memory does under signals, except the one the faulting
-  // thread touched, which is zero-filled in place; a later touch of another one faults and is
-  // filled the same way. Nothing here wakes faulting threads: the handler does, once the page
-  // is in place.
+  // written) stay holes, as untouched memory does under signals, except those in the 64 KiB
+  // window around the one the faulting thread touched, which are zero-filled in place; a later
+  // touch of another one faults and is filled the same way (a window, not one page: a loop over
+  // a large page then takes one fault per 64 KiB, not per 4 KiB). Nothing here wakes faulting
+  // threads: the handler does, once the page is in place.
   const std::size_t os_page = os_page_bytes();
   const std::byte* touched = t_fault.addr;
   if (v.bytes == os_page && t_fault.hole && touched_in(v.app, v.bytes)) {
-    return fill_hole(v, 0, read_only);  // the fault said it: a hole, no need to ask mincore
+    return fill_hole(v, 0, os_page, read_only);  // the fault said it: a hole, no mincore needed
   }
   // Most spans have no hole (their data came back through the runtime view): map them in one
   // call, and ask mincore only where a call stopped at a hole.
@@ -377,8 +391,11 @@ int userfaultfd_fault_source::map_in(const view_span& v, bool read_only) const n
       continue;
     }
     if (touched >= v.app + at && touched < v.app + end) {
-      const auto off = static_cast<std::size_t>(touched - v.app) / os_page * os_page;
-      if (const int f = fill_hole(v, off, read_only); f != 0) return f;
+      // The touched hole and its neighbours in the same fill window.
+      const auto off = static_cast<std::size_t>(touched - v.app) / fill_window * fill_window;
+      const std::size_t lo = std::max(at, off);
+      const std::size_t hi = std::min(end, off + fill_window);
+      if (const int f = fill_hole(v, lo, hi - lo, read_only); f != 0) return f;
     }
     at = end;
   }
@@ -407,6 +424,18 @@ int userfaultfd_fault_source::do_protect(const view_span& v, host_access from,
       return write_protect(v.app, v.bytes, false);
   }
   return EINVAL;
+}
+
+int userfaultfd_fault_source::fill_window_around(const managed_range& r, std::size_t page,
+                                                 const void* addr, page_state s) const noexcept {
+  // The fill window around `addr`, within the page.
+  const std::size_t page_start = page * r.page_size();
+  const std::size_t at = static_cast<std::size_t>(static_cast<const std::byte*>(addr) - r.base());
+  const std::size_t lo = std::max(page_start, at / fill_window * fill_window);
+  const std::size_t hi = std::min(page_start + r.page_size(), at / fill_window * fill_window +
+                                                                  fill_window);
+  const view_span v{r.base(), r.runtime_view(), r.reserved()};
+  return fill_hole(v, lo, hi - lo, host_access_of(s) != host_access::read_write);
 }
 
 void userfaultfd_fault_source::handle() {
@@ -493,7 +522,9 @@ void userfaultfd_fault_source::handle() {
         // Not a fault of the library's.
         const page_word w = r->pages().load(page);
         served = (w & busy_bit) == 0 && allows(host_access_of(stored_state(w)), a) &&
-                 r->heal(addr, w) != 0;
+                 r->fill_in_place(page, w, [&](page_state s) {
+                   return fill_window_around(*r, page, addr, s) == 0;
+                 });
       }
       if (!served) {
         const auto o = r->on_cpu_fault(addr, a, *slot);

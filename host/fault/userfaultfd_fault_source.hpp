@@ -23,6 +23,8 @@
 
 namespace uvm::detail {
 
+class managed_range;
+
 class userfaultfd_fault_source final : public fault_source {
  public:
   /// Why this process cannot use the mechanism (permission, kernel features), or empty if it
@@ -48,8 +50,11 @@ class userfaultfd_fault_source final : public fault_source {
   [[nodiscard]] int map_in(const view_span& v, bool read_only) const noexcept;
   [[nodiscard]] int continue_run(std::byte* p, std::size_t bytes, bool read_only,
                                  std::size_t& done) const noexcept;
-  [[nodiscard]] int fill_hole(const view_span& v, std::size_t offset, bool read_only) const noexcept;
+  [[nodiscard]] int fill_hole(const view_span& v, std::size_t offset, std::size_t bytes,
+                              bool read_only) const noexcept;
   void wake(const void* p, std::size_t bytes) const noexcept;
+  [[nodiscard]] int fill_window_around(const managed_range& r, std::size_t page, const void* addr,
+                                       page_state s) const noexcept;
 
   int do_protect(const view_span& v, host_access from, host_access to) noexcept override;
   bool do_splits_mappings() const noexcept override { return false; }
