@@ -89,13 +89,14 @@ int c_api_advise_read_mostly(void) {
   CHECK(page_state(x) == uvmPageStateShared);
   CHECK(page_state(y) == uvmPageStateDeviceExclusive);
 
-  /* A CPU read keeps the duplicate; without the advice the page moves back. */
+  /* A CPU read keeps the duplicate; without the advice the page moves back (under userfaultfd
+     as a read-only duplicate of its own, the device copy still valid). */
   sink = x[0];
   CHECK(sink == 1);
   CHECK(page_state(x) == uvmPageStateShared);
   sink = y[0];
   CHECK(sink == 1);
-  CHECK(page_state(y) == uvmPageStateHostExclusive);
+  CHECK(page_state(y) == uvmPageStateHostExclusive || page_state(y) == uvmPageStateShared);
   x[0] = 2; /* the first write upgrades the page */
   CHECK(page_state(x) == uvmPageStateHostExclusive);
 
@@ -104,7 +105,7 @@ int c_api_advise_read_mostly(void) {
   CHECK(page_state(x) == uvmPageStateDeviceExclusive);
   sink = x[0];
   CHECK(sink == 2);
-  CHECK(page_state(x) == uvmPageStateHostExclusive);
+  CHECK(page_state(x) == uvmPageStateHostExclusive || page_state(x) == uvmPageStateShared);
 
   /* Advice on a span that is empty or not managed. */
   CHECK(uvmMemAdvise(x, 0, uvmMemAdviseSetReadMostly, 0) == uvmErrorInvalidValue);

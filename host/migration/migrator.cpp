@@ -647,7 +647,7 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
   if (kernels_in_flight() || (w & busy_bit) != 0) return retry_later;
   try {
     chunk c(this);
-    if (start_to_host(r, page, a == access::write, c)) {
+    if (start_to_host(r, page, a == access::write, c, settings_.read_duplicates)) {
       enqueue_tail(c, copy_kind::device_to_host, d2h_);
       const int err = complete(c);
       // Copies that outlive the timeout finish later: the fault waits for them, bounded.

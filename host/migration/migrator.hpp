@@ -48,6 +48,11 @@ class migrator final : public fault_resolver {
     std::string_view prefetch = "none";
     unsigned thrashing_migrations = 3;  ///< 0: no thrashing detection
     std::chrono::nanoseconds thrashing_lapse = std::chrono::microseconds(500);
+    /// A CPU read fault on a device page leaves a read-only duplicate (`shared`): the device
+    /// copy stays valid until the CPU writes the page, so a kernel that only reads it again
+    /// needs no copy. Worth it where a read-only host page costs no mapping (userfaultfd); under
+    /// signals it would split the app view, so only `read_mostly` pages duplicate there.
+    bool read_duplicates = false;
   };
 
   /// @throws uvm::out_of_memory if the frames cannot be allocated.

@@ -155,9 +155,9 @@ TEST_F(Userfaultfd, WriteAndSendFromDeviceResidentPages) {
   close(s[0]);
   close(s[1]);
   EXPECT_TRUE(holds_pattern(got.data(), 4096, 5, page));
-  // A CPU read brought each page back; the device copy is no longer needed for it.
-  EXPECT_EQ(mgr.state_of(r.data()), page_state::host_exclusive);
-  EXPECT_EQ(mgr.state_of(r.data() + page), page_state::host_exclusive);
+  // A CPU read brought each page back as a read-only duplicate: the device copy stays valid.
+  EXPECT_EQ(mgr.state_of(r.data()), page_state::shared);
+  EXPECT_EQ(mgr.state_of(r.data() + page), page_state::shared);
   EXPECT_GE(mgr.stats().serviced.count, 2u);
 }
 
@@ -292,6 +292,51 @@ TEST_F(Userfaultfd, SystemCallsRaceWithPrefetchesAndLoseNothing) {
   mover.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(mgr.stats().serviced.count, 0u) << "some reads found their page on the device";
+}
+
+TEST_F(Userfaultfd, CpuReadsBetweenKernelsLeaveDuplicatesAndOnlyWrittenPagesMoveAgain) {
+  // A CPU read of a device page leaves both copies valid (no mapping to split under
+  // userfaultfd), so a kernel that reads the data again needs no copy; a CPU write makes the
+  // device copy stale, and exactly the written pages move again.
+  uvm::manager mgr(uffd_config());
+  constexpr std::size_t pages = 16;
+  constexpr std::size_t per_page = page / sizeof(std::uint32_t);
+  auto x = mgr.allocate<std::uint32_t>(pages * per_page);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint32_t>(i);
+  const auto v = x.view();
+  std::atomic<std::uint64_t> device_sum{0};
+  auto kernel_reads = [&] {
+    device_sum = 0;
+    mgr.parallel_for(pages, [=, &device_sum](std::size_t p) {
+      std::uint64_t s = 0;
+      for (std::size_t i = 0; i < per_page; ++i) s += v.load(p * per_page + i);
+      device_sum.fetch_add(s);
+    });
+    mgr.synchronize();
+  };
+  auto cpu_sum = [&] {
+    std::uint64_t s = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) s += x[i];
+    return s;
+  };
+  const std::uint64_t expected = std::uint64_t{x.size()} * (x.size() - 1) / 2;
+  kernel_reads();  // round 0: every page moves to the device
+  ASSERT_EQ(device_sum.load(), expected);
+  ASSERT_EQ(cpu_sum(), expected);
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::shared);
+  const std::uint64_t h2d = mgr.stats().bytes_host_to_device;
+  EXPECT_EQ(h2d, pages * page);
+  for (int round = 0; round < 3; ++round) {  // reads on both sides: nothing moves either way
+    kernel_reads();
+    EXPECT_EQ(device_sum.load(), expected);
+    EXPECT_EQ(cpu_sum(), expected);
+  }
+  EXPECT_EQ(mgr.stats().bytes_host_to_device, h2d) << "bytes moved after the first round";
+  // CPU writes to 3 pages: the next kernel copies exactly those.
+  for (const std::size_t p : {1u, 7u, 12u}) x[p * per_page + 5] += 1000;
+  kernel_reads();
+  EXPECT_EQ(device_sum.load(), expected + 3000);
+  EXPECT_EQ(mgr.stats().bytes_host_to_device - h2d, 3 * page);
 }
 
 // Runs `body` in a child that has dropped root (uid and gid 65534, so no CAP_SYS_PTRACE and no
