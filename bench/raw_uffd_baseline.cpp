@@ -83,17 +83,20 @@ void measure_raw_uffd_faults(raw_uffd_kind kind, std::size_t page_size, std::siz
   if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) throw_errno("UFFDIO_REGISTER");
   const int stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::atomic<std::size_t> faults{0};
+  std::atomic<std::size_t> failures{0};
 
   // The whole handler: read one fault, map its page, which wakes the faulting thread.
+  const auto view_base = reinterpret_cast<std::uintptr_t>(view);
   auto handle = [&] {
-    const std::uintptr_t mask = ~(std::uintptr_t{page_size} - 1);
     for (;;) {
       pollfd fds[2] = {{uffd, POLLIN, 0}, {stop, POLLIN, 0}};
       if (poll(fds, 2, -1) < 0) continue;
       if ((fds[1].revents & POLLIN) != 0) return;
       uffd_msg m{};
       if (read(uffd, &m, sizeof m) != sizeof m || m.event != UFFD_EVENT_PAGEFAULT) continue;  // taken
-      const uffdio_range range{m.arg.pagefault.address & mask, page_size};
+      // The page within the view (which mmap placed at an OS-page boundary only).
+      const std::uintptr_t at = m.arg.pagefault.address - view_base;
+      uffdio_range range{view_base + at / page_size * page_size, page_size};
       int r;
       if (minor) {
         uffdio_continue c{};
@@ -108,11 +111,22 @@ void measure_raw_uffd_faults(raw_uffd_kind kind, std::size_t page_size, std::siz
       }
       if (r == 0) {
         faults.fetch_add(1, std::memory_order_relaxed);
-      } else {  // never leave the faulting thread asleep
-        std::fprintf(stderr, "uvm-bench: raw userfaultfd baseline: resolving failed: %s\n",
-                     std::strerror(errno));
-        uffdio_range w{m.arg.pagefault.address & mask, page_size};
-        ioctl(uffd, UFFDIO_WAKE, &w);
+      } else {  // never leave the faulting thread asleep, nor let it fault forever
+        if (failures.fetch_add(1) == 0) {
+          std::fprintf(stderr, "uvm-bench: raw userfaultfd baseline: resolving failed: %s\n",
+                       std::strerror(errno));
+        }
+        range = {m.arg.pagefault.address & ~std::uintptr_t{4095}, 4096};
+        if (minor) {
+          uffdio_continue c{};
+          c.range = range;
+          (void)ioctl(uffd, UFFDIO_CONTINUE, &c);
+        } else {
+          uffdio_zeropage z{};
+          z.range = range;
+          (void)ioctl(uffd, UFFDIO_ZEROPAGE, &z);
+        }
+        ioctl(uffd, UFFDIO_WAKE, &range);
       }
     }
   };
