@@ -151,6 +151,15 @@ double fresh_memset(uvm::fault_mechanism m, std::size_t page_size, std::size_t b
   return static_cast<double>(bytes) * 1e9 / static_cast<double>(t1 - t0);
 }
 
+// `rounds` results of `run` after an untimed warm-up, as integers for summarize().
+template <class Run>
+std::vector<std::uint64_t> repeated(std::size_t rounds, Run run) {
+  (void)run();
+  std::vector<std::uint64_t> v;
+  for (std::size_t i = 0; i < rounds; ++i) v.push_back(static_cast<std::uint64_t>(run()));
+  return v;
+}
+
 record summary_record(std::string name, std::string unit, const std::vector<std::uint64_t>& v,
                       std::vector<param> params) {
   const summary s = summarize(v);
@@ -250,16 +259,22 @@ std::vector<record> run(const options& opt) {
     }
   }
 
+  // A record per mechanism, userfaultfd's against signal's.
+  auto both_mechanisms = [&](auto measure) {
+    const record sig = measure(fault_mechanism::signal);
+    records.push_back(sig);
+    if (!uffd) return;
+    record uf = measure(fault_mechanism::userfaultfd);
+    uf.compare_to(sig);
+    records.push_back(uf);
+  };
+
   // A fresh range written end to end, per mechanism and page size, in GB/s.
   for (const std::size_t page_size : page_sizes) {
     const std::size_t bytes = std::size_t{opt.quick ? 16u : 64u} << 20;
     const std::size_t rounds = opt.quick ? 3 : 7;
     auto measure = [&](fault_mechanism m) {
-      (void)fresh_memset(m, page_size, bytes);  // warm-up
-      std::vector<std::uint64_t> v;
-      for (std::size_t i = 0; i < rounds; ++i) {
-        v.push_back(static_cast<std::uint64_t>(fresh_memset(m, page_size, bytes)));
-      }
+      const auto v = repeated(rounds, [&] { return fresh_memset(m, page_size, bytes); });
       record r = summary_record(
           "fresh_memset/" + std::string(uvm::to_string(m)) + "/" + size_label(page_size), "GB/s",
           v, {{"page_size", static_cast<std::int64_t>(page_size)},
@@ -269,13 +284,7 @@ std::vector<record> run(const options& opt) {
       r.p90 = *r.p90 / 1e9;
       return r;
     };
-    const record sig = measure(fault_mechanism::signal);
-    records.push_back(sig);
-    if (uffd) {
-      record uf = measure(fault_mechanism::userfaultfd);
-      uf.compare_to(sig);
-      records.push_back(uf);
-    }
+    both_mechanisms(measure);
   }
 
   // Throughput: 8 threads at once on distinct pages, signal first as the baseline.
@@ -283,11 +292,7 @@ std::vector<record> run(const options& opt) {
     const std::size_t pages = opt.quick ? 256 : 2048;  // per thread
     const std::size_t rounds = opt.quick ? 3 : 9;
     auto measure = [&](fault_mechanism m) {
-      (void)fault_throughput(m, page_size, pages);  // warm-up
-      std::vector<std::uint64_t> v;
-      for (std::size_t i = 0; i < rounds; ++i) {
-        v.push_back(static_cast<std::uint64_t>(fault_throughput(m, page_size, pages)));
-      }
+      const auto v = repeated(rounds, [&] { return fault_throughput(m, page_size, pages); });
       return summary_record(
           "throughput_8_threads/" + std::string(uvm::to_string(m)) + "/" + size_label(page_size),
           "faults/s", v,
@@ -295,13 +300,7 @@ std::vector<record> run(const options& opt) {
            {"threads", 8},
            {"pages_per_thread", static_cast<std::int64_t>(pages)}});
     };
-    const record sig = measure(fault_mechanism::signal);
-    records.push_back(sig);
-    if (uffd) {
-      record uf = measure(fault_mechanism::userfaultfd);
-      uf.compare_to(sig);
-      records.push_back(uf);
-    }
+    both_mechanisms(measure);
   }
   return records;
 }
