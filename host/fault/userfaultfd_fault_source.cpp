@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <utility>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -56,6 +57,13 @@ thread_local serving t_fault;
 
 // How much of a hole around the touched page one fault zero-fills.
 constexpr std::size_t fill_window = std::size_t{64} << 10;
+
+// The fill window around byte `at` of a view, clipped to [lo, hi).
+std::pair<std::size_t, std::size_t> window_around(std::size_t at, std::size_t lo,
+                                                  std::size_t hi) noexcept {
+  const std::size_t w = at / fill_window * fill_window;
+  return {std::max(lo, w), std::min(hi, w + fill_window)};
+}
 
 bool touched_in(const std::byte* p, std::size_t bytes) noexcept {
   return t_fault.addr >= p && t_fault.addr < p + bytes;
@@ -392,9 +400,7 @@ int userfaultfd_fault_source::map_in(const view_span& v, bool read_only) const n
     }
     if (touched >= v.app + at && touched < v.app + end) {
       // The touched hole and its neighbours in the same fill window.
-      const auto off = static_cast<std::size_t>(touched - v.app) / fill_window * fill_window;
-      const std::size_t lo = std::max(at, off);
-      const std::size_t hi = std::min(end, off + fill_window);
+      const auto [lo, hi] = window_around(static_cast<std::size_t>(touched - v.app), at, end);
       if (const int f = fill_hole(v, lo, hi - lo, read_only); f != 0) return f;
     }
     at = end;
@@ -430,10 +436,9 @@ int userfaultfd_fault_source::fill_window_around(const managed_range& r, std::si
                                                  const void* addr, page_state s) const noexcept {
   // The fill window around `addr`, within the page.
   const std::size_t page_start = page * r.page_size();
-  const std::size_t at = static_cast<std::size_t>(static_cast<const std::byte*>(addr) - r.base());
-  const std::size_t lo = std::max(page_start, at / fill_window * fill_window);
-  const std::size_t hi = std::min(page_start + r.page_size(), at / fill_window * fill_window +
-                                                                  fill_window);
+  const auto [lo, hi] =
+      window_around(static_cast<std::size_t>(static_cast<const std::byte*>(addr) - r.base()),
+                    page_start, page_start + r.page_size());
   const view_span v{r.base(), r.runtime_view(), r.reserved()};
   return fill_hole(v, lo, hi - lo, host_access_of(s) != host_access::read_write);
 }
@@ -503,18 +508,20 @@ void userfaultfd_fault_source::handle() {
         wake(addr, os_page_bytes());
         continue;
       }
-      // Faults of one batch on the same page with no stronger access were served by the first.
+      const bool missing = (flags & (UFFD_PAGEFAULT_FLAG_MINOR | UFFD_PAGEFAULT_FLAG_WP)) == 0;
+      // Faults of one batch on the same page (for a hole, the same fill window: only that much
+      // of it is filled) with no stronger access were served by the first.
       bool served = false;
       for (std::size_t j = 0; j < i && !served; ++j) {
         const auto& p = msgs[j].arg.pagefault;
         served = msgs[j].event == UFFD_EVENT_PAGEFAULT &&
                  r->contains(reinterpret_cast<const void*>(p.address)) &&
                  r->page_of(reinterpret_cast<const void*>(p.address)) == r->page_of(addr) &&
+                 (!missing || p.address / fill_window == m.arg.pagefault.address / fill_window) &&
                  (!write || (p.flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0);
       }
       const std::size_t page = r->page_of(addr);
       const access a = write ? access::write : access::read;
-      const bool missing = (flags & (UFFD_PAGEFAULT_FLAG_MINOR | UFFD_PAGEFAULT_FLAG_WP)) == 0;
       t_fault = {static_cast<const std::byte*>(addr), missing};
       if (!served && missing) {
         // A hole in a page whose state allows the access (the part of a page never touched
