@@ -227,6 +227,7 @@ void settle(triad_data& d, path p, double s) {
   d.mgr.prefetch(d.b.bytes(), uvm::location::device());
   d.mgr.prefetch(d.c.bytes(), uvm::location::device());
   d.mgr.prefetch(d.a.bytes(), uvm::location::device());
+  d.mgr.synchronize();
   (void)run_once(d, p, s);
 }
 

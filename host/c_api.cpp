@@ -14,6 +14,7 @@
 #include <string_view>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 struct uvmStream_st {
   uvm::stream s;
@@ -146,10 +147,11 @@ uvmError_t uvmMallocManaged(void** devPtr, size_t size, unsigned int flags) noex
   if (devPtr == nullptr) return fail(uvmErrorInvalidValue, "uvmMallocManaged: devPtr is NULL");
   *devPtr = nullptr;
   if (size == 0) return fail(uvmErrorInvalidValue, "uvmMallocManaged: size is 0");
-  if (flags != uvmMemAttachGlobal) {
+  if (flags != uvmMemAttachGlobal && flags != uvmMemAttachHost) {
     char text[128];
     std::snprintf(text, sizeof text,
-                  "uvmMallocManaged: flags %#x; only uvmMemAttachGlobal (1) is supported", flags);
+                  "uvmMallocManaged: flags %#x; uvmMemAttachGlobal (1) or uvmMemAttachHost (2)",
+                  flags);
     return fail(uvmErrorInvalidValue, text);
   }
   if (size > uvm::manager::max_allocation()) {
@@ -160,7 +162,8 @@ uvmError_t uvmMallocManaged(void** devPtr, size_t size, unsigned int flags) noex
     return fail(uvmErrorMemoryAllocation, text);
   }
   return with_manager(origin::call, [&](uvm::manager& m) {
-    uvm::range r = m.allocate(size);
+    uvm::range r = m.allocate(
+        size, flags == uvmMemAttachHost ? uvm::attach_kind::host : uvm::attach_kind::global);
     *devPtr = r.release();
     return uvmSuccess;
   });
@@ -193,6 +196,157 @@ uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
     m.prefetch(devPtr, count,
                dstDevice == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(0), s);
     return uvmSuccess;
+  });
+}
+
+}  // extern "C"
+
+namespace {
+
+// Checks a batch's arrays as CUDA does and builds its spans; `locs` null: no locations (a
+// discard). @return uvmSuccess, or the code it recorded with fail().
+uvmError_t batch_spans(const char* fn, void** dptrs, size_t* sizes, size_t count, int* locs,
+                       size_t* idxs, size_t nlocs, unsigned long long flags,
+                       bool with_locations, std::vector<uvm::prefetch_span>& out) {
+  char text[200];
+  if (dptrs == nullptr || sizes == nullptr || count == 0) {
+    std::snprintf(text, sizeof text, "%s: dptrs and sizes must be arrays of count > 0 spans", fn);
+    return fail(uvmErrorInvalidValue, text);
+  }
+  if (flags != 0) {
+    std::snprintf(text, sizeof text, "%s: flags %#llx; they must be 0", fn, flags);
+    return fail(uvmErrorInvalidValue, text);
+  }
+  out.assign(count, {});
+  for (size_t i = 0; i < count; ++i) out[i] = {dptrs[i], sizes[i], uvm::location::host()};
+  if (!with_locations) return uvmSuccess;
+  if (locs == nullptr || idxs == nullptr || nlocs == 0 || nlocs > count || idxs[0] != 0) {
+    std::snprintf(text, sizeof text,
+                  "%s: prefetchLocs and prefetchLocIdxs must hold 1 to count entries, the "
+                  "first index 0",
+                  fn);
+    return fail(uvmErrorInvalidValue, text);
+  }
+  for (size_t k = 0; k < nlocs; ++k) {
+    if ((k > 0 && idxs[k] <= idxs[k - 1]) || idxs[k] >= count) {
+      std::snprintf(text, sizeof text,
+                    "%s: prefetchLocIdxs[%zu] = %zu; indices must increase and stay below %zu",
+                    fn, k, idxs[k], count);
+      return fail(uvmErrorInvalidValue, text);
+    }
+    if (locs[k] != 0 && locs[k] != uvmCpuDeviceId) {
+      std::snprintf(text, sizeof text,
+                    "%s: prefetchLocs[%zu] = %d does not exist (0 is the device, "
+                    "uvmCpuDeviceId (-1) the host)",
+                    fn, k, locs[k]);
+      return fail(uvmErrorInvalidDevice, text);
+    }
+    const size_t end = k + 1 < nlocs ? idxs[k + 1] : count;
+    for (size_t i = idxs[k]; i < end; ++i) {
+      out[i].to = locs[k] == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(0);
+    }
+  }
+  return uvmSuccess;
+}
+
+template <class Run>
+uvmError_t on_stream(const char* fn, uvmStream_t stream, Run&& run) noexcept {
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    uvm::stream s;
+    if (!uvm::capi::resolve(stream, s)) {
+      char text[160];
+      std::snprintf(text, sizeof text, "%s: not a live stream from uvmStreamCreate", fn);
+      return fail(uvmErrorInvalidResourceHandle, text);
+    }
+    run(m, s);
+    return uvmSuccess;
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+uvmError_t uvmMemPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count, int* prefetchLocs,
+                                    size_t* prefetchLocIdxs, size_t numPrefetchLocs,
+                                    unsigned long long flags, uvmStream_t stream) noexcept {
+  const char* fn = "uvmMemPrefetchBatchAsync";
+  std::vector<uvm::prefetch_span> spans;
+  try {
+    if (const uvmError_t e = batch_spans(fn, dptrs, sizes, count, prefetchLocs, prefetchLocIdxs,
+                                         numPrefetchLocs, flags, true, spans);
+        e != uvmSuccess) {
+      return e;
+    }
+  } catch (...) {
+    return fail(uvmErrorMemoryAllocation, fn, ": out of memory");
+  }
+  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
+    m.prefetch(spans, s);
+  });
+}
+
+uvmError_t uvmMemDiscardBatchAsync(void** dptrs, size_t* sizes, size_t count,
+                                   unsigned long long flags, uvmStream_t stream) noexcept {
+  const char* fn = "uvmMemDiscardBatchAsync";
+  std::vector<uvm::prefetch_span> spans;
+  try {
+    if (const uvmError_t e =
+            batch_spans(fn, dptrs, sizes, count, nullptr, nullptr, 0, flags, false, spans);
+        e != uvmSuccess) {
+      return e;
+    }
+  } catch (...) {
+    return fail(uvmErrorMemoryAllocation, fn, ": out of memory");
+  }
+  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
+    std::vector<uvm::memory_span> dead;
+    dead.reserve(spans.size());
+    for (const uvm::prefetch_span& p : spans) dead.push_back({p.data, p.bytes});
+    m.discard(dead, s);
+  });
+}
+
+uvmError_t uvmMemDiscardAndPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count,
+                                              int* prefetchLocs, size_t* prefetchLocIdxs,
+                                              size_t numPrefetchLocs, unsigned long long flags,
+                                              uvmStream_t stream) noexcept {
+  const char* fn = "uvmMemDiscardAndPrefetchBatchAsync";
+  std::vector<uvm::prefetch_span> spans;
+  try {
+    if (const uvmError_t e = batch_spans(fn, dptrs, sizes, count, prefetchLocs, prefetchLocIdxs,
+                                         numPrefetchLocs, flags, true, spans);
+        e != uvmSuccess) {
+      return e;
+    }
+  } catch (...) {
+    return fail(uvmErrorMemoryAllocation, fn, ": out of memory");
+  }
+  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
+    m.discard_and_prefetch(spans, s);
+  });
+}
+
+uvmError_t uvmStreamAttachMemAsync(uvmStream_t stream, void* devPtr, size_t length,
+                                   unsigned int flags) noexcept {
+  const char* fn = "uvmStreamAttachMemAsync";
+  if (flags != uvmMemAttachGlobal && flags != uvmMemAttachHost && flags != uvmMemAttachSingle) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "%s: flags %#x; uvmMemAttachGlobal (1), uvmMemAttachHost (2) or "
+                  "uvmMemAttachSingle (4)",
+                  fn, flags);
+    return fail(uvmErrorInvalidValue, text);
+  }
+  if (flags == uvmMemAttachSingle && stream == nullptr) {
+    return fail(uvmErrorInvalidValue, fn,
+                ": uvmMemAttachSingle needs a stream from uvmStreamCreate, not the default one");
+  }
+  const uvm::attach_kind k = flags == uvmMemAttachHost     ? uvm::attach_kind::host
+                             : flags == uvmMemAttachSingle ? uvm::attach_kind::single
+                                                           : uvm::attach_kind::global;
+  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
+    m.attach(devPtr, length, k, s);
   });
 }
 
@@ -244,6 +398,7 @@ uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttri
     case uvmMemRangeAttributePreferredLocation:
     case uvmMemRangeAttributeLastPrefetchLocation:
     case uvmMemRangeAttributePageState:
+    case uvmMemRangeAttributeAttachment:
       if (dataSize != sizeof(int)) {
         return fail(uvmErrorInvalidValue,
                     "uvmMemRangeGetAttribute: this attribute needs dataSize == sizeof(int)");
@@ -276,6 +431,7 @@ uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttri
     const uvm::range_attributes at = m.range_attributes(devPtr, count);
     switch (attribute) {
       case uvmMemRangeAttributeReadMostly: *out = at.read_mostly ? 1 : 0; break;
+      case uvmMemRangeAttributeAttachment: *out = static_cast<int>(at.attachment); break;
       case uvmMemRangeAttributePreferredLocation: *out = device_id(at.preferred_location); break;
       case uvmMemRangeAttributeLastPrefetchLocation:
         *out = device_id(at.last_prefetch_location);

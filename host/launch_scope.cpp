@@ -6,14 +6,20 @@
 namespace uvm {
 
 launch_scope::launch_scope(std::shared_ptr<detail::runtime> rt, stream s, void* native,
-                           std::vector<detail::resident_mapping> spans) noexcept
-    : runtime_(std::move(rt)), stream_(std::move(s)), native_(native), spans_(std::move(spans)) {}
+                           std::vector<detail::resident_mapping> spans,
+                           std::uint64_t epoch) noexcept
+    : runtime_(std::move(rt)),
+      stream_(std::move(s)),
+      native_(native),
+      spans_(std::move(spans)),
+      epoch_(epoch) {}
 
 launch_scope::launch_scope(launch_scope&& other) noexcept
     : runtime_(std::move(other.runtime_)),
       stream_(std::move(other.stream_)),
       native_(other.native_),
-      spans_(std::move(other.spans_)) {}
+      spans_(std::move(other.spans_)),
+      epoch_(other.epoch_) {}
 
 launch_scope::~launch_scope() {
   end();
@@ -21,7 +27,7 @@ launch_scope::~launch_scope() {
 
 void launch_scope::end() noexcept {
   if (runtime_ == nullptr) return;
-  runtime_->end_epoch(stream_);
+  runtime_->end_epoch(stream_, epoch_);
   runtime_.reset();
 }
 

@@ -11,7 +11,15 @@ manager::manager(manager&&) noexcept = default;
 manager& manager::operator=(manager&&) noexcept = default;
 
 range manager::allocate(std::size_t bytes) {
-  return range(runtime_, runtime_->allocate(bytes));
+  return range(runtime_, runtime_->allocate(bytes, attach_kind::global));
+}
+
+range manager::allocate(std::size_t bytes, attach_kind initial) {
+  return range(runtime_, runtime_->allocate(bytes, initial));
+}
+
+void manager::attach(const void* p, std::size_t bytes, attach_kind k, const stream& s) {
+  runtime_->attach(p, bytes, k, s);
 }
 
 void manager::free(void* base) {
@@ -40,21 +48,49 @@ stream manager::create_stream(std::string_view name) {
 
 launch_scope manager::begin_launch(std::initializer_list<resident_span> declared, const stream& s) {
   void* native = runtime_->native_stream(s);
-  return launch_scope(runtime_, s, native,
-                      runtime_->begin_epoch({declared.begin(), declared.size()}));
+  detail::runtime::epoch e = runtime_->begin_epoch({declared.begin(), declared.size()}, {}, false, s);
+  return launch_scope(runtime_, s, native, std::move(e.mappings), e.ticket);
+}
+
+launch_scope manager::begin_declared_launch(std::initializer_list<resident_span> touches,
+                                            const stream& s) {
+  void* native = runtime_->native_stream(s);
+  detail::runtime::epoch e = runtime_->begin_epoch({}, {touches.begin(), touches.size()}, true, s);
+  return launch_scope(runtime_, s, native, {}, e.ticket);
 }
 
 void manager::launch(std::size_t n, std::function<void(std::size_t, std::size_t)> body,
-                     const stream& s) {
-  runtime_->launch(n, std::move(body), s);
+                     const stream& s, std::span<const resident_span> touches, bool declared) {
+  runtime_->launch(n, std::move(body), s, touches, declared);
 }
 
 void manager::synchronize(const stream& s, std::chrono::milliseconds timeout) {
   runtime_->synchronize(s, timeout);
 }
 
-std::size_t manager::prefetch(const void* p, std::size_t bytes, location to, const stream& s) {
-  return runtime_->prefetch(p, bytes, to, s);
+void manager::prefetch(const void* p, std::size_t bytes, location to, const stream& s) {
+  const prefetch_span one{p, bytes, to};
+  runtime_->enqueue_moves({&one, 1}, false, true, s);
+}
+
+void manager::prefetch(std::span<const prefetch_span> spans, const stream& s) {
+  runtime_->enqueue_moves(spans, false, true, s);
+}
+
+void manager::discard(const void* p, std::size_t bytes, const stream& s) {
+  const prefetch_span one{p, bytes, location::host()};
+  runtime_->enqueue_moves({&one, 1}, true, false, s);
+}
+
+void manager::discard(std::span<const memory_span> spans, const stream& s) {
+  std::vector<prefetch_span> all;
+  all.reserve(spans.size());
+  for (const memory_span& m : spans) all.push_back({m.data, m.bytes, location::host()});
+  runtime_->enqueue_moves(all, true, false, s);
+}
+
+void manager::discard_and_prefetch(std::span<const prefetch_span> spans, const stream& s) {
+  runtime_->enqueue_moves(spans, true, true, s);
 }
 
 page_state manager::state_of(const void* p) const {

@@ -36,6 +36,7 @@ runtime::runtime(config cfg)
               cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
               cfg_.thrashing_migrations, cfg_.thrashing_lapse,
               /*read_duplicates=*/!source_->splits_mappings()})),
+      moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout)),
       service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get())),
       ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get()} {
   migrator_->set_trace(trace_.get());
@@ -54,6 +55,7 @@ runtime::runtime(config cfg)
 }
 
 runtime::~runtime() {
+  moves_->stop();  // queued prefetches and discards run (or are dropped) first
   if (!migrator_->wait_kernels(cfg_.fault_timeout)) {
     // Unmapping now would pull memory from under running kernels. Leak what they may touch
     // (ranges, frames, page tables, the mailbox, the device and its threads); the ranges leave
@@ -72,6 +74,7 @@ runtime::~runtime() {
     ranges_.clear();
     service_->stop();  // device faults now end in bounded device errors
     (void)leak_on_purpose(service_.release());
+    (void)leak_on_purpose(moves_.release());
     (void)leak_on_purpose(migrator_.release());
     (void)leak_on_purpose(backend_.release());
     (void)leak_on_purpose(trace_.release());
@@ -88,14 +91,25 @@ runtime::~runtime() {
   backend_->free_device(control_);
 }
 
-managed_range* runtime::allocate(std::size_t bytes) {
+managed_range* runtime::allocate(std::size_t bytes, attach_kind initial) {
   UVM_NVTX_FUNC_RANGE();
+  UVM_EXPECTS(initial == attach_kind::global || initial == attach_kind::host,
+              "uvm::manager::allocate: a range starts attached global or host (as "
+              "cudaMallocManaged's flags); attach it to a stream with attach()");
   UVM_EXPECTS(bytes != 0, "uvm::manager::allocate: size 0 (a range holds at least one byte)");
   UVM_EXPECTS(bytes <= manager::max_allocation(),
               "uvm::manager::allocate: {} bytes is more than max_allocation() = {} bytes", bytes,
               manager::max_allocation());
   auto r = std::make_unique<managed_range>(ctx_, bytes, cfg_.page_size);
   migrator_->attach(*r);
+  if (initial == attach_kind::host) {
+    try {
+      migrator_->attach_stream(*r, attach_kind::host, nullptr, nullptr);
+    } catch (...) {
+      migrator_->detach(*r);
+      throw;
+    }
+  }
   const auto base = reinterpret_cast<std::uintptr_t>(r->base());
   try {
     range_registry::process().add(base, base + r->reserved(), r.get());
@@ -140,17 +154,27 @@ void runtime::destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept {
 }
 
 void runtime::free_after_kernels(std::uintptr_t base) noexcept {
-  // Kernels are tracked manager-wide, so any kernel in flight may use the range; one launched
-  // later cannot have been given it. The lock is not held while waiting: kernels and other
-  // threads may need the runtime meanwhile.
-  if (!migrator_->wait_kernels_launched_before(cfg_.fault_timeout)) {
+  // The kernels in flight that may use the range, and the queued moves of its pages; a kernel
+  // launched later cannot have been given it. The lock is not held while waiting: kernels and
+  // other threads may need the runtime meanwhile.
+  managed_range* r = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = ranges_.find(base);
+    if (it == ranges_.end()) return;
+    r = it->second.range.get();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + cfg_.fault_timeout;
+  const bool quiet = moves_->wait_range(r, cfg_.fault_timeout) &&
+                     migrator_->wait_users(*r, deadline - std::chrono::steady_clock::now());
+  if (!quiet) {
     std::lock_guard lock(mutex_);
     auto it = ranges_.find(base);
     if (it == ranges_.end()) return;
     it->second.released = true;
     log().error(
-        "uvm: freeing range {:#x}: kernels still ran after the fault timeout ({} ms); the range "
-        "stays mapped and is freed with its manager",
+        "uvm: freeing range {:#x}: kernels (or queued moves) still used it after the fault "
+        "timeout ({} ms); the range stays mapped and is freed with its manager",
         base, std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.fault_timeout).count());
     return;
   }
@@ -201,20 +225,41 @@ stream runtime::create_stream(std::string_view name) {
   return backend_->create_stream(name);
 }
 
-void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s) {
+void runtime::attach(const void* p, std::size_t bytes, attach_kind k, const uvm::stream& s) {
+  UVM_EXPECTS(k == attach_kind::global || k == attach_kind::host || k == attach_kind::single,
+              "uvm::manager::attach: unknown attachment {}", static_cast<int>(k));
+  managed_range& r = find(p);
+  UVM_EXPECTS(p == r.base() && (bytes == 0 || bytes == r.size() || bytes == r.reserved()),
+              "uvm::manager::attach({}, {}): attachment is per allocation: pass the start of a "
+              "range and 0 or its size ({} at {})",
+              p, bytes, r.size(), static_cast<void*>(r.base()));
+  const stream& target = stream_of(s);
+  // Stream-ordered: in effect once the work queued on `s` so far has finished.
+  migrator_->attach_stream(r, k, target, backend_->record(target));
+}
+
+void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s,
+                     std::span<const resident_span> touches, bool declared) {
   UVM_NVTX_FUNC_RANGE();
-  (void)begin_epoch({});
+  const epoch e = begin_epoch({}, touches, declared, s);
   try {
     run(n, std::move(body), s);
   } catch (...) {
-    end_epoch(s);
+    end_epoch(s, e.ticket);
     throw;
   }
-  end_epoch(s);
+  end_epoch(s, e.ticket);
 }
 
-std::vector<resident_mapping> runtime::begin_epoch(std::span<const resident_span> declared) {
+runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
+                                    std::span<const resident_span> touches, bool only_touches,
+                                    const uvm::stream& s) {
   UVM_NVTX_FUNC_RANGE();
+  std::vector<page_use> uses;
+  for (const resident_span& t : touches) {
+    const span sp = span_of(t.data, t.bytes, "launch");
+    uses.push_back(migrator::pages_of(sp.range, sp.first, sp.count));
+  }
   // Declarations that share pages are placed as one span, writable if any of them writes:
   // placing the same page twice would let the later declaration decide its state.
   struct placed {
@@ -262,14 +307,21 @@ std::vector<resident_mapping> runtime::begin_epoch(std::span<const resident_span
       }
     }
   }
-  migrator_->begin_launch();  // before the kernel can run: CPU faults now wait for it
+  kernel_epochs::ticket t = 0;
+  try {
+    // Before the kernel can run: CPU faults on pages it may use now wait for it.
+    t = migrator_->begin_launch(stream_of(s), uses, only_touches);
+  } catch (...) {
+    migrator_->forget_declared();
+    throw;
+  }
   if (trace_ != nullptr) {
     trace_->push({trace_kind::epoch, 0, 0, 0, 0, epoch_.fetch_add(1) + 1});
   }
-  return out;
+  return {std::move(out), t};
 }
 
-void runtime::end_epoch(const uvm::stream& s) noexcept {
+void runtime::end_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept {
   const stream& target = stream_of(s);
   event done;
   try {
@@ -278,7 +330,7 @@ void runtime::end_epoch(const uvm::stream& s) noexcept {
     // The stream is broken (a failed device): wait for nothing rather than for ever.
     log().error("uvm: could not record the end of an epoch: {}", e.what());
   }
-  migrator_->end_launch(std::move(done));
+  migrator_->end_launch(ticket, std::move(done));
 }
 
 void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s) {
@@ -288,12 +340,18 @@ void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s) {
 void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeout) {
   UVM_NVTX_FUNC_RANGE();
   const event done = backend_->record(stream_of(s));
-  if (!backend_->wait(done, timeout) || !migrator_->wait_kernels(timeout)) {
+  // The default stream synchronises with every stream, as CUDA's device-wide synchronize
+  // does: its wait includes every queued prefetch and discard.
+  if (!backend_->wait(done, timeout) || !migrator_->wait_kernels(timeout) ||
+      (s.is_default() && !moves_->wait_idle(timeout))) {
     throw uvm::timeout(fmt::format(
         "uvm::manager::synchronize: the work did not finish within {} ms", timeout.count()));
   }
   if (const std::string failed = backend_->take_error(); !failed.empty()) {
     throw error("uvm::manager::synchronize: a kernel failed: " + failed);
+  }
+  if (const std::string failed = moves_->take_error(); !failed.empty()) {
+    throw error("uvm::manager::synchronize: a queued prefetch or discard failed: " + failed);
   }
   take_device_error();
 }
@@ -326,6 +384,13 @@ void runtime::take_device_error() {
                             to_string(e.range->state_of(page)));
       }
     }
+  }
+  if (seen.error == static_cast<std::uint32_t>(device_error::not_attached)) {
+    throw device_fault(fmt::format(
+        "uvm: a kernel accessed page {} of {}, which no kernel in flight may use: the range is "
+        "attached to the host or to another stream (manager::attach, uvmStreamAttachMemAsync), "
+        "or the page is outside what the launches declared; the access was dropped",
+        page, where));
   }
   throw device_fault(fmt::format(
       "uvm: a kernel's access to page {} of {} was not served within the fault timeout ({} ms, "
@@ -360,15 +425,33 @@ void expect_device(location where, std::string_view call) {
 }
 }  // namespace
 
-std::size_t runtime::prefetch(const void* p, std::size_t bytes, location to, const uvm::stream& s) {
+void runtime::enqueue_moves(std::span<const prefetch_span> spans, bool discard, bool prefetch,
+                            const uvm::stream& s) {
   UVM_NVTX_FUNC_RANGE();
-  expect_device(to, "prefetch");
-  const span sp = span_of(p, bytes, "prefetch");
-  // Stream order: start after the work already queued on `s`.
-  if (!backend_->wait(backend_->record(stream_of(s)), cfg_.fault_timeout)) {
-    throw uvm::timeout("uvm::manager::prefetch: earlier work on the stream did not finish in time");
+  const std::string_view call = prefetch ? (discard ? "discard_and_prefetch" : "prefetch")
+                                         : "discard";
+  UVM_EXPECTS(!spans.empty(), "uvm::manager::{}: no spans", call);
+  std::vector<move_queue::item> discards, moves;
+  for (const prefetch_span& p : spans) {
+    if (prefetch) expect_device(p.to, call);
+    const span sp = span_of(p.data, p.bytes, call);
+    if (discard) {
+      // Whole pages only: a page the span covers in part keeps its other bytes.
+      const std::size_t ps = sp.range.page_size();
+      const auto off = static_cast<std::size_t>(static_cast<const std::byte*>(p.data) -
+                                                sp.range.base());
+      const std::size_t first = (off + ps - 1) / ps;
+      const std::size_t end = std::min((off + p.bytes) / ps, sp.range.page_count());
+      if (first < end) discards.push_back({&sp.range, first, end - first, move_queue::op::discard});
+    }
+    if (prefetch) {
+      moves.push_back({&sp.range, sp.first, sp.count,
+                       p.to.is_device() ? move_queue::op::to_device : move_queue::op::to_host});
+    }
   }
-  return migrator_->prefetch(sp.range, sp.first, sp.count, to.is_device());
+  discards.insert(discards.end(), moves.begin(), moves.end());
+  if (discards.empty()) return;
+  moves_->enqueue(std::move(discards), stream_of(s));
 }
 
 void runtime::advise(const void* p, std::size_t bytes, advice a, location where) {
@@ -381,7 +464,9 @@ void runtime::advise(const void* p, std::size_t bytes, advice a, location where)
 
 range_attributes runtime::attributes(const void* p, std::size_t bytes) const {
   const span sp = span_of(p, bytes, "range_attributes");
-  return sp.range.attributes(sp.first, sp.count);
+  range_attributes a = sp.range.attributes(sp.first, sp.count);
+  a.attachment = migrator_->attachment(sp.range);
+  return a;
 }
 
 void runtime::pin_resident(const void* p, std::size_t bytes, location where) {

@@ -8,6 +8,7 @@
 #include "host/fault/fault_service.hpp"
 #include "host/fault/fault_source.hpp"
 #include "host/migration/migrator.hpp"
+#include "host/migration/move_queue.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
 #include "host/telemetry/trace_writer.hpp"
@@ -16,6 +17,7 @@
 #include <uvm/config.hpp>
 #include <uvm/launch_scope.hpp>
 #include <uvm/location.hpp>
+#include <uvm/manager.hpp>
 #include <uvm/stats.hpp>
 #include <uvm/stream.hpp>
 
@@ -38,7 +40,7 @@ class runtime {
   runtime& operator=(const runtime&) = delete;
 
   /// @throws as uvm::manager::allocate.
-  managed_range* allocate(std::size_t bytes);
+  managed_range* allocate(std::size_t bytes, attach_kind initial);
   /// Frees a range owned by a uvm::range.
   void free(managed_range* r) noexcept;
   /// Hands a range's ownership to the runtime (uvm::range::release).
@@ -50,14 +52,24 @@ class runtime {
   [[nodiscard]] managed_range& find(const void* p) const;
 
   [[nodiscard]] stream create_stream(std::string_view name);
-  /// Runs `body` as one kernel in its own epoch (emulated device).
-  void launch(std::size_t n, kernel_body body, const uvm::stream& s);
+  /// @throws as uvm::manager::attach.
+  void attach(const void* p, std::size_t bytes, attach_kind k, const uvm::stream& s);
+  /// Runs `body` as one kernel in its own epoch (emulated device); with `declared`, it touches
+  /// only `touches`.
+  void launch(std::size_t n, kernel_body body, const uvm::stream& s,
+              std::span<const resident_span> touches, bool declared);
 
-  /// Makes the declared spans device-resident (contiguous per span), then opens an epoch.
+  struct epoch {
+    std::vector<resident_mapping> mappings;  ///< where the resident spans are on the device
+    std::uint64_t ticket;                    ///< for end_epoch
+  };
+  /// Makes the `resident` spans device-resident (contiguous per span), then opens an epoch on
+  /// `s` for kernels that touch only `touches` (with `declared`) or anything.
   /// @throws uvm::invalid_argument, uvm::out_of_memory, uvm::timeout; no epoch is open then.
-  std::vector<resident_mapping> begin_epoch(std::span<const resident_span> declared);
-  /// Ends the epoch opened by begin_epoch after the work enqueued on `s` so far.
-  void end_epoch(const uvm::stream& s) noexcept;
+  epoch begin_epoch(std::span<const resident_span> resident,
+                    std::span<const resident_span> touches, bool declared, const uvm::stream& s);
+  /// Ends the epoch `ticket` after the work enqueued on `s` so far.
+  void end_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept;
   /// Enqueues `body` on `s` inside an open epoch (emulated device).
   void run(std::size_t n, kernel_body body, const uvm::stream& s);
   /// The stream as the device API knows it (nullptr on the emulated device).
@@ -66,8 +78,11 @@ class runtime {
   }
   /// @throws uvm::error on a device error or a timeout.
   void synchronize(const uvm::stream& s, std::chrono::milliseconds timeout);
-  /// @throws uvm::invalid_argument on a bad span or location.
-  std::size_t prefetch(const void* p, std::size_t bytes, location to, const uvm::stream& s);
+  /// Queues one stream operation on `s` over `spans`: with `discard`, their whole pages are
+  /// discarded first; with `prefetch`, the spans then move to their locations.
+  /// @throws uvm::invalid_argument on a bad span or location (nothing is queued).
+  void enqueue_moves(std::span<const prefetch_span> spans, bool discard, bool prefetch,
+                     const uvm::stream& s);
   void advise(const void* p, std::size_t bytes, advice a, location where);
   [[nodiscard]] range_attributes attributes(const void* p, std::size_t bytes) const;
   void pin_resident(const void* p, std::size_t bytes, location where);
@@ -109,6 +124,7 @@ class runtime {
   std::atomic<std::uint32_t> epoch_{0};
   std::unique_ptr<detail::backend> backend_;
   std::unique_ptr<migrator> migrator_;
+  std::unique_ptr<move_queue> moves_;  // stream-ordered prefetches and discards
   mailbox_control* control_ = nullptr;  // device memory
   std::byte* words_ = nullptr;          // a registered host page: control words read back
   std::unique_ptr<fault_service> service_;  // leaked with the device if kernels never end

@@ -32,11 +32,12 @@ int c_api_alloc_write_prefetch_both_ways(void) {
   CHECK(page_state(x + n - 1) == uvmPageStateHostExclusive);
 
   CHECK(uvmMemPrefetchAsync(x, n * sizeof(int), 0, 0) == uvmSuccess);
+  CHECK(uvmDeviceSynchronize() == uvmSuccess); /* the prefetch is stream-ordered */
   CHECK(page_state(x) == uvmPageStateDeviceExclusive);
   CHECK(page_state(x + n - 1) == uvmPageStateDeviceExclusive);
-  CHECK(uvmDeviceSynchronize() == uvmSuccess);
 
   CHECK(uvmMemPrefetchAsync(x, n * sizeof(int), uvmCpuDeviceId, 0) == uvmSuccess);
+  CHECK(uvmDeviceSynchronize() == uvmSuccess);
   CHECK(page_state(x) == uvmPageStateHostExclusive);
   for (i = 0; i < n; ++i) CHECK(x[i] == (int)i);
 
@@ -85,6 +86,7 @@ int c_api_advise_read_mostly(void) {
   CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetReadMostly, 0) == uvmSuccess);
   CHECK(uvmMemPrefetchAsync(x, bytes, 0, 0) == uvmSuccess);
   CHECK(uvmMemPrefetchAsync(y, bytes, 0, 0) == uvmSuccess);
+  CHECK(uvmDeviceSynchronize() == uvmSuccess);
   /* Read-mostly pages are duplicated, read-only on both sides, as in CUDA; others move. */
   CHECK(page_state(x) == uvmPageStateShared);
   CHECK(page_state(y) == uvmPageStateDeviceExclusive);
@@ -102,6 +104,7 @@ int c_api_advise_read_mostly(void) {
 
   CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseUnsetReadMostly, 0) == uvmSuccess);
   CHECK(uvmMemPrefetchAsync(x, bytes, 0, 0) == uvmSuccess);
+  CHECK(uvmDeviceSynchronize() == uvmSuccess);
   CHECK(page_state(x) == uvmPageStateDeviceExclusive);
   sink = x[0];
   CHECK(sink == 2);
@@ -170,8 +173,8 @@ int c_api_malloc_errors(void) {
   CHECK(uvmMallocManaged(&p, 0, uvmMemAttachGlobal) == uvmErrorInvalidValue);
   CHECK(p == NULL);
   CHECK(uvmMallocManaged(&p, 4096, 0) == uvmErrorInvalidValue);
-  CHECK(uvmMallocManaged(&p, 4096, 2) == uvmErrorInvalidValue); /* cudaMemAttachHost */
-  CHECK(uvmMallocManaged(&p, 4096, uvmMemAttachGlobal | 2) == uvmErrorInvalidValue);
+  CHECK(uvmMallocManaged(&p, 4096, uvmMemAttachSingle) == uvmErrorInvalidValue); /* as CUDA */
+  CHECK(uvmMallocManaged(&p, 4096, uvmMemAttachGlobal | uvmMemAttachHost) == uvmErrorInvalidValue);
   CHECK(uvmMallocManaged(NULL, 4096, uvmMemAttachGlobal) == uvmErrorInvalidValue);
   CHECK(uvmMallocManaged(&p, SIZE_MAX, uvmMemAttachGlobal) == uvmErrorMemoryAllocation);
   CHECK(p == NULL);
@@ -241,6 +244,7 @@ int c_api_advice_and_attributes(void) {
   CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetAccessedBy, uvmCpuDeviceId) == uvmErrorInvalidDevice);
   CHECK(uvmMemAdvise(x, bytes, uvmMemAdviseSetPreferredLocation, 5) == uvmErrorInvalidDevice);
   CHECK(uvmMemPrefetchAsync(x, bytes, 0, 0) == uvmSuccess);
+  CHECK(uvmDeviceSynchronize() == uvmSuccess);
   CHECK(uvmMemRangeGetAttribute(&v, sizeof v, uvmMemRangeAttributeLastPrefetchLocation, x, bytes) ==
         uvmSuccess);
   CHECK(v == 0);

@@ -5,6 +5,8 @@
 
 #include <uvm/uvm.hpp>
 
+#include "tests/common/prefetch_now.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -37,8 +39,8 @@ TEST(LaunchScope, WrittenSpanIsContiguousOnTheDeviceAndComesBack) {
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<std::uint32_t>(i);
   // Scatter a's pages among other's on the device: odd pages of each first, then even ones.
   for (std::size_t p = 1; p < 8; p += 2) {
-    mgr.prefetch(a.data() + p * page / 4, page, uvm::location::device());
-    mgr.prefetch(other.data() + p * page / 4, page, uvm::location::device());
+    uvm::testing::prefetch_now(mgr, a.data() + p * page / 4, page, uvm::location::device());
+    uvm::testing::prefetch_now(mgr, other.data() + p * page / 4, page, uvm::location::device());
   }
   const uvm::stats before = mgr.stats();
   {

@@ -5,6 +5,7 @@
 /// attributes a span can be asked for (cudaMemRangeGetAttributes).
 
 #include <uvm/location.hpp>
+#include <uvm/stream.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -39,6 +40,9 @@ struct range_attributes {
   bool accessed_by_device = false;
   std::optional<location> last_prefetch_location;
   bool pinned = false;  ///< every page is pinned (see manager::pin_resident)
+  /// The range's attachment, as last asked for (manager::attach); it takes effect in stream
+  /// order.
+  attach_kind attachment = attach_kind::global;
 };
 
 }  // namespace uvm

@@ -99,6 +99,10 @@ struct device_range {
     for (;;) {
       const device_pte e = load_acquire_device(&ptes[page]);
       if ((e & need) == need) return e;
+      if ((e & pte_denied) != 0) {
+        report_device_error(control, device_error::not_attached, range_id, page);
+        return 0;
+      }
       const std::uint64_t now = device_clock_ns();
       if (now - start > timeout_ns) {
         report_device_error(control, device_error::fault_timeout, range_id, page);

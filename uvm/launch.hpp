@@ -20,6 +20,7 @@
 #include <uvm/manager.hpp>
 
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 
 #if defined(__CUDACC__)
@@ -56,6 +57,27 @@ inline unsigned grid_for(std::size_t n, unsigned block) {
 }  // namespace detail
 #endif
 
+namespace detail {
+template <class F>
+void launch_in(launch_scope& scope, std::size_t n, F f) {
+#if defined(__CUDACC__)
+  if (n == 0) return;
+  constexpr unsigned block = 256;
+  detail::for_each_index<<<detail::grid_for(n, block), block, 0,
+                           static_cast<cudaStream_t>(scope.native_stream())>>>(n, f);
+  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
+    throw cuda_error(std::string("uvm::launch: kernel launch failed: ") + cudaGetErrorName(e) +
+                         ": " + cudaGetErrorString(e),
+                     static_cast<int>(e));
+  }
+#else
+  (void)scope;
+  (void)n;
+  (void)f;
+#endif
+}
+}  // namespace detail
+
 /// @brief Runs `f(i)` for every i in [0, n) as one kernel on `s`, asynchronously, in its own
 /// epoch (see manager::parallel_for). Call manager::synchronize to wait and collect errors.
 /// @throws uvm::cuda_error if the launch fails; uvm::error if the manager drives a CUDA device
@@ -65,19 +87,30 @@ void launch(manager& m, std::size_t n, F f, const stream& s = {}) {
 #if defined(__CUDACC__)
   if (m.backend() == backend_kind::cuda) {
     launch_scope scope = m.begin_launch(s);
-    if (n == 0) return;
-    constexpr unsigned block = 256;
-    detail::for_each_index<<<detail::grid_for(n, block), block, 0,
-                             static_cast<cudaStream_t>(scope.native_stream())>>>(n, f);
-    if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
-      throw cuda_error(std::string("uvm::launch: kernel launch failed: ") + cudaGetErrorName(e) +
-                           ": " + cudaGetErrorString(e),
-                       static_cast<int>(e));
-    }
+    detail::launch_in(scope, n, f);
     return;
   }
 #endif
   m.parallel_for(n, f, s);
+}
+
+/// @brief As above, for a kernel that touches only `touches` (uvm::reads, uvm::writes): CPU
+/// faults on other pages do not wait for it, and its accesses outside them are device errors.
+/// Nothing moves at the launch (unlike launch residency).
+/// @code
+/// uvm::launch(mgr, n, body, s, {uvm::reads(x), uvm::writes(y)});
+/// @endcode
+template <class F>
+void launch(manager& m, std::size_t n, F f, const stream& s,
+            std::initializer_list<resident_span> touches) {
+#if defined(__CUDACC__)
+  if (m.backend() == backend_kind::cuda) {
+    launch_scope scope = m.begin_declared_launch(touches, s);
+    detail::launch_in(scope, n, f);
+    return;
+  }
+#endif
+  m.parallel_for(n, f, s, touches);
 }
 
 }  // namespace uvm

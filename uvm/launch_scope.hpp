@@ -29,6 +29,7 @@
 #include <uvm/stream.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -45,7 +46,10 @@ struct resident_mapping {
 };
 }  // namespace detail
 
-/// @brief A span that a launch-residency kernel reads, or reads and writes.
+/// @brief A span that a kernel reads, or reads and writes: for launch residency
+/// (manager::begin_launch) the pages to place on the device; for a declared launch
+/// (uvm::launch and parallel_for with a list, manager::begin_declared_launch) the pages it may
+/// touch.
 struct resident_span {
   const void* data = nullptr;
   std::size_t bytes = 0;
@@ -61,6 +65,14 @@ template <class T>
 template <class T>
 [[nodiscard]] resident_span writes(const typed_range<T>& r) noexcept {
   return {r.data(), r.size() * sizeof(T), true};
+}
+/// @brief The kernel reads [p, p + bytes) (part of a range, such as one chunk of it).
+[[nodiscard]] inline resident_span reads(const void* p, std::size_t bytes) noexcept {
+  return {p, bytes, false};
+}
+/// @brief The kernel reads and writes [p, p + bytes).
+[[nodiscard]] inline resident_span writes(const void* p, std::size_t bytes) noexcept {
+  return {p, bytes, true};
 }
 
 /// @brief An open epoch on one stream. Move-only; ends when destroyed or at end().
@@ -103,7 +115,7 @@ class launch_scope {
  private:
   friend class manager;
   launch_scope(std::shared_ptr<detail::runtime> rt, stream s, void* native,
-               std::vector<detail::resident_mapping> spans) noexcept;
+               std::vector<detail::resident_mapping> spans, std::uint64_t epoch) noexcept;
   [[nodiscard]] void* translate(const void* p) const;
   void run(std::size_t n, std::function<void(std::size_t, std::size_t)> body);
 
@@ -111,6 +123,7 @@ class launch_scope {
   stream stream_;
   void* native_ = nullptr;
   std::vector<detail::resident_mapping> spans_;
+  std::uint64_t epoch_ = 0;  // the launch's ticket among the kernels in flight
 };
 
 }  // namespace uvm

@@ -18,9 +18,23 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string_view>
 
 namespace uvm {
+
+/// @brief A span of managed memory, for the batch calls.
+struct memory_span {
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+};
+
+/// @brief A span and where to prefetch it, for the batch calls.
+struct prefetch_span {
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+  location to = location::device();
+};
 
 /// @brief Allocates managed ranges and serves their faults.
 ///
@@ -52,6 +66,10 @@ class manager {
   /// @throws uvm::invalid_argument if `bytes` is 0 or larger than max_allocation().
   /// @throws uvm::out_of_memory if the address space or the range registry is exhausted.
   [[nodiscard]] range allocate(std::size_t bytes);
+  /// @brief As allocate(bytes), attached from the start as `initial`: `global` (the default) or
+  /// `host`, as cudaMallocManaged's cudaMemAttachGlobal and cudaMemAttachHost.
+  /// @throws uvm::invalid_argument also for `attach_kind::single` (attach it afterwards).
+  [[nodiscard]] range allocate(std::size_t bytes, attach_kind initial);
 
   /// @brief Reserves `count` zero-initialised objects of type `T`.
   /// @throws as allocate(bytes); uvm::invalid_argument also if `count * sizeof(T)` overflows.
@@ -95,6 +113,19 @@ class manager {
   /// @brief A new device stream; work on different streams may overlap.
   [[nodiscard]] stream create_stream(std::string_view name = "user");
 
+  /// @brief Attaches the range that starts at `p` as `k`, as cudaStreamAttachMemAsync does on
+  /// devices without concurrent managed access: `single` memory is used only by kernels on `s`,
+  /// so a CPU access to it waits only for `s`'s kernels; `host` memory is used by no kernel, so
+  /// the CPU never waits for it; `global` memory (the default) may be used by every kernel. The
+  /// change is stream-ordered: it takes effect once the work queued on `s` before it finishes
+  /// (until then both attachments count). A kernel that accesses memory it may not use gets a
+  /// device error naming the range (synchronize throws uvm::device_fault), not a hang.
+  /// @param bytes 0 or the range's size: attachment is per allocation, as CUDA requires there.
+  /// @throws uvm::invalid_argument if `p` does not start a live range, or `bytes` is neither.
+  void attach(const void* p, std::size_t bytes, attach_kind k, const stream& s = {});
+  /// @brief Attaches `r` (see above).
+  void attach(const range& r, attach_kind k, const stream& s = {}) { attach(r.data(), 0, k, s); }
+
   /// @brief Runs `f(i)` for every i in [0, n) as a kernel on `s`, asynchronously (like a kernel
   /// launch). `f` reaches managed memory through device views (typed_range::view()); pages move
   /// to the device on demand. The launch opens an epoch: CPU accesses to pages the kernel has
@@ -109,12 +140,15 @@ class manager {
   /// @endcode
   template <class F>
   void parallel_for(std::size_t n, F f, const stream& s = {}) {
-    launch(
-        n,
-        [f](std::size_t begin, std::size_t end) {
-          for (std::size_t i = begin; i < end; ++i) f(i);
-        },
-        s);
+    launch(n, per_index(std::move(f)), s, {}, false);
+  }
+  /// @brief parallel_for for a kernel that declares what it touches: CPU faults on pages outside
+  /// `touches` do not wait for it, and its own accesses outside them are device errors (see
+  /// attach). Nothing moves at the launch (unlike begin_launch's launch residency).
+  template <class F>
+  void parallel_for(std::size_t n, F f, const stream& s,
+                    std::initializer_list<resident_span> touches) {
+    launch(n, per_index(std::move(f)), s, {touches.begin(), touches.size()}, true);
   }
 
   /// @brief Opens an epoch on `s` for kernels that you launch yourself (see uvm::launch_scope):
@@ -128,30 +162,60 @@ class manager {
   [[nodiscard]] launch_scope begin_launch(std::initializer_list<resident_span> declared,
                                           const stream& s = {});
   [[nodiscard]] launch_scope begin_launch(const stream& s = {}) { return begin_launch({}, s); }
+  /// @brief Opens an epoch on `s` for instrumented kernels that touch only `touches`: CPU
+  /// faults on other pages do not wait for them. Nothing moves (see parallel_for's overload).
+  /// @throws uvm::invalid_argument if a span is empty or not inside one range.
+  [[nodiscard]] launch_scope begin_declared_launch(std::initializer_list<resident_span> touches,
+                                                   const stream& s = {});
 
   /// @brief Waits for the work on `s` (and the kernels launched before) to finish.
-  /// @throws uvm::device_fault if a kernel could not access a page within the fault timeout
-  /// (the message names the page and range; reported once).
+  /// @throws uvm::device_fault if a kernel could not access a page within the fault timeout, or
+  /// accessed memory it may not use (see attach); the message names the page and range;
+  /// reported once.
   /// @throws uvm::timeout if the work did not finish within `timeout`.
   /// @throws uvm::error if a kernel failed (on the emulated device: its functor threw; the
-  /// message has the exception's text).
+  /// message has the exception's text), or a queued prefetch or discard failed (its message).
   void synchronize(const stream& s = {},
                    std::chrono::milliseconds timeout = std::chrono::minutes(5));
 
-  /// @brief Moves the pages overlapping [p, p + bytes) to `to`, as cudaMemPrefetchAsync does:
-  /// after the work already queued on `s`, in pipelined chunks, coalescing contiguous pages.
-  /// Returns when the pages are in place. To the device, as many pages as the device budget
-  /// holds are moved, evicting the oldest resident pages if no kernel is running. To the host,
-  /// the move waits for running kernels (at most the fault timeout).
-  /// @return the number of pages that moved.
-  /// @throws uvm::invalid_argument if the span is empty or not inside one range, or `to` names
-  /// a device that does not exist.
-  std::size_t prefetch(const void* p, std::size_t bytes, location to, const stream& s = {});
+  /// @brief Moves the pages overlapping [p, p + bytes) to `to`, as cudaMemPrefetchAsync does,
+  /// and returns at once: the move runs once the work queued on `s` before it has finished,
+  /// and the work queued on `s` after it (kernels, copies, other prefetches) starts once the
+  /// pages are in place. Moves on different streams overlap each other and kernels. The move is
+  /// pipelined in chunks, coalescing contiguous pages. To the device, as many pages as the
+  /// device budget holds move, evicting the oldest resident pages if no kernel is running. To
+  /// the host, it first waits for the kernels in flight that may use the pages (see attach).
+  /// A CPU access to a page while it moves waits for it (bounded). synchronize(s) waits for the
+  /// move and reports its errors; stats().prefetched_pages counts the pages moved.
+  /// @throws uvm::invalid_argument at once if the span is empty or not inside one range, or
+  /// `to` names a device that does not exist.
+  void prefetch(const void* p, std::size_t bytes, location to, const stream& s = {});
 
-  /// @brief Moves every page of `r` to `to` (see above).
-  std::size_t prefetch(const range& r, location to, const stream& s = {}) {
-    return prefetch(r.data(), r.page_count() * r.page_size(), to, s);
+  /// @brief Prefetches every page of `r` to `to` (see above).
+  void prefetch(const range& r, location to, const stream& s = {}) {
+    prefetch(r.data(), r.page_count() * r.page_size(), to, s);
   }
+
+  /// @brief Prefetches several spans with one stream operation, as cudaMemPrefetchBatchAsync:
+  /// the batch runs after the work queued on `s` before it, the spans in any order.
+  /// @throws uvm::invalid_argument at once if any span is bad (nothing is queued).
+  void prefetch(std::span<const prefetch_span> spans, const stream& s = {});
+
+  /// @brief The contents of the pages inside [p, p + bytes) are dead, as
+  /// cudaMemDiscardBatchAsync says: stream-ordered like prefetch, the pages are dropped wherever
+  /// they are, never copied back (device frames are freed without a copy), and read as zeros
+  /// on their next touch. Only pages wholly inside the span are discarded (a partial page keeps
+  /// its bytes). Waits first for the kernels in flight that may use them, as a move to the host
+  /// does. stats().discarded_pages counts them.
+  /// @throws uvm::invalid_argument at once as prefetch; when the discard runs, a page pinned by
+  /// pin_resident fails it (reported by synchronize; nothing of that span is discarded).
+  void discard(const void* p, std::size_t bytes, const stream& s = {});
+  /// @brief Discards several spans with one stream operation (cudaMemDiscardBatchAsync).
+  void discard(std::span<const memory_span> spans, const stream& s = {});
+  /// @brief Discards the spans, then prefetches them to their locations, in one stream
+  /// operation (cudaMemDiscardAndPrefetchBatchAsync): nothing is copied back first; pages that
+  /// land on the device are zero-filled there.
+  void discard_and_prefetch(std::span<const prefetch_span> spans, const stream& s = {});
 
   /// @brief The state of the page holding `p`.
   /// @throws uvm::invalid_argument if `p` is not inside a live range of this manager.
@@ -172,7 +236,14 @@ class manager {
 
  private:
   static void check_count(std::size_t count, std::size_t element_size);
-  void launch(std::size_t n, std::function<void(std::size_t, std::size_t)> body, const stream& s);
+  template <class F>
+  static std::function<void(std::size_t, std::size_t)> per_index(F f) {
+    return [f](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) f(i);
+    };
+  }
+  void launch(std::size_t n, std::function<void(std::size_t, std::size_t)> body, const stream& s,
+              std::span<const resident_span> touches, bool declared);
   std::shared_ptr<detail::runtime> runtime_;
 };
 

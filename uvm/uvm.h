@@ -66,9 +66,14 @@ typedef enum uvmError_t {
   uvmErrorTimeout
 } uvmError_t;
 
-/** @brief Flags of uvmMallocManaged (cudaMemAttachGlobal). Only uvmMemAttachGlobal exists:
- * every managed range is reachable from every stream. */
-enum uvmMemAttachFlags { uvmMemAttachGlobal = 1 };
+/** @brief Attachment flags of uvmMallocManaged and uvmStreamAttachMemAsync, numbered as
+ * cudaMemAttachGlobal, cudaMemAttachHost and cudaMemAttachSingle. They say which kernels may
+ * use an allocation, so which kernels a CPU access to it waits for (uvm::attach_kind). */
+enum uvmMemAttachFlags {
+  uvmMemAttachGlobal = 1, /**< every kernel may use it (the default) */
+  uvmMemAttachHost = 2,   /**< no kernel uses it: the CPU never waits for it */
+  uvmMemAttachSingle = 4  /**< only kernels on one stream (uvmStreamAttachMemAsync) */
+};
 
 /** @brief The device number of the host, for uvmMemPrefetchAsync (cudaCpuDeviceId). Device 0
  * is the manager's device (a GPU, or the emulated device). */
@@ -98,7 +103,10 @@ typedef enum uvmMemRangeAttribute {
   /** int: where every page was last prefetched (0 or uvmCpuDeviceId), or uvmInvalidDeviceId. */
   uvmMemRangeAttributeLastPrefetchLocation = 4,
   /** uvm-specific: the uvmPageState of the page holding `devPtr`, as an int. */
-  uvmMemRangeAttributePageState = 100
+  uvmMemRangeAttributePageState = 100,
+  /** uvm-specific: the allocation's attachment as last asked for (a uvmMemAttachFlags value),
+   * as an int. */
+  uvmMemRangeAttributeAttachment = 101
 } uvmMemRangeAttribute;
 
 /** @brief The coherence state of a page (uvm::page_state, same values). */
@@ -118,7 +126,8 @@ typedef struct uvmStream_st* uvmStream_t;
  * @param devPtr receives the address, aligned to the page size; set to NULL on failure.
  * @param size bytes; rounded up to whole pages. Nothing is populated: pages are zero-filled on
  *        first access.
- * @param flags must be uvmMemAttachGlobal (cudaMemAttachHost is not supported).
+ * @param flags uvmMemAttachGlobal, or uvmMemAttachHost: no kernel may use it until it is
+ *        attached otherwise (uvmStreamAttachMemAsync), so the CPU never waits for it.
  * @return uvmErrorInvalidValue for a NULL `devPtr`, a `size` of 0 or other flags;
  *         uvmErrorMemoryAllocation when `size` exceeds the library's limit (1 TiB) or memory or
  *         address space is exhausted. */
@@ -128,21 +137,72 @@ uvmError_t uvmMallocManaged(void** devPtr, size_t size, unsigned int flags) UVM_
  * @param devPtr the address uvmMallocManaged returned; NULL is a no-op that succeeds.
  * @return uvmErrorInvalidValue for any other pointer: never allocated, freed twice, or not the
  *         start of an allocation.
- * Difference: unlike cudaFree it does not synchronize the device; do not free memory a running
- * kernel uses. */
+ * Like cudaFree it first waits for the work that may use the allocation: the kernels in flight
+ * that may use it (see uvmStreamAttachMemAsync) and its queued prefetches and discards (bounded
+ * by the fault timeout; past it the memory stays mapped, with an error log). */
 uvmError_t uvmFree(void* devPtr) UVM_NOEXCEPT;
 
 /** @brief Moves the pages overlapping [devPtr, devPtr + count) to `dstDevice`
- * (cudaMemPrefetchAsync), after the work already queued on `stream`.
+ * (cudaMemPrefetchAsync), asynchronously: the move runs once the work queued on `stream` before
+ * it has finished, and the work queued on `stream` after it starts once the pages are in place.
+ * uvmStreamSynchronize(stream) waits for it and reports its errors.
  * @param dstDevice 0 for the device, uvmCpuDeviceId for the host.
  * @return uvmErrorInvalidDevice for any other device number; uvmErrorInvalidValue for a
  *         `count` of 0 or a span not inside one allocation; uvmErrorInvalidResourceHandle for
- *         a stream that is not live; uvmErrorTimeout if the stream's earlier work did not
- *         finish within the fault timeout.
- * Difference: the call returns when the pages are in place (it is not asynchronous to the
- * host). To the device, only as many pages as the device budget holds move. */
+ *         a stream that is not live.
+ * Difference: to the device, only as many pages as the device budget holds move. */
 uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
                                uvmStream_t stream) UVM_NOEXCEPT;
+
+/** @brief Prefetches a batch of spans with one stream operation (cudaMemPrefetchBatchAsync):
+ * the batch runs in stream order, its spans in any order.
+ * @param dptrs, sizes `count` spans, each inside one allocation.
+ * @param prefetchLocs the locations (0 or uvmCpuDeviceId: uvm's device numbers, where CUDA
+ *        takes cudaMemLocation); prefetchLocs[k] applies to spans prefetchLocIdxs[k] up to
+ *        prefetchLocIdxs[k + 1] - 1 (the last one up to count - 1).
+ * @param prefetchLocIdxs starts with 0, strictly increasing, each below `count`.
+ * @param numPrefetchLocs between 1 and `count`.
+ * @param flags must be 0.
+ * @return uvmErrorInvalidValue for NULL arrays, a `count` of 0, bad indices, non-zero flags or
+ *         a bad span (nothing is queued); uvmErrorInvalidDevice for another location;
+ *         uvmErrorInvalidResourceHandle for a stream that is not live.
+ * Difference: CUDA refuses it where concurrentManagedAccess is 0; uvm serves exactly those
+ * platforms. */
+uvmError_t uvmMemPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count, int* prefetchLocs,
+                                    size_t* prefetchLocIdxs, size_t numPrefetchLocs,
+                                    unsigned long long flags, uvmStream_t stream) UVM_NOEXCEPT;
+
+/** @brief The contents of the spans are dead (cudaMemDiscardBatchAsync): in stream order, their
+ * pages are dropped wherever they are, never copied back, and read as zeros on the next touch.
+ * Only pages wholly inside a span are discarded. It first waits for the kernels in flight that
+ * may use them. Errors when it runs (a page pinned by uvm::manager::pin_resident) are reported
+ * by uvmStreamSynchronize.
+ * @return as uvmMemPrefetchBatchAsync for the arguments it shares. */
+uvmError_t uvmMemDiscardBatchAsync(void** dptrs, size_t* sizes, size_t count,
+                                   unsigned long long flags, uvmStream_t stream) UVM_NOEXCEPT;
+
+/** @brief Discards the spans, then prefetches them (cudaMemDiscardAndPrefetchBatchAsync), in
+ * one stream operation: nothing is copied back; pages prefetched to the device are zero-filled
+ * there. Arguments and errors as uvmMemPrefetchBatchAsync. */
+uvmError_t uvmMemDiscardAndPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count,
+                                              int* prefetchLocs, size_t* prefetchLocIdxs,
+                                              size_t numPrefetchLocs, unsigned long long flags,
+                                              uvmStream_t stream) UVM_NOEXCEPT;
+
+/** @brief Attaches an allocation to a stream, or to the host, or back to every stream
+ * (cudaStreamAttachMemAsync), in stream order: once the work queued on `stream` before it has
+ * finished. Memory attached uvmMemAttachSingle is used only by kernels on `stream`, so a CPU
+ * access to it waits only for that stream's kernels; uvmMemAttachHost memory is used by no
+ * kernel (a kernel that accesses it gets uvmErrorDeviceFault from the next synchronize, naming
+ * the allocation); uvmMemAttachGlobal memory may be used by every kernel.
+ * @param devPtr the start of an allocation from uvmMallocManaged.
+ * @param length 0 or the allocation's size (attachment is per allocation, as CUDA requires
+ *        where concurrentManagedAccess is 0).
+ * @param flags uvmMemAttachGlobal, uvmMemAttachHost or uvmMemAttachSingle.
+ * @return uvmErrorInvalidValue for another pointer, length or flag, or uvmMemAttachSingle on
+ *         the default stream (0); uvmErrorInvalidResourceHandle for a stream that is not live. */
+uvmError_t uvmStreamAttachMemAsync(uvmStream_t stream, void* devPtr, size_t length,
+                                   unsigned int flags) UVM_NOEXCEPT;
 
 /** @brief Gives advice on the pages overlapping [devPtr, devPtr + count) (cudaMemAdvise).
  * @param device the location preferred-location and accessed-by advice name: 0 (the device) or

@@ -40,8 +40,13 @@ class event_base {
  public:
   virtual ~event_base() = default;
 };
+class gate_base {
+ public:
+  virtual ~gate_base() = default;
+};
 using stream = std::shared_ptr<stream_base>;
 using event = std::shared_ptr<event_base>;
+using gate = std::shared_ptr<gate_base>;
 
 /// A kernel body for the emulated device: runs indices [begin, end) of the grid. The CUDA
 /// backend launches real kernels from uvm/launch.hpp instead, not through this.
@@ -106,6 +111,13 @@ class backend {
   /// The device memory a manager may use for frames when the configuration sets no budget.
   [[nodiscard]] std::size_t default_budget() { return do_default_budget(); }
 
+  /// Enqueues on `s` a barrier that the host opens: work enqueued on `s` after it runs once
+  /// open_gate() was called. How a stream waits for a host thread that does stream-ordered work
+  /// (a queued prefetch): with a stream memory wait on CUDA, which needs no SM. The caller must
+  /// open every gate it makes, also on failure.
+  [[nodiscard]] gate enqueue_gate(const stream& s) { return do_enqueue_gate(s); }
+  void open_gate(const gate& g) noexcept { do_open_gate(g); }
+
   /// Records an event on `s`.
   [[nodiscard]] event record(const stream& s) { return do_record(s); }
   /// @return true if the event has completed.
@@ -142,6 +154,8 @@ class backend {
   virtual void* do_native_handle(const stream&) { return nullptr; }
   virtual std::size_t do_default_budget() = 0;
   virtual event do_record(const stream& s) = 0;
+  virtual gate do_enqueue_gate(const stream& s) = 0;
+  virtual void do_open_gate(const gate& g) noexcept = 0;
   virtual std::string do_take_error() = 0;
   virtual bool do_query(const event& e) noexcept = 0;
   virtual bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept = 0;

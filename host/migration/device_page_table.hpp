@@ -50,6 +50,11 @@ class device_page_table {
   [[nodiscard]] bool refresh_device_bits(const stream& s, std::chrono::nanoseconds timeout,
                                          const std::function<bool(std::size_t)>& may_merge);
 
+  /// Whether a kernel may have set device bits since the last refresh (the shadow's dirty and
+  /// accessed bits may be behind). The owner sets it at launches and clears it on a refresh.
+  [[nodiscard]] bool stale() const noexcept { return stale_; }
+  void set_stale(bool s) noexcept { stale_ = s; }
+
  private:
   backend& backend_;
   std::size_t pages_;
@@ -57,6 +62,7 @@ class device_page_table {
   device_pte* device_ = nullptr;
   device_pte* shadow_ = nullptr;  // pinned (registered) host memory
   device_pte* bounce_ = nullptr;  // pinned: the device table read back
+  bool stale_ = false;
 };
 
 }  // namespace uvm::detail

@@ -5,58 +5,239 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace uvm::detail {
 
-void kernel_epochs::begin() {
-  std::unique_lock lock(mutex_);
-  if (!served_.wait_for(lock, timeout_, [&] { return !cpu_waiting_; })) {
-    throw uvm::timeout(fmt::format(
-        "uvm: a launch waited {} ms (the fault timeout) for CPU faults that wait for the "
-        "kernels in flight; they were not served",
-        std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count()));
-  }
-  ++launching_;
+namespace {
+
+bool overlaps(const page_use& a, const page_use& b) noexcept {
+  return a.range == b.range && a.first < b.first + b.count && b.first < a.first + a.count;
 }
 
-void kernel_epochs::end(event e) {
+}  // namespace
+
+kernel_epochs::ticket kernel_epochs::begin(const stream& s, std::span<const page_use> uses,
+                                           bool declared) {
+  std::unique_lock lock(mutex_);
+  // The ticket is the arrival's: a move queued later waits for this launch even while it is
+  // held back, and this launch waits only for the moves queued before it (a bounded set).
+  const ticket t = next_++;
+  epochs_.push_back({t, s, nullptr, declared, {uses.begin(), uses.end()}, false});
+  if (!served_.wait_for(lock, timeout_,
+                        [&] { return !held_back(s.get(), uses, declared, t); })) {
+    std::erase_if(epochs_, [t](const epoch& e) { return e.id == t; });
+    throw uvm::timeout(fmt::format(
+        "uvm: a launch waited {} ms (the fault timeout) for CPU faults or queued moves that wait "
+        "for the kernels in flight; they were not served",
+        std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count()));
+  }
+  for (epoch& e : epochs_) {
+    if (e.id == t) e.admitted = true;
+  }
+  had_kernels_ = true;
+  return t;
+}
+
+void kernel_epochs::end(ticket t, event e) {
   const std::lock_guard lock(mutex_);
-  --launching_;
-  if (e != nullptr) kernels_.push_back(std::move(e));
+  const auto it = std::find_if(epochs_.begin(), epochs_.end(),
+                               [t](const epoch& x) { return x.id == t; });
+  if (it == epochs_.end()) return;
+  if (e == nullptr) {
+    epochs_.erase(it);
+  } else {
+    it->done = std::move(e);
+  }
 }
 
 kernel_epochs::state kernel_epochs::poll() noexcept {
   const std::lock_guard lock(mutex_);
-  const bool had = !kernels_.empty();
-  std::erase_if(kernels_, [this](const event& e) { return backend_.query(e); });
-  const bool busy = launching_ != 0 || !kernels_.empty();
-  return {busy, had && !busy};
+  std::erase_if(epochs_, [this](const epoch& e) { return e.done && backend_.query(e.done); });
+  const bool busy =
+      std::any_of(epochs_.begin(), epochs_.end(), [](const epoch& e) { return e.admitted; });
+  const bool ended = had_kernels_ && !busy;
+  if (!busy) had_kernels_ = false;
+  return {busy, ended};
+}
+
+void kernel_epochs::retire_bindings(std::vector<binding>& b) noexcept {
+  // The newest binding in effect supersedes every older one.
+  for (std::size_t i = b.size(); i-- > 1;) {
+    if (b[i].effective && !backend_.query(b[i].effective)) continue;
+    b[i].effective = nullptr;
+    b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
+
+bool kernel_epochs::attached_for(std::uint32_t range, const stream_base* s) noexcept {
+  const auto it = bindings_.find(range);
+  if (it == bindings_.end()) return true;
+  retire_bindings(it->second);
+  for (const binding& b : it->second) {
+    switch (b.kind) {
+      case attach_kind::global: return true;
+      case attach_kind::host: break;
+      case attach_kind::single:
+        if (b.to == s && !b.alive.expired()) return true;
+        break;
+    }
+  }
+  return false;
+}
+
+bool kernel_epochs::may_use(const stream_base* s, std::span<const page_use> uses, bool declared,
+                            const page_use& u) noexcept {
+  if (!attached_for(u.range, s)) return false;
+  if (!declared) return true;
+  return std::any_of(uses.begin(), uses.end(), [&](const page_use& d) { return overlaps(d, u); });
+}
+
+bool kernel_epochs::may_use(const epoch& e, const page_use& u) noexcept {
+  return may_use(e.on.get(), e.uses, e.declared, u);
+}
+
+bool kernel_epochs::held_back(const stream_base* s, std::span<const page_use> uses,
+                              bool declared, ticket arrival) noexcept {
+  return std::any_of(waiters_.begin(), waiters_.end(), [&](const waiter& w) {
+    const bool counts = w.on == nullptr || (w.on != s && w.id < arrival);
+    return counts && may_use(s, uses, declared, w.pages);
+  });
+}
+
+bool kernel_epochs::counts(const epoch& e, ticket before) noexcept {
+  // A launch still held back counts only for a queued move that arrived after it: a CPU fault
+  // (no ticket) is served first, and the launch waits for it.
+  return e.id < before && (e.admitted || before != no_ticket);
+}
+
+bool kernel_epochs::in_use(const page_use& u, ticket before, const stream_base* except) noexcept {
+  const std::lock_guard lock(mutex_);
+  return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
+    return counts(e, before) && e.on.get() != except && !(e.done && backend_.query(e.done)) &&
+           may_use(e, u);
+  });
+}
+
+template <class Match>
+bool kernel_epochs::pending(Match&& match, event& running) noexcept {
+  const std::lock_guard lock(mutex_);
+  bool enqueuing = false;
+  running = nullptr;
+  for (const epoch& e : epochs_) {
+    if (!match(e)) continue;
+    if (e.done == nullptr) {
+      enqueuing = true;
+    } else if (running == nullptr && !backend_.query(e.done)) {
+      running = e.done;
+    }
+  }
+  return enqueuing;
+}
+
+template <class Match>
+bool kernel_epochs::wait_until_none(Match&& match, std::chrono::nanoseconds timeout) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    event running;
+    const bool enqueuing = pending(match, running);
+    if (!enqueuing && running == nullptr) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    if (running != nullptr) {
+      (void)backend_.wait(running, deadline - now);
+    } else {
+      // A launch is being enqueued (it has no event yet): look again shortly.
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
 }
 
 bool kernel_epochs::wait(std::chrono::nanoseconds timeout) noexcept {
-  std::vector<event> pending;
-  try {
-    const std::lock_guard lock(mutex_);
-    pending = kernels_;
-  } catch (...) {
-    return false;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (const event& e : pending) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline || !backend_.wait(e, deadline - now)) return false;
-  }
-  const std::lock_guard lock(mutex_);
-  return launching_ == 0;
-}
-
-void kernel_epochs::cpu_faults_waiting(bool waiting) noexcept {
+  // The kernels in flight now: those launched later are not waited for.
+  ticket now;
   {
     const std::lock_guard lock(mutex_);
-    if (cpu_waiting_ == waiting) return;
-    cpu_waiting_ = waiting;
+    now = next_;
   }
-  if (!waiting) served_.notify_all();
+  return wait_until_none([now](const epoch& e) { return e.admitted && e.id < now; }, timeout);
+}
+
+bool kernel_epochs::wait_users(const page_use& u, std::chrono::nanoseconds timeout, ticket before,
+                               const stream_base* except) noexcept {
+  // may_use runs under the lock (pending() holds it while matching).
+  return wait_until_none(
+      [&](const epoch& e) { return counts(e, before) && e.on.get() != except && may_use(e, u); },
+      timeout);
+}
+
+void kernel_epochs::attach(std::uint32_t range, attach_kind k, const stream& s, event effective) {
+  {
+    const std::lock_guard lock(mutex_);
+    std::vector<binding>& b = bindings_[range];
+    if (b.empty()) b.push_back({attach_kind::global, nullptr, {}, nullptr});
+    const stream_base* to = k == attach_kind::single ? s.get() : nullptr;
+    b.push_back({k, to, k == attach_kind::single ? std::weak_ptr<stream_base>(s) : std::weak_ptr<stream_base>(),
+                 std::move(effective)});
+    retire_bindings(b);
+  }
+  served_.notify_all();  // launches held back for the range may no longer be able to use it
+}
+
+attach_kind kernel_epochs::attachment(std::uint32_t range) noexcept {
+  const std::lock_guard lock(mutex_);
+  const auto it = bindings_.find(range);
+  return it == bindings_.end() ? attach_kind::global : it->second.back().kind;
+}
+
+void kernel_epochs::forget(std::uint32_t range) noexcept {
+  const std::lock_guard lock(mutex_);
+  bindings_.erase(range);
+}
+
+void kernel_epochs::cpu_waiters(std::span<const page_use> waiting) noexcept {
+  bool fewer = false;
+  {
+    const std::lock_guard lock(mutex_);
+    const std::size_t before = waiters_.size();
+    std::erase_if(waiters_, [](const waiter& w) { return w.on == nullptr; });
+    fewer = waiters_.size() != before;
+    try {
+      for (const page_use& u : waiting) waiters_.push_back({next_, u, nullptr});
+    } catch (...) {
+      // Without memory the fairness is lost for this batch, not correctness.
+    }
+  }
+  if (fewer) served_.notify_all();
+}
+
+kernel_epochs::ticket kernel_epochs::add_waiter(std::span<const page_use> uses,
+                                                const stream& s) {
+  const std::lock_guard lock(mutex_);
+  const ticket t = next_;
+  const std::size_t before = waiters_.size();
+  try {
+    for (const page_use& u : uses) waiters_.push_back({t, u, s.get()});
+  } catch (...) {
+    waiters_.resize(before);
+    throw;
+  }
+  ++next_;
+  return t;
+}
+
+kernel_epochs::ticket kernel_epochs::next() noexcept {
+  const std::lock_guard lock(mutex_);
+  return next_;
+}
+
+void kernel_epochs::remove_waiter(ticket t) noexcept {
+  {
+    const std::lock_guard lock(mutex_);
+    std::erase_if(waiters_, [t](const waiter& w) { return w.on != nullptr && w.id == t; });
+  }
+  served_.notify_all();
 }
 
 }  // namespace uvm::detail

@@ -112,6 +112,8 @@ void migrator::detach(managed_range& r) noexcept {
     eviction_->on_released({d.range_id, static_cast<std::uint32_t>(p)});
   }
   std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
+  std::erase_if(denied_, [&](const page_ref& p) { return p.range_id == d.range_id; });
+  epochs_.forget(d.range_id);
   std::erase_if(pins_, [&](const auto& p) { return p.first.range_id == d.range_id; });
   std::unique_ptr<device_page_table> table;
   if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) {
@@ -125,15 +127,22 @@ void migrator::detach(managed_range& r) noexcept {
   table.reset();
 }
 
-void migrator::begin_launch() {
-  epochs_.begin();  // waits (unlocked) while CPU faults wait for the kernels in flight
+kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const page_use> uses,
+                                             bool declared) {
+  // Waits (unlocked) while CPU faults or queued moves wait for kernels this one may delay.
+  const kernel_epochs::ticket t = epochs_.begin(s, uses, declared);
   std::lock_guard lock(mutex_);
-  device_bits_stale_ = true;  // the kernel may set dirty and accessed bits
+  // The kernel may set dirty and accessed bits in any table it may use.
+  for (const auto& table : tables_) {
+    if (table != nullptr) table->set_stale(true);
+  }
   declared_.clear();  // the launch uses what was placed for it; the next one declares anew
+  clear_denied();
+  return t;
 }
 
-void migrator::end_launch(event e) {
-  epochs_.end(std::move(e));
+void migrator::end_launch(kernel_epochs::ticket t, event e) {
+  epochs_.end(t, std::move(e));
 }
 
 bool migrator::wait_kernels(std::chrono::nanoseconds timeout) {
@@ -158,6 +167,49 @@ void migrator::wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::st
     }
     lock.lock();
   }
+}
+
+void migrator::wait_until_unused(std::unique_lock<std::mutex>& lock, const page_use& u,
+                                 const queue_position& at, std::string_view call) {
+  if (!epochs_.in_use(u, at.before, at.stream)) return;
+  lock.unlock();
+  const bool quiet = epochs_.wait_users(u, settings_.timeout, at.before, at.stream);
+  lock.lock();
+  if (!quiet) {
+    throw uvm::timeout(fmt::format(
+        "{}: kernels that may use the pages still ran after the fault timeout ({} ms)", call,
+        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count()));
+  }
+}
+
+void migrator::deny(managed_range& r, std::size_t page) {
+  device_page_table& t = table_of(r);
+  const device_pte e = t.get(page);
+  if ((e & pte_denied) == 0) {
+    denied_.push_back({r.device().range_id, static_cast<std::uint32_t>(page)});
+    t.set(page, e | pte_denied);
+  }
+  t.publish(page, 1, h2d_);  // also clears the fault-pending bit, as every publication does
+}
+
+void migrator::clear_denied() {
+  if (denied_.empty()) return;
+  try {
+    for (const page_ref& p : denied_) {
+      managed_range* r = range_of(p.range_id);
+      if (r == nullptr || p.page >= r->page_count()) continue;
+      device_page_table& t = table_of(*r);
+      t.set(p.page, t.get(p.page) & ~pte_denied);
+      t.publish(p.page, 1, h2d_);
+    }
+    // The next kernel must not find an old denial: the entries land before it is enqueued.
+    if (!backend_.wait(backend_.record(h2d_), settings_.timeout)) {
+      log().error("clearing denied device entries did not complete within the fault timeout");
+    }
+  } catch (const std::exception& e) {
+    log().error("clearing denied device entries failed: {}", e.what());
+  }
+  denied_.clear();
 }
 
 bool migrator::kernels_in_flight() {
@@ -203,24 +255,26 @@ void migrator::harvest_accessed() {
 }
 
 void migrator::refresh_device_bits() {
-  if (!device_bits_stale_) return;
-  // Between kernels only: a running kernel may still set bits after the read. (An epoch that
-  // ends here harvests accessed bits, which refreshes first.)
-  if (kernels_in_flight() || !device_bits_stale_) return;
-  bool all = true;
+  for (managed_range* r : ranges_) {
+    if (r != nullptr) refresh_device_bits(*r);
+  }
+}
+
+void migrator::refresh_device_bits(managed_range& r) {
+  device_page_table& t = table_of(r);
+  if (!t.stale()) return;
+  // Only while no kernel that may use the range runs: it could still set bits after the read.
+  if (epochs_.in_use(whole(r))) return;
+  bool ok = false;
   try {
-    for (managed_range* r : ranges_) {
-      if (r == nullptr) continue;
-      // Claimed pages have entries on their way; their bits were read when they were claimed.
-      const auto idle = [r](std::size_t p) { return (r->pages().load(p) & busy_bit) == 0; };
-      all &= table_of(*r).refresh_device_bits(d2h_, settings_.timeout, idle);
-    }
+    // Claimed pages have entries on their way; their bits were read when they were claimed.
+    const auto idle = [&r](std::size_t p) { return (r.pages().load(p) & busy_bit) == 0; };
+    ok = t.refresh_device_bits(d2h_, settings_.timeout, idle);
+    if (!ok) log().error("reading the device's dirty and accessed bits did not complete in time");
   } catch (const std::exception& e) {
-    all = false;
     log().error("reading the device's dirty and accessed bits failed: {}", e.what());
   }
-  if (!all) log().error("reading the device's dirty and accessed bits did not complete in time");
-  device_bits_stale_ = !all;
+  t.set_stale(!ok);
 }
 
 void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
@@ -269,7 +323,10 @@ bool migrator::do_poll() noexcept {
 }
 
 void migrator::do_cpu_faults_waiting(bool waiting) noexcept {
-  epochs_.cpu_faults_waiting(waiting);
+  std::lock_guard lock(mutex_);
+  if (!waiting) cpu_waiting_.clear();
+  epochs_.cpu_waiters(cpu_waiting_);  // the pages of this batch's faults that wait for kernels
+  cpu_waiting_.clear();
 }
 
 bool migrator::pinned(page_ref p) {
@@ -317,7 +374,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
   move m{&r, page, s, page_state::device_exclusive};
   m.old_pte = e;
   if (in_frame) {
-    m.pte = e | pte_writable | written;  // a read-only duplicate becomes the only copy
+    m.pte = (e & ~pte_denied) | pte_writable | written;  // a read-only duplicate: the only copy
   } else {
     const page_ref ref{r.device().range_id, static_cast<std::uint32_t>(page)};
     // Pages pinned to the host (by pin_resident, or by thrashing) and pages advised to stay on
@@ -373,7 +430,7 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
   if ((w & busy_bit) != 0 || (w & device_mapped_bit) == 0) return false;
   const page_state s = stored_state(w);
   reserve_one(c);
-  refresh_device_bits();  // which pages the device wrote: only those come back
+  refresh_device_bits(r);  // which pages the device wrote: only those come back
   if (!r.pages().try_claim(page, w)) return false;
   const device_pte e = read_pte(r, page);
   move m{&r, page, s, page_state::host_exclusive};
@@ -384,7 +441,7 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
     const std::uint32_t f = pte_frame(e);
     // Only pages the device wrote come back; a clean frame still equals the host page. If the
     // device's bits could not be read, every page counts as written.
-    if ((e & pte_dirty) != 0 || device_bits_stale_) {
+    if ((e & pte_dirty) != 0 || table_of(r).stale()) {
       m.src = frames_ + (std::size_t{f} << page_shift_);
       m.dst = r.runtime_view() + (page << page_shift_);
     }
@@ -453,6 +510,13 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   c.moves.resize(kept);
   c.st = chunk::stage::narrowed;
   if (c.moves.empty()) return;
+  // Discarded pages read as zeros from now on. Zeroed in place, not released: the runtime view
+  // is registered (pinned) for the device, and a released page would stay pinned under it.
+  for (const move& m : c.moves) {
+    if (m.target == page_state::unpopulated) {
+      std::memset(m.range->runtime_view() + (m.page << page_shift_), 0, m.range->page_size());
+    }
+  }
 
   // 2. The data, coalesced; 3. the page-table entries, after it on the same stream. From here a
   // throw (a failed device call) unwinds through the chunk, which undoes every move.
@@ -546,8 +610,8 @@ int migrator::finish(chunk& c) {
       eviction_->on_released(ref);
     }
     if (m.taken) eviction_->on_resident(ref);
-    // A page that changed sides (not a first touch) counts towards thrashing.
-    if (settings_.thrashing_migrations != 0 &&
+    // A page that changed sides (not a first touch, not a discard) counts towards thrashing.
+    if (settings_.thrashing_migrations != 0 && m.target != page_state::unpopulated &&
         ((m.taken && m.from != page_state::unpopulated) || m.freed)) {
       switch (thrashing_.on_migration(ref, now)) {
         case thrashing_detector::verdict::normal: break;
@@ -643,8 +707,17 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
   std::lock_guard lock(mutex_);
   const page_word w = r.pages().load(page);
   if ((w & device_mapped_bit) == 0) return 0;  // resolved meanwhile: the access retries
-  // A kernel may be using the page: never move it under one.
-  if (kernels_in_flight() || (w & busy_bit) != 0) return retry_later;
+  if ((w & busy_bit) != 0) return retry_later;
+  // A kernel that may use the page is in flight: never move it under one. Launches that may
+  // use it wait for this fault meanwhile (fairness).
+  const page_use u{r.device().range_id, page, 1};
+  if (epochs_.in_use(u)) {
+    try {
+      cpu_waiting_.push_back(u);
+    } catch (...) {
+    }
+    return retry_later;
+  }
   try {
     chunk c(this);
     if (start_to_host(r, page, a == access::write, c, settings_.read_duplicates)) {
@@ -673,6 +746,13 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
     for (const fault_record& f : batch) {
       managed_range* r = range_of(f.range_id);
       if (r == nullptr || f.page >= r->page_count()) continue;
+      if (!epochs_.in_use({f.range_id, f.page, 1})) {
+        // No kernel in flight may use the page (attached to the host or to another stream, or
+        // outside what the launches declared): the lanes report it instead of waiting.
+        deny(*r, f.page);
+        republished = true;
+        continue;
+      }
       if (!start_to_device(*r, f.page, f.access == device_access::write, true, c)) {
         // Not moved: busy (retried next turn, so its lanes need not post again), or already
         // served. A served read-only entry is published again to clear the fault-pending bit a
@@ -732,12 +812,15 @@ std::size_t migrator::evict(std::size_t frames) {
 }
 
 std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t count,
-                               bool to_device) {
+                               bool to_device, const queue_position& at) {
   UVM_NVTX_RANGE(to_device ? "prefetch to device" : "prefetch to host",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
-  // Pages come back only between kernels: a kernel on another stream may still be using them.
-  if (!to_device) wait_until_no_kernels(lock, "uvm::manager::prefetch to the host");
+  // Pages come back only when no kernel that may use them runs.
+  if (!to_device) {
+    wait_until_unused(lock, {r.device().range_id, first, count}, at,
+                      "uvm::manager::prefetch to the host");
+  }
   const stream& s = to_device ? h2d_ : d2h_;
   kernels_running_ = kernels_in_flight();  // none start while the lock is held
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
@@ -755,6 +838,74 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
       });
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
   return moved;
+}
+
+bool migrator::start_discard(managed_range& r, std::size_t page, chunk& c) {
+  page_word w = r.pages().load(page);
+  const page_state s = stored_state(w);
+  if ((w & device_mapped_bit) == 0) {
+    // Only on the host: zeroed in place, in its state (its app view stays as it is).
+    if (s == page_state::unpopulated) return false;
+    return r.fill_in_place(page, w, [&](page_state) {
+      std::memset(r.runtime_view() + (page << page_shift_), 0, r.page_size());
+      return true;
+    });
+  }
+  reserve_one(c);
+  if (!r.pages().try_claim(page, w)) return false;
+  // The device's copy is dropped without a copy back; the host's is zeroed (enqueue_tail).
+  move m{&r, page, s, page_state::unpopulated};
+  m.old_pte = read_pte(r, page);
+  m.pte = 0;
+  m.clear = prefetched_host_bit | prefetched_device_bit;
+  if ((m.old_pte & pte_valid) != 0 && (m.old_pte & pte_remote) == 0) m.freed = pte_frame(m.old_pte);
+  if ((m.old_pte & pte_remote) != 0) {
+    counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
+  }
+  c.moves.push_back(m);
+  return true;
+}
+
+std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t count,
+                              const queue_position& at) {
+  UVM_NVTX_RANGE("discard", count * settings_.page_size);
+  std::unique_lock lock(mutex_);
+  for (std::size_t p = first; p < first + count; ++p) {
+    UVM_EXPECTS((r.pages().load(p) & pinned_bit) == 0 &&
+                    !pins_.contains({r.device().range_id, static_cast<std::uint32_t>(p)}),
+                "uvm::manager::discard: page {} of range {} is pinned (pin_resident); unpin it "
+                "first (nothing was discarded)",
+                p, static_cast<void*>(r.base()));
+  }
+  wait_until_unused(lock, {r.device().range_id, first, count}, at, "uvm::manager::discard");
+  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(settings_.timeout.count());
+  std::size_t dropped = 0;
+  // Busy pages (a transition under way) are discarded once it ends, bounded by the timeout;
+  // pages already discarded hold no data and are skipped.
+  for (;;) {
+    std::size_t busy = 0;
+    dropped += pipelined(
+        count, copy_kind::device_to_host, d2h_, [](std::size_t, std::size_t) {},
+        [&](std::size_t i, chunk& c) {
+          if ((r.pages().load(first + i) & busy_bit) != 0) {
+            ++busy;
+            return false;
+          }
+          return start_discard(r, first + i, c);
+        });
+    if (busy == 0) break;
+    if (now_ns() >= deadline) {
+      throw uvm::timeout(fmt::format(
+          "uvm::manager::discard: {} pages of range {} stayed busy (being moved) for the fault "
+          "timeout; the other pages were discarded",
+          busy, static_cast<void*>(r.base())));
+    }
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    lock.lock();
+  }
+  counters_.discarded_pages.fetch_add(dropped, std::memory_order_relaxed);
+  return dropped;
 }
 
 }  // namespace uvm::detail

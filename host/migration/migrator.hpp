@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <utility>
 #include <string_view>
 #include <thread>
@@ -37,6 +38,13 @@
 #include <vector>
 
 namespace uvm::detail {
+
+/// Where a stream operation was queued: on `stream`, before the launches from ticket `before` on.
+/// A move to the host queued there waits only for the earlier kernels on other streams.
+struct queue_position {
+  const stream_base* stream = nullptr;
+  kernel_epochs::ticket before = kernel_epochs::no_ticket;
+};
 
 class migrator final : public fault_resolver {
  public:
@@ -78,30 +86,68 @@ class migrator final : public fault_resolver {
   /// The stream kernels run on when the caller names none.
   [[nodiscard]] const stream& default_stream() const noexcept { return compute_; }
 
-  /// Marks a kernel launch: call before enqueueing it, then end_launch with its event. Waits
-  /// first while CPU faults wait for kernels already in flight, so a stream of launches cannot
-  /// starve them. @throws uvm::timeout if they are not served within the timeout.
-  void begin_launch();
-  void end_launch(event e);
+  /// Marks a kernel launch on `s`: call before enqueueing it, then end_launch with its event.
+  /// With `declared`, the kernel touches only the pages in `uses` (CPU faults elsewhere do not
+  /// wait for it); otherwise any page its stream may use. Waits first while CPU faults or queued
+  /// moves wait for kernels that this one may delay, so a stream of launches cannot starve them.
+  /// @throws uvm::timeout if they are not served within the timeout.
+  kernel_epochs::ticket begin_launch(const stream& s, std::span<const page_use> uses,
+                                     bool declared);
+  void end_launch(kernel_epochs::ticket t, event e);
   /// Waits for every kernel in flight. @return false if some were still running at `timeout`.
   bool wait_kernels(std::chrono::nanoseconds timeout);
-  /// Waits for the kernels in flight now, not for those launched meanwhile (what a free waits
-  /// for: a later launch cannot have been given the memory).
+  /// Waits for the kernels in flight now that may use a page of `r`, not for those launched
+  /// meanwhile (what a free waits for: a later launch cannot have been given the memory).
   /// @return false if they still ran at `timeout`.
-  bool wait_kernels_launched_before(std::chrono::nanoseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!epochs_.wait(deadline - std::chrono::steady_clock::now())) {
-      // A launch was being enqueued (it has no event yet): look again shortly.
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-    return true;
+  bool wait_users(const managed_range& r, std::chrono::nanoseconds timeout) {
+    return epochs_.wait_users(whole(r), timeout);
   }
+
+  /// Attaches `r` as `k` (to `s` for `single`) once `effective` completes (null: now), as
+  /// cudaStreamAttachMemAsync. @throws std::bad_alloc
+  void attach_stream(const managed_range& r, attach_kind k, const stream& s, event effective) {
+    epochs_.attach(r.device().range_id, k, s, std::move(effective));
+  }
+  /// The latest attachment asked for `r`.
+  [[nodiscard]] attach_kind attachment(const managed_range& r) {
+    return epochs_.attachment(r.device().range_id);
+  }
+
+  /// For a stream operation queued on `s` that will move `uses` to the host: until
+  /// remove_waiter(), launches on other streams that may use them wait, so that the operation
+  /// waits at most for the kernels in flight now. @throws std::bad_alloc
+  [[nodiscard]] queue_position add_waiter(std::span<const page_use> uses, const stream& s) {
+    return {s.get(), epochs_.add_waiter(uses, s)};
+  }
+  /// Where an operation queued on `s` now stands, for one that waits for no kernel.
+  [[nodiscard]] queue_position position(const stream& s) { return {s.get(), epochs_.next()}; }
+  /// Whether a kernel that an operation queued at `at` must wait for may use `u`.
+  [[nodiscard]] bool in_use(const page_use& u, const queue_position& at) {
+    return epochs_.in_use(u, at.before, at.stream);
+  }
+  /// The migrator's id of `r`, as page_use names it.
+  [[nodiscard]] static page_use pages_of(const managed_range& r, std::size_t first,
+                                         std::size_t count) noexcept {
+    return {r.device().range_id, first, count};
+  }
+  void remove_waiter(const queue_position& at) noexcept { epochs_.remove_waiter(at.before); }
 
   /// Moves pages [first, first + count) of `r` to the device (as many as frames allow, evicting
   /// the oldest pages between kernels) or back to the host, in pipelined chunks.
+  /// A move to the host first waits for the kernels that may use the pages (those begun before
+  /// `at`, on other streams than `at`'s: its own stream's earlier work has finished).
   /// @return the number of pages moved.
-  std::size_t prefetch(managed_range& r, std::size_t first, std::size_t count, bool to_device);
+  /// @throws uvm::timeout if those kernels still run after the timeout (nothing moved).
+  std::size_t prefetch(managed_range& r, std::size_t first, std::size_t count, bool to_device,
+                       const queue_position& at = {});
+
+  /// Drops the contents of pages [first, first + count) of `r` wherever they are, without a
+  /// copy: device frames are freed, host pages released; the pages are unpopulated again (they
+  /// read as zeros). Waits first, as a move to the host does, for the kernels that may use them.
+  /// @return the number of pages that held data.
+  /// @throws uvm::invalid_argument if a page is pinned (pin_resident), uvm::timeout as prefetch.
+  std::size_t discard(managed_range& r, std::size_t first, std::size_t count,
+                      const queue_position& at = {});
 
   /// Makes pages [first, first + count) of `r` resident at `to` and keeps them there: on the
   /// host, populated and writable (no CPU fault), device accesses mapped remote; on the device,
@@ -221,6 +267,9 @@ class migrator final : public fault_resolver {
     std::size_t entries = 0;  ///< moves whose data and entry are enqueued (kernels may use them)
   };
 
+  [[nodiscard]] static page_use whole(const managed_range& r) noexcept {
+    return {r.device().range_id, 0, r.page_count()};
+  }
   int do_resolve(managed_range& r, std::size_t page, access a) noexcept override;
   void do_resolve_device(std::span<const fault_record> batch) noexcept override;
   bool do_poll() noexcept override;
@@ -230,14 +279,24 @@ class migrator final : public fault_resolver {
   bool kernels_in_flight();
   // Waits, unlocking meanwhile, until no kernel is in flight. @throws uvm::timeout naming `call`.
   void wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::string_view call);
+  // Waits, unlocking meanwhile, until no kernel that may use `u` (begun before `at`, not on its
+  // stream) is in flight. @throws uvm::timeout naming `call`.
+  void wait_until_unused(std::unique_lock<std::mutex>& lock, const page_use& u,
+                         const queue_position& at, std::string_view call);
   managed_range* range_of(std::uint32_t id) const noexcept;
   // The host's shadow of the entry: never a read of the device (device bits as of the last
   // refresh_device_bits).
   [[nodiscard]] device_pte read_pte(const managed_range& r, std::size_t page) const noexcept;
   [[nodiscard]] device_page_table& table_of(const managed_range& r) const noexcept;
   // Reads the device-set dirty and accessed bits of every table into the shadows, once per
-  // epoch and only between kernels (a no-op while kernels run or when nothing changed).
+  // epoch and only while no kernel that may use the range runs (a no-op otherwise, or when
+  // nothing changed).
   void refresh_device_bits();
+  void refresh_device_bits(managed_range& r);
+  // Device faults on pages that no kernel in flight may use: their entries say so (pte_denied),
+  // and the waiting lanes report the error instead of waiting. Cleared before the next launch.
+  void deny(managed_range& r, std::size_t page);
+  void clear_denied();
   // Enqueues the entries of moves [first, last) (in page order) on `s`, one copy per run of
   // neighbouring pages; `published`, if given, counts the moves whose entry is enqueued.
   void publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
@@ -249,6 +308,8 @@ class migrator final : public fault_resolver {
                        const placement* at = nullptr);
   bool start_to_host(managed_range& r, std::size_t page, bool write, chunk& c,
                      bool duplicate = false);
+  // Plans dropping the page's contents (discard): no copy, target unpopulated.
+  bool start_discard(managed_range& r, std::size_t page, chunk& c);
   // The first frame of the window make_resident fills. @throws uvm::out_of_memory if none.
   std::uint32_t pick_window(managed_range& r, std::size_t first, std::size_t count);
   // make_resident once no kernel runs: clears the window, moves the pages in, checks them.
@@ -304,7 +365,8 @@ class migrator final : public fault_resolver {
   std::mutex mutex_;
   std::vector<managed_range*> ranges_;   // by range id; null where free
   std::vector<std::unique_ptr<device_page_table>> tables_;  // by range id
-  bool device_bits_stale_ = false;       // a kernel ran since the last refresh_device_bits
+  std::vector<page_ref> denied_;         // entries published with pte_denied
+  std::vector<page_use> cpu_waiting_;    // CPU faults of the current batch waiting for kernels
   std::vector<declared_span> declared_;  // made resident since the last begin_launch
   std::vector<chunk> stalled_;           // copies not landed within the timeout
   std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll

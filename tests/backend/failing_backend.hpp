@@ -78,6 +78,8 @@ class failing_backend final : public backend {
     maybe_fail(op::record, "record");
     return inner_.record(s);
   }
+  gate do_enqueue_gate(const stream& s) override { return inner_.enqueue_gate(s); }
+  void do_open_gate(const gate& g) noexcept override { inner_.open_gate(g); }
   std::string do_take_error() override { return inner_.take_error(); }
   bool do_query(const event& e) noexcept override { return inner_.query(e); }
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override {

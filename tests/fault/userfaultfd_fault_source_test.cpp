@@ -5,6 +5,8 @@
 
 #include <uvm/uvm.hpp>
 
+#include "tests/common/prefetch_now.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -100,7 +102,7 @@ TEST_F(Userfaultfd, ReadFromAPipeIntoHostSharedAndDeviceResidentPages) {
   std::memset(r.data(), 0x11, 3 * page);
   // Page 1: a read-only duplicate (read_mostly, on the device too). Page 2: device only.
   mgr.advise(r.data() + page, page, uvm::advice::set_read_mostly);
-  ASSERT_EQ(mgr.prefetch(r.data() + page, 2 * page, uvm::location::device()), 2u);
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, r.data() + page, 2 * page, uvm::location::device()), 2u);
   ASSERT_EQ(mgr.state_of(r.data()), page_state::host_exclusive);
   ASSERT_EQ(mgr.state_of(r.data() + page), page_state::shared);
   ASSERT_EQ(mgr.state_of(r.data() + 2 * page), page_state::device_exclusive);
@@ -129,7 +131,7 @@ TEST_F(Userfaultfd, WriteAndSendFromDeviceResidentPages) {
   uvm::manager mgr(uffd_config());
   uvm::range r = mgr.allocate(2 * page);
   for (std::size_t i = 0; i < 2 * page; ++i) r.data()[i] = static_cast<std::byte>(i * 7 + 5);
-  ASSERT_EQ(mgr.prefetch(r.data(), 2 * page, uvm::location::device()), 2u);
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, r.data(), 2 * page, uvm::location::device()), 2u);
   ASSERT_EQ(mgr.state_of(r.data()), page_state::device_exclusive);
 
   // write() to a file: the kernel reads page 0 from the device.
@@ -165,7 +167,7 @@ TEST_F(Userfaultfd, PreadAcrossAPageBoundaryIntoADevicePageAndAHole) {
   uvm::manager mgr(uffd_config());
   uvm::range r = mgr.allocate(2 * page);
   std::memset(r.data(), 0x22, page);
-  ASSERT_EQ(mgr.prefetch(r.data(), page, uvm::location::device()), 1u);
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, r.data(), page, uvm::location::device()), 1u);
   const int fd = pattern_file(8192, 9);
   ASSERT_GE(fd, 0);
   // The last 4 KiB of the device page and the first 4 KiB of the unpopulated one.
@@ -250,8 +252,8 @@ TEST_F(Userfaultfd, SystemCallsRaceWithPrefetchesAndLoseNothing) {
   std::atomic<bool> done{false};
   std::thread mover([&] {
     while (!done.load()) {
-      (void)mgr.prefetch(r.data(), threads * slice, uvm::location::device());
-      (void)mgr.prefetch(r.data(), threads * slice, uvm::location::host());
+      (void)uvm::testing::prefetch_now(mgr, r.data(), threads * slice, uvm::location::device());
+      (void)uvm::testing::prefetch_now(mgr, r.data(), threads * slice, uvm::location::host());
     }
   });
   std::vector<std::thread> readers;

@@ -8,6 +8,8 @@
 
 #include <uvm/uvm.hpp>
 
+#include "tests/common/prefetch_now.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -100,7 +102,7 @@ TEST(DevicePaths, PrefetchBetweenKernelsEvictsAndKeepsEveryWrite) {
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = 0;
   add_one(mgr, a.view(), 0, 8 * per_page);  // pages 0-7 fill the frames, dirty
   mgr.synchronize();
-  EXPECT_EQ(mgr.prefetch(a.data() + 8 * per_page, 8 * page, uvm::location::device()), 8u);
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data() + 8 * per_page, 8 * page, uvm::location::device()), 8u);
   EXPECT_GE(mgr.stats().evictions, 8u) << "the first kernel's pages made room";
   add_one(mgr, a.view(), 0, a.size());
   mgr.synchronize();

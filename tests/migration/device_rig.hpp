@@ -67,9 +67,9 @@ struct device_rig {
 
   /// One kernel, in its own epoch, on the compute stream.
   void launch(std::size_t n, kernel_body body) {
-    mig.begin_launch();
+    const auto t = mig.begin_launch(mig.default_stream(), {}, false);
     dev.launch(n, std::move(body), mig.default_stream());
-    mig.end_launch(dev.record(mig.default_stream()));
+    mig.end_launch(t, dev.record(mig.default_stream()));
   }
   void synchronize() { ASSERT_TRUE(mig.wait_kernels(std::chrono::seconds(10))); }
 

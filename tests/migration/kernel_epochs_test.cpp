@@ -1,5 +1,6 @@
-// Kernel epochs on the emulated device: kernels in flight, the end of an epoch, bounded waits,
-// and fairness (a launch waits while CPU faults wait for the kernels in flight).
+// Kernel epochs on the emulated device: kernels in flight per stream, which pages each may use
+// (attachments, declared launches), the end of an epoch, bounded waits, and fairness (a launch
+// waits while CPU faults or queued moves wait for kernels it may delay).
 #include "host/migration/kernel_epochs.hpp"
 
 #include "host/backend/emulated/emulated_backend.hpp"
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 namespace uvm::detail {
 namespace {
@@ -18,8 +20,10 @@ namespace {
 using namespace std::chrono_literals;
 
 // A kernel on `s` that runs until `go` is set (bounded), in its own epoch.
-void launch_until(emulated_backend& b, kernel_epochs& k, const stream& s, std::atomic<bool>& go) {
-  k.begin();
+kernel_epochs::ticket launch_until(emulated_backend& b, kernel_epochs& k, const stream& s,
+                                   std::atomic<bool>& go, std::vector<page_use> uses = {},
+                                   bool declared = false) {
+  const kernel_epochs::ticket t = k.begin(s, uses, declared);
   b.launch(
       1,
       [&go](std::size_t, std::size_t) {
@@ -27,8 +31,12 @@ void launch_until(emulated_backend& b, kernel_epochs& k, const stream& s, std::a
         while (!go && std::chrono::steady_clock::now() < end) std::this_thread::yield();
       },
       s);
-  k.end(b.record(s));
+  k.end(t, b.record(s));
+  return t;
 }
+
+constexpr page_use range0{0, 0, 16};
+constexpr page_use range1{1, 0, 16};
 
 TEST(KernelEpochs, AnEpochEndsOnceWhenItsLastKernelFinishes) {
   emulated_backend b;
@@ -50,40 +58,177 @@ TEST(KernelEpochs, AnEpochEndsOnceWhenItsLastKernelFinishes) {
 TEST(KernelEpochs, ALaunchBeingEnqueuedCountsAsInFlight) {
   emulated_backend b;
   kernel_epochs k(b, 1s);
-  k.begin();
+  const stream s = b.create_stream("k");
+  const auto t = k.begin(s, {}, false);
   EXPECT_TRUE(k.poll().in_flight);
+  EXPECT_TRUE(k.in_use(range0));
   EXPECT_FALSE(k.wait(10ms));
-  k.end(nullptr);  // the launch failed: nothing to wait for
+  k.end(t, nullptr);  // the launch failed: nothing to wait for
   EXPECT_FALSE(k.poll().in_flight);
   EXPECT_TRUE(k.wait(10ms));
 }
 
-TEST(KernelEpochs, LaunchesWaitWhileCpuFaultsWait) {
+TEST(KernelEpochs, AnUndeclaredKernelMayUseEveryGlobalRange) {
+  emulated_backend b;
+  kernel_epochs k(b, 1s);
+  const stream s = b.create_stream("k");
+  std::atomic<bool> go{false};
+  launch_until(b, k, s, go);
+  EXPECT_TRUE(k.in_use(range0));
+  EXPECT_TRUE(k.in_use(range1));
+  EXPECT_FALSE(k.wait_users(range1, 20ms));
+  go = true;
+  EXPECT_TRUE(k.wait_users(range1, 5s));
+  EXPECT_FALSE(k.in_use(range1));
+}
+
+TEST(KernelEpochs, ADeclaredKernelUsesOnlyWhatItDeclared) {
+  emulated_backend b;
+  kernel_epochs k(b, 1s);
+  const stream s = b.create_stream("k");
+  std::atomic<bool> go{false};
+  launch_until(b, k, s, go, {{0, 4, 4}}, true);
+  EXPECT_TRUE(k.in_use({0, 6, 1}));
+  EXPECT_TRUE(k.in_use({0, 0, 5})) << "overlaps page 4";
+  EXPECT_FALSE(k.in_use({0, 0, 4}));
+  EXPECT_FALSE(k.in_use({0, 8, 8}));
+  EXPECT_FALSE(k.in_use(range1));
+  EXPECT_TRUE(k.wait_users(range1, 10ms)) << "nothing to wait for";
+  go = true;
+  ASSERT_TRUE(k.wait(5s));
+}
+
+TEST(KernelEpochs, SingleAttachedMemoryIsUsedOnlyByItsStream) {
+  emulated_backend b;
+  kernel_epochs k(b, 1s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  k.attach(1, attach_kind::single, s2, nullptr);
+  EXPECT_EQ(k.attachment(1), attach_kind::single);
+  std::atomic<bool> go{false};
+  launch_until(b, k, s1, go);
+  EXPECT_TRUE(k.in_use(range0)) << "global";
+  EXPECT_FALSE(k.in_use(range1)) << "attached to the other stream";
+  std::atomic<bool> go2{false};
+  launch_until(b, k, s2, go2);
+  EXPECT_TRUE(k.in_use(range1));
+  EXPECT_FALSE(k.in_use(range1, kernel_epochs::no_ticket, s2.get())) << "except its stream";
+  go = go2 = true;
+  ASSERT_TRUE(k.wait(5s));
+}
+
+TEST(KernelEpochs, HostAttachedMemoryIsUsedByNoKernel) {
+  emulated_backend b;
+  kernel_epochs k(b, 1s);
+  const stream s = b.create_stream("k");
+  k.attach(0, attach_kind::host, nullptr, nullptr);
+  std::atomic<bool> go{false};
+  launch_until(b, k, s, go);
+  EXPECT_FALSE(k.in_use(range0));
+  EXPECT_TRUE(k.in_use(range1));
+  k.forget(0);
+  EXPECT_TRUE(k.in_use(range0)) << "a forgotten id is global again";
+  go = true;
+  ASSERT_TRUE(k.wait(5s));
+}
+
+TEST(KernelEpochs, AnAttachmentTakesEffectInStreamOrder) {
+  emulated_backend b;
+  kernel_epochs k(b, 1s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  std::atomic<bool> go{false};
+  launch_until(b, k, s1, go);
+  // Queued behind the running kernel: until it ends the old attachment (global) still counts.
+  k.attach(0, attach_kind::single, s2, b.record(s1));
+  EXPECT_EQ(k.attachment(0), attach_kind::single) << "as last asked for";
+  EXPECT_TRUE(k.in_use(range0)) << "the kernel queued before the attach may use it";
+  go = true;
+  ASSERT_TRUE(k.wait(5s));
+  ASSERT_TRUE(b.wait(b.record(s1), 5s));  // the stream has passed the attach
+  std::atomic<bool> go2{false};
+  launch_until(b, k, s1, go2);
+  EXPECT_FALSE(k.in_use(range0)) << "in effect: a kernel on the first stream may not use it";
+  go2 = true;
+  ASSERT_TRUE(k.wait(5s));
+}
+
+TEST(KernelEpochs, MemoryOfADestroyedStreamIsUsedByNoKernel) {
+  emulated_backend b;
+  kernel_epochs k(b, 1s);
+  const stream s1 = b.create_stream("one");
+  {
+    const stream gone = b.create_stream("gone");
+    k.attach(0, attach_kind::single, gone, nullptr);
+  }
+  std::atomic<bool> go{false};
+  launch_until(b, k, s1, go);
+  EXPECT_FALSE(k.in_use(range0));
+  go = true;
+  ASSERT_TRUE(k.wait(5s));
+}
+
+TEST(KernelEpochs, LaunchesThatMayUseAWaitingCpuFaultsPagesWaitForIt) {
   emulated_backend b;
   kernel_epochs k(b, 5s);
-  k.cpu_faults_waiting(true);
+  const stream s = b.create_stream("k");
+  const std::vector<page_use> waiting{{0, 3, 1}};
+  k.cpu_waiters(waiting);
+  // A launch declared elsewhere is not held back.
+  const auto elsewhere = k.begin(s, std::vector<page_use>{{1, 0, 4}}, true);
+  k.end(elsewhere, nullptr);
   std::atomic<bool> launched{false};
   std::thread launcher([&] {
-    k.begin();
+    const auto t = k.begin(s, {}, false);
     launched = true;
-    k.end(nullptr);
+    k.end(t, nullptr);
   });
   std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(launched.load()) << "a launch overtook the waiting CPU faults";
-  k.cpu_faults_waiting(false);
+  EXPECT_FALSE(launched.load()) << "a launch overtook the waiting CPU fault";
+  k.cpu_waiters({});
   launcher.join();
   EXPECT_TRUE(launched.load());
+}
+
+TEST(KernelEpochs, AQueuedMoveHoldsBackOtherStreamsOnly) {
+  emulated_backend b;
+  kernel_epochs k(b, 5s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  std::atomic<bool> go{false};
+  const auto older = launch_until(b, k, s2, go);
+  const std::vector<page_use> back{range0};
+  const auto w = k.add_waiter(back, s1);
+  EXPECT_GT(w, older);
+  EXPECT_TRUE(k.in_use(range0, w, s1.get())) << "the older kernel on the other stream";
+  // A launch on the waiter's own stream runs after it in stream order: not held back.
+  const auto same = k.begin(s1, {}, false);
+  EXPECT_FALSE(k.in_use(range0, w, s2.get())) << "later kernels are not waited for";
+  k.end(same, nullptr);
+  std::atomic<bool> launched{false};
+  std::thread launcher([&] {
+    const auto t = k.begin(s2, {}, false);
+    launched = true;
+    k.end(t, nullptr);
+  });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(launched.load()) << "a launch on another stream overtook the queued move";
+  k.remove_waiter(w);
+  launcher.join();
+  go = true;
+  ASSERT_TRUE(k.wait(5s));
 }
 
 TEST(KernelEpochs, ALaunchThatWaitsPastTheTimeoutIsAnError) {
   emulated_backend b;
   kernel_epochs k(b, 50ms);
-  k.cpu_faults_waiting(true);
-  EXPECT_THROW(k.begin(), uvm::timeout);
+  const stream s = b.create_stream("k");
+  const std::vector<page_use> waiting{range0};
+  k.cpu_waiters(waiting);
+  EXPECT_THROW((void)k.begin(s, {}, false), uvm::timeout);
   EXPECT_FALSE(k.poll().in_flight) << "nothing was marked";
-  k.cpu_faults_waiting(false);
-  k.begin();
-  k.end(nullptr);
+  k.cpu_waiters({});
+  k.end(k.begin(s, {}, false), nullptr);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 
 #include <uvm/uvm.hpp>
 
+#include "tests/common/prefetch_now.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -38,7 +40,7 @@ TEST(Migrator, PrefetchBothWaysMovesEveryPageOnceAndKernelsTakeNoFaults) {
   const std::size_t pages = a.bytes().page_count();
   mgr.reset_stats();
 
-  EXPECT_EQ(mgr.prefetch(a.data(), n * 4, uvm::location::device()), pages);
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data(), n * 4, uvm::location::device()), pages);
   uvm::stats s = mgr.stats();
   EXPECT_EQ(s.bytes_host_to_device, n * 4);
   EXPECT_EQ(s.prefetched_pages, pages);
@@ -50,7 +52,7 @@ TEST(Migrator, PrefetchBothWaysMovesEveryPageOnceAndKernelsTakeNoFaults) {
   mgr.synchronize();
   EXPECT_EQ(mgr.stats().device.count, 0u) << "prefetched pages take no device faults";
 
-  EXPECT_EQ(mgr.prefetch(a.data(), n * 4, uvm::location::host()), pages);
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data(), n * 4, uvm::location::host()), pages);
   s = mgr.stats();
   EXPECT_EQ(s.bytes_device_to_host, n * 2) << "only the pages the kernel wrote come back";
   mgr.reset_stats();
@@ -78,7 +80,7 @@ TEST(Migrator, PrefetchToTheHostWaitsForKernelsOnOtherStreams) {
       },
       other);
   while (!started) std::this_thread::yield();
-  mgr.prefetch(a.bytes(), uvm::location::host());  // default stream: must still wait
+  uvm::testing::prefetch_now(mgr, a.bytes(), uvm::location::host());  // default stream: must still wait
   mgr.reset_stats();
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(a[i], 7u) << i;
   EXPECT_EQ(mgr.stats().cpu_faults(), 0u);
@@ -127,12 +129,12 @@ void evict_after_use(uvm::eviction_kind eviction, std::size_t expect_first_evict
   uvm::manager mgr(cfg);
   auto a = mgr.allocate<std::uint32_t>(4 * page / 4);
   auto b = mgr.allocate<std::uint32_t>(2 * page / 4);
-  ASSERT_EQ(mgr.prefetch(a.bytes(), uvm::location::device()), 4u);
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, a.bytes(), uvm::location::device()), 4u);
   auto v = a.const_view();
   std::atomic<std::uint32_t> sum{0};
   mgr.parallel_for(2, [=, &sum](std::size_t p) { sum += v.load(p * (page / 4)); });
   mgr.synchronize();
-  ASSERT_EQ(mgr.prefetch(b.bytes(), uvm::location::device()), 2u);
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, b.bytes(), uvm::location::device()), 2u);
   EXPECT_EQ(mgr.stats().evictions, 2u);
   for (std::size_t p = 0; p < 4; ++p) {
     const bool evicted = p == expect_first_evicted || p == expect_first_evicted + 1;
@@ -199,10 +201,10 @@ TEST(Migrator, PrefetchRejectsBadSpans) {
   uvm::manager mgr(emulated(64 << 10));
   auto a = mgr.allocate<int>(1000);
   int local = 0;
-  EXPECT_THROW(mgr.prefetch(&local, 4, uvm::location::device()), uvm::invalid_argument);
-  EXPECT_THROW(mgr.prefetch(a.data(), 0, uvm::location::device()), uvm::invalid_argument);
-  EXPECT_THROW(mgr.prefetch(a.data(), 1 << 20, uvm::location::device()), uvm::invalid_argument);
-  EXPECT_THROW(mgr.prefetch(a.data(), 4, uvm::location::device(3)), uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, &local, 4, uvm::location::device()), uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 0, uvm::location::device()), uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 1 << 20, uvm::location::device()), uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 4, uvm::location::device(3)), uvm::invalid_argument);
   a[5] = 5;
   EXPECT_EQ(a[5], 5);
 }
@@ -226,12 +228,12 @@ TEST(Migrator, OversubscriptionAtTwiceTheBudgetKeepsEveryByte) {
   // Prefetching twice the budget fills it; prefetching the second half then evicts the oldest
   // pages (FIFO), which are the first half's. (From the host: the reads above may have left
   // read-only duplicates holding frames.)
-  (void)mgr.prefetch(a.data(), n * 8, uvm::location::host());
+  (void)uvm::testing::prefetch_now(mgr, a.data(), n * 8, uvm::location::host());
   mgr.reset_stats();
-  EXPECT_EQ(mgr.prefetch(a.data(), n * 8, uvm::location::device()), frames);
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data(), n * 8, uvm::location::device()), frames);
   EXPECT_EQ(mgr.stats().evictions, 0u);
   std::uint64_t* second = a.data() + n / 2;
-  EXPECT_EQ(mgr.prefetch(second, n * 4, uvm::location::device()), frames);
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, second, n * 4, uvm::location::device()), frames);
   EXPECT_EQ(mgr.stats().evictions, frames);
   EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::host_exclusive);
   EXPECT_EQ(mgr.state_of(second), uvm::page_state::device_exclusive);
@@ -372,8 +374,8 @@ TEST(Advice, AttributesReportWhatEveryPageAgreesOn) {
   EXPECT_FALSE(mgr.range_attributes(b, 3 * page).read_mostly) << "page 2 was not advised";
   EXPECT_EQ(mgr.range_attributes(b, 4 * page).preferred_location, uvm::location::device());
   EXPECT_FALSE(mgr.range_attributes(b, page).last_prefetch_location.has_value());
-  mgr.prefetch(b, 4 * page, uvm::location::device());
-  mgr.prefetch(b, page, uvm::location::host());
+  uvm::testing::prefetch_now(mgr, b, 4 * page, uvm::location::device());
+  uvm::testing::prefetch_now(mgr, b, page, uvm::location::host());
   EXPECT_EQ(mgr.range_attributes(b + page, 3 * page).last_prefetch_location,
             uvm::location::device());
   EXPECT_FALSE(mgr.range_attributes(b, 4 * page).last_prefetch_location.has_value());
@@ -415,7 +417,7 @@ TEST(PinResident, DevicePinnedPagesAreNeverEvicted) {
   auto hot = mgr.allocate<std::uint32_t>(2 * page / 4);
   auto other = mgr.allocate<std::uint32_t>(4 * page / 4);
   mgr.pin_resident(hot.data(), 2 * page, uvm::location::device());
-  EXPECT_EQ(mgr.prefetch(other.bytes(), uvm::location::device()), 2u) << "two frames are pinned";
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, other.bytes(), uvm::location::device()), 2u) << "two frames are pinned";
   EXPECT_EQ(mgr.state_of(hot.data()), uvm::page_state::device_exclusive);
   mgr.reset_stats();
   auto v = hot.view();

@@ -22,6 +22,10 @@ inline constexpr device_pte pte_remote = 1u << 4;    ///< maps the host page, no
 /// cleared by the entry the host publishes next (the host never sets it). Other waiting lanes
 /// then do not post again, so waiting warps cannot flood the mailbox.
 inline constexpr device_pte pte_fault_pending = 1u << 5;
+/// No kernel in flight may use the page (it is attached to the host or to another stream, or
+/// outside what the launches declared): a lane waiting on the entry reports a device error
+/// instead of waiting. Set by the host, cleared by it before the next launch.
+inline constexpr device_pte pte_denied = 1u << 6;
 inline constexpr unsigned pte_frame_shift = 8;       ///< bits 8..31: frame index
 inline constexpr std::uint32_t max_frames = 1u << 24;
 

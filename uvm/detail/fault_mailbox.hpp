@@ -29,7 +29,11 @@ namespace uvm::detail {
 enum class device_access : std::uint32_t { read = 0, write = 1 };
 
 /// Why device code gave up on an access. Reported by manager::synchronize as an exception.
-enum class device_error : std::uint32_t { none = 0, fault_timeout = 1 };
+enum class device_error : std::uint32_t {
+  none = 0,
+  fault_timeout = 1,  ///< the access was not served within the fault timeout
+  not_attached = 2,   ///< no kernel in flight may use the page (attachment, declaration)
+};
 
 struct fault_record {
   std::uint32_t range_id;

@@ -4,10 +4,14 @@
 #include "host/common/check.hpp"
 #include "host/telemetry/nvtx.hpp"
 
+#include <cuda.h>
+
 #include <chrono>
 #include <string>
 #include <thread>
 #include <utility>
+
+#include <sys/mman.h>
 
 #if UVM_HAS_NVTX
 #include <nvtx3/nvToolsExtCudaRt.h>
@@ -40,6 +44,45 @@ void name_stream(cudaStream_t s, const std::string& name) noexcept {
 #endif
 }
 
+constexpr std::uint32_t gate_slots = 4096 / sizeof(std::uint32_t);
+
+using wait_value_fn = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+
+// A gate's word and the value that opens it; the host function below waits for it where the
+// driver has no stream memory operations.
+struct gate_wait {
+  const std::uint32_t* word;
+  std::uint32_t value;
+};
+
+bool reached(const std::uint32_t* word, std::uint32_t value) noexcept {
+  const std::uint32_t now = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+  return static_cast<std::int32_t>(now - value) >= 0;
+}
+
+void CUDART_CB wait_on_host(void* p) {
+  const auto* w = static_cast<gate_wait*>(p);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while (!reached(w->word, w->value) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  delete w;
+}
+
+}  // namespace
+
+struct cuda_backend::cuda_gate final : gate_base {
+  cuda_backend* owner = nullptr;
+  std::uint32_t slot = 0;
+  std::uint32_t value = 0;
+  bool opened = false;
+  ~cuda_gate() override {
+    if (!opened) owner->do_open_gate_slot(*this);
+  }
+};
+
+namespace {
+
 cudaStream_t native(const stream& s) {
   const auto* c = dynamic_cast<const cuda_stream*>(s.get());
   UVM_EXPECTS(c != nullptr, "cuda backend: not a stream of the cuda backend");
@@ -54,10 +97,75 @@ cuda_backend::cuda_backend(int device) : device_(device) {
   UVM_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   zeroing_ = s;
   name_stream(s, "uvm-zero");
+  void* words = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (words == MAP_FAILED) throw_system("mmap of the gate words", errno);
+  gate_words_ = static_cast<std::uint32_t*>(words);
+  UVM_CUDA_TRY(cudaHostRegister(words, 4096, cudaHostRegisterMapped | cudaHostRegisterPortable));
+  UVM_CUDA_TRY(cudaHostGetDevicePointer(&gate_words_device_, words, 0));
+  slot_values_.assign(gate_slots, 0);
+  for (std::uint32_t i = gate_slots; i-- > 0;) free_slots_.push_back(i);
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &fn, 12000, cudaEnableDefault,
+                                       &found) == cudaSuccess &&
+      found == cudaDriverEntryPointSuccess) {
+    wait_value_.store(fn);
+  } else {
+    cudaGetLastError();
+  }
 }
 
 cuda_backend::~cuda_backend() {
   if (zeroing_ != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(zeroing_));
+  if (gate_words_ != nullptr) {
+    cudaHostUnregister(gate_words_);
+    munmap(gate_words_, 4096);
+  }
+}
+
+gate cuda_backend::do_enqueue_gate(const stream& s) {
+  auto g = std::make_shared<cuda_gate>();
+  {
+    const std::lock_guard lock(gates_mutex_);
+    if (free_slots_.empty()) {
+      throw error(fmt::format("cuda backend: more than {} stream operations queued at once",
+                              gate_slots));
+    }
+    g->owner = this;
+    g->slot = free_slots_.back();
+    free_slots_.pop_back();
+    g->value = ++slot_values_[g->slot];
+  }
+  const cudaStream_t cs = native(s);
+  if (void* wait = wait_value_.load(); wait != nullptr) {
+    const auto addr = reinterpret_cast<CUdeviceptr>(
+        static_cast<std::byte*>(gate_words_device_) + g->slot * sizeof(std::uint32_t));
+    // A stream memory wait: the stream's later work waits for the word, no SM is used.
+    if (reinterpret_cast<wait_value_fn>(wait)(cs, addr, g->value,
+                                                     CU_STREAM_WAIT_VALUE_GEQ) == CUDA_SUCCESS) {
+      return g;
+    }
+    wait_value_.store(nullptr);  // not supported here: host functions from now on
+  }
+  auto* w = new gate_wait{gate_words_ + g->slot, g->value};
+  if (const cudaError_t e = cudaLaunchHostFunc(cs, wait_on_host, w); e != cudaSuccess) {
+    delete w;
+    throw_cuda(e, "cudaLaunchHostFunc (a stream gate)", __FILE__, __LINE__);
+  }
+  return g;
+}
+
+void cuda_backend::do_open_gate(const gate& g) noexcept {
+  if (auto* cg = dynamic_cast<cuda_gate*>(g.get())) do_open_gate_slot(*cg);
+}
+
+void cuda_backend::do_open_gate_slot(cuda_gate& g) noexcept {
+  if (g.opened) return;
+  g.opened = true;
+  __atomic_store_n(gate_words_ + g.slot, g.value, __ATOMIC_RELEASE);
+  // The word has reached the gate's value: a later gate on the slot uses a larger one.
+  const std::lock_guard lock(gates_mutex_);
+  free_slots_.push_back(g.slot);
 }
 
 void* cuda_backend::do_allocate_device(std::size_t bytes) {

@@ -11,8 +11,11 @@
 
 #include "host/backend/backend.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace uvm::detail {
 
@@ -23,6 +26,8 @@ class cuda_backend final : public backend {
   ~cuda_backend() override;
 
  private:
+  struct cuda_gate;
+  void do_open_gate_slot(cuda_gate& g) noexcept;
   std::string_view do_name() const noexcept override { return "cuda"; }
   void* do_allocate_device(std::size_t bytes) override;
   void do_free_device(void* p) noexcept override;
@@ -37,11 +42,23 @@ class cuda_backend final : public backend {
   void* do_native_handle(const stream& s) override;
   std::size_t do_default_budget() override;
   event do_record(const stream& s) override;
+  gate do_enqueue_gate(const stream& s) override;
+  void do_open_gate(const gate& g) noexcept override;
   bool do_query(const event& e) noexcept override;
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;
   std::string do_take_error() override;
 
   int device_;
+  // Gates: 32-bit words in one registered host page that streams wait on with
+  // cuStreamWaitValue32 (from the driver's entry point: no link to libcuda), or, where the
+  // driver lacks stream memory operations, with a host function that waits for the word.
+  // A word only grows: a slot is reused with a larger value once its gate was opened.
+  std::mutex gates_mutex_;
+  std::uint32_t* gate_words_ = nullptr;
+  void* gate_words_device_ = nullptr;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> slot_values_;  // the value of each slot's latest gate
+  std::atomic<void*> wait_value_{nullptr};  // the driver's cuStreamWaitValue32, or null
   void* zeroing_ = nullptr;  // cudaStream_t: zero-fills new device memory (non-blocking)
   std::mutex error_mutex_;
   std::string error_;  // the first failed event's error, reported once by take_error

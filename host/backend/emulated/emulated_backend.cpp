@@ -4,6 +4,8 @@
 #include "host/backend/emulated/emulated_stream.hpp"
 #include "host/common/check.hpp"
 
+#include <uvm/error.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -185,6 +187,28 @@ event emulated_backend::do_record(const stream& s) {
   auto e = std::make_shared<emulated_event>();
   core_of(s).enqueue([e] { e->done.complete(); });
   return e;
+}
+
+namespace {
+struct emulated_gate final : gate_base {
+  completion opened;
+};
+}  // namespace
+
+gate emulated_backend::do_enqueue_gate(const stream& s) {
+  auto g = std::make_shared<emulated_gate>();
+  // The stream's thread waits, as a GPU stream waits on a memory value: no kernel worker is
+  // held. Bounded like every wait; the runtime opens each gate it makes.
+  core_of(s).enqueue([g] {
+    if (!g->opened.wait_for(std::chrono::minutes(10))) {
+      throw uvm::timeout("emulated stream: a host gate stayed closed for 10 minutes");
+    }
+  });
+  return g;
+}
+
+void emulated_backend::do_open_gate(const gate& g) noexcept {
+  if (auto* eg = dynamic_cast<emulated_gate*>(g.get())) eg->opened.complete();
 }
 
 bool emulated_backend::do_query(const event& e) noexcept {

@@ -55,6 +55,8 @@ class emulated_backend final : public backend {
                              const stream& s) override;
   void do_launch(std::size_t n, kernel_body body, const stream& s) override;
   event do_record(const stream& s) override;
+  gate do_enqueue_gate(const stream& s) override;
+  void do_open_gate(const gate& g) noexcept override;
   // Frames are lazily committed host memory: 1 GiB costs only what is used.
   std::size_t do_default_budget() override { return std::size_t{1} << 30; }
   std::string do_take_error() override { return errors_.take(); }

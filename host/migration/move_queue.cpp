@@ -1,0 +1,177 @@
+#include "host/migration/move_queue.hpp"
+
+#include "host/telemetry/log.hpp"
+#include "host/telemetry/nvtx.hpp"
+
+#include <uvm/error.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace uvm::detail {
+
+move_queue::move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout)
+    : backend_(b), migrator_(m), timeout_(timeout), worker_([this] { run(); }) {}
+
+move_queue::~move_queue() {
+  stop();
+}
+
+void move_queue::enqueue(std::vector<item> items, const stream& s) {
+  {
+    // Back-pressure, as a full CUDA launch queue blocks the host: about max_queued at once.
+    std::unique_lock lock(mutex_);
+    if (!done_.wait_for(lock, timeout_, [&] { return queue_.size() < max_queued; })) {
+      throw uvm::timeout(fmt::format(
+          "uvm: {} prefetches or discards were still queued after the fault timeout ({} ms); "
+          "this one was not queued",
+          max_queued, std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count()));
+    }
+  }
+  request r;
+  r.on = s;
+  r.queued = std::chrono::steady_clock::now();
+  std::vector<page_use> back;  // what moves to the host or is dropped
+  for (const item& i : items) {
+    if (i.what != op::to_device) back.push_back(migrator::pages_of(*i.range, i.first, i.count));
+  }
+  r.items = std::move(items);
+  r.start = backend_.record(s);
+  if (back.empty()) {
+    r.at = migrator_.position(s);
+  } else {
+    r.at = migrator_.add_waiter(back, s);
+    r.waits = true;
+  }
+  try {
+    r.after = backend_.enqueue_gate(s);
+    const std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(r));
+  } catch (...) {
+    if (r.waits) migrator_.remove_waiter(r.at);
+    if (r.after) backend_.open_gate(r.after);
+    throw;
+  }
+  wake_.notify_one();
+}
+
+bool move_queue::ready(request& r, std::chrono::steady_clock::time_point now) noexcept {
+  if (r.reached == std::chrono::steady_clock::time_point{}) {
+    if (!backend_.query(r.start)) return false;  // the stream has not reached it
+    r.reached = now;
+  }
+  if (now - r.reached > timeout_) return true;  // runs, and reports the kernels still in the way
+  return std::none_of(r.items.begin(), r.items.end(), [&](const item& i) {
+    return i.what != op::to_device &&
+           migrator_.in_use(migrator::pages_of(*i.range, i.first, i.count), r.at);
+  });
+}
+
+void move_queue::run() noexcept {
+  name_thread("uvm-moves");
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (queue_.empty()) {
+      if (stopping_) return;
+      wake_.wait(lock);
+      continue;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    request* pick = nullptr;
+    std::vector<const stream_base*> seen;  // streams whose first operation is not ready
+    for (request& r : queue_) {
+      if (std::find(seen.begin(), seen.end(), r.on.get()) != seen.end()) continue;
+      if (ready(r, now)) {
+        pick = &r;
+        break;
+      }
+      try {
+        seen.push_back(r.on.get());
+      } catch (...) {
+        break;
+      }
+    }
+    if (pick == nullptr && stopping_) {
+      // Stopping, and a stream does not reach its operation: drop it after the timeout.
+      for (request& r : queue_) {
+        if (now - r.queued <= timeout_) continue;
+        log().error("a queued prefetch or discard was dropped: its stream did not reach it "
+                    "within the fault timeout before the manager ended");
+        pick = &r;
+        r.items.clear();
+        break;
+      }
+    }
+    if (pick == nullptr) {
+      // Nothing ready: the stream or the kernels in the way finish without a wake-up.
+      wake_.wait_for(lock, std::chrono::microseconds(100));
+      continue;
+    }
+    pick->running = true;
+    lock.unlock();
+    execute(*pick);
+    lock.lock();
+    queue_.remove_if([pick](const request& r) { return &r == pick; });
+    done_.notify_all();
+  }
+}
+
+void move_queue::execute(request& r) noexcept {
+  UVM_NVTX_RANGE("queued moves", r.items.size());
+  for (const item& i : r.items) {
+    try {
+      switch (i.what) {
+        case op::to_device: (void)migrator_.prefetch(*i.range, i.first, i.count, true, r.at); break;
+        case op::to_host: (void)migrator_.prefetch(*i.range, i.first, i.count, false, r.at); break;
+        case op::discard: (void)migrator_.discard(*i.range, i.first, i.count, r.at); break;
+      }
+    } catch (const std::exception& e) {
+      fail(e.what());
+    }
+  }
+  if (r.waits) migrator_.remove_waiter(r.at);
+  backend_.open_gate(r.after);  // the stream's later work may run
+}
+
+void move_queue::fail(const std::string& what) noexcept {
+  log().error("a queued prefetch or discard failed: {}", what);
+  try {
+    const std::lock_guard lock(mutex_);
+    if (error_.empty()) error_ = what;
+  } catch (...) {
+  }
+}
+
+std::string move_queue::take_error() {
+  const std::lock_guard lock(mutex_);
+  return std::exchange(error_, {});
+}
+
+bool move_queue::wait_range(const managed_range* r, std::chrono::nanoseconds timeout) noexcept {
+  std::unique_lock lock(mutex_);
+  return done_.wait_for(lock, timeout, [&] {
+    return std::none_of(queue_.begin(), queue_.end(), [r](const request& q) {
+      return std::any_of(q.items.begin(), q.items.end(),
+                         [r](const item& i) { return i.range == r; });
+    });
+  });
+}
+
+bool move_queue::wait_idle(std::chrono::nanoseconds timeout) noexcept {
+  std::unique_lock lock(mutex_);
+  return done_.wait_for(lock, timeout, [&] { return queue_.empty(); });
+}
+
+void move_queue::stop() noexcept {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  const std::lock_guard lock(join_mutex_);
+  if (worker_.joinable()) worker_.join();
+}
+
+}  // namespace uvm::detail

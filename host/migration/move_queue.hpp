@@ -1,0 +1,103 @@
+#pragma once
+
+// Stream-ordered prefetches and discards (cudaMemPrefetchAsync, cudaMemPrefetchBatchAsync,
+// cudaMemDiscardBatchAsync). The call records an event on its stream (the work before it) and
+// enqueues a gate (the work after it waits there), then returns. One worker thread runs each
+// operation once its stream has reached it, through the migrator's pipelined moves on the copy
+// streams, and opens the gate: work queued later on the stream sees the pages in place, and
+// operations on different streams overlap each other and the kernels.
+//
+// An operation that moves pages to the host (or drops them) waits, besides, for the kernels in
+// flight that may use them; launches on other streams that may use them wait for it meanwhile
+// (the fairness of kernel_epochs). Operations are picked in queue order among those ready, one
+// at a time per stream. A failure is kept and reported by the next take_error() (the manager's
+// synchronize), as CUDA reports asynchronous errors.
+
+#include "host/backend/backend.hpp"
+#include "host/coherence/managed_range.hpp"
+#include "host/migration/migrator.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace uvm::detail {
+
+class move_queue {
+ public:
+  enum class op : std::uint8_t { to_device, to_host, discard };
+  struct item {
+    managed_range* range;
+    std::size_t first;  ///< pages
+    std::size_t count;
+    op what;
+  };
+
+  /// Starts the worker thread ("uvm-moves"). `timeout` bounds an operation's wait for kernels.
+  move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout);
+  /// stop().
+  ~move_queue();
+  move_queue(const move_queue&) = delete;
+  move_queue& operator=(const move_queue&) = delete;
+
+  /// Queues `items` as one operation on `s`, after the work queued on `s` so far and before the
+  /// work queued after; within it the items run in order (discards before prefetches, as the
+  /// caller lists them). With max_queued operations queued already, waits for room first.
+  /// @throws uvm::timeout if there is none within the timeout, std::bad_alloc or a backend
+  /// error (nothing is queued then).
+  void enqueue(std::vector<item> items, const stream& s);
+
+  /// Waits until no queued or running operation uses `r` (a free waits so).
+  /// @return false if one still did at `timeout`.
+  [[nodiscard]] bool wait_range(const managed_range* r, std::chrono::nanoseconds timeout) noexcept;
+
+  /// Waits until nothing is queued (a device-wide synchronize). @return false at `timeout`.
+  [[nodiscard]] bool wait_idle(std::chrono::nanoseconds timeout) noexcept;
+
+  /// The first failure of a queued operation since the last call, or "".
+  [[nodiscard]] std::string take_error();
+
+  /// Runs what is queued (an operation whose stream does not reach it within the timeout is
+  /// dropped, with an error log: its gate opens), then joins the worker. Idempotent.
+  void stop() noexcept;
+
+ private:
+  static constexpr std::size_t max_queued = 512;  // below the CUDA backend's gate slots
+  struct request {
+    std::vector<item> items;
+    stream on;
+    event start;  // the work queued on `on` before the operation
+    gate after;   // the work queued on `on` after it waits here
+    queue_position at;
+    bool waits = false;  // a waiter was added (moves to the host, discards)
+    bool running = false;
+    std::chrono::steady_clock::time_point queued;
+    std::chrono::steady_clock::time_point reached{};  // when `start` was seen complete
+  };
+
+  void run() noexcept;
+  // mutex_ held. Whether `r` may run now (or must, having waited past the timeout).
+  bool ready(request& r, std::chrono::steady_clock::time_point now) noexcept;
+  void execute(request& r) noexcept;  // mutex_ not held
+  void fail(const std::string& what) noexcept;
+
+  backend& backend_;
+  migrator& migrator_;
+  std::chrono::nanoseconds timeout_;
+  std::mutex mutex_;
+  std::condition_variable wake_;  // the worker: new work, or stop
+  std::condition_variable done_;  // wait_range: an operation finished
+  std::list<request> queue_;      // in queue order; a running one stays until it is done
+  std::string error_;
+  bool stopping_ = false;
+  std::mutex join_mutex_;
+  std::thread worker_;  // last: starts once everything above exists
+};
+
+}  // namespace uvm::detail
