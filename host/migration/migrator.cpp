@@ -71,6 +71,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
 
 migrator::~migrator() {
   (void)wait_kernels(settings_.timeout);
+  graveyard_.clear();
   backend_.unregister_host(zero_);
   munmap(zero_, zero_bytes_);
   backend_.free_device(frames_);
@@ -120,11 +121,28 @@ void migrator::detach(managed_range& r) noexcept {
     ranges_[d.range_id] = nullptr;
     table = std::move(tables_[d.range_id]);
   }
-  // Unregistering and freeing wait for the device (cudaFree does): never under the lock that
-  // the fault service of another range's kernels needs.
+  // Freeing device memory waits for the device (cudaFree does): while kernels run, the table
+  // waits in the graveyard, freed by the service once none is in flight (a free returns once
+  // the kernels that may use the range have ended, not every kernel); otherwise it is freed
+  // here, never under the lock that the fault service of other kernels needs.
+  const bool defer = table != nullptr && kernels_in_flight();
+  if (defer) {
+    try {
+      graveyard_.push_back(std::move(table));
+    } catch (...) {
+      // Without memory to defer it, it is freed now, waiting for the device.
+    }
+  }
   lock.unlock();
   backend_.unregister_host(r.runtime_view());
   table.reset();
+}
+
+void migrator::bury() {
+  // mutex_ held and no kernel in flight: none can be enqueued meanwhile (begin_launch needs the
+  // lock), so the frees do not wait for one.
+  if (graveyard_.empty() || kernels_in_flight()) return;
+  graveyard_.clear();
 }
 
 kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const page_use> uses,
@@ -319,6 +337,7 @@ bool migrator::do_poll() noexcept {
     (void)finish(stalled_[i]);
     stalled_.erase(stalled_.begin() + static_cast<std::ptrdiff_t>(i));
   }
+  bury();
   return kernels_in_flight();
 }
 

@@ -341,6 +341,7 @@ class migrator final : public fault_resolver {
   template <class Fn>
   static void for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn);
   std::size_t evict(std::size_t frames);
+  void bury();  // frees the graveyard's tables if no kernel is in flight
 
   backend& backend_;
   counters& counters_;
@@ -369,6 +370,8 @@ class migrator final : public fault_resolver {
   std::vector<page_use> cpu_waiting_;    // CPU faults of the current batch waiting for kernels
   std::vector<declared_span> declared_;  // made resident since the last begin_launch
   std::vector<chunk> stalled_;           // copies not landed within the timeout
+  // Page tables of ranges freed while kernels ran: freed once none is in flight.
+  std::vector<std::unique_ptr<device_page_table>> graveyard_;
   std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.

@@ -219,6 +219,35 @@ TEST(KernelEpochs, AQueuedMoveHoldsBackOtherStreamsOnly) {
   ASSERT_TRUE(k.wait(5s));
 }
 
+TEST(KernelEpochs, ALaunchHeldBackCountsForMovesQueuedAfterItArrived) {
+  emulated_backend b;
+  kernel_epochs k(b, 5s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  const stream s3 = b.create_stream("three");
+  const std::vector<page_use> back{range0};
+  const auto w0 = k.add_waiter(back, s1);
+  std::atomic<bool> admitted{false};
+  kernel_epochs::ticket held = 0;
+  std::thread launcher([&] {
+    held = k.begin(s2, {}, false);  // held back by w0
+    admitted = true;
+  });
+  while (k.next() == w0 + 1) std::this_thread::yield();  // the launch has arrived
+  const auto w1 = k.add_waiter(back, s3);
+  EXPECT_FALSE(admitted.load());
+  EXPECT_FALSE(k.in_use(range0)) << "a CPU fault does not wait for a launch not yet admitted";
+  EXPECT_TRUE(k.in_use(range0, w1, s3.get()))
+      << "a move queued after the launch arrived must wait for it: it is not held back by it";
+  EXPECT_FALSE(k.in_use(range0, w0, s1.get())) << "the move it waits for does not wait for it";
+  k.remove_waiter(w0);
+  launcher.join();
+  EXPECT_TRUE(admitted.load()) << "w1 arrived later: it does not hold the launch back";
+  EXPECT_LT(held, w1);
+  k.end(held, nullptr);
+  k.remove_waiter(w1);
+}
+
 TEST(KernelEpochs, ALaunchThatWaitsPastTheTimeoutIsAnError) {
   emulated_backend b;
   kernel_epochs k(b, 50ms);

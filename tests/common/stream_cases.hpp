@@ -1,0 +1,404 @@
+#pragma once
+
+// CPU and kernels at once: stream attachment, declared launches, stream-ordered prefetch and
+// discard. The same cases run on the emulated device (streams_test.cpp, every build, the
+// sanitizers included) and, compiled by nvcc, on a GPU where there is one
+// (kernels/streams_gpu_test.cu). Kernels are free functions: nvcc takes no extended lambda in a
+// test body.
+//
+// "While a kernel runs" is established by the kernel itself, not by time: it holds until the
+// test opens a word in host memory both sides reach, then marks that it ended; a test reads the
+// mark after the CPU access it checks.
+
+#include "tests/migration/emulated_config.hpp"
+
+#include <uvm/launch.hpp>
+#include <uvm/uvm.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <future>
+#include <thread>
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+#endif
+
+namespace uvm::testing {
+
+/// The configuration of these cases: the emulated device in the host build; on a GPU where
+/// nvcc built them and one is usable.
+inline config stream_config(std::size_t page = 64 << 10) {
+  config c = test_config();
+#if !defined(__CUDACC__)
+  c.backend = backend_kind::emulated;
+#endif
+  c.page_size = page;
+  c.fault_timeout = std::chrono::seconds(30);
+  return c;
+}
+
+/// Words in host memory that the CPU and a running kernel both reach: mapped pinned memory on
+/// a GPU, plain memory on the emulated device.
+class shared_words {
+ public:
+  explicit shared_words(manager& m) {
+#if defined(__CUDACC__)
+    if (m.backend() == backend_kind::cuda) {
+      void* p = nullptr;
+      if (cudaHostAlloc(&p, 64, cudaHostAllocMapped) != cudaSuccess) throw error("cudaHostAlloc");
+      host_ = static_cast<std::uint32_t*>(p);
+      void* d = nullptr;
+      if (cudaHostGetDevicePointer(&d, p, 0) != cudaSuccess) throw error("device pointer");
+      device_ = static_cast<std::uint32_t*>(d);
+      pinned_ = true;
+    }
+#endif
+    (void)m;
+    if (host_ == nullptr) host_ = device_ = new std::uint32_t[16];
+    std::memset(host_, 0, 64);
+  }
+  ~shared_words() {
+#if defined(__CUDACC__)
+    if (pinned_) {
+      cudaFreeHost(host_);
+      return;
+    }
+#endif
+    delete[] host_;
+  }
+  shared_words(const shared_words&) = delete;
+  shared_words& operator=(const shared_words&) = delete;
+
+  [[nodiscard]] std::uint32_t* device() const noexcept { return device_; }
+  [[nodiscard]] std::uint32_t get(unsigned i) const noexcept {
+    return std::atomic_ref<std::uint32_t>(host_[i]).load();
+  }
+  void set(unsigned i, std::uint32_t v) noexcept { std::atomic_ref<std::uint32_t>(host_[i]).store(v); }
+
+ private:
+  std::uint32_t* host_ = nullptr;
+  std::uint32_t* device_ = nullptr;
+  bool pinned_ = false;
+};
+
+inline constexpr unsigned go_word = 0;     // the test opens it
+inline constexpr unsigned ended_word = 1;  // the kernel sets it as it ends
+
+/// The body of a kernel that reads the first word of each page of `a`, then (index 0) holds
+/// until `go` is set (at most 25 s) and marks that it ended.
+struct hold_body {
+  const_device_view<std::uint32_t> a;
+  std::size_t per_page;
+  std::uint32_t* words;
+  UVM_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::uint32_t seen = a.load(i * per_page);
+    if (i != 0) return;
+    const std::uint64_t end = detail::device_clock_ns() + 25'000'000'000ull;
+    while (detail::load_acquire(words + go_word) == 0 && detail::device_clock_ns() < end) {
+    }
+    detail::store_release(words + ended_word, 1 + (seen & 0u));
+  }
+};
+
+/// Launches hold_body over the pages of `a` on `s`; with `declared`, it declares it reads `a`.
+inline void launch_hold(manager& m, const typed_range<std::uint32_t>& a, const shared_words& w,
+                        const stream& s, bool declared = false) {
+  const std::size_t per_page = a.bytes().page_size() / 4;
+  const hold_body body{a.const_view(), per_page, w.device()};
+  const std::size_t pages = a.bytes().page_count();
+  if (declared) {
+    launch(m, pages, body, s, {reads(a)});
+  } else {
+    launch(m, pages, body, s);
+  }
+}
+
+/// Reads every page of `a` (the sum of each page's first word into `out[0]` on page 0).
+struct sum_body {
+  const_device_view<std::uint32_t> a;
+  std::size_t per_page;
+  device_view<std::uint32_t> out;
+  UVM_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::uint32_t v = a.load(i * per_page);
+    if (v != 0) out.store(0, v);
+  }
+};
+
+/// Writes `value` into the first word of every page of `a`.
+struct fill_body {
+  device_view<std::uint32_t> a;
+  std::size_t per_page;
+  std::uint32_t value;
+  UVM_HOST_DEVICE void operator()(std::size_t i) const { a.store(i * per_page, value); }
+};
+
+inline void launch_fill(manager& m, typed_range<std::uint32_t>& a, std::uint32_t value,
+                        const stream& s) {
+  const std::size_t per_page = a.bytes().page_size() / 4;
+  launch(m, a.bytes().page_count(), fill_body{a.view(), per_page, value}, s);
+}
+
+/// A range whose pages the CPU wrote (word 0 of page p = p + 1), then moved to the device.
+inline typed_range<std::uint32_t> device_resident(manager& m, std::size_t pages,
+                                                  const stream& s = {}) {
+  const std::size_t per_page = m.configuration().page_size / 4;
+  auto r = m.allocate<std::uint32_t>(pages * per_page);
+  for (std::size_t p = 0; p < pages; ++p) r[p * per_page] = static_cast<std::uint32_t>(p + 1);
+  m.prefetch(r.bytes(), location::device(), s);
+  m.synchronize(s);
+  return r;
+}
+
+/// Reads and writes the first word of every page of `r` on the CPU; true if each read what
+/// device_resident wrote.
+inline bool cpu_round_trip(typed_range<std::uint32_t>& r) {
+  const std::size_t per_page = r.bytes().page_size() / 4;
+  bool ok = true;
+  for (std::size_t p = 0; p < r.bytes().page_count(); ++p) {
+    ok &= r[p * per_page] == p + 1;
+    r[p * per_page] = static_cast<std::uint32_t>(p + 100);
+  }
+  return ok;
+}
+
+using namespace std::chrono_literals;
+
+TEST(Streams, CpuUsesMemoryAttachedToAnotherStreamWhileAKernelRuns) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  const stream s2 = mgr.create_stream("other");
+  auto a = device_resident(mgr, 8);
+  auto b = device_resident(mgr, 8);
+  mgr.attach(b.bytes(), attach_kind::single, s2);
+  mgr.synchronize(s2);
+  EXPECT_EQ(mgr.range_attributes(b.data(), 4).attachment, attach_kind::single);
+  ASSERT_EQ(mgr.state_of(b.data()), page_state::device_exclusive);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1);
+  EXPECT_TRUE(cpu_round_trip(b)) << "the CPU read what it wrote before the move";
+  EXPECT_EQ(w.get(ended_word), 0u) << "the CPU access waited for the kernel on the other stream";
+  EXPECT_EQ(mgr.state_of(b.data()), page_state::host_exclusive);
+  w.set(go_word, 1);
+  mgr.synchronize(s1);
+  EXPECT_EQ(w.get(ended_word), 1u);
+}
+
+TEST(Streams, CpuAccessToGlobalMemoryWaitsForTheKernel) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  auto a = device_resident(mgr, 4);
+  auto b = device_resident(mgr, 4);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1);  // undeclared: it may use b
+  auto access = std::async(std::launch::async, [&] { return cpu_round_trip(b); });
+  EXPECT_EQ(access.wait_for(300ms), std::future_status::timeout)
+      << "a CPU access to global memory did not wait for the kernel in flight";
+  w.set(go_word, 1);
+  EXPECT_TRUE(access.get());
+  mgr.synchronize(s1);
+}
+
+TEST(Streams, ADeclaredLaunchHoldsOnlyCpuFaultsOnWhatItDeclared) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  auto a = device_resident(mgr, 4);
+  auto b = device_resident(mgr, 4);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1, /*declared=*/true);
+  EXPECT_TRUE(cpu_round_trip(b));
+  EXPECT_EQ(w.get(ended_word), 0u) << "a CPU fault outside the declaration waited for the kernel";
+  // Its own range still waits.
+  auto access = std::async(std::launch::async, [&] { return a[0]; });
+  EXPECT_EQ(access.wait_for(300ms), std::future_status::timeout);
+  w.set(go_word, 1);
+  EXPECT_EQ(access.get(), 1u);
+  mgr.synchronize(s1);
+}
+
+TEST(Streams, HostAttachedMemoryUsedByAKernelIsADeviceErrorNamingTheRange) {
+  manager mgr(stream_config());
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto a = mgr.allocate<std::uint32_t>(4 * per_page);
+  uvm::range host_only = mgr.allocate(4 * mgr.configuration().page_size, attach_kind::host);
+  typed_range<std::uint32_t> h(std::move(host_only), 4 * per_page);
+  EXPECT_EQ(mgr.range_attributes(h.data(), 4).attachment, attach_kind::host);
+  h[0] = 5;  // the CPU never waits for it
+  auto out = mgr.allocate<std::uint32_t>(per_page);
+  const auto start = std::chrono::steady_clock::now();
+  launch(mgr, 4, sum_body{h.const_view(), per_page, out.view()});
+  try {
+    mgr.synchronize();
+    ADD_FAILURE() << "no device error";
+  } catch (const device_fault& e) {
+    EXPECT_NE(std::string(e.what()).find("attached to the host"), std::string::npos) << e.what();
+    char base[32];
+    std::snprintf(base, sizeof base, "%#llx",
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.data())));
+    EXPECT_NE(std::string(e.what()).find(base), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s) << "waited for the fault timeout";
+  EXPECT_EQ(h[0], 5u) << "the host's data is intact";
+  // Attached back to every stream, kernels use it again.
+  mgr.attach(h.bytes(), attach_kind::global);
+  launch(mgr, 4, sum_body{h.const_view(), per_page, out.view()});
+  mgr.synchronize();
+  EXPECT_EQ(out[0], 5u);
+}
+
+TEST(Streams, MemoryAttachedToOneStreamIsADeviceErrorOnAnother) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("one");
+  const stream s2 = mgr.create_stream("two");
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto b = mgr.allocate<std::uint32_t>(2 * per_page);
+  b[0] = 9;
+  mgr.attach(b.bytes(), attach_kind::single, s2);
+  auto out = mgr.allocate<std::uint32_t>(per_page);
+  launch(mgr, 2, sum_body{b.const_view(), per_page, out.view()}, s1);
+  EXPECT_THROW(mgr.synchronize(s1), device_fault);
+  launch(mgr, 2, sum_body{b.const_view(), per_page, out.view()}, s2);
+  mgr.synchronize(s2);
+  EXPECT_EQ(out[0], 9u);
+}
+
+TEST(Streams, AnAttachQueuedBehindAKernelTakesEffectAfterIt) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  auto a = device_resident(mgr, 4);
+  auto b = device_resident(mgr, 4);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1);
+  mgr.attach(b.bytes(), attach_kind::host, s1);  // behind the kernel, which may use b
+  auto access = std::async(std::launch::async, [&] { return cpu_round_trip(b); });
+  EXPECT_EQ(access.wait_for(300ms), std::future_status::timeout)
+      << "the attach took effect before the kernel queued ahead of it ended";
+  w.set(go_word, 1);
+  EXPECT_TRUE(access.get());
+  mgr.synchronize(s1);
+  // In effect now: a kernel on the same stream no longer holds the CPU back.
+  for (std::size_t p = 0; p < 4; ++p) b[p * (b.bytes().page_size() / 4)] = static_cast<std::uint32_t>(p + 1);
+  shared_words w2(mgr);
+  launch_hold(mgr, a, w2, s1);
+  EXPECT_TRUE(cpu_round_trip(b));
+  EXPECT_EQ(w2.get(ended_word), 0u);
+  w2.set(go_word, 1);
+  mgr.synchronize(s1);
+}
+
+TEST(Streams, PrefetchIsStreamOrderedAndTheNextKernelTakesNoDeviceFault) {
+  manager mgr(stream_config());
+  const stream s = mgr.create_stream("work");
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto gate = device_resident(mgr, 1);
+  auto x = mgr.allocate<std::uint32_t>(16 * per_page);
+  for (std::size_t p = 0; p < 16; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
+  shared_words w(mgr);
+  launch_hold(mgr, gate, w, s);
+  mgr.prefetch(x.bytes(), location::device(), s);  // returns at once, queued behind the kernel
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive) << "moved before its turn";
+  auto out = mgr.allocate<std::uint32_t>(per_page);
+  mgr.prefetch(out.bytes(), location::device(), s);
+  launch(mgr, 16, sum_body{x.const_view(), per_page, out.view()}, s);
+  mgr.reset_stats();
+  w.set(go_word, 1);
+  mgr.synchronize(s);
+  EXPECT_EQ(mgr.stats().device.count, 0u) << "the kernel after the prefetches faulted";
+  EXPECT_EQ(mgr.state_of(x.data() + 15 * per_page), page_state::device_exclusive);
+  EXPECT_EQ(mgr.stats().prefetched_pages, 17u);
+  EXPECT_NE(out[0], 0u);
+}
+
+TEST(Streams, PrefetchToTheHostAfterAKernelOnTheStreamBringsItsWritesBack) {
+  manager mgr(stream_config());
+  const stream s = mgr.create_stream("work");
+  auto x = device_resident(mgr, 8);
+  launch_fill(mgr, x, 77, s);
+  mgr.prefetch(x.bytes(), location::host(), s);
+  mgr.synchronize(s);
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive);
+  const std::uint64_t faults = mgr.stats().cpu_faults();
+  for (std::size_t p = 0; p < 8; ++p) EXPECT_EQ(x[p * (x.bytes().page_size() / 4)], 77u);
+  EXPECT_EQ(mgr.stats().cpu_faults(), faults) << "the pages were in place";
+}
+
+TEST(Streams, ABatchPrefetchesSeveralRangesInOneCall) {
+  manager mgr(stream_config());
+  const stream s = mgr.create_stream("work");
+  auto x = device_resident(mgr, 4);
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto y = mgr.allocate<std::uint32_t>(4 * per_page);
+  y[0] = 1;
+  const prefetch_span spans[] = {{x.data(), 4 * per_page * 4, location::host()},
+                                 {y.data(), 4 * per_page * 4, location::device()}};
+  mgr.prefetch(spans, s);
+  mgr.synchronize(s);
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive);
+  EXPECT_EQ(mgr.state_of(y.data()), page_state::device_exclusive);
+  const prefetch_span bad[] = {{y.data(), 4, location::device()}, {&per_page, 8, location::device()}};
+  EXPECT_THROW(mgr.prefetch(bad, s), invalid_argument) << "a bad span refuses the whole batch";
+}
+
+TEST(Streams, DiscardDropsPagesWithoutCopiesAndTheyReadZeros) {
+  manager mgr(stream_config());
+  const stream s = mgr.create_stream("work");
+  const std::size_t page = mgr.configuration().page_size;
+  const std::size_t per_page = page / 4;
+  auto x = device_resident(mgr, 8);
+  launch_fill(mgr, x, 55, s);  // dirty on the device
+  auto h = mgr.allocate<std::uint32_t>(2 * per_page);
+  h[0] = 3;  // host-only
+  mgr.synchronize(s);
+  mgr.reset_stats();
+  const memory_span dead[] = {{x.data(), 8 * page}, {h.data(), 2 * page}};
+  mgr.discard(dead, s);
+  mgr.synchronize(s);
+  uvm::stats st = mgr.stats();
+  EXPECT_EQ(st.discarded_pages, 9u) << "8 device pages and the one host page that held data";
+  EXPECT_EQ(st.bytes_device_to_host, 0u) << "a discarded page was copied back";
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::unpopulated);
+  for (std::size_t p = 0; p < 8; ++p) EXPECT_EQ(x[p * per_page], 0u) << p;
+  EXPECT_EQ(h[0], 0u);
+  EXPECT_EQ(mgr.stats().bytes_device_to_host, 0u) << "the CPU touch copied a discarded page";
+  // Part of a page is not discarded: its other bytes are kept.
+  h[per_page] = 4;
+  mgr.discard(h.data() + per_page + 1, page - 8, s);
+  mgr.synchronize(s);
+  EXPECT_EQ(h[per_page], 4u);
+}
+
+TEST(Streams, DiscardAndPrefetchLandsZerosOnTheDevice) {
+  manager mgr(stream_config());
+  const stream s = mgr.create_stream("work");
+  const std::size_t page = mgr.configuration().page_size;
+  auto x = device_resident(mgr, 4);
+  launch_fill(mgr, x, 66, s);
+  mgr.synchronize(s);
+  mgr.reset_stats();
+  const prefetch_span spans[] = {{x.data(), 4 * page, location::device()}};
+  mgr.discard_and_prefetch(spans, s);
+  mgr.synchronize(s);
+  EXPECT_EQ(mgr.stats().bytes_device_to_host, 0u);
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::device_exclusive);
+  EXPECT_EQ(x[0], 0u);
+}
+
+TEST(Streams, FreeingARangeWaitsOnlyForKernelsThatMayUseIt) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  auto a = device_resident(mgr, 2);
+  auto b = device_resident(mgr, 2);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1, /*declared=*/true);
+  b = {};  // freed while a kernel that does not use it runs
+  EXPECT_EQ(w.get(ended_word), 0u);
+  w.set(go_word, 1);
+  mgr.synchronize(s1);
+  EXPECT_EQ(mgr.stats().live_ranges, 1u);
+}
+
+}  // namespace uvm::testing
