@@ -340,10 +340,10 @@ void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s) {
 void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeout) {
   UVM_NVTX_FUNC_RANGE();
   const event done = backend_->record(stream_of(s));
-  // The default stream synchronises with every stream, as CUDA's device-wide synchronize
-  // does: its wait includes every queued prefetch and discard.
-  if (!backend_->wait(done, timeout) || !migrator_->wait_kernels(timeout) ||
-      (s.is_default() && !moves_->wait_idle(timeout))) {
+  // A stream's work includes its kernels and its queued moves (their gates are on it). The
+  // default stream synchronises with every stream, as CUDA's device-wide synchronize does.
+  if (!backend_->wait(done, timeout) ||
+      (s.is_default() && (!migrator_->wait_kernels(timeout) || !moves_->wait_idle(timeout)))) {
     throw uvm::timeout(fmt::format(
         "uvm::manager::synchronize: the work did not finish within {} ms", timeout.count()));
   }

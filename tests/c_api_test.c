@@ -288,3 +288,90 @@ int c_api_last_error_semantics(void) {
   CHECK(strcmp(uvmGetErrorName((uvmError_t)-1), "unrecognized error code") == 0);
   return 0;
 }
+
+static int attachment(const void* p) {
+  int a = -1;
+  if (uvmMemRangeGetAttribute(&a, sizeof a, uvmMemRangeAttributeAttachment, p, 1) != uvmSuccess) {
+    return -1;
+  }
+  return a;
+}
+
+int c_api_attach_and_batches(void) {
+  const size_t bytes = (size_t)1 << 20;
+  unsigned char* x = NULL;
+  unsigned char* y = NULL;
+  uvmStream_t s = NULL;
+  CHECK(uvmStreamCreate(&s) == uvmSuccess);
+  CHECK(uvmMallocManaged((void**)&x, bytes, uvmMemAttachHost) == uvmSuccess);
+  CHECK(uvmMallocManaged((void**)&y, bytes, uvmMemAttachGlobal) == uvmSuccess);
+  CHECK(attachment(x) == uvmMemAttachHost);
+  CHECK(attachment(y) == uvmMemAttachGlobal);
+  memset(x, 3, bytes);
+  memset(y, 4, bytes);
+
+  /* Attachment: whole allocations, known flags, single needs a created stream. */
+  CHECK(uvmStreamAttachMemAsync(s, x, 0, uvmMemAttachSingle) == uvmSuccess);
+  CHECK(uvmStreamSynchronize(s) == uvmSuccess);
+  CHECK(attachment(x) == uvmMemAttachSingle);
+  CHECK(uvmStreamAttachMemAsync(s, x, bytes, uvmMemAttachGlobal) == uvmSuccess);
+  CHECK(attachment(x) == uvmMemAttachGlobal);
+  CHECK(uvmStreamAttachMemAsync(s, x + 4096, 0, uvmMemAttachHost) == uvmErrorInvalidValue);
+  CHECK(uvmStreamAttachMemAsync(s, x, 4096, uvmMemAttachHost) == uvmErrorInvalidValue);
+  CHECK(uvmStreamAttachMemAsync(s, x, 0, 3) == uvmErrorInvalidValue);
+  CHECK(uvmStreamAttachMemAsync(0, x, 0, uvmMemAttachSingle) == uvmErrorInvalidValue);
+  CHECK(uvmStreamAttachMemAsync(s, &s, 0, uvmMemAttachHost) == uvmErrorInvalidValue);
+
+  /* A batch: x to the device, y too, then both back. */
+  {
+    void* ptrs[2] = {x, y};
+    size_t sizes[2] = {bytes, bytes};
+    int to_device[1] = {0};
+    int split[2] = {0, uvmCpuDeviceId};
+    size_t first[1] = {0};
+    size_t idx[2] = {0, 1};
+    CHECK(uvmMemPrefetchBatchAsync(ptrs, sizes, 2, to_device, first, 1, 0, s) == uvmSuccess);
+    CHECK(uvmStreamSynchronize(s) == uvmSuccess);
+    CHECK(page_state(x) == uvmPageStateDeviceExclusive);
+    CHECK(page_state(y) == uvmPageStateDeviceExclusive);
+    CHECK(uvmMemPrefetchBatchAsync(ptrs, sizes, 2, split, idx, 2, 0, s) == uvmSuccess);
+    CHECK(uvmStreamSynchronize(s) == uvmSuccess);
+    CHECK(page_state(x) == uvmPageStateDeviceExclusive);
+    CHECK(page_state(y) == uvmPageStateHostExclusive);
+    CHECK(y[bytes - 1] == 4);
+    /* The index rules of CUDA's batch calls, and flags 0. */
+    CHECK(uvmMemPrefetchBatchAsync(ptrs, sizes, 2, to_device, first, 1, 1, s) ==
+          uvmErrorInvalidValue);
+    CHECK(uvmMemPrefetchBatchAsync(ptrs, sizes, 0, to_device, first, 1, 0, s) ==
+          uvmErrorInvalidValue);
+    CHECK(uvmMemPrefetchBatchAsync(ptrs, sizes, 2, to_device, idx + 1, 1, 0, s) ==
+          uvmErrorInvalidValue); /* the first index must be 0 */
+    {
+      size_t repeat[2] = {0, 0};
+      CHECK(uvmMemPrefetchBatchAsync(ptrs, sizes, 2, split, repeat, 2, 0, s) ==
+            uvmErrorInvalidValue);
+    }
+    {
+      int bad[1] = {7};
+      CHECK(uvmMemPrefetchBatchAsync(ptrs, sizes, 2, bad, first, 1, 0, s) == uvmErrorInvalidDevice);
+    }
+    CHECK(uvmMemPrefetchBatchAsync(NULL, sizes, 2, to_device, first, 1, 0, s) ==
+          uvmErrorInvalidValue);
+
+    /* Discard: x's pages on the device are dropped, no copy back, zeros. */
+    CHECK(uvmMemDiscardBatchAsync(ptrs, sizes, 1, 0, s) == uvmSuccess);
+    CHECK(uvmStreamSynchronize(s) == uvmSuccess);
+    CHECK(page_state(x) == uvmPageStateUnpopulated);
+    CHECK(x[0] == 0 && x[bytes - 1] == 0);
+    CHECK(uvmMemDiscardBatchAsync(ptrs, sizes, 1, 2, s) == uvmErrorInvalidValue);
+    CHECK(uvmMemDiscardAndPrefetchBatchAsync(ptrs + 1, sizes + 1, 1, to_device, first, 1, 0, s) ==
+          uvmSuccess);
+    CHECK(uvmStreamSynchronize(s) == uvmSuccess);
+    CHECK(page_state(y) == uvmPageStateDeviceExclusive);
+    CHECK(y[0] == 0);
+  }
+  CHECK(uvmFree(x) == uvmSuccess);
+  CHECK(uvmFree(y) == uvmSuccess);
+  CHECK(uvmStreamDestroy(s) == uvmSuccess);
+  return 0;
+}

@@ -25,6 +25,7 @@ int c_api_free_errors(void);
 int c_api_bad_device_and_span(void);
 int c_api_advice_and_attributes(void);
 int c_api_last_error_semantics(void);
+int c_api_attach_and_batches(void);
 }
 
 namespace {
@@ -57,6 +58,7 @@ C_TEST(FreeErrors, c_api_free_errors)
 C_TEST(BadDeviceAndSpan, c_api_bad_device_and_span)
 C_TEST(AdviceAndAttributesRoundTrip, c_api_advice_and_attributes)
 C_TEST(LastErrorSemantics, c_api_last_error_semantics)
+C_TEST(AttachAndBatches, c_api_attach_and_batches)
 
 TEST(CApi, LastErrorIsPerThread) {
   void* p = nullptr;

@@ -168,7 +168,9 @@ class manager {
   [[nodiscard]] launch_scope begin_declared_launch(std::initializer_list<resident_span> touches,
                                                    const stream& s = {});
 
-  /// @brief Waits for the work on `s` (and the kernels launched before) to finish.
+  /// @brief Waits for the work queued on `s` to finish (its kernels, copies, prefetches and
+  /// discards), as cudaStreamSynchronize; on the default stream, for all of the manager's
+  /// device work, as cudaDeviceSynchronize.
   /// @throws uvm::device_fault if a kernel could not access a page within the fault timeout, or
   /// accessed memory it may not use (see attach); the message names the page and range;
   /// reported once.

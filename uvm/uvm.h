@@ -234,8 +234,9 @@ uvmError_t uvmStreamCreate(uvmStream_t* pStream) UVM_NOEXCEPT;
  *         (already destroyed, never created). */
 uvmError_t uvmStreamDestroy(uvmStream_t stream) UVM_NOEXCEPT;
 
-/** @brief Waits for the work on `stream` and the kernels launched before it
- * (cudaStreamSynchronize).
+/** @brief Waits for the work queued on `stream`: its kernels, prefetches and discards
+ * (cudaStreamSynchronize); on the default stream (0), for all device work. A failed queued
+ * prefetch or discard is reported here (uvmErrorUnknown, with its message).
  * @return uvmErrorDeviceFault if a kernel access was not served within the fault timeout (the
  *         message names the page and allocation); uvmErrorTimeout if the work did not finish
  *         within 5 minutes; uvmErrorInvalidResourceHandle for a stream that is not live. */

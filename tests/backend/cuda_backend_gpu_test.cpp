@@ -69,6 +69,36 @@ TEST(CudaBackendGpu, CopiesBothWaysAndWordsInStreamOrder) {
   b.free_device(words);
 }
 
+TEST(CudaBackendGpu, AHostGateHoldsTheStreamsLaterWorkUntilOpened) {
+  REQUIRE_GPU();
+  cuda_backend b;
+  const stream s = b.create_stream("gated");
+  const stream other = b.create_stream("other");
+  auto* words = static_cast<std::uint32_t*>(b.allocate_device(64));
+  void* host = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(host, MAP_FAILED);
+  auto* h = static_cast<std::uint32_t*>(host);
+  h[0] = 9;
+  (void)b.register_host(host, 4096, host_registration::read_write);
+  const gate g = b.enqueue_gate(s);
+  b.copy_entries_async(words, h, 1, s);
+  const event after = b.record(s);
+  EXPECT_FALSE(b.wait(after, 50ms)) << "work behind a closed gate ran";
+  EXPECT_TRUE(b.wait(b.record(other), 10s)) << "another stream is not held";
+  b.open_gate(g);
+  ASSERT_TRUE(b.wait(after, 10s));
+  b.copy_async(h + 1, words, 4, copy_kind::device_to_host, s);
+  ASSERT_TRUE(b.wait(b.record(s), 10s));
+  EXPECT_EQ(h[1], 9u);
+  // Many gates in turn: slots are reused with growing values.
+  for (int i = 0; i < 2000; ++i) b.open_gate(b.enqueue_gate(s));
+  EXPECT_TRUE(b.wait(b.record(s), 10s));
+  EXPECT_EQ(b.take_error(), "");
+  b.unregister_host(host);
+  munmap(host, 4096);
+  b.free_device(words);
+}
+
 TEST(CudaBackendGpu, AbsurdAllocationIsOutOfMemory) {
   REQUIRE_GPU();
   cuda_backend b;

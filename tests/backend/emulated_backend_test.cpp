@@ -404,6 +404,26 @@ TEST(EmulatedBackend, EventsCompleteAfterEarlierWork) {
   EXPECT_FALSE(b.query(nullptr));
 }
 
+TEST(EmulatedBackend, AHostGateHoldsTheStreamsLaterWorkUntilOpened) {
+  emulated_backend b;
+  const stream s = b.create_stream("gated");
+  const stream other = b.create_stream("other");
+  const uvm::detail::gate g = b.enqueue_gate(s);
+  std::uint32_t src = 7, dst = 0;
+  b.copy_async(&dst, &src, 4, copy_kind::host_to_device, s);
+  const event after = b.record(s);
+  EXPECT_FALSE(b.wait(after, 50ms)) << "work behind a closed gate ran";
+  EXPECT_TRUE(b.wait(b.record(other), patience)) << "another stream is not held";
+  std::atomic<bool> ran{false};
+  b.launch(1, [&](std::size_t, std::size_t) { ran = true; }, other);
+  EXPECT_TRUE(b.wait(b.record(other), patience)) << "a gate holds no kernel worker";
+  EXPECT_TRUE(ran);
+  b.open_gate(g);
+  EXPECT_TRUE(b.wait(after, patience));
+  EXPECT_EQ(dst, 7u);
+  b.open_gate(g);  // opening twice is harmless
+}
+
 TEST(EmulatedBackend, LaunchCoversEveryIndexExactlyOnce) {
   for (const unsigned workers : {1u, 2u, 7u}) {
     emulated_backend b(workers);
