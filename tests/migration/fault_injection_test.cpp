@@ -122,6 +122,31 @@ TEST_P(FaultInjection, PrefetchToTheHostKeepsWhatTheDeviceWrote) {
   }
 }
 
+TEST_P(FaultInjection, ADiscardLeavesNoPageBusyAndEveryPageUsable) {
+  for (std::uint64_t n = 1;; ++n) {
+    emulated_backend inner;
+    failing_backend fb(inner);
+    device_rig rig(2 * pages, 2s, &fb);
+    managed_range& a = rig.allocate(pages);
+    fill(a, 0xa);
+    (void)rig.mig.prefetch(a, 0, pages / 2, true);  // half on the device, half on the host
+    const auto [threw, injected] =
+        fail_nth(fb, GetParam(), n, [&] { (void)rig.mig.discard(a, 0, pages); });
+    expect_no_page_busy(a, name_of(GetParam()), n);
+    EXPECT_EQ(threw, injected) << "a failure is reported, and only then";
+    // Whatever a failure left, a discard that succeeds makes every page read zeros, and the
+    // range works on: its pages go to the device and back.
+    (void)rig.mig.discard(a, 0, pages);
+    for (std::size_t i = 0; i < pages * words_per_page; i += 97) {
+      ASSERT_EQ(words(a)[i], 0u) << "word " << i << ", failing #" << n;
+    }
+    fill(a, 0xc);
+    (void)rig.mig.prefetch(a, 0, pages, true);
+    EXPECT_EQ(first_mismatch(a, 0xc), pages * words_per_page) << "failing #" << n;
+    if (!injected || HasFailure()) break;
+  }
+}
+
 TEST_P(FaultInjection, DeviceFaultsAreRetriedAfterAFailedMigration) {
   for (std::uint64_t n = 1;; ++n) {
     emulated_backend inner;
