@@ -263,6 +263,24 @@ uvmError_t on_stream(const char* fn, uvmStream_t stream, Run&& run) noexcept {
   });
 }
 
+// A batch call: checks the arrays, then runs `run(manager&, stream, spans)`.
+template <class Run>
+uvmError_t batch(const char* fn, void** dptrs, size_t* sizes, size_t count, int* locs,
+                 size_t* idxs, size_t nlocs, unsigned long long flags, bool with_locations,
+                 uvmStream_t stream, Run&& run) noexcept {
+  std::vector<uvm::prefetch_span> spans;
+  try {
+    if (const uvmError_t e = batch_spans(fn, dptrs, sizes, count, locs, idxs, nlocs, flags,
+                                         with_locations, spans);
+        e != uvmSuccess) {
+      return e;
+    }
+  } catch (...) {
+    return fail(uvmErrorMemoryAllocation, fn, ": out of memory");
+  }
+  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) { run(m, s, spans); });
+}
+
 }  // namespace
 
 extern "C" {
@@ -270,61 +288,35 @@ extern "C" {
 uvmError_t uvmMemPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count, int* prefetchLocs,
                                     size_t* prefetchLocIdxs, size_t numPrefetchLocs,
                                     unsigned long long flags, uvmStream_t stream) noexcept {
-  const char* fn = "uvmMemPrefetchBatchAsync";
-  std::vector<uvm::prefetch_span> spans;
-  try {
-    if (const uvmError_t e = batch_spans(fn, dptrs, sizes, count, prefetchLocs, prefetchLocIdxs,
-                                         numPrefetchLocs, flags, true, spans);
-        e != uvmSuccess) {
-      return e;
-    }
-  } catch (...) {
-    return fail(uvmErrorMemoryAllocation, fn, ": out of memory");
-  }
-  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
-    m.prefetch(spans, s);
-  });
+  return batch("uvmMemPrefetchBatchAsync", dptrs, sizes, count, prefetchLocs, prefetchLocIdxs,
+               numPrefetchLocs, flags, true, stream,
+               [](uvm::manager& m, const uvm::stream& s,
+                  const std::vector<uvm::prefetch_span>& spans) { m.prefetch(spans, s); });
 }
 
 uvmError_t uvmMemDiscardBatchAsync(void** dptrs, size_t* sizes, size_t count,
                                    unsigned long long flags, uvmStream_t stream) noexcept {
-  const char* fn = "uvmMemDiscardBatchAsync";
-  std::vector<uvm::prefetch_span> spans;
-  try {
-    if (const uvmError_t e =
-            batch_spans(fn, dptrs, sizes, count, nullptr, nullptr, 0, flags, false, spans);
-        e != uvmSuccess) {
-      return e;
-    }
-  } catch (...) {
-    return fail(uvmErrorMemoryAllocation, fn, ": out of memory");
-  }
-  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
-    std::vector<uvm::memory_span> dead;
-    dead.reserve(spans.size());
-    for (const uvm::prefetch_span& p : spans) dead.push_back({p.data, p.bytes});
-    m.discard(dead, s);
-  });
+  return batch("uvmMemDiscardBatchAsync", dptrs, sizes, count, nullptr, nullptr, 0, flags, false,
+               stream,
+               [](uvm::manager& m, const uvm::stream& s,
+                  const std::vector<uvm::prefetch_span>& spans) {
+                 std::vector<uvm::memory_span> dead;
+                 dead.reserve(spans.size());
+                 for (const uvm::prefetch_span& p : spans) dead.push_back({p.data, p.bytes});
+                 m.discard(dead, s);
+               });
 }
 
 uvmError_t uvmMemDiscardAndPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count,
                                               int* prefetchLocs, size_t* prefetchLocIdxs,
                                               size_t numPrefetchLocs, unsigned long long flags,
                                               uvmStream_t stream) noexcept {
-  const char* fn = "uvmMemDiscardAndPrefetchBatchAsync";
-  std::vector<uvm::prefetch_span> spans;
-  try {
-    if (const uvmError_t e = batch_spans(fn, dptrs, sizes, count, prefetchLocs, prefetchLocIdxs,
-                                         numPrefetchLocs, flags, true, spans);
-        e != uvmSuccess) {
-      return e;
-    }
-  } catch (...) {
-    return fail(uvmErrorMemoryAllocation, fn, ": out of memory");
-  }
-  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
-    m.discard_and_prefetch(spans, s);
-  });
+  return batch("uvmMemDiscardAndPrefetchBatchAsync", dptrs, sizes, count, prefetchLocs,
+               prefetchLocIdxs, numPrefetchLocs, flags, true, stream,
+               [](uvm::manager& m, const uvm::stream& s,
+                  const std::vector<uvm::prefetch_span>& spans) {
+                 m.discard_and_prefetch(spans, s);
+               });
 }
 
 uvmError_t uvmStreamAttachMemAsync(uvmStream_t stream, void* devPtr, size_t length,
