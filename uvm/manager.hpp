@@ -80,8 +80,9 @@ class manager {
   }
 
   /// @brief Frees a range whose ownership was given up with range::release(). Like cudaFree,
-  /// it first waits for the kernels in flight (bounded by config::fault_timeout; past it the
-  /// range stays mapped until the manager ends, with an error log).
+  /// it first waits for the kernels in flight that may use it and for its queued prefetches and
+  /// discards (bounded by config::fault_timeout; past it the range stays mapped until the
+  /// manager ends, with an error log).
   /// @param base the pointer range::release() returned.
   /// @throws uvm::invalid_argument if `base` is not the start of a released, live range of this
   /// manager (a double free, a foreign pointer, or a range still owned by a uvm::range).
@@ -128,8 +129,9 @@ class manager {
 
   /// @brief Runs `f(i)` for every i in [0, n) as a kernel on `s`, asynchronously (like a kernel
   /// launch). `f` reaches managed memory through device views (typed_range::view()); pages move
-  /// to the device on demand. The launch opens an epoch: CPU accesses to pages the kernel has
-  /// mapped wait until it finishes. Call synchronize() to wait and collect device errors.
+  /// to the device on demand. The launch opens an epoch: CPU accesses to device-held pages it
+  /// may use (see attach) wait until it finishes. Call synchronize() to wait and collect device
+  /// errors.
   ///
   /// On the emulated device `f` runs on a pool of CPU threads.
   /// @code

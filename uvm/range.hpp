@@ -57,8 +57,9 @@ class range {
   /// @throws uvm::invalid_argument on an empty range.
   void advise(advice a, location where = location::device());
 
-  /// @brief Frees the allocation now, after the kernels in flight end (as cudaFree waits for the
-  /// device; bounded by config::fault_timeout). A no-op on an empty range.
+  /// @brief Frees the allocation now, after the kernels in flight that may use it end and its
+  /// queued prefetches ran (as cudaFree waits for the device; bounded by config::fault_timeout).
+  /// A no-op on an empty range.
   void reset() noexcept;
 
   /// @brief Gives ownership to the manager and empties this object: the memory stays valid until
