@@ -385,6 +385,24 @@ TEST(Streams, DiscardAndPrefetchLandsZerosOnTheDevice) {
   EXPECT_EQ(x[0], 0u);
 }
 
+TEST(Streams, SynchronizingAStreamDoesNotWaitForAnotherStreamsKernel) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  const stream s2 = mgr.create_stream("other");
+  auto a = device_resident(mgr, 2);
+  auto x = mgr.allocate<std::uint32_t>(mgr.configuration().page_size / 4);
+  x[0] = 1;
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1, /*declared=*/true);
+  mgr.prefetch(x.bytes(), location::device(), s2);
+  mgr.synchronize(s2);  // cudaStreamSynchronize: s2's work only
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::device_exclusive);
+  EXPECT_EQ(w.get(ended_word), 0u) << "synchronize(s2) waited for the kernel on s1";
+  w.set(go_word, 1);
+  mgr.synchronize();  // the default stream: every stream's work
+  EXPECT_EQ(w.get(ended_word), 1u);
+}
+
 TEST(Streams, FreeingARangeWaitsOnlyForKernelsThatMayUseIt) {
   manager mgr(stream_config());
   const stream s1 = mgr.create_stream("kernel");
