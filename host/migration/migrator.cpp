@@ -24,6 +24,17 @@ void reserve_one(Chunk& c) {
   }
 }
 
+// A page is normal again after 20 lapses without a migration (10 ms at the default 500 us), and
+// never sooner than 10 ms: a quiet period shorter than the lapse would forget a page that
+// migrates slowly but still within the lapse.
+thrashing_settings thrashing_for(const migrator::settings& s) {
+  thrashing_settings t;
+  t.migrations = std::max(1u, s.thrashing_migrations);
+  t.lapse_ns = static_cast<std::uint64_t>(s.thrashing_lapse.count());
+  t.quiet_ns = std::max<std::uint64_t>(10'000'000, 20 * t.lapse_ns);
+  return t;
+}
+
 std::uint32_t frames_for(const migrator::settings& s) {
   const std::size_t n = std::max<std::size_t>(1, s.budget_bytes / s.page_size);
   return static_cast<std::uint32_t>(std::min<std::size_t>(n, max_frames));
@@ -40,8 +51,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       owners_(pool_.size()),
       eviction_(make_eviction_policy(s.eviction)),
       prefetch_(make_prefetch_policy(s.prefetch)),
-      thrashing_(thrashing_settings{std::max(1u, s.thrashing_migrations),
-                                    static_cast<std::uint64_t>(s.thrashing_lapse.count())}),
+      thrashing_(thrashing_for(s)),
       h2d_(b.create_stream("h2d")),
       d2h_(b.create_stream("d2h")),
       compute_(b.create_stream("compute")),

@@ -180,6 +180,27 @@ TEST(Migrator, ThrashingPageIsPinnedAndItsMigrationsStop) {
   EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::remote);
 }
 
+TEST(Migrator, AThrashingPinOutlastsRoundsSlowerThanTheDefaultQuietPeriod) {
+  // With a 5 s lapse, rounds 20 ms apart are thrashing; the pin must not decay between them
+  // (the quiet period is 20 lapses, not a fixed 10 ms).
+  uvm::config cfg = emulated(64 << 10);
+  cfg.thrashing_lapse = std::chrono::seconds(5);
+  uvm::manager mgr(cfg);
+  auto a = mgr.allocate<std::uint32_t>(16);
+  a[0] = 0;
+  auto v = a.view();
+  for (int k = 0; k < 12; ++k) {
+    mgr.parallel_for(1, [=](std::size_t) { v.store(0, v.load(0) + 1); });
+    mgr.synchronize();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    a[0] += 1;
+  }
+  const uvm::stats s = mgr.stats();
+  EXPECT_EQ((s.bytes_host_to_device + s.bytes_device_to_host) / a.bytes().page_size(), 10u);
+  EXPECT_EQ(s.thrashing_pins, 1u);
+  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::remote);
+}
+
 TEST(Migrator, ThrashingDetectionCanBeTurnedOff) {
   uvm::config cfg = emulated(64 << 10);
   cfg.thrashing_migrations = 0;
