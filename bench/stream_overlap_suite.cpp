@@ -20,9 +20,9 @@
 // direction at a time) over the pipeline's time.
 
 #include "bench/backend_probe.hpp"
-#include "bench/cuda_support.hpp"
 #include "bench/suite.hpp"
 #include "bench/timing.hpp"
+#include "kernels/host_words.hpp"
 
 #include <uvm/launch.hpp>
 #include <uvm/uvm.hpp>
@@ -44,47 +44,8 @@ namespace {
 constexpr std::size_t page_size = std::size_t{64} << 10;
 constexpr std::size_t per_page = page_size / sizeof(std::uint32_t);
 
-// A host word that a running kernel polls: mapped pinned memory on a GPU, plain memory on the
-// emulated device.
-class hold_flag {
- public:
-  explicit hold_flag(uvm::manager& m) {
-#if defined(__CUDACC__)
-    if (m.backend() == uvm::backend_kind::cuda) {
-      void* p = nullptr;
-      UVM_BENCH_CUDA_CHECK(cudaHostAlloc(&p, 64, cudaHostAllocMapped));
-      host_ = static_cast<std::uint32_t*>(p);
-      void* d = nullptr;
-      UVM_BENCH_CUDA_CHECK(cudaHostGetDevicePointer(&d, p, 0));
-      device_ = static_cast<std::uint32_t*>(d);
-      pinned_ = true;
-    }
-#endif
-    (void)m;
-    if (host_ == nullptr) host_ = device_ = new std::uint32_t[16];
-    std::memset(host_, 0, 64);
-  }
-  ~hold_flag() {
-#if defined(__CUDACC__)
-    if (pinned_) {
-      (void)cudaFreeHost(host_);
-      return;
-    }
-#endif
-    delete[] host_;
-  }
-  hold_flag(const hold_flag&) = delete;
-  hold_flag& operator=(const hold_flag&) = delete;
-  [[nodiscard]] std::uint32_t* device() const noexcept { return device_; }
-  void open() noexcept { __atomic_store_n(host_, 1u, __ATOMIC_RELEASE); }
-
- private:
-  std::uint32_t* host_ = nullptr;
-  std::uint32_t* device_ = nullptr;
-  bool pinned_ = false;
-};
-
-// Reads a word of every page of `a`; index 0 then sleeps until the flag opens (at most 60 s).
+// Reads a word of every page of `a`; index 0 then sleeps until word 0 of the host words is set
+// (at most 60 s).
 struct hold_body {
   uvm::const_device_view<std::uint32_t> a;
   std::uint32_t* flag;
@@ -164,11 +125,11 @@ std::vector<record> run_overlap(const options& opt) {
   std::vector<double> idle, during;
   for (std::size_t r = 0; r < rounds; ++r) {
     idle.push_back(update_pages(mgr, b, threads, cpu_stream));
-    hold_flag flag(mgr);
+    uvm::kernels::host_words flag(mgr);
     uvm::launch(mgr, a_pages, hold_body{a.const_view(), flag.device()}, kernel_stream);
     during.push_back(update_pages(mgr, b, threads, cpu_stream));
     // The kernel must still have been running: it holds until the flag opens.
-    flag.open();
+    flag.set(0, 1);
     mgr.synchronize(kernel_stream);
   }
   std::vector<record> out;
@@ -192,11 +153,11 @@ std::vector<record> run_overlap(const options& opt) {
   for (std::size_t r = 0; r < rounds; ++r) {
     mgr.prefetch(b.bytes(), uvm::location::device(), cpu_stream);
     mgr.synchronize(cpu_stream);
-    hold_flag flag(mgr);
+    uvm::kernels::host_words flag(mgr);
     uvm::launch(mgr, a_pages, hold_body{a.const_view(), flag.device()}, kernel_stream);
     std::thread opener([&] {
       std::this_thread::sleep_for(hold);
-      flag.open();
+      flag.set(0, 1);
     });
     global.push_back(update_pages(mgr, b, threads, cpu_stream));
     opener.join();

@@ -10,6 +10,7 @@
 // test opens a word in host memory both sides reach, then marks that it ended; a test reads the
 // mark after the CPU access it checks.
 
+#include "kernels/host_words.hpp"
 #include "tests/migration/emulated_config.hpp"
 
 #include <uvm/launch.hpp>
@@ -23,10 +24,6 @@
 #include <cstring>
 #include <future>
 #include <thread>
-
-#if defined(__CUDACC__)
-#include <cuda_runtime.h>
-#endif
 
 namespace uvm::testing {
 
@@ -42,49 +39,7 @@ inline config stream_config(std::size_t page = 64 << 10) {
   return c;
 }
 
-/// Words in host memory that the CPU and a running kernel both reach: mapped pinned memory on
-/// a GPU, plain memory on the emulated device.
-class shared_words {
- public:
-  explicit shared_words(manager& m) {
-#if defined(__CUDACC__)
-    if (m.backend() == backend_kind::cuda) {
-      void* p = nullptr;
-      if (cudaHostAlloc(&p, 64, cudaHostAllocMapped) != cudaSuccess) throw error("cudaHostAlloc");
-      host_ = static_cast<std::uint32_t*>(p);
-      void* d = nullptr;
-      if (cudaHostGetDevicePointer(&d, p, 0) != cudaSuccess) throw error("device pointer");
-      device_ = static_cast<std::uint32_t*>(d);
-      pinned_ = true;
-    }
-#endif
-    (void)m;
-    if (host_ == nullptr) host_ = device_ = new std::uint32_t[16];
-    std::memset(host_, 0, 64);
-  }
-  ~shared_words() {
-#if defined(__CUDACC__)
-    if (pinned_) {
-      cudaFreeHost(host_);
-      return;
-    }
-#endif
-    delete[] host_;
-  }
-  shared_words(const shared_words&) = delete;
-  shared_words& operator=(const shared_words&) = delete;
-
-  [[nodiscard]] std::uint32_t* device() const noexcept { return device_; }
-  [[nodiscard]] std::uint32_t get(unsigned i) const noexcept {
-    return std::atomic_ref<std::uint32_t>(host_[i]).load();
-  }
-  void set(unsigned i, std::uint32_t v) noexcept { std::atomic_ref<std::uint32_t>(host_[i]).store(v); }
-
- private:
-  std::uint32_t* host_ = nullptr;
-  std::uint32_t* device_ = nullptr;
-  bool pinned_ = false;
-};
+using shared_words = kernels::host_words;
 
 inline constexpr unsigned go_word = 0;     // the test opens it
 inline constexpr unsigned ended_word = 1;  // the kernel sets it as it ends
