@@ -119,7 +119,8 @@ class manager {
   /// so a CPU access to it waits only for `s`'s kernels; `host` memory is used by no kernel, so
   /// the CPU never waits for it; `global` memory (the default) may be used by every kernel. The
   /// change is stream-ordered: it takes effect once the work queued on `s` before it finishes
-  /// (until then both attachments count). A kernel that accesses memory it may not use gets a
+  /// (until then both attachments count; on an idle stream at once on the emulated device, within
+  /// microseconds on a GPU). A kernel that accesses memory it may not use gets a
   /// device error naming the range (synchronize throws uvm::device_fault), not a hang.
   /// @param bytes 0 or the range's size: attachment is per allocation, as CUDA requires there.
   /// @throws uvm::invalid_argument if `p` does not start a live range, or `bytes` is neither.

@@ -424,6 +424,20 @@ TEST(EmulatedBackend, AHostGateHoldsTheStreamsLaterWorkUntilOpened) {
   b.open_gate(g);  // opening twice is harmless
 }
 
+TEST(EmulatedBackend, AnEventRecordedOnAnIdleStreamIsCompleteAtOnce) {
+  // What depends on it (a stream attachment, a cross-stream wait) must not race the stream's
+  // thread when the stream has no work.
+  emulated_backend b;
+  const stream s = b.create_stream("idle");
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(b.query(b.record(s))) << "round " << i;
+  const uvm::detail::gate g = b.enqueue_gate(s);
+  const event behind = b.record(s);
+  EXPECT_FALSE(b.query(behind)) << "an event behind a closed gate completed";
+  b.open_gate(g);
+  EXPECT_TRUE(b.wait(behind, patience));
+  EXPECT_TRUE(b.wait(b.record(s), patience));
+}
+
 TEST(EmulatedBackend, LaunchCoversEveryIndexExactlyOnce) {
   for (const unsigned workers : {1u, 2u, 7u}) {
     emulated_backend b(workers);

@@ -185,7 +185,9 @@ void emulated_backend::do_launch(std::size_t n, kernel_body body, const stream& 
 
 event emulated_backend::do_record(const stream& s) {
   auto e = std::make_shared<emulated_event>();
-  core_of(s).enqueue([e] { e->done.complete(); });
+  // On an idle stream every earlier operation has finished: the event is complete at once, as
+  // what depends on it (an attachment, a cross-stream wait) may take effect at once.
+  if (!core_of(s).enqueue_unless_idle([e] { e->done.complete(); })) e->done.complete();
   return e;
 }
 

@@ -26,6 +26,17 @@ void stream_core::enqueue(std::function<void()> op) {
   cv_.notify_one();
 }
 
+bool stream_core::enqueue_unless_idle(std::function<void()> op) {
+  {
+    const std::lock_guard lock(mutex_);
+    UVM_EXPECTS(!closing_, "emulated stream '{}' used after it was closed", thread_name_);
+    if (queue_.empty() && !running_) return false;
+    queue_.push_back(std::move(op));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 void stream_core::close() noexcept {
   {
     const std::lock_guard lock(mutex_);
@@ -50,6 +61,7 @@ void stream_core::run() noexcept {
       if (queue_.empty()) break;  // closed and drained
       op = std::move(queue_.front());
       queue_.pop_front();
+      running_ = true;
     }
     try {
       op();
@@ -58,6 +70,9 @@ void stream_core::run() noexcept {
     } catch (...) {
       errors_.report("emulated stream operation threw a non-standard exception");
     }
+    op = nullptr;  // what it captured goes before the stream counts as idle
+    const std::lock_guard lock(mutex_);
+    running_ = false;
   }
   exited_.store(true, std::memory_order_release);
 }

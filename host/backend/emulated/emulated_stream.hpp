@@ -30,6 +30,10 @@ class stream_core {
   /// Appends `op`; it runs after every operation enqueued before it has finished.
   /// @throws uvm::invalid_argument if the stream was closed (its backend was destroyed).
   void enqueue(std::function<void()> op);
+  /// Appends `op` unless the stream is idle (nothing queued, nothing running): then nothing is
+  /// appended and false is returned, so the caller can do at once what needs no earlier work.
+  /// @throws uvm::invalid_argument if the stream was closed.
+  [[nodiscard]] bool enqueue_unless_idle(std::function<void()> op);
 
   /// No more operations: the thread finishes those queued and exits.
   void close() noexcept;
@@ -47,6 +51,7 @@ class stream_core {
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
   bool closing_ = false;
+  bool running_ = false;  // an operation is running (under mutex_)
   std::atomic<bool> exited_{false};
   std::mutex join_mutex_;  // join() may race between the backend's reaping and its destructor
   std::thread thread_;     // last: starts once everything above exists
