@@ -38,7 +38,8 @@ std::string suite_names() {
 
 void print_usage(std::ostream& out) {
   out << "usage: uvm-bench [SUITE...] [--format table|json|csv] [--quick] [--list]\n"
-         "                 [--output FILE] [--allow-managed-oversubscription] [--help]\n"
+         "                 [--output FILE] [--trace-dir DIR] [--scale N]\n"
+         "                 [--allow-managed-oversubscription] [--help]\n"
          "\n"
          "Runs the named suites (all of them if none is named) and prints one record per\n"
          "measurement.\n"
@@ -49,6 +50,10 @@ void print_usage(std::ostream& out) {
          "  --quick        fewer samples, so a whole run takes a few seconds\n"
          "  --list         list the suites and exit\n"
          "  --output FILE  write the report to FILE instead of stdout\n"
+         "  --trace-dir DIR\n"
+         "                 workloads: record each run's page-access trace in DIR, for uvm-replay\n"
+         "  --scale N      workloads: their size, 1 (a few MiB each) and up (default 3, 1 with\n"
+         "                 --quick)\n"
          "  --allow-managed-oversubscription\n"
          "                 um-compare: also run cudaMallocManaged past the GPU's free memory\n"
          "                 (1.5x pattern); this can hang the GPU, so it is skipped by default\n"
@@ -103,10 +108,20 @@ command_line parse(int argc, char** argv) {
       } else if (auto o = option_value(arg, "--output", i, argc, argv)) {
         if (o->empty()) usage_error("option '--output' needs a file name");
         cl.output = *o;
+      } else if (auto d = option_value(arg, "--trace-dir", i, argc, argv)) {
+        if (d->empty()) usage_error("option '--trace-dir' needs a directory");
+        cl.opt.trace_dir = *d;
+      } else if (auto n = option_value(arg, "--scale", i, argc, argv)) {
+        char* end = nullptr;
+        const unsigned long v = std::strtoul(n->c_str(), &end, 10);
+        if (n->empty() || *end != '\0' || v < 1 || v > 64) {
+          usage_error("option '--scale' needs a whole number from 1 to 64, not '" + *n + "'");
+        }
+        cl.opt.scale = static_cast<unsigned>(v);
       } else {
         usage_error("unknown option '" + std::string(arg) +
-                    "'; valid options: --format, --quick, --list, --output, "
-                    "--allow-managed-oversubscription, --help");
+                    "'; valid options: --format, --quick, --list, --output, --trace-dir, "
+                    "--scale, --allow-managed-oversubscription, --help");
       }
       continue;
     }

@@ -1,0 +1,125 @@
+// workloads: the real algorithms of kernels/workloads/ on managed memory, each at a device
+// budget of 50% and 75% of its footprint and, as the baseline in the same run, with the whole
+// footprint resident (budget above the footprint, everything prefetched before the clock
+// starts). Per run: wall time of the algorithm (setup and its CPU reference excluded), device
+// and CPU faults, bytes each way, evictions, remote mappings, prefetched pages, thrashing
+// throttles and pins; slowdown = oversubscribed / resident. Every run checks its result against
+// the CPU reference and the suite fails on a wrong one. Policies come from the environment
+// (UVM_EVICTION, UVM_PREFETCH...); with --trace-dir each run records its page-access trace
+// (`<workload>-<budget>.trc`) for uvm-replay. 4 KiB pages.
+//
+// Compiled by nvcc in CUDA builds, so on a GPU the kernels are real ones (uvm::launch).
+
+#include "bench/suite.hpp"
+#include "bench/timing.hpp"
+#include "kernels/workloads/workloads.hpp"
+
+#include <uvm/uvm.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+namespace {
+
+constexpr std::size_t page_size = 4096;
+
+struct budget {
+  const char* label;  // in record names and trace files
+  int percent;        // of the footprint; 100: everything resident and prefetched
+};
+constexpr budget budgets[] = {{"resident", 100}, {"75%", 75}, {"50%", 50}};
+
+std::string trace_file(const options& opt, std::string_view workload, int percent) {
+  if (opt.trace_dir.empty()) return {};
+  return opt.trace_dir + "/" + std::string(workload) + "-" + std::to_string(percent) + ".trc";
+}
+
+record measure(std::string_view name, const uvm::workloads::workload_size& z, std::size_t bytes,
+               const budget& b, const options& opt) {
+  uvm::config cfg = uvm::config::from_env();
+  cfg.page_size = page_size;
+  const std::size_t pages = bytes / page_size;
+  cfg.device_budget = b.percent >= 100 ? (pages + 64) * page_size
+                                       : std::max<std::size_t>(1, pages * b.percent / 100) * page_size;
+  cfg.trace_path = trace_file(opt, name, b.percent);
+  uvm::manager mgr(cfg);
+  auto w = uvm::workloads::make_workload(name, z);
+  w->setup(mgr);
+  const uvm::stream s = mgr.create_stream("workload");
+  if (b.percent >= 100) {
+    for (const uvm::range* r : w->ranges()) mgr.prefetch(*r, uvm::location::device(), s);
+    mgr.synchronize(s);
+  }
+  mgr.reset_stats();
+  const std::uint64_t t0 = now_ns();
+  w->run(mgr, s);
+  const std::uint64_t t1 = now_ns();
+  const uvm::stats st = mgr.stats();
+  if (const std::string wrong = w->check(); !wrong.empty()) {
+    throw std::runtime_error("workloads: " + std::string(name) + " at " + b.label +
+                             " gave a wrong result: " + wrong);
+  }
+  const auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  record r;
+  r.suite = "workloads";
+  r.name = std::string(name) + "/" + b.label;
+  r.unit = "ms";
+  r.value = static_cast<double>(t1 - t0) / 1e6;
+  r.samples = 1;
+  r.params = {{"workload", std::string(name)},
+              {"scale", static_cast<std::int64_t>(z.scale)},
+              {"page_size", static_cast<std::int64_t>(page_size)},
+              {"footprint_bytes", i64(bytes)},
+              {"budget_percent", static_cast<std::int64_t>(b.percent)},
+              {"budget_bytes", i64(cfg.device_budget)},
+              {"eviction", std::string(uvm::to_string(mgr.configuration().eviction))},
+              {"prefetch", std::string(uvm::to_string(mgr.configuration().prefetch))},
+              {"device_faults", i64(st.device.count)},
+              {"cpu_faults", i64(st.cpu_faults())},
+              {"bytes_host_to_device", i64(st.bytes_host_to_device)},
+              {"bytes_device_to_host", i64(st.bytes_device_to_host)},
+              {"evictions", i64(st.evictions)},
+              {"remote_mappings", i64(st.remote_mappings)},
+              {"prefetched_pages", i64(st.prefetched_pages)},
+              {"thrashing_throttles", i64(st.thrashing_throttles)},
+              {"thrashing_pins", i64(st.thrashing_pins)}};
+  if (!cfg.trace_path.empty()) r.params.push_back({"trace", cfg.trace_path});
+  return r;
+}
+
+std::vector<record> run(const options& opt) {
+  const uvm::workloads::workload_size z{opt.scale != 0 ? opt.scale : (opt.quick ? 1u : 3u), 1};
+  std::vector<record> out;
+  for (const std::string_view name : uvm::workloads::workload_names) {
+    std::size_t bytes = 0;
+    {
+      uvm::config cfg = uvm::config::from_env();
+      cfg.page_size = page_size;
+      cfg.trace_path.clear();
+      uvm::manager mgr(cfg);
+      auto w = uvm::workloads::make_workload(name, z);
+      w->setup(mgr);
+      bytes = uvm::workloads::footprint(*w);
+    }
+    const std::size_t first = out.size();
+    for (const budget& b : budgets) {
+      out.push_back(measure(name, z, bytes, b, opt));
+      if (b.percent < 100) out.back().compare_to(out[first]);  // the slowdown
+    }
+  }
+  return out;
+}
+
+const suite_registration registration{
+    "workloads",
+    "matmul, Jacobi, BFS, SpMV, k-means, hash join, layer streaming and embedding gather at 50% "
+    "and 75% of their footprint vs all resident",
+    run};
+
+}  // namespace
+
+}  // namespace bench
