@@ -114,6 +114,7 @@ void migrator::attach(managed_range& r) {
 
 void migrator::detach(managed_range& r) noexcept {
   std::unique_lock lock(mutex_);
+  if (trace_ != nullptr) (void)kernels_in_flight();  // the trace keeps the range's last uses
   const device_range& d = r.device();
   for (std::size_t p = 0; p < r.page_count(); ++p) {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
@@ -157,6 +158,13 @@ void migrator::bury() {
 
 kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const page_use> uses,
                                              bool declared) {
+  if (trace_ != nullptr) {
+    // Tracing runs kernels one at a time: the ones in flight end and are harvested before
+    // this one can set bits, so the trace keeps each kernel's accesses in its own epoch. The
+    // wait is short and bounded: kernels that wait for each other (or for the CPU) merge into
+    // one epoch rather than deadlock.
+    (void)wait_kernels(trace_epoch_wait);
+  }
   // Waits (unlocked) while CPU faults or queued moves wait for kernels this one may delay.
   const kernel_epochs::ticket t = epochs_.begin(s, uses, declared);
   std::lock_guard lock(mutex_);
@@ -247,24 +255,41 @@ bool migrator::kernels_in_flight() {
 }
 
 void migrator::harvest_accessed() {
-  if (!eviction_->uses_accesses()) return;
+  // The trace needs every page a kernel used, not only the faults: a run with everything
+  // resident then records what the program accesses, whatever the policy.
+  if (!eviction_->uses_accesses() && trace_ == nullptr) return;
   refresh_device_bits();
+  std::sort(traced_faults_.begin(), traced_faults_.end());
+  const auto traced = [this](page_ref p) {
+    return std::binary_search(traced_faults_.begin(), traced_faults_.end(), p);
+  };
   bool cleared = false;
   try {
     for (managed_range* r : ranges_) {
       if (r == nullptr) continue;
       device_page_table& t = table_of(*r);
+      // Bits not read back (a kernel that may use the range still runs): nothing to harvest,
+      // and publishing the shadow would overwrite the bits that kernel sets.
+      if (t.stale()) continue;
+      const std::uint32_t id = r->device().range_id;
       std::size_t run = 0;  // entries cleared just before p, published as one copy
       for (std::size_t p = 0; p <= r->page_count(); ++p) {
         // A claimed page has an entry on its way (a move in a chunk not yet completed): it is
         // neither harvested nor republished.
+        const device_pte e = p < r->page_count() ? t.get(p) : 0;
         const bool clear = p < r->page_count() &&
                            (r->pages().load(p) & (device_mapped_bit | busy_bit)) ==
                                device_mapped_bit &&
-                           (t.get(p) & (pte_accessed | pte_remote)) == pte_accessed;
+                           (e & pte_accessed) != 0;
         if (clear) {
-          eviction_->on_access({r->device().range_id, static_cast<std::uint32_t>(p)});
-          t.set(p, t.get(p) & ~pte_accessed);
+          const auto page = static_cast<std::uint32_t>(p);
+          // Remote pages have no frame for the policy to rank, but the kernel used them.
+          if ((e & pte_remote) == 0) eviction_->on_access({id, page});
+          if (trace_ != nullptr && !traced({id, page})) {
+            trace_->push({trace_kind::device_access,
+                          static_cast<std::uint8_t>((e & pte_dirty) != 0), 0, id, page, 0});
+          }
+          t.set(p, e & ~pte_accessed);
           ++run;
           continue;
         }
@@ -273,13 +298,15 @@ void migrator::harvest_accessed() {
         run = 0;
       }
     }
-    // No kernel runs between epochs, and the next one starts after the bits are clear.
+    // No kernel that may use these tables runs, and the next one starts after the bits are
+    // clear.
     if (cleared && !backend_.wait(backend_.record(h2d_), settings_.timeout)) {
       log().error("clearing accessed bits did not complete within the fault timeout");
     }
   } catch (const std::exception& e) {
     log().error("clearing accessed bits failed: {}", e.what());
   }
+  traced_faults_.clear();
 }
 
 void migrator::refresh_device_bits() {
@@ -802,6 +829,7 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
         trace_->push({trace_kind::device_access,
                       static_cast<std::uint8_t>(f.access == device_access::write), 0, f.range_id,
                       f.page, 0});
+        traced_faults_.push_back({f.range_id, f.page});  // not recorded again by the harvest
       }
       expand_fault(*r, f.page, c);
     }

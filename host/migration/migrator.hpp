@@ -316,7 +316,9 @@ class migrator final : public fault_resolver {
   std::byte* place(managed_range& r, std::size_t first, std::size_t count, bool write);
   // Adds the pages the prefetch policy moves along with a device fault on `page`.
   void expand_fault(managed_range& r, std::size_t page, chunk& c);
-  // Tells the eviction policy which resident pages kernels used, then clears the bits.
+  // Tells the eviction policy which resident pages kernels used (and, while tracing, records
+  // them in the trace: pages that faulted since the last harvest are recorded already), then
+  // clears the bits.
   void harvest_accessed();
   // Moves items [0, n) in chunks of about chunk_bytes of pages: before(i, end) runs before
   // items [i, end) are planned, plan(i, c) plans item i into c and says whether it moves.
@@ -362,6 +364,10 @@ class migrator final : public fault_resolver {
   fault_mailbox* mailbox_ = nullptr;
   mailbox_control* control_ = nullptr;
   trace_writer* trace_ = nullptr;
+  // Device faults the trace recorded since the last harvest of accessed bits.
+  std::vector<page_ref> traced_faults_;
+  // How long a launch waits, while tracing, for the kernels in flight to end.
+  static constexpr std::chrono::seconds trace_epoch_wait{1};
 
   std::mutex mutex_;
   std::vector<managed_range*> ranges_;   // by range id; null where free

@@ -69,6 +69,44 @@ TEST(TraceWriter, RecordsRangesFaultsAndEpochsInOrder) {
   EXPECT_EQ(t[6].access, 1u);
 }
 
+TEST(TraceWriter, KernelsOnResidentPagesAreRecordedEpochByEpoch) {
+  // Pages prefetched to the device never fault, but the kernels used them: the trace records
+  // the pages each kernel touched (from the accessed bits, in its own epoch), so a run with
+  // everything resident gives the program's accesses whatever the policy.
+  const std::string path = ::testing::TempDir() + "uvm-trace-resident-" + std::to_string(getpid());
+  constexpr std::size_t page = 4096, pages = 16;
+  {
+    uvm::config cfg = uvm::testing::emulated(page);
+    cfg.trace_path = path;
+    uvm::manager mgr(cfg);
+    auto a = mgr.allocate<std::uint32_t>(pages * page / 4);
+    mgr.prefetch(a.bytes(), uvm::location::device());
+    mgr.synchronize();
+    auto v = a.view();
+    // Kernel 1 reads pages 0-7; kernel 2 writes pages 4 and 12. Launched back to back.
+    mgr.parallel_for(8, [=](std::size_t p) { (void)v.load(p * (page / 4)); });
+    mgr.parallel_for(2, [=](std::size_t i) { v.store((i == 0 ? 4 : 12) * (page / 4), 7); });
+    mgr.synchronize();
+    EXPECT_EQ(mgr.stats().device.count, 0u) << "the pages were to be resident";
+  }
+  trace_header h{};
+  const std::vector<trace_record> t = read_trace(path, h);
+  std::remove(path.c_str());
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint8_t>>> epochs;
+  for (const trace_record& r : t) {
+    if (r.kind == trace_kind::epoch) epochs.emplace_back();
+    if (r.kind == trace_kind::device_access) {
+      ASSERT_FALSE(epochs.empty()) << "a device access before any epoch";
+      epochs.back().emplace_back(r.page, r.access);
+    }
+  }
+  ASSERT_EQ(epochs.size(), 2u);
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> first, second{{4, 1}, {12, 1}};
+  for (std::uint32_t p = 0; p < 8; ++p) first.emplace_back(p, 0);
+  EXPECT_EQ(epochs[0], first);
+  EXPECT_EQ(epochs[1], second);
+}
+
 TEST(TraceWriter, AnUnwritablePathIsAClearError) {
   uvm::config cfg = uvm::testing::emulated();
   cfg.trace_path = "/nonexistent-dir/trace.bin";
