@@ -35,11 +35,13 @@ constexpr std::array<std::pair<std::string_view, fault_mechanism>, 3> mechanism_
     {{"auto", fault_mechanism::automatic},
      {"signal", fault_mechanism::signal},
      {"userfaultfd", fault_mechanism::userfaultfd}}};
-constexpr std::array<std::pair<std::string_view, eviction_kind>, 4> eviction_names{
+constexpr std::array<std::pair<std::string_view, eviction_kind>, 6> eviction_names{
     {{"fifo", eviction_kind::fifo},
      {"lru", eviction_kind::lru},
      {"clock", eviction_kind::clock},
-     {"adaptive", eviction_kind::adaptive}}};
+     {"adaptive", eviction_kind::adaptive},
+     {"lfu", eviction_kind::lfu},
+     {"dueling", eviction_kind::dueling}}};
 constexpr std::array<std::pair<std::string_view, prefetch_kind>, 3> prefetch_names{
     {{"none", prefetch_kind::none},
      {"sequential", prefetch_kind::sequential},
@@ -142,7 +144,7 @@ void config::validate() const {
               "uvm: backend {} is not a backend_kind", static_cast<unsigned>(backend));
   UVM_EXPECTS(static_cast<unsigned>(faults) <= static_cast<unsigned>(fault_mechanism::userfaultfd),
               "uvm: fault mechanism {} is not a fault_mechanism", static_cast<unsigned>(faults));
-  UVM_EXPECTS(static_cast<unsigned>(eviction) <= static_cast<unsigned>(eviction_kind::adaptive),
+  UVM_EXPECTS(static_cast<unsigned>(eviction) <= static_cast<unsigned>(eviction_kind::dueling),
               "uvm: eviction {} is not an eviction_kind", static_cast<unsigned>(eviction));
   UVM_EXPECTS(static_cast<unsigned>(prefetch) <= static_cast<unsigned>(prefetch_kind::tree),
               "uvm: prefetch {} is not a prefetch_kind", static_cast<unsigned>(prefetch));

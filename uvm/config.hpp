@@ -35,6 +35,10 @@ enum class eviction_kind : std::uint8_t {
   clock,     ///< second chance over resident pages, using the same accessed bits
   adaptive,  ///< lru that switches to evicting the most recently used page in loops too big
              ///< for the device (scan-resistant; near Belady's optimum on cyclic sets)
+  lfu,       ///< the page used least often (counts kept across evictions and aged), then the
+             ///< least recent: skewed popularity (embedding tables, hot keys)
+  dueling,   ///< set dueling: lru, lfu and adaptive each run on a shadow device, and the one
+             ///< with the fewest recent misses picks the victims (see docs/policies.md)
 };
 
 /// @brief Which pages move to the device along with a faulting page (within its 2 MiB block).
@@ -69,7 +73,7 @@ struct config {
   /// Env: `UVM_FAULT_MECHANISM` = `auto` | `signal` | `userfaultfd`.
   fault_mechanism faults = fault_mechanism::automatic;
 
-  /// Env: `UVM_EVICTION` = `fifo` | `lru` | `clock` | `adaptive`.
+  /// Env: `UVM_EVICTION` = `fifo` | `lru` | `clock` | `adaptive` | `lfu` | `dueling`.
   eviction_kind eviction = eviction_kind::fifo;
 
   /// Env: `UVM_PREFETCH` = `none` | `sequential` | `tree`.
@@ -111,7 +115,7 @@ struct config {
 [[nodiscard]] std::string_view to_string(backend_kind k) noexcept;
 /// @return `auto`, `signal` or `userfaultfd`.
 [[nodiscard]] std::string_view to_string(fault_mechanism m) noexcept;
-/// @return `fifo`, `lru`, `clock` or `adaptive`.
+/// @return `fifo`, `lru`, `clock`, `adaptive`, `lfu` or `dueling`.
 [[nodiscard]] std::string_view to_string(eviction_kind k) noexcept;
 /// @return `none`, `sequential` or `tree`.
 [[nodiscard]] std::string_view to_string(prefetch_kind k) noexcept;
