@@ -2,7 +2,7 @@
 // budget of 50% and 75% of its footprint and, as the baseline in the same run, with the whole
 // footprint resident (budget above the footprint, everything prefetched before the clock
 // starts). Per run: wall time of the algorithm (setup and its CPU reference excluded), device
-// and CPU faults, bytes each way, evictions, remote mappings, prefetched pages, thrashing
+// and CPU faults, bytes each way, evictions, remote mappings, prefetched and promoted pages, thrashing
 // throttles and pins; slowdown = oversubscribed / resident. Every run checks its result against
 // the CPU reference and the suite fails on a wrong one. Policies come from the environment
 // (UVM_EVICTION, UVM_PREFETCH...); with --trace-dir each run records its page-access trace
@@ -85,6 +85,7 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
               {"evictions", i64(st.evictions)},
               {"remote_mappings", i64(st.remote_mappings)},
               {"prefetched_pages", i64(st.prefetched_pages)},
+              {"promoted_pages", i64(st.promoted_pages)},
               {"thrashing_throttles", i64(st.thrashing_throttles)},
               {"thrashing_pins", i64(st.thrashing_pins)}};
   if (!cfg.trace_path.empty()) r.params.push_back({"trace", cfg.trace_path});

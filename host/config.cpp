@@ -122,6 +122,11 @@ config config::from_env(config c) {
   if (auto v = env("UVM_THRASHING_LAPSE_US")) {
     c.thrashing_lapse = std::chrono::microseconds(parse_count("UVM_THRASHING_LAPSE_US", *v));
   }
+  if (auto v = env("UVM_PROMOTE_REMOTE")) {
+    const std::uint64_t on = parse_count("UVM_PROMOTE_REMOTE", *v);
+    UVM_EXPECTS(on <= 1, "uvm: UVM_PROMOTE_REMOTE='{}' is neither 0 nor 1", *v);
+    c.promote_remote = on == 1;
+  }
   if (auto v = env("UVM_FAULT_TIMEOUT_MS")) {
     c.fault_timeout = std::chrono::milliseconds(parse_count("UVM_FAULT_TIMEOUT_MS", *v));
   }

@@ -74,7 +74,7 @@ struct config {
   fault_mechanism faults = fault_mechanism::automatic;
 
   /// Env: `UVM_EVICTION` = `fifo` | `lru` | `clock` | `adaptive` | `lfu` | `dueling`.
-  eviction_kind eviction = eviction_kind::fifo;
+  eviction_kind eviction = eviction_kind::dueling;
 
   /// Env: `UVM_PREFETCH` = `none` | `sequential` | `tree`.
   prefetch_kind prefetch = prefetch_kind::none;
@@ -86,6 +86,13 @@ struct config {
 
   /// Env: `UVM_THRASHING_LAPSE_US`.
   std::chrono::microseconds thrashing_lapse{500};
+
+  /// Between kernels, a page mapped remote (no frame was free when a kernel first touched it)
+  /// that kernels used in two epochs in a row moves into a frame, taking the frame of a
+  /// resident page the eviction policy names if that page went unused in the last epoch.
+  /// Counted by stats().promoted_pages. Off by default: on the emulated device it only adds
+  /// bytes (docs/policies.md). Env: `UVM_PROMOTE_REMOTE` = `1` | `0`.
+  bool promote_remote = false;
 
   /// Where to record the run's page-access trace for uvm-replay (empty: no trace).
   /// Env: `UVM_TRACE`.

@@ -48,6 +48,7 @@ struct stats {
   std::uint64_t evictions = 0;            ///< pages whose frame was reclaimed
   std::uint64_t prefetched_pages = 0;     ///< pages moved by prefetch, either way
   std::uint64_t discarded_pages = 0;      ///< pages whose contents discard dropped (no copy)
+  std::uint64_t promoted_pages = 0;       ///< remote pages moved into frames between kernels
   std::uint64_t thrashing_throttles = 0;  ///< detections of a page migrating back and forth
   std::uint64_t thrashing_pins = 0;       ///< thrashing pages pinned to the host and mapped remote
 

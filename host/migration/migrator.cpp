@@ -127,6 +127,7 @@ void migrator::detach(managed_range& r) noexcept {
   std::erase_if(denied_, [&](const page_ref& p) { return p.range_id == d.range_id; });
   epochs_.forget(d.range_id);
   std::erase_if(pins_, [&](const auto& p) { return p.first.range_id == d.range_id; });
+  forget_promotions(d.range_id);
   std::unique_ptr<device_page_table> table;
   if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) {
     ranges_[d.range_id] = nullptr;
@@ -165,6 +166,8 @@ kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const pa
     // one epoch rather than deadlock.
     (void)wait_kernels(trace_epoch_wait);
   }
+  // The boundary between kernels: hot remote pages move into frames before the next one.
+  if (settings_.promote_remote) promote_remote();
   // Waits (unlocked) while CPU faults or queued moves wait for kernels this one may delay.
   const kernel_epochs::ticket t = epochs_.begin(s, uses, declared);
   std::lock_guard lock(mutex_);
@@ -257,8 +260,10 @@ bool migrator::kernels_in_flight() {
 void migrator::harvest_accessed() {
   // The trace needs every page a kernel used, not only the faults: a run with everything
   // resident then records what the program accesses, whatever the policy.
-  if (!eviction_->uses_accesses() && trace_ == nullptr) return;
+  if (!eviction_->uses_accesses() && trace_ == nullptr && !settings_.promote_remote) return;
   refresh_device_bits();
+  ++harvests_;
+  used_last_.clear();
   std::sort(traced_faults_.begin(), traced_faults_.end());
   const auto traced = [this](page_ref p) {
     return std::binary_search(traced_faults_.begin(), traced_faults_.end(), p);
@@ -283,8 +288,14 @@ void migrator::harvest_accessed() {
                            (e & pte_accessed) != 0;
         if (clear) {
           const auto page = static_cast<std::uint32_t>(p);
-          // Remote pages have no frame for the policy to rank, but the kernel used them.
-          if ((e & pte_remote) == 0) eviction_->on_access({id, page});
+          // Remote pages have no frame for the policy to rank, but the kernel used them: used
+          // again in the next epoch, they are promoted into frames.
+          if ((e & pte_remote) == 0) {
+            eviction_->on_access({id, page});
+            if (settings_.promote_remote) used_last_.insert({id, page});
+          } else if (settings_.promote_remote) {
+            note_remote_use({id, page});
+          }
           if (trace_ != nullptr && !traced({id, page})) {
             trace_->push({trace_kind::device_access,
                           static_cast<std::uint8_t>((e & pte_dirty) != 0), 0, id, page, 0});
@@ -845,13 +856,13 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   }
 }
 
-std::size_t migrator::evict(std::size_t frames) {
+std::size_t migrator::evict(std::size_t frames, bool unused_only) {
   UVM_NVTX_RANGE("evict", frames * settings_.page_size);
   chunk c(this);
   std::size_t freed = 0;
   while (freed < frames) {
     const std::optional<page_ref> victim = eviction_->victim();
-    if (!victim) break;
+    if (!victim || (unused_only && used_last_.contains(*victim))) break;
     managed_range* r = range_of(victim->range_id);
     if (r == nullptr) {
       eviction_->on_released(*victim);  // its range is gone

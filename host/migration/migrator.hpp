@@ -52,7 +52,7 @@ class migrator final : public fault_resolver {
     std::size_t page_size;
     std::size_t budget_bytes;          ///< device memory for frames
     std::chrono::nanoseconds timeout;  ///< longest wait for a copy or a kernel
-    std::string_view eviction = "fifo";
+    std::string_view eviction = "dueling";
     std::string_view prefetch = "none";
     unsigned thrashing_migrations = 3;  ///< 0: no thrashing detection
     std::chrono::nanoseconds thrashing_lapse = std::chrono::microseconds(500);
@@ -61,6 +61,8 @@ class migrator final : public fault_resolver {
     /// needs no copy. Worth it where a read-only host page costs no mapping (userfaultfd); under
     /// signals it would split the app view, so only `read_mostly` pages duplicate there.
     bool read_duplicates = false;
+    /// Remote pages used in two epochs in a row move into frames between kernels.
+    bool promote_remote = false;
   };
 
   /// @throws uvm::out_of_memory if the frames cannot be allocated.
@@ -316,6 +318,13 @@ class migrator final : public fault_resolver {
   std::byte* place(managed_range& r, std::size_t first, std::size_t count, bool write);
   // Adds the pages the prefetch policy moves along with a device fault on `page`.
   void expand_fault(managed_range& r, std::size_t page, chunk& c);
+  // Between kernels (none in flight): moves the remote pages found hot by the harvest into
+  // frames, free ones or those of victims unused in the last epoch (host/migration/promotion.cpp).
+  void promote_remote();
+  // The harvest found remote page `p` used (mutex_ held).
+  void note_remote_use(page_ref p);
+  // A range is going: its pages leave the promotion state (mutex_ held).
+  void forget_promotions(std::uint32_t range_id) noexcept;
   // Tells the eviction policy which resident pages kernels used (and, while tracing, records
   // them in the trace: pages that faulted since the last harvest are recorded already), then
   // clears the bits.
@@ -342,7 +351,9 @@ class migrator final : public fault_resolver {
   void abandon(chunk& c) noexcept;
   template <class Fn>
   static void for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn);
-  std::size_t evict(std::size_t frames);
+  // Evicts up to `frames` of the eviction policy's victims; with `unused_only`, stops at the
+  // first victim a kernel used in the last epoch. @return the frames freed.
+  std::size_t evict(std::size_t frames, bool unused_only = false);
   void bury();  // frees the graveyard's tables if no kernel is in flight
 
   backend& backend_;
@@ -364,6 +375,18 @@ class migrator final : public fault_resolver {
   fault_mailbox* mailbox_ = nullptr;
   mailbox_control* control_ = nullptr;
   trace_writer* trace_ = nullptr;
+  // Promotion (promotion.cpp): the harvest at which each remote page was last used, the remote
+  // pages used in the last two harvests, and the resident pages used in the last one.
+  struct remote_use {
+    std::uint64_t last = 0;    // the harvest that last saw it used
+    std::uint32_t streak = 0;  // consecutive harvests that saw it used
+  };
+  static constexpr std::uint32_t hot_streak = 3;
+  static constexpr std::size_t promote_share = 16;  // at most 1/16 of the frames per boundary
+  std::unordered_map<page_ref, remote_use, page_ref_hash> remote_seen_;
+  std::vector<page_ref> hot_remote_;
+  std::unordered_set<page_ref, page_ref_hash> used_last_;
+  std::uint64_t harvests_ = 0;
   // Device faults the trace recorded since the last harvest of accessed bits.
   std::vector<page_ref> traced_faults_;
   // How long a launch waits, while tracing, for the kernels in flight to end.

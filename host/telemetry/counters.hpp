@@ -64,6 +64,7 @@ struct counters {
   std::atomic<std::uint64_t> evictions{0};
   std::atomic<std::uint64_t> prefetched_pages{0};
   std::atomic<std::uint64_t> discarded_pages{0};
+  std::atomic<std::uint64_t> promoted_pages{0};
   std::atomic<std::uint64_t> thrashing_throttles{0};
   std::atomic<std::uint64_t> thrashing_pins{0};
   std::atomic<std::uint64_t> coarsened_blocks{0};
@@ -81,6 +82,7 @@ struct counters {
     s.evictions = evictions.load(std::memory_order_relaxed);
     s.prefetched_pages = prefetched_pages.load(std::memory_order_relaxed);
     s.discarded_pages = discarded_pages.load(std::memory_order_relaxed);
+    s.promoted_pages = promoted_pages.load(std::memory_order_relaxed);
     s.thrashing_throttles = thrashing_throttles.load(std::memory_order_relaxed);
     s.thrashing_pins = thrashing_pins.load(std::memory_order_relaxed);
     s.spurious_faults = spurious_faults.load(std::memory_order_relaxed);
@@ -94,7 +96,7 @@ struct counters {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
     for (auto* c :
          {&spurious_faults, &coarsened_blocks, &bytes_host_to_device, &bytes_device_to_host,
-          &remote_mappings, &evictions, &prefetched_pages, &discarded_pages, &thrashing_throttles, &thrashing_pins}) {
+          &remote_mappings, &evictions, &prefetched_pages, &discarded_pages, &promoted_pages, &thrashing_throttles, &thrashing_pins}) {
       c->store(0, std::memory_order_relaxed);
     }
   }

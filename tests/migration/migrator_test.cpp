@@ -153,6 +153,12 @@ TEST(Migrator, LruEvictsTheLeastRecentlyUsedPages) {
 TEST(Migrator, AdaptiveIsLruWithoutALoop) {
   evict_after_use(uvm::eviction_kind::adaptive, 2);
 }
+TEST(Migrator, LfuEvictsTheLeastUsedPages) {
+  evict_after_use(uvm::eviction_kind::lfu, 2);
+}
+TEST(Migrator, DuelingStartsAsLru) {
+  evict_after_use(uvm::eviction_kind::dueling, 2);
+}
 
 // A page written alternately by a kernel and the CPU migrates every round until the detector
 // pins it to the host: with 3 migrations per detection and 2 throttles before the pin, the
