@@ -18,7 +18,9 @@ using detail::page_ref;
 constexpr std::size_t block_bytes = std::size_t{2} << 20;  // prefetch never crosses 2 MiB
 constexpr std::uint64_t decay_every = 1u << 16;            // records between detector decays
 
-enum : std::uint8_t { resident_bit = 1, dirty_bit = 2, batch_bit = 4 };
+// evicted_bit: the page left by eviction, and its next move in is a capacity miss, not a side
+// change: neither counts towards thrashing (a loop too big for the device is not ping-pong).
+enum : std::uint8_t { resident_bit = 1, dirty_bit = 2, batch_bit = 4, evicted_bit = 8 };
 
 class engine {
  public:
@@ -134,19 +136,19 @@ class engine {
       }
       ++r_.evictions;
       if (vs & dirty_bit) r_.bytes_d2h += t_.page_size;
-      vs = 0;
+      vs = evicted_bit;
       --resident_;
       ev_.on_released(*v);
-      note_migration(*v);
     }
     std::uint8_t& s = state(p);
+    const bool refetch = (s & evicted_bit) != 0;
     s = resident_bit | batch_bit;
     ++resident_;
     batch_.push_back(p);
     ++r_.migrations_h2d;
     r_.bytes_h2d += t_.page_size;
     ev_.on_resident(p);
-    note_migration(p);
+    if (!refetch) note_migration(p);
     return true;
   }
 

@@ -21,8 +21,10 @@
 //  - cpu_access to a device-resident page: a CPU fault; the page migrates back (D2H bytes if
 //    dirty, on_released, a D2H migration). To any other page: nothing moves.
 //  - epoch: counted.
-// Every migration (H2D, D2H and evictions) is reported to the thrashing detector with a logical
-// clock, `ns_per_record` per record index. Its throttles and pins are counted; the simulator
+// Every migration that changes a page's side is reported to the thrashing detector with a
+// logical clock, `ns_per_record` per record index: H2D moves and CPU faults, not evictions nor
+// the move that brings an evicted page back (capacity misses: a loop too big for the device is
+// not ping-pong, as the runtime rules too). Its throttles and pins are counted; the simulator
 // does not act on them except that prefetch skips pages the detector calls thrashing.
 //
 // Eviction policies that need the trace position (Belady's MIN) implement trace_position_hook:

@@ -128,6 +128,7 @@ void migrator::detach(managed_range& r) noexcept {
   epochs_.forget(d.range_id);
   std::erase_if(pins_, [&](const auto& p) { return p.first.range_id == d.range_id; });
   forget_promotions(d.range_id);
+  std::erase_if(evicted_, [&](page_ref p) { return p.range_id == d.range_id; });
   std::unique_ptr<device_page_table> table;
   if (d.range_id < ranges_.size() && ranges_[d.range_id] == &r) {
     ranges_[d.range_id] = nullptr;
@@ -677,8 +678,17 @@ int migrator::finish(chunk& c) {
       eviction_->on_released(ref);
     }
     if (m.taken) eviction_->on_resident(ref);
-    // A page that changed sides (not a first touch, not a discard) counts towards thrashing.
-    if (settings_.thrashing_migrations != 0 && m.target != page_state::unpopulated &&
+    // A page that changed sides (not a first touch, not a discard) counts towards thrashing;
+    // an eviction and the move that brings the evicted page back do not: they are capacity
+    // misses, and pinning the pages of a loop too big for the device would only make it worse.
+    bool capacity = false;
+    if (m.taken) {
+      capacity = evicted_.erase(ref) != 0;
+    } else if (m.freed) {
+      capacity = evicted_.contains(ref);
+    }
+    if (settings_.thrashing_migrations != 0 && !capacity &&
+        m.target != page_state::unpopulated &&
         ((m.taken && m.from != page_state::unpopulated) || m.freed)) {
       switch (thrashing_.on_migration(ref, now)) {
         case thrashing_detector::verdict::normal: break;
@@ -870,6 +880,11 @@ std::size_t migrator::evict(std::size_t frames, bool unused_only) {
     }
     // A victim that is busy now stays the victim; evicting fewer frames this time is fine.
     if (!start_to_host(*r, victim->page, true, c)) break;
+    try {
+      evicted_.insert(*victim);  // a capacity miss, not a side change (see finish)
+    } catch (...) {
+      // Without memory the eviction counts towards thrashing: a detection at worst.
+    }
     eviction_->on_released(*victim);  // planned: the policy must offer the next page
     ++freed;
   }

@@ -369,6 +369,8 @@ class migrator final : public fault_resolver {
   std::unique_ptr<prefetch_policy> prefetch_;
   thrashing_detector thrashing_;
   std::unordered_set<page_ref, page_ref_hash> pinned_;  // thrashing pages kept on the host
+  // Pages evicted and not yet back on the device: their moves are not side changes.
+  std::unordered_set<page_ref, page_ref_hash> evicted_;
   [[nodiscard]] bool pinned(page_ref p);
   stream h2d_, d2h_, compute_;
   kernel_epochs epochs_;  // kernels in flight, and fairness with CPU faults (its own lock)

@@ -160,6 +160,32 @@ TEST(Migrator, DuelingStartsAsLru) {
   evict_after_use(uvm::eviction_kind::dueling, 2);
 }
 
+// Two halves of a range prefetched to the device in turn, each evicting the other: a loop too
+// big for the device, as fast as copies go. Evictions and the moves that bring evicted pages
+// back are capacity misses: the detector must not throttle or pin any of them (it did, with
+// every move counted: the pinned pages then stayed on the host and ran remote).
+TEST(Migrator, ALoopTooBigForTheDeviceIsNotThrashing) {
+  constexpr std::size_t page = 4096, half = 8;
+  uvm::config cfg = emulated(page, half * page);
+  cfg.thrashing_lapse = std::chrono::seconds(1);  // any speed is fast enough to look like it
+  uvm::manager mgr(cfg);
+  auto a = mgr.allocate<std::uint32_t>(2 * half * page / 4);
+  for (std::size_t p = 0; p < 2 * half; ++p) a[p * (page / 4)] = static_cast<std::uint32_t>(p);
+  for (int round = 0; round < 10; ++round) {
+    for (std::size_t h = 0; h < 2; ++h) {
+      EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data() + h * half * (page / 4), half * page,
+                                           uvm::location::device()),
+                half)
+          << "round " << round << ", half " << h << ": pages stayed on the host";
+    }
+  }
+  const uvm::stats s = mgr.stats();
+  EXPECT_EQ(s.thrashing_throttles, 0u);
+  EXPECT_EQ(s.thrashing_pins, 0u);
+  EXPECT_EQ(s.evictions, 19 * half);
+  for (std::size_t p = 0; p < 2 * half; ++p) EXPECT_EQ(a[p * (page / 4)], p);
+}
+
 // A page written alternately by a kernel and the CPU migrates every round until the detector
 // pins it to the host: with 3 migrations per detection and 2 throttles before the pin, the
 // 9th migration pins it and one more brings it back; after that the kernel maps it remote.
