@@ -35,7 +35,8 @@ runtime::runtime(config cfg)
               cfg_.device_budget != 0 ? cfg_.device_budget : backend_->default_budget(),
               cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
               cfg_.thrashing_migrations, cfg_.thrashing_lapse,
-              /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote})),
+              /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote,
+              cfg_.custom_eviction, cfg_.custom_prefetch})),
       moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout)),
       service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get())),
       ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get()} {

@@ -14,3 +14,4 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/docs/example -B ${build} -DCMAKE_PREFIX_PA
 run(${CMAKE_COMMAND} --build ${build})
 # Built by the host compiler, the example's kernel runs on the emulated device, GPU or not.
 run(${CMAKE_COMMAND} -E env UVM_BACKEND=emulated ${build}/uvm-example)
+run(${CMAKE_COMMAND} -E env UVM_BACKEND=emulated ${build}/uvm-custom-policy)

@@ -4,9 +4,13 @@
 /// Run-time configuration of a uvm::manager. Every field has a default and a `UVM_*` environment
 /// variable that overrides it; docs/configuration.md has the table.
 
+#include <uvm/policy.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -78,6 +82,13 @@ struct config {
 
   /// Env: `UVM_PREFETCH` = `none` | `sequential` | `tree`.
   prefetch_kind prefetch = prefetch_kind::none;
+
+  /// The application's own eviction policy (uvm/policy.hpp), made once by each manager built
+  /// from this config; when set, `eviction` is ignored. Returning nullptr is an
+  /// invalid_argument at construction. No environment variable.
+  std::function<std::unique_ptr<uvm::eviction_policy>()> custom_eviction;
+  /// The application's own prefetch policy, likewise; when set, `prefetch` is ignored.
+  std::function<std::unique_ptr<uvm::prefetch_policy>()> custom_prefetch;
 
   /// A page that migrates this many times within `thrashing_lapse` is thrashing: it is left out
   /// of prefetch, and after repeated detections pinned to the host and mapped remote (until it

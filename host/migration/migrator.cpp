@@ -2,6 +2,7 @@
 
 #include "host/common/check.hpp"
 #include "host/common/clock.hpp"
+#include "host/policy/guarded_policy.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 
@@ -49,8 +50,11 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       page_shift_(static_cast<unsigned>(std::countr_zero(s.page_size))),
       pool_(frames_for(s)),
       owners_(pool_.size()),
-      eviction_(make_eviction_policy(s.eviction)),
-      prefetch_(make_prefetch_policy(s.prefetch)),
+      eviction_(s.custom_eviction
+                    ? std::make_unique<guarded_eviction>(s.custom_eviction())
+                    : make_eviction_policy(s.eviction)),
+      prefetch_(s.custom_prefetch ? std::make_unique<guarded_prefetch>(s.custom_prefetch())
+                                  : make_prefetch_policy(s.prefetch)),
       thrashing_(thrashing_for(s)),
       h2d_(b.create_stream("h2d")),
       d2h_(b.create_stream("d2h")),
@@ -878,6 +882,8 @@ std::size_t migrator::evict(std::size_t frames, bool unused_only) {
       eviction_->on_released(*victim);  // its range is gone
       continue;
     }
+    // A victim outside its range (an application's policy got it wrong): evict nothing more.
+    if (victim->page >= r->page_count()) break;
     // A victim that is busy now stays the victim; evicting fewer frames this time is fine.
     if (!start_to_host(*r, victim->page, true, c)) break;
     try {

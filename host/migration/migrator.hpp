@@ -61,8 +61,11 @@ class migrator final : public fault_resolver {
     /// needs no copy. Worth it where a read-only host page costs no mapping (userfaultfd); under
     /// signals it would split the app view, so only `read_mostly` pages duplicate there.
     bool read_duplicates = false;
-    /// Remote pages used in two epochs in a row move into frames between kernels.
+    /// Remote pages used in three epochs in a row move into frames between kernels.
     bool promote_remote = false;
+    /// The application's policies (uvm::config::custom_*), used instead of the named ones.
+    std::function<std::unique_ptr<eviction_policy>()> custom_eviction;
+    std::function<std::unique_ptr<prefetch_policy>()> custom_prefetch;
   };
 
   /// @throws uvm::out_of_memory if the frames cannot be allocated.
