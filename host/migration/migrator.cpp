@@ -263,16 +263,13 @@ bool migrator::kernels_in_flight() {
 }
 
 void migrator::harvest_accessed() {
-  // The trace needs every page a kernel used, not only the faults: a run with everything
-  // resident then records what the program accesses, whatever the policy.
+  // The trace records every page a kernel used here, faulted or not, in page order: a run with
+  // everything resident records what the program accesses whatever the policy, and the same
+  // run records the same trace (the order in which parallel lanes fault is not reproducible).
   if (!eviction_->uses_accesses() && trace_ == nullptr && !settings_.promote_remote) return;
   refresh_device_bits();
   ++harvests_;
   used_last_.clear();
-  std::sort(traced_faults_.begin(), traced_faults_.end());
-  const auto traced = [this](page_ref p) {
-    return std::binary_search(traced_faults_.begin(), traced_faults_.end(), p);
-  };
   bool cleared = false;
   try {
     for (managed_range* r : ranges_) {
@@ -301,7 +298,7 @@ void migrator::harvest_accessed() {
           } else if (settings_.promote_remote) {
             note_remote_use({id, page});
           }
-          if (trace_ != nullptr && !traced({id, page})) {
+          if (trace_ != nullptr) {
             trace_->push({trace_kind::device_access,
                           static_cast<std::uint8_t>((e & pte_dirty) != 0), 0, id, page, 0});
           }
@@ -322,7 +319,6 @@ void migrator::harvest_accessed() {
   } catch (const std::exception& e) {
     log().error("clearing accessed bits failed: {}", e.what());
   }
-  traced_faults_.clear();
 }
 
 void migrator::refresh_device_bits() {
@@ -849,13 +845,6 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
         continue;
       }
       ++n;
-      // Served faults only: a re-posted record for a page already mapped is not an access.
-      if (trace_ != nullptr) {
-        trace_->push({trace_kind::device_access,
-                      static_cast<std::uint8_t>(f.access == device_access::write), 0, f.range_id,
-                      f.page, 0});
-        traced_faults_.push_back({f.range_id, f.page});  // not recorded again by the harvest
-      }
       expand_fault(*r, f.page, c);
     }
     enqueue_tail(c, copy_kind::host_to_device, h2d_);

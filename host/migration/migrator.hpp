@@ -80,7 +80,7 @@ class migrator final : public fault_resolver {
     mailbox_ = device_address;
     control_ = control;
   }
-  /// Records device faults into `t` (null: none).
+  /// Records the pages kernels use into `t` (null: none), at each epoch's end.
   void set_trace(trace_writer* t) noexcept { trace_ = t; }
 
   /// Gives `r` an id and a device page table, and tells it how device code reaches it.
@@ -329,8 +329,7 @@ class migrator final : public fault_resolver {
   // A range is going: its pages leave the promotion state (mutex_ held).
   void forget_promotions(std::uint32_t range_id) noexcept;
   // Tells the eviction policy which resident pages kernels used (and, while tracing, records
-  // them in the trace: pages that faulted since the last harvest are recorded already), then
-  // clears the bits.
+  // every page they used in the trace), then clears the bits.
   void harvest_accessed();
   // Moves items [0, n) in chunks of about chunk_bytes of pages: before(i, end) runs before
   // items [i, end) are planned, plan(i, c) plans item i into c and says whether it moves.
@@ -392,8 +391,6 @@ class migrator final : public fault_resolver {
   std::vector<page_ref> hot_remote_;
   std::unordered_set<page_ref, page_ref_hash> used_last_;
   std::uint64_t harvests_ = 0;
-  // Device faults the trace recorded since the last harvest of accessed bits.
-  std::vector<page_ref> traced_faults_;
   // How long a launch waits, while tracing, for the kernels in flight to end.
   static constexpr std::chrono::seconds trace_epoch_wait{1};
 

@@ -5,7 +5,8 @@
 //
 //   range          declares range `range_id` with `value` pages (before any access to it)
 //   cpu_access     the CPU touched `page` of `range_id` (access: 0 read, 1 write)
-//   device_access  a kernel touched `page` of `range_id`
+//   device_access  a kernel touched `page` of `range_id` (access 1: the page is dirty on the
+//                  device); recorded when the kernel ends, the pages of each range in order
 //   epoch          a kernel launch boundary; `value` is the epoch number (ascending)
 
 #include <cstdint>
