@@ -871,8 +871,13 @@ std::size_t migrator::evict(std::size_t frames, bool unused_only) {
       eviction_->on_released(*victim);  // its range is gone
       continue;
     }
-    // A victim outside its range (an application's policy got it wrong): evict nothing more.
-    if (victim->page >= r->page_count()) break;
+    // A victim outside its range, without a frame, or pinned to the device (an application's
+    // policy got it wrong; the shipped ones never name such pages): evict nothing more.
+    if (victim->page >= r->page_count() ||
+        (r->pages().load(victim->page) & pinned_bit) != 0 ||
+        (read_pte(*r, victim->page) & (pte_valid | pte_remote)) != pte_valid) {
+      break;
+    }
     // A victim that is busy now stays the victim; evicting fewer frames this time is fine.
     if (!start_to_host(*r, victim->page, true, c)) break;
     try {

@@ -23,6 +23,7 @@ class highest_first final : public uvm::eviction_policy {
  public:
   std::size_t residents = 0, releases = 0, victims = 0;
   bool throw_victim = false;
+  bool ignore_releases = false;  // a broken policy: keeps naming pages that lost their frame
 
  private:
   void do_on_resident(uvm::page_ref p) override {
@@ -32,7 +33,7 @@ class highest_first final : public uvm::eviction_policy {
   void do_on_access(uvm::page_ref) override {}
   void do_on_released(uvm::page_ref p) override {
     ++releases;
-    set_.erase(p);
+    if (!ignore_releases) set_.erase(p);
   }
   std::optional<uvm::page_ref> do_victim() override {
     ++victims;
@@ -156,6 +157,27 @@ TEST(CustomPolicy, APolicyThatThrowsLosesItsAdviceNotTheData) {
   EXPECT_GT(policy->victims, 0u);
   EXPECT_EQ(mgr.stats().evictions, 0u);
   for (std::size_t p = 0; p < 4; ++p) EXPECT_EQ(a[p * per_page], p + 1);
+}
+
+TEST(CustomPolicy, AVictimThatIsPinnedOrHasNoFrameIsNotEvicted) {
+  uvm::config cfg = emulated(page, 2 * page);
+  highest_first* policy = nullptr;
+  cfg.custom_eviction = handing_out(policy);
+  uvm::manager mgr(cfg);
+  auto a = mgr.allocate<std::uint32_t>(3 * per_page);
+  for (std::size_t p = 0; p < 3; ++p) a[p * per_page] = static_cast<std::uint32_t>(p + 1);
+  policy->ignore_releases = true;
+  // Page 1 pinned on the device: the manager releases it from the policy, which ignores that.
+  mgr.pin_resident(a.data() + per_page, page, uvm::location::device());
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, a.data(), page, uvm::location::device()), 1u);
+  // The device is full; the policy names page 1 (the highest it knows), pinned: nothing goes.
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data() + 2 * per_page, page,
+                                       uvm::location::device()),
+            0u);
+  EXPECT_EQ(mgr.state_of(a.data() + per_page), uvm::page_state::device_exclusive);
+  EXPECT_EQ(mgr.stats().evictions, 0u);
+  mgr.unpin(a.data() + per_page, page);
+  for (std::size_t p = 0; p < 3; ++p) EXPECT_EQ(a[p * per_page], p + 1);
 }
 
 TEST(CustomPolicy, AFactoryThatGivesNothingIsAClearError) {
