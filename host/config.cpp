@@ -92,6 +92,11 @@ std::uint64_t parse_count(const char* var, std::string_view v) {
   return n;
 }
 
+bool parse_flag(const char* var, std::string_view v) {
+  UVM_EXPECTS(v == "0" || v == "1", "uvm: {}='{}' is neither 0 nor 1", var, v);
+  return v == "1";
+}
+
 std::optional<std::string_view> env(const char* var) {
   const char* v = std::getenv(var);
   if (v == nullptr) return std::nullopt;
@@ -122,11 +127,8 @@ config config::from_env(config c) {
   if (auto v = env("UVM_THRASHING_LAPSE_US")) {
     c.thrashing_lapse = std::chrono::microseconds(parse_count("UVM_THRASHING_LAPSE_US", *v));
   }
-  if (auto v = env("UVM_PROMOTE_REMOTE")) {
-    const std::uint64_t on = parse_count("UVM_PROMOTE_REMOTE", *v);
-    UVM_EXPECTS(on <= 1, "uvm: UVM_PROMOTE_REMOTE='{}' is neither 0 nor 1", *v);
-    c.promote_remote = on == 1;
-  }
+  if (auto v = env("UVM_PROMOTE_REMOTE")) c.promote_remote = parse_flag("UVM_PROMOTE_REMOTE", *v);
+  if (auto v = env("UVM_STATS")) c.print_stats = parse_flag("UVM_STATS", *v);
   if (auto v = env("UVM_FAULT_TIMEOUT_MS")) {
     c.fault_timeout = std::chrono::milliseconds(parse_count("UVM_FAULT_TIMEOUT_MS", *v));
   }

@@ -12,7 +12,7 @@
 #include <uvm/thread.hpp>
 
 #include <algorithm>
-
+#include <cstdio>
 #include <cstring>
 
 #include <sys/mman.h>
@@ -57,7 +57,12 @@ runtime::runtime(config cfg)
 
 runtime::~runtime() {
   moves_->stop();  // queued prefetches and discards run (or are dropped) first
-  if (!migrator_->wait_kernels(cfg_.fault_timeout)) {
+  const bool idle = migrator_->wait_kernels(cfg_.fault_timeout);
+  if (cfg_.print_stats) {
+    const std::string line = summary(counters_.snapshot()) + "\n";
+    std::fputs(line.c_str(), stderr);
+  }
+  if (!idle) {
     // Unmapping now would pull memory from under running kernels. Leak what they may touch
     // (ranges, frames, page tables, the mailbox, the device and its threads); the ranges leave
     // the registry, so the CPU sees them as stray pointers.

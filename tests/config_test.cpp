@@ -19,6 +19,9 @@ TEST(Config, DefaultsValidate) {
   EXPECT_EQ(c.page_size, 64u << 10);
   EXPECT_EQ(c.backend, uvm::backend_kind::automatic);
   EXPECT_EQ(c.faults, uvm::fault_mechanism::automatic);
+  EXPECT_EQ(c.eviction, uvm::eviction_kind::dueling);
+  EXPECT_FALSE(c.promote_remote);
+  EXPECT_FALSE(c.print_stats);
 }
 
 TEST(Config, EveryVariableOverridesItsField) {
@@ -32,7 +35,11 @@ TEST(Config, EveryVariableOverridesItsField) {
   scoped_env h("UVM_PREFETCH", "tree");
   scoped_env i("UVM_THRASHING_MIGRATIONS", "5");
   scoped_env j("UVM_THRASHING_LAPSE_US", "2000");
+  scoped_env k("UVM_PROMOTE_REMOTE", "1");
+  scoped_env l("UVM_STATS", "1");
   const uvm::config cfg = uvm::config::from_env();
+  EXPECT_TRUE(cfg.promote_remote);
+  EXPECT_TRUE(cfg.print_stats);
   EXPECT_EQ(cfg.page_size, 2u << 20);
   EXPECT_EQ(cfg.device_budget, 3ull << 30);
   EXPECT_EQ(cfg.backend, uvm::backend_kind::emulated);
@@ -67,6 +74,8 @@ TEST(Config, BadValuesNameTheirVariable) {
   expect_rejected("UVM_PAGE_SIZE", "lots");
   expect_rejected("UVM_PAGE_SIZE", "12Q");
   expect_rejected("UVM_PAGE_SIZE", "3000");  // not a power of two
+  expect_rejected("UVM_STATS", "yes");
+  expect_rejected("UVM_PROMOTE_REMOTE", "2");
   expect_rejected("UVM_PAGE_SIZE", "99999999999999999999");
   expect_rejected("UVM_DEVICE_BUDGET", "-1");
   expect_rejected("UVM_BACKEND", "opencl");

@@ -109,6 +109,10 @@ struct config {
   /// Env: `UVM_TRACE`.
   std::string trace_path;
 
+  /// At manager destruction, write uvm::summary(stats()) as one line on stderr (counted since
+  /// the last reset_stats()). Env: `UVM_STATS` = `1` | `0`.
+  bool print_stats = false;
+
   /// Threshold of the `uvm` spdlog logger. Env: `UVM_LOG_LEVEL` = `trace` ... `off`.
   log_level log = log_level::warn;
 

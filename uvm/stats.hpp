@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace uvm {
 
@@ -66,5 +67,15 @@ struct stats {
     return first_touch.count + upgrade.count + waited.count + serviced.count + spurious_faults;
   }
 };
+
+/// @brief One line (no newline) summing `s` up: faults by kind, bytes each way, evictions,
+/// remote mappings, prefetched and promoted pages, thrashing, and the time spent in faults.
+/// What config::print_stats (UVM_STATS=1) writes on stderr when a manager is destroyed.
+/// @code
+/// uvm: faults cpu 1024 (first-touch 1000, upgrade 8, waited 4, serviced 12, spurious 0),
+/// device 512 | H2D 32.0 MiB, D2H 16.0 MiB | evictions 0, remote 0, prefetched 0, promoted 0 |
+/// thrashing 0 throttles, 0 pins | in faults: cpu 12.3 ms, device 4.5 ms
+/// @endcode
+[[nodiscard]] std::string summary(const stats& s);
 
 }  // namespace uvm

@@ -1,6 +1,11 @@
 #include "host/telemetry/counters.hpp"
+#include "tests/migration/emulated_config.hpp"
+
+#include <uvm/uvm.hpp>
 
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace uvm::detail {
 namespace {
@@ -41,6 +46,43 @@ TEST(Counters, ResetZeroesEverything) {
   EXPECT_EQ(s.first_touch.count, 0u);
   EXPECT_EQ(s.first_touch.latency.count(), 0u);
   EXPECT_EQ(s.cpu_faults(), 0u);
+}
+
+TEST(Summary, NamesEveryCounterOnOneLine) {
+  counters c;
+  c.first_touch.record(2'000'000);  // 2 ms
+  c.upgrade.record(1000);
+  c.spurious_faults = 3;
+  c.device.record(500'000);
+  c.evictions = 7;
+  c.remote_mappings = 11;
+  c.promoted_pages = 13;
+  c.thrashing_pins = 17;
+  stats s = c.snapshot();
+  s.bytes_host_to_device = 3u << 20;
+  s.bytes_device_to_host = 1u << 19;
+  const std::string line = summary(s);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  for (const char* part : {"faults cpu 5 (first-touch 1, upgrade 1,", "spurious 3), device 1",
+                           "H2D 3.0 MiB, D2H 0.5 MiB", "evictions 7, remote 11", "promoted 13",
+                           "17 pins", "in faults: cpu 2.0 ms, device 0.5 ms"}) {
+    EXPECT_NE(line.find(part), std::string::npos) << part << " not in: " << line;
+  }
+}
+
+TEST(Summary, PrintedAtManagerDestructionWhenAskedFor) {
+  for (const bool asked : {true, false}) {
+    uvm::config cfg = uvm::testing::emulated();
+    cfg.print_stats = asked;
+    ::testing::internal::CaptureStderr();
+    {
+      uvm::manager mgr(cfg);
+      auto a = mgr.allocate<int>(16);
+      a[0] = 1;  // one first touch
+    }
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(err.find("uvm: faults cpu 1 (first-touch 1,") != std::string::npos, asked) << err;
+  }
 }
 
 }  // namespace
