@@ -61,6 +61,14 @@ kernel_epochs::state kernel_epochs::poll() noexcept {
   return {busy, ended};
 }
 
+bool kernel_epochs::running_besides(const stream_base* own) noexcept {
+  const std::lock_guard lock(mutex_);
+  return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
+    return e.admitted && (own == nullptr || e.on.get() != own) &&
+           !(e.done && backend_.query(e.done));
+  });
+}
+
 void kernel_epochs::retire_bindings(std::vector<binding>& b) noexcept {
   // The newest binding in effect supersedes every older one.
   for (std::size_t i = b.size(); i-- > 1;) {

@@ -66,6 +66,10 @@ class kernel_epochs {
   /// Retires the kernels that finished.
   [[nodiscard]] state poll() noexcept;
 
+  /// Whether a kernel that may be running now is in flight on a stream other than `own` (all
+  /// streams if null). A stream-ordered move on `own` runs when the work queued before it has
+  /// finished, and the kernels queued after it wait behind its gate: neither can be running.
+  [[nodiscard]] bool running_besides(const stream_base* own) noexcept;
   /// Whether a kernel in flight (begun before `before`, not on `except`) may use a page of `u`.
   [[nodiscard]] bool in_use(const page_use& u, ticket before = no_ticket,
                             const stream_base* except = nullptr) noexcept;

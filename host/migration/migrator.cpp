@@ -905,13 +905,21 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
                       "uvm::manager::prefetch to the host");
   }
   const stream& s = to_device ? h2d_ : d2h_;
-  kernels_running_ = kernels_in_flight();  // none start while the lock is held
+  // Kernels that may run during the move: frames are not reclaimed and remote pages not moved
+  // under them. A queued move's own stream runs none now (its earlier work has finished, its
+  // later kernels wait behind its gate), so a prefetch followed by a launch on its stream still
+  // makes room. None start elsewhere while the lock is held.
+  const auto may_run = [&] {
+    (void)kernels_in_flight();  // harvests an epoch that ended
+    return epochs_.running_besides(at.stream);
+  };
+  kernels_running_ = may_run();
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
   const std::size_t moved = pipelined(
       count, to_device ? copy_kind::host_to_device : copy_kind::device_to_host, s,
       [&](std::size_t i, std::size_t end) {
-        if (to_device && pool_.free_count() < end - i && !kernels_in_flight()) {
+        if (to_device && pool_.free_count() < end - i && !may_run()) {
           evict(end - i - pool_.free_count());
         }
       },

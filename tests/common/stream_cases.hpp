@@ -266,6 +266,39 @@ TEST(Streams, PrefetchIsStreamOrderedAndTheNextKernelTakesNoDeviceFault) {
   EXPECT_EQ(out[15], 16u);
 }
 
+TEST(Streams, APrefetchBeforeALaunchOnItsStreamEvictsToMakeRoom) {
+  // cudaMemPrefetchAsync then a kernel, on one stream, with the device full: the kernel queued
+  // behind the prefetch waits for it, so the prefetch must evict for its pages (it used to see
+  // that kernel in flight, evict nothing, and leave the pages to fault and run remote).
+  config c = stream_config();
+  c.device_budget = 8 * c.page_size;
+  manager mgr(c);
+  const stream s = mgr.create_stream("work");
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto gate = device_resident(mgr, 1);
+  auto filler = device_resident(mgr, 7);  // every frame taken
+  auto x = mgr.allocate<std::uint32_t>(4 * per_page);
+  for (std::size_t p = 0; p < 4; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
+  auto out = mgr.allocate<std::uint32_t>(per_page);
+  out[0] = 0;
+  shared_words w(mgr);
+  launch_hold(mgr, gate, w, s);  // the prefetches wait for it; the launch after them is queued
+  mgr.prefetch(x.bytes(), location::device(), s);
+  mgr.prefetch(out.bytes(), location::device(), s);
+  launch(mgr, 4, sum_body{x.const_view(), per_page, out.view()}, s);
+  mgr.reset_stats();
+  w.set(go_word, 1);
+  mgr.synchronize(s);
+  const stats st = mgr.stats();
+  EXPECT_GE(st.evictions, 5u);
+  EXPECT_EQ(mgr.state_of(x.data() + 3 * per_page), page_state::device_exclusive);
+  EXPECT_EQ(st.remote_mappings, 0u) << "pages ran remote: the prefetches made no room";
+  EXPECT_EQ(st.device.count, 0u) << "the kernel after the prefetches faulted";
+  EXPECT_EQ(out[0], 1u);
+  EXPECT_EQ(out[3], 4u);
+  EXPECT_EQ(filler[0], 1u);
+}
+
 TEST(Streams, PrefetchToTheHostAfterAKernelOnTheStreamBringsItsWritesBack) {
   manager mgr(stream_config());
   const stream s = mgr.create_stream("work");
