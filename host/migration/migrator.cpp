@@ -306,18 +306,28 @@ void migrator::harvest_accessed() {
           ++run;
           continue;
         }
-        if (run != 0) t.publish(p - run, run, h2d_);
         cleared |= run != 0;
+        if (run != 0) t.publish(p - run, run, h2d_);
         run = 0;
       }
     }
-    // No kernel that may use these tables runs, and the next one starts after the bits are
-    // clear.
-    if (cleared && !backend_.wait(backend_.record(h2d_), settings_.timeout)) {
-      log().error("clearing accessed bits did not complete within the fault timeout");
-    }
   } catch (const std::exception& e) {
     log().error("clearing accessed bits failed: {}", e.what());
+  }
+  // No kernel that may use these tables runs, and the next one starts after the bits are
+  // clear. The copies read the shadow entries when they run, so they must also have landed
+  // before any entry changes again: after a failure, one more try.
+  if (cleared && !entries_landed() && !entries_landed()) {
+    log().error("clearing accessed bits did not complete within the fault timeout");
+  }
+}
+
+bool migrator::entries_landed() noexcept {
+  try {
+    return backend_.wait(backend_.record(h2d_), settings_.timeout);
+  } catch (const std::exception& e) {
+    log().error("waiting for page-table entries failed: {}", e.what());
+    return false;
   }
 }
 

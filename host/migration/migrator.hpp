@@ -331,6 +331,9 @@ class migrator final : public fault_resolver {
   // Tells the eviction policy which resident pages kernels used (and, while tracing, records
   // every page they used in the trace), then clears the bits.
   void harvest_accessed();
+  // Waits (up to the timeout) for the entries enqueued on h2d_ so far. @return false on a
+  // timeout or a failed record or wait (logged).
+  bool entries_landed() noexcept;
   // Moves items [0, n) in chunks of about chunk_bytes of pages: before(i, end) runs before
   // items [i, end) are planned, plan(i, c) plans item i into c and says whether it moves.
   // Chunk k's copies are queued before chunk k-1 is waited on, so the copy engine stays busy
