@@ -120,6 +120,7 @@ config config::from_env(config c) {
   if (auto v = env("UVM_PREFETCH")) c.prefetch = parse_enum("UVM_PREFETCH", *v, prefetch_names);
   if (auto v = env("UVM_LOG_LEVEL")) c.log = parse_enum("UVM_LOG_LEVEL", *v, level_names);
   if (auto v = env("UVM_TRACE")) c.trace_path = std::string(*v);
+  if (auto v = env("UVM_TIMELINE")) c.timeline_path = std::string(*v);
   if (auto v = env("UVM_THRASHING_MIGRATIONS")) {
     c.thrashing_migrations =
         static_cast<unsigned>(parse_count("UVM_THRASHING_MIGRATIONS", *v) & 0xffffffffu);
@@ -147,6 +148,10 @@ void config::validate() const {
   UVM_EXPECTS(fault_timeout.count() > 0 && fault_timeout <= std::chrono::hours(1),
               "uvm: fault timeout {} ms is outside 1 ms .. 1 hour (UVM_FAULT_TIMEOUT_MS)",
               fault_timeout.count());
+  UVM_EXPECTS(timeline_path.empty() || timeline_path != trace_path,
+              "uvm: the timeline and the trace are both to be written to '{}' (UVM_TIMELINE, "
+              "UVM_TRACE)",
+              timeline_path);
   UVM_EXPECTS(static_cast<unsigned>(backend) <= static_cast<unsigned>(backend_kind::emulated),
               "uvm: backend {} is not a backend_kind", static_cast<unsigned>(backend));
   UVM_EXPECTS(static_cast<unsigned>(faults) <= static_cast<unsigned>(fault_mechanism::userfaultfd),

@@ -2,6 +2,7 @@
 
 #include "host/backend/device_probe.hpp"
 #include "host/common/check.hpp"
+#include "host/common/clock.hpp"
 #include "host/common/leak.hpp"
 #include "host/fault/acquire_fault_source.hpp"
 #include "host/fault/range_registry.hpp"
@@ -27,6 +28,8 @@ runtime::runtime(config cfg)
       trace_(cfg_.trace_path.empty()
                  ? nullptr
                  : std::make_unique<trace_writer>(cfg_.trace_path, cfg_.page_size)),
+      timeline_(cfg_.timeline_path.empty() ? nullptr
+                                           : std::make_unique<timeline>(cfg_.timeline_path)),
       backend_(make_backend(kind_)),
       migrator_(std::make_unique<migrator>(
           *backend_, counters_,
@@ -38,9 +41,12 @@ runtime::runtime(config cfg)
               /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote,
               cfg_.custom_eviction, cfg_.custom_prefetch})),
       moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout)),
-      service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get())),
-      ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get()} {
+      service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(),
+                                               timeline_.get())),
+      ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get(),
+           timeline_.get()} {
   migrator_->set_trace(trace_.get());
+  migrator_->set_timeline(timeline_.get());
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
   migrator_->set_mailbox(static_cast<fault_mailbox*>(backend_->register_host(
                              &service_->mailbox(), sizeof(fault_mailbox),
@@ -84,6 +90,8 @@ runtime::~runtime() {
     (void)leak_on_purpose(migrator_.release());
     (void)leak_on_purpose(backend_.release());
     (void)leak_on_purpose(trace_.release());
+    if (timeline_ != nullptr) timeline_->finish();  // what the leaked parts push is not written
+    (void)leak_on_purpose(timeline_.release());
     return;
   }
   {
@@ -137,6 +145,11 @@ managed_range* runtime::allocate(std::size_t bytes, attach_kind initial) {
     trace_->push({trace_kind::range, 0, 0, raw->device().range_id, 0,
                   static_cast<std::uint32_t>(raw->page_count())});
   }
+  if (timeline_ != nullptr) {
+    const std::uint64_t now = now_ns();
+    timeline_->push({.start_ns = now, .end_ns = now, .value = bytes,
+                     .range_id = raw->device().range_id, .kind = timeline_kind::range_created});
+  }
   log().debug("allocated {} bytes at {:#x} ({} pages of {} bytes)", bytes, base, raw->page_count(),
               raw->page_size());
   return raw;
@@ -144,6 +157,11 @@ managed_range* runtime::allocate(std::size_t bytes, attach_kind initial) {
 
 void runtime::destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept {
   managed_range* r = it->second.range.get();
+  if (timeline_ != nullptr) {
+    const std::uint64_t now = now_ns();
+    timeline_->push({.start_ns = now, .end_ns = now, .range_id = r->device().range_id,
+                     .kind = timeline_kind::range_freed});
+  }
   // Wait for handlers still resolving faults in it: at most one fault timeout, plus slack.
   const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.fault_timeout) +
                     std::chrono::seconds(1);
@@ -228,7 +246,9 @@ managed_range& runtime::find(const void* p) const {
 }
 
 stream runtime::create_stream(std::string_view name) {
-  return backend_->create_stream(name);
+  stream s = backend_->create_stream(name);
+  if (timeline_ != nullptr) timeline_->name_stream(s.get(), name);
+  return s;
 }
 
 void runtime::attach(const void* p, std::size_t bytes, attach_kind k, const uvm::stream& s) {

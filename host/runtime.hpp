@@ -11,6 +11,7 @@
 #include "host/migration/move_queue.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "host/telemetry/timeline.hpp"
 #include "host/telemetry/trace_writer.hpp"
 
 #include <uvm/advice.hpp>
@@ -121,6 +122,7 @@ class runtime {
   counters counters_;
   event_ring events_;
   std::unique_ptr<trace_writer> trace_;  // before the service thread, which drains it
+  std::unique_ptr<timeline> timeline_;   // likewise; null: none
   std::atomic<std::uint32_t> epoch_{0};
   std::unique_ptr<detail::backend> backend_;
   std::unique_ptr<migrator> migrator_;

@@ -109,6 +109,12 @@ struct config {
   /// Env: `UVM_TRACE`.
   std::string trace_path;
 
+  /// Where to write the run's timeline as Chrome trace event JSON, for the Perfetto UI or
+  /// chrome://tracing (empty: none): CPU faults per thread, fault batches, migrations per copy
+  /// direction, kernel epochs per stream, and instants for thrashing, pins and remote mappings.
+  /// Finished when the manager is destroyed (docs/profiling.md). Env: `UVM_TIMELINE`.
+  std::string timeline_path;
+
   /// At manager destruction, write uvm::summary(stats()) as one line on stderr (counted since
   /// the last reset_stats()). Env: `UVM_STATS` = `1` | `0`.
   bool print_stats = false;

@@ -8,6 +8,7 @@
 #include "host/fault/map_budget.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "host/telemetry/timeline.hpp"
 #include "host/telemetry/trace_writer.hpp"
 
 #include <algorithm>
@@ -16,6 +17,9 @@
 #include <cerrno>
 
 #include <sched.h>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace uvm::detail {
 
@@ -71,9 +75,24 @@ void managed_range::record_access(std::size_t page, access a) const noexcept {
                     device_.range_id, static_cast<std::uint32_t>(page), 0});
 }
 
+void managed_range::record_fault(std::uint8_t kind, std::size_t page, access a,
+                                 std::uint64_t start, std::uint32_t tid) const noexcept {
+  if (ctx_.run_timeline == nullptr) return;
+  if (tid == 0) tid = static_cast<std::uint32_t>(syscall(SYS_gettid));  // async-signal-safe
+  ctx_.run_timeline->push({.start_ns = start, .end_ns = now_ns(), .tid = tid,
+                           .range_id = device_.range_id, .page = static_cast<std::uint32_t>(page),
+                           .kind = timeline_kind::cpu_fault, .detail = kind,
+                           .flags = static_cast<std::uint8_t>(a == access::write)});
+}
+
 managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, access a,
-                                                         fault_request& slot) noexcept {
+                                                         fault_request& slot,
+                                                         std::uint32_t tid) noexcept {
   const std::uint64_t start = now_ns();
+  const auto outcome = [&](cpu_fault_kind k, fault_outcome o) {
+    record_fault(static_cast<std::uint8_t>(k), page_of(addr), a, start, tid);
+    return o;
+  };
   const std::size_t page = page_of(addr);
   timespec deadline{};
   bool waited = false;
@@ -85,28 +104,31 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
         if (waited) {
           ctx_.stats->waited.record(now_ns() - start);
           record_access(page, a);
-          return {status::resolved, 0, w};
+          return outcome(cpu_fault_kind::waited, {status::resolved, 0, w});
         }
         ctx_.stats->spurious_faults.fetch_add(1, std::memory_order_relaxed);
-        return {status::spurious, 0, w};
+        return outcome(cpu_fault_kind::spurious, {status::spurious, 0, w});
       case cpu_action::first_touch:
       case cpu_action::upgrade: {
         if (!pages_.try_claim(page, w)) continue;
         const fault_outcome o = commit(page, w, d.target);
+        const cpu_fault_kind k = waited                                ? cpu_fault_kind::waited
+                                 : d.action == cpu_action::first_touch ? cpu_fault_kind::first_touch
+                                                                       : cpu_fault_kind::upgrade;
         if (o.st == status::resolved) {
-          atomic_fault_stats& kind = waited                                ? ctx_.stats->waited
-                                     : d.action == cpu_action::first_touch ? ctx_.stats->first_touch
-                                                                           : ctx_.stats->upgrade;
+          atomic_fault_stats& kind = k == cpu_fault_kind::waited        ? ctx_.stats->waited
+                                     : k == cpu_fault_kind::first_touch ? ctx_.stats->first_touch
+                                                                        : ctx_.stats->upgrade;
           kind.record(now_ns() - start);
           record_access(page, a);
         }
-        return o;
+        return outcome(o.st == status::resolved ? k : cpu_fault_kind::failed, o);
       }
       case cpu_action::wait:
         if (!waited) deadline = deadline_after(ctx_.timeout);
         waited = true;
         if (!pages_.wait_until_idle(page, deadline)) {
-          return {status::timed_out, ETIMEDOUT, pages_.load(page)};
+          return outcome(cpu_fault_kind::timed_out, {status::timed_out, ETIMEDOUT, pages_.load(page)});
         }
         continue;
       case cpu_action::service: {
@@ -116,7 +138,10 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
           ctx_.stats->serviced.record(now_ns() - start);
           record_access(page, a);
         }
-        return o;
+        return outcome(o.st == status::resolved  ? cpu_fault_kind::serviced
+                       : o.st == status::timed_out ? cpu_fault_kind::timed_out
+                                                   : cpu_fault_kind::failed,
+                       o);
       }
     }
   }

@@ -23,6 +23,7 @@ struct fault_request;
 struct counters;
 class event_ring;
 class trace_writer;
+class timeline;
 
 /// The unit of policy bookkeeping; also how far a fault coarsens near vm.max_map_count.
 inline constexpr std::size_t block_bytes = std::size_t{2} << 20;
@@ -35,6 +36,7 @@ struct fault_context {
   fault_service* service;  ///< null: faults that move data fail with ENODEV
   std::chrono::nanoseconds timeout;
   trace_writer* trace = nullptr;  ///< null: no trace is recorded
+  timeline* run_timeline = nullptr;  ///< null: no timeline is written
 };
 
 class managed_range {
@@ -82,9 +84,10 @@ class managed_range {
   /// timeout. A fault that needs the service thread is handed over in `slot`, which the caller
   /// owns: after a `timed_out` outcome the service may still hold it, so the caller keeps it
   /// alive and does not return to the faulting code (the handler reports and aborts, with the
-  /// slot in its own frame, above the abort path's).
-  [[nodiscard]] fault_outcome on_cpu_fault(const void* addr, access a,
-                                           fault_request& slot) noexcept;
+  /// slot in its own frame, above the abort path's). `tid` is the faulting thread, for the
+  /// timeline (0: the calling thread).
+  [[nodiscard]] fault_outcome on_cpu_fault(const void* addr, access a, fault_request& slot,
+                                           std::uint32_t tid = 0) noexcept;
 
   /// After a `spurious` outcome whose word was `seen`: re-applies the protection that the
   /// page's state implies (under a claim, so no transition can interleave), in case the app
@@ -150,6 +153,9 @@ class managed_range {
  private:
   int coarsen(std::size_t first, std::size_t count, page_state from) noexcept;
   void record_access(std::size_t page, access a) const noexcept;
+  // Pushes the fault of thread `tid` (0: the calling thread) on `page` to the timeline.
+  void record_fault(std::uint8_t kind, std::size_t page, access a, std::uint64_t start,
+                    std::uint32_t tid) const noexcept;
   fault_outcome serve(std::size_t page, access a, const timespec& deadline,
                       fault_request& req) noexcept;
   [[nodiscard]] view_span view_of(std::size_t first, std::size_t count) const noexcept {

@@ -14,6 +14,8 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace uvm::detail {
 
@@ -39,15 +41,39 @@ fault_mailbox* map_mailbox() {
 
 }  // namespace
 
-fault_service::fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace)
-    : resolver_(resolver), events_(events), trace_(trace), mailbox_(map_mailbox()), thread_([this] {
-        run();
-      }) {}
+fault_service::fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace,
+                             timeline* run_timeline)
+    : resolver_(resolver),
+      events_(events),
+      trace_(trace),
+      timeline_(run_timeline),
+      mailbox_(map_mailbox()),
+      thread_([this] { run(); }) {
+  if (timeline_ != nullptr) {
+    timeline_->set_waker([](void* mb) { wake(*static_cast<fault_mailbox*>(mb)); }, mailbox_);
+  }
+}
 
 fault_service::~fault_service() {
   stop();
   drain_events();
+  if (timeline_ != nullptr) {
+    timeline_->set_waker(nullptr, nullptr);
+    timeline_->drain();
+  }
   munmap(mailbox_, sizeof(fault_mailbox));
+}
+
+void fault_service::drain_recorders() noexcept {
+  if (trace_ != nullptr) trace_->drain();
+  if (timeline_ != nullptr) timeline_->drain();
+}
+
+void fault_service::record_batch(timeline_kind kind, std::uint64_t start, std::uint32_t count,
+                                 std::uint64_t records) noexcept {
+  if (timeline_ == nullptr) return;
+  timeline_->push({.start_ns = start, .end_ns = now_ns(), .value = records, .tid = tid_,
+                   .count = count, .kind = kind});
 }
 
 void fault_service::stop() noexcept {
@@ -64,6 +90,7 @@ bool fault_service::submit(fault_request& r) noexcept {
 
 void fault_service::run() {
   name_thread("uvm-fault");
+  tid_ = static_cast<std::uint32_t>(syscall(SYS_gettid));
   using namespace std::chrono_literals;
   while (!stop_.load(std::memory_order_acquire)) {
     const std::uint32_t seen = doorbell(*mailbox_).load(std::memory_order_acquire);
@@ -71,7 +98,7 @@ void fault_service::run() {
     serve_cpu_batch();
     const bool more = serve_device_batch();
     drain_events();
-    if (trace_ != nullptr) trace_->drain();
+    drain_recorders();
     if (more) continue;
     // While kernels run or faults wait for them, poll often: a GPU cannot wake this thread.
     const auto nap = kernels || !deferred_.empty() ? 50us : 50ms;
@@ -86,7 +113,7 @@ void fault_service::run() {
   }
   deferred_.clear();
   resolver_.cpu_faults_waiting(false);
-  if (trace_ != nullptr) trace_->drain();
+  drain_recorders();
 }
 
 void fault_service::serve_cpu_batch() {
@@ -103,6 +130,7 @@ void fault_service::serve_cpu_batch() {
     return;
   }
   UVM_NVTX_RANGE("cpu fault batch", n);
+  const std::uint64_t start = now_ns();
   // Writes sort first within a page, so the most intrusive access is the one resolved.
   std::sort(batch.begin(), batch.begin() + n, [](const auto* a, const auto* b) {
     if (a->range != b->range) return a->range < b->range;
@@ -130,6 +158,7 @@ void fault_service::serve_cpu_batch() {
     futex_wake_all(r.status);
   }
   resolver_.cpu_faults_waiting(!deferred_.empty());
+  record_batch(timeline_kind::cpu_fault_batch, start, static_cast<std::uint32_t>(n), n);
 }
 
 bool fault_service::serve_device_batch() {
@@ -155,7 +184,10 @@ bool fault_service::serve_device_batch() {
     return a.range_id == b.range_id && a.page == b.page;
   });
   UVM_NVTX_RANGE("device fault batch", end - batch.begin());
+  const std::uint64_t start = now_ns();
   resolver_.resolve_device({batch.begin(), end});
+  record_batch(timeline_kind::device_fault_batch, start,
+               static_cast<std::uint32_t>(end - batch.begin()), n);
   return n == batch.size();
 }
 

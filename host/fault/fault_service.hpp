@@ -9,6 +9,7 @@
 #include "host/fault/fault_request.hpp"
 #include "host/fault/fault_resolver.hpp"
 #include "host/telemetry/event_ring.hpp"
+#include "host/telemetry/timeline.hpp"
 #include "host/telemetry/trace_writer.hpp"
 
 #include <uvm/detail/fault_mailbox.hpp>
@@ -24,8 +25,10 @@ class fault_service {
  public:
   static constexpr std::size_t max_batch = 256;
 
-  /// `trace`, if not null, is drained to its file by the service thread.
-  fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace = nullptr);
+  /// `trace` and `run_timeline`, if not null, are drained to their files by the service thread,
+  /// which also puts its fault batches on the timeline. Both outlive the service.
+  fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace = nullptr,
+                timeline* run_timeline = nullptr);
   ~fault_service();
   fault_service(const fault_service&) = delete;
   fault_service& operator=(const fault_service&) = delete;
@@ -46,10 +49,15 @@ class fault_service {
   void serve_cpu_batch();
   bool serve_device_batch();
   void drain_events();
+  void drain_recorders() noexcept;  // the trace and the timeline, to their files
+  void record_batch(timeline_kind kind, std::uint64_t start, std::uint32_t count,
+                    std::uint64_t records) noexcept;
 
   fault_resolver& resolver_;
   event_ring& events_;
   trace_writer* trace_;
+  timeline* timeline_;
+  std::uint32_t tid_ = 0;  // the service thread's, for the timeline
   fault_mailbox* mailbox_;
   bounded_queue<fault_request*, 1024> queue_;
   std::vector<fault_request*> deferred_;  // service thread only

@@ -534,7 +534,7 @@ void userfaultfd_fault_source::handle() {
                  });
       }
       if (!served) {
-        const auto o = r->on_cpu_fault(addr, a, *slot);
+        const auto o = r->on_cpu_fault(addr, a, *slot, tid);
         if (o.st == status::spurious) {
           if (last.tid == tid && last.addr == m.arg.pagefault.address &&
               last.serial == r->serial() && last.word == o.word) {

@@ -1,5 +1,7 @@
 #include "host/migration/kernel_epochs.hpp"
 
+#include "host/common/clock.hpp"
+
 #include <uvm/error.hpp>
 
 #include <fmt/format.h>
@@ -32,10 +34,15 @@ kernel_epochs::ticket kernel_epochs::begin(const stream& s, std::span<const page
         "for the kernels in flight; they were not served",
         std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count()));
   }
+  const std::uint64_t now = timeline_ != nullptr ? now_ns() : 0;
   for (epoch& e : epochs_) {
-    if (e.id == t) e.admitted = true;
+    if (e.id == t) {
+      e.admitted = true;
+      e.begun_ns = now;
+    }
   }
   had_kernels_ = true;
+  if (timeline_ != nullptr) timeline_->wake_writer();
   return t;
 }
 
@@ -53,7 +60,16 @@ void kernel_epochs::end(ticket t, event e) {
 
 kernel_epochs::state kernel_epochs::poll() noexcept {
   const std::lock_guard lock(mutex_);
-  std::erase_if(epochs_, [this](const epoch& e) { return e.done && backend_.query(e.done); });
+  const std::uint64_t now = timeline_ != nullptr ? now_ns() : 0;
+  std::erase_if(epochs_, [&](const epoch& e) {
+    if (!(e.done && backend_.query(e.done))) return false;
+    if (timeline_ != nullptr) {
+      timeline_->push({.start_ns = e.begun_ns, .end_ns = e.ended_ns != 0 ? e.ended_ns : now,
+                       .key = reinterpret_cast<std::uint64_t>(e.on.get()),
+                       .kind = timeline_kind::kernel_epoch});
+    }
+    return true;
+  });
   const bool busy =
       std::any_of(epochs_.begin(), epochs_.end(), [](const epoch& e) { return e.admitted; });
   const bool ended = had_kernels_ && !busy;
@@ -137,7 +153,9 @@ bool kernel_epochs::pending(Match&& match, event& running) noexcept {
     if (!match(e)) continue;
     if (e.done == nullptr) {
       enqueuing = true;
-    } else if (running == nullptr && !backend_.query(e.done)) {
+    } else if (e.ended_ns == 0 && backend_.query(e.done)) {
+      if (timeline_ != nullptr) e.ended_ns = now_ns();
+    } else if (running == nullptr && e.ended_ns == 0) {
       running = e.done;
     }
   }

@@ -20,6 +20,7 @@
 // calls, but not around begin() or wait_*(), which block.
 
 #include "host/backend/backend.hpp"
+#include "host/telemetry/timeline.hpp"
 
 #include <uvm/stream.hpp>
 
@@ -50,6 +51,10 @@ class kernel_epochs {
 
   /// `timeout` bounds begin()'s wait for waiters.
   kernel_epochs(backend& b, std::chrono::nanoseconds timeout) : backend_(b), timeout_(timeout) {}
+  /// Retires what has finished (onto the timeline).
+  ~kernel_epochs() { (void)poll(); }
+  kernel_epochs(const kernel_epochs&) = delete;
+  kernel_epochs& operator=(const kernel_epochs&) = delete;
 
   /// Marks a launch on `s` about to be enqueued, once no waiter it may delay is left. With
   /// `declared`, the launch uses only the pages in `uses`; otherwise any page its stream may use.
@@ -63,8 +68,13 @@ class kernel_epochs {
     bool in_flight;  ///< kernels are running, or a launch is being enqueued
     bool ended;      ///< the last kernels finished since the previous poll (an epoch ended)
   };
-  /// Retires the kernels that finished.
+  /// Retires the kernels that finished (putting each epoch on `t`'s stream track from its
+  /// admission to now).
   [[nodiscard]] state poll() noexcept;
+  /// Where poll() puts the epochs it retires (null: nowhere), and whom begin() wakes so that
+  /// an epoch's end is seen soon (the timeline's writer, the service thread, polls while
+  /// kernels run). Call before any launch.
+  void set_timeline(timeline* t) noexcept { timeline_ = t; }
 
   /// Whether a kernel that may be running now is in flight on a stream other than `own` (all
   /// streams if null). A stream-ordered move on `own` runs when the work queued before it has
@@ -109,6 +119,8 @@ class kernel_epochs {
     bool declared;
     std::vector<page_use> uses;
     bool admitted;  // false while begin() holds the launch back
+    std::uint64_t begun_ns = 0;          // for the timeline: when begin() admitted it
+    mutable std::uint64_t ended_ns = 0;  // and when a wait first saw it finished (0: not yet)
   };
   struct binding {
     attach_kind kind;
@@ -142,6 +154,7 @@ class kernel_epochs {
 
   backend& backend_;
   std::chrono::nanoseconds timeout_;
+  timeline* timeline_ = nullptr;
   std::mutex mutex_;
   std::condition_variable served_;
   ticket next_ = 0;

@@ -17,6 +17,7 @@ std::byte* migrator::make_resident(managed_range& r, std::size_t first, std::siz
   UVM_NVTX_RANGE(write ? "make resident (write)" : "make resident (read)",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
+  const cause_scope cause(*this, migration_cause::launch_residency);
   try {
     UVM_EXPECTS(count != 0 && first < r.page_count() && count <= r.page_count() - first,
                 "uvm: launch residency for pages {}..{} of range {}: the range has {} pages", first,

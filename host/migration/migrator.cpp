@@ -91,6 +91,33 @@ migrator::~migrator() {
   backend_.free_device(frames_);
 }
 
+void migrator::set_timeline(timeline* t) {
+  timeline_ = t;
+  epochs_.set_timeline(t);
+  if (t == nullptr) return;
+  t->name_stream(h2d_.get(), "uvm-h2d");
+  t->name_stream(d2h_.get(), "uvm-d2h");
+  t->name_stream(compute_.get(), "uvm-compute");
+}
+
+void migrator::record_migration(const chunk& c) noexcept {
+  if (timeline_ == nullptr || c.issued.start_ns == 0) return;
+  timeline_event e = c.issued;
+  e.end_ns = now_ns();
+  timeline_->push(e);
+}
+
+void migrator::record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
+                              std::size_t count, std::uint8_t detail,
+                              std::uint8_t flags) noexcept {
+  if (timeline_ == nullptr) return;
+  const std::uint64_t now = now_ns();
+  timeline_->push({.start_ns = now, .end_ns = now, .range_id = range_id,
+                   .page = static_cast<std::uint32_t>(page),
+                   .count = static_cast<std::uint32_t>(count), .kind = kind, .detail = detail,
+                   .flags = flags});
+}
+
 void migrator::attach(managed_range& r) {
   // Allocations and registrations may synchronise with the device: outside the lock.
   auto table = std::make_unique<device_page_table>(backend_, r.page_count());
@@ -486,6 +513,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
       m.target = page_state::remote;
       m.pte = pte_valid | pte_writable | pte_remote;
       counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
+      record_instant(timeline_kind::remote_mapping, r.device().range_id, page);
     } else {
       const bool duplicate = !write && (at != nullptr || (w & read_mostly_bit) != 0);
       m.target = duplicate ? page_state::shared : page_state::device_exclusive;
@@ -600,6 +628,7 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   // throw (a failed device call) unwinds through the chunk, which undoes every move.
   c.on = &s;
   c.st = chunk::stage::issued;
+  const std::uint64_t issue_ns = timeline_ != nullptr ? now_ns() : 0;
   UVM_NVTX_RANGE(kind == copy_kind::host_to_device ? "migrate to device" : "migrate to host",
                  c.moves.size() * settings_.page_size);
   copy_batcher copies(backend_, kind);
@@ -610,6 +639,21 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   auto& bytes = kind == copy_kind::host_to_device ? counters_.bytes_host_to_device
                                                   : counters_.bytes_device_to_host;
   bytes.fetch_add(copies.total(), std::memory_order_relaxed);
+  // On the timeline: chunks that copy, and evictions and discards even when nothing is copied
+  // (pages mapped remote copy nothing: they are instants of their own).
+  if (timeline_ != nullptr && (copies.total() != 0 || cause_ == migration_cause::eviction ||
+                               cause_ == migration_cause::discard)) {
+    const move& first = c.moves.front();
+    const bool many = first.range != c.moves.back().range;
+    c.issued = {.start_ns = issue_ns, .value = copies.total(),
+                .range_id = first.range->device().range_id,
+                .page = static_cast<std::uint32_t>(first.page),
+                .count = static_cast<std::uint32_t>(c.moves.size()),
+                .kind = timeline_kind::migration, .detail = static_cast<std::uint8_t>(cause_),
+                .flags = static_cast<std::uint8_t>(
+                    (kind == copy_kind::host_to_device ? to_device_flag : 0) |
+                    (many ? many_ranges_flag : 0))};
+  }
   for (const move& m : c.moves) table_of(*m.range).set(m.page, m.pte);
   publish_entries(c.moves, 0, c.moves.size(), s, &c.entries);
   c.done = backend_.record(s);
@@ -651,6 +695,8 @@ int migrator::complete(chunk& c) {
 }
 
 int migrator::finish(chunk& c) {
+  record_migration(c);
+  c.issued = {};
   // The data has landed: now the host may see it. A widening that fails even coarsened (the
   // mapping limit) undoes its moves: the state must never allow more than the view does.
   int failure = 0;
@@ -704,11 +750,13 @@ int migrator::finish(chunk& c) {
         case thrashing_detector::verdict::normal: break;
         case thrashing_detector::verdict::throttle:
           counters_.thrashing_throttles.fetch_add(1, std::memory_order_relaxed);
+          record_instant(timeline_kind::thrashing, ref.range_id, m.page, 1, 0);
           log().debug("page {} of range {} is thrashing: left out of prefetch", m.page,
                       static_cast<void*>(m.range->base()));
           break;
         case thrashing_detector::verdict::pin_remote:
           counters_.thrashing_pins.fetch_add(1, std::memory_order_relaxed);
+          record_instant(timeline_kind::thrashing, ref.range_id, m.page, 1, 1);
           pinned_.insert(ref);
           log().info("page {} of range {} keeps thrashing: pinned to the host, mapped remote",
                      m.page, static_cast<void*>(m.range->base()));
@@ -725,6 +773,8 @@ int migrator::finish(chunk& c) {
 
 void migrator::abandon(chunk& c) noexcept {
   if (c.moves.empty()) return;
+  record_migration(c);  // its copies were counted: they are on the timeline too
+  c.issued = {};
   // What was enqueued must land before entries are restored and frames reused.
   bool quiet = true;
   if (c.st == chunk::stage::issued) {
@@ -824,6 +874,7 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
 
 void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   std::lock_guard lock(mutex_);
+  const cause_scope cause(*this, migration_cause::device_fault);
   const std::uint64_t start = now_ns();
   kernels_running_ = true;  // the faulting kernels
   try {
@@ -871,6 +922,7 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
 
 std::size_t migrator::evict(std::size_t frames, bool unused_only) {
   UVM_NVTX_RANGE("evict", frames * settings_.page_size);
+  const cause_scope cause(*this, migration_cause::eviction);
   chunk c(this);
   std::size_t freed = 0;
   while (freed < frames) {
@@ -909,6 +961,7 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   UVM_NVTX_RANGE(to_device ? "prefetch to device" : "prefetch to host",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
+  const cause_scope cause(*this, migration_cause::prefetch);
   // Pages come back only when no kernel that may use them runs.
   if (!to_device) {
     wait_until_unused(lock, {r.device().range_id, first, count}, at,
@@ -971,6 +1024,7 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
                               const queue_position& at) {
   UVM_NVTX_RANGE("discard", count * settings_.page_size);
   std::unique_lock lock(mutex_);
+  const cause_scope cause(*this, migration_cause::discard);
   for (std::size_t p = first; p < first + count; ++p) {
     UVM_EXPECTS((r.pages().load(p) & pinned_bit) == 0 &&
                     !pins_.contains({r.device().range_id, static_cast<std::uint32_t>(p)}),

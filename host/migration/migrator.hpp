@@ -20,6 +20,7 @@
 #include "host/policy/prefetch_policy.hpp"
 #include "host/policy/thrashing_detector.hpp"
 #include "host/telemetry/counters.hpp"
+#include "host/telemetry/timeline.hpp"
 #include "host/telemetry/trace_writer.hpp"
 
 #include <algorithm>
@@ -82,6 +83,9 @@ class migrator final : public fault_resolver {
   }
   /// Records the pages kernels use into `t` (null: none), at each epoch's end.
   void set_trace(trace_writer* t) noexcept { trace_ = t; }
+  /// Puts migrations, kernel epochs, thrashing, pins and remote mappings on `t` (null: none),
+  /// which outlives the migrator. Call before any other use.
+  void set_timeline(timeline* t);
 
   /// Gives `r` an id and a device page table, and tells it how device code reaches it.
   void attach(managed_range& r);
@@ -227,7 +231,7 @@ class migrator final : public fault_resolver {
     explicit chunk(migrator* m = nullptr) noexcept : owner(m) {}
     chunk(chunk&& o) noexcept
         : owner(o.owner), moves(std::move(o.moves)), done(std::move(o.done)), on(o.on), st(o.st),
-          entries(o.entries) {
+          entries(o.entries), issued(o.issued) {
       o.reset();
     }
     chunk& operator=(chunk&& o) noexcept {
@@ -240,6 +244,7 @@ class migrator final : public fault_resolver {
         on = o.on;
         st = o.st;
         entries = o.entries;
+        issued = o.issued;
         o.reset();
       }
       return *this;
@@ -256,6 +261,7 @@ class migrator final : public fault_resolver {
       on = nullptr;
       st = stage::planned;
       entries = 0;
+      issued = {};
     }
     void swap(chunk& o) noexcept {
       std::swap(moves, o.moves);
@@ -263,6 +269,7 @@ class migrator final : public fault_resolver {
       std::swap(on, o.on);
       std::swap(st, o.st);
       std::swap(entries, o.entries);
+      std::swap(issued, o.issued);
     }
     migrator* owner;
     std::vector<move> moves;
@@ -270,6 +277,7 @@ class migrator final : public fault_resolver {
     const stream* on = nullptr;  ///< where its copies and entries were enqueued
     stage st = stage::planned;
     std::size_t entries = 0;  ///< moves whose data and entry are enqueued (kernels may use them)
+    timeline_event issued;    ///< for the timeline: set when the copies are enqueued
   };
 
   [[nodiscard]] static page_use whole(const managed_range& r) noexcept {
@@ -354,6 +362,23 @@ class migrator final : public fault_resolver {
   // restores their entries, host access and frames, and publishes them in their old state.
   // Never throws.
   void abandon(chunk& c) noexcept;
+  // Puts the chunk's migration on the timeline, from its issue to now.
+  void record_migration(const chunk& c) noexcept;
+  // An instant on the timeline (null timeline: nothing).
+  void record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
+                      std::size_t count = 0, std::uint8_t detail = 0, std::uint8_t flags = 0) noexcept;
+  // What the chunks enqueued meanwhile are for, on the timeline (mutex_ held).
+  class cause_scope {
+   public:
+    cause_scope(migrator& m, migration_cause c) noexcept : m_(m), saved_(m.cause_) { m.cause_ = c; }
+    ~cause_scope() { m_.cause_ = saved_; }
+    cause_scope(const cause_scope&) = delete;
+    cause_scope& operator=(const cause_scope&) = delete;
+
+   private:
+    migrator& m_;
+    migration_cause saved_;
+  };
   template <class Fn>
   static void for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn);
   // Evicts up to `frames` of the eviction policy's victims; with `unused_only`, stops at the
@@ -382,6 +407,8 @@ class migrator final : public fault_resolver {
   fault_mailbox* mailbox_ = nullptr;
   mailbox_control* control_ = nullptr;
   trace_writer* trace_ = nullptr;
+  timeline* timeline_ = nullptr;
+  migration_cause cause_ = migration_cause::cpu_fault;
   // Promotion (promotion.cpp): the harvest at which each remote page was last used, the remote
   // pages used in the last two harvests, and the resident pages used in the last one.
   struct remote_use {

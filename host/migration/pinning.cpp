@@ -32,6 +32,7 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
       ++pins_[{id, static_cast<std::uint32_t>(p)}];
     }
     r.pages().set_flag(first, count, pinned_bit, true);
+    record_instant(timeline_kind::pin, id, first, count, 0, 1);
     return;
   }
   // On the host: every page populated and writable now, so the CPU never faults on them.
@@ -58,11 +59,13 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
   }
   for (std::size_t p = first; p < first + count; ++p) ++pins_[{id, static_cast<std::uint32_t>(p)}];
   r.pages().set_flag(first, count, pinned_bit, true);
+  record_instant(timeline_kind::pin, id, first, count);
 }
 
 void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
   std::lock_guard lock(mutex_);
   const std::uint32_t id = r.device().range_id;
+  record_instant(timeline_kind::unpin, id, first, count);
   for (std::size_t p = first; p < first + count; ++p) {
     const page_ref ref{id, static_cast<std::uint32_t>(p)};
     // Pins overlap: the page stays pinned until the last one over it ends.

@@ -35,6 +35,7 @@ void migrator::forget_promotions(std::uint32_t range_id) noexcept {
 
 void migrator::promote_remote() {
   std::lock_guard lock(mutex_);
+  const cause_scope cause(*this, migration_cause::promotion);
   // kernels_in_flight harvests an epoch that ended since the last look (which may add pages).
   if (hot_remote_.empty() || kernels_in_flight()) return;
   std::vector<page_ref> hot;

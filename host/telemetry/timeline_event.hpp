@@ -1,0 +1,49 @@
+#pragma once
+
+// One entry of the run's timeline (timeline.hpp): a fixed-size record that any thread, the
+// signal handler included, pushes into the timeline's ring, and the service thread writes out
+// as Chrome trace event JSON.
+
+#include <cstdint>
+
+namespace uvm::detail {
+
+enum class timeline_kind : std::uint8_t {
+  cpu_fault,           ///< on thread `tid`: `detail` a cpu_fault_kind, `flags` 1 for a write
+  cpu_fault_batch,     ///< on the service thread: `count` requests
+  device_fault_batch,  ///< on the service thread: `count` pages, `value` records before dedup
+  migration,           ///< a chunk of moves: `detail` a migration_cause, `flags` a direction,
+                       ///< `count` pages, `value` bytes copied
+  kernel_epoch,        ///< kernels on the stream `key`, from launch to observed completion
+  range_created,       ///< instant: range `range_id` of `value` bytes
+  range_freed,         ///< instant
+  thrashing,           ///< instant: `detail` 0 throttled, 1 pinned to the host
+  pin,                 ///< instant: `count` pages from `page`, `flags` 1 to the device
+  unpin,               ///< instant: `count` pages from `page`
+  remote_mapping,      ///< instant: `page` mapped to host memory for the device
+};
+
+enum class cpu_fault_kind : std::uint8_t { first_touch, upgrade, waited, serviced, spurious,
+                                           timed_out, failed };
+
+enum class migration_cause : std::uint8_t { cpu_fault, device_fault, prefetch, eviction, discard,
+                                            launch_residency, promotion, pin };
+
+inline constexpr std::uint8_t to_device_flag = 1;   ///< migration: host to device
+inline constexpr std::uint8_t many_ranges_flag = 2; ///< migration: its moves span several ranges
+
+struct timeline_event {
+  std::uint64_t start_ns = 0;  ///< CLOCK_MONOTONIC
+  std::uint64_t end_ns = 0;    ///< the same as start_ns for instants
+  std::uint64_t value = 0;
+  std::uint64_t key = 0;       ///< kernel_epoch: the stream's identity
+  std::uint32_t tid = 0;       ///< cpu_fault, *_batch: the thread
+  std::uint32_t range_id = 0;
+  std::uint32_t page = 0;
+  std::uint32_t count = 0;
+  timeline_kind kind = timeline_kind::cpu_fault;
+  std::uint8_t detail = 0;
+  std::uint8_t flags = 0;
+};
+
+}  // namespace uvm::detail
