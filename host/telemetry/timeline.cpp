@@ -70,15 +70,36 @@ std::string size_label(std::uint64_t bytes) {
   return fmt::format("{} B", bytes);
 }
 
+// The path the n-th timeline asked for `path` in this process writes: `path` itself for the
+// first, then `<stem>.<n><ext>`.
+std::string claim_path(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, unsigned> claimed;
+  unsigned n = 0;
+  {
+    const std::lock_guard lock(mutex);
+    n = ++claimed[path];
+  }
+  if (n == 1) return path;
+  const std::size_t slash = path.find_last_of('/');
+  const std::size_t dot = path.find_last_of('.');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash + 1);
+  const std::string numbered = has_ext ? fmt::format("{}.{}{}", path.substr(0, dot), n,
+                                                     path.substr(dot))
+                                       : fmt::format("{}.{}", path, n);
+  log().info("timeline: '{}' is this process's timeline number {} for '{}'", numbered, n, path);
+  return numbered;
+}
+
 }  // namespace
 
 timeline::timeline(const std::string& path)
-    : path_(path),
-      fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)),
+    : path_(claim_path(path)),
+      fd_(::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)),
       owner_(getpid()),
       origin_ns_(now_ns()),
       next_synthetic_tid_(first_synthetic_tid) {
-  if (fd_ < 0) throw_system(fmt::format("creating the timeline file '{}'", path), errno);
+  if (fd_ < 0) throw_system(fmt::format("creating the timeline file '{}'", path_), errno);
   buffer_ = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
   std::string process = "uvm";
   if (std::ifstream comm("/proc/self/comm"); comm) std::getline(comm, process);

@@ -37,7 +37,10 @@ class timeline {
  public:
   static constexpr std::size_t capacity = std::size_t{1} << 15;
 
-  /// Creates `path` and writes the file's head.
+  /// Creates `path` and writes the file's head. The first timeline of a process asked for a
+  /// path writes it; later ones asked for the same path (a program, or uvm-bench, that creates
+  /// several managers under one UVM_TIMELINE) write `<stem>.2<ext>`, `<stem>.3<ext>` and so on
+  /// beside it: path() says which, and an info line names it.
   /// @throws uvm::system_error naming the file if it cannot be created.
   explicit timeline(const std::string& path);
   /// finish().

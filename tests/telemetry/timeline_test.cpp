@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -221,6 +222,64 @@ TEST(Timeline, DrainsAsItGoes) {
   t.drain();
   const json doc = read_json(path);
   EXPECT_EQ(doc["metadata"]["events"].num(), static_cast<double>(doc["traceEvents"].arr().size()));
+}
+
+TEST(Timeline, ManagersAskedForOnePathWriteNumberedFilesBesideIt) {
+  // As uvm-bench does under UVM_TIMELINE: several managers, some alive at once, one path.
+  const std::string path = temp_path("shared");
+  const std::string stem = path.substr(0, path.size() - 5);  // without ".json"
+  std::vector<std::string> written;
+  {
+    timeline first(path);
+    timeline second(path);
+    written = {first.path(), second.path()};
+  }
+  { written.push_back(timeline(path).path()); }
+  ASSERT_EQ(written.size(), 3u);
+  EXPECT_EQ(written[0], path);
+  EXPECT_EQ(written[1], stem + ".2.json");
+  EXPECT_EQ(written[2], stem + ".3.json");
+  for (const std::string& p : written) {
+    const json doc = read_json(p);  // each one complete
+    EXPECT_TRUE(doc["traceEvents"].is_array()) << p;
+  }
+}
+
+TEST(Timeline, ThreadsFaultingAtOnceEachHaveTheirTrack) {
+  const std::string path = temp_path("threads");
+  constexpr std::size_t page = 4096, pages_per_thread = 256, threads = 4;
+  uvm::stats s;
+  {
+    uvm::config cfg = uvm::testing::emulated(page);
+    cfg.timeline_path = path;
+    uvm::manager mgr(cfg);
+    auto a = mgr.allocate<std::uint32_t>(threads * pages_per_thread * page / 4);
+    std::vector<std::thread> workers;
+    for (std::size_t t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (std::size_t p = 0; p < pages_per_thread; ++p) {
+          a[(t * pages_per_thread + p) * (page / 4)] = static_cast<std::uint32_t>(t);
+        }
+      });
+    }
+    auto v = a.view();
+    mgr.parallel_for(threads * pages_per_thread, [=](std::size_t p) { (void)v.load(p * (page / 4)); });
+    for (auto& w : workers) w.join();
+    mgr.synchronize();
+    s = mgr.stats();
+  }
+  const json doc = read_json(path);
+  EXPECT_EQ(doc["metadata"]["dropped_events"].num(), 0.0);
+  check_tracks(doc);
+  std::map<double, std::size_t> faults_by_tid;
+  std::size_t first_touches = 0;
+  for (const json& e : doc["traceEvents"].arr()) {
+    if (e["ph"].str() != "X" || e["name"].str().rfind("cpu fault: ", 0) != 0) continue;
+    ++faults_by_tid[e["tid"].num()];
+    first_touches += e["name"].str() == "cpu fault: first-touch";
+  }
+  EXPECT_GE(faults_by_tid.size(), threads);  // every worker's faults on its own track
+  EXPECT_EQ(first_touches, s.first_touch.count);
 }
 
 TEST(Timeline, AnUnwritablePathIsAnErrorNamingIt) {
