@@ -1,6 +1,7 @@
 // uvm-bench: runs the registered suites and prints their records as a table, JSON or CSV.
 
 #include "bench/options.hpp"
+#include "bench/progress.hpp"
 #include "bench/report.hpp"
 #include "bench/suite.hpp"
 
@@ -59,8 +60,34 @@ void print_usage(std::ostream& out) {
          "                 (1.5x pattern); this can hang the GPU, so it is skipped by default\n"
          "  --help         show this help and exit\n"
          "\n"
-         "suites: "
-      << suite_names() << "\n";
+         "While a suite runs longer than a second, a progress line shows on stderr if it is a\n"
+         "terminal.\n"
+         "\n"
+         "suites:\n";
+  std::size_t width = 0;
+  for (const bench::suite& s : bench::all_suites()) width = std::max(width, s.name.size());
+  // Each description wrapped to 80 columns, under the others.
+  const std::size_t indent = width + 4;
+  for (const bench::suite& s : bench::all_suites()) {
+    out << "  " << s.name << std::string(width - s.name.size() + 2, ' ');
+    std::size_t column = indent;
+    std::string_view rest = s.description;
+    while (!rest.empty()) {
+      const std::size_t space = rest.find(' ');
+      const std::string_view word = rest.substr(0, space);
+      rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+      if (column > indent && column + 1 + word.size() > 80) {
+        out << "\n" << std::string(indent, ' ');
+        column = indent;
+      } else if (column > indent) {
+        out << ' ';
+        ++column;
+      }
+      out << word;
+      column += word.size();
+    }
+    out << "\n";
+  }
 }
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -170,8 +197,11 @@ int main(int argc, char** argv) {
   // A failing suite is reported and skipped; the others still print.
   int status = 0;
   std::vector<bench::record> records;
-  for (const bench::suite* s : cl.suites) {
+  for (std::size_t i = 0; i < cl.suites.size(); ++i) {
+    const bench::suite* s = cl.suites[i];
     try {
+      const bench::progress_line line("uvm-bench: [" + std::to_string(i + 1) + "/" +
+                                      std::to_string(cl.suites.size()) + "] " + s->name);
       std::vector<bench::record> r = s->run(cl.opt);
       records.insert(records.end(), std::make_move_iterator(r.begin()),
                      std::make_move_iterator(r.end()));

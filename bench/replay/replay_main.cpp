@@ -2,6 +2,7 @@
 //                  --budget PAGES|BYTES[K|M|G] [--format table|json|csv]
 // Replays a page-access trace through the shipped policies and Belady's MIN; see compare.hpp.
 
+#include "bench/progress.hpp"
 #include "bench/replay/compare.hpp"
 #include "bench/replay/trace_io.hpp"
 
@@ -23,7 +24,14 @@ constexpr const char* usage =
     "Replays TRACE through the eviction and prefetch policies and Belady's MIN (offline\n"
     "optimal eviction). Defaults: --policy all --prefetch all --format table.\n"
     "bytes/min: bytes moved relative to MIN with the same prefetch.\n"
-    "faults/none: device faults relative to the same eviction with prefetch none.\n";
+    "faults/none: device faults relative to the same eviction with prefetch none.\n"
+    "  --budget B    device frames: a page count, or bytes with K, M or G (required)\n"
+    "  --policy P    eviction policy to replay, or all (--eviction is the same)\n"
+    "  --prefetch P  prefetch policy to replay, or all\n"
+    "  --format F    output format\n"
+    "  --help        show this help and exit\n"
+    "While a replay runs longer than a second, a progress line shows on stderr if it is a\n"
+    "terminal.\n";
 
 std::vector<std::string> expand(std::string_view v, std::vector<std::string> all,
                                 std::string_view what) {
@@ -86,7 +94,11 @@ int main(int argc, char** argv) {
     parsed = true;
     const uvm::replay::trace t = uvm::replay::read_trace(*path);
     const std::size_t pages = uvm::replay::parse_budget(*budget, t.page_size);
-    const auto rows = uvm::replay::compare(t, evictions, prefetches, pages);
+    const auto rows = [&] {
+      const bench::progress_line line("uvm-replay: " + *path + " (" +
+                                      std::to_string(t.records.size()) + " records)");
+      return uvm::replay::compare(t, evictions, prefetches, pages);
+    }();
     uvm::replay::write_comparison(std::cout, {*path, t.page_size, pages, t.records.size()}, rows,
                                   *fmt);
     return 0;
