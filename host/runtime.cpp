@@ -39,14 +39,13 @@ runtime::runtime(config cfg)
               cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
               cfg_.thrashing_migrations, cfg_.thrashing_lapse,
               /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote,
-              cfg_.custom_eviction, cfg_.custom_prefetch})),
+              cfg_.custom_eviction, cfg_.custom_prefetch, timeline_.get()})),
       moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout)),
       service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(),
                                                timeline_.get())),
       ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get(),
            timeline_.get()} {
   migrator_->set_trace(trace_.get());
-  migrator_->set_timeline(timeline_.get());
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
   migrator_->set_mailbox(static_cast<fault_mailbox*>(backend_->register_host(
                              &service_->mailbox(), sizeof(fault_mailbox),

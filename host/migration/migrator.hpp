@@ -67,6 +67,9 @@ class migrator final : public fault_resolver {
     /// The application's policies (uvm::config::custom_*), used instead of the named ones.
     std::function<std::unique_ptr<eviction_policy>()> custom_eviction;
     std::function<std::unique_ptr<prefetch_policy>()> custom_prefetch;
+    /// Where migrations, kernel epochs, thrashing, pins and remote mappings go (null: nowhere);
+    /// it outlives the migrator.
+    timeline* run_timeline = nullptr;
   };
 
   /// @throws uvm::out_of_memory if the frames cannot be allocated.
@@ -83,9 +86,6 @@ class migrator final : public fault_resolver {
   }
   /// Records the pages kernels use into `t` (null: none), at each epoch's end.
   void set_trace(trace_writer* t) noexcept { trace_ = t; }
-  /// Puts migrations, kernel epochs, thrashing, pins and remote mappings on `t` (null: none),
-  /// which outlives the migrator. Call before any other use.
-  void set_timeline(timeline* t);
 
   /// Gives `r` an id and a device page table, and tells it how device code reaches it.
   void attach(managed_range& r);

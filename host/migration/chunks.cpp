@@ -1,0 +1,300 @@
+// A chunk of moves from plan to end: host access narrowed, copies and page-table entries
+// enqueued (enqueue_tail), then completed once they landed (complete, finish) or undone after a
+// failure (abandon), and its migration put on the timeline.
+#include "host/migration/migrator.hpp"
+
+#include "host/common/clock.hpp"
+#include "host/telemetry/log.hpp"
+#include "host/telemetry/nvtx.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace uvm::detail {
+
+void migrator::record_migration(const chunk& c) noexcept {
+  if (timeline_ == nullptr || c.issued.start_ns == 0) return;
+  timeline_event e = c.issued;
+  e.end_ns = now_ns();
+  timeline_->push(e);
+}
+
+template <class Fn>
+void migrator::for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn) {
+  // Moves are in page order; neighbours with the same change share one mprotect.
+  std::size_t i = 0;
+  while (i < moves.size()) {
+    const move& m = moves[i];
+    std::size_t j = i + 1;
+    if (m.widen_after == widen) {
+      while (j < moves.size() && moves[j].widen_after == widen && moves[j].range == m.range &&
+             moves[j].page == moves[j - 1].page + 1 && moves[j].from == m.from &&
+             moves[j].target == m.target) {
+        ++j;
+      }
+      fn(i, j);
+    }
+    i = j;
+  }
+}
+
+void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
+  // Page order lets neighbours share an mprotect and a copy (prefetched pages arrive unsorted;
+  // a prefetch's are sorted already).
+  const auto page_order = [](const move& a, const move& b) {
+    return a.range != b.range ? a.range < b.range : a.page < b.page;
+  };
+  if (!std::is_sorted(c.moves.begin(), c.moves.end(), page_order)) {
+    std::sort(c.moves.begin(), c.moves.end(), page_order);
+  }
+  // 1. Narrow host access first, so no CPU store can race the copies that read the pages.
+  std::vector<bool> cancelled(c.moves.size(), false);
+  for_each_access_run(c.moves, false, [&](std::size_t i, std::size_t j) {
+    const move& m = c.moves[i];
+    const int err = m.range->set_access(m.page, j - i, m.from, m.target, false);
+    if (err == 0) return;
+    log().error("mprotect of pages {}..{} of range {} failed: {}; they stay where they are", m.page,
+                m.page + (j - i) - 1, static_cast<void*>(m.range->base()), std::strerror(err));
+    for (std::size_t k = i; k < j; ++k) cancelled[k] = true;
+  });
+  std::size_t kept = 0;
+  for (std::size_t k = 0; k < c.moves.size(); ++k) {
+    const move& m = c.moves[k];
+    if (!cancelled[k]) {
+      c.moves[kept++] = m;
+      continue;
+    }
+    if (m.taken) pool_.give_back(*m.taken);  // never announced to the eviction policy
+    if (m.target == page_state::remote) {
+      counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
+    }
+    m.range->pages().publish(m.page, m.from);
+  }
+  c.moves.resize(kept);
+  c.st = chunk::stage::narrowed;
+  if (c.moves.empty()) return;
+  // Discarded pages read as zeros from now on. Zeroed in place, not released: the runtime view
+  // is registered (pinned) for the device, and a released page would stay pinned under it.
+  for (const move& m : c.moves) {
+    if (m.target == page_state::unpopulated) {
+      std::memset(m.range->runtime_view() + (m.page << page_shift_), 0, m.range->page_size());
+    }
+  }
+
+  // 2. The data, coalesced; 3. the page-table entries, after it on the same stream. From here a
+  // throw (a failed device call) unwinds through the chunk, which undoes every move.
+  c.on = &s;
+  c.st = chunk::stage::issued;
+  const std::uint64_t issue_ns = timeline_ != nullptr ? now_ns() : 0;
+  UVM_NVTX_RANGE(kind == copy_kind::host_to_device ? "migrate to device" : "migrate to host",
+                 c.moves.size() * settings_.page_size);
+  copy_batcher copies(backend_, kind);
+  for (const move& m : c.moves) {
+    if (m.src != nullptr) copies.add(m.dst, m.src, m.range->page_size(), s);
+  }
+  copies.flush(s);
+  auto& bytes = kind == copy_kind::host_to_device ? counters_.bytes_host_to_device
+                                                  : counters_.bytes_device_to_host;
+  bytes.fetch_add(copies.total(), std::memory_order_relaxed);
+  // On the timeline: chunks that copy, and evictions and discards even when nothing is copied
+  // (pages mapped remote copy nothing: they are instants of their own).
+  if (timeline_ != nullptr && (copies.total() != 0 || cause_ == migration_cause::eviction ||
+                               cause_ == migration_cause::discard)) {
+    const move& first = c.moves.front();
+    const bool many = first.range != c.moves.back().range;
+    c.issued = {.start_ns = issue_ns, .value = copies.total(),
+                .range_id = first.range->device().range_id,
+                .page = static_cast<std::uint32_t>(first.page),
+                .count = static_cast<std::uint32_t>(c.moves.size()),
+                .kind = timeline_kind::migration, .detail = static_cast<std::uint8_t>(cause_),
+                .flags = static_cast<std::uint8_t>(
+                    (kind == copy_kind::host_to_device ? to_device_flag : 0) |
+                    (many ? many_ranges_flag : 0))};
+  }
+  for (const move& m : c.moves) table_of(*m.range).set(m.page, m.pte);
+  publish_entries(c.moves, 0, c.moves.size(), s, &c.entries);
+  c.done = backend_.record(s);
+}
+
+void migrator::publish_entries(const std::vector<move>& moves, std::size_t first,
+                               std::size_t last, const stream& s, std::size_t* published) {
+  // Moves are in page order: neighbours' entries go in one copy from the shadow. The pages stay
+  // claimed until the copy has landed, so no later change of their entries can overtake it.
+  for (std::size_t i = first; i < last;) {
+    std::size_t j = i + 1;
+    while (j < last && moves[j].range == moves[i].range && moves[j].page == moves[j - 1].page + 1) {
+      ++j;
+    }
+    table_of(*moves[i].range).publish(moves[i].page, j - i, s);
+    if (published != nullptr) *published = j;
+    i = j;
+  }
+}
+
+int migrator::complete(chunk& c) {
+  if (c.moves.empty()) return 0;
+  if (!backend_.wait(c.done, settings_.timeout)) {
+    // Publishing now could expose data that has not landed: the pages stay `migrating` until
+    // the copies complete (the service's poll finishes the chunk then).
+    log().error("copies of {} pages did not complete within {} ms; they stay migrating until "
+                "they do",
+                c.moves.size(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count());
+    try {
+      stalled_.push_back(std::move(c));
+    } catch (...) {
+      log().critical("could not keep {} stalled page moves: they stay busy", c.moves.size());
+      c.reset();
+    }
+    return ETIMEDOUT;
+  }
+  return finish(c);
+}
+
+int migrator::finish(chunk& c) {
+  record_migration(c);
+  c.issued = {};
+  // The data has landed: now the host may see it. A widening that fails even coarsened (the
+  // mapping limit) undoes its moves: the state must never allow more than the view does.
+  int failure = 0;
+  std::vector<bool> undo(c.moves.size(), false);
+  for_each_access_run(c.moves, true, [&](std::size_t i, std::size_t j) {
+    const move& m = c.moves[i];
+    bool coarsened = false;
+    const int err = m.range->widen(m.page, j - i, m.from, m.target, false, coarsened);
+    if (err == 0) return;
+    log().error("mprotect of pages {}..{} of range {} failed: {}; their move is undone", m.page,
+                m.page + (j - i) - 1, static_cast<void*>(m.range->base()), std::strerror(err));
+    failure = err;
+    for (std::size_t k = i; k < j; ++k) undo[k] = true;
+  });
+  if (failure != 0) {
+    chunk back(this);
+    back.on = c.on;
+    back.st = chunk::stage::issued;
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < c.moves.size(); ++k) {
+      if (undo[k]) {
+        back.moves.push_back(c.moves[k]);  // capacity: at most c's own
+      } else {
+        c.moves[kept++] = c.moves[k];
+      }
+    }
+    c.moves.resize(kept);
+    abandon(back);
+  }
+  const std::uint64_t now = now_ns();  // one clock read per chunk, not per page
+  for (const move& m : c.moves) {
+    const page_ref ref{m.range->device().range_id, static_cast<std::uint32_t>(m.page)};
+    if (m.freed) {
+      pool_.give_back(*m.freed);
+      eviction_->on_released(ref);
+    }
+    if (m.taken) eviction_->on_resident(ref);
+    // A page that changed sides (not a first touch, not a discard) counts towards thrashing;
+    // an eviction and the move that brings the evicted page back do not: they are capacity
+    // misses, and pinning the pages of a loop too big for the device would only make it worse.
+    bool capacity = false;
+    if (m.taken) {
+      capacity = evicted_.erase(ref) != 0;
+    } else if (m.freed) {
+      capacity = evicted_.contains(ref);
+    }
+    if (settings_.thrashing_migrations != 0 && !capacity &&
+        m.target != page_state::unpopulated &&
+        ((m.taken && m.from != page_state::unpopulated) || m.freed)) {
+      switch (thrashing_.on_migration(ref, now)) {
+        case thrashing_detector::verdict::normal: break;
+        case thrashing_detector::verdict::throttle:
+          counters_.thrashing_throttles.fetch_add(1, std::memory_order_relaxed);
+          record_instant(timeline_kind::thrashing, ref.range_id, m.page, 1, 0);
+          log().debug("page {} of range {} is thrashing: left out of prefetch", m.page,
+                      static_cast<void*>(m.range->base()));
+          break;
+        case thrashing_detector::verdict::pin_remote:
+          counters_.thrashing_pins.fetch_add(1, std::memory_order_relaxed);
+          record_instant(timeline_kind::thrashing, ref.range_id, m.page, 1, 1);
+          pinned_.insert(ref);
+          log().info("page {} of range {} keeps thrashing: pinned to the host, mapped remote",
+                     m.page, static_cast<void*>(m.range->base()));
+          break;
+      }
+    }
+    const bool mapped = (m.pte & pte_valid) != 0;
+    m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
+                             (mapped ? 0 : device_mapped_bit) | m.clear);
+  }
+  c.reset();
+  return failure;
+}
+
+void migrator::abandon(chunk& c) noexcept {
+  if (c.moves.empty()) return;
+  record_migration(c);  // its copies were counted: they are on the timeline too
+  c.issued = {};
+  // What was enqueued must land before entries are restored and frames reused.
+  bool quiet = true;
+  if (c.st == chunk::stage::issued) {
+    try {
+      quiet = backend_.wait(backend_.record(*c.on), settings_.timeout);
+    } catch (const std::exception& e) {
+      quiet = false;
+      log().error("waiting for {} failed page moves: {}", c.moves.size(), e.what());
+    }
+  }
+  // Moves whose entry was enqueued may be in use by a kernel already: they are completed.
+  if (c.entries != 0) {
+    if (!quiet) log().critical("completing {} page moves on a failed device", c.entries);
+    chunk done(nullptr);
+    try {
+      done.moves.assign(c.moves.begin(), c.moves.begin() + static_cast<std::ptrdiff_t>(c.entries));
+      (void)finish(done);
+    } catch (const std::exception& e) {
+      log().critical("completing {} page moves failed: {}; they stay busy", c.entries, e.what());
+    }
+    c.moves.erase(c.moves.begin(), c.moves.begin() + static_cast<std::ptrdiff_t>(c.entries));
+    c.entries = 0;
+    if (c.moves.empty()) return;
+  }
+  for (const move& m : c.moves) table_of(*m.range).set(m.page, m.old_pte);
+  if (c.st == chunk::stage::issued && quiet) {
+    try {  // entries of the others may have been written (an undo after finish): restore them
+      publish_entries(c.moves, 0, c.moves.size(), *c.on, nullptr);
+      quiet = backend_.wait(backend_.record(*c.on), settings_.timeout);
+    } catch (const std::exception& e) {
+      quiet = false;
+      log().error("restoring the entries of {} page moves: {}", c.moves.size(), e.what());
+    }
+  }
+  // Host access narrowed for the copies is opened again to what the old state allows.
+  if (c.st != chunk::stage::planned) {
+    for_each_access_run(c.moves, false, [&](std::size_t i, std::size_t j) {
+      const move& m = c.moves[i];
+      if (const int err = m.range->set_access(m.page, j - i, m.target, m.from, false); err != 0) {
+        log().error("restoring the access of pages {}..{} of range {} failed: {}", m.page,
+                    m.page + (j - i) - 1, static_cast<void*>(m.range->base()),
+                    std::strerror(err));
+      }
+    });
+  }
+  for (const move& m : c.moves) {
+    if (m.taken) {
+      if (quiet) {
+        pool_.give_back(*m.taken);
+      } else {
+        log().critical("frame {} may still be written by a failed device; it is not reused",
+                       *m.taken);
+      }
+    }
+    if (m.target == page_state::remote) {
+      counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
+    }
+    const bool mapped = (m.old_pte & pte_valid) != 0;
+    m.range->pages().publish(m.page, m.from, mapped ? device_mapped_bit : 0,
+                             mapped ? 0 : device_mapped_bit);
+  }
+  log().warn("{} page moves were undone; the pages are as they were", c.moves.size());
+  c.reset();
+}
+
+}  // namespace uvm::detail
