@@ -7,18 +7,30 @@
 // references), and the real victim is the one the candidate with the fewest recent misses
 // names among the real resident pages. So loops too big for the device get adaptive's MRU,
 // skewed popularity gets lfu, and the rest lru, switching when the phase of the program does.
+//
+// On a large device (from `large_device` pages resident) the duel is sampled, as set dueling in
+// caches samples sets: the shadows see only the pages whose hash falls in 1 of 16 (a shadow
+// device 1/16 the size, which misses in the same proportion: spatially hashed sampling), and
+// only the leader runs on the real pages (lru first, the cheapest); a new leader takes over the
+// resident pages in the order the old one would have evicted them. Per page moved, that is about one policy's work instead of six, which a
+// migration of 4 KiB pages at memory bandwidth cannot afford.
 
 #include "host/policy/eviction_policy.hpp"
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <unordered_set>
 
 namespace uvm::detail {
 
 class dueling_eviction final : public eviction_policy {
  public:
+  /// Resident pages from which the duel is sampled.
+  static constexpr std::size_t large_device = 8192;
+  static constexpr unsigned sample_shift = 4;  ///< 1 page in 16
+
   dueling_eviction();
   /// The name of the candidate whose victims are used now.
   [[nodiscard]] std::string_view leader() const noexcept;
@@ -27,20 +39,30 @@ class dueling_eviction final : public eviction_policy {
   static constexpr std::size_t candidates = 3;
   struct shadow {
     std::unique_ptr<eviction_policy> policy;
-    std::unordered_set<page_ref, page_ref_hash> resident;
+    std::pmr::unordered_set<page_ref, page_ref_hash> resident;
   };
 
   void do_on_resident(page_ref p) override;
   void do_on_access(page_ref p) override;
   void do_on_released(page_ref p) override;
   std::optional<page_ref> do_victim() override { return real_[leader_]->victim(); }
-  std::size_t do_size() const noexcept override { return real_[0]->size(); }
+  std::size_t do_size() const noexcept override { return real_[leader_]->size(); }
   std::string_view do_name() const noexcept override { return "dueling"; }
 
   void reference(page_ref p);
+  [[nodiscard]] bool sampled(page_ref p) const noexcept;
+  // From `large_device` pages on: shadows restart sampled, the other candidates stop.
+  void become_large();
+  void take_lead(std::size_t k);
 
-  std::array<std::unique_ptr<eviction_policy>, candidates> real_;  // fed the real device's events
-  std::array<shadow, candidates> shadows_;
+  // Fed the real device's events: every candidate on a small device, the leader only (the
+  // others null) on a large one.
+  std::pmr::unsynchronized_pool_resource pool_;  // first: outlives the shadows' sets (no malloc)
+  std::array<std::unique_ptr<eviction_policy>, candidates> real_;
+  bool large_ = false;
+  std::array<shadow, candidates> shadows_{shadow{nullptr, decltype(shadow::resident)(&pool_)},
+                                          shadow{nullptr, decltype(shadow::resident)(&pool_)},
+                                          shadow{nullptr, decltype(shadow::resident)(&pool_)}};
   std::array<std::uint64_t, candidates> misses_{};  // decayed
   std::size_t leader_ = 2;  // adaptive: lru until it sees a loop
   std::size_t peak_ = 0;  // most pages ever resident: the shadows' size
