@@ -89,11 +89,11 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
                                                          fault_request& slot,
                                                          std::uint32_t tid) noexcept {
   const std::uint64_t start = now_ns();
+  const std::size_t page = page_of(addr);
   const auto outcome = [&](cpu_fault_kind k, fault_outcome o) {
-    record_fault(static_cast<std::uint8_t>(k), page_of(addr), a, start, tid);
+    record_fault(static_cast<std::uint8_t>(k), page, a, start, tid);
     return o;
   };
-  const std::size_t page = page_of(addr);
   timespec deadline{};
   bool waited = false;
   for (;;) {

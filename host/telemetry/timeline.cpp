@@ -110,12 +110,10 @@ timeline::~timeline() { finish(); }
 
 void timeline::name_stream(const stream_base* s, std::string_view name) {
   const std::lock_guard lock(mutex_);
-  auto [it, added] = streams_.try_emplace(reinterpret_cast<std::uint64_t>(s));
-  if (added) it->second.first = static_cast<std::uint32_t>(streams_.size());
-  it->second.second = std::string(name);
+  stream_of(reinterpret_cast<std::uint64_t>(s)).second = std::string(name);
 }
 
-const std::pair<std::uint32_t, std::string>& timeline::stream_of(std::uint64_t identity) {
+std::pair<std::uint32_t, std::string>& timeline::stream_of(std::uint64_t identity) {
   auto [it, added] = streams_.try_emplace(identity);
   if (added) {
     it->second.first = static_cast<std::uint32_t>(streams_.size());

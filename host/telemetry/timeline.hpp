@@ -101,7 +101,7 @@ class timeline {
                          std::uint64_t start, std::uint64_t end);
   std::uint32_t thread_lane(std::uint32_t tid, std::uint64_t start, std::uint64_t end);
   // The stream's track index and name; an unnamed stream is named by its index.
-  const std::pair<std::uint32_t, std::string>& stream_of(std::uint64_t identity);
+  std::pair<std::uint32_t, std::string>& stream_of(std::uint64_t identity);
   [[nodiscard]] std::string range_label(std::uint32_t id) const;
   void append_metadata_event(std::string_view what, std::uint32_t tid, std::string_view arg,
                              std::string_view value);
