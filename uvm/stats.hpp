@@ -56,6 +56,10 @@ struct stats {
   /// Blocks whose pages were made host-resident together because the process neared
   /// vm.max_map_count (see docs/architecture.md, "Mapping budget").
   std::uint64_t coarsened_blocks = 0;
+  /// Times the fault service put off a CPU fault on a device-held page because a kernel that
+  /// may use it was in flight (it retries each turn: a long wait counts more than once; 0 means
+  /// no CPU access waited for a kernel).
+  std::uint64_t cpu_fault_deferrals = 0;
   std::uint64_t bytes_host_to_device = 0;  ///< bytes copied to a device
   std::uint64_t bytes_device_to_host = 0;  ///< bytes copied back to the host
 

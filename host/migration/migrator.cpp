@@ -592,6 +592,7 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
   // use it wait for this fault meanwhile (fairness).
   const page_use u{r.device().range_id, page, 1};
   if (epochs_.in_use(u)) {
+    counters_.cpu_fault_deferrals.fetch_add(1, std::memory_order_relaxed);
     try {
       cpu_waiting_.push_back(u);
     } catch (...) {

@@ -68,6 +68,7 @@ struct counters {
   std::atomic<std::uint64_t> thrashing_throttles{0};
   std::atomic<std::uint64_t> thrashing_pins{0};
   std::atomic<std::uint64_t> coarsened_blocks{0};
+  std::atomic<std::uint64_t> cpu_fault_deferrals{0};
   std::atomic<std::uint64_t> bytes_host_to_device{0};
   std::atomic<std::uint64_t> bytes_device_to_host{0};
 
@@ -87,6 +88,7 @@ struct counters {
     s.thrashing_pins = thrashing_pins.load(std::memory_order_relaxed);
     s.spurious_faults = spurious_faults.load(std::memory_order_relaxed);
     s.coarsened_blocks = coarsened_blocks.load(std::memory_order_relaxed);
+    s.cpu_fault_deferrals = cpu_fault_deferrals.load(std::memory_order_relaxed);
     s.bytes_host_to_device = bytes_host_to_device.load(std::memory_order_relaxed);
     s.bytes_device_to_host = bytes_device_to_host.load(std::memory_order_relaxed);
     return s;
@@ -95,7 +97,8 @@ struct counters {
   void reset() noexcept {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
     for (auto* c :
-         {&spurious_faults, &coarsened_blocks, &bytes_host_to_device, &bytes_device_to_host,
+         {&spurious_faults, &coarsened_blocks, &cpu_fault_deferrals, &bytes_host_to_device,
+          &bytes_device_to_host,
           &remote_mappings, &evictions, &prefetched_pages, &discarded_pages, &promoted_pages, &thrashing_throttles, &thrashing_pins}) {
       c->store(0, std::memory_order_relaxed);
     }

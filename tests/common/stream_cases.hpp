@@ -575,4 +575,80 @@ TEST(Streams, TheCpuUsesAHostHeldPageAtOnceWhileAKernelThatMayUseItRuns) {
   EXPECT_EQ(x[0], 4u);
 }
 
+inline constexpr unsigned wrote_word = 2;  // write_hold_body sets it after its store
+
+/// Stores `value` into the first word of `x`, marks it, then holds like hold_body.
+struct write_hold_body {
+  device_view<std::uint32_t> x;
+  std::uint32_t value;
+  std::uint32_t* words;
+  UVM_HOST_DEVICE void operator()(std::size_t) const {
+    x.store(0, value);
+    detail::store_release(words + wrote_word, 1);
+    const std::uint64_t end = detail::device_clock_ns() + 25'000'000'000ull;
+    while (detail::load_acquire(words + go_word) == 0 && detail::device_clock_ns() < end) {
+    }
+    detail::store_release(words + ended_word, 1);
+  }
+};
+
+TEST(Streams, AHostPageAKernelMapsRemoteIsSharedWithTheCpuWhileItRuns) {
+  // With every frame taken, a kernel's fault maps a host-held page remote: the kernel writes the
+  // host's bytes, and the CPU, which does not wait for host-held pages, sees the store while the
+  // kernel still runs (the race that per-page coherence leaves to the program).
+  config c = stream_config();
+  c.device_budget = 4 * c.page_size;
+  manager mgr(c);
+  const stream s1 = mgr.create_stream("kernel");
+  auto filler = device_resident(mgr, 4);
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto x = mgr.allocate<std::uint32_t>(per_page);
+  x[0] = 1;
+  shared_words w(mgr);
+  launch(mgr, 1, write_hold_body{x.view(), 42, w.device()}, s1);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (w.get(wrote_word) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(w.get(wrote_word), 1u) << "the kernel's store did not happen";
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::remote);
+  EXPECT_EQ(x[0], 42u) << "the CPU did not see the kernel's store to the remote page";
+  EXPECT_EQ(w.get(ended_word), 0u) << "the CPU access waited for the kernel";
+  w.set(go_word, 1);
+  mgr.synchronize(s1);
+  EXPECT_EQ(filler[0], 1u);
+}
+
+TEST(Streams, AKernelThatMovesAHostPageToTheDeviceMakesTheCpuWaitForIt) {
+  // The other way a kernel takes a host-held page: its fault moves the page into a frame, and
+  // from then on a CPU access waits for the kernel and sees its store.
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto x = mgr.allocate<std::uint32_t>(per_page);
+  x[0] = 1;
+  shared_words w(mgr);
+  launch(mgr, 1, write_hold_body{x.view(), 42, w.device()}, s1);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (w.get(wrote_word) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(w.get(wrote_word), 1u) << "the kernel's store did not happen";
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::device_exclusive);
+  auto access = std::async(std::launch::async, [&] {
+    const std::uint32_t seen = x[0];
+    return std::pair{seen, w.get(ended_word)};
+  });
+  // The access is waiting once the fault service has deferred it for the kernel.
+  while (mgr.stats().cpu_fault_deferrals == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  w.set(go_word, 1);
+  const auto [seen, ended] = access.get();
+  EXPECT_EQ(seen, 42u);
+  EXPECT_EQ(ended, 1u) << "the CPU access returned while the kernel still ran";
+  mgr.synchronize(s1);
+}
+
 }  // namespace uvm::testing
