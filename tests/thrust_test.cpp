@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <numeric>
@@ -188,12 +189,17 @@ TEST(Thrust, WorkEnqueuedAfterTheAlgorithmWaitsForIt) {
   {
     uvm::launch_scope scope = mgr.begin_launch({uvm::writes(a)});
     std::uint32_t* d = scope.device_pointer(a.data());
-    const auto slow_ones = [first = true](std::uint32_t) mutable -> std::uint32_t {
-      if (std::exchange(first, false)) std::this_thread::sleep_for(200ms);
+    std::atomic<bool> running{false};
+    const auto slow_ones = [first = true, &running](std::uint32_t) mutable -> std::uint32_t {
+      if (std::exchange(first, false)) {
+        running = true;
+        std::this_thread::sleep_for(200ms);
+      }
       return 1;
     };
     std::thread later([&] {  // enqueues the next kernel while the algorithm sleeps
-      std::this_thread::sleep_for(50ms);
+      const auto end = std::chrono::steady_clock::now() + 10s;
+      while (!running && std::chrono::steady_clock::now() < end) std::this_thread::yield();
       scope.parallel_for(n, [d](std::size_t i) { d[i] += 1; });
     });
     thrust::transform(uvm::thrust::par(scope), d, d + n, d, slow_ones);
