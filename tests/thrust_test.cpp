@@ -236,8 +236,15 @@ TEST(Thrust, PolicyWaitsBoundedAndRefusesAnEndedScope) {
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<std::uint32_t>(n - i);
   uvm::launch_scope scope = mgr.begin_launch({uvm::writes(a)});
   std::uint32_t* d = scope.device_pointer(a.data());
-  scope.parallel_for(1, [](std::size_t) { std::this_thread::sleep_for(300ms); });
+  // The kernel holds the stream until the bounded wait has failed (not for a fixed 300 ms, which
+  // a loaded machine can outlast before the policy is asked for).
+  std::atomic<bool> release{false};
+  scope.parallel_for(1, [&release](std::size_t) {
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+  });
   EXPECT_THROW(uvm::thrust::emulated_policy(scope, 20ms), uvm::timeout);
+  release = true;
   // The abandoned hold lets the stream go on; the next policy waits for the slow kernel.
   const std::uint64_t sum = uvm::thrust::with_policy(scope, [&](auto&& policy) {
     thrust::sort(policy, d, d + n);
