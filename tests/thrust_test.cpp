@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <numeric>
@@ -188,12 +189,17 @@ TEST(Thrust, WorkEnqueuedAfterTheAlgorithmWaitsForIt) {
   {
     uvm::launch_scope scope = mgr.begin_launch({uvm::writes(a)});
     std::uint32_t* d = scope.device_pointer(a.data());
-    const auto slow_ones = [first = true](std::uint32_t) mutable -> std::uint32_t {
-      if (std::exchange(first, false)) std::this_thread::sleep_for(200ms);
+    std::atomic<bool> running{false};
+    const auto slow_ones = [first = true, &running](std::uint32_t) mutable -> std::uint32_t {
+      if (std::exchange(first, false)) {
+        running = true;
+        std::this_thread::sleep_for(200ms);
+      }
       return 1;
     };
     std::thread later([&] {  // enqueues the next kernel while the algorithm sleeps
-      std::this_thread::sleep_for(50ms);
+      const auto end = std::chrono::steady_clock::now() + 10s;
+      while (!running && std::chrono::steady_clock::now() < end) std::this_thread::yield();
       scope.parallel_for(n, [d](std::size_t i) { d[i] += 1; });
     });
     thrust::transform(uvm::thrust::par(scope), d, d + n, d, slow_ones);
@@ -230,8 +236,15 @@ TEST(Thrust, PolicyWaitsBoundedAndRefusesAnEndedScope) {
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<std::uint32_t>(n - i);
   uvm::launch_scope scope = mgr.begin_launch({uvm::writes(a)});
   std::uint32_t* d = scope.device_pointer(a.data());
-  scope.parallel_for(1, [](std::size_t) { std::this_thread::sleep_for(300ms); });
+  // The kernel holds the stream until the bounded wait has failed (not for a fixed 300 ms, which
+  // a loaded machine can outlast before the policy is asked for).
+  std::atomic<bool> release{false};
+  scope.parallel_for(1, [&release](std::size_t) {
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+  });
   EXPECT_THROW(uvm::thrust::emulated_policy(scope, 20ms), uvm::timeout);
+  release = true;
   // The abandoned hold lets the stream go on; the next policy waits for the slow kernel.
   const std::uint64_t sum = uvm::thrust::with_policy(scope, [&](auto&& policy) {
     thrust::sort(policy, d, d + n);

@@ -247,15 +247,17 @@ TEST(EmulatedBackend, FreeingDeviceMemoryWaitsForRunningKernels) {
   emulated_backend b(2);
   const stream s = b.create_stream("k");
   void* p = b.allocate_device(4096);
+  std::atomic<bool> started{false};
   std::atomic<bool> done{false};
   b.launch(
       1,
       [&](std::size_t, std::size_t) {
+        started = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         done = true;
       },
       s);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (!started) std::this_thread::yield();  // running, not only queued
   b.free_device(p);
   EXPECT_TRUE(done.load()) << "free_device returned while a kernel ran";
   ASSERT_TRUE(b.wait(b.record(s), patience));

@@ -4,13 +4,26 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <thread>
 
 namespace uvm::detail {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Whether thread `tid` of this process is asleep (state S in /proc: blocked in a system call).
+bool asleep(pid_t tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat;
+  std::getline(f, stat);
+  const auto close = stat.rfind(')');  // the state follows the command name, which may hold ')'
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'S';
+}
 
 TEST(PageTable, StartsUnpopulatedWithoutFlags) {
   page_table t(1000);
@@ -59,8 +72,15 @@ TEST(PageTable, WaiterWakesWhenThePageIsPublished) {
   page_table t(1);
   page_word w = t.load(0);
   ASSERT_TRUE(t.try_claim(0, w));
+  const pid_t waiter = gettid();
   std::thread owner([&] {
-    std::this_thread::sleep_for(50ms);
+    // Publishes once the waiter has registered on the word and is asleep (its only sleep after
+    // setting the bit is the futex wait), so the wake-up is what ends its wait.
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (((t.load(0) & waiters_bit) == 0 || !asleep(waiter)) &&
+           std::chrono::steady_clock::now() < end) {
+      std::this_thread::yield();
+    }
     t.publish(0, page_state::host_exclusive);
   });
   EXPECT_TRUE(t.wait_until_idle(0, deadline_after(10s)));

@@ -1,6 +1,7 @@
-// CPU threads, kernels and prefetches at once, from the public headers: stores through remote
-// mappings survive concurrent prefetches, and a CPU fault waits only for the kernels that were
-// in flight when it arrived.
+// CPU threads, kernels and prefetches at once: stores through remote mappings survive concurrent
+// prefetches (public headers), a launch after a waiting CPU fault waits for it (on the migrator,
+// whose waits the test can see), and CPU threads progress beside a relaunching thread.
+#include "tests/migration/device_rig.hpp"
 #include "tests/migration/emulated_config.hpp"
 
 #include <uvm/uvm.hpp>
@@ -58,44 +59,60 @@ TEST(Concurrency, StoresThroughRemoteMappingsSurvivePrefetchesToTheDevice) {
   EXPECT_EQ(lost, 0u) << "stores lost with " << prefetches << " prefetches during the kernel";
 }
 
+// On the migrator (tests/migration/device_rig.hpp), which shows when the CPU fault waits for
+// the kernel and when the later launch has arrived and is held back.
 TEST(Concurrency, ALaunchAfterAWaitingCpuFaultStartsAfterItIsServed) {
-  uvm::manager mgr(emulated());
-  auto a = mgr.allocate<int>(1000);
-  auto v = a.view();
-  std::atomic<bool> written{false};
+  using namespace uvm::detail;
+  device_rig rig(8);
+  managed_range& a = rig.allocate(1);
+  reinterpret_cast<std::uint32_t*>(a.base())[0] = 1;
+  ASSERT_NE(rig.mig.make_resident(a, 0, 1, true), nullptr);  // the page is the device's now
+  const stream first = rig.dev.create_stream("first");
+  const stream second = rig.dev.create_stream("second");
   std::atomic<bool> release{false};
-  const uvm::stream first = mgr.create_stream("first");
-  const uvm::stream second = mgr.create_stream("second");
-  mgr.parallel_for(
+  const auto t1 = rig.mig.begin_launch(first, {}, false);
+  rig.dev.launch(
       1,
-      [=, &written, &release](std::size_t) {
-        v.store(0, 1);  // the page is the device's now
-        written = true;
+      [&release](std::size_t, std::size_t) {
         const auto end = std::chrono::steady_clock::now() + 5s;
         while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
       },
       first);
-  while (!written) std::this_thread::yield();
+  rig.mig.end_launch(t1, rig.dev.record(first));
+  const std::uint64_t waiting_before = rig.tap.waiting_batches();
   std::atomic<int> cpu_read{-1};
-  std::thread cpu([&] { cpu_read = a[0]; });  // waits for the first kernel
-  std::this_thread::sleep_for(100ms);
+  std::thread cpu(
+      [&] { cpu_read = static_cast<int>(reinterpret_cast<std::uint32_t*>(a.base())[0]); });
+  // The CPU fault waits for the first kernel, and launches that may use its page wait for it.
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (rig.tap.waiting_batches() == waiting_before && std::chrono::steady_clock::now() < end) {
+    std::this_thread::yield();
+  }
+  ASSERT_GT(rig.tap.waiting_batches(), waiting_before) << "the CPU fault never waited";
   std::atomic<bool> second_saw_served{false};
+  const kernel_epochs::ticket arrival = rig.mig.position(second).before;
   std::thread launcher([&] {
-    int* p = a.data();
-    mgr.parallel_for(
+    const auto t = rig.mig.begin_launch(second, {}, false);
+    rig.dev.launch(
         1,
-        [&mgr, p, &second_saw_served](std::size_t) {
-          const uvm::page_state s = mgr.state_of(p);  // the CPU read: the only copy, or a duplicate
+        [&a, &second_saw_served](std::size_t, std::size_t) {
+          const uvm::page_state s = a.state_of(0);  // the CPU read: the only copy, or a duplicate
           second_saw_served = s == uvm::page_state::host_exclusive || s == uvm::page_state::shared;
         },
         second);
+    rig.mig.end_launch(t, rig.dev.record(second));
   });
-  std::this_thread::sleep_for(100ms);
+  // The launch has arrived (taken its ticket); it must be held back, not admitted.
+  while (rig.mig.position(second).before == arrival && std::chrono::steady_clock::now() < end) {
+    std::this_thread::yield();
+  }
+  ASSERT_GT(rig.mig.position(second).before, arrival) << "the launch never arrived";
+  EXPECT_FALSE(rig.mig.in_use(migrator::pages_of(a, 0, 1), {first.get()}))
+      << "the later launch was admitted while the CPU fault waited";
   release = true;
   cpu.join();
   launcher.join();
-  mgr.synchronize(first);
-  mgr.synchronize(second);
+  rig.synchronize();
   EXPECT_EQ(cpu_read.load(), 1);
   EXPECT_TRUE(second_saw_served.load()) << "the later launch overtook the waiting CPU fault";
 }

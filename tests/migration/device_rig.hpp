@@ -15,15 +15,43 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace uvm::detail {
 
 inline constexpr std::size_t page_bytes = 64 << 10;
 inline constexpr std::size_t words_per_page = page_bytes / 4;
+
+// The migrator as the fault service sees it, with what a test cannot read from the migrator:
+// how many CPU batches left faults waiting for kernels (their pages then hold launches back).
+class resolver_tap final : public fault_resolver {
+ public:
+  explicit resolver_tap(fault_resolver& inner) : inner_(inner) {}
+  /// CPU batches after which some faults waited for kernels in flight (counted once the
+  /// resolver holds launches back for them).
+  [[nodiscard]] std::uint64_t waiting_batches() const noexcept { return waiting_batches_.load(); }
+
+ private:
+  int do_resolve(managed_range& r, std::size_t page, access a) noexcept override {
+    return inner_.resolve(r, page, a);
+  }
+  void do_resolve_device(std::span<const fault_record> batch) noexcept override {
+    inner_.resolve_device(batch);
+  }
+  bool do_poll() noexcept override { return inner_.poll(); }
+  void do_cpu_faults_waiting(bool waiting) noexcept override {
+    inner_.cpu_faults_waiting(waiting);
+    if (waiting) waiting_batches_.fetch_add(1);
+  }
+
+  fault_resolver& inner_;
+  std::atomic<std::uint64_t> waiting_batches_{0};
+};
 
 struct device_rig {
   /// `b` and `src`, if given, replace the rig's emulated backend and the process's signal fault
@@ -34,7 +62,8 @@ struct device_rig {
       : dev(b != nullptr ? *b : own_backend),
         source(uvm::testing::test_fault_source()),
         mig(dev, stats, migrator::settings{page_bytes, frames * page_bytes, timeout}),
-        service(mig, events),
+        tap(mig),
+        service(tap, events),
         ctx{src != nullptr ? src : source.get(), &stats, &events, &service, timeout},
         control(static_cast<mailbox_control*>(dev.allocate_device(sizeof(mailbox_control)))) {
     mig.set_mailbox(
@@ -79,6 +108,7 @@ struct device_rig {
   event_ring events;
   std::shared_ptr<fault_source> source;
   migrator mig;
+  resolver_tap tap;  // between the migrator and the service
   fault_service service;
   fault_context ctx;
   mailbox_control* control;

@@ -38,6 +38,16 @@ kernel_epochs::ticket launch_until(emulated_backend& b, kernel_epochs& k, const 
 constexpr page_use range0{0, 0, 16};
 constexpr page_use range1{1, 0, 16};
 
+// Waits (bounded) until a launch has arrived in begin(): it took ticket `arrival` and is now
+// either held back or admitted (both under the lock that next() takes). An admitted launch is in
+// use (undeclared: of every range) until its end(), which follows its `launched` store: so check
+// in_use() before `launched`.
+void arrive(kernel_epochs& k, kernel_epochs::ticket arrival) {
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (k.next() == arrival && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+  ASSERT_GT(k.next(), arrival) << "the launch never reached begin()";
+}
+
 TEST(KernelEpochs, AnEpochEndsOnceWhenItsLastKernelFinishes) {
   emulated_backend b;
   kernel_epochs k(b, 1s);
@@ -178,13 +188,15 @@ TEST(KernelEpochs, LaunchesThatMayUseAWaitingCpuFaultsPagesWaitForIt) {
   const auto elsewhere = k.begin(s, std::vector<page_use>{{1, 0, 4}}, true);
   k.end(elsewhere, nullptr);
   std::atomic<bool> launched{false};
+  const kernel_epochs::ticket arrival = k.next();
   std::thread launcher([&] {
     const auto t = k.begin(s, {}, false);
     launched = true;
     k.end(t, nullptr);
   });
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(launched.load()) << "a launch overtook the waiting CPU fault";
+  arrive(k, arrival);
+  EXPECT_FALSE(k.in_use(range1)) << "a launch overtook the waiting CPU fault";
+  EXPECT_FALSE(launched.load());
   k.cpu_waiters({});
   launcher.join();
   EXPECT_TRUE(launched.load());
@@ -196,7 +208,8 @@ TEST(KernelEpochs, AQueuedMoveHoldsBackOtherStreamsOnly) {
   const stream s1 = b.create_stream("one");
   const stream s2 = b.create_stream("two");
   std::atomic<bool> go{false};
-  const auto older = launch_until(b, k, s2, go);
+  // Declared on range0 only, so that range1 shows whether the held-back launch was admitted.
+  const auto older = launch_until(b, k, s2, go, {range0}, true);
   const std::vector<page_use> back{range0};
   const auto w = k.add_waiter(back, s1);
   EXPECT_GT(w, older);
@@ -206,13 +219,15 @@ TEST(KernelEpochs, AQueuedMoveHoldsBackOtherStreamsOnly) {
   EXPECT_FALSE(k.in_use(range0, w, s2.get())) << "later kernels are not waited for";
   k.end(same, nullptr);
   std::atomic<bool> launched{false};
+  const kernel_epochs::ticket arrival = k.next();
   std::thread launcher([&] {
     const auto t = k.begin(s2, {}, false);
     launched = true;
     k.end(t, nullptr);
   });
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(launched.load()) << "a launch on another stream overtook the queued move";
+  arrive(k, arrival);
+  EXPECT_FALSE(k.in_use(range1)) << "a launch on another stream overtook the queued move";
+  EXPECT_FALSE(launched.load());
   k.remove_waiter(w);
   launcher.join();
   go = true;
