@@ -7,6 +7,12 @@ device_probe probe_cuda_devices() noexcept {
   return {0, "this build of uvm has no CUDA support (UVM_CUDA=OFF or no toolkit found)"};
 }
 
+device_capabilities probe_cuda_capabilities(int) noexcept {
+  device_capabilities c;
+  c.name = probe_cuda_devices().reason;
+  return c;
+}
+
 std::unique_ptr<backend> make_backend(backend_kind) {
   // resolve_backend never answers `cuda` in this build: the probe finds no device.
   return std::make_unique<emulated_backend>();

@@ -26,5 +26,46 @@ TEST(DeviceProbe, AskingForCudaWithoutADeviceIsAClearError) {
   }
 }
 
+TEST(DeviceCapabilities, EveryMissingOrUnknownCapabilityTakesItsFallback) {
+  device_capabilities all;
+  all.device = 0;
+  all.host_register_read_only = 1;
+  all.host_pointer_for_registered_mem = 1;
+  all.stream_wait_value = 1;
+  const backend_paths fast = choose_paths(all);
+  EXPECT_TRUE(fast.zero_source_read_only);
+  EXPECT_TRUE(fast.host_pointer_on_device);
+  EXPECT_TRUE(fast.gates_wait_value);
+  for (const int missing : {0, -1}) {  // absent, and a query that failed
+    device_capabilities c = all;
+    c.host_register_read_only = missing;
+    EXPECT_FALSE(choose_paths(c).zero_source_read_only);
+    EXPECT_TRUE(choose_paths(c).gates_wait_value);
+    c = all;
+    c.host_pointer_for_registered_mem = missing;
+    EXPECT_FALSE(choose_paths(c).host_pointer_on_device);
+    c = all;
+    c.stream_wait_value = missing;
+    EXPECT_FALSE(choose_paths(c).gates_wait_value);
+    EXPECT_TRUE(choose_paths(c).zero_source_read_only);
+  }
+  const std::string line = describe(device_capabilities{}, backend_paths{});
+  EXPECT_NE(line.find("read-write (fallback)"), std::string::npos) << line;
+  EXPECT_NE(line.find("cudaHostGetDevicePointer (fallback)"), std::string::npos) << line;
+  EXPECT_NE(line.find("host functions (fallback)"), std::string::npos) << line;
+  device_capabilities named;
+  named.name = "a \"quoted\" device";
+  const std::string json = to_json(named, fast);
+  EXPECT_NE(json.find(R"("name": "a \"quoted\" device")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("zero_source": "read_only")"), std::string::npos) << json;
+}
+
+TEST(DeviceCapabilities, WithoutADeviceTheProbeSaysWhy) {
+  if (probe_cuda_devices().devices > 0) GTEST_SKIP() << "a CUDA device is present";
+  const device_capabilities c = probe_cuda_capabilities(0);
+  EXPECT_EQ(c.device, -1);
+  EXPECT_FALSE(c.name.empty());
+}
+
 }  // namespace
 }  // namespace uvm::detail

@@ -2,10 +2,12 @@
 
 #include "host/backend/cuda/cuda_check.hpp"
 #include "host/common/check.hpp"
+#include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 
 #include <cuda.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -93,6 +95,10 @@ cudaStream_t native(const stream& s) {
 
 cuda_backend::cuda_backend(int device) : device_(device) {
   UVM_CUDA_TRY(cudaSetDevice(device));
+  // Every optional capability once, before anything depends on one; the paths taken are logged.
+  capabilities_ = probe_cuda_capabilities(device);
+  paths_ = choose_paths(capabilities_);
+  log().info("cuda backend: {}", describe(capabilities_, paths_));
   cudaStream_t s = nullptr;
   UVM_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   zeroing_ = s;
@@ -104,6 +110,7 @@ cuda_backend::cuda_backend(int device) : device_(device) {
   UVM_CUDA_TRY(cudaHostGetDevicePointer(&gate_words_device_, words, 0));
   slot_values_.assign(gate_slots, 0);
   for (std::uint32_t i = gate_slots; i-- > 0;) free_slots_.push_back(i);
+  if (!paths_.gates_wait_value) return;  // host functions wait for the gates
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found{};
   if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &fn, 12000, cudaEnableDefault,
@@ -111,7 +118,7 @@ cuda_backend::cuda_backend(int device) : device_(device) {
       found == cudaDriverEntryPointSuccess) {
     wait_value_.store(fn);
   } else {
-    cudaGetLastError();
+    cudaGetLastError();  // this call's own error
   }
 }
 
@@ -195,9 +202,28 @@ void cuda_backend::do_free_device(void* p) noexcept {
 void* cuda_backend::do_register_host(void* p, std::size_t bytes, host_registration how) {
   // A read-only mapping (the zero-page source) must say so: without
   // pageableMemoryAccessUsesHostPageTables (x86/PCIe), CUDA refuses it otherwise.
-  const unsigned flags = cudaHostRegisterMapped | cudaHostRegisterPortable |
-                         (how == host_registration::read_only ? cudaHostRegisterReadOnly : 0u);
-  UVM_CUDA_TRY(cudaHostRegister(p, bytes, flags));
+  constexpr unsigned flags = cudaHostRegisterMapped | cudaHostRegisterPortable;
+  if (how == host_registration::read_write) {
+    UVM_CUDA_TRY(cudaHostRegister(p, bytes, flags));
+  } else if (paths_.zero_source_read_only) {
+    UVM_CUDA_TRY(cudaHostRegister(p, bytes, flags | cudaHostRegisterReadOnly));
+  } else {
+    // No read-only registration on this device: pin the pages from a writable mapping, then
+    // make it read-only again. The pinned pages stay (the device only reads them); the caller's
+    // read-only mappings are private zero pages, so breaking their sharing costs only memory.
+    if (mprotect(p, bytes, PROT_READ | PROT_WRITE) != 0) {
+      throw_system("mprotect of a read-only mapping for its registration", errno);
+    }
+    const cudaError_t e = cudaHostRegister(p, bytes, flags);
+    if (mprotect(p, bytes, PROT_READ) != 0 && e == cudaSuccess) {
+      const int err = errno;
+      cudaHostUnregister(p);
+      throw_system("mprotect of a registered mapping back to read-only", err);
+    }
+    if (e != cudaSuccess) {
+      throw_cuda(e, "cudaHostRegister (read-only fallback)", __FILE__, __LINE__);
+    }
+  }
   void* device_address = nullptr;
   UVM_CUDA_TRY(cudaHostGetDevicePointer(&device_address, p, 0));
   return device_address;

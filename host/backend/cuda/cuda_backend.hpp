@@ -10,6 +10,7 @@
 // nothing the runtime issues needs an SM: page-table entries are published by cudaMemcpyAsync.
 
 #include "host/backend/backend.hpp"
+#include "host/backend/device_probe.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -24,6 +25,10 @@ class cuda_backend final : public backend {
   /// @throws uvm::cuda_error if `device` cannot be used.
   explicit cuda_backend(int device = 0);
   ~cuda_backend() override;
+
+  /// What the device offers, queried once at start, and the paths taken for what it lacks.
+  [[nodiscard]] const device_capabilities& capabilities() const noexcept { return capabilities_; }
+  [[nodiscard]] const backend_paths& paths() const noexcept { return paths_; }
 
  private:
   struct cuda_gate;
@@ -49,6 +54,8 @@ class cuda_backend final : public backend {
   std::string do_take_error() override;
 
   int device_;
+  device_capabilities capabilities_;
+  backend_paths paths_;
   // Gates: 32-bit words in one registered host page that streams wait on with
   // cuStreamWaitValue32 (from the driver's entry point: no link to libcuda), or, where the
   // driver lacks stream memory operations, with a host function that waits for the word.
