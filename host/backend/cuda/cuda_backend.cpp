@@ -287,8 +287,8 @@ bool cuda_backend::do_query(const event& e) noexcept {
   if (r != cudaSuccess) {
     // A failed stream (a kernel fault, a lost device) never completes its events: report the
     // event as finished, keep the real error for take_error (once), and let waits end now
-    // instead of at their timeout.
-    cudaGetLastError();
+    // instead of at their timeout. The error is not cleared: an illegal address in the
+    // application's own kernel is the application's to see.
     try {
       const std::lock_guard lock(error_mutex_);
       if (error_.empty()) {
