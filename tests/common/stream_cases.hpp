@@ -405,4 +405,22 @@ TEST(Streams, FreeingARangeWaitsOnlyForKernelsThatMayUseIt) {
   EXPECT_EQ(mgr.stats().live_ranges, 1u);
 }
 
+// The device's error words are read on the runtime's own control stream: synchronize(s) of an
+// idle stream does not wait behind a kernel on the default stream (which holds until opened, or
+// 25 s: had synchronize waited for it, it has ended by the time synchronize returns).
+TEST(Streams, SynchronizingAnIdleStreamDoesNotWaitForADefaultStreamKernel) {
+  config cfg = stream_config();
+  cfg.fault_timeout = std::chrono::seconds(60);  // past the kernel's own 25 s bound
+  manager mgr(cfg);
+  const stream s2 = mgr.create_stream("idle");
+  auto a = mgr.allocate<std::uint32_t>(8 * (64 << 10) / 4);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, stream{});  // the default stream
+  mgr.synchronize(s2);
+  EXPECT_EQ(w.get(ended_word), 0u) << "synchronize(s2) waited for the default stream's kernel";
+  w.set(go_word, 1);
+  mgr.synchronize();
+  EXPECT_EQ(w.get(ended_word), 1u);
+}
+
 }  // namespace uvm::testing
