@@ -40,7 +40,7 @@ runtime::runtime(config cfg)
               cfg_.thrashing_migrations, cfg_.thrashing_lapse,
               /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote,
               cfg_.custom_eviction, cfg_.custom_prefetch, timeline_.get()})),
-      moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout)),
+      moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout, issue_)),
       service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(),
                                                timeline_.get())),
       ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get(),
@@ -360,16 +360,21 @@ void runtime::end_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept {
 }
 
 void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s) {
+  const std::lock_guard issue(issue_);
   backend_->launch(n, std::move(body), stream_of(s));
 }
 
 void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeout) {
   UVM_NVTX_FUNC_RANGE();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto left = [&] { return deadline - std::chrono::steady_clock::now(); };
   const event done = backend_->record(stream_of(s));
   // A stream's work includes its kernels and its queued moves (their gates are on it). The
-  // default stream synchronises with every stream, as CUDA's device-wide synchronize does.
+  // default stream synchronises with every stream, as CUDA's device-wide synchronize does: with
+  // the work issued before the call, not with launches and moves that other threads issue
+  // meanwhile (waiting for those could never end while a thread keeps launching).
   if (!backend_->wait(done, timeout) ||
-      (s.is_default() && (!migrator_->wait_kernels(timeout) || !moves_->wait_idle(timeout)))) {
+      (s.is_default() && (!migrator_->wait_launched(left()) || !moves_->wait_queued(left())))) {
     throw uvm::timeout(fmt::format(
         "uvm::manager::synchronize: the work did not finish within {} ms", timeout.count()));
   }

@@ -126,6 +126,9 @@ class runtime {
   std::atomic<std::uint32_t> epoch_{0};
   std::unique_ptr<detail::backend> backend_;
   std::unique_ptr<migrator> migrator_;
+  // Held while work is enqueued on a stream (a kernel; a queued move's event and gate), so the
+  // order in which such calls take effect is the order their stream runs them.
+  std::mutex issue_;
   std::unique_ptr<move_queue> moves_;  // stream-ordered prefetches and discards
   mailbox_control* control_ = nullptr;  // device memory
   std::byte* words_ = nullptr;          // a registered host page: control words read back

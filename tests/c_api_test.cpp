@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <vector>
 #include <new>
 #include <string>
 #include <thread>
@@ -69,6 +71,43 @@ TEST(CApi, LastErrorIsPerThread) {
     EXPECT_STREQ(uvmGetLastErrorMessage(), "");
   }).join();
   EXPECT_EQ(uvmGetLastError(), uvmErrorInvalidValue);
+}
+
+TEST(CApi, PrefetchesFromManyThreadsOnTheDefaultStreamAllRun) {
+  // uvmMemPrefetchAsync(..., 0) from 8 threads at once, then uvmDeviceSynchronize: the stream
+  // runs every prefetch and never stops (it hung for good about half the time).
+  constexpr unsigned threads = 8;
+  constexpr unsigned rounds = 100;
+  constexpr std::size_t bytes = 256 << 10;
+  std::atomic<unsigned> arrived{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      void* p = nullptr;
+      if (uvmMallocManaged(&p, bytes, uvmMemAttachGlobal) != uvmSuccess) {
+        failed.store(true);
+        ADD_FAILURE() << "uvmMallocManaged: " << uvmGetLastErrorMessage();
+      }
+      for (unsigned round = 0; round < rounds && !failed.load(); ++round) {
+        arrived.fetch_add(1);
+        while (arrived.load() < (round + 1) * threads && !failed.load()) std::this_thread::yield();
+        static_cast<unsigned char*>(p)[t] = static_cast<unsigned char>(round);
+        const int to = round % 2 == 0 ? 0 : uvmCpuDeviceId;
+        if (uvmMemPrefetchAsync(p, bytes, to, nullptr) != uvmSuccess ||
+            uvmDeviceSynchronize() != uvmSuccess) {
+          if (!failed.exchange(true)) {
+            ADD_FAILURE() << "thread " << t << ", round " << round << ": "
+                          << uvmGetErrorName(uvmPeekAtLastError()) << ": "
+                          << uvmGetLastErrorMessage();
+          }
+        }
+      }
+      if (p != nullptr) EXPECT_EQ(uvmFree(p), uvmSuccess);
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  EXPECT_FALSE(failed.load());
 }
 
 TEST(CApi, UnservedKernelAccessIsDeviceFaultOnce) {

@@ -121,7 +121,9 @@ class manager {
   /// change is stream-ordered: it takes effect once the work queued on `s` before it finishes
   /// (until then both attachments count; on an idle stream at once on the emulated device, within
   /// microseconds on a GPU). A kernel that accesses memory it may not use gets a
-  /// device error naming the range (synchronize throws uvm::device_fault), not a hang.
+  /// device error naming the range (synchronize throws uvm::device_fault), not a hang, whatever
+  /// the page's state (also in a device frame) as long as no kernel that may use the range runs
+  /// at the same time (the device cannot tell kernels apart; docs/api.md).
   /// @param bytes 0 or the range's size: attachment is per allocation, as CUDA requires there.
   /// @throws uvm::invalid_argument if `p` does not start a live range, or `bytes` is neither.
   void attach(const void* p, std::size_t bytes, attach_kind k, const stream& s = {});
@@ -131,7 +133,9 @@ class manager {
   /// @brief Runs `f(i)` for every i in [0, n) as a kernel on `s`, asynchronously (like a kernel
   /// launch). `f` reaches managed memory through device views (typed_range::view()); pages move
   /// to the device on demand. The launch opens an epoch: CPU accesses to device-held pages it
-  /// may use (see attach) wait until it finishes. Call synchronize() to wait and collect device
+  /// may use (see attach) wait until it finishes; CPU accesses to host-held pages go ahead at
+  /// once (coherence is per page: unordered CPU and kernel accesses to the same data race, as
+  /// on a GPU with concurrent managed access). Call synchronize() to wait and collect device
   /// errors.
   ///
   /// On the emulated device `f` runs on a pool of CPU threads.
@@ -173,7 +177,9 @@ class manager {
 
   /// @brief Waits for the work queued on `s` to finish (its kernels, copies, prefetches and
   /// discards), as cudaStreamSynchronize; on the default stream, for all of the manager's
-  /// device work, as cudaDeviceSynchronize.
+  /// device work issued before the call on every stream (not for what other threads issue
+  /// while it waits), as cudaDeviceSynchronize. Every member is thread-safe: operations that
+  /// threads queue on one stream at once run in the order their calls took effect.
   /// @throws uvm::device_fault if a kernel could not access a page within the fault timeout, or
   /// accessed memory it may not use (see attach); the message names the page and range;
   /// reported once.

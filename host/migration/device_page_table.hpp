@@ -41,7 +41,18 @@ class device_page_table {
   void set(std::size_t page, device_pte e) noexcept { shadow_[page] = e; }
 
   /// Enqueues the copy of entries [first, first + count) to the device on `s`, as one transfer.
+  /// While the table is masked, the entries go out masked (see mask()).
   void publish(std::size_t first, std::size_t count, const stream& s);
+
+  /// Enqueues on `s` the whole table with every entry masked: not valid, not writable, denied
+  /// (frame and flag bits kept in the shadow, which does not change), so a kernel's access to
+  /// any page of the range reports a device error instead of reaching its frame or its host
+  /// page. Until unmask(), publish() sends masked entries too. Refresh the device bits first:
+  /// they are overwritten.
+  void mask(const stream& s);
+  /// Enqueues on `s` the shadow, as it is, over the masked table; publish() sends it as is again.
+  void unmask(const stream& s);
+  [[nodiscard]] bool masked() const noexcept { return masked_; }
 
   /// Reads the device table into a bounce buffer on `s` and ORs the dirty and accessed bits of
   /// every entry for which `may_merge(page)` holds into the shadow. Call only while no kernel
@@ -62,7 +73,9 @@ class device_page_table {
   device_pte* device_ = nullptr;
   device_pte* shadow_ = nullptr;  // pinned (registered) host memory
   device_pte* bounce_ = nullptr;  // pinned: the device table read back
+  device_pte* staged_ = nullptr;  // pinned: masked entries on their way to the device
   bool stale_ = false;
+  bool masked_ = false;
 };
 
 }  // namespace uvm::detail

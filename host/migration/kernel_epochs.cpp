@@ -217,6 +217,23 @@ attach_kind kernel_epochs::attachment(std::uint32_t range) noexcept {
   return it == bindings_.end() ? attach_kind::global : it->second.back().kind;
 }
 
+void kernel_epochs::restricted(std::vector<restricted_range>& out) {
+  out.clear();
+  const std::lock_guard lock(mutex_);
+  for (auto& [range, b] : bindings_) {
+    retire_bindings(b);
+    if (b.size() == 1 && b.front().kind == attach_kind::global) {
+      out.push_back({range, true});  // global again: every kernel may use it
+      continue;
+    }
+    const page_use whole{range, 0, std::numeric_limits<std::size_t>::max() / 2};
+    const bool used = std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
+      return e.admitted && !(e.done && backend_.query(e.done)) && may_use(e, whole);
+    });
+    out.push_back({range, used});
+  }
+}
+
 void kernel_epochs::forget(std::uint32_t range) noexcept {
   const std::lock_guard lock(mutex_);
   bindings_.erase(range);

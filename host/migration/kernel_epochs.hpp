@@ -98,6 +98,14 @@ class kernel_epochs {
   void attach(std::uint32_t range, attach_kind k, const stream& s, event effective);
   /// The latest attachment asked for (effective or not).
   [[nodiscard]] attach_kind attachment(std::uint32_t range) noexcept;
+  /// A range attached other than `global` at some time, and whether an admitted kernel in
+  /// flight may use it (always, once it is global again).
+  struct restricted_range {
+    std::uint32_t range;
+    bool used;
+  };
+  /// Every such range, into `out` (cleared first). @throws std::bad_alloc
+  void restricted(std::vector<restricted_range>& out);
   /// The range's id is free again: it is global, as a new range is.
   void forget(std::uint32_t range) noexcept;
 

@@ -200,7 +200,37 @@ kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const pa
   }
   declared_.clear();  // the launch uses what was placed for it; the next one declares anew
   clear_denied();
+  mask_restricted_ranges();
   return t;
+}
+
+void migrator::mask_restricted_ranges() {
+  try {
+    epochs_.restricted(restricted_);
+    bool changed = false;
+    for (const kernel_epochs::restricted_range& rr : restricted_) {
+      managed_range* r = range_of(rr.range);
+      if (r == nullptr) continue;
+      device_page_table& t = table_of(*r);
+      if (rr.used == !t.masked()) continue;
+      if (rr.used) {
+        t.unmask(h2d_);
+      } else {
+        // The device's dirty and accessed bits go into the shadow first: masking overwrites
+        // them. No kernel that may use the range runs, so they are final; if they cannot be
+        // read, the range stays unmasked (its faults are still denied).
+        refresh_device_bits(*r);
+        if (t.stale()) continue;
+        t.mask(h2d_);
+      }
+      changed = true;
+    }
+    if (changed && !entries_landed()) {
+      log().error("masking the entries of ranges attached elsewhere did not complete in time");
+    }
+  } catch (const std::exception& e) {
+    log().error("masking the entries of ranges attached elsewhere failed: {}", e.what());
+  }
 }
 
 void migrator::end_launch(kernel_epochs::ticket t, event e) {

@@ -103,8 +103,12 @@ class migrator final : public fault_resolver {
   kernel_epochs::ticket begin_launch(const stream& s, std::span<const page_use> uses,
                                      bool declared);
   void end_launch(kernel_epochs::ticket t, event e);
-  /// Waits for every kernel in flight. @return false if some were still running at `timeout`.
+  /// Waits until no kernel is in flight, those launched meanwhile included. @return false if
+  /// some were still running at `timeout`.
   bool wait_kernels(std::chrono::nanoseconds timeout);
+  /// Waits for the kernels launched before the call, not for those launched meanwhile (what a
+  /// device-wide synchronize waits for). @return false if some still ran at `timeout`.
+  bool wait_launched(std::chrono::nanoseconds timeout) { return epochs_.wait(timeout); }
   /// Waits for the kernels in flight now that may use a page of `r`, not for those launched
   /// meanwhile (what a free waits for: a later launch cannot have been given the memory).
   /// @return false if they still ran at `timeout`.
@@ -310,6 +314,11 @@ class migrator final : public fault_resolver {
   // and the waiting lanes report the error instead of waiting. Cleared before the next launch.
   void deny(managed_range& r, std::size_t page);
   void clear_denied();
+  // Attachment for pages already mapped on the device: before a kernel starts, the tables of
+  // ranges that no admitted kernel may use are masked (every access is a device error, whatever
+  // the page's state) and those that one may use are unmasked; the entries land before the
+  // kernel is enqueued.
+  void mask_restricted_ranges();
   // Enqueues the entries of moves [first, last) (in page order) on `s`, one copy per run of
   // neighbouring pages; `published`, if given, counts the moves whose entry is enqueued.
   void publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
@@ -428,6 +437,7 @@ class migrator final : public fault_resolver {
   std::vector<managed_range*> ranges_;   // by range id; null where free
   std::vector<std::unique_ptr<device_page_table>> tables_;  // by range id
   std::vector<page_ref> denied_;         // entries published with pte_denied
+  std::vector<kernel_epochs::restricted_range> restricted_;  // mask_restricted_ranges' scratch
   std::vector<page_use> cpu_waiting_;    // CPU faults of the current batch waiting for kernels
   std::vector<declared_span> declared_;  // made resident since the last begin_launch
   std::vector<chunk> stalled_;           // copies not landed within the timeout

@@ -12,8 +12,9 @@
 
 namespace uvm::detail {
 
-move_queue::move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout)
-    : backend_(b), migrator_(m), timeout_(timeout), worker_([this] { run(); }) {}
+move_queue::move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout,
+                       std::mutex& issue)
+    : backend_(b), migrator_(m), timeout_(timeout), issue_(issue), worker_([this] { run(); }) {}
 
 move_queue::~move_queue() {
   stop();
@@ -38,6 +39,11 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
     if (i.what != op::to_device) back.push_back(migrator::pages_of(*i.range, i.first, i.count));
   }
   r.items = std::move(items);
+  // The worker runs a stream's operations in queue order, the first one once its event has
+  // completed: the queue must hold them in the stream's order. Two threads that interleaved
+  // event and gate (A's event, A's gate, B's event, B's gate, B queued first) would leave B
+  // first in the queue behind A's closed gate, and the stream stuck for good.
+  const std::lock_guard issue(issue_);
   r.start = backend_.record(s);
   if (back.empty()) {
     r.at = migrator_.position(s);
@@ -48,6 +54,7 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
   try {
     r.after = backend_.enqueue_gate(s);
     const std::lock_guard lock(mutex_);
+    r.id = next_id_++;
     queue_.push_back(std::move(r));
   } catch (...) {
     if (r.waits) migrator_.remove_waiter(r.at);
@@ -159,9 +166,13 @@ bool move_queue::wait_range(const managed_range* r, std::chrono::nanoseconds tim
   });
 }
 
-bool move_queue::wait_idle(std::chrono::nanoseconds timeout) noexcept {
+bool move_queue::wait_queued(std::chrono::nanoseconds timeout) noexcept {
   std::unique_lock lock(mutex_);
-  return done_.wait_for(lock, timeout, [&] { return queue_.empty(); });
+  const std::uint64_t before = next_id_;
+  return done_.wait_for(lock, timeout, [&] {
+    return std::none_of(queue_.begin(), queue_.end(),
+                        [before](const request& q) { return q.id < before; });
+  });
 }
 
 void move_queue::stop() noexcept {

@@ -12,6 +12,11 @@
 // (the fairness of kernel_epochs). Operations are picked in queue order among those ready, one
 // at a time per stream. A failure is kept and reported by the next take_error() (the manager's
 // synchronize), as CUDA reports asynchronous errors.
+//
+// Operations that threads queue on one stream at once run in the order in which their calls took
+// effect: the event, the gate and the queue entry of one operation are made under the stream
+// issue lock (which kernel launches take too), so no other operation or kernel lands between an
+// operation's event and its gate, and the queue's order per stream is the stream's order.
 
 #include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
@@ -40,7 +45,8 @@ class move_queue {
   };
 
   /// Starts the worker thread ("uvm-moves"). `timeout` bounds an operation's wait for kernels.
-  move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout);
+  /// `issue` is the lock that every enqueue of work on a stream (kernels included) holds.
+  move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout, std::mutex& issue);
   /// stop().
   ~move_queue();
   move_queue(const move_queue&) = delete;
@@ -57,8 +63,9 @@ class move_queue {
   /// @return false if one still did at `timeout`.
   [[nodiscard]] bool wait_range(const managed_range* r, std::chrono::nanoseconds timeout) noexcept;
 
-  /// Waits until nothing is queued (a device-wide synchronize). @return false at `timeout`.
-  [[nodiscard]] bool wait_idle(std::chrono::nanoseconds timeout) noexcept;
+  /// Waits until the operations queued before the call have run, not those queued meanwhile
+  /// (a device-wide synchronize). @return false at `timeout`.
+  [[nodiscard]] bool wait_queued(std::chrono::nanoseconds timeout) noexcept;
 
   /// The first failure of a queued operation since the last call, or "".
   [[nodiscard]] std::string take_error();
@@ -70,6 +77,7 @@ class move_queue {
  private:
   static constexpr std::size_t max_queued = 512;  // below the CUDA backend's gate slots
   struct request {
+    std::uint64_t id;  // in queue order
     std::vector<item> items;
     stream on;
     event start;  // the work queued on `on` before the operation
@@ -90,11 +98,13 @@ class move_queue {
   backend& backend_;
   migrator& migrator_;
   std::chrono::nanoseconds timeout_;
+  std::mutex& issue_;  // held from an operation's event to its place in queue_
   std::mutex mutex_;
   std::condition_variable wake_;  // the worker: new work, or stop
   std::condition_variable done_;  // wait_range: an operation finished
   std::list<request> queue_;      // in queue order; a running one stays until it is done
   std::string error_;
+  std::uint64_t next_id_ = 0;
   bool stopping_ = false;
   std::mutex join_mutex_;
   std::thread worker_;  // last: starts once everything above exists

@@ -423,4 +423,174 @@ TEST(Streams, SynchronizingAnIdleStreamDoesNotWaitForADefaultStreamKernel) {
   EXPECT_EQ(w.get(ended_word), 1u);
 }
 
+// Every thread that queues work on one stream at once: the stream runs the operations in the
+// order their calls took effect, and never stops. (Two threads whose event and gate
+// interleaved left the later operation first in the queue, behind the earlier one's closed
+// gate: the stream hung for good, and every synchronize timed out.)
+inline void prefetch_from_threads(manager& mgr, const stream& s) {
+  constexpr unsigned threads = 8;
+  constexpr unsigned rounds = 200;
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  std::vector<typed_range<std::uint32_t>> ranges;
+  for (unsigned t = 0; t < threads; ++t) {
+    ranges.push_back(mgr.allocate<std::uint32_t>(2 * per_page));
+    ranges.back()[0] = t + 1;
+  }
+  std::atomic<unsigned> arrived{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (unsigned round = 0; round < rounds && !failed.load(); ++round) {
+        // Released together each round (or as soon as one thread failed).
+        arrived.fetch_add(1);
+        while (arrived.load() < (round + 1) * threads && !failed.load()) std::this_thread::yield();
+        try {
+          const location to = round % 2 == 0 ? location::device() : location::host();
+          mgr.prefetch(ranges[t].bytes(), to, s);
+          mgr.synchronize(s, 10s);
+        } catch (const std::exception& e) {
+          if (!failed.exchange(true)) {
+            ADD_FAILURE() << "thread " << t << ", round " << round << ": " << e.what();
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  ASSERT_FALSE(failed.load());
+  mgr.synchronize(s, 10s);
+  for (unsigned t = 0; t < threads; ++t) {
+    EXPECT_EQ(mgr.state_of(ranges[t].data()), page_state::host_exclusive);  // the last round's
+    EXPECT_EQ(ranges[t][0], t + 1);
+  }
+}
+
+TEST(Streams, PrefetchesQueuedFromManyThreadsOnACreatedStreamAllRun) {
+  manager mgr(stream_config());
+  prefetch_from_threads(mgr, mgr.create_stream("shared"));
+}
+
+TEST(Streams, PrefetchesQueuedFromManyThreadsOnTheDefaultStreamAllRun) {
+  manager mgr(stream_config());
+  prefetch_from_threads(mgr, {});
+}
+
+/// Adds one to the first word of every page of `a`.
+struct increment_body {
+  device_view<std::uint32_t> a;
+  std::size_t per_page;
+  UVM_HOST_DEVICE void operator()(std::size_t i) const {
+    a.store(i * per_page, a.load(i * per_page) + 1);
+  }
+};
+
+TEST(Streams, ADeviceWideSynchronizeWaitsForWhatWasIssuedBeforeItWhileAnotherThreadLaunches) {
+  // cudaDeviceSynchronize waits for the work issued before the call. Another thread that keeps
+  // launching and synchronizing its own stream neither makes it time out (it threw "did not
+  // finish within 5000 ms" after about 0 ms when a kernel launched meanwhile was in flight)
+  // nor keeps it waiting.
+  manager mgr(stream_config());
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto mine = mgr.allocate<std::uint32_t>(per_page);
+  auto theirs = mgr.allocate<std::uint32_t>(per_page);
+  mine[0] = 0;
+  theirs[0] = 0;
+  std::atomic<bool> stop{false};
+  std::atomic<unsigned> launched{0};
+  std::thread other([&] {
+    const stream s = mgr.create_stream("busy");
+    while (!stop.load()) {
+      launch(mgr, 1, increment_body{theirs.view(), per_page}, s, {writes(theirs)});
+      mgr.synchronize(s, 20s);
+      launched.fetch_add(1);
+    }
+  });
+  while (launched.load() < 10) std::this_thread::yield();
+  const stream s = mgr.create_stream("mine");
+  unsigned timeouts = 0;
+  std::string first;
+  constexpr unsigned calls = 1500;
+  for (unsigned i = 0; i < calls; ++i) {
+    launch(mgr, 1, increment_body{mine.view(), per_page}, s, {writes(mine)});
+    try {
+      mgr.synchronize({}, 5000ms);
+    } catch (const uvm::timeout& e) {
+      if (timeouts++ == 0) first = e.what();
+    }
+  }
+  stop.store(true);
+  other.join();
+  EXPECT_EQ(timeouts, 0u) << "of " << calls << " device-wide synchronizes; the first: " << first;
+  EXPECT_EQ(mine[0], calls) << "a kernel issued before a device-wide synchronize still ran";
+  EXPECT_EQ(theirs[0], launched.load());
+}
+
+TEST(Streams, HostAttachedPagesAlreadyOnTheDeviceAreADeviceErrorToo) {
+  // Attachment holds whatever the page's state: a kernel that may not use a page gets the
+  // device error also when the page sits in a device frame (it used to read and write the
+  // frame without any error, racing the CPU, which never waits for host-attached memory).
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("one");
+  auto a = device_resident(mgr, 4);
+  ASSERT_EQ(mgr.state_of(a.data()), page_state::device_exclusive);
+  mgr.attach(a.bytes(), attach_kind::host);
+  mgr.synchronize();
+  launch_fill(mgr, a, 77, s1);
+  EXPECT_THROW(mgr.synchronize(s1), device_fault);
+  EXPECT_TRUE(cpu_round_trip(a)) << "a store of the denied kernel reached the page";
+  // Global again: kernels use the pages as before.
+  mgr.attach(a.bytes(), attach_kind::global);
+  mgr.prefetch(a.bytes(), location::device(), s1);
+  launch_fill(mgr, a, 78, s1);
+  mgr.synchronize(s1);
+  EXPECT_EQ(a[0], 78u);
+}
+
+TEST(Streams, PagesAttachedToOneStreamAlreadyOnTheDeviceAreADeviceErrorOnAnother) {
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("one");
+  const stream s2 = mgr.create_stream("two");
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto b = device_resident(mgr, 4);
+  mgr.attach(b.bytes(), attach_kind::single, s2);
+  mgr.synchronize();
+  auto out = mgr.allocate<std::uint32_t>(4);
+  mgr.prefetch(out.bytes(), location::device(), s1);
+  mgr.synchronize(s1);
+  launch_fill(mgr, b, 55, s1);
+  EXPECT_THROW(mgr.synchronize(s1), device_fault);
+  // The stream it is attached to still uses the pages where they are, without a fault.
+  mgr.reset_stats();
+  launch(mgr, 4, sum_body{b.const_view(), per_page, out.view()}, s2);
+  mgr.synchronize(s2);
+  EXPECT_EQ(mgr.stats().device.count, 0u) << "the pages left the device or were remapped";
+  EXPECT_EQ(mgr.state_of(b.data() + 3 * per_page), page_state::device_exclusive);
+  EXPECT_TRUE(cpu_round_trip(b)) << "a store of the denied kernel reached the page";
+  EXPECT_EQ(out[0], 1u);
+  EXPECT_EQ(out[3], 4u);
+}
+
+TEST(Streams, TheCpuUsesAHostHeldPageAtOnceWhileAKernelThatMayUseItRuns) {
+  // Coherence is per page (docs/api.md, "Streams and the CPU"): a page the host holds is the
+  // CPU's to use at once, kernels in flight or not; only device-held pages wait for the kernels
+  // that may use them. A program that lets the CPU and a kernel use the same data unsynchronised
+  // races, as on a GPU with concurrent managed access.
+  manager mgr(stream_config());
+  const stream s1 = mgr.create_stream("kernel");
+  auto a = device_resident(mgr, 2);
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto x = mgr.allocate<std::uint32_t>(per_page);
+  x[0] = 3;  // held by the host
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1);  // undeclared, on a global range: it may use x
+  EXPECT_EQ(x[0], 3u);
+  x[0] = 4;
+  EXPECT_EQ(w.get(ended_word), 0u) << "the kernel ended before the CPU access returned";
+  EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive);
+  w.set(go_word, 1);
+  mgr.synchronize(s1);
+  EXPECT_EQ(x[0], 4u);
+}
+
 }  // namespace uvm::testing
