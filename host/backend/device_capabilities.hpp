@@ -35,8 +35,8 @@ struct backend_paths {
   /// Registered memory is reached by the host address; otherwise through
   /// cudaHostGetDevicePointer's answer (which the backend always returns to its callers).
   bool host_pointer_on_device = false;
-  /// Gates wait with cuStreamWaitValue32 (no SM, no host thread); otherwise a host function
-  /// per gate waits for the word on a CUDA runtime thread.
+  /// Gates wait with cuStreamWaitValue32 (no SM, no host thread); otherwise there are no
+  /// gates, and a queued prefetch or discard runs before its call returns.
   bool gates_wait_value = false;
 };
 
@@ -51,13 +51,13 @@ struct backend_paths {
       "device {} ({}), driver {}, runtime {}: concurrentManagedAccess {}, "
       "pageableMemoryAccess {}, hostRegisterReadOnly {}, hostPointerForRegisteredMem {}, "
       "streamWaitValue32 {}, streamWaitValueNor {}, hostNativeAtomics {}, copy engines {}, "
-      "peers {}; zero source registered {}, registered memory reached {}, gates by {}",
+      "peers {}; zero source registered {}, registered memory reached {}, gates {}",
       c.device, c.name, c.driver_version, c.runtime_version, c.concurrent_managed_access,
       c.pageable_memory_access, c.host_register_read_only, c.host_pointer_for_registered_mem,
       c.stream_wait_value, c.stream_wait_value_nor, c.host_native_atomics, c.async_engines,
       c.peer_devices, p.zero_source_read_only ? "read-only" : "read-write (fallback)",
       p.host_pointer_on_device ? "by the host address" : "by cudaHostGetDevicePointer (fallback)",
-      p.gates_wait_value ? "cuStreamWaitValue32" : "host functions (fallback)");
+      p.gates_wait_value ? "cuStreamWaitValue32" : "none: queued moves run in their call (fallback)");
 }
 
 /// The same as one JSON object, for bench/gpu-check's record.
@@ -79,7 +79,7 @@ struct backend_paths {
       c.stream_wait_value, c.stream_wait_value_nor, c.host_native_atomics, c.async_engines,
       c.peer_devices, p.zero_source_read_only ? "read_only" : "read_write",
       p.host_pointer_on_device ? "host_pointer" : "device_pointer",
-      p.gates_wait_value ? "stream_wait_value32" : "host_function");
+      p.gates_wait_value ? "stream_wait_value32" : "none_synchronous");
 }
 
 }  // namespace uvm::detail

@@ -3,6 +3,8 @@
 
 namespace uvm::detail {
 
+void raise_device_connections() noexcept {}
+
 device_probe probe_cuda_devices() noexcept {
   return {0, "this build of uvm has no CUDA support (UVM_CUDA=OFF or no toolkit found)"};
 }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+
 namespace uvm::detail {
 namespace {
 
@@ -52,7 +55,7 @@ TEST(DeviceCapabilities, EveryMissingOrUnknownCapabilityTakesItsFallback) {
   const std::string line = describe(device_capabilities{}, backend_paths{});
   EXPECT_NE(line.find("read-write (fallback)"), std::string::npos) << line;
   EXPECT_NE(line.find("cudaHostGetDevicePointer (fallback)"), std::string::npos) << line;
-  EXPECT_NE(line.find("host functions (fallback)"), std::string::npos) << line;
+  EXPECT_NE(line.find("gates none: queued moves run in their call (fallback)"), std::string::npos) << line;
   device_capabilities named;
   named.name = "a \"quoted\" device";
   const std::string json = to_json(named, fast);
@@ -68,4 +71,20 @@ TEST(DeviceCapabilities, WithoutADeviceTheProbeSaysWhy) {
 }
 
 }  // namespace
+TEST(DeviceProbe, TheBackendAsksForMoreHardwareQueuesUnlessTheEnvironmentChose) {
+  if (probe_cuda_devices().reason.find("no CUDA support") != std::string::npos) {
+    GTEST_SKIP() << "a build without CUDA sets no CUDA variable";
+  }
+  // probe_cuda_devices ran above: the variable is set (the test's environment leaves it unset)
+  // or kept as the environment chose.
+  const char* v = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  ASSERT_NE(v, nullptr);
+  setenv("CUDA_DEVICE_MAX_CONNECTIONS", "4", 1);
+  raise_device_connections();
+  EXPECT_STREQ(std::getenv("CUDA_DEVICE_MAX_CONNECTIONS"), "4") << "the application's choice";
+  unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  raise_device_connections();
+  EXPECT_STREQ(std::getenv("CUDA_DEVICE_MAX_CONNECTIONS"), "32");
+}
+
 }  // namespace uvm::detail

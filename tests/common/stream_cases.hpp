@@ -24,6 +24,7 @@
 #include <cstring>
 #include <future>
 #include <thread>
+#include <vector>
 
 namespace uvm::testing {
 
@@ -591,6 +592,35 @@ TEST(Streams, TheCpuUsesAHostHeldPageAtOnceWhileAKernelThatMayUseItRuns) {
   w.set(go_word, 1);
   mgr.synchronize(s1);
   EXPECT_EQ(x[0], 4u);
+}
+
+TEST(Streams, MoreStreamsThanHardwareQueuesEachWithAMoveBehindAHeldKernelAllComplete) {
+  // Twelve streams (beyond CUDA's default of 8 hardware queues) each queue a move to the host of
+  // pages a held kernel uses, then a kernel of their own: every gate is closed at once, and all
+  // open and run once the held kernel ends (a gate's wait at the head of a shared hardware
+  // queue must not hold the library's copies or another stream's work).
+  constexpr unsigned streams = 12;
+  manager mgr(stream_config());
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  const stream held = mgr.create_stream("held");
+  auto a = device_resident(mgr, 2);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, held, /*declared=*/true);
+  std::vector<stream> ss;
+  std::vector<typed_range<std::uint32_t>> own;
+  for (unsigned i = 0; i < streams; ++i) {
+    ss.push_back(mgr.create_stream("many"));
+    own.push_back(mgr.allocate<std::uint32_t>(per_page));
+    mgr.prefetch(a.bytes(), location::host(), ss[i]);  // waits for the held kernel
+    launch(mgr, 1, fill_body{own[i].view(), per_page, 50 + i}, ss[i], {writes(own[i])});
+  }
+  EXPECT_EQ(w.get(ended_word), 0u);
+  w.set(go_word, 1);
+  for (unsigned i = 0; i < streams; ++i) mgr.synchronize(ss[i]);
+  mgr.synchronize(held);
+  for (unsigned i = 0; i < streams; ++i) EXPECT_EQ(own[i][0], 50 + i) << "stream " << i;
+  EXPECT_EQ(mgr.state_of(a.data()), page_state::host_exclusive);
+  EXPECT_TRUE(cpu_round_trip(a));
 }
 
 }  // namespace uvm::testing

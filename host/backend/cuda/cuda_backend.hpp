@@ -56,15 +56,22 @@ class cuda_backend final : public backend {
   int device_;
   device_capabilities capabilities_;
   backend_paths paths_;
-  // Gates: 32-bit words in one registered host page that streams wait on with
-  // cuStreamWaitValue32 (from the driver's entry point: no link to libcuda), or, where the
-  // driver lacks stream memory operations, with a host function that waits for the word.
-  // A word only grows: a slot is reused with a larger value once its gate was opened.
+  // Gates: 32-bit words in one registered host page that gate streams wait on with
+  // cuStreamWaitValue32 (from the driver's entry point: no link to libcuda); the guarded stream
+  // waits for the gate stream's event. Where the driver lacks stream memory operations there
+  // are no gates. A word only grows: a slot is reused with a larger value once its gate was
+  // opened. A gate stream holds one gate at a time; more are created as gates overlap.
+  struct gate_stream {
+    void* s = nullptr;  // cudaStream_t
+    void* e = nullptr;  // cudaEvent_t, recorded after the wait
+  };
   std::mutex gates_mutex_;
   std::uint32_t* gate_words_ = nullptr;
   void* gate_words_device_ = nullptr;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> slot_values_;  // the value of each slot's latest gate
+  std::vector<gate_stream> free_gate_streams_;
+  std::vector<gate_stream> all_gate_streams_;  // destroyed with the backend
   std::atomic<void*> wait_value_{nullptr};  // the driver's cuStreamWaitValue32, or null
   void* zeroing_ = nullptr;  // cudaStream_t: zero-fills new device memory (non-blocking)
   std::mutex error_mutex_;

@@ -6,9 +6,17 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
+#include <cstdlib>
+
 namespace uvm::detail {
 
+void raise_device_connections() noexcept {
+  // setenv's overwrite = 0 keeps the application's choice.
+  (void)setenv("CUDA_DEVICE_MAX_CONNECTIONS", device_connections, 0);
+}
+
 device_probe probe_cuda_devices() noexcept {
+  raise_device_connections();  // before cudaGetDeviceCount initialises the driver
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
