@@ -605,12 +605,15 @@ TEST(Streams, MoreStreamsThanHardwareQueuesEachWithAMoveBehindAHeldKernelAllComp
   const stream held = mgr.create_stream("held");
   auto a = device_resident(mgr, 2);
   shared_words w(mgr);
-  launch_hold(mgr, a, w, held, /*declared=*/true);
+  // Streams and ranges first: allocations and registrations may synchronise with the device.
   std::vector<stream> ss;
   std::vector<typed_range<std::uint32_t>> own;
   for (unsigned i = 0; i < streams; ++i) {
     ss.push_back(mgr.create_stream("many"));
     own.push_back(mgr.allocate<std::uint32_t>(per_page));
+  }
+  launch_hold(mgr, a, w, held, /*declared=*/true);
+  for (unsigned i = 0; i < streams; ++i) {
     mgr.prefetch(a.bytes(), location::host(), ss[i]);  // waits for the held kernel
     launch(mgr, 1, fill_body{own[i].view(), per_page, 50 + i}, ss[i], {writes(own[i])});
   }
