@@ -47,6 +47,7 @@ runtime::runtime(config cfg)
            timeline_.get()} {
   migrator_->set_trace(trace_.get());
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
+  control_stream_ = backend_->create_stream("control");
   migrator_->set_mailbox(static_cast<fault_mailbox*>(backend_->register_host(
                              &service_->mailbox(), sizeof(fault_mailbox),
                              host_registration::read_write)),
@@ -388,8 +389,9 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
 
 void runtime::take_device_error() {
   // The control words are device memory: read them with a copy on a library stream (never a
-  // synchronous read on the legacy stream), clear the error the same way.
-  const stream& s = migrator_->default_stream();
+  // synchronous read on the legacy stream), clear the error the same way. Their own stream: on
+  // the default one, synchronize(s) of any stream would wait behind a running kernel.
+  const stream& s = control_stream_;
   backend_->copy_async(words_, control_, sizeof(mailbox_control), copy_kind::device_to_host, s);
   if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
     log().error("uvm: reading the device error flag did not finish in time");

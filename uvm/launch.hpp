@@ -46,7 +46,7 @@ inline unsigned grid_for(std::size_t n, unsigned block) {
   int device = 0, sms = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    (void)cudaGetLastError();
+    (void)cudaGetLastError();  // the failed query's own error, nothing older
     sms = 132;
   }
   const std::size_t wanted = (n + block - 1) / block;
@@ -63,9 +63,15 @@ void launch_in(launch_scope& scope, std::size_t n, F f) {
 #if defined(__CUDACC__)
   if (n == 0) return;
   constexpr unsigned block = 256;
-  detail::for_each_index<<<detail::grid_for(n, block), block, 0,
-                           static_cast<cudaStream_t>(scope.native_stream())>>>(n, f);
-  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
+  // cudaLaunchKernel answers for this launch alone. The <<<>>> form would leave the launch's
+  // error to cudaGetLastError, which also takes (and clears) the application's own pending
+  // error; here only an error this launch produced is cleared.
+  void* args[] = {&n, &f};
+  const cudaError_t e = cudaLaunchKernel(reinterpret_cast<const void*>(&for_each_index<F>),
+                                         dim3(detail::grid_for(n, block)), dim3(block), args, 0,
+                                         static_cast<cudaStream_t>(scope.native_stream()));
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();  // this launch's own error
     throw cuda_error(std::string("uvm::launch: kernel launch failed: ") + cudaGetErrorName(e) +
                          ": " + cudaGetErrorString(e),
                      static_cast<int>(e));

@@ -43,8 +43,10 @@
 /// device the algorithm runs on the host, so a managed pointer into a written span would be a CPU
 /// access that waits for the epoch to end, that is for the algorithm itself (until the fault
 /// timeout); on a GPU it would not be device memory at all. Thrust's temporary storage comes
-/// from its own allocator (the CUDA runtime's device memory on a GPU, the heap on the emulated
-/// device), outside the manager's device budget.
+/// from outside the manager's device budget: on a GPU from stream_ordered_allocator
+/// (cudaMallocAsync and cudaFreeAsync on the scope's stream: cudaMalloc and cudaFree may wait
+/// for the device, that is behind a faulting kernel that is waiting for the runtime), on the
+/// emulated device from the heap.
 ///
 /// Code inside namespace uvm must name Thrust as `::thrust`; so must code after
 /// `using namespace uvm;`.
@@ -64,6 +66,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 
 namespace uvm::thrust {
@@ -160,10 +163,33 @@ class emulated_policy : public ::thrust::system::cpp::execution_policy<emulated_
 };
 
 #if defined(__CUDACC__)
+/// @brief Thrust's temporary storage, ordered on a stream: cudaMallocAsync and cudaFreeAsync
+/// from the device's default memory pool. Neither waits for the device, so an algorithm on one
+/// stream never stalls behind a kernel on another that spins until the runtime serves it.
+struct stream_ordered_allocator {
+  using value_type = char;
+  cudaStream_t stream = nullptr;
+
+  /// @throws uvm::out_of_memory if the pool cannot grow by `n` bytes.
+  char* allocate(std::ptrdiff_t n) {
+    void* p = nullptr;
+    if (const cudaError_t e = cudaMallocAsync(&p, static_cast<std::size_t>(n), stream);
+        e != cudaSuccess) {
+      (void)cudaGetLastError();  // this call's own error
+      throw uvm::out_of_memory(std::string("uvm::thrust: cudaMallocAsync of temporary storage: ") +
+                               cudaGetErrorString(e));
+    }
+    return static_cast<char*>(p);
+  }
+  void deallocate(char* p, std::size_t) noexcept {
+    if (cudaFreeAsync(p, stream) != cudaSuccess) (void)cudaGetLastError();
+  }
+};
+
 /// @brief `thrust::cuda::par.on(stream)` for the scope's stream, in a translation unit
-/// compiled by nvcc. Thrust's kernels are enqueued after the stream's earlier work and, while
-/// the scope is open, before the epoch ends; the algorithm synchronises the stream before it
-/// returns. Use it only while the scope is open: it cannot tell that the scope has ended.
+/// compiled by nvcc, with its temporary storage from stream_ordered_allocator. Thrust's kernels
+/// are enqueued after the stream's earlier work and, while the scope is open, before the epoch
+/// ends; the algorithm synchronises the stream before it returns. Use it only while the scope is open: it cannot tell that the scope has ended.
 /// @throws uvm::invalid_argument if the scope is on the emulated device (see with_policy).
 [[nodiscard]] inline auto cuda_policy(const launch_scope& scope) {
   if (scope.native_stream() == nullptr) {
@@ -171,7 +197,8 @@ class emulated_policy : public ::thrust::system::cpp::execution_policy<emulated_
         "uvm::thrust::cuda_policy: the scope is on the emulated device; use "
         "uvm::thrust::with_policy (or emulated_policy) there");
   }
-  return ::thrust::cuda::par.on(static_cast<cudaStream_t>(scope.native_stream()));
+  const auto s = static_cast<cudaStream_t>(scope.native_stream());
+  return ::thrust::cuda::par(stream_ordered_allocator{s}).on(s);
 }
 #endif
 

@@ -115,6 +115,9 @@ class backend {
   /// open_gate() was called. How a stream waits for a host thread that does stream-ordered work
   /// (a queued prefetch): with a stream memory wait on CUDA, which needs no SM. The caller must
   /// open every gate it makes, also on failure.
+  /// @return null where the backend has no gate that needs neither an SM nor a blocking host
+  /// function (a CUDA driver without stream memory operations): the caller then runs the
+  /// operation before it returns, once the stream's earlier work has finished.
   [[nodiscard]] gate enqueue_gate(const stream& s) { return do_enqueue_gate(s); }
   void open_gate(const gate& g) noexcept { do_open_gate(g); }
 

@@ -3,6 +3,8 @@
 // Which backend a manager gets. A CUDA device is usable when the build has the CUDA toolkit and
 // cudaGetDeviceCount reports at least one device.
 
+#include "host/backend/device_capabilities.hpp"
+
 #include <uvm/config.hpp>
 
 #include <memory>
@@ -17,6 +19,19 @@ struct device_probe {
 
 /// Asks the CUDA runtime for devices (or reports a build without the toolkit). Never throws.
 [[nodiscard]] device_probe probe_cuda_devices() noexcept;
+
+/// The hardware work queues a CUDA context spreads streams over: CUDA_DEVICE_MAX_CONNECTIONS,
+/// read when the context is created (default 8). Streams beyond them share queues, and a
+/// stream waiting at a queue's head holds the others' work; the library asks for 32 (the most)
+/// unless the environment says otherwise. Called before the library's first CUDA call; it
+/// cannot change a context the application created already.
+void raise_device_connections() noexcept;
+inline constexpr const char* device_connections = "32";
+
+/// The optional capabilities of CUDA device `device`, queried without starting a backend (the
+/// cuda backend asks the same once at start and logs them with the paths it takes).
+/// @return `device` == -1 when no CUDA device is usable; `name` then says why. Never throws.
+[[nodiscard]] device_capabilities probe_cuda_capabilities(int device) noexcept;
 
 class backend;
 

@@ -3,8 +3,16 @@
 
 namespace uvm::detail {
 
+void raise_device_connections() noexcept {}
+
 device_probe probe_cuda_devices() noexcept {
   return {0, "this build of uvm has no CUDA support (UVM_CUDA=OFF or no toolkit found)"};
+}
+
+device_capabilities probe_cuda_capabilities(int) noexcept {
+  device_capabilities c;
+  c.name = probe_cuda_devices().reason;
+  return c;
 }
 
 std::unique_ptr<backend> make_backend(backend_kind) {

@@ -184,10 +184,14 @@ int migrator::finish(chunk& c) {
     abandon(back);
   }
   const std::uint64_t now = now_ns();  // one clock read per chunk, not per page
+  // Frames freed while kernels run are quarantined until those kernels have ended (their
+  // caches may hold the old page): asked once per chunk, and only if it frees a frame.
+  std::optional<kernel_epochs::ticket> fence;
   for (const move& m : c.moves) {
     const page_ref ref{m.range->device().range_id, static_cast<std::uint32_t>(m.page)};
     if (m.freed) {
-      pool_.give_back(*m.freed);
+      if (!fence) fence = free_fence();
+      free_frame(*m.freed, *fence);
       eviction_->on_released(ref);
     }
     if (m.taken) eviction_->on_resident(ref);

@@ -6,6 +6,11 @@
 // A two-level bitmap of free frames: one bit per frame, and one summary bit per 64-frame word
 // that has a free frame. take() finds the lowest free frame in a few word scans (it runs per page
 // on the fault path); launch residency also takes chosen frames and runs of frames.
+//
+// Quarantine: a frame freed while kernels run may still have lines of its old page in the L1 of
+// an SM that one of them runs on (L1 is not coherent, and is invalidated only when a kernel
+// starts), so it stays out of the pool until every kernel that was in flight at the free has
+// ended. The migrator names that moment by kernel ticket (host/migration/kernel_epochs.hpp).
 
 #include <algorithm>
 #include <bit>
@@ -22,7 +27,11 @@ class frame_pool {
   explicit frame_pool(std::uint32_t frames)
       : count_(frames), words_((frames + 63) / 64), summary_((words_.size() + 63) / 64) {
     for (std::uint32_t f = 0; f < frames; ++f) set(f);
+    quarantine_.reserve(frames);  // quarantine() never allocates
   }
+
+  /// Orders frees against kernel launches (kernel_epochs::ticket).
+  using ticket = std::uint64_t;
 
   [[nodiscard]] std::uint32_t size() const noexcept { return count_; }
   [[nodiscard]] std::size_t free_count() const noexcept { return free_; }
@@ -58,6 +67,43 @@ class frame_pool {
   void give_back(std::uint32_t frame) noexcept {
     assert(frame < count_ && !is_free(frame));
     set(frame);
+  }
+
+  /// Returns a taken frame that kernels in flight may still cache: it stays taken until
+  /// release_quarantined() is told that no kernel with a ticket below `fence` (the next launch's
+  /// ticket at the free) is in flight.
+  void quarantine(std::uint32_t frame, ticket fence) noexcept {
+    assert(frame < count_ && !is_free(frame) && quarantined() < count_);
+    if (head_ != 0 && quarantine_.size() == quarantine_.capacity()) {  // room at the front
+      quarantine_.erase(quarantine_.begin(), quarantine_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    quarantine_.push_back({fence, frame});  // within the capacity reserved for every frame
+  }
+
+  /// Returns the quarantined frames whose fence is at most `oldest` (the ticket of the oldest
+  /// kernel in flight; the largest ticket if none is) to the pool. @return how many.
+  std::size_t release_quarantined(ticket oldest) noexcept {
+    std::size_t n = 0;
+    // Fences grow with the frees (tickets only grow), so the oldest frees come first.
+    while (head_ < quarantine_.size() && quarantine_[head_].fence <= oldest) {
+      set(quarantine_[head_++].frame);
+      ++n;
+    }
+    if (head_ == quarantine_.size()) {
+      quarantine_.clear();  // keeps the capacity
+      head_ = 0;
+    }
+    return n;
+  }
+
+  /// @return how many frames wait in quarantine.
+  [[nodiscard]] std::size_t quarantined() const noexcept { return quarantine_.size() - head_; }
+
+  /// @return whether `frame` waits in quarantine (a scan: for tests and checks).
+  [[nodiscard]] bool is_quarantined(std::uint32_t frame) const noexcept {
+    return std::any_of(quarantine_.begin() + static_cast<std::ptrdiff_t>(head_),
+                       quarantine_.end(), [&](const held& h) { return h.frame == frame; });
   }
 
   /// @return how many of frames [first, first + count) are free (frames outside the pool are not).
@@ -116,8 +162,15 @@ class frame_pool {
     return std::min(count_, static_cast<std::uint32_t>(w * 64 + std::countr_zero(bits)));
   }
 
+  struct held {
+    ticket fence;
+    std::uint32_t frame;
+  };
+
   std::uint32_t count_;
   std::size_t free_ = 0;
+  std::vector<held> quarantine_;  // from head_ on, in the order of their frees
+  std::size_t head_ = 0;
   std::vector<std::uint64_t> words_;    // bit f % 64 of word f / 64: frame f is free
   std::vector<std::uint64_t> summary_;  // bit w % 64 of word w / 64: words_[w] has a free frame
   std::size_t hint_ = 0;                // summary words below it are all zero

@@ -85,6 +85,15 @@ bool kernel_epochs::running_besides(const stream_base* own) noexcept {
   });
 }
 
+kernel_epochs::ticket kernel_epochs::oldest_running() noexcept {
+  const std::lock_guard lock(mutex_);
+  ticket oldest = no_ticket;
+  for (const epoch& e : epochs_) {
+    if (e.admitted && e.id < oldest && !(e.done && backend_.query(e.done))) oldest = e.id;
+  }
+  return oldest;
+}
+
 void kernel_epochs::retire_bindings(std::vector<binding>& b) noexcept {
   // The newest binding in effect supersedes every older one.
   for (std::size_t i = b.size(); i-- > 1;) {

@@ -80,6 +80,10 @@ class kernel_epochs {
   /// streams if null). A stream-ordered move on `own` runs when the work queued before it has
   /// finished, and the kernels queued after it wait behind its gate: neither can be running.
   [[nodiscard]] bool running_besides(const stream_base* own) noexcept;
+  /// The ticket of the oldest admitted kernel that may be running now (being enqueued, or its
+  /// event not complete), no_ticket if none: a frame freed when next() was T may be reused by
+  /// any kernel once this is at least T (host/migration/frame_pool.hpp, quarantine).
+  [[nodiscard]] ticket oldest_running() noexcept;
   /// Whether a kernel in flight (begun before `before`, not on `except`) may use a page of `u`.
   [[nodiscard]] bool in_use(const page_use& u, ticket before = no_ticket,
                             const stream_base* except = nullptr) noexcept;

@@ -138,11 +138,12 @@ void migrator::detach(managed_range& r) noexcept {
   std::unique_lock lock(mutex_);
   if (trace_ != nullptr) (void)kernels_in_flight();  // the trace keeps the range's last uses
   const device_range& d = r.device();
+  const kernel_epochs::ticket fence = free_fence();  // kernels on other ranges may still run
   for (std::size_t p = 0; p < r.page_count(); ++p) {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
     const device_pte e = read_pte(r, p);
     if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
-    pool_.give_back(pte_frame(e));
+    free_frame(pte_frame(e), fence);
     eviction_->on_released({d.range_id, static_cast<std::uint32_t>(p)});
   }
   std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
@@ -307,7 +308,36 @@ void migrator::clear_denied() {
 bool migrator::kernels_in_flight() {
   const kernel_epochs::state st = epochs_.poll();
   if (st.ended) harvest_accessed();
+  if (!st.in_flight && pool_.quarantined() != 0) {
+    (void)pool_.release_quarantined(kernel_epochs::no_ticket);
+  }
   return st.in_flight;
+}
+
+kernel_epochs::ticket migrator::free_fence() noexcept {
+  // A stream-ordered move's own stream runs no kernel now: its earlier ones have finished, and
+  // its later ones wait behind the move's gate (they start after the free, caches fresh).
+  if (!epochs_.running_besides(moving_on_)) return kernel_epochs::no_ticket;
+  // A kernel admitted between the two calls counts too: it is enqueued only after this
+  // migrator's lock is released, so it would not have needed to.
+  return epochs_.next();
+}
+
+void migrator::free_frame(std::uint32_t f, kernel_epochs::ticket fence) noexcept {
+  if (fence == kernel_epochs::no_ticket) {
+    pool_.give_back(f);
+  } else {
+    pool_.quarantine(f, fence);
+  }
+}
+
+std::optional<std::uint32_t> migrator::take_frame() {
+  std::optional<std::uint32_t> f = pool_.take();
+  if (!f && pool_.quarantined() != 0 &&
+      pool_.release_quarantined(epochs_.oldest_running()) != 0) {
+    f = pool_.take();
+  }
+  return f;
 }
 
 void migrator::harvest_accessed() {
@@ -445,6 +475,7 @@ bool migrator::do_poll() noexcept {
     stalled_.erase(stalled_.begin() + static_cast<std::ptrdiff_t>(i));
   }
   bury();
+  if (pool_.quarantined() != 0) (void)pool_.release_quarantined(epochs_.oldest_running());
   return kernels_in_flight();
 }
 
@@ -522,7 +553,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
       pool_.take_frame(at->frame);
       f = at->frame;
     } else if (!map_remote) {
-      f = pool_.take();
+      f = take_frame();
     }
     if (f) owners_[*f] = ref;
     if (!f && !allow_remote) {
@@ -711,6 +742,7 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
     wait_until_unused(lock, {r.device().range_id, first, count}, at,
                       "uvm::manager::prefetch to the host");
   }
+  const moving_scope moving(*this, at.stream);  // the lock is held from here on
   const stream& s = to_device ? h2d_ : d2h_;
   // Kernels that may run during the move: frames are not reclaimed and remote pages not moved
   // under them. A queued move's own stream runs none now (its earlier work has finished, its
@@ -777,6 +809,7 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
                 p, static_cast<void*>(r.base()));
   }
   wait_until_unused(lock, {r.device().range_id, first, count}, at, "uvm::manager::discard");
+  std::optional<moving_scope> moving(std::in_place, *this, at.stream);
   const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(settings_.timeout.count());
   std::size_t dropped = 0;
   // Busy pages (a transition under way) are discarded once it ends, bounded by the timeout;
@@ -799,9 +832,11 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
           "timeout; the other pages were discarded",
           busy, static_cast<void*>(r.base())));
     }
+    moving.reset();  // another thread's move may run meanwhile
     lock.unlock();
     std::this_thread::sleep_for(std::chrono::microseconds(100));
     lock.lock();
+    moving.emplace(*this, at.stream);
   }
   counters_.discarded_pages.fetch_add(dropped, std::memory_order_relaxed);
   return dropped;

@@ -388,11 +388,33 @@ class migrator final : public fault_resolver {
     migrator& m_;
     migration_cause saved_;
   };
+  // The stream whose queued move runs now (mutex_ held; null: none, or not stream-ordered).
+  class moving_scope {
+   public:
+    moving_scope(migrator& m, const stream_base* on) noexcept : m_(m), saved_(m.moving_on_) {
+      m.moving_on_ = on;
+    }
+    ~moving_scope() { m_.moving_on_ = saved_; }
+    moving_scope(const moving_scope&) = delete;
+    moving_scope& operator=(const moving_scope&) = delete;
+
+   private:
+    migrator& m_;
+    const stream_base* saved_;
+  };
   template <class Fn>
   static void for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn);
   // Evicts up to `frames` of the eviction policy's victims; with `unused_only`, stops at the
   // first victim a kernel used in the last epoch. @return the frames freed.
   std::size_t evict(std::size_t frames, bool unused_only = false);
+  // Frames freed now: the ticket they wait for, kernel_epochs::no_ticket when no kernel may be
+  // running besides those of moving_on_'s stream (they are free at once). Asked once per batch
+  // of frees.
+  [[nodiscard]] kernel_epochs::ticket free_fence() noexcept;
+  // Returns frame `f`, freed under `fence` (free_fence()), to the pool or to its quarantine.
+  void free_frame(std::uint32_t f, kernel_epochs::ticket fence) noexcept;
+  // A frame for a page: the lowest free one, else one whose quarantine has ended.
+  [[nodiscard]] std::optional<std::uint32_t> take_frame();
   void bury();  // frees the graveyard's tables if no kernel is in flight
 
   backend& backend_;
@@ -418,6 +440,7 @@ class migrator final : public fault_resolver {
   trace_writer* trace_ = nullptr;
   timeline* timeline_ = nullptr;
   migration_cause cause_ = migration_cause::cpu_fault;
+  const stream_base* moving_on_ = nullptr;  // see moving_scope
   // Promotion (promotion.cpp): the harvest at which each remote page was last used, the remote
   // pages used in the last two harvests, and the resident pages used in the last one.
   struct remote_use {

@@ -43,25 +43,46 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
   // completed: the queue must hold them in the stream's order. Two threads that interleaved
   // event and gate (A's event, A's gate, B's event, B's gate, B queued first) would leave B
   // first in the queue behind A's closed gate, and the stream stuck for good.
-  const std::lock_guard issue(issue_);
-  r.start = backend_.record(s);
-  if (back.empty()) {
-    r.at = migrator_.position(s);
-  } else {
-    r.at = migrator_.add_waiter(back, s);
-    r.waits = true;
-  }
-  try {
-    r.after = backend_.enqueue_gate(s);
-    const std::lock_guard lock(mutex_);
-    r.id = next_id_++;
-    queue_.push_back(std::move(r));
-  } catch (...) {
-    if (r.waits) migrator_.remove_waiter(r.at);
-    if (r.after) backend_.open_gate(r.after);
-    throw;
+  bool gated = true;
+  std::uint64_t id = 0;
+  {
+    const std::lock_guard issue(issue_);
+    r.start = backend_.record(s);
+    if (back.empty()) {
+      r.at = migrator_.position(s);
+    } else {
+      r.at = migrator_.add_waiter(back, s);
+      r.waits = true;
+    }
+    try {
+      r.after = backend_.enqueue_gate(s);
+      gated = r.after != nullptr;
+      const std::lock_guard lock(mutex_);
+      id = r.id = next_id_++;
+      queue_.push_back(std::move(r));
+    } catch (...) {
+      if (r.waits) migrator_.remove_waiter(r.at);
+      if (r.after) backend_.open_gate(r.after);
+      throw;
+    }
   }
   wake_.notify_one();
+  if (gated) return;
+  // A backend without gates (a CUDA driver without stream memory operations): nothing holds
+  // the stream's later work back, so the call returns once the operation has run, as a
+  // synchronous call would. Bounded: past twice the timeout (the stream's earlier work, then
+  // the kernels in the way) it is reported, and the operation runs when the stream reaches it.
+  std::unique_lock lock(mutex_);
+  if (!done_.wait_for(lock, 2 * timeout_, [&] {
+        return std::none_of(queue_.begin(), queue_.end(),
+                            [id](const request& q) { return q.id == id; });
+      })) {
+    throw uvm::timeout(fmt::format(
+        "uvm: a prefetch or discard on a backend without stream gates waited {} ms for its "
+        "stream's earlier work and the kernels in its way; it runs when they finish, unordered "
+        "with the stream's later work",
+        std::chrono::duration_cast<std::chrono::milliseconds>(2 * timeout_).count()));
+  }
 }
 
 bool move_queue::ready(request& r, std::chrono::steady_clock::time_point now) noexcept {
@@ -139,7 +160,7 @@ void move_queue::execute(request& r) noexcept {
     }
   }
   if (r.waits) migrator_.remove_waiter(r.at);
-  backend_.open_gate(r.after);  // the stream's later work may run
+  if (r.after) backend_.open_gate(r.after);  // the stream's later work may run
 }
 
 void move_queue::fail(const std::string& what) noexcept {

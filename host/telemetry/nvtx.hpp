@@ -13,6 +13,8 @@
 #if UVM_HAS_NVTX
 #include <nvtx3/nvtx3.hpp>
 
+#include <string_view>
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,15 +24,34 @@ struct nvtx_domain {
 };
 }  // namespace uvm::detail
 
+namespace uvm::detail {
+
+/// The categories of the payload ranges, named in the `uvm` domain on first use, so a tool can
+/// filter fault service, data movement, eviction and prefetch apart.
+inline const ::nvtx3::category& nvtx_category_of(const char* message) noexcept {
+  using named = ::nvtx3::named_category_in<nvtx_domain>;
+  static const named fault{1, "fault"};
+  static const named migration{2, "migration"};
+  static const named eviction{3, "eviction"};
+  static const named prefetch{4, "prefetch"};
+  const std::string_view m(message);
+  if (m.find("fault") != std::string_view::npos) return fault;
+  if (m.starts_with("evict")) return eviction;
+  if (m.starts_with("prefetch") || m.starts_with("queued")) return prefetch;
+  return migration;
+}
+
+}  // namespace uvm::detail
+
 #define UVM_NVTX_FUNC_RANGE() NVTX3_FUNC_RANGE_IN(::uvm::detail::nvtx_domain)
-/// A range named `message` (a string literal) whose payload is `value` (bytes or records).
-#define UVM_NVTX_RANGE(message, value)                                   \
-  ::nvtx3::scoped_range_in<::uvm::detail::nvtx_domain> uvm_nvtx_range_ { \
-    ::nvtx3::event_attributes {                                          \
-      message, ::nvtx3::payload {                                        \
-        static_cast<std::uint64_t>(value)                                \
-      }                                                                  \
-    }                                                                    \
+/// A range named `message` (a string literal) whose payload is `value` (bytes or records), in
+/// the category its name implies (fault, migration, eviction, prefetch).
+#define UVM_NVTX_RANGE(message, value)                                             \
+  ::nvtx3::scoped_range_in<::uvm::detail::nvtx_domain> uvm_nvtx_range_ {           \
+    ::nvtx3::event_attributes {                                                    \
+      message, ::nvtx3::payload{static_cast<std::uint64_t>(value)},                \
+          ::uvm::detail::nvtx_category_of(message)                                 \
+    }                                                                              \
   }
 #else
 #define UVM_NVTX_FUNC_RANGE()

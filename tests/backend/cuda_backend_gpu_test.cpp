@@ -35,18 +35,19 @@ TEST(CudaBackendGpu, CopiesBothWaysAndWordsInStreamOrder) {
   b.copy_async(&word, words, 4, copy_kind::device_to_host, s);
   ASSERT_TRUE(b.wait(b.record(s), 10s));
   EXPECT_EQ(word, 0u) << "device memory comes zeroed";
-  void* host = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // The data, then one page of its own for the staged word: a copy from pinned memory reads its
+  // source when it runs, so the word must not share bytes with the queued 8 MiB copy.
+  constexpr std::size_t mapped = bytes + 4096;
+  void* host = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(host, MAP_FAILED);
   auto* h = static_cast<std::uint8_t*>(host);
   for (std::size_t i = 0; i < bytes; ++i) h[i] = static_cast<std::uint8_t>(i * 7);
-  EXPECT_NE(b.register_host(host, bytes, host_registration::read_write), nullptr);
+  EXPECT_NE(b.register_host(host, mapped, host_registration::read_write), nullptr);
   b.copy_async(dev, host, bytes, copy_kind::host_to_device, s);
-  auto* staged = reinterpret_cast<std::uint32_t*>(h + bytes - 64);  // registered host memory
-  const std::uint32_t staged_before = *staged;
+  auto* staged = reinterpret_cast<std::uint32_t*>(h + bytes);  // registered, outside the copy
   *staged = 42;
   b.copy_entries_async(words, staged, 1, s);  // after the data, by the copy engine
   ASSERT_TRUE(b.wait(b.record(s), 10s));
-  *staged = staged_before;
   b.copy_async(&word, words, 4, copy_kind::device_to_host, s);
   ASSERT_TRUE(b.wait(b.record(s), 10s));
   EXPECT_EQ(word, 42u);
@@ -64,7 +65,7 @@ TEST(CudaBackendGpu, CopiesBothWaysAndWordsInStreamOrder) {
                    1, [](std::size_t, std::size_t) {}, s),
                uvm::error);
   b.unregister_host(host);
-  munmap(host, bytes);
+  munmap(host, mapped);
   b.free_device(dev);
   b.free_device(words);
 }

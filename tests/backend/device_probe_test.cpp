@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+
 namespace uvm::detail {
 namespace {
 
@@ -26,5 +29,62 @@ TEST(DeviceProbe, AskingForCudaWithoutADeviceIsAClearError) {
   }
 }
 
+TEST(DeviceCapabilities, EveryMissingOrUnknownCapabilityTakesItsFallback) {
+  device_capabilities all;
+  all.device = 0;
+  all.host_register_read_only = 1;
+  all.host_pointer_for_registered_mem = 1;
+  all.stream_wait_value = 1;
+  const backend_paths fast = choose_paths(all);
+  EXPECT_TRUE(fast.zero_source_read_only);
+  EXPECT_TRUE(fast.host_pointer_on_device);
+  EXPECT_TRUE(fast.gates_wait_value);
+  for (const int missing : {0, -1}) {  // absent, and a query that failed
+    device_capabilities c = all;
+    c.host_register_read_only = missing;
+    EXPECT_FALSE(choose_paths(c).zero_source_read_only);
+    EXPECT_TRUE(choose_paths(c).gates_wait_value);
+    c = all;
+    c.host_pointer_for_registered_mem = missing;
+    EXPECT_FALSE(choose_paths(c).host_pointer_on_device);
+    c = all;
+    c.stream_wait_value = missing;
+    EXPECT_FALSE(choose_paths(c).gates_wait_value);
+    EXPECT_TRUE(choose_paths(c).zero_source_read_only);
+  }
+  const std::string line = describe(device_capabilities{}, backend_paths{});
+  EXPECT_NE(line.find("read-write (fallback)"), std::string::npos) << line;
+  EXPECT_NE(line.find("cudaHostGetDevicePointer (fallback)"), std::string::npos) << line;
+  EXPECT_NE(line.find("gates none: queued moves run in their call (fallback)"), std::string::npos) << line;
+  device_capabilities named;
+  named.name = "a \"quoted\" device";
+  const std::string json = to_json(named, fast);
+  EXPECT_NE(json.find(R"("name": "a \"quoted\" device")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("zero_source": "read_only")"), std::string::npos) << json;
+}
+
+TEST(DeviceCapabilities, WithoutADeviceTheProbeSaysWhy) {
+  if (probe_cuda_devices().devices > 0) GTEST_SKIP() << "a CUDA device is present";
+  const device_capabilities c = probe_cuda_capabilities(0);
+  EXPECT_EQ(c.device, -1);
+  EXPECT_FALSE(c.name.empty());
+}
+
 }  // namespace
+TEST(DeviceProbe, TheBackendAsksForMoreHardwareQueuesUnlessTheEnvironmentChose) {
+  if (probe_cuda_devices().reason.find("no CUDA support") != std::string::npos) {
+    GTEST_SKIP() << "a build without CUDA sets no CUDA variable";
+  }
+  // probe_cuda_devices ran above: the variable is set (the test's environment leaves it unset)
+  // or kept as the environment chose.
+  const char* v = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  ASSERT_NE(v, nullptr);
+  setenv("CUDA_DEVICE_MAX_CONNECTIONS", "4", 1);
+  raise_device_connections();
+  EXPECT_STREQ(std::getenv("CUDA_DEVICE_MAX_CONNECTIONS"), "4") << "the application's choice";
+  unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  raise_device_connections();
+  EXPECT_STREQ(std::getenv("CUDA_DEVICE_MAX_CONNECTIONS"), "32");
+}
+
 }  // namespace uvm::detail

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <future>
 #include <thread>
+#include <vector>
 
 namespace uvm::testing {
 
@@ -405,6 +406,24 @@ TEST(Streams, FreeingARangeWaitsOnlyForKernelsThatMayUseIt) {
   EXPECT_EQ(mgr.stats().live_ranges, 1u);
 }
 
+// The device's error words are read on the runtime's own control stream: synchronize(s) of an
+// idle stream does not wait behind a kernel on the default stream (which holds until opened, or
+// 25 s: had synchronize waited for it, it has ended by the time synchronize returns).
+TEST(Streams, SynchronizingAnIdleStreamDoesNotWaitForADefaultStreamKernel) {
+  config cfg = stream_config();
+  cfg.fault_timeout = std::chrono::seconds(60);  // past the kernel's own 25 s bound
+  manager mgr(cfg);
+  const stream s2 = mgr.create_stream("idle");
+  auto a = mgr.allocate<std::uint32_t>(8 * (64 << 10) / 4);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, stream{});  // the default stream
+  mgr.synchronize(s2);
+  EXPECT_EQ(w.get(ended_word), 0u) << "synchronize(s2) waited for the default stream's kernel";
+  w.set(go_word, 1);
+  mgr.synchronize();
+  EXPECT_EQ(w.get(ended_word), 1u);
+}
+
 // Every thread that queues work on one stream at once: the stream runs the operations in the
 // order their calls took effect, and never stops. (Two threads whose event and gate
 // interleaved left the later operation first in the queue, behind the earlier one's closed
@@ -649,6 +668,38 @@ TEST(Streams, AKernelThatMovesAHostPageToTheDeviceMakesTheCpuWaitForIt) {
   EXPECT_EQ(seen, 42u);
   EXPECT_EQ(ended, 1u) << "the CPU access returned while the kernel still ran";
   mgr.synchronize(s1);
+}
+
+TEST(Streams, MoreStreamsThanHardwareQueuesEachWithAMoveBehindAHeldKernelAllComplete) {
+  // Twelve streams (beyond CUDA's default of 8 hardware queues) each queue a move to the host of
+  // pages a held kernel uses, then a kernel of their own: every gate is closed at once, and all
+  // open and run once the held kernel ends (a gate's wait at the head of a shared hardware
+  // queue must not hold the library's copies or another stream's work).
+  constexpr unsigned streams = 12;
+  manager mgr(stream_config());
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  const stream held = mgr.create_stream("held");
+  auto a = device_resident(mgr, 2);
+  shared_words w(mgr);
+  // Streams and ranges first: allocations and registrations may synchronise with the device.
+  std::vector<stream> ss;
+  std::vector<typed_range<std::uint32_t>> own;
+  for (unsigned i = 0; i < streams; ++i) {
+    ss.push_back(mgr.create_stream("many"));
+    own.push_back(mgr.allocate<std::uint32_t>(per_page));
+  }
+  launch_hold(mgr, a, w, held, /*declared=*/true);
+  for (unsigned i = 0; i < streams; ++i) {
+    mgr.prefetch(a.bytes(), location::host(), ss[i]);  // waits for the held kernel
+    launch(mgr, 1, fill_body{own[i].view(), per_page, 50 + i}, ss[i], {writes(own[i])});
+  }
+  EXPECT_EQ(w.get(ended_word), 0u);
+  w.set(go_word, 1);
+  for (unsigned i = 0; i < streams; ++i) mgr.synchronize(ss[i]);
+  mgr.synchronize(held);
+  for (unsigned i = 0; i < streams; ++i) EXPECT_EQ(own[i][0], 50 + i) << "stream " << i;
+  EXPECT_EQ(mgr.state_of(a.data()), page_state::host_exclusive);
+  EXPECT_TRUE(cpu_round_trip(a));
 }
 
 }  // namespace uvm::testing

@@ -34,6 +34,20 @@ void twice_by_page(uvm::manager& mgr, uvm::const_device_view<float> x, uvm::devi
       s);
 }
 
+TEST(Launch, LeavesTheApplicationsPendingErrorForTheApplication) {
+  uvm::manager mgr(with_page(64 << 10));
+  if (mgr.backend() != uvm::backend_kind::cuda) GTEST_SKIP() << "needs the cuda backend";
+  auto a = mgr.allocate<std::uint32_t>(1024);
+  int count = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
+  // The application's own failed call, not yet checked by it (not sticky).
+  ASSERT_EQ(cudaSetDevice(count + 7), cudaErrorInvalidDevice);
+  triple_plus_one(mgr, a.view());
+  mgr.synchronize();
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidDevice) << "uvm took the application's error";
+  EXPECT_EQ(a[5], 1u);
+}
+
 TEST(Launch, KernelUpdatesPagesTheCpuWroteAndReadsBack) {
   uvm::manager mgr(with_page(64 << 10));
   constexpr std::size_t n = 1 << 20;  // 4 MiB of uint32: 64 pages

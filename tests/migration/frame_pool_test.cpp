@@ -124,5 +124,38 @@ TEST(FramePool, AgreesWithASetUnderRandomUse) {
   }
 }
 
+TEST(FramePool, QuarantinedFramesComeBackOnceTheKernelsBeforeTheirFenceHaveEnded) {
+  frame_pool pool(130);
+  for (std::uint32_t f = 0; f < 130; ++f) ASSERT_EQ(pool.take(), f);
+  pool.quarantine(3, 10);   // freed while kernels 0..9 may run
+  pool.quarantine(100, 12);
+  pool.give_back(7);        // freed with no kernel running
+  EXPECT_EQ(pool.quarantined(), 2u);
+  EXPECT_TRUE(pool.is_quarantined(3));
+  EXPECT_FALSE(pool.is_free(3));
+  EXPECT_EQ(pool.free_count(), 1u);
+  EXPECT_EQ(pool.take(), 7u);
+  EXPECT_EQ(pool.take(), std::nullopt) << "quarantined frames are not taken";
+  EXPECT_EQ(pool.release_quarantined(9), 0u) << "kernel 9 still runs";
+  EXPECT_EQ(pool.release_quarantined(11), 1u);
+  EXPECT_TRUE(pool.is_free(3));
+  EXPECT_FALSE(pool.is_free(100));
+  EXPECT_EQ(pool.take(), 3u);
+  EXPECT_EQ(pool.release_quarantined(std::uint64_t(-1)), 1u) << "no kernel in flight";
+  EXPECT_EQ(pool.quarantined(), 0u);
+  EXPECT_EQ(pool.take(), 100u);
+  // The quarantine's room is reused: every frame quarantined, released, and again.
+  for (int round = 0; round < 3; ++round) {
+    for (std::uint32_t f = 0; f < 130; ++f) {
+      if (!pool.is_free(f)) pool.quarantine(f, 20 + f);
+    }
+    EXPECT_EQ(pool.quarantined(), 130u);
+    EXPECT_EQ(pool.release_quarantined(84), 65u);
+    for (std::uint32_t f = 0; f < 65; ++f) ASSERT_EQ(pool.take(), f);
+    EXPECT_EQ(pool.release_quarantined(std::uint64_t(-1)), 65u);
+    for (std::uint32_t f = 65; f < 130; ++f) ASSERT_EQ(pool.take(), f);
+  }
+}
+
 }  // namespace
 }  // namespace uvm::detail

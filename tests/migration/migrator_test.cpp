@@ -339,6 +339,47 @@ TEST(Migrator, CpuAccessDuringAKernelWaitsForItAndSeesNoTornPage) {
   EXPECT_GT(mgr.stats().serviced.count, 0u);
 }
 
+// A frame freed while a kernel runs may still have lines of its old page in that kernel's
+// caches: it is not handed to a kernel that was already running at the free, only to kernels
+// that start after every such kernel has ended.
+TEST(Migrator, FramesFreedWhileAKernelRunsAreNotReusedUntilItEnds) {
+  constexpr std::size_t page = 64 << 10;
+  uvm::manager mgr(emulated(page, 4 * page));
+  auto b = mgr.allocate<std::uint32_t>(4 * page / 4);
+  for (std::size_t p = 0; p < 4; ++p) b[p * page / 4] = static_cast<std::uint32_t>(p);
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, b.bytes(), uvm::location::device()), 4u);  // every frame
+  auto a = mgr.allocate<std::uint32_t>(page / 4);
+  a[0] = 5;
+  const uvm::stream s1 = mgr.create_stream("kernel");
+  const uvm::stream s2 = mgr.create_stream("discard");
+  std::atomic<bool> started{false};
+  std::atomic<bool> go{false};
+  std::atomic<std::uint32_t> seen{0};
+  auto v = a.view();
+  mgr.parallel_for(
+      1,
+      [=, &started, &go, &seen](std::size_t) {
+        started = true;
+        while (!go) std::this_thread::yield();
+        seen = v.load(0);  // a device fault after the frames were freed
+      },
+      s1, {uvm::writes(a)});
+  while (!started) std::this_thread::yield();
+  mgr.reset_stats();
+  mgr.discard(b.data(), 4 * page, s2);  // b is not the kernel's: no wait
+  mgr.synchronize(s2);
+  EXPECT_EQ(mgr.stats().discarded_pages, 4u);
+  go = true;
+  mgr.synchronize(s1);
+  EXPECT_EQ(seen.load(), 5u);
+  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::remote)
+      << "the running kernel was given a frame freed under it";
+  EXPECT_EQ(mgr.stats().remote_mappings, 1u);
+  // Once it has ended, the frames are free again.
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, b.bytes(), uvm::location::device()), 4u);
+  EXPECT_EQ(mgr.state_of(b.data()), uvm::page_state::device_exclusive);
+}
+
 TEST(Migrator, CpuThreadsFaultWhileKernelsRun) {
   uvm::manager mgr(emulated(64 << 10));
   constexpr std::size_t n = 1 << 20;

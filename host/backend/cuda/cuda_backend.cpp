@@ -2,10 +2,12 @@
 
 #include "host/backend/cuda/cuda_check.hpp"
 #include "host/common/check.hpp"
+#include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 
 #include <cuda.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -48,33 +50,13 @@ constexpr std::uint32_t gate_slots = 4096 / sizeof(std::uint32_t);
 
 using wait_value_fn = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 
-// A gate's word and the value that opens it; the host function below waits for it where the
-// driver has no stream memory operations.
-struct gate_wait {
-  const std::uint32_t* word;
-  std::uint32_t value;
-};
-
-bool reached(const std::uint32_t* word, std::uint32_t value) noexcept {
-  const std::uint32_t now = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-  return static_cast<std::int32_t>(now - value) >= 0;
-}
-
-void CUDART_CB wait_on_host(void* p) {
-  const auto* w = static_cast<gate_wait*>(p);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-  while (!reached(w->word, w->value) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
-  }
-  delete w;
-}
-
 }  // namespace
 
 struct cuda_backend::cuda_gate final : gate_base {
   cuda_backend* owner = nullptr;
   std::uint32_t slot = 0;
   std::uint32_t value = 0;
+  gate_stream waits_on{};  // the gate stream that holds the stream memory wait
   bool opened = false;
   ~cuda_gate() override {
     if (!opened) owner->do_open_gate_slot(*this);
@@ -92,7 +74,12 @@ cudaStream_t native(const stream& s) {
 }  // namespace
 
 cuda_backend::cuda_backend(int device) : device_(device) {
+  raise_device_connections();  // before cudaSetDevice creates the context
   UVM_CUDA_TRY(cudaSetDevice(device));
+  // Every optional capability once, before anything depends on one; the paths taken are logged.
+  capabilities_ = probe_cuda_capabilities(device);
+  paths_ = choose_paths(capabilities_);
+  log().info("cuda backend: {}", describe(capabilities_, paths_));
   cudaStream_t s = nullptr;
   UVM_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   zeroing_ = s;
@@ -104,6 +91,10 @@ cuda_backend::cuda_backend(int device) : device_(device) {
   UVM_CUDA_TRY(cudaHostGetDevicePointer(&gate_words_device_, words, 0));
   slot_values_.assign(gate_slots, 0);
   for (std::uint32_t i = gate_slots; i-- > 0;) free_slots_.push_back(i);
+  // Opening a gate returns its stream without allocating: room for one per slot.
+  free_gate_streams_.reserve(gate_slots);
+  all_gate_streams_.reserve(gate_slots);
+  if (!paths_.gates_wait_value) return;  // no gates: queued operations run in their call
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found{};
   if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &fn, 12000, cudaEnableDefault,
@@ -111,11 +102,15 @@ cuda_backend::cuda_backend(int device) : device_(device) {
       found == cudaDriverEntryPointSuccess) {
     wait_value_.store(fn);
   } else {
-    cudaGetLastError();
+    cudaGetLastError();  // this call's own error
   }
 }
 
 cuda_backend::~cuda_backend() {
+  for (const gate_stream& gs : all_gate_streams_) {
+    cudaEventDestroy(static_cast<cudaEvent_t>(gs.e));
+    cudaStreamDestroy(static_cast<cudaStream_t>(gs.s));
+  }
   if (zeroing_ != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(zeroing_));
   if (gate_words_ != nullptr) {
     cudaHostUnregister(gate_words_);
@@ -123,7 +118,22 @@ cuda_backend::~cuda_backend() {
   }
 }
 
+// A gate never blocks the stream it guards with the wait itself: the stream memory wait sits
+// alone on an internal gate stream, and the guarded stream waits for that stream's event
+// (cudaStreamWaitEvent). CUDA then sees the dependency (the driver warns that orderings made
+// only through wait-value operations are invisible to its scheduler and may deadlock where
+// streams share a hardware queue), and a wait-value at the head of a hardware queue holds no
+// one else's work: gate streams carry nothing but gates, each one gate at a time (it goes back
+// to the free list when its gate opens; a later gate on it waits behind a word already written).
+//
+// Where the driver has no stream memory operations there is no gate (null): a host function
+// that waits for the host would block CUDA's callback thread behind work that is not ordered
+// before it, which the runtime forbids (and which deadlocks once two such waits are serialised),
+// and a kernel that spins needs an SM that a faulting kernel may hold. The caller then runs the
+// operation before it returns (host/migration/move_queue.cpp).
 gate cuda_backend::do_enqueue_gate(const stream& s) {
+  void* wait = wait_value_.load();
+  if (wait == nullptr) return nullptr;
   auto g = std::make_shared<cuda_gate>();
   {
     const std::lock_guard lock(gates_mutex_);
@@ -131,27 +141,41 @@ gate cuda_backend::do_enqueue_gate(const stream& s) {
       throw error(fmt::format("cuda backend: more than {} stream operations queued at once",
                               gate_slots));
     }
+    if (free_gate_streams_.empty()) {
+      cudaStream_t gs = nullptr;
+      cudaEvent_t ge = nullptr;
+      UVM_CUDA_TRY(cudaStreamCreateWithFlags(&gs, cudaStreamNonBlocking));
+      if (const cudaError_t e = cudaEventCreateWithFlags(&ge, cudaEventDisableTiming);
+          e != cudaSuccess) {
+        cudaStreamDestroy(gs);
+        throw_cuda(e, "cudaEventCreateWithFlags (a gate stream's event)", __FILE__, __LINE__);
+      }
+      name_stream(gs, "uvm-gate");
+      all_gate_streams_.push_back({gs, ge});  // capacity: reserved for every slot
+      free_gate_streams_.push_back({gs, ge});
+    }
     g->owner = this;
     g->slot = free_slots_.back();
     free_slots_.pop_back();
     g->value = ++slot_values_[g->slot];
+    g->waits_on = free_gate_streams_.back();
+    free_gate_streams_.pop_back();
   }
-  const cudaStream_t cs = native(s);
-  if (void* wait = wait_value_.load(); wait != nullptr) {
-    const auto addr = reinterpret_cast<CUdeviceptr>(
-        static_cast<std::byte*>(gate_words_device_) + g->slot * sizeof(std::uint32_t));
-    // A stream memory wait: the stream's later work waits for the word, no SM is used.
-    if (reinterpret_cast<wait_value_fn>(wait)(cs, addr, g->value,
-                                                     CU_STREAM_WAIT_VALUE_GEQ) == CUDA_SUCCESS) {
-      return g;
-    }
-    wait_value_.store(nullptr);  // not supported here: host functions from now on
+  // From here on the gate owns its slot and its gate stream: a failure opens it (destructor).
+  const auto addr = reinterpret_cast<CUdeviceptr>(
+      static_cast<std::byte*>(gate_words_device_) + g->slot * sizeof(std::uint32_t));
+  const auto gs = static_cast<cudaStream_t>(g->waits_on.s);
+  const auto ge = static_cast<cudaEvent_t>(g->waits_on.e);
+  // The stream memory wait: the gate stream's later work waits for the word, no SM is used.
+  if (reinterpret_cast<wait_value_fn>(wait)(gs, addr, g->value, CU_STREAM_WAIT_VALUE_GEQ) !=
+      CUDA_SUCCESS) {
+    wait_value_.store(nullptr);  // not supported here after all: no gates from now on
+    log().warn("cuda backend: cuStreamWaitValue32 failed; queued prefetches and discards run "
+               "before their call returns from now on");
+    return nullptr;
   }
-  auto* w = new gate_wait{gate_words_ + g->slot, g->value};
-  if (const cudaError_t e = cudaLaunchHostFunc(cs, wait_on_host, w); e != cudaSuccess) {
-    delete w;
-    throw_cuda(e, "cudaLaunchHostFunc (a stream gate)", __FILE__, __LINE__);
-  }
+  UVM_CUDA_TRY(cudaEventRecord(ge, gs));
+  UVM_CUDA_TRY(cudaStreamWaitEvent(native(s), ge, 0));
   return g;
 }
 
@@ -163,9 +187,11 @@ void cuda_backend::do_open_gate_slot(cuda_gate& g) noexcept {
   if (g.opened) return;
   g.opened = true;
   __atomic_store_n(gate_words_ + g.slot, g.value, __ATOMIC_RELEASE);
-  // The word has reached the gate's value: a later gate on the slot uses a larger one.
+  // The word has reached the gate's value: a later gate on the slot uses a larger one, and a
+  // later gate on the gate stream waits behind a wait that is over.
   const std::lock_guard lock(gates_mutex_);
   free_slots_.push_back(g.slot);
+  if (g.waits_on.s != nullptr) free_gate_streams_.push_back(g.waits_on);  // capacity: reserved
 }
 
 void* cuda_backend::do_allocate_device(std::size_t bytes) {
@@ -195,9 +221,28 @@ void cuda_backend::do_free_device(void* p) noexcept {
 void* cuda_backend::do_register_host(void* p, std::size_t bytes, host_registration how) {
   // A read-only mapping (the zero-page source) must say so: without
   // pageableMemoryAccessUsesHostPageTables (x86/PCIe), CUDA refuses it otherwise.
-  const unsigned flags = cudaHostRegisterMapped | cudaHostRegisterPortable |
-                         (how == host_registration::read_only ? cudaHostRegisterReadOnly : 0u);
-  UVM_CUDA_TRY(cudaHostRegister(p, bytes, flags));
+  constexpr unsigned flags = cudaHostRegisterMapped | cudaHostRegisterPortable;
+  if (how == host_registration::read_write) {
+    UVM_CUDA_TRY(cudaHostRegister(p, bytes, flags));
+  } else if (paths_.zero_source_read_only) {
+    UVM_CUDA_TRY(cudaHostRegister(p, bytes, flags | cudaHostRegisterReadOnly));
+  } else {
+    // No read-only registration on this device: pin the pages from a writable mapping, then
+    // make it read-only again. The pinned pages stay (the device only reads them); the caller's
+    // read-only mappings are private zero pages, so breaking their sharing costs only memory.
+    if (mprotect(p, bytes, PROT_READ | PROT_WRITE) != 0) {
+      throw_system("mprotect of a read-only mapping for its registration", errno);
+    }
+    const cudaError_t e = cudaHostRegister(p, bytes, flags);
+    if (mprotect(p, bytes, PROT_READ) != 0 && e == cudaSuccess) {
+      const int err = errno;
+      cudaHostUnregister(p);
+      throw_system("mprotect of a registered mapping back to read-only", err);
+    }
+    if (e != cudaSuccess) {
+      throw_cuda(e, "cudaHostRegister (read-only fallback)", __FILE__, __LINE__);
+    }
+  }
   void* device_address = nullptr;
   UVM_CUDA_TRY(cudaHostGetDevicePointer(&device_address, p, 0));
   return device_address;
@@ -261,8 +306,8 @@ bool cuda_backend::do_query(const event& e) noexcept {
   if (r != cudaSuccess) {
     // A failed stream (a kernel fault, a lost device) never completes its events: report the
     // event as finished, keep the real error for take_error (once), and let waits end now
-    // instead of at their timeout.
-    cudaGetLastError();
+    // instead of at their timeout. The error is not cleared: an illegal address in the
+    // application's own kernel is the application's to see.
     try {
       const std::lock_guard lock(error_mutex_);
       if (error_.empty()) {

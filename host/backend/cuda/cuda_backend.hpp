@@ -10,6 +10,7 @@
 // nothing the runtime issues needs an SM: page-table entries are published by cudaMemcpyAsync.
 
 #include "host/backend/backend.hpp"
+#include "host/backend/device_probe.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -24,6 +25,10 @@ class cuda_backend final : public backend {
   /// @throws uvm::cuda_error if `device` cannot be used.
   explicit cuda_backend(int device = 0);
   ~cuda_backend() override;
+
+  /// What the device offers, queried once at start, and the paths taken for what it lacks.
+  [[nodiscard]] const device_capabilities& capabilities() const noexcept { return capabilities_; }
+  [[nodiscard]] const backend_paths& paths() const noexcept { return paths_; }
 
  private:
   struct cuda_gate;
@@ -49,15 +54,24 @@ class cuda_backend final : public backend {
   std::string do_take_error() override;
 
   int device_;
-  // Gates: 32-bit words in one registered host page that streams wait on with
-  // cuStreamWaitValue32 (from the driver's entry point: no link to libcuda), or, where the
-  // driver lacks stream memory operations, with a host function that waits for the word.
-  // A word only grows: a slot is reused with a larger value once its gate was opened.
+  device_capabilities capabilities_;
+  backend_paths paths_;
+  // Gates: 32-bit words in one registered host page that gate streams wait on with
+  // cuStreamWaitValue32 (from the driver's entry point: no link to libcuda); the guarded stream
+  // waits for the gate stream's event. Where the driver lacks stream memory operations there
+  // are no gates. A word only grows: a slot is reused with a larger value once its gate was
+  // opened. A gate stream holds one gate at a time; more are created as gates overlap.
+  struct gate_stream {
+    void* s = nullptr;  // cudaStream_t
+    void* e = nullptr;  // cudaEvent_t, recorded after the wait
+  };
   std::mutex gates_mutex_;
   std::uint32_t* gate_words_ = nullptr;
   void* gate_words_device_ = nullptr;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> slot_values_;  // the value of each slot's latest gate
+  std::vector<gate_stream> free_gate_streams_;
+  std::vector<gate_stream> all_gate_streams_;  // destroyed with the backend
   std::atomic<void*> wait_value_{nullptr};  // the driver's cuStreamWaitValue32, or null
   void* zeroing_ = nullptr;  // cudaStream_t: zero-fills new device memory (non-blocking)
   std::mutex error_mutex_;
