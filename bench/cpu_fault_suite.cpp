@@ -65,8 +65,7 @@ uvm::config config_for(uvm::fault_mechanism m, std::size_t page_size) {
   return cfg;
 }
 
-void measure_uvm(uvm::fault_mechanism m, std::size_t page_size, std::size_t pages,
-                 samples& out) {
+void measure_uvm(uvm::fault_mechanism m, std::size_t page_size, std::size_t pages, samples& out) {
   const uvm::config cfg = config_for(m, page_size);
   uvm::manager mgr(cfg);
   {
@@ -201,8 +200,8 @@ std::vector<record> run(const options& opt) {
     samples sig;
     samples raw;
     samples uf;
-    std::vector<std::uint64_t> raw_uf;   // one handler thread
-    std::vector<std::uint64_t> raw_uf4;  // as many as uvm has
+    std::vector<std::uint64_t> raw_uf;    // one handler thread
+    std::vector<std::uint64_t> raw_uf4;   // as many as uvm has
     std::vector<std::uint64_t> raw_zero;  // MISSING + ZEROPAGE, as many handlers as uvm
     const std::vector<std::function<void(bool)>> steps = {
         [&](bool keep) {
@@ -251,7 +250,8 @@ std::vector<record> run(const options& opt) {
       zero.params.emplace_back("handlers", uvm_handlers);
       record uft = latency_record("uffd_first_touch", page_size, p, uf.first_touch);
       uft.compare_to(floor);
-      record uft_zero = latency_record("uffd_first_touch_vs_zeropage", page_size, p, uf.first_touch);
+      record uft_zero =
+          latency_record("uffd_first_touch_vs_zeropage", page_size, p, uf.first_touch);
       uft_zero.compare_to(zero);
       record uup = latency_record("uffd_upgrade", page_size, p, uf.upgrade);
       uup.compare_to(floor);
@@ -276,9 +276,9 @@ std::vector<record> run(const options& opt) {
     auto measure = [&](fault_mechanism m) {
       const auto v = repeated(rounds, [&] { return fresh_memset(m, page_size, bytes); });
       record r = summary_record(
-          "fresh_memset/" + std::string(uvm::to_string(m)) + "/" + size_label(page_size), "GB/s",
-          v, {{"page_size", static_cast<std::int64_t>(page_size)},
-              {"bytes", static_cast<std::int64_t>(bytes)}});
+          "fresh_memset/" + std::string(uvm::to_string(m)) + "/" + size_label(page_size), "GB/s", v,
+          {{"page_size", static_cast<std::int64_t>(page_size)},
+           {"bytes", static_cast<std::int64_t>(bytes)}});
       r.value /= 1e9;
       r.p10 = *r.p10 / 1e9;
       r.p90 = *r.p90 / 1e9;

@@ -93,7 +93,8 @@ void measure_raw_uffd_faults(raw_uffd_kind kind, std::size_t page_size, std::siz
       if (poll(fds, 2, -1) < 0) continue;
       if ((fds[1].revents & POLLIN) != 0) return;
       uffd_msg m{};
-      if (read(uffd, &m, sizeof m) != sizeof m || m.event != UFFD_EVENT_PAGEFAULT) continue;  // taken
+      if (read(uffd, &m, sizeof m) != sizeof m || m.event != UFFD_EVENT_PAGEFAULT)
+        continue;  // taken
       // The page within the view (which mmap placed at an OS-page boundary only).
       const std::uintptr_t at = m.arg.pagefault.address - view_base;
       uffdio_range range{view_base + at / page_size * page_size, page_size};
@@ -142,7 +143,8 @@ void measure_raw_uffd_faults(raw_uffd_kind kind, std::size_t page_size, std::siz
   munmap(view, bytes);
   munmap(data, bytes);
   if (faults.load() != pages) {
-    std::fprintf(stderr, "uvm-bench: warning: raw userfaultfd baseline took %zu faults for %zu pages\n",
+    std::fprintf(stderr,
+                 "uvm-bench: warning: raw userfaultfd baseline took %zu faults for %zu pages\n",
                  faults.load(), pages);
   }
 }

@@ -21,9 +21,10 @@ enum class raw_uffd_kind {
 };
 
 // Maps a fresh memfd region of `pages` pages of `page_size` bytes (populated for `minor`, but not
-// mapped in the timed view), then times one 1-byte write to the first byte of each page in order (one
-// MINOR fault each, served by `handlers` threads) and appends the latencies in ns to `out`. Warns on stderr if a page did not
-// fault once. Throws std::system_error if the memory or the descriptor cannot be set up.
+// mapped in the timed view), then times one 1-byte write to the first byte of each page in order
+// (one MINOR fault each, served by `handlers` threads) and appends the latencies in ns to `out`.
+// Warns on stderr if a page did not fault once. Throws std::system_error if the memory or the
+// descriptor cannot be set up.
 void measure_raw_uffd_faults(raw_uffd_kind kind, std::size_t page_size, std::size_t pages,
                              unsigned handlers, std::vector<std::uint64_t>& out);
 

@@ -288,8 +288,8 @@ std::vector<record> run_pipeline(const options& opt) {
   const copy_rates rates = measure_rates(mgr, x, budget, rounds);
   std::vector<record> out;
   {
-    record in = pipeline_record("migrate/h2d", "GB/s", 1e-9 / rates.h2d, budget, budget, 1,
-                                rounds, mgr.backend());
+    record in = pipeline_record("migrate/h2d", "GB/s", 1e-9 / rates.h2d, budget, budget, 1, rounds,
+                                mgr.backend());
     record back_rec = pipeline_record("migrate/d2h", "GB/s", 1e-9 / rates.d2h, budget, budget, 1,
                                       rounds, mgr.backend());
     out.push_back(std::move(in));
@@ -318,8 +318,8 @@ std::vector<record> run_pipeline(const options& opt) {
       }
       const double t_serial = median_of(serial), t_over = median_of(overlapped);
       // What the same bytes take at the migrate rates, one direction after the other.
-      const double t_copy = static_cast<double>(last.h2d) * rates.h2d +
-                            static_cast<double>(last.d2h) * rates.d2h;
+      const double t_copy =
+          static_cast<double>(last.h2d) * rates.h2d + static_cast<double>(last.d2h) * rates.d2h;
       const auto make = [&](const std::string& what, const char* unit, double v) {
         record r = pipeline_record(way + "/" + what, unit, v, bytes, budget, chunks, rounds,
                                    mgr.backend());

@@ -66,7 +66,8 @@ outcome run_once(std::size_t page_size, std::size_t pages, std::size_t budget_pa
       const std::size_t n = pages * kernel_words;
       while (!stop) {
         mgr.parallel_for(n, [=](std::size_t i) {
-          const std::size_t at = (i / kernel_words) * words_per_page + cpu_threads + i % kernel_words;
+          const std::size_t at =
+              (i / kernel_words) * words_per_page + cpu_threads + i % kernel_words;
           v.store(at, v.load(at) + 1);
         });
         mgr.synchronize();
@@ -117,11 +118,10 @@ std::vector<record> run(const options& opt) {
   for (const shape& s : shapes) {
     const outcome base = run_once(s.page_size, s.pages, s.budget_pages, length, false);
     const outcome o = run_once(s.page_size, s.pages, s.budget_pages, length, true);
-    const std::vector<param> params{
-        {"page_size", static_cast<std::int64_t>(s.page_size)},
-        {"pages", static_cast<std::int64_t>(s.pages)},
-        {"budget_pages", static_cast<std::int64_t>(s.budget_pages)},
-        {"cpu_threads", static_cast<std::int64_t>(cpu_threads)}};
+    const std::vector<param> params{{"page_size", static_cast<std::int64_t>(s.page_size)},
+                                    {"pages", static_cast<std::int64_t>(s.pages)},
+                                    {"budget_pages", static_cast<std::int64_t>(s.budget_pages)},
+                                    {"cpu_threads", static_cast<std::int64_t>(cpu_threads)}};
     const std::string where =
         size_label(s.page_size) + (s.budget_pages < s.pages ? " oversubscribed" : " fits");
     auto make = [&](std::string name, std::string unit, double value) {
@@ -134,7 +134,8 @@ std::vector<record> run(const options& opt) {
       r.params = params;
       return r;
     };
-    record baseline = make("cpu ops, no kernels", "ops/s", static_cast<double>(base.cpu_ops) / base.seconds);
+    record baseline =
+        make("cpu ops, no kernels", "ops/s", static_cast<double>(base.cpu_ops) / base.seconds);
     record cpu = make("cpu ops beside kernels and prefetches", "ops/s",
                       static_cast<double>(o.cpu_ops) / o.seconds);
     cpu.compare_to(baseline);
@@ -142,7 +143,8 @@ std::vector<record> run(const options& opt) {
     out.push_back(cpu);
     out.push_back(make("kernels", "1/s", static_cast<double>(o.kernels) / o.seconds));
     out.push_back(make("prefetches", "1/s", static_cast<double>(o.prefetches) / o.seconds));
-    out.push_back(make("lost cpu writes", "writes", static_cast<double>(o.lost_cpu + base.lost_cpu)));
+    out.push_back(
+        make("lost cpu writes", "writes", static_cast<double>(o.lost_cpu + base.lost_cpu)));
     out.push_back(make("lost kernel writes", "writes", static_cast<double>(o.lost_kernel)));
   }
   return out;

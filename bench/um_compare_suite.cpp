@@ -429,7 +429,8 @@ std::vector<record> measure_all(const options& opt) {
     const uvm::stats s = mgr.stats();
     const auto runs = static_cast<double>((p.reps + 1) * p.passes);
     params.push_back({"uvm_evictions_per_pass", static_cast<double>(s.evictions) / runs});
-    params.push_back({"uvm_remote_mappings_per_pass", static_cast<double>(s.remote_mappings) / runs});
+    params.push_back(
+        {"uvm_remote_mappings_per_pass", static_cast<double>(s.remote_mappings) / runs});
     params.push_back({"managed_evictions", std::string("not observable without CUPTI")});
     add_records(records, "oversubscribed_1.5x", o, params);
   }

@@ -2,9 +2,9 @@
 // budget of 50% and 75% of its footprint and, as the baseline in the same run, with the whole
 // footprint resident (budget above the footprint, everything prefetched before the clock
 // starts). Per run: wall time of the algorithm (setup and its CPU reference excluded), device
-// and CPU faults, bytes each way, evictions, remote mappings, prefetched and promoted pages, thrashing
-// throttles and pins; slowdown = oversubscribed / resident. Every run checks its result against
-// the CPU reference and the suite fails on a wrong one. Policies come from the environment
+// and CPU faults, bytes each way, evictions, remote mappings, prefetched and promoted pages,
+// thrashing throttles and pins; slowdown = oversubscribed / resident. Every run checks its result
+// against the CPU reference and the suite fails on a wrong one. Policies come from the environment
 // (UVM_EVICTION, UVM_PREFETCH...); with --trace-dir each run records its page-access trace
 // (`<workload>-<budget>.trc`) for uvm-replay. 4 KiB pages.
 //
@@ -43,8 +43,9 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
   uvm::config cfg = uvm::config::from_env();
   cfg.page_size = page_size;
   const std::size_t pages = bytes / page_size;
-  cfg.device_budget = b.percent >= 100 ? (pages + 64) * page_size
-                                       : std::max<std::size_t>(1, pages * b.percent / 100) * page_size;
+  cfg.device_budget = b.percent >= 100
+                          ? (pages + 64) * page_size
+                          : std::max<std::size_t>(1, pages * b.percent / 100) * page_size;
   cfg.trace_path = trace_file(opt, name, b.percent);
   uvm::manager mgr(cfg);
   auto w = uvm::workloads::make_workload(name, z);

@@ -206,8 +206,8 @@ namespace {
 // Checks a batch's arrays as CUDA does and builds its spans; `locs` null: no locations (a
 // discard). @return uvmSuccess, or the code it recorded with fail().
 uvmError_t batch_spans(const char* fn, void** dptrs, size_t* sizes, size_t count, int* locs,
-                       size_t* idxs, size_t nlocs, unsigned long long flags,
-                       bool with_locations, std::vector<uvm::prefetch_span>& out) {
+                       size_t* idxs, size_t nlocs, unsigned long long flags, bool with_locations,
+                       std::vector<uvm::prefetch_span>& out) {
   char text[200];
   if (dptrs == nullptr || sizes == nullptr || count == 0) {
     std::snprintf(text, sizeof text, "%s: dptrs and sizes must be arrays of count > 0 spans", fn);
@@ -230,8 +230,8 @@ uvmError_t batch_spans(const char* fn, void** dptrs, size_t* sizes, size_t count
   for (size_t k = 0; k < nlocs; ++k) {
     if ((k > 0 && idxs[k] <= idxs[k - 1]) || idxs[k] >= count) {
       std::snprintf(text, sizeof text,
-                    "%s: prefetchLocIdxs[%zu] = %zu; indices must increase and stay below %zu",
-                    fn, k, idxs[k], count);
+                    "%s: prefetchLocIdxs[%zu] = %zu; indices must increase and stay below %zu", fn,
+                    k, idxs[k], count);
       return fail(uvmErrorInvalidValue, text);
     }
     if (locs[k] != 0 && locs[k] != uvmCpuDeviceId) {
@@ -265,13 +265,13 @@ uvmError_t on_stream(const char* fn, uvmStream_t stream, Run&& run) noexcept {
 
 // A batch call: checks the arrays, then runs `run(manager&, stream, spans)`.
 template <class Run>
-uvmError_t batch(const char* fn, void** dptrs, size_t* sizes, size_t count, int* locs,
-                 size_t* idxs, size_t nlocs, unsigned long long flags, bool with_locations,
-                 uvmStream_t stream, Run&& run) noexcept {
+uvmError_t batch(const char* fn, void** dptrs, size_t* sizes, size_t count, int* locs, size_t* idxs,
+                 size_t nlocs, unsigned long long flags, bool with_locations, uvmStream_t stream,
+                 Run&& run) noexcept {
   std::vector<uvm::prefetch_span> spans;
   try {
-    if (const uvmError_t e = batch_spans(fn, dptrs, sizes, count, locs, idxs, nlocs, flags,
-                                         with_locations, spans);
+    if (const uvmError_t e =
+            batch_spans(fn, dptrs, sizes, count, locs, idxs, nlocs, flags, with_locations, spans);
         e != uvmSuccess) {
       return e;
     }
@@ -296,27 +296,26 @@ uvmError_t uvmMemPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count, i
 
 uvmError_t uvmMemDiscardBatchAsync(void** dptrs, size_t* sizes, size_t count,
                                    unsigned long long flags, uvmStream_t stream) noexcept {
-  return batch("uvmMemDiscardBatchAsync", dptrs, sizes, count, nullptr, nullptr, 0, flags, false,
-               stream,
-               [](uvm::manager& m, const uvm::stream& s,
-                  const std::vector<uvm::prefetch_span>& spans) {
-                 std::vector<uvm::memory_span> dead;
-                 dead.reserve(spans.size());
-                 for (const uvm::prefetch_span& p : spans) dead.push_back({p.data, p.bytes});
-                 m.discard(dead, s);
-               });
+  return batch(
+      "uvmMemDiscardBatchAsync", dptrs, sizes, count, nullptr, nullptr, 0, flags, false, stream,
+      [](uvm::manager& m, const uvm::stream& s, const std::vector<uvm::prefetch_span>& spans) {
+        std::vector<uvm::memory_span> dead;
+        dead.reserve(spans.size());
+        for (const uvm::prefetch_span& p : spans) dead.push_back({p.data, p.bytes});
+        m.discard(dead, s);
+      });
 }
 
 uvmError_t uvmMemDiscardAndPrefetchBatchAsync(void** dptrs, size_t* sizes, size_t count,
                                               int* prefetchLocs, size_t* prefetchLocIdxs,
                                               size_t numPrefetchLocs, unsigned long long flags,
                                               uvmStream_t stream) noexcept {
-  return batch("uvmMemDiscardAndPrefetchBatchAsync", dptrs, sizes, count, prefetchLocs,
-               prefetchLocIdxs, numPrefetchLocs, flags, true, stream,
-               [](uvm::manager& m, const uvm::stream& s,
-                  const std::vector<uvm::prefetch_span>& spans) {
-                 m.discard_and_prefetch(spans, s);
-               });
+  return batch(
+      "uvmMemDiscardAndPrefetchBatchAsync", dptrs, sizes, count, prefetchLocs, prefetchLocIdxs,
+      numPrefetchLocs, flags, true, stream,
+      [](uvm::manager& m, const uvm::stream& s, const std::vector<uvm::prefetch_span>& spans) {
+        m.discard_and_prefetch(spans, s);
+      });
 }
 
 uvmError_t uvmStreamAttachMemAsync(uvmStream_t stream, void* devPtr, size_t length,
@@ -337,9 +336,8 @@ uvmError_t uvmStreamAttachMemAsync(uvmStream_t stream, void* devPtr, size_t leng
   const uvm::attach_kind k = flags == uvmMemAttachHost     ? uvm::attach_kind::host
                              : flags == uvmMemAttachSingle ? uvm::attach_kind::single
                                                            : uvm::attach_kind::global;
-  return on_stream(fn, stream, [&](uvm::manager& m, const uvm::stream& s) {
-    m.attach(devPtr, length, k, s);
-  });
+  return on_stream(fn, stream,
+                   [&](uvm::manager& m, const uvm::stream& s) { m.attach(devPtr, length, k, s); });
 }
 
 uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice,

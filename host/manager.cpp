@@ -48,7 +48,8 @@ stream manager::create_stream(std::string_view name) {
 
 launch_scope manager::begin_launch(std::initializer_list<resident_span> declared, const stream& s) {
   void* native = runtime_->native_stream(s);
-  detail::runtime::epoch e = runtime_->begin_epoch({declared.begin(), declared.size()}, {}, false, s);
+  detail::runtime::epoch e =
+      runtime_->begin_epoch({declared.begin(), declared.size()}, {}, false, s);
   return launch_scope(runtime_, s, native, std::move(e.mappings), e.ticket);
 }
 

@@ -41,17 +41,16 @@ runtime::runtime(config cfg)
               /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote,
               cfg_.custom_eviction, cfg_.custom_prefetch, timeline_.get()})),
       moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout, issue_)),
-      service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(),
-                                               timeline_.get())),
-      ctx_{source_.get(), &counters_, &events_, service_.get(), cfg_.fault_timeout, trace_.get(),
-           timeline_.get()} {
+      service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(), timeline_.get())),
+      ctx_{source_.get(),      &counters_,   &events_,       service_.get(),
+           cfg_.fault_timeout, trace_.get(), timeline_.get()} {
   migrator_->set_trace(trace_.get());
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
   control_stream_ = backend_->create_stream("control");
-  migrator_->set_mailbox(static_cast<fault_mailbox*>(backend_->register_host(
-                             &service_->mailbox(), sizeof(fault_mailbox),
-                             host_registration::read_write)),
-                         control_);
+  migrator_->set_mailbox(
+      static_cast<fault_mailbox*>(backend_->register_host(
+          &service_->mailbox(), sizeof(fault_mailbox), host_registration::read_write)),
+      control_);
   void* w = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (w == MAP_FAILED) throw_system("mmap of the device words' bounce page", errno);
   words_ = static_cast<std::byte*>(w);
@@ -147,8 +146,11 @@ managed_range* runtime::allocate(std::size_t bytes, attach_kind initial) {
   }
   if (timeline_ != nullptr) {
     const std::uint64_t now = now_ns();
-    timeline_->push({.start_ns = now, .end_ns = now, .value = bytes,
-                     .range_id = raw->device().range_id, .kind = timeline_kind::range_created});
+    timeline_->push({.start_ns = now,
+                     .end_ns = now,
+                     .value = bytes,
+                     .range_id = raw->device().range_id,
+                     .kind = timeline_kind::range_created});
   }
   log().debug("allocated {} bytes at {:#x} ({} pages of {} bytes)", bytes, base, raw->page_count(),
               raw->page_size());
@@ -159,7 +161,9 @@ void runtime::destroy(std::map<std::uintptr_t, entry>::iterator it) noexcept {
   managed_range* r = it->second.range.get();
   if (timeline_ != nullptr) {
     const std::uint64_t now = now_ns();
-    timeline_->push({.start_ns = now, .end_ns = now, .range_id = r->device().range_id,
+    timeline_->push({.start_ns = now,
+                     .end_ns = now,
+                     .range_id = r->device().range_id,
                      .kind = timeline_kind::range_freed});
   }
   // Wait for handlers still resolving faults in it: at most one fault timeout, plus slack.
@@ -403,7 +407,7 @@ void runtime::take_device_error() {
   const std::uint32_t range_id = seen.error_range - 1;
   const std::uint32_t page = seen.error_page;
   auto* zeros = reinterpret_cast<std::uint32_t*>(words_) + 16;  // stays zero
-  backend_->copy_entries_async(&control_->error, zeros, 2, s);   // error, error_range
+  backend_->copy_entries_async(&control_->error, zeros, 2, s);  // error, error_range
   if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
     log().error("uvm: clearing the device error flag did not finish in time");
   }
@@ -460,8 +464,8 @@ void expect_device(location where, std::string_view call) {
 void runtime::enqueue_moves(std::span<const prefetch_span> spans, bool discard, bool prefetch,
                             const uvm::stream& s) {
   UVM_NVTX_FUNC_RANGE();
-  const std::string_view call = prefetch ? (discard ? "discard_and_prefetch" : "prefetch")
-                                         : "discard";
+  const std::string_view call =
+      prefetch ? (discard ? "discard_and_prefetch" : "prefetch") : "discard";
   UVM_EXPECTS(!spans.empty(), "uvm::manager::{}: no spans", call);
   std::vector<move_queue::item> discards, moves;
   for (const prefetch_span& p : spans) {
@@ -470,8 +474,8 @@ void runtime::enqueue_moves(std::span<const prefetch_span> spans, bool discard, 
     if (discard) {
       // Whole pages only: a page the span covers in part keeps its other bytes.
       const std::size_t ps = sp.range.page_size();
-      const auto off = static_cast<std::size_t>(static_cast<const std::byte*>(p.data) -
-                                                sp.range.base());
+      const auto off =
+          static_cast<std::size_t>(static_cast<const std::byte*>(p.data) - sp.range.base());
       const std::size_t first = (off + ps - 1) / ps;
       const std::size_t end = std::min((off + p.bytes) / ps, sp.range.page_count());
       if (first < end) discards.push_back({&sp.range, first, end - first, move_queue::op::discard});
@@ -512,11 +516,11 @@ void runtime::pin_resident(const void* p, std::size_t bytes, location where) {
     const int err = errno;
     migrator_->unpin(sp.range, sp.first, sp.count);
     // A limit, not a shortage: a system_error with the errno (ENOMEM or EPERM), as documented.
-    throw system_error(fmt::format("uvm::manager::pin_resident: mlock of {} bytes failed: {} "
-                                   "(RLIMIT_MEMLOCK is {}; raise it with ulimit -l)",
-                                   sp.count * sp.range.page_size(), std::strerror(err),
-                                   memlock_limit()),
-                       err);
+    throw system_error(
+        fmt::format("uvm::manager::pin_resident: mlock of {} bytes failed: {} "
+                    "(RLIMIT_MEMLOCK is {}; raise it with ulimit -l)",
+                    sp.count * sp.range.page_size(), std::strerror(err), memlock_limit()),
+        err);
   }
 }
 

@@ -67,8 +67,8 @@ class runtime {
   /// Makes the `resident` spans device-resident (contiguous per span), then opens an epoch on
   /// `s` for kernels that touch only `touches` (with `declared`) or anything.
   /// @throws uvm::invalid_argument, uvm::out_of_memory, uvm::timeout; no epoch is open then.
-  epoch begin_epoch(std::span<const resident_span> resident,
-                    std::span<const resident_span> touches, bool declared, const uvm::stream& s);
+  epoch begin_epoch(std::span<const resident_span> resident, std::span<const resident_span> touches,
+                    bool declared, const uvm::stream& s);
   /// Ends the epoch `ticket` after the work enqueued on `s` so far.
   void end_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept;
   /// Enqueues `body` on `s` inside an open epoch (emulated device).
@@ -129,10 +129,10 @@ class runtime {
   // Held while work is enqueued on a stream (a kernel; a queued move's event and gate), so the
   // order in which such calls take effect is the order their stream runs them.
   std::mutex issue_;
-  std::unique_ptr<move_queue> moves_;  // stream-ordered prefetches and discards
+  std::unique_ptr<move_queue> moves_;   // stream-ordered prefetches and discards
   mailbox_control* control_ = nullptr;  // device memory
   std::byte* words_ = nullptr;          // a registered host page: control words read back
-  detail::stream control_stream_;  // reads the control words: never behind a running kernel
+  detail::stream control_stream_;       // reads the control words: never behind a running kernel
   std::unique_ptr<fault_service> service_;  // leaked with the device if kernels never end
   fault_context ctx_;
   mutable std::mutex mutex_;

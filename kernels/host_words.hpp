@@ -56,7 +56,9 @@ class host_words {
   host_words& operator=(const host_words&) = delete;
 
   /// The address device code uses.
-  [[nodiscard]] std::uint32_t* device() const noexcept { return device_; }
+  [[nodiscard]] std::uint32_t* device() const noexcept {
+    return device_;
+  }
   [[nodiscard]] std::uint32_t get(unsigned i) const noexcept {
     return std::atomic_ref<std::uint32_t>(host_[i]).load();
   }

@@ -7,8 +7,8 @@
 // throws what the docs do not promise for it. UVM_STRESS_SECONDS (default 2) sets the length.
 #include "tests/migration/emulated_config.hpp"
 
-#include <uvm/launch.hpp>
 #include <uvm/uvm.h>
+#include <uvm/launch.hpp>
 #include <uvm/uvm.hpp>
 
 #include <gtest/gtest.h>
@@ -36,9 +36,9 @@ std::chrono::milliseconds stress_time() {
 }
 
 constexpr unsigned threads = 6;
-constexpr std::size_t pages = 8;           // of each thread's own range
-constexpr std::size_t cpu_words = 4;       // per page: words 0..3 the CPU increments
-constexpr std::size_t kernel_word = 4;     // per page: the word its kernels increment
+constexpr std::size_t pages = 8;                  // of each thread's own range
+constexpr std::size_t cpu_words = 4;              // per page: words 0..3 the CPU increments
+constexpr std::size_t kernel_word = 4;            // per page: the word its kernels increment
 constexpr auto bound = std::chrono::seconds(60);  // every synchronize: a hang is an error
 
 /// Adds one to word `kernel_word` of every page of a range.
@@ -62,7 +62,11 @@ class ApiStress : public ::testing::TestWithParam<api_case> {};
 class walker {
  public:
   walker(uvm::manager& m, unsigned id, std::span<const uvm::stream> shared)
-      : m_(m), id_(id), shared_(shared), rng_(id * 7919 + 1), own_(m.create_stream("own")),
+      : m_(m),
+        id_(id),
+        shared_(shared),
+        rng_(id * 7919 + 1),
+        own_(m.create_stream("own")),
         per_page_(m.configuration().page_size / 4),
         mine_(m.allocate<std::uint32_t>(pages * per_page_)),
         scratch_(m.allocate<std::uint32_t>(2 * per_page_)) {
@@ -166,8 +170,8 @@ class walker {
     const std::size_t first = rng_() % pages;
     const std::size_t count = 1 + rng_() % (pages - first);
     const uvm::stream& s = move_stream();
-    m_.prefetch(mine_.data() + first * per_page_, count * m_.configuration().page_size,
-                somewhere(), s);
+    m_.prefetch(mine_.data() + first * per_page_, count * m_.configuration().page_size, somewhere(),
+                s);
     moves_done(s);
   }
 
@@ -193,9 +197,8 @@ class walker {
   }
 
   void reattach() {
-    const uvm::attach_kind k =
-        std::array{uvm::attach_kind::global, uvm::attach_kind::single,
-                   uvm::attach_kind::host}[rng_() % 3];
+    const uvm::attach_kind k = std::array{uvm::attach_kind::global, uvm::attach_kind::single,
+                                          uvm::attach_kind::host}[rng_() % 3];
     // In effect before anything else is queued: kernels then follow the new attachment.
     m_.synchronize({}, bound);
     m_.attach(mine_.bytes(), k, k == uvm::attach_kind::single ? own_ : uvm::stream{});
@@ -376,8 +379,8 @@ TEST(ApiStressC, EveryCallFromManyThreadsAtOnce) {
             break;
           case 6: {
             int loc = 0;
-            check(uvmMemRangeGetAttribute(&loc, sizeof loc, uvmMemRangeAttributeLastPrefetchLocation,
-                                          mine, bytes),
+            check(uvmMemRangeGetAttribute(&loc, sizeof loc,
+                                          uvmMemRangeAttributeLastPrefetchLocation, mine, bytes),
                   "uvmMemRangeGetAttribute", t);
             break;
           }

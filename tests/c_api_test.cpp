@@ -12,10 +12,10 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <vector>
 #include <new>
 #include <string>
 #include <thread>
+#include <vector>
 
 extern "C" {
 int c_api_alloc_write_prefetch_both_ways(void);

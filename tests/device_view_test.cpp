@@ -110,8 +110,8 @@ TEST(DeviceView, AFullRingIsRetried) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_EQ(dev.records(), fault_mailbox::capacity + 1);
-  std::atomic_ref<device_pte>(dev.ptes[2]).store(make_pte(2, pte_valid | pte_writable),
-                                                 std::memory_order_release);
+  std::atomic_ref<device_pte>(dev.ptes[2])
+      .store(make_pte(2, pte_valid | pte_writable), std::memory_order_release);
   lane.join();
 }
 

@@ -107,7 +107,7 @@ TEST(Lifetime, PastTheBoundTheManagerLeaksRatherThanUnmapUnderAKernel) {
       if (i == 0) {
         started = true;
         std::this_thread::sleep_for(800ms);  // far past the fault timeout
-        v.store(i, 7);                        // into memory that must still be mapped
+        v.store(i, 7);                       // into memory that must still be mapped
         done = true;
       }
     });
@@ -145,7 +145,7 @@ TEST(Lifetime, AForkedChildCannotWriteIntoItsParent) {
   if (!fork_works) GTEST_SKIP() << "fork() under ThreadSanitizer";
   uvm::manager mgr(emulated());
   auto a = mgr.allocate<int>(1 << 16);  // 4 pages of 64 KiB
-  a[0] = 1;                            // page 0 host-resident, the others untouched
+  a[0] = 1;                             // page 0 host-resident, the others untouched
   const int write_resident = child_status([](int* p) { p[0] = 2; }, a.data());
   const int first_touch = child_status([](int* p) { p[1 << 15] = 2; }, a.data());
   const int read = child_status([](int* p) { std::exit(p[0] == 1 ? 3 : 4); }, a.data());

@@ -71,7 +71,8 @@ TEST_P(Stress, EveryIncrementFromEverySideSurvives) {
       mgr.parallel_for(
           n,
           [=](std::size_t i) {
-            const std::size_t at = (i / kernel_words) * words_per_page + cpu_threads + i % kernel_words;
+            const std::size_t at =
+                (i / kernel_words) * words_per_page + cpu_threads + i % kernel_words;
             v.store(at, v.load(at) + 1);
           },
           s);
@@ -118,15 +119,16 @@ TEST_P(Stress, EveryIncrementFromEverySideSurvives) {
   RecordProperty("prefetches", static_cast<int>(prefetches.load()));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, Stress,
-    ::testing::Values(stress_case{64 << 10, 32, 64}, stress_case{64 << 10, 32, 8},
-                      stress_case{4 << 10, 128, 256}, stress_case{4 << 10, 128, 32}),
-    [](const auto& info) {
-      const stress_case& c = info.param;
-      return std::to_string(c.page_size >> 10) + "KiB" +
-             (c.budget_pages < c.pages ? "_oversubscribed" : "_fits");
-    });
+INSTANTIATE_TEST_SUITE_P(Cases, Stress,
+                         ::testing::Values(stress_case{64 << 10, 32, 64},
+                                           stress_case{64 << 10, 32, 8},
+                                           stress_case{4 << 10, 128, 256},
+                                           stress_case{4 << 10, 128, 32}),
+                         [](const auto& info) {
+                           const stress_case& c = info.param;
+                           return std::to_string(c.page_size >> 10) + "KiB" +
+                                  (c.budget_pages < c.pages ? "_oversubscribed" : "_fits");
+                         });
 
 // The lost-race program: threads race to write the first word of a fresh range, which is then
 // freed; mmap hands the same address back, so each thread loses races at one address again and

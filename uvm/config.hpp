@@ -92,7 +92,8 @@ struct config {
 
   /// A page that migrates this many times within `thrashing_lapse` is thrashing: it is left out
   /// of prefetch, and after repeated detections pinned to the host and mapped remote (until it
-  /// has been quiet for 20 lapses, at least 10 ms). Env: `UVM_THRASHING_MIGRATIONS` (0 turns detection off).
+  /// has been quiet for 20 lapses, at least 10 ms). Env: `UVM_THRASHING_MIGRATIONS` (0 turns
+  /// detection off).
   unsigned thrashing_migrations = 3;
 
   /// Env: `UVM_THRASHING_LAPSE_US`.

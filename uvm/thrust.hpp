@@ -189,7 +189,8 @@ struct stream_ordered_allocator {
 /// @brief `thrust::cuda::par.on(stream)` for the scope's stream, in a translation unit
 /// compiled by nvcc, with its temporary storage from stream_ordered_allocator. Thrust's kernels
 /// are enqueued after the stream's earlier work and, while the scope is open, before the epoch
-/// ends; the algorithm synchronises the stream before it returns. Use it only while the scope is open: it cannot tell that the scope has ended.
+/// ends; the algorithm synchronises the stream before it returns. Use it only while the scope is
+/// open: it cannot tell that the scope has ended.
 /// @throws uvm::invalid_argument if the scope is on the emulated device (see with_policy).
 [[nodiscard]] inline auto cuda_policy(const launch_scope& scope) {
   if (scope.native_stream() == nullptr) {

@@ -1,4 +1,5 @@
-// uvm-replay TRACE [--policy fifo|lru|clock|adaptive|lfu|dueling|all] [--prefetch none|sequential|tree|all]
+// uvm-replay TRACE [--policy fifo|lru|clock|adaptive|lfu|dueling|all] [--prefetch
+// none|sequential|tree|all]
 //                  --budget PAGES|BYTES[K|M|G] [--format table|json|csv]
 // Replays a page-access trace through the shipped policies and Belady's MIN; see compare.hpp.
 
@@ -19,7 +20,8 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: uvm-replay TRACE --budget PAGES|BYTES[K|M|G] [--policy fifo|lru|clock|adaptive|lfu|dueling|min|all]\n"
+    "usage: uvm-replay TRACE --budget PAGES|BYTES[K|M|G] [--policy "
+    "fifo|lru|clock|adaptive|lfu|dueling|min|all]\n"
     "                  [--prefetch none|sequential|tree|all] [--format table|json|csv]\n"
     "Replays TRACE through the eviction and prefetch policies and Belady's MIN (offline\n"
     "optimal eviction). Defaults: --policy all --prefetch all --format table.\n"
@@ -88,7 +90,8 @@ int main(int argc, char** argv) {
     const auto fmt = uvm::replay::parse_output_format(format);
     if (!fmt)
       throw uvm::invalid_argument("unknown format '" + format + "' (valid: table, json, csv)");
-    const auto evictions = expand(policy, {"fifo", "lru", "clock", "adaptive", "lfu", "dueling"}, "policy");
+    const auto evictions =
+        expand(policy, {"fifo", "lru", "clock", "adaptive", "lfu", "dueling"}, "policy");
     const auto prefetches = expand(prefetch, {"none", "sequential", "tree"}, "prefetch");
 
     parsed = true;

@@ -40,8 +40,7 @@ class most_recent_eviction final : public uvm::eviction_policy {
   bool do_uses_accesses() const noexcept override { return false; }  // no accessed-bit scans
 
   std::list<uvm::page_ref> order_;
-  std::unordered_map<uvm::page_ref, std::list<uvm::page_ref>::iterator, uvm::page_ref_hash>
-      where_;
+  std::unordered_map<uvm::page_ref, std::list<uvm::page_ref>::iterator, uvm::page_ref_hash> where_;
 };
 
 // Moves the page after the faulting one too, if it is in the same 2 MiB block and not there yet.
@@ -88,7 +87,8 @@ int main() {
     // (the prefetch policy adds the next page to each fault; past the budget they run remote);
     // later passes prefetch each layer first, evicting by the eviction policy.
     for (std::size_t layer = 0; layer < pages; layer += 16) {
-      if (pass > 0) mgr.prefetch(data.data() + layer * per_page, 16 * page, uvm::location::device());
+      if (pass > 0)
+        mgr.prefetch(data.data() + layer * per_page, 16 * page, uvm::location::device());
       uvm::launch(mgr, 16 * per_page, [=] UVM_HOST_DEVICE(std::size_t i) {
         const std::size_t at = layer * per_page + i;
         v.store(at, v.load(at) + 1.0f);

@@ -57,7 +57,8 @@ struct backend_paths {
       c.stream_wait_value, c.stream_wait_value_nor, c.host_native_atomics, c.async_engines,
       c.peer_devices, p.zero_source_read_only ? "read-only" : "read-write (fallback)",
       p.host_pointer_on_device ? "by the host address" : "by cudaHostGetDevicePointer (fallback)",
-      p.gates_wait_value ? "cuStreamWaitValue32" : "none: queued moves run in their call (fallback)");
+      p.gates_wait_value ? "cuStreamWaitValue32"
+                         : "none: queued moves run in their call (fallback)");
 }
 
 /// The same as one JSON object, for bench/gpu-check's record.

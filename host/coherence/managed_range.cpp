@@ -75,13 +75,17 @@ void managed_range::record_access(std::size_t page, access a) const noexcept {
                     device_.range_id, static_cast<std::uint32_t>(page), 0});
 }
 
-void managed_range::record_fault(std::uint8_t kind, std::size_t page, access a,
-                                 std::uint64_t start, std::uint32_t tid) const noexcept {
+void managed_range::record_fault(std::uint8_t kind, std::size_t page, access a, std::uint64_t start,
+                                 std::uint32_t tid) const noexcept {
   if (ctx_.run_timeline == nullptr) return;
   if (tid == 0) tid = static_cast<std::uint32_t>(syscall(SYS_gettid));  // async-signal-safe
-  ctx_.run_timeline->push({.start_ns = start, .end_ns = now_ns(), .tid = tid,
-                           .range_id = device_.range_id, .page = static_cast<std::uint32_t>(page),
-                           .kind = timeline_kind::cpu_fault, .detail = kind,
+  ctx_.run_timeline->push({.start_ns = start,
+                           .end_ns = now_ns(),
+                           .tid = tid,
+                           .range_id = device_.range_id,
+                           .page = static_cast<std::uint32_t>(page),
+                           .kind = timeline_kind::cpu_fault,
+                           .detail = kind,
                            .flags = static_cast<std::uint8_t>(a == access::write)});
 }
 
@@ -128,7 +132,8 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
         if (!waited) deadline = deadline_after(ctx_.timeout);
         waited = true;
         if (!pages_.wait_until_idle(page, deadline)) {
-          return outcome(cpu_fault_kind::timed_out, {status::timed_out, ETIMEDOUT, pages_.load(page)});
+          return outcome(cpu_fault_kind::timed_out,
+                         {status::timed_out, ETIMEDOUT, pages_.load(page)});
         }
         continue;
       case cpu_action::service: {
@@ -138,7 +143,7 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
           ctx_.stats->serviced.record(now_ns() - start);
           record_access(page, a);
         }
-        return outcome(o.st == status::resolved  ? cpu_fault_kind::serviced
+        return outcome(o.st == status::resolved    ? cpu_fault_kind::serviced
                        : o.st == status::timed_out ? cpu_fault_kind::timed_out
                                                    : cpu_fault_kind::failed,
                        o);
@@ -253,8 +258,8 @@ int managed_range::coarsen(std::size_t first, std::size_t count, page_state from
 
   // The neighbours' old accesses differ; read-write over the whole run is the same change for
   // every mechanism that splits mappings (the only ones that coarsen).
-  const int err = ctx_.source->protect(view_of(lo, hi - lo), host_access::none,
-                                       host_access::read_write);
+  const int err =
+      ctx_.source->protect(view_of(lo, hi - lo), host_access::none, host_access::read_write);
   for (std::size_t i = lo; i < hi; ++i) {
     if (i >= first && i < first + count) continue;
     pages_.publish(i, err == 0 ? page_state::host_exclusive : old_state(i));

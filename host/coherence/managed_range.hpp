@@ -35,7 +35,7 @@ struct fault_context {
   event_ring* events;
   fault_service* service;  ///< null: faults that move data fail with ENODEV
   std::chrono::nanoseconds timeout;
-  trace_writer* trace = nullptr;  ///< null: no trace is recorded
+  trace_writer* trace = nullptr;     ///< null: no trace is recorded
   timeline* run_timeline = nullptr;  ///< null: no timeline is written
 };
 

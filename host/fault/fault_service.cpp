@@ -72,8 +72,12 @@ void fault_service::drain_recorders() noexcept {
 void fault_service::record_batch(timeline_kind kind, std::uint64_t start, std::uint32_t count,
                                  std::uint64_t records) noexcept {
   if (timeline_ == nullptr) return;
-  timeline_->push({.start_ns = start, .end_ns = now_ns(), .value = records, .tid = tid_,
-                   .count = count, .kind = kind});
+  timeline_->push({.start_ns = start,
+                   .end_ns = now_ns(),
+                   .value = records,
+                   .tid = tid_,
+                   .count = count,
+                   .kind = kind});
 }
 
 void fault_service::stop() noexcept {

@@ -38,10 +38,9 @@ constexpr std::uint64_t needed_features = UFFD_FEATURE_MISSING_SHMEM | UFFD_FEAT
                                           UFFD_FEATURE_WP_UNPOPULATED;  // 6.4: CONTINUE_MODE_WP
 constexpr std::uint64_t register_modes =
     UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP;
-constexpr std::uint64_t needed_ioctls = (std::uint64_t{1} << _UFFDIO_CONTINUE) |
-                                        (std::uint64_t{1} << _UFFDIO_WRITEPROTECT) |
-                                        (std::uint64_t{1} << _UFFDIO_ZEROPAGE) |
-                                        (std::uint64_t{1} << _UFFDIO_WAKE);
+constexpr std::uint64_t needed_ioctls =
+    (std::uint64_t{1} << _UFFDIO_CONTINUE) | (std::uint64_t{1} << _UFFDIO_WRITEPROTECT) |
+    (std::uint64_t{1} << _UFFDIO_ZEROPAGE) | (std::uint64_t{1} << _UFFDIO_WAKE);
 
 std::mutex g_mutex;
 std::weak_ptr<userfaultfd_fault_source> g_instance;
@@ -90,9 +89,10 @@ int open_uffd(std::string& why) {
     const int e = errno;
     close(dev);
     if (f >= 0) return f;
-    why = fmt::format("userfaultfd() failed ({}) and /dev/userfaultfd's USERFAULTFD_IOC_NEW failed "
-                      "({})",
-                      strerrorname_np(sys_err), strerrorname_np(e));
+    why = fmt::format(
+        "userfaultfd() failed ({}) and /dev/userfaultfd's USERFAULTFD_IOC_NEW failed "
+        "({})",
+        strerrorname_np(sys_err), strerrorname_np(e));
     return -1;
   }
   if (sys_err == ENOSYS) {
@@ -178,19 +178,21 @@ std::string probe_registration(int uffd) {
   std::string why;
   void* p = MAP_FAILED;
   if (ftruncate(memfd, os_page) == 0) {
-    p = mmap(nullptr, static_cast<std::size_t>(os_page), PROT_READ | PROT_WRITE, MAP_SHARED,
-             memfd, 0);
+    p = mmap(nullptr, static_cast<std::size_t>(os_page), PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+             0);
   }
   close(memfd);
-  if (p == MAP_FAILED) return fmt::format("mapping a probe memfd failed ({})", strerrorname_np(errno));
+  if (p == MAP_FAILED)
+    return fmt::format("mapping a probe memfd failed ({})", strerrorname_np(errno));
   std::uint64_t ioctls = 0;
   if (const int e = register_range(uffd, p, static_cast<std::size_t>(os_page), ioctls); e != 0) {
     why = fmt::format("registering a shmem mapping in MISSING, MINOR and WP modes failed ({})",
                       strerrorname_np(e));
   } else if ((ioctls & needed_ioctls) != needed_ioctls) {
-    why = fmt::format("a registered shmem mapping lacks UFFDIO_CONTINUE, _WRITEPROTECT, _ZEROPAGE "
-                      "or _WAKE (offered ioctls {:#x})",
-                      ioctls);
+    why = fmt::format(
+        "a registered shmem mapping lacks UFFDIO_CONTINUE, _WRITEPROTECT, _ZEROPAGE "
+        "or _WAKE (offered ioctls {:#x})",
+        ioctls);
   }
   munmap(p, static_cast<std::size_t>(os_page));
   return why;
@@ -471,11 +473,11 @@ void userfaultfd_fault_source::handle() {
     } else {
       reason = fmt::format("could not be resolved: {}", strerrorname_np(o.error));
     }
-    log().critical("CPU {} fault at {}: page {} of range {} (+{} bytes), state {}, {}; sending "
-                   "SIGBUS to the faulting thread ({})",
-                   write ? "write" : "read", addr, r.page_of(addr),
-                   static_cast<const void*>(r.base()), r.reserved(), to_string(visible_state(o.word)),
-                   reason, tid);
+    log().critical(
+        "CPU {} fault at {}: page {} of range {} (+{} bytes), state {}, {}; sending "
+        "SIGBUS to the faulting thread ({})",
+        write ? "write" : "read", addr, r.page_of(addr), static_cast<const void*>(r.base()),
+        r.reserved(), to_string(visible_state(o.word)), reason, tid);
     syscall(SYS_tgkill, getpid(), static_cast<pid_t>(tid), SIGBUS);
   };
 

@@ -41,9 +41,9 @@ dual_mapping::dual_mapping(std::size_t bytes, std::size_t alignment, bool app_ac
   c.a_len = reserve;
   const auto start = reinterpret_cast<std::uintptr_t>(c.a);
   const std::uintptr_t aligned = (start + alignment - 1) & ~(std::uintptr_t{alignment} - 1);
-  void* app = mmap(reinterpret_cast<void*>(aligned), bytes,
-                   app_accessible ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_SHARED | MAP_FIXED,
-                   c.fd, 0);
+  void* app =
+      mmap(reinterpret_cast<void*>(aligned), bytes,
+           app_accessible ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_SHARED | MAP_FIXED, c.fd, 0);
   if (app == MAP_FAILED) throw_system("mmap of the app view", errno);
   if (aligned > start) munmap(c.a, aligned - start);
   const std::uintptr_t tail = aligned + bytes;

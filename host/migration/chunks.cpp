@@ -102,11 +102,13 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
                                cause_ == migration_cause::discard)) {
     const move& first = c.moves.front();
     const bool many = first.range != c.moves.back().range;
-    c.issued = {.start_ns = issue_ns, .value = copies.total(),
+    c.issued = {.start_ns = issue_ns,
+                .value = copies.total(),
                 .range_id = first.range->device().range_id,
                 .page = static_cast<std::uint32_t>(first.page),
                 .count = static_cast<std::uint32_t>(c.moves.size()),
-                .kind = timeline_kind::migration, .detail = static_cast<std::uint8_t>(cause_),
+                .kind = timeline_kind::migration,
+                .detail = static_cast<std::uint8_t>(cause_),
                 .flags = static_cast<std::uint8_t>(
                     (kind == copy_kind::host_to_device ? to_device_flag : 0) |
                     (many ? many_ranges_flag : 0))};
@@ -116,8 +118,8 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   c.done = backend_.record(s);
 }
 
-void migrator::publish_entries(const std::vector<move>& moves, std::size_t first,
-                               std::size_t last, const stream& s, std::size_t* published) {
+void migrator::publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
+                               const stream& s, std::size_t* published) {
   // Moves are in page order: neighbours' entries go in one copy from the shadow. The pages stay
   // claimed until the copy has landed, so no later change of their entries can overtake it.
   for (std::size_t i = first; i < last;) {
@@ -136,10 +138,11 @@ int migrator::complete(chunk& c) {
   if (!backend_.wait(c.done, settings_.timeout)) {
     // Publishing now could expose data that has not landed: the pages stay `migrating` until
     // the copies complete (the service's poll finishes the chunk then).
-    log().error("copies of {} pages did not complete within {} ms; they stay migrating until "
-                "they do",
-                c.moves.size(),
-                std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count());
+    log().error(
+        "copies of {} pages did not complete within {} ms; they stay migrating until "
+        "they do",
+        c.moves.size(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout).count());
     try {
       stalled_.push_back(std::move(c));
     } catch (...) {
@@ -204,8 +207,7 @@ int migrator::finish(chunk& c) {
     } else if (m.freed) {
       capacity = evicted_.contains(ref);
     }
-    if (settings_.thrashing_migrations != 0 && !capacity &&
-        m.target != page_state::unpopulated &&
+    if (settings_.thrashing_migrations != 0 && !capacity && m.target != page_state::unpopulated &&
         ((m.taken && m.from != page_state::unpopulated) || m.freed)) {
       switch (thrashing_.on_migration(ref, now)) {
         case thrashing_detector::verdict::normal: break;
@@ -276,8 +278,7 @@ void migrator::abandon(chunk& c) noexcept {
       const move& m = c.moves[i];
       if (const int err = m.range->set_access(m.page, j - i, m.target, m.from, false); err != 0) {
         log().error("restoring the access of pages {}..{} of range {} failed: {}", m.page,
-                    m.page + (j - i) - 1, static_cast<void*>(m.range->base()),
-                    std::strerror(err));
+                    m.page + (j - i) - 1, static_cast<void*>(m.range->base()), std::strerror(err));
       }
     });
   }

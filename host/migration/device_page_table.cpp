@@ -12,7 +12,8 @@ device_pte* map_host_table(std::size_t bytes) {
   // Anonymous memory reads as zeros: an all-invalid table, committed only where touched.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) throw_system(fmt::format("mmap of a {}-byte page-table shadow", bytes), errno);
+  if (p == MAP_FAILED)
+    throw_system(fmt::format("mmap of a {}-byte page-table shadow", bytes), errno);
   return static_cast<device_pte*>(p);
 }
 

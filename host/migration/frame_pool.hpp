@@ -75,7 +75,8 @@ class frame_pool {
   void quarantine(std::uint32_t frame, ticket fence) noexcept {
     assert(frame < count_ && !is_free(frame) && quarantined() < count_);
     if (head_ != 0 && quarantine_.size() == quarantine_.capacity()) {  // room at the front
-      quarantine_.erase(quarantine_.begin(), quarantine_.begin() + static_cast<std::ptrdiff_t>(head_));
+      quarantine_.erase(quarantine_.begin(),
+                        quarantine_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }
     quarantine_.push_back({fence, frame});  // within the capacity reserved for every frame
@@ -102,8 +103,8 @@ class frame_pool {
 
   /// @return whether `frame` waits in quarantine (a scan: for tests and checks).
   [[nodiscard]] bool is_quarantined(std::uint32_t frame) const noexcept {
-    return std::any_of(quarantine_.begin() + static_cast<std::ptrdiff_t>(head_),
-                       quarantine_.end(), [&](const held& h) { return h.frame == frame; });
+    return std::any_of(quarantine_.begin() + static_cast<std::ptrdiff_t>(head_), quarantine_.end(),
+                       [&](const held& h) { return h.frame == frame; });
   }
 
   /// @return how many of frames [first, first + count) are free (frames outside the pool are not).

@@ -26,8 +26,7 @@ kernel_epochs::ticket kernel_epochs::begin(const stream& s, std::span<const page
   // held back, and this launch waits only for the moves queued before it (a bounded set).
   const ticket t = next_++;
   epochs_.push_back({t, s, nullptr, declared, {uses.begin(), uses.end()}, false});
-  if (!served_.wait_for(lock, timeout_,
-                        [&] { return !held_back(s.get(), uses, declared, t); })) {
+  if (!served_.wait_for(lock, timeout_, [&] { return !held_back(s.get(), uses, declared, t); })) {
     std::erase_if(epochs_, [t](const epoch& e) { return e.id == t; });
     throw uvm::timeout(fmt::format(
         "uvm: a launch waited {} ms (the fault timeout) for CPU faults or queued moves that wait "
@@ -48,8 +47,8 @@ kernel_epochs::ticket kernel_epochs::begin(const stream& s, std::span<const page
 
 void kernel_epochs::end(ticket t, event e) {
   const std::lock_guard lock(mutex_);
-  const auto it = std::find_if(epochs_.begin(), epochs_.end(),
-                               [t](const epoch& x) { return x.id == t; });
+  const auto it =
+      std::find_if(epochs_.begin(), epochs_.end(), [t](const epoch& x) { return x.id == t; });
   if (it == epochs_.end()) return;
   if (e == nullptr) {
     epochs_.erase(it);
@@ -64,7 +63,8 @@ kernel_epochs::state kernel_epochs::poll() noexcept {
   std::erase_if(epochs_, [&](const epoch& e) {
     if (!(e.done && backend_.query(e.done))) return false;
     if (timeline_ != nullptr) {
-      timeline_->push({.start_ns = e.begun_ns, .end_ns = e.ended_ns != 0 ? e.ended_ns : now,
+      timeline_->push({.start_ns = e.begun_ns,
+                       .end_ns = e.ended_ns != 0 ? e.ended_ns : now,
                        .key = reinterpret_cast<std::uint64_t>(e.on.get()),
                        .kind = timeline_kind::kernel_epoch});
     }
@@ -131,8 +131,8 @@ bool kernel_epochs::may_use(const epoch& e, const page_use& u) noexcept {
   return may_use(e.on.get(), e.uses, e.declared, u);
 }
 
-bool kernel_epochs::held_back(const stream_base* s, std::span<const page_use> uses,
-                              bool declared, ticket arrival) noexcept {
+bool kernel_epochs::held_back(const stream_base* s, std::span<const page_use> uses, bool declared,
+                              ticket arrival) noexcept {
   return std::any_of(waiters_.begin(), waiters_.end(), [&](const waiter& w) {
     const bool counts = w.on == nullptr || (w.on != s && w.id < arrival);
     return counts && may_use(s, uses, declared, w.pages);
@@ -213,8 +213,10 @@ void kernel_epochs::attach(std::uint32_t range, attach_kind k, const stream& s, 
     std::vector<binding>& b = bindings_[range];
     if (b.empty()) b.push_back({attach_kind::global, nullptr, {}, nullptr});
     const stream_base* to = k == attach_kind::single ? s.get() : nullptr;
-    b.push_back({k, to, k == attach_kind::single ? std::weak_ptr<stream_base>(s) : std::weak_ptr<stream_base>(),
-                 std::move(effective)});
+    b.push_back(
+        {k, to,
+         k == attach_kind::single ? std::weak_ptr<stream_base>(s) : std::weak_ptr<stream_base>(),
+         std::move(effective)});
     retire_bindings(b);
   }
   served_.notify_all();  // launches held back for the range may no longer be able to use it
@@ -264,8 +266,7 @@ void kernel_epochs::cpu_waiters(std::span<const page_use> waiting) noexcept {
   if (fewer) served_.notify_all();
 }
 
-kernel_epochs::ticket kernel_epochs::add_waiter(std::span<const page_use> uses,
-                                                const stream& s) {
+kernel_epochs::ticket kernel_epochs::add_waiter(std::span<const page_use> uses, const stream& s) {
   const std::lock_guard lock(mutex_);
   const ticket t = next_;
   const std::size_t before = waiters_.size();

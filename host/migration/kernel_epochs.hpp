@@ -130,7 +130,7 @@ class kernel_epochs {
     event done;  // null while the launch is being enqueued
     bool declared;
     std::vector<page_use> uses;
-    bool admitted;  // false while begin() holds the launch back
+    bool admitted;                       // false while begin() holds the launch back
     std::uint64_t begun_ns = 0;          // for the timeline: when begin() admitted it
     mutable std::uint64_t ended_ns = 0;  // and when a wait first saw it finished (0: not yet)
   };

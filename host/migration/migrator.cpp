@@ -17,7 +17,6 @@ namespace uvm::detail {
 
 namespace {
 
-
 template <class Chunk>
 void reserve_one(Chunk& c) {
   if (c.moves.size() == c.moves.capacity()) {
@@ -50,9 +49,8 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       page_shift_(static_cast<unsigned>(std::countr_zero(s.page_size))),
       pool_(frames_for(s)),
       owners_(pool_.size()),
-      eviction_(s.custom_eviction
-                    ? std::make_unique<guarded_eviction>(s.custom_eviction())
-                    : make_eviction_policy(s.eviction)),
+      eviction_(s.custom_eviction ? std::make_unique<guarded_eviction>(s.custom_eviction())
+                                  : make_eviction_policy(s.eviction)),
       prefetch_(s.custom_prefetch ? std::make_unique<guarded_prefetch>(s.custom_prefetch())
                                   : make_prefetch_policy(s.prefetch)),
       thrashing_(thrashing_for(s)),
@@ -99,13 +97,16 @@ migrator::~migrator() {
 }
 
 void migrator::record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
-                              std::size_t count, std::uint8_t detail,
-                              std::uint8_t flags) noexcept {
+                              std::size_t count, std::uint8_t detail, std::uint8_t flags) noexcept {
   if (timeline_ == nullptr) return;
   const std::uint64_t now = now_ns();
-  timeline_->push({.start_ns = now, .end_ns = now, .range_id = range_id,
+  timeline_->push({.start_ns = now,
+                   .end_ns = now,
+                   .range_id = range_id,
                    .page = static_cast<std::uint32_t>(page),
-                   .count = static_cast<std::uint32_t>(count), .kind = kind, .detail = detail,
+                   .count = static_cast<std::uint32_t>(count),
+                   .kind = kind,
+                   .detail = detail,
                    .flags = flags});
 }
 
@@ -333,8 +334,7 @@ void migrator::free_frame(std::uint32_t f, kernel_epochs::ticket fence) noexcept
 
 std::optional<std::uint32_t> migrator::take_frame() {
   std::optional<std::uint32_t> f = pool_.take();
-  if (!f && pool_.quarantined() != 0 &&
-      pool_.release_quarantined(epochs_.oldest_running()) != 0) {
+  if (!f && pool_.quarantined() != 0 && pool_.release_quarantined(epochs_.oldest_running()) != 0) {
     f = pool_.take();
   }
   return f;
@@ -362,10 +362,10 @@ void migrator::harvest_accessed() {
         // A claimed page has an entry on its way (a move in a chunk not yet completed): it is
         // neither harvested nor republished.
         const device_pte e = p < r->page_count() ? t.get(p) : 0;
-        const bool clear = p < r->page_count() &&
-                           (r->pages().load(p) & (device_mapped_bit | busy_bit)) ==
-                               device_mapped_bit &&
-                           (e & pte_accessed) != 0;
+        const bool clear =
+            p < r->page_count() &&
+            (r->pages().load(p) & (device_mapped_bit | busy_bit)) == device_mapped_bit &&
+            (e & pte_accessed) != 0;
         if (clear) {
           const auto page = static_cast<std::uint32_t>(p);
           // Remote pages have no frame for the policy to rank, but the kernel used them: used
@@ -710,8 +710,7 @@ std::size_t migrator::evict(std::size_t frames, bool unused_only) {
     }
     // A victim outside its range, without a frame, or pinned to the device (an application's
     // policy got it wrong; the shipped ones never name such pages): evict nothing more.
-    if (victim->page >= r->page_count() ||
-        (r->pages().load(victim->page) & pinned_bit) != 0 ||
+    if (victim->page >= r->page_count() || (r->pages().load(victim->page) & pinned_bit) != 0 ||
         (read_pte(*r, victim->page) & (pte_valid | pte_remote)) != pte_valid) {
       break;
     }

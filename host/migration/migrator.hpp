@@ -14,8 +14,8 @@
 #include "host/fault/fault_resolver.hpp"
 #include "host/migration/copy_batcher.hpp"
 #include "host/migration/device_page_table.hpp"
-#include "host/migration/kernel_epochs.hpp"
 #include "host/migration/frame_pool.hpp"
+#include "host/migration/kernel_epochs.hpp"
 #include "host/policy/eviction_policy.hpp"
 #include "host/policy/prefetch_policy.hpp"
 #include "host/policy/thrashing_detector.hpp"
@@ -31,11 +31,11 @@
 #include <mutex>
 #include <optional>
 #include <span>
-#include <utility>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace uvm::detail {
@@ -234,8 +234,13 @@ class migrator final : public fault_resolver {
     enum class stage : std::uint8_t { planned, narrowed, issued };
     explicit chunk(migrator* m = nullptr) noexcept : owner(m) {}
     chunk(chunk&& o) noexcept
-        : owner(o.owner), moves(std::move(o.moves)), done(std::move(o.done)), on(o.on), st(o.st),
-          entries(o.entries), issued(o.issued) {
+        : owner(o.owner),
+          moves(std::move(o.moves)),
+          done(std::move(o.done)),
+          on(o.on),
+          st(o.st),
+          entries(o.entries),
+          issued(o.issued) {
       o.reset();
     }
     chunk& operator=(chunk&& o) noexcept {
@@ -375,7 +380,8 @@ class migrator final : public fault_resolver {
   void record_migration(const chunk& c) noexcept;
   // An instant on the timeline (null timeline: nothing).
   void record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
-                      std::size_t count = 0, std::uint8_t detail = 0, std::uint8_t flags = 0) noexcept;
+                      std::size_t count = 0, std::uint8_t detail = 0,
+                      std::uint8_t flags = 0) noexcept;
   // What the chunks enqueued meanwhile are for, on the timeline (mutex_ held).
   class cause_scope {
    public:
@@ -457,9 +463,9 @@ class migrator final : public fault_resolver {
   static constexpr std::chrono::seconds trace_epoch_wait{1};
 
   std::mutex mutex_;
-  std::vector<managed_range*> ranges_;   // by range id; null where free
-  std::vector<std::unique_ptr<device_page_table>> tables_;  // by range id
-  std::vector<page_ref> denied_;         // entries published with pte_denied
+  std::vector<managed_range*> ranges_;                       // by range id; null where free
+  std::vector<std::unique_ptr<device_page_table>> tables_;   // by range id
+  std::vector<page_ref> denied_;                             // entries published with pte_denied
   std::vector<kernel_epochs::restricted_range> restricted_;  // mask_restricted_ranges' scratch
   std::vector<page_use> cpu_waiting_;    // CPU faults of the current batch waiting for kernels
   std::vector<declared_span> declared_;  // made resident since the last begin_launch

@@ -12,8 +12,7 @@
 
 namespace uvm::detail {
 
-move_queue::move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout,
-                       std::mutex& issue)
+move_queue::move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout, std::mutex& issue)
     : backend_(b), migrator_(m), timeout_(timeout), issue_(issue), worker_([this] { run(); }) {}
 
 move_queue::~move_queue() {
@@ -125,8 +124,9 @@ void move_queue::run() noexcept {
       // Stopping, and a stream does not reach its operation: drop it after the timeout.
       for (request& r : queue_) {
         if (now - r.queued <= timeout_) continue;
-        log().error("a queued prefetch or discard was dropped: its stream did not reach it "
-                    "within the fault timeout before the manager ended");
+        log().error(
+            "a queued prefetch or discard was dropped: its stream did not reach it "
+            "within the fault timeout before the manager ended");
         pick = &r;
         r.items.clear();
         break;

@@ -30,7 +30,9 @@ dueling_eviction::dueling_eviction() {
   }
 }
 
-std::string_view dueling_eviction::leader() const noexcept { return real_[leader_]->name(); }
+std::string_view dueling_eviction::leader() const noexcept {
+  return real_[leader_]->name();
+}
 
 void dueling_eviction::do_on_resident(page_ref p) {
   for (auto& c : real_) {
@@ -112,7 +114,8 @@ void dueling_eviction::reference(page_ref p) {
     s.resident.insert(p);
     s.policy->on_resident(p);
   }
-  if (++since_decay_ >= std::max<std::uint64_t>(min_decay_period >> shift, decay_per_page * capacity)) {
+  if (++since_decay_ >=
+      std::max<std::uint64_t>(min_decay_period >> shift, decay_per_page * capacity)) {
     since_decay_ = 0;
     for (std::uint64_t& m : misses_) m /= 2;
   }

@@ -12,8 +12,9 @@
 // caches samples sets: the shadows see only the pages whose hash falls in 1 of 16 (a shadow
 // device 1/16 the size, which misses in the same proportion: spatially hashed sampling), and
 // only the leader runs on the real pages (lru first, the cheapest); a new leader takes over the
-// resident pages in the order the old one would have evicted them. Per page moved, that is about one policy's work instead of six, which a
-// migration of 4 KiB pages at memory bandwidth cannot afford.
+// resident pages in the order the old one would have evicted them. Per page moved, that is about
+// one policy's work instead of six, which a migration of 4 KiB pages at memory bandwidth cannot
+// afford.
 
 #include "host/policy/eviction_policy.hpp"
 
@@ -64,8 +65,8 @@ class dueling_eviction final : public eviction_policy {
                                           shadow{nullptr, decltype(shadow::resident)(&pool_)},
                                           shadow{nullptr, decltype(shadow::resident)(&pool_)}};
   std::array<std::uint64_t, candidates> misses_{};  // decayed
-  std::size_t leader_ = 2;  // adaptive: lru until it sees a loop
-  std::size_t peak_ = 0;  // most pages ever resident: the shadows' size
+  std::size_t leader_ = 2;                          // adaptive: lru until it sees a loop
+  std::size_t peak_ = 0;                            // most pages ever resident: the shadows' size
   std::uint64_t since_decay_ = 0;
 };
 

@@ -19,9 +19,10 @@ void report(bool& reported, std::string_view policy, const char* hook) noexcept 
       what = e.what();
     } catch (...) {
     }
-    log().error("custom policy '{}': {} threw ({}); its advice is ignored where it throws "
-                "(reported once)",
-                policy, hook, what);
+    log().error(
+        "custom policy '{}': {} threw ({}); its advice is ignored where it throws "
+        "(reported once)",
+        policy, hook, what);
   } catch (...) {
   }
 }
@@ -32,7 +33,9 @@ guarded_eviction::guarded_eviction(std::unique_ptr<eviction_policy> inner)
   UVM_EXPECTS(inner_ != nullptr, "uvm::config::custom_eviction returned no policy");
 }
 
-void guarded_eviction::failed(const char* hook) noexcept { report(reported_, inner_->name(), hook); }
+void guarded_eviction::failed(const char* hook) noexcept {
+  report(reported_, inner_->name(), hook);
+}
 
 void guarded_eviction::do_on_resident(page_ref p) {
   try {

@@ -49,7 +49,7 @@ class recency_list {
 
  private:
   std::pmr::unsynchronized_pool_resource pool_;  // first: outlives the containers using it
-  std::pmr::list<page_ref> order_{&pool_};        // front: least recent
+  std::pmr::list<page_ref> order_{&pool_};       // front: least recent
   std::pmr::unordered_map<page_ref, std::pmr::list<page_ref>::iterator, page_ref_hash> index_{
       &pool_};
 };

@@ -98,8 +98,8 @@ struct counters {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
     for (auto* c :
          {&spurious_faults, &coarsened_blocks, &cpu_fault_deferrals, &bytes_host_to_device,
-          &bytes_device_to_host,
-          &remote_mappings, &evictions, &prefetched_pages, &discarded_pages, &promoted_pages, &thrashing_throttles, &thrashing_pins}) {
+          &bytes_device_to_host, &remote_mappings, &evictions, &prefetched_pages, &discarded_pages,
+          &promoted_pages, &thrashing_throttles, &thrashing_pins}) {
       c->store(0, std::memory_order_relaxed);
     }
   }

@@ -46,12 +46,12 @@ inline const ::nvtx3::category& nvtx_category_of(const char* message) noexcept {
 #define UVM_NVTX_FUNC_RANGE() NVTX3_FUNC_RANGE_IN(::uvm::detail::nvtx_domain)
 /// A range named `message` (a string literal) whose payload is `value` (bytes or records), in
 /// the category its name implies (fault, migration, eviction, prefetch).
-#define UVM_NVTX_RANGE(message, value)                                             \
-  ::nvtx3::scoped_range_in<::uvm::detail::nvtx_domain> uvm_nvtx_range_ {           \
-    ::nvtx3::event_attributes {                                                    \
-      message, ::nvtx3::payload{static_cast<std::uint64_t>(value)},                \
-          ::uvm::detail::nvtx_category_of(message)                                 \
-    }                                                                              \
+#define UVM_NVTX_RANGE(message, value)                                   \
+  ::nvtx3::scoped_range_in<::uvm::detail::nvtx_domain> uvm_nvtx_range_ { \
+    ::nvtx3::event_attributes {                                          \
+      message, ::nvtx3::payload{static_cast<std::uint64_t>(value)},      \
+          ::uvm::detail::nvtx_category_of(message)                       \
+    }                                                                    \
   }
 #else
 #define UVM_NVTX_FUNC_RANGE()

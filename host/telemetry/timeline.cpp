@@ -30,11 +30,16 @@ constexpr std::uint32_t first_synthetic_tid = 1u << 24;
 constexpr std::array<std::string_view, 7> fault_kind_names = {
     "first-touch", "upgrade", "waited", "serviced", "spurious", "timed out", "failed"};
 constexpr std::array<std::string_view, 8> cause_names = {
-    "cpu fault", "device fault", "prefetch", "eviction", "discard", "launch residency",
-    "promotion", "pin"};
-constexpr std::array<std::string_view, 8> migration_names = {
-    "migrate (cpu fault)", "migrate (device fault)", "prefetch", "evict", "discard",
-    "make resident", "promote", "pin"};
+    "cpu fault", "device fault",     "prefetch",  "eviction",
+    "discard",   "launch residency", "promotion", "pin"};
+constexpr std::array<std::string_view, 8> migration_names = {"migrate (cpu fault)",
+                                                             "migrate (device fault)",
+                                                             "prefetch",
+                                                             "evict",
+                                                             "discard",
+                                                             "make resident",
+                                                             "promote",
+                                                             "pin"};
 
 template <std::size_t N>
 std::string_view name_in(const std::array<std::string_view, N>& names, std::uint8_t i) {
@@ -84,9 +89,9 @@ std::string claim_path(const std::string& path) {
   const std::size_t slash = path.find_last_of('/');
   const std::size_t dot = path.find_last_of('.');
   const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash + 1);
-  const std::string numbered = has_ext ? fmt::format("{}.{}{}", path.substr(0, dot), n,
-                                                     path.substr(dot))
-                                       : fmt::format("{}.{}", path, n);
+  const std::string numbered =
+      has_ext ? fmt::format("{}.{}{}", path.substr(0, dot), n, path.substr(dot))
+              : fmt::format("{}.{}", path, n);
   log().info("timeline: '{}' is this process's timeline number {} for '{}'", numbered, n, path);
   return numbered;
 }
@@ -106,7 +111,9 @@ timeline::timeline(const std::string& path)
   append_metadata_event("process_name", 0, "name", fmt::format("{} (uvm)", process));
 }
 
-timeline::~timeline() { finish(); }
+timeline::~timeline() {
+  finish();
+}
 
 void timeline::name_stream(const stream_base* s, std::string_view name) {
   const std::lock_guard lock(mutex_);
@@ -128,11 +135,11 @@ std::uint32_t timeline::thread_lane(std::uint32_t tid, std::uint64_t start, std:
   return lane_for(key, tracks_.contains(key) ? std::string() : thread_name(tid), tid, start, end);
 }
 
-void timeline::append_metadata_event(std::string_view what, std::uint32_t tid,
-                                     std::string_view arg, std::string_view value) {
+void timeline::append_metadata_event(std::string_view what, std::uint32_t tid, std::string_view arg,
+                                     std::string_view value) {
   begin_event();
-  buffer_ += fmt::format(R"({{"name":"{}","ph":"M","pid":{},"tid":{},"args":{{"{}":)", what,
-                         owner_, tid, arg);
+  buffer_ += fmt::format(R"({{"name":"{}","ph":"M","pid":{},"tid":{},"args":{{"{}":)", what, owner_,
+                         tid, arg);
   if (!value.empty() && value.front() == '#') {  // a number
     buffer_ += value.substr(1);
   } else {
@@ -161,8 +168,7 @@ std::uint32_t timeline::lane_for(std::uint64_t key, std::string_view name, std::
   const bool first = t.lanes.empty();
   const std::uint32_t lane_tid = first && tid != 0 ? tid : next_synthetic_tid_++;
   t.lanes.push_back({lane_tid, end});
-  const std::string lane_name =
-      first ? t.name : fmt::format("{} ({})", t.name, t.lanes.size());
+  const std::string lane_name = first ? t.name : fmt::format("{} ({})", t.name, t.lanes.size());
   append_metadata_event("thread_name", lane_tid, "name", lane_name);
   // Order: threads as they come, then the copy tracks, the streams, and the instants.
   const std::uint64_t cls = key >> 56;
@@ -224,9 +230,7 @@ void timeline::write_event(const timeline_event& e) {
       tid = lane_for(stream_track | index, fmt::format("stream {}", stream), 0, start, end);
       break;
     }
-    case timeline_kind::range_created:
-      ranges_[e.range_id] = e.value;
-      [[fallthrough]];
+    case timeline_kind::range_created: ranges_[e.range_id] = e.value; [[fallthrough]];
     case timeline_kind::range_freed:
       instant = true;
       name = e.kind == timeline_kind::range_created ? "range created" : "range freed";
@@ -242,8 +246,8 @@ void timeline::write_event(const timeline_event& e) {
     case timeline_kind::unpin:
       instant = true;
       name = e.kind == timeline_kind::unpin ? "unpin"
-             : e.flags != 0                  ? "pin to device"
-                                             : "pin to host";
+             : e.flags != 0                 ? "pin to device"
+                                            : "pin to host";
       args = fmt::format(R"("range":"{}","first_page":{},"pages":{})", range_label(e.range_id),
                          e.page, e.count);
       break;

@@ -23,21 +23,36 @@ enum class timeline_kind : std::uint8_t {
   remote_mapping,      ///< instant: `page` mapped to host memory for the device
 };
 
-enum class cpu_fault_kind : std::uint8_t { first_touch, upgrade, waited, serviced, spurious,
-                                           timed_out, failed };
+enum class cpu_fault_kind : std::uint8_t {
+  first_touch,
+  upgrade,
+  waited,
+  serviced,
+  spurious,
+  timed_out,
+  failed
+};
 
-enum class migration_cause : std::uint8_t { cpu_fault, device_fault, prefetch, eviction, discard,
-                                            launch_residency, promotion, pin };
+enum class migration_cause : std::uint8_t {
+  cpu_fault,
+  device_fault,
+  prefetch,
+  eviction,
+  discard,
+  launch_residency,
+  promotion,
+  pin
+};
 
-inline constexpr std::uint8_t to_device_flag = 1;   ///< migration: host to device
-inline constexpr std::uint8_t many_ranges_flag = 2; ///< migration: its moves span several ranges
+inline constexpr std::uint8_t to_device_flag = 1;    ///< migration: host to device
+inline constexpr std::uint8_t many_ranges_flag = 2;  ///< migration: its moves span several ranges
 
 struct timeline_event {
   std::uint64_t start_ns = 0;  ///< CLOCK_MONOTONIC
   std::uint64_t end_ns = 0;    ///< the same as start_ns for instants
   std::uint64_t value = 0;
-  std::uint64_t key = 0;       ///< kernel_epoch: the stream's identity
-  std::uint32_t tid = 0;       ///< cpu_fault, *_batch: the thread
+  std::uint64_t key = 0;  ///< kernel_epoch: the stream's identity
+  std::uint32_t tid = 0;  ///< cpu_fault, *_batch: the thread
   std::uint32_t range_id = 0;
   std::uint32_t page = 0;
   std::uint32_t count = 0;

@@ -85,19 +85,22 @@ class bfs final : public workload {
     const std::size_t v = level_.size();
     for (std::uint32_t depth = 0;; ++depth) {
       flag_[0] = 0;
-      launch(mgr, v, [=] UVM_HOST_DEVICE(std::size_t x) {
-        if (level.load(x) != depth) return;
-        bool grew = false;
-        for (std::uint32_t k = row.load(x), end = row.load(x + 1); k < end; ++k) {
-          const std::uint32_t y = col.load(k);
-          // Racing stores write the same value: no atomics needed.
-          if (level.load(y) == unvisited) {
-            level.store(y, depth + 1);
-            grew = true;
-          }
-        }
-        if (grew) flag.store(0, 1u);
-      }, s);
+      launch(
+          mgr, v,
+          [=] UVM_HOST_DEVICE(std::size_t x) {
+            if (level.load(x) != depth) return;
+            bool grew = false;
+            for (std::uint32_t k = row.load(x), end = row.load(x + 1); k < end; ++k) {
+              const std::uint32_t y = col.load(k);
+              // Racing stores write the same value: no atomics needed.
+              if (level.load(y) == unvisited) {
+                level.store(y, depth + 1);
+                grew = true;
+              }
+            }
+            if (grew) flag.store(0, 1u);
+          },
+          s);
       mgr.synchronize(s);
       if (flag_[0] == 0) break;  // the CPU phase: is the frontier empty?
     }

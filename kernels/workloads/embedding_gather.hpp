@@ -23,7 +23,8 @@ class embedding_gather final : public workload {
     for (float& x : table) x = static_cast<float>(g.below(64)) / 8.0f;
     std::vector<double> cdf(rows_);
     double total = 0.0;
-    for (std::size_t r = 0; r < rows_; ++r) cdf[r] = total += 1.0 / std::pow(static_cast<double>(r + 1), 1.05);
+    for (std::size_t r = 0; r < rows_; ++r)
+      cdf[r] = total += 1.0 / std::pow(static_cast<double>(r + 1), 1.05);
     std::vector<std::uint32_t> rank(rows_);
     std::iota(rank.begin(), rank.end(), 0u);
     for (std::size_t i = rows_ - 1; i > 0; --i) std::swap(rank[i], rank[g.below(i + 1)]);
@@ -33,7 +34,8 @@ class embedding_gather final : public workload {
       indices_[b].resize(samples * bag);
       for (std::size_t k = 0; k < samples * bag; ++k) {
         const double u = g.unit() * total;
-        const auto at = static_cast<std::size_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+        const auto at =
+            static_cast<std::size_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
         indices_[b][k] = rank[std::min(at, rows_ - 1)];
       }
       for (std::size_t sm = 0; sm < samples; ++sm) {
@@ -60,12 +62,16 @@ class embedding_gather final : public workload {
       // The CPU phase: the next batch's indices (the previous kernel has read them).
       for (std::size_t k = 0; k < samples * bag; ++k) idx_[k] = indices_[b][k];
       const std::size_t first = b * samples * dim;
-      launch(mgr, samples * dim, [=] UVM_HOST_DEVICE(std::size_t e) {
-        const std::size_t sm = e / dim, d = e % dim;
-        float sum = 0.0f;
-        for (std::size_t j = 0; j < bag; ++j) sum += table.load(idx.load(sm * bag + j) * dim + d);
-        out.store(first + e, sum);
-      }, s);
+      launch(
+          mgr, samples * dim,
+          [=] UVM_HOST_DEVICE(std::size_t e) {
+            const std::size_t sm = e / dim, d = e % dim;
+            float sum = 0.0f;
+            for (std::size_t j = 0; j < bag; ++j)
+              sum += table.load(idx.load(sm * bag + j) * dim + d);
+            out.store(first + e, sum);
+          },
+          s);
       mgr.synchronize(s);
     }
   }

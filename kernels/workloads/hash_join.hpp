@@ -44,7 +44,8 @@ class hash_join final : public workload {
     std::vector<std::uint32_t> s_keys(probe_rows);
     want_.resize(probe_rows);
     for (std::size_t i = 0; i < probe_rows; ++i) {
-      s_keys[i] = i % 2 == 0 ? keys[g.below(build_rows_)] : static_cast<std::uint32_t>(g.next() | 1u);
+      s_keys[i] =
+          i % 2 == 0 ? keys[g.below(build_rows_)] : static_cast<std::uint32_t>(g.next() | 1u);
       const auto it = ref.find(s_keys[i]);
       want_[i] = it == ref.end() ? no_match : it->second;
     }
@@ -57,7 +58,7 @@ class hash_join final : public workload {
     out_ = mgr.allocate<std::uint32_t>(probe_rows);
   }
   [[nodiscard]] std::vector<const range*> ranges() const override {
-    return {&r_keys_.bytes(),    &r_vals_.bytes(),     &offset_.bytes(), &s_keys_.bytes(),
+    return {&r_keys_.bytes(),     &r_vals_.bytes(),     &offset_.bytes(), &s_keys_.bytes(),
             &table_keys_.bytes(), &table_vals_.bytes(), &out_.bytes()};
   }
 
@@ -69,33 +70,39 @@ class hash_join final : public workload {
     const auto tk = table_keys_.view();
     const auto tv = table_vals_.view();
     const auto out = out_.view();
-    launch(mgr, partitions, [=] UVM_HOST_DEVICE(std::size_t p) {
-      const std::uint32_t first = off.load(p), last = off.load(p + 1);
-      const std::uint32_t base = 2 * first, size = 2 * (last - first);
-      for (std::uint32_t i = first; i < last; ++i) {
-        const std::uint32_t k = rk.load(i);
-        std::uint32_t slot = (hash(k) >> partition_bits) % size;
-        while (tk.load(base + slot) != 0) slot = slot + 1 == size ? 0 : slot + 1;
-        tk.store(base + slot, k);
-        tv.store(base + slot, rv.load(i));
-      }
-    }, s);
-    launch(mgr, s_keys_.size(), [=] UVM_HOST_DEVICE(std::size_t i) {
-      const std::uint32_t k = sk.load(i);
-      const std::uint32_t h = hash(k), p = h & (partitions - 1);
-      const std::uint32_t base = 2 * off.load(p), size = 2 * off.load(p + 1) - base;
-      std::uint32_t found = no_match;
-      for (std::uint32_t slot = size == 0 ? 0 : (h >> partition_bits) % size, n = 0; n < size;
-           ++n, slot = slot + 1 == size ? 0 : slot + 1) {
-        const std::uint32_t t = tk.load(base + slot);
-        if (t == 0) break;
-        if (t == k) {
-          found = tv.load(base + slot);
-          break;
-        }
-      }
-      out.store(i, found);
-    }, s);
+    launch(
+        mgr, partitions,
+        [=] UVM_HOST_DEVICE(std::size_t p) {
+          const std::uint32_t first = off.load(p), last = off.load(p + 1);
+          const std::uint32_t base = 2 * first, size = 2 * (last - first);
+          for (std::uint32_t i = first; i < last; ++i) {
+            const std::uint32_t k = rk.load(i);
+            std::uint32_t slot = (hash(k) >> partition_bits) % size;
+            while (tk.load(base + slot) != 0) slot = slot + 1 == size ? 0 : slot + 1;
+            tk.store(base + slot, k);
+            tv.store(base + slot, rv.load(i));
+          }
+        },
+        s);
+    launch(
+        mgr, s_keys_.size(),
+        [=] UVM_HOST_DEVICE(std::size_t i) {
+          const std::uint32_t k = sk.load(i);
+          const std::uint32_t h = hash(k), p = h & (partitions - 1);
+          const std::uint32_t base = 2 * off.load(p), size = 2 * off.load(p + 1) - base;
+          std::uint32_t found = no_match;
+          for (std::uint32_t slot = size == 0 ? 0 : (h >> partition_bits) % size, n = 0; n < size;
+               ++n, slot = slot + 1 == size ? 0 : slot + 1) {
+            const std::uint32_t t = tk.load(base + slot);
+            if (t == 0) break;
+            if (t == k) {
+              found = tv.load(base + slot);
+              break;
+            }
+          }
+          out.store(i, found);
+        },
+        s);
     mgr.synchronize(s);
   }
 

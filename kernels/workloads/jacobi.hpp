@@ -46,12 +46,15 @@ class jacobi final : public workload {
     for (std::size_t step = 1; step <= steps; ++step) {
       const auto in = (in_a ? a_ : b_).const_view();
       const auto out = (in_a ? b_ : a_).view();
-      launch(mgr, (n - 2) * (n - 2), [=] UVM_HOST_DEVICE(std::size_t e) {
-        const std::size_t i = 1 + e / (n - 2), j = 1 + e % (n - 2);
-        const float v = in.load((i - 1) * n + j) + in.load((i + 1) * n + j) +
-                        in.load(i * n + j - 1) + in.load(i * n + j + 1);
-        out.store(i * n + j, 0.25f * v);
-      }, s);
+      launch(
+          mgr, (n - 2) * (n - 2),
+          [=] UVM_HOST_DEVICE(std::size_t e) {
+            const std::size_t i = 1 + e / (n - 2), j = 1 + e % (n - 2);
+            const float v = in.load((i - 1) * n + j) + in.load((i + 1) * n + j) +
+                            in.load(i * n + j - 1) + in.load(i * n + j + 1);
+            out.store(i * n + j, 0.25f * v);
+          },
+          s);
       in_a = !in_a;
       if (step % check_every == 0) {
         mgr.synchronize(s);  // the CPU phase: reads both grids
@@ -79,8 +82,8 @@ class jacobi final : public workload {
     const std::size_t n = n_;
     for (std::size_t i = 1; i + 1 < n; ++i) {
       for (std::size_t j = 1; j + 1 < n; ++j) {
-        const float v = in[(i - 1) * n + j] + in[(i + 1) * n + j] + in[i * n + j - 1] +
-                        in[i * n + j + 1];
+        const float v =
+            in[(i - 1) * n + j] + in[(i + 1) * n + j] + in[i * n + j - 1] + in[i * n + j + 1];
         out[i * n + j] = 0.25f * v;
       }
     }

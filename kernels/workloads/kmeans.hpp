@@ -21,8 +21,8 @@ class kmeans final : public workload {
     for (std::size_t i = 0; i < points_; ++i) {
       const std::size_t blob = g.below(clusters);
       for (std::size_t d = 0; d < dims; ++d) {
-        pts[i * dims + d] = static_cast<std::int32_t>(blob * 97 % 1000 + (d + 1) * blob * 13 % 300 +
-                                                      g.below(120));
+        pts[i * dims + d] =
+            static_cast<std::int32_t>(blob * 97 % 1000 + (d + 1) * blob * 13 % 300 + g.below(120));
       }
     }
     std::vector<std::int32_t> centroids(clusters * dims);
@@ -63,21 +63,25 @@ class kmeans final : public workload {
     const auto part = partial_.view();
     const auto asg = assign_.view();
     for (std::size_t it = 0; it < iterations; ++it) {
-      launch(mgr, chunks(), [=] UVM_HOST_DEVICE(std::size_t ch) {
-        constexpr std::size_t row = dims + 1;
-        std::int64_t sums[clusters * row] = {};
-        std::int32_t c[clusters * dims];
-        for (std::size_t k = 0; k < clusters * dims; ++k) c[k] = cen.load(k);
-        for (std::size_t i = ch * chunk_points; i < (ch + 1) * chunk_points; ++i) {
-          std::int32_t x[dims];
-          for (std::size_t d = 0; d < dims; ++d) x[d] = pts.load(i * dims + d);
-          const std::uint32_t best = nearest(x, c);
-          asg.store(i, best);
-          for (std::size_t d = 0; d < dims; ++d) sums[best * row + d] += x[d];
-          sums[best * row + dims] += 1;
-        }
-        for (std::size_t k = 0; k < clusters * row; ++k) part.store(ch * clusters * row + k, sums[k]);
-      }, s);
+      launch(
+          mgr, chunks(),
+          [=] UVM_HOST_DEVICE(std::size_t ch) {
+            constexpr std::size_t row = dims + 1;
+            std::int64_t sums[clusters * row] = {};
+            std::int32_t c[clusters * dims];
+            for (std::size_t k = 0; k < clusters * dims; ++k) c[k] = cen.load(k);
+            for (std::size_t i = ch * chunk_points; i < (ch + 1) * chunk_points; ++i) {
+              std::int32_t x[dims];
+              for (std::size_t d = 0; d < dims; ++d) x[d] = pts.load(i * dims + d);
+              const std::uint32_t best = nearest(x, c);
+              asg.store(i, best);
+              for (std::size_t d = 0; d < dims; ++d) sums[best * row + d] += x[d];
+              sums[best * row + dims] += 1;
+            }
+            for (std::size_t k = 0; k < clusters * row; ++k)
+              part.store(ch * clusters * row + k, sums[k]);
+          },
+          s);
       mgr.synchronize(s);
       update(partial_.data(), centroids_.data());  // the CPU phase
     }
@@ -114,7 +118,8 @@ class kmeans final : public workload {
     for (std::size_t k = 0; k < clusters; ++k) {
       std::int64_t sum[dims + 1] = {};
       for (std::size_t ch = 0; ch < chunks(); ++ch) {
-        for (std::size_t d = 0; d <= dims; ++d) sum[d] += partial[(ch * clusters + k) * (dims + 1) + d];
+        for (std::size_t d = 0; d <= dims; ++d)
+          sum[d] += partial[(ch * clusters + k) * (dims + 1) + d];
       }
       if (sum[dims] == 0) continue;  // an empty cluster keeps its centroid
       for (std::size_t d = 0; d < dims; ++d) {

@@ -23,7 +23,8 @@ class layer_streaming final : public workload {
     std::vector<float> in = a, out(batch * width);
     for (std::size_t step = 0; step < steps; ++step) {
       for (std::size_t l = 0; l < layers_; ++l) {
-        for (std::size_t e = 0; e < batch * width; ++e) out[e] = neuron(&w[l * width * width], in.data(), e);
+        for (std::size_t e = 0; e < batch * width; ++e)
+          out[e] = neuron(&w[l * width * width], in.data(), e);
         std::swap(in, out);
       }
     }
@@ -44,12 +45,16 @@ class layer_streaming final : public workload {
         const auto in = act_[cur].const_view();
         const auto out = act_[1 - cur].view();
         const std::size_t first = l * width * width;
-        launch(mgr, batch * width, [=] UVM_HOST_DEVICE(std::size_t e) {
-          const std::size_t b = e / width, o = e % width;
-          float sum = 0.0f;
-          for (std::size_t k = 0; k < width; ++k) sum += w.load(first + o * width + k) * in.load(b * width + k);
-          out.store(e, sum > 0.0f ? sum : 0.0f);
-        }, s);
+        launch(
+            mgr, batch * width,
+            [=] UVM_HOST_DEVICE(std::size_t e) {
+              const std::size_t b = e / width, o = e % width;
+              float sum = 0.0f;
+              for (std::size_t k = 0; k < width; ++k)
+                sum += w.load(first + o * width + k) * in.load(b * width + k);
+              out.store(e, sum > 0.0f ? sum : 0.0f);
+            },
+            s);
         cur = 1 - cur;
       }
     }

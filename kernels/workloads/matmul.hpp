@@ -11,7 +11,8 @@ namespace uvm::workloads {
 
 class matmul final : public workload {
  public:
-  explicit matmul(const workload_size& z) : n_(256u << (z.scale > 1 ? (z.scale - 1) / 2 : 0)), seed_(z.seed) {
+  explicit matmul(const workload_size& z)
+      : n_(256u << (z.scale > 1 ? (z.scale - 1) / 2 : 0)), seed_(z.seed) {
     if (z.scale > 1 && (z.scale - 1) % 2 == 1) n_ += n_ / 2;  // 256, 384, 512, 768...
   }
   [[nodiscard]] std::string_view name() const noexcept override { return "matmul"; }
@@ -44,12 +45,16 @@ class matmul final : public workload {
     for (std::size_t band = 0; band < n; band += tile) {
       for (std::size_t kb = 0; kb < n; kb += tile) {
         // One index per element of the band of C: its row's k band times B's columns.
-        launch(mgr, tile * n, [=] UVM_HOST_DEVICE(std::size_t e) {
-          const std::size_t i = band + e / n, j = e % n;
-          float sum = kb == 0 ? 0.0f : cv.load(i * n + j);
-          for (std::size_t k = kb; k < kb + tile; ++k) sum += av.load(i * n + k) * bv.load(k * n + j);
-          cv.store(i * n + j, sum);
-        }, s);
+        launch(
+            mgr, tile * n,
+            [=] UVM_HOST_DEVICE(std::size_t e) {
+              const std::size_t i = band + e / n, j = e % n;
+              float sum = kb == 0 ? 0.0f : cv.load(i * n + j);
+              for (std::size_t k = kb; k < kb + tile; ++k)
+                sum += av.load(i * n + k) * bv.load(k * n + j);
+              cv.store(i * n + j, sum);
+            },
+            s);
       }
     }
     mgr.synchronize(s);

@@ -25,7 +25,8 @@ class spmv final : public workload {
       for (std::size_t d = 0; d < band; ++d) {
         cols.push_back(static_cast<std::uint32_t>((i + rows_ - band / 2 + d) % rows_));
       }
-      for (std::size_t k = 0; k < scattered; ++k) cols.push_back(static_cast<std::uint32_t>(g.below(rows_)));
+      for (std::size_t k = 0; k < scattered; ++k)
+        cols.push_back(static_cast<std::uint32_t>(g.below(rows_)));
       std::sort(cols.begin(), cols.end());
       for (const std::uint32_t c : cols) {
         col.push_back(c);
@@ -66,13 +67,16 @@ class spmv final : public workload {
     for (std::size_t it = 0; it < iterations; ++it) {
       const auto in = (into_y ? x_ : y_).const_view();
       const auto out = (into_y ? y_ : x_).view();
-      launch(mgr, rows_, [=] UVM_HOST_DEVICE(std::size_t i) {
-        float sum = 0.0f;
-        for (std::uint32_t k = row.load(i), end = row.load(i + 1); k < end; ++k) {
-          sum += val.load(k) * in.load(col.load(k));
-        }
-        out.store(i, scale * sum);
-      }, s);
+      launch(
+          mgr, rows_,
+          [=] UVM_HOST_DEVICE(std::size_t i) {
+            float sum = 0.0f;
+            for (std::uint32_t k = row.load(i), end = row.load(i + 1); k < end; ++k) {
+              sum += val.load(k) * in.load(col.load(k));
+            }
+            out.store(i, scale * sum);
+          },
+          s);
       mgr.synchronize(s);
       scale = 1.0f / largest((into_y ? y_ : x_).data(), rows_);  // the CPU phase
       into_y = !into_y;

@@ -20,7 +20,8 @@
 namespace uvm::workloads {
 
 inline constexpr std::array<std::string_view, 8> workload_names = {
-    "matmul", "jacobi", "bfs", "spmv", "kmeans", "hash-join", "layer-streaming", "embedding-gather"};
+    "matmul",          "jacobi",          "bfs", "spmv", "kmeans", "hash-join",
+    "layer-streaming", "embedding-gather"};
 
 /// @return the workload called `name`, or nullptr.
 [[nodiscard]] inline std::unique_ptr<workload> make_workload(std::string_view name,

@@ -55,7 +55,8 @@ TEST(DeviceCapabilities, EveryMissingOrUnknownCapabilityTakesItsFallback) {
   const std::string line = describe(device_capabilities{}, backend_paths{});
   EXPECT_NE(line.find("read-write (fallback)"), std::string::npos) << line;
   EXPECT_NE(line.find("cudaHostGetDevicePointer (fallback)"), std::string::npos) << line;
-  EXPECT_NE(line.find("gates none: queued moves run in their call (fallback)"), std::string::npos) << line;
+  EXPECT_NE(line.find("gates none: queued moves run in their call (fallback)"), std::string::npos)
+      << line;
   device_capabilities named;
   named.name = "a \"quoted\" device";
   const std::string json = to_json(named, fast);

@@ -99,11 +99,16 @@ TEST(EmulatedBackend, RegisterHost) {
   emulated_backend b;
   std::vector<char> host(8192);
   EXPECT_EQ(b.register_host(host.data(), 4096, host_registration::read_write), host.data());
-  EXPECT_THROW((void)b.register_host(host.data(), 4096, host_registration::read_write), uvm::invalid_argument);
-  EXPECT_THROW((void)b.register_host(host.data() + 100, 10, host_registration::read_write), uvm::invalid_argument);
-  EXPECT_THROW((void)b.register_host(host.data() - 10, 11, host_registration::read_write), uvm::invalid_argument);
-  EXPECT_EQ(b.register_host(host.data() + 4096, 4096, host_registration::read_write), host.data() + 4096);  // adjacent is fine
-  EXPECT_THROW((void)b.register_host(nullptr, 4096, host_registration::read_write), uvm::invalid_argument);
+  EXPECT_THROW((void)b.register_host(host.data(), 4096, host_registration::read_write),
+               uvm::invalid_argument);
+  EXPECT_THROW((void)b.register_host(host.data() + 100, 10, host_registration::read_write),
+               uvm::invalid_argument);
+  EXPECT_THROW((void)b.register_host(host.data() - 10, 11, host_registration::read_write),
+               uvm::invalid_argument);
+  EXPECT_EQ(b.register_host(host.data() + 4096, 4096, host_registration::read_write),
+            host.data() + 4096);  // adjacent is fine
+  EXPECT_THROW((void)b.register_host(nullptr, 4096, host_registration::read_write),
+               uvm::invalid_argument);
   b.unregister_host(host.data());
   b.unregister_host(host.data() + 1);  // unknown: ignored
   EXPECT_EQ(b.register_host(host.data(), 4096, host_registration::read_write), host.data());
@@ -417,7 +422,8 @@ TEST(EmulatedBackend, AHostGateHoldsTheStreamsLaterWorkUntilOpened) {
   EXPECT_FALSE(b.wait(after, 50ms)) << "work behind a closed gate ran";
   EXPECT_TRUE(b.wait(b.record(other), patience)) << "another stream is not held";
   std::atomic<bool> ran{false};
-  b.launch(1, [&](std::size_t, std::size_t) { ran = true; }, other);
+  b.launch(
+      1, [&](std::size_t, std::size_t) { ran = true; }, other);
   EXPECT_TRUE(b.wait(b.record(other), patience)) << "a gate holds no kernel worker";
   EXPECT_TRUE(ran);
   b.open_gate(g);

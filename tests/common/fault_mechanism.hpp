@@ -29,7 +29,9 @@ namespace uvm::testing {
 }
 
 /// Whether this run's faults go through userfaultfd.
-[[nodiscard]] inline bool under_userfaultfd() { return test_fault_source()->name() == "userfaultfd"; }
+[[nodiscard]] inline bool under_userfaultfd() {
+  return test_fault_source()->name() == "userfaultfd";
+}
 
 /// A default configuration with this run's mechanism.
 [[nodiscard]] inline config test_config() {

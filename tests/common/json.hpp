@@ -55,7 +55,8 @@ class json_parser {
     throw std::runtime_error(std::string("not JSON at offset ") + std::to_string(i_) + ": " + what);
   }
   void skip() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t')) {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t')) {
       ++i_;
     }
   }
@@ -124,7 +125,9 @@ class json_parser {
       if (i_ >= s_.size()) fail("end of text in an escape");
       const char e = s_[i_++];
       switch (e) {
-        case '"': case '\\': case '/': out += e; break;
+        case '"':
+        case '\\':
+        case '/': out += e; break;
         case 'n': out += '\n'; break;
         case 't': out += '\t'; break;
         case 'r': out += '\r'; break;
@@ -169,6 +172,8 @@ class json_parser {
   std::size_t i_ = 0;
 };
 
-[[nodiscard]] inline json parse_json(std::string_view text) { return json_parser(text).parse(); }
+[[nodiscard]] inline json parse_json(std::string_view text) {
+  return json_parser(text).parse();
+}
 
 }  // namespace uvm::testing

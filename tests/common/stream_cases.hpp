@@ -234,7 +234,8 @@ TEST(Streams, AnAttachQueuedBehindAKernelTakesEffectAfterIt) {
   EXPECT_TRUE(access.get());
   mgr.synchronize(s1);
   // In effect now: a kernel on the same stream no longer holds the CPU back.
-  for (std::size_t p = 0; p < 4; ++p) b[p * (b.bytes().page_size() / 4)] = static_cast<std::uint32_t>(p + 1);
+  for (std::size_t p = 0; p < 4; ++p)
+    b[p * (b.bytes().page_size() / 4)] = static_cast<std::uint32_t>(p + 1);
   shared_words w2(mgr);
   launch_hold(mgr, a, w2, s1);
   EXPECT_TRUE(cpu_round_trip(b));
@@ -326,7 +327,8 @@ TEST(Streams, ABatchPrefetchesSeveralRangesInOneCall) {
   mgr.synchronize(s);
   EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive);
   EXPECT_EQ(mgr.state_of(y.data()), page_state::device_exclusive);
-  const prefetch_span bad[] = {{y.data(), 4, location::device()}, {&per_page, 8, location::device()}};
+  const prefetch_span bad[] = {{y.data(), 4, location::device()},
+                               {&per_page, 8, location::device()}};
   EXPECT_THROW(mgr.prefetch(bad, s), invalid_argument) << "a bad span refuses the whole batch";
 }
 
@@ -659,8 +661,7 @@ TEST(Streams, AKernelThatMovesAHostPageToTheDeviceMakesTheCpuWaitForIt) {
     return std::pair{seen, w.get(ended_word)};
   });
   // The access is waiting once the fault service has deferred it for the kernel.
-  while (mgr.stats().cpu_fault_deferrals == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (mgr.stats().cpu_fault_deferrals == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::yield();
   }
   w.set(go_word, 1);

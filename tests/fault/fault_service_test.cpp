@@ -117,8 +117,7 @@ TEST(FaultServiceDeathTest, PageBusyPastTheTimeoutIsReported) {
         ASSERT_TRUE(h.range.pages().try_claim(0, w));  // a transition that never ends
         (void)reinterpret_cast<volatile unsigned char*>(h.range.base())[0];
       },
-      fault_death(),
-      "state migrating, was not served within the fault timeout");
+      fault_death(), "state migrating, was not served within the fault timeout");
 }
 
 }  // namespace

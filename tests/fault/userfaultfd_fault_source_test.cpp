@@ -102,7 +102,8 @@ TEST_F(Userfaultfd, ReadFromAPipeIntoHostSharedAndDeviceResidentPages) {
   std::memset(r.data(), 0x11, 3 * page);
   // Page 1: a read-only duplicate (read_mostly, on the device too). Page 2: device only.
   mgr.advise(r.data() + page, page, uvm::advice::set_read_mostly);
-  ASSERT_EQ(uvm::testing::prefetch_now(mgr, r.data() + page, 2 * page, uvm::location::device()), 2u);
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, r.data() + page, 2 * page, uvm::location::device()),
+            2u);
   ASSERT_EQ(mgr.state_of(r.data()), page_state::host_exclusive);
   ASSERT_EQ(mgr.state_of(r.data() + page), page_state::shared);
   ASSERT_EQ(mgr.state_of(r.data() + 2 * page), page_state::device_exclusive);
@@ -175,7 +176,8 @@ TEST_F(Userfaultfd, PreadAcrossAPageBoundaryIntoADevicePageAndAHole) {
   ASSERT_EQ(pread(fd, at, 8192, 0), 8192) << std::strerror(errno);
   close(fd);
   EXPECT_TRUE(holds_pattern(at, 8192, 9));
-  EXPECT_EQ(static_cast<unsigned char>(r.data()[0]), 0x22u) << "the rest of the device page came back";
+  EXPECT_EQ(static_cast<unsigned char>(r.data()[0]), 0x22u)
+      << "the rest of the device page came back";
   EXPECT_EQ(mgr.state_of(r.data()), page_state::host_exclusive);
   EXPECT_EQ(mgr.state_of(r.data() + page), page_state::host_exclusive);
 }
@@ -184,7 +186,8 @@ TEST_F(Userfaultfd, ProtectionsSplitNoMapping) {
   uvm::manager mgr(uffd_config());
   uvm::range r = mgr.allocate(64 * page);
   mgr.advise(r.data(), 64 * page, uvm::advice::set_read_mostly);
-  for (std::size_t p = 0; p < 64; p += 2) (void)*reinterpret_cast<volatile std::byte*>(r.data() + p * page);
+  for (std::size_t p = 0; p < 64; p += 2)
+    (void)*reinterpret_cast<volatile std::byte*>(r.data() + p * page);
   for (std::size_t p = 1; p < 64; p += 4) r.data()[p * page] = std::byte{1};
   EXPECT_EQ(mgr.state_of(r.data()), page_state::shared);
   EXPECT_EQ(mgr.state_of(r.data() + page), page_state::host_exclusive);

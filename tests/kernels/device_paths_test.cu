@@ -37,9 +37,8 @@ void write_index(uvm::manager& mgr, uvm::device_view<std::uint32_t> v, std::uint
 }
 void add_one(uvm::manager& mgr, uvm::device_view<std::uint32_t> v, std::size_t first,
              std::size_t count) {
-  uvm::launch(mgr, count, [=] UVM_HOST_DEVICE(std::size_t i) {
-    v.store(first + i, v.load(first + i) + 1);
-  });
+  uvm::launch(mgr, count,
+              [=] UVM_HOST_DEVICE(std::size_t i) { v.store(first + i, v.load(first + i) + 1); });
 }
 
 // One thread per page, adding 1 to its first word (few threads: on the emulated device each
@@ -102,7 +101,9 @@ TEST(DevicePaths, PrefetchBetweenKernelsEvictsAndKeepsEveryWrite) {
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = 0;
   add_one(mgr, a.view(), 0, 8 * per_page);  // pages 0-7 fill the frames, dirty
   mgr.synchronize();
-  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data() + 8 * per_page, 8 * page, uvm::location::device()), 8u);
+  EXPECT_EQ(
+      uvm::testing::prefetch_now(mgr, a.data() + 8 * per_page, 8 * page, uvm::location::device()),
+      8u);
   EXPECT_GE(mgr.stats().evictions, 8u) << "the first kernel's pages made room";
   add_one(mgr, a.view(), 0, a.size());
   mgr.synchronize();

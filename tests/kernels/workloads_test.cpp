@@ -83,8 +83,7 @@ TEST(Workloads, TheSameSeedGivesTheSameInputsAndAnotherSeedOthers) {
   const uvm::range& rc = *c->ranges()[1];
   ASSERT_EQ(ra.size(), rb.size());
   EXPECT_EQ(std::memcmp(ra.data(), rb.data(), ra.size()), 0);
-  EXPECT_TRUE(ra.size() != rc.size() ||
-              std::memcmp(ra.data(), rc.data(), ra.size()) != 0);
+  EXPECT_TRUE(ra.size() != rc.size() || std::memcmp(ra.data(), rc.data(), ra.size()) != 0);
 }
 
 std::string read_file(const std::string& path) {
@@ -98,7 +97,8 @@ TEST(Workloads, TheSameRunRecordsTheSameTrace) {
   for (const std::string_view name : {"jacobi", "spmv"}) {
     std::string traces[2];
     for (std::string& t : traces) {
-      const std::string path = ::testing::TempDir() + "uvm-workload-trace-" + std::to_string(getpid());
+      const std::string path =
+          ::testing::TempDir() + "uvm-workload-trace-" + std::to_string(getpid());
       {
         uvm::config cfg = emulated(page);
         cfg.trace_path = path;
@@ -125,11 +125,10 @@ TEST(Workloads, EveryNameMakesAWorkloadOfThatName) {
   EXPECT_EQ(make_workload("nbody", {}), nullptr);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Workload, ::testing::ValuesIn(workload_names),
-                         [](const auto& info) {
-                           std::string n(info.param);
-                           for (char& ch : n) ch = ch == '-' ? '_' : ch;
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(All, Workload, ::testing::ValuesIn(workload_names), [](const auto& info) {
+  std::string n(info.param);
+  for (char& ch : n) ch = ch == '-' ? '_' : ch;
+  return n;
+});
 
 }  // namespace

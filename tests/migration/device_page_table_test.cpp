@@ -30,12 +30,14 @@ TEST(DevicePageTable, EntriesReachTheDeviceOnlyWhenPublished) {
   emulated_backend b;
   device_page_table t(b, 64);
   const stream s = b.create_stream("pt");
-  for (std::size_t p = 10; p < 20; ++p) t.set(p, make_pte(static_cast<std::uint32_t>(p), pte_valid));
+  for (std::size_t p = 10; p < 20; ++p)
+    t.set(p, make_pte(static_cast<std::uint32_t>(p), pte_valid));
   EXPECT_EQ(t.device()[10], 0u) << "the shadow alone changed";
   t.publish(10, 10, s);
   ASSERT_TRUE(b.wait(b.record(s), 5s));
   for (std::size_t p = 0; p < 64; ++p) {
-    const device_pte want = p >= 10 && p < 20 ? make_pte(static_cast<std::uint32_t>(p), pte_valid) : 0;
+    const device_pte want =
+        p >= 10 && p < 20 ? make_pte(static_cast<std::uint32_t>(p), pte_valid) : 0;
     EXPECT_EQ(t.device()[p], want) << p;
   }
 }
@@ -67,7 +69,8 @@ TEST(DevicePageTable, DeviceBitsAreMergedForValidEntriesItMayMerge) {
   emulated_backend b;
   device_page_table t(b, 8);
   const stream s = b.create_stream("pt");
-  for (std::size_t p = 0; p < 4; ++p) t.set(p, make_pte(static_cast<std::uint32_t>(p), pte_valid | pte_writable));
+  for (std::size_t p = 0; p < 4; ++p)
+    t.set(p, make_pte(static_cast<std::uint32_t>(p), pte_valid | pte_writable));
   t.publish(0, 4, s);
   ASSERT_TRUE(b.wait(b.record(s), 5s));
   for (std::size_t p = 0; p < 8; ++p) t.device()[p] |= pte_dirty | pte_accessed;  // "kernel" stores

@@ -66,10 +66,9 @@ struct device_rig {
         service(tap, events),
         ctx{src != nullptr ? src : source.get(), &stats, &events, &service, timeout},
         control(static_cast<mailbox_control*>(dev.allocate_device(sizeof(mailbox_control)))) {
-    mig.set_mailbox(
-        static_cast<fault_mailbox*>(dev.register_host(&service.mailbox(), sizeof(fault_mailbox),
-                                                      host_registration::read_write)),
-        control);
+    mig.set_mailbox(static_cast<fault_mailbox*>(dev.register_host(
+                        &service.mailbox(), sizeof(fault_mailbox), host_registration::read_write)),
+                    control);
   }
   ~device_rig() {
     (void)mig.wait_kernels(std::chrono::seconds(10));

@@ -208,7 +208,9 @@ TEST(EndToEnd, AGridFarLargerThanTheWorkersWhereEveryThreadFaultsCompletes) {
   constexpr std::size_t pages = 4096;
   auto a = mgr.allocate<std::uint32_t>(pages * 1024);
   auto v = a.view();
-  mgr.parallel_for(pages, [=](std::size_t i) { v.store(i * 1024 + i % 1024, 1 + static_cast<std::uint32_t>(i)); });
+  mgr.parallel_for(pages, [=](std::size_t i) {
+    v.store(i * 1024 + i % 1024, 1 + static_cast<std::uint32_t>(i));
+  });
   mgr.synchronize();
   for (std::size_t i = 0; i < pages; ++i) {
     ASSERT_EQ(a[i * 1024 + i % 1024], 1 + i) << "page " << i;

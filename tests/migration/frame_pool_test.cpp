@@ -127,9 +127,9 @@ TEST(FramePool, AgreesWithASetUnderRandomUse) {
 TEST(FramePool, QuarantinedFramesComeBackOnceTheKernelsBeforeTheirFenceHaveEnded) {
   frame_pool pool(130);
   for (std::uint32_t f = 0; f < 130; ++f) ASSERT_EQ(pool.take(), f);
-  pool.quarantine(3, 10);   // freed while kernels 0..9 may run
+  pool.quarantine(3, 10);  // freed while kernels 0..9 may run
   pool.quarantine(100, 12);
-  pool.give_back(7);        // freed with no kernel running
+  pool.give_back(7);  // freed with no kernel running
   EXPECT_EQ(pool.quarantined(), 2u);
   EXPECT_TRUE(pool.is_quarantined(3));
   EXPECT_FALSE(pool.is_free(3));

@@ -80,7 +80,8 @@ TEST(Migrator, PrefetchToTheHostWaitsForKernelsOnOtherStreams) {
       },
       other);
   while (!started) std::this_thread::yield();
-  uvm::testing::prefetch_now(mgr, a.bytes(), uvm::location::host());  // default stream: must still wait
+  uvm::testing::prefetch_now(mgr, a.bytes(),
+                             uvm::location::host());  // default stream: must still wait
   mgr.reset_stats();
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(a[i], 7u) << i;
   EXPECT_EQ(mgr.stats().cpu_faults(), 0u);
@@ -254,10 +255,14 @@ TEST(Migrator, PrefetchRejectsBadSpans) {
   uvm::manager mgr(emulated(64 << 10));
   auto a = mgr.allocate<int>(1000);
   int local = 0;
-  EXPECT_THROW(uvm::testing::prefetch_now(mgr, &local, 4, uvm::location::device()), uvm::invalid_argument);
-  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 0, uvm::location::device()), uvm::invalid_argument);
-  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 1 << 20, uvm::location::device()), uvm::invalid_argument);
-  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 4, uvm::location::device(3)), uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, &local, 4, uvm::location::device()),
+               uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 0, uvm::location::device()),
+               uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 1 << 20, uvm::location::device()),
+               uvm::invalid_argument);
+  EXPECT_THROW(uvm::testing::prefetch_now(mgr, a.data(), 4, uvm::location::device(3)),
+               uvm::invalid_argument);
   a[5] = 5;
   EXPECT_EQ(a[5], 5);
 }
@@ -347,7 +352,8 @@ TEST(Migrator, FramesFreedWhileAKernelRunsAreNotReusedUntilItEnds) {
   uvm::manager mgr(emulated(page, 4 * page));
   auto b = mgr.allocate<std::uint32_t>(4 * page / 4);
   for (std::size_t p = 0; p < 4; ++p) b[p * page / 4] = static_cast<std::uint32_t>(p);
-  ASSERT_EQ(uvm::testing::prefetch_now(mgr, b.bytes(), uvm::location::device()), 4u);  // every frame
+  ASSERT_EQ(uvm::testing::prefetch_now(mgr, b.bytes(), uvm::location::device()),
+            4u);  // every frame
   auto a = mgr.allocate<std::uint32_t>(page / 4);
   a[0] = 5;
   const uvm::stream s1 = mgr.create_stream("kernel");
@@ -356,14 +362,13 @@ TEST(Migrator, FramesFreedWhileAKernelRunsAreNotReusedUntilItEnds) {
   std::atomic<bool> go{false};
   std::atomic<std::uint32_t> seen{0};
   auto v = a.view();
-  mgr.parallel_for(
-      1,
-      [=, &started, &go, &seen](std::size_t) {
-        started = true;
-        while (!go) std::this_thread::yield();
-        seen = v.load(0);  // a device fault after the frames were freed
-      },
-      s1, {uvm::writes(a)});
+  mgr.parallel_for(1,
+                   [=, &started, &go, &seen](std::size_t) {
+                     started = true;
+                     while (!go) std::this_thread::yield();
+                     seen = v.load(0);  // a device fault after the frames were freed
+                   },
+                   s1, {uvm::writes(a)});
   while (!started) std::this_thread::yield();
   mgr.reset_stats();
   mgr.discard(b.data(), 4 * page, s2);  // b is not the kernel's: no wait
@@ -511,7 +516,8 @@ TEST(PinResident, DevicePinnedPagesAreNeverEvicted) {
   auto hot = mgr.allocate<std::uint32_t>(2 * page / 4);
   auto other = mgr.allocate<std::uint32_t>(4 * page / 4);
   mgr.pin_resident(hot.data(), 2 * page, uvm::location::device());
-  EXPECT_EQ(uvm::testing::prefetch_now(mgr, other.bytes(), uvm::location::device()), 2u) << "two frames are pinned";
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, other.bytes(), uvm::location::device()), 2u)
+      << "two frames are pinned";
   EXPECT_EQ(mgr.state_of(hot.data()), uvm::page_state::device_exclusive);
   mgr.reset_stats();
   auto v = hot.view();

@@ -151,9 +151,9 @@ TEST(CustomPolicy, APolicyThatThrowsLosesItsAdviceNotTheData) {
   ASSERT_EQ(uvm::testing::prefetch_now(mgr, a.data(), 2 * page, uvm::location::device()), 2u);
   policy->throw_victim = true;
   // No victim: nothing is evicted, the two pages that do not fit stay on the host.
-  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data() + 2 * per_page, 2 * page,
-                                       uvm::location::device()),
-            0u);
+  EXPECT_EQ(
+      uvm::testing::prefetch_now(mgr, a.data() + 2 * per_page, 2 * page, uvm::location::device()),
+      0u);
   EXPECT_GT(policy->victims, 0u);
   EXPECT_EQ(mgr.stats().evictions, 0u);
   for (std::size_t p = 0; p < 4; ++p) EXPECT_EQ(a[p * per_page], p + 1);
@@ -171,8 +171,7 @@ TEST(CustomPolicy, AVictimThatIsPinnedOrHasNoFrameIsNotEvicted) {
   mgr.pin_resident(a.data() + per_page, page, uvm::location::device());
   ASSERT_EQ(uvm::testing::prefetch_now(mgr, a.data(), page, uvm::location::device()), 1u);
   // The device is full; the policy names page 1 (the highest it knows), pinned: nothing goes.
-  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data() + 2 * per_page, page,
-                                       uvm::location::device()),
+  EXPECT_EQ(uvm::testing::prefetch_now(mgr, a.data() + 2 * per_page, page, uvm::location::device()),
             0u);
   EXPECT_EQ(mgr.state_of(a.data() + per_page), uvm::page_state::device_exclusive);
   EXPECT_EQ(mgr.stats().evictions, 0u);

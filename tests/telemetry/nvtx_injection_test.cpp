@@ -48,7 +48,8 @@ void run_program() {
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<std::uint32_t>(i);
   const uvm::stream s = mgr.create_stream("nvtx-test");
   auto v = a.view();
-  mgr.parallel_for(n, [=](std::size_t i) { v.store(i, v.load(i) + 1); }, s);
+  mgr.parallel_for(
+      n, [=](std::size_t i) { v.store(i, v.load(i) + 1); }, s);
   mgr.synchronize(s);
   mgr.prefetch(a.data(), 4 * page, uvm::location::device());
   mgr.synchronize();

@@ -23,14 +23,18 @@
 namespace {
 
 std::mutex mutex;
-std::string events;                         // guarded by mutex
+std::string events;                          // guarded by mutex
 std::vector<std::string> domains{"(none)"};  // handle = index; 0 is the global domain
 std::vector<std::string> strings{""};        // registered strings; handle = index
 std::map<std::uint64_t, int> depth;          // per thread, pushes not yet popped
 
-std::uint64_t tid() { return static_cast<std::uint64_t>(syscall(SYS_gettid)); }
+std::uint64_t tid() {
+  return static_cast<std::uint64_t>(syscall(SYS_gettid));
+}
 
-std::uintptr_t id_of(nvtxDomainHandle_t d) { return reinterpret_cast<std::uintptr_t>(d); }
+std::uintptr_t id_of(nvtxDomainHandle_t d) {
+  return reinterpret_cast<std::uintptr_t>(d);
+}
 
 void add(const std::string& line) {  // caller holds mutex
   events += line;
@@ -88,8 +92,7 @@ int pop(nvtxDomainHandle_t d) {
   const std::lock_guard lock(mutex);
   const std::uint64_t t = tid();
   const int level = depth[t]--;
-  add("pop\t" + std::to_string(id_of(d)) + "\t" + std::to_string(t) + "\t" +
-      std::to_string(level));
+  add("pop\t" + std::to_string(id_of(d)) + "\t" + std::to_string(t) + "\t" + std::to_string(level));
   return level;
 }
 
@@ -113,16 +116,24 @@ void mark(nvtxDomainHandle_t d, const nvtxEventAttributes_t* a) {
 }
 
 // The global domain's forms (nvtxRangePushA and the like) go to the same records.
-int push_ex(const nvtxEventAttributes_t* a) { return push(nullptr, a); }
+int push_ex(const nvtxEventAttributes_t* a) {
+  return push(nullptr, a);
+}
 int push_a(const char* message) {
   nvtxEventAttributes_t a{};
   a.messageType = NVTX_MESSAGE_TYPE_ASCII;
   a.message.ascii = message;
   return push(nullptr, &a);
 }
-int pop_global() { return pop(nullptr); }
-void mark_ex(const nvtxEventAttributes_t* a) { mark(nullptr, a); }
-void name_category_global(std::uint32_t id, const char* name) { name_category(nullptr, id, name); }
+int pop_global() {
+  return pop(nullptr);
+}
+void mark_ex(const nvtxEventAttributes_t* a) {
+  mark(nullptr, a);
+}
+void name_category_global(std::uint32_t id, const char* name) {
+  name_category(nullptr, id, name);
+}
 
 void name_os_thread(std::uint32_t thread, const char* name) {
   const std::lock_guard lock(mutex);

@@ -1,7 +1,7 @@
 // A run with UVM_TIMELINE (config::timeline_path) writes Chrome trace event JSON that parses,
 // whose events are ordered and nest on every track, and whose migrations add up to stats().
-#include "host/common/clock.hpp"
 #include "host/telemetry/timeline.hpp"
+#include "host/common/clock.hpp"
 #include "tests/common/json.hpp"
 #include "tests/migration/emulated_config.hpp"
 
@@ -95,10 +95,12 @@ TEST(Timeline, RunParsesNestsAndAddsUpToStats) {
     auto v = a.view();
     uvm::stream st = mgr.create_stream("side");
     for (int round = 0; round < 2; ++round) {
-      mgr.parallel_for(pages, [=](std::size_t p) { v.store(p * (page / 4), v.load(p * (page / 4)) + 1); });
+      mgr.parallel_for(pages,
+                       [=](std::size_t p) { v.store(p * (page / 4), v.load(p * (page / 4)) + 1); });
       mgr.synchronize();
     }
-    mgr.parallel_for(4, [=](std::size_t p) { (void)v.load(p * (page / 4)); }, st);
+    mgr.parallel_for(
+        4, [=](std::size_t p) { (void)v.load(p * (page / 4)); }, st);
     mgr.synchronize(st);
     mgr.prefetch(a.data(), 4 * page, uvm::location::device());
     mgr.synchronize();
@@ -140,7 +142,8 @@ TEST(Timeline, RunParsesNestsAndAddsUpToStats) {
       (args["direction"].str() == "to device" ? to_device : to_host) += args["bytes"].num();
       EXPECT_GT(args["pages"].num(), 0.0);
     }
-    if (name == "device fault batch") device_pages += static_cast<std::uint64_t>(args["pages"].num());
+    if (name == "device fault batch")
+      device_pages += static_cast<std::uint64_t>(args["pages"].num());
     if (name.rfind("cpu fault: ", 0) == 0) {
       EXPECT_TRUE(args["range"].str().rfind("range ", 0) == 0) << args["range"].str();
       EXPECT_LT(args["page"].num(), static_cast<double>(pages));
@@ -165,8 +168,12 @@ TEST(Timeline, RunParsesNestsAndAddsUpToStats) {
 }
 
 timeline_event migration(std::uint64_t start, std::uint64_t end, std::uint64_t bytes) {
-  return {.start_ns = start, .end_ns = end, .value = bytes, .count = 1,
-          .kind = timeline_kind::migration, .flags = to_device_flag};
+  return {.start_ns = start,
+          .end_ns = end,
+          .value = bytes,
+          .count = 1,
+          .kind = timeline_kind::migration,
+          .flags = to_device_flag};
 }
 
 TEST(Timeline, OverlappingEventsGoToFurtherLanesOfTheirTrack) {
@@ -197,7 +204,8 @@ TEST(Timeline, DroppedEventsAreCountedInTheMetadata) {
   {
     timeline t(path);
     const std::uint64_t t0 = now_ns();
-    for (std::size_t i = 0; i < timeline::capacity + extra; ++i) t.push(migration(t0 + i, t0 + i, 1));
+    for (std::size_t i = 0; i < timeline::capacity + extra; ++i)
+      t.push(migration(t0 + i, t0 + i, 1));
     EXPECT_EQ(t.dropped(), extra);
   }
   const json doc = read_json(path);
@@ -263,7 +271,8 @@ TEST(Timeline, ThreadsFaultingAtOnceEachHaveTheirTrack) {
       });
     }
     auto v = a.view();
-    mgr.parallel_for(threads * pages_per_thread, [=](std::size_t p) { (void)v.load(p * (page / 4)); });
+    mgr.parallel_for(threads * pages_per_thread,
+                     [=](std::size_t p) { (void)v.load(p * (page / 4)); });
     for (auto& w : workers) w.join();
     mgr.synchronize();
     s = mgr.stats();

@@ -26,7 +26,7 @@ inline constexpr device_pte pte_fault_pending = 1u << 5;
 /// outside what the launches declared): a lane waiting on the entry reports a device error
 /// instead of waiting. Set by the host, cleared by it before the next launch.
 inline constexpr device_pte pte_denied = 1u << 6;
-inline constexpr unsigned pte_frame_shift = 8;       ///< bits 8..31: frame index
+inline constexpr unsigned pte_frame_shift = 8;  ///< bits 8..31: frame index
 inline constexpr std::uint32_t max_frames = 1u << 24;
 
 UVM_HOST_DEVICE constexpr device_pte make_pte(std::uint32_t frame, device_pte flags) noexcept {

@@ -138,8 +138,8 @@ gate cuda_backend::do_enqueue_gate(const stream& s) {
   {
     const std::lock_guard lock(gates_mutex_);
     if (free_slots_.empty()) {
-      throw error(fmt::format("cuda backend: more than {} stream operations queued at once",
-                              gate_slots));
+      throw error(
+          fmt::format("cuda backend: more than {} stream operations queued at once", gate_slots));
     }
     if (free_gate_streams_.empty()) {
       cudaStream_t gs = nullptr;
@@ -162,16 +162,17 @@ gate cuda_backend::do_enqueue_gate(const stream& s) {
     free_gate_streams_.pop_back();
   }
   // From here on the gate owns its slot and its gate stream: a failure opens it (destructor).
-  const auto addr = reinterpret_cast<CUdeviceptr>(
-      static_cast<std::byte*>(gate_words_device_) + g->slot * sizeof(std::uint32_t));
+  const auto addr = reinterpret_cast<CUdeviceptr>(static_cast<std::byte*>(gate_words_device_) +
+                                                  g->slot * sizeof(std::uint32_t));
   const auto gs = static_cast<cudaStream_t>(g->waits_on.s);
   const auto ge = static_cast<cudaEvent_t>(g->waits_on.e);
   // The stream memory wait: the gate stream's later work waits for the word, no SM is used.
   if (reinterpret_cast<wait_value_fn>(wait)(gs, addr, g->value, CU_STREAM_WAIT_VALUE_GEQ) !=
       CUDA_SUCCESS) {
     wait_value_.store(nullptr);  // not supported here after all: no gates from now on
-    log().warn("cuda backend: cuStreamWaitValue32 failed; queued prefetches and discards run "
-               "before their call returns from now on");
+    log().warn(
+        "cuda backend: cuStreamWaitValue32 failed; queued prefetches and discards run "
+        "before their call returns from now on");
     return nullptr;
   }
   UVM_CUDA_TRY(cudaEventRecord(ge, gs));
@@ -280,8 +281,8 @@ void cuda_backend::do_copy_entries_async(std::uint32_t* dst, const std::uint32_t
                                          std::size_t count, const stream& s) {
   // The copy engine writes aligned 4-byte words whole; no SM is needed, so this proceeds while
   // faulting kernels hold every SM.
-  UVM_CUDA_TRY(cudaMemcpyAsync(dst, src, count * sizeof(std::uint32_t), cudaMemcpyHostToDevice,
-                               native(s)));
+  UVM_CUDA_TRY(
+      cudaMemcpyAsync(dst, src, count * sizeof(std::uint32_t), cudaMemcpyHostToDevice, native(s)));
 }
 
 void cuda_backend::do_launch(std::size_t, kernel_body, const stream&) {

@@ -72,7 +72,7 @@ class cuda_backend final : public backend {
   std::vector<std::uint32_t> slot_values_;  // the value of each slot's latest gate
   std::vector<gate_stream> free_gate_streams_;
   std::vector<gate_stream> all_gate_streams_;  // destroyed with the backend
-  std::atomic<void*> wait_value_{nullptr};  // the driver's cuStreamWaitValue32, or null
+  std::atomic<void*> wait_value_{nullptr};     // the driver's cuStreamWaitValue32, or null
   void* zeroing_ = nullptr;  // cudaStream_t: zero-fills new device memory (non-blocking)
   std::mutex error_mutex_;
   std::string error_;  // the first failed event's error, reported once by take_error

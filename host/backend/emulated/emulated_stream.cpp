@@ -1,7 +1,7 @@
 #include "host/backend/emulated/emulated_stream.hpp"
 
-#include "host/telemetry/nvtx.hpp"
 #include "host/common/check.hpp"
+#include "host/telemetry/nvtx.hpp"
 
 #include <exception>
 #include <utility>
