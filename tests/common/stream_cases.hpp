@@ -121,6 +121,27 @@ inline bool cpu_round_trip(typed_range<std::uint32_t>& r) {
 
 using namespace std::chrono_literals;
 
+/// Runs `access` on another thread while the kernel holding on `w` runs, and returns what it
+/// returned and whether that kernel had ended when it returned. The kernel is released once the
+/// access is seen waiting for a kernel (a CPU fault the service put off) or has returned without
+/// waiting, so a test of "the access waits for the kernel" can fail without a sleep.
+template <class F>
+auto access_while_held(manager& mgr, shared_words& w, F access) {
+  const std::uint64_t before = mgr.stats().cpu_fault_deferrals;
+  auto pending = std::async(std::launch::async, [&] {
+    auto result = access();
+    return std::pair{result, w.get(ended_word)};
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (mgr.stats().cpu_fault_deferrals == before &&
+         pending.wait_for(0s) != std::future_status::ready &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  w.set(go_word, 1);
+  return pending.get();
+}
+
 TEST(Streams, CpuUsesMemoryAttachedToAnotherStreamWhileAKernelRuns) {
   manager mgr(stream_config());
   const stream s1 = mgr.create_stream("kernel");
@@ -148,11 +169,9 @@ TEST(Streams, CpuAccessToGlobalMemoryWaitsForTheKernel) {
   auto b = device_resident(mgr, 4);
   shared_words w(mgr);
   launch_hold(mgr, a, w, s1);  // undeclared: it may use b
-  auto access = std::async(std::launch::async, [&] { return cpu_round_trip(b); });
-  EXPECT_EQ(access.wait_for(300ms), std::future_status::timeout)
-      << "a CPU access to global memory did not wait for the kernel in flight";
-  w.set(go_word, 1);
-  EXPECT_TRUE(access.get());
+  const auto [ok, ended] = access_while_held(mgr, w, [&] { return cpu_round_trip(b); });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(ended, 1u) << "a CPU access to global memory did not wait for the kernel in flight";
   mgr.synchronize(s1);
 }
 
@@ -166,10 +185,9 @@ TEST(Streams, ADeclaredLaunchHoldsOnlyCpuFaultsOnWhatItDeclared) {
   EXPECT_TRUE(cpu_round_trip(b));
   EXPECT_EQ(w.get(ended_word), 0u) << "a CPU fault outside the declaration waited for the kernel";
   // Its own range still waits.
-  auto access = std::async(std::launch::async, [&] { return a[0]; });
-  EXPECT_EQ(access.wait_for(300ms), std::future_status::timeout);
-  w.set(go_word, 1);
-  EXPECT_EQ(access.get(), 1u);
+  const auto [seen, ended] = access_while_held(mgr, w, [&] { return std::uint32_t{a[0]}; });
+  EXPECT_EQ(seen, 1u);
+  EXPECT_EQ(ended, 1u) << "a CPU access to a declared page did not wait for the kernel";
   mgr.synchronize(s1);
 }
 
@@ -227,11 +245,9 @@ TEST(Streams, AnAttachQueuedBehindAKernelTakesEffectAfterIt) {
   shared_words w(mgr);
   launch_hold(mgr, a, w, s1);
   mgr.attach(b.bytes(), attach_kind::host, s1);  // behind the kernel, which may use b
-  auto access = std::async(std::launch::async, [&] { return cpu_round_trip(b); });
-  EXPECT_EQ(access.wait_for(300ms), std::future_status::timeout)
-      << "the attach took effect before the kernel queued ahead of it ended";
-  w.set(go_word, 1);
-  EXPECT_TRUE(access.get());
+  const auto [ok, ended] = access_while_held(mgr, w, [&] { return cpu_round_trip(b); });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(ended, 1u) << "the attach took effect before the kernel queued ahead of it ended";
   mgr.synchronize(s1);
   // In effect now: a kernel on the same stream no longer holds the CPU back.
   for (std::size_t p = 0; p < 4; ++p)
@@ -656,16 +672,7 @@ TEST(Streams, AKernelThatMovesAHostPageToTheDeviceMakesTheCpuWaitForIt) {
   }
   ASSERT_EQ(w.get(wrote_word), 1u) << "the kernel's store did not happen";
   EXPECT_EQ(mgr.state_of(x.data()), page_state::device_exclusive);
-  auto access = std::async(std::launch::async, [&] {
-    const std::uint32_t seen = x[0];
-    return std::pair{seen, w.get(ended_word)};
-  });
-  // The access is waiting once the fault service has deferred it for the kernel.
-  while (mgr.stats().cpu_fault_deferrals == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  w.set(go_word, 1);
-  const auto [seen, ended] = access.get();
+  const auto [seen, ended] = access_while_held(mgr, w, [&] { return std::uint32_t{x[0]}; });
   EXPECT_EQ(seen, 42u);
   EXPECT_EQ(ended, 1u) << "the CPU access returned while the kernel still ran";
   mgr.synchronize(s1);
