@@ -125,6 +125,18 @@ using namespace std::chrono_literals;
 /// returned and whether that kernel had ended when it returned. The kernel is released once the
 /// access is seen waiting for a kernel (a CPU fault the service put off) or has returned without
 /// waiting, so a test of "the access waits for the kernel" can fail without a sleep.
+/// The state of the page at `p` once no move of it is under way (a kernel may see its entry a
+/// moment before the runtime finishes the move), at most 20 s.
+inline page_state settled_state(manager& mgr, const void* p) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  page_state st = mgr.state_of(p);
+  while (st == page_state::migrating && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+    st = mgr.state_of(p);
+  }
+  return st;
+}
+
 template <class F>
 auto access_while_held(manager& mgr, shared_words& w, F access) {
   const std::uint64_t before = mgr.stats().cpu_fault_deferrals;
@@ -648,7 +660,7 @@ TEST(Streams, AHostPageAKernelMapsRemoteIsSharedWithTheCpuWhileItRuns) {
     std::this_thread::yield();
   }
   ASSERT_EQ(w.get(wrote_word), 1u) << "the kernel's store did not happen";
-  EXPECT_EQ(mgr.state_of(x.data()), page_state::remote);
+  EXPECT_EQ(settled_state(mgr, x.data()), page_state::remote);
   EXPECT_EQ(x[0], 42u) << "the CPU did not see the kernel's store to the remote page";
   EXPECT_EQ(w.get(ended_word), 0u) << "the CPU access waited for the kernel";
   w.set(go_word, 1);
@@ -671,7 +683,7 @@ TEST(Streams, AKernelThatMovesAHostPageToTheDeviceMakesTheCpuWaitForIt) {
     std::this_thread::yield();
   }
   ASSERT_EQ(w.get(wrote_word), 1u) << "the kernel's store did not happen";
-  EXPECT_EQ(mgr.state_of(x.data()), page_state::device_exclusive);
+  EXPECT_EQ(settled_state(mgr, x.data()), page_state::device_exclusive);
   const auto [seen, ended] = access_while_held(mgr, w, [&] { return std::uint32_t{x[0]}; });
   EXPECT_EQ(seen, 42u);
   EXPECT_EQ(ended, 1u) << "the CPU access returned while the kernel still ran";
