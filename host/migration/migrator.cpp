@@ -245,6 +245,15 @@ bool migrator::wait_kernels(std::chrono::nanoseconds timeout) {
   return !kernels_in_flight();
 }
 
+bool migrator::wait_launched(std::chrono::nanoseconds timeout) {
+  if (!epochs_.wait(timeout)) return false;
+  // The service finishes a batch (counters, harvest) under the lock after the kernel's lanes
+  // have seen their entries: taking it orders the caller after the batches of those kernels.
+  std::lock_guard lock(mutex_);
+  (void)kernels_in_flight();
+  return true;
+}
+
 void migrator::wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::string_view call) {
   const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(settings_.timeout.count());
   while (kernels_in_flight()) {

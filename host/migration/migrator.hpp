@@ -108,7 +108,9 @@ class migrator final : public fault_resolver {
   bool wait_kernels(std::chrono::nanoseconds timeout);
   /// Waits for the kernels launched before the call, not for those launched meanwhile (what a
   /// device-wide synchronize waits for). @return false if some still ran at `timeout`.
-  bool wait_launched(std::chrono::nanoseconds timeout) { return epochs_.wait(timeout); }
+  /// The service's batches for them are complete too (their counters included), and the
+  /// epochs that ended are harvested.
+  bool wait_launched(std::chrono::nanoseconds timeout);
   /// Waits for the kernels in flight now that may use a page of `r`, not for those launched
   /// meanwhile (what a free waits for: a later launch cannot have been given the memory).
   /// @return false if they still ran at `timeout`.
