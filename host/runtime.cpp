@@ -87,6 +87,7 @@ runtime::~runtime() {
     (void)leak_on_purpose(service_.release());
     (void)leak_on_purpose(moves_.release());
     (void)leak_on_purpose(migrator_.release());
+    (void)leak_on_purpose(new stream(std::move(control_stream_)));  // its thread goes with it
     (void)leak_on_purpose(backend_.release());
     (void)leak_on_purpose(trace_.release());
     if (timeline_ != nullptr) timeline_->finish();  // what the leaked parts push is not written
@@ -396,6 +397,8 @@ void runtime::take_device_error() {
   // synchronous read on the legacy stream), clear the error the same way. Their own stream: on
   // the default one, synchronize(s) of any stream would wait behind a running kernel.
   const stream& s = control_stream_;
+  // One reader at a time: the words land in one bounce page (synchronize from many threads).
+  std::unique_lock words_lock(words_mutex_);
   backend_->copy_async(words_, control_, sizeof(mailbox_control), copy_kind::device_to_host, s);
   if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
     log().error("uvm: reading the device error flag did not finish in time");
@@ -411,6 +414,7 @@ void runtime::take_device_error() {
   if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
     log().error("uvm: clearing the device error flag did not finish in time");
   }
+  words_lock.unlock();
   std::string where = fmt::format("range id {}", range_id);
   {
     std::lock_guard lock(mutex_);

@@ -132,6 +132,7 @@ class runtime {
   std::unique_ptr<move_queue> moves_;   // stream-ordered prefetches and discards
   mailbox_control* control_ = nullptr;  // device memory
   std::byte* words_ = nullptr;          // a registered host page: control words read back
+  std::mutex words_mutex_;              // take_device_error's use of words_
   detail::stream control_stream_;       // reads the control words: never behind a running kernel
   std::unique_ptr<fault_service> service_;  // leaked with the device if kernels never end
   fault_context ctx_;

@@ -641,6 +641,18 @@ struct write_hold_body {
   }
 };
 
+/// Launches write_hold_body storing 42 into `x` on `s`. @return once its store happened (true),
+/// or false after 20 s.
+inline bool launch_write_hold(manager& mgr, typed_range<std::uint32_t>& x, shared_words& w,
+                              const stream& s) {
+  launch(mgr, 1, write_hold_body{x.view(), 42, w.device()}, s);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (w.get(wrote_word) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  return w.get(wrote_word) == 1;
+}
+
 TEST(Streams, AHostPageAKernelMapsRemoteIsSharedWithTheCpuWhileItRuns) {
   // With every frame taken, a kernel's fault maps a host-held page remote: the kernel writes the
   // host's bytes, and the CPU, which does not wait for host-held pages, sees the store while the
@@ -654,12 +666,7 @@ TEST(Streams, AHostPageAKernelMapsRemoteIsSharedWithTheCpuWhileItRuns) {
   auto x = mgr.allocate<std::uint32_t>(per_page);
   x[0] = 1;
   shared_words w(mgr);
-  launch(mgr, 1, write_hold_body{x.view(), 42, w.device()}, s1);
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (w.get(wrote_word) == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  ASSERT_EQ(w.get(wrote_word), 1u) << "the kernel's store did not happen";
+  ASSERT_TRUE(launch_write_hold(mgr, x, w, s1)) << "the kernel's store did not happen";
   EXPECT_EQ(settled_state(mgr, x.data()), page_state::remote);
   EXPECT_EQ(x[0], 42u) << "the CPU did not see the kernel's store to the remote page";
   EXPECT_EQ(w.get(ended_word), 0u) << "the CPU access waited for the kernel";
@@ -677,12 +684,7 @@ TEST(Streams, AKernelThatMovesAHostPageToTheDeviceMakesTheCpuWaitForIt) {
   auto x = mgr.allocate<std::uint32_t>(per_page);
   x[0] = 1;
   shared_words w(mgr);
-  launch(mgr, 1, write_hold_body{x.view(), 42, w.device()}, s1);
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (w.get(wrote_word) == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  ASSERT_EQ(w.get(wrote_word), 1u) << "the kernel's store did not happen";
+  ASSERT_TRUE(launch_write_hold(mgr, x, w, s1)) << "the kernel's store did not happen";
   EXPECT_EQ(settled_state(mgr, x.data()), page_state::device_exclusive);
   const auto [seen, ended] = access_while_held(mgr, w, [&] { return std::uint32_t{x[0]}; });
   EXPECT_EQ(seen, 42u);

@@ -90,7 +90,9 @@ void copy_engine::run() noexcept {
       auto* d = static_cast<std::uint32_t*>(j->dst);
       const auto* s = static_cast<const std::uint32_t*>(j->src);
       for (std::size_t i = 0; i < j->bytes / 4; ++i) {
-        std::atomic_ref<std::uint32_t>(d[i]).store(s[i], std::memory_order_release);
+        // Both sides whole: device code may change the source words with atomics meanwhile.
+        std::atomic_ref<std::uint32_t>(d[i]).store(__atomic_load_n(s + i, __ATOMIC_ACQUIRE),
+                                                   std::memory_order_release);
       }
     } else if (j->bytes > 0) {
       dma_copy(j->dst, j->src, j->bytes);

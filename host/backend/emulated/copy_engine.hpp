@@ -26,8 +26,8 @@ class copy_engine {
   copy_engine& operator=(const copy_engine&) = delete;
 
   /// Copies on the engine thread and returns once the bytes have landed. With `words`, the copy
-  /// is of aligned 32-bit words, each stored whole (release), for memory device code reads
-  /// while it changes (page-table entries).
+  /// is of aligned 32-bit words, each read (acquire) and stored (release) whole, for memory
+  /// that device code reads or changes meanwhile (page-table entries, control words).
   void copy(void* dst, const void* src, std::size_t bytes, bool words = false);
 
  private:

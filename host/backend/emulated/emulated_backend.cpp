@@ -162,8 +162,14 @@ void emulated_backend::do_copy_async(void* dst, const void* src, std::size_t byt
   UVM_EXPECTS(bytes == 0 || (dst != nullptr && src != nullptr),
               "copy_async: null pointer ({} <- {}, {} bytes)", dst, src, bytes);
   copy_engine& engine = kind == copy_kind::host_to_device ? h2d_ : d2h_;
+  // Small reads of device words (the control words, a small page table) may race device
+  // atomics, as a GPU's DMA may: they go word by word, each read and stored whole. Pages
+  // (4 KiB and more) are never changed under a copy and go at memcpy speed.
+  const bool words = kind == copy_kind::device_to_host && bytes < 4096 && bytes % 4 == 0 &&
+                     reinterpret_cast<std::uintptr_t>(src) % 4 == 0 &&
+                     reinterpret_cast<std::uintptr_t>(dst) % 4 == 0;
   // The stream thread blocks on the engine, so the stream's next operation waits for the copy.
-  core_of(s).enqueue([&engine, dst, src, bytes] { engine.copy(dst, src, bytes); });
+  core_of(s).enqueue([&engine, dst, src, bytes, words] { engine.copy(dst, src, bytes, words); });
 }
 
 void emulated_backend::do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src,
