@@ -302,6 +302,9 @@ void migrator::clear_denied() {
       managed_range* r = range_of(p.range_id);
       if (r == nullptr || p.page >= r->page_count()) continue;
       device_page_table& t = table_of(*r);
+      // A move since has published an entry of its own (without the bit): a kernel may have
+      // set bits in it that publishing the shadow's would overwrite.
+      if ((t.get(p.page) & pte_denied) == 0) continue;
       t.set(p.page, t.get(p.page) & ~pte_denied);
       t.publish(p.page, 1, h2d_);
     }
@@ -668,6 +671,13 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
     for (const fault_record& f : batch) {
       managed_range* r = range_of(f.range_id);
       if (r == nullptr || f.page >= r->page_count()) continue;
+      if ((read_pte(*r, f.page) & (pte_valid | pte_writable)) == (pte_valid | pte_writable)) {
+        // The entry serves every access (or will once it lands): a record already served (lanes
+        // post again after 2 ms), perhaps of a kernel that has ended. Nothing to publish: the
+        // device's copy of the entry may hold a dirty bit that the shadow has not seen, and
+        // publishing the shadow's (denied or not) would lose it, and the page's stores with it.
+        continue;
+      }
       if (!epochs_.in_use({f.range_id, f.page, 1})) {
         // No kernel in flight may use the page (attached to the host or to another stream, or
         // outside what the launches declared): the lanes report it instead of waiting.

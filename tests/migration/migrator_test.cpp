@@ -817,6 +817,43 @@ TEST(MakeResident, RemotePagesMoveIntoFrames) {
   }
 }
 
+TEST(Migrator, AFaultRecordServedBeforeItArrivesLosesNoStoreOfItsKernel) {
+  // Lanes post a record again when theirs may have been lost, so a record can reach the service
+  // after its fault was served, even after its kernel ended. The entry already serves it; were
+  // it published again from the host's shadow (the kernel's dirty bit is only on the device:
+  // another kernel that may use the range kept the bits from being read), the page would look
+  // clean, and moving it to the host would drop the kernel's store.
+  device_rig rig(8);
+  managed_range& a = rig.allocate(2);
+  fill(a, 2, 3);
+  std::atomic<bool> release{false};
+  const stream other = rig.dev.create_stream("other");
+  const page_use page1 = migrator::pages_of(a, 1, 1);
+  const auto held = rig.mig.begin_launch(other, {&page1, 1}, true);  // may use page 1 only
+  rig.dev.launch(
+      1,
+      [&release](std::size_t, std::size_t) {
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+      },
+      other);
+  rig.mig.end_launch(held, rig.dev.record(other));
+  device_view<std::uint32_t> v(a.device(), words_per_page);
+  const stream& s = rig.mig.default_stream();
+  const auto writer = rig.mig.begin_launch(s, {}, false);
+  rig.dev.launch(
+      1, [v](std::size_t, std::size_t) { v.store(0, v.load(0) + 1); }, s);
+  const event wrote = rig.dev.record(s);
+  rig.mig.end_launch(writer, wrote);
+  ASSERT_TRUE(rig.dev.wait(wrote, 10s));
+  const fault_record late{a.device().range_id, 0, device_access::write, 0, 0};
+  rig.mig.resolve_device({&late, 1});
+  release = true;
+  rig.synchronize();
+  EXPECT_EQ(rig.mig.prefetch(a, 0, 1, false), 1u);
+  EXPECT_EQ(words(a)[0], pattern(3, 0) + 1) << "the kernel's store was lost";
+}
+
 TEST(MakeResident, WaitsForTheKernelInFlight) {
   device_rig rig(8);
   managed_range& a = rig.allocate(2);
