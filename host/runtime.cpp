@@ -273,13 +273,16 @@ void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s,
                      std::span<const resident_span> touches, bool declared) {
   UVM_NVTX_FUNC_RANGE();
   const epoch e = begin_epoch({}, touches, declared, s);
+  // The kernel and its end go into the stream together: no queued move's gate between them
+  // (kernel_epochs, Order), so the epoch's place is the kernel's.
+  const std::lock_guard issue(issue_);
   try {
-    run(n, std::move(body), s);
+    backend_->launch(n, std::move(body), stream_of(s));
   } catch (...) {
-    end_epoch(s, e.ticket);
+    close_epoch(s, e.ticket);
     throw;
   }
-  end_epoch(s, e.ticket);
+  close_epoch(s, e.ticket);
 }
 
 runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
@@ -353,6 +356,11 @@ runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
 }
 
 void runtime::end_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept {
+  const std::lock_guard issue(issue_);
+  close_epoch(s, ticket);
+}
+
+void runtime::close_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept {
   const stream& target = stream_of(s);
   event done;
   try {

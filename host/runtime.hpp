@@ -112,6 +112,8 @@ class runtime {
   /// The pages overlapping [p, p + bytes). @throws uvm::invalid_argument naming `call`.
   [[nodiscard]] span span_of(const void* p, std::size_t bytes, std::string_view call) const;
   void take_device_error();  // throws uvm::device_fault if a kernel recorded one
+  // end_epoch with issue_ held: the end is recorded in the stream right after what came before.
+  void close_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept;
   [[nodiscard]] const stream& stream_of(const uvm::stream& s) const noexcept {
     return s.is_default() ? migrator_->default_stream() : s.handle();
   }

@@ -105,7 +105,8 @@ class manager {
   /// device the pages sit in frames that eviction never takes, so kernels take no fault on them
   /// (a CPU access still moves a page back, ending its pin).
   /// @throws uvm::out_of_memory if the device budget cannot hold them, uvm::system_error if the
-  /// pages cannot be locked (RLIMIT_MEMLOCK); nothing stays pinned then.
+  /// pages cannot be locked (RLIMIT_MEMLOCK), uvm::timeout if moves that other threads queue
+  /// meanwhile keep taking the pages away again (after a few tries); nothing stays pinned then.
   void pin_resident(const void* p, std::size_t bytes, location where);
   /// @brief Ends one pin_resident over the span. Pins are counted per page: a page pinned by two
   /// overlapping calls stays pinned until both are unpinned.

@@ -22,10 +22,11 @@ bool overlaps(const page_use& a, const page_use& b) noexcept {
 kernel_epochs::ticket kernel_epochs::begin(const stream& s, std::span<const page_use> uses,
                                            bool declared) {
   std::unique_lock lock(mutex_);
-  // The ticket is the arrival's: a move queued later waits for this launch even while it is
-  // held back, and this launch waits only for the moves queued before it (a bounded set).
+  // The ticket is the arrival's: this launch waits only for the moves queued before it (a
+  // bounded set). Its place starts there; operations queued on its stream before its end is
+  // recorded move it on (issue()).
   const ticket t = next_++;
-  epochs_.push_back({t, s, nullptr, declared, {uses.begin(), uses.end()}, false});
+  epochs_.push_back({t, t, s, nullptr, declared, {uses.begin(), uses.end()}, false});
   if (!served_.wait_for(lock, timeout_, [&] { return !held_back(s.get(), uses, declared, t); })) {
     std::erase_if(epochs_, [t](const epoch& e) { return e.id == t; });
     throw uvm::timeout(fmt::format(
@@ -134,15 +135,15 @@ bool kernel_epochs::may_use(const epoch& e, const page_use& u) noexcept {
 bool kernel_epochs::held_back(const stream_base* s, std::span<const page_use> uses, bool declared,
                               ticket arrival) noexcept {
   return std::any_of(waiters_.begin(), waiters_.end(), [&](const waiter& w) {
-    const bool counts = w.on == nullptr || (w.on != s && w.id < arrival);
+    const bool counts = w.on == nullptr || (w.on != s && (w.id < arrival || w.running));
     return counts && may_use(s, uses, declared, w.pages);
   });
 }
 
 bool kernel_epochs::counts(const epoch& e, ticket before) noexcept {
-  // A launch still held back counts only for a queued move that arrived after it: a CPU fault
-  // (no ticket) is served first, and the launch waits for it.
-  return e.id < before && (e.admitted || before != no_ticket);
+  // A launch still held back does not count: it is not in its stream yet, and the operations
+  // queued after its arrival do not hold it back either.
+  return e.admitted && e.order < before;
 }
 
 bool kernel_epochs::in_use(const page_use& u, ticket before, const stream_base* except) noexcept {
@@ -266,7 +267,7 @@ void kernel_epochs::cpu_waiters(std::span<const page_use> waiting) noexcept {
   if (fewer) served_.notify_all();
 }
 
-kernel_epochs::ticket kernel_epochs::add_waiter(std::span<const page_use> uses, const stream& s) {
+kernel_epochs::ticket kernel_epochs::issue(std::span<const page_use> uses, const stream& s) {
   const std::lock_guard lock(mutex_);
   const ticket t = next_;
   const std::size_t before = waiters_.size();
@@ -277,7 +278,32 @@ kernel_epochs::ticket kernel_epochs::add_waiter(std::span<const page_use> uses, 
     throw;
   }
   ++next_;
+  // The operation's gate goes into `s` ahead of whatever of these epochs is not enqueued yet,
+  // and ahead of their ends: they are placed after it.
+  bool moved = false;
+  for (epoch& e : epochs_) {
+    if (e.on.get() == s.get() && e.done == nullptr) {
+      if (!moved) ++next_;
+      moved = true;
+      e.order = t + 1;
+    }
+  }
   return t;
+}
+
+bool kernel_epochs::claim(ticket t, std::span<const page_use> uses, const stream_base* s) noexcept {
+  const std::lock_guard lock(mutex_);
+  for (const page_use& u : uses) {
+    const bool used = std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
+      return counts(e, t) && e.on.get() != s && !(e.done && backend_.query(e.done)) &&
+             may_use(e, u);
+    });
+    if (used) return false;
+  }
+  for (waiter& w : waiters_) {
+    if (w.on != nullptr && w.id == t) w.running = true;
+  }
+  return true;
 }
 
 kernel_epochs::ticket kernel_epochs::next() noexcept {

@@ -16,6 +16,18 @@
 // arrived (a thread queueing moves back to back cannot starve it either), and never for one
 // queued on its own stream: that one runs before it in stream order anyway.
 //
+// Order: launches and stream operations draw tickets from one counter. A queued operation waits
+// only for the admitted kernels whose place is before its own (epoch::order < its ticket), and
+// an epoch's place moves past every operation queued on its stream before its end is recorded:
+// such an operation's gate sits ahead of the kernel (or at least of its end) in the stream, so
+// the kernel cannot finish before it. Every wait therefore goes from a later ticket to an
+// earlier one, and moves on two streams can never each wait for a kernel behind the other's
+// gate. The caller records a launch's end in the same step as its enqueue (under the stream
+// issue lock) so that its place is exact; a launch scope whose kernels the application enqueues
+// itself is placed at its admission and moved past the operations queued on its stream while it
+// is open (the application may have enqueued its kernels before them: those operations then
+// wait for the stream, but other streams' operations no longer wait for the scope).
+//
 // Thread-safe, with a lock of its own; a caller may hold its own lock around the non-blocking
 // calls, but not around begin() or wait_*(), which block.
 
@@ -84,15 +96,15 @@ class kernel_epochs {
   /// event not complete), no_ticket if none: a frame freed when next() was T may be reused by
   /// any kernel once this is at least T (host/migration/frame_pool.hpp, quarantine).
   [[nodiscard]] ticket oldest_running() noexcept;
-  /// Whether a kernel in flight (begun before `before`, not on `except`) may use a page of `u`.
+  /// Whether an admitted kernel in flight, placed before `before` and not on `except`, may use a
+  /// page of `u`.
   [[nodiscard]] bool in_use(const page_use& u, ticket before = no_ticket,
                             const stream_base* except = nullptr) noexcept;
   /// Waits for the kernels in flight now. @return false if some still ran at `timeout` (or a
   /// launch was still being enqueued).
   [[nodiscard]] bool wait(std::chrono::nanoseconds timeout) noexcept;
-  /// Waits until no kernel begun before `before` (and not on `except`) that may use a page of
-  /// `u` is in flight; with a ticket, also launches that arrived before it and are still held
-  /// back. @return false if one still was at `timeout`.
+  /// Waits until no admitted kernel placed before `before` (and not on `except`) that may use a
+  /// page of `u` is in flight. @return false if one still was at `timeout`.
   [[nodiscard]] bool wait_users(const page_use& u, std::chrono::nanoseconds timeout,
                                 ticket before = no_ticket,
                                 const stream_base* except = nullptr) noexcept;
@@ -115,17 +127,28 @@ class kernel_epochs {
 
   /// CPU faults now waiting for kernels: launches that may use their pages wait for them.
   void cpu_waiters(std::span<const page_use> waiting) noexcept;
-  /// A stream operation on `s` that waits for the kernels that may use `uses` (a move to the
-  /// host): launches on other streams that may use them wait until remove_waiter(). @return
-  /// its ticket: kernels begun later are not waited for. @throws std::bad_alloc
-  ticket add_waiter(std::span<const page_use> uses, const stream& s);
+  /// A stream operation queued on `s` (the caller holds the stream issue lock, so that its gate
+  /// follows in the stream). With `uses` (a move to the host, a discard) it waits for the
+  /// kernels that may use them: launches on other streams that may use them wait until
+  /// remove_waiter(). Epochs on `s` whose end is not recorded yet are placed after it.
+  /// @return its ticket: it waits only for admitted kernels placed before it.
+  /// @throws std::bad_alloc
+  ticket issue(std::span<const page_use> uses, const stream& s);
+  /// For the operation issued as `t` on `s` with `uses`: if no admitted kernel placed before it
+  /// on another stream may use them, marks it running and returns true. From then until
+  /// remove_waiter(t), every launch on another stream that may use them is held back, whenever
+  /// it arrived: one that arrived earlier but was not admitted yet would otherwise be admitted
+  /// while the operation runs, and the operation wait for a kernel that may sit behind an older
+  /// operation's gate (which the one worker running this operation cannot open meanwhile).
+  [[nodiscard]] bool claim(ticket t, std::span<const page_use> uses, const stream_base* s) noexcept;
   /// The ticket the next launch or waiter will get.
   [[nodiscard]] ticket next() noexcept;
   void remove_waiter(ticket t) noexcept;
 
  private:
   struct epoch {
-    ticket id;
+    ticket id;     // its arrival: the waiters it waits for are older
+    ticket order;  // its place among queued operations (see Order above)
     stream on;
     event done;  // null while the launch is being enqueued
     bool declared;
@@ -144,6 +167,7 @@ class kernel_epochs {
     ticket id;
     page_use pages;
     const stream_base* on;  // null: a CPU fault
+    bool running = false;   // claimed: holds back every launch on another stream that may use it
   };
 
   // All below: mutex_ held.

@@ -40,8 +40,8 @@
 
 namespace uvm::detail {
 
-/// Where a stream operation was queued: on `stream`, before the launches from ticket `before` on.
-/// A move to the host queued there waits only for the earlier kernels on other streams.
+/// Where a stream operation was queued: on `stream`, with ticket `before` (kernel_epochs::issue).
+/// A move to the host queued there waits only for the kernels placed earlier on other streams.
 struct queue_position {
   const stream_base* stream = nullptr;
   kernel_epochs::ticket before = kernel_epochs::no_ticket;
@@ -128,17 +128,24 @@ class migrator final : public fault_resolver {
     return epochs_.attachment(r.device().range_id);
   }
 
-  /// For a stream operation queued on `s` that will move `uses` to the host: until
-  /// remove_waiter(), launches on other streams that may use them wait, so that the operation
-  /// waits at most for the kernels in flight now. @throws std::bad_alloc
-  [[nodiscard]] queue_position add_waiter(std::span<const page_use> uses, const stream& s) {
-    return {s.get(), epochs_.add_waiter(uses, s)};
+  /// For a stream operation queued on `s` (under the stream issue lock) that will move `uses`
+  /// to the host or drop them (none: a move to the device): until remove_waiter(), launches on
+  /// other streams that may use them wait, so that the operation waits at most for the kernels
+  /// placed before it (kernel_epochs::issue). @throws std::bad_alloc
+  [[nodiscard]] queue_position issue(std::span<const page_use> uses, const stream& s) {
+    return {s.get(), epochs_.issue(uses, s)};
   }
-  /// Where an operation queued on `s` now stands, for one that waits for no kernel.
-  [[nodiscard]] queue_position position(const stream& s) { return {s.get(), epochs_.next()}; }
+  /// The ticket the next launch or stream operation will draw (a launch has arrived once it
+  /// grew).
+  [[nodiscard]] kernel_epochs::ticket next_ticket() { return epochs_.next(); }
   /// Whether a kernel that an operation queued at `at` must wait for may use `u`.
   [[nodiscard]] bool in_use(const page_use& u, const queue_position& at) {
     return epochs_.in_use(u, at.before, at.stream);
+  }
+  /// If no kernel that the operation queued at `at` must wait for may use `uses`, keeps every
+  /// such kernel from starting until remove_waiter(at) and returns true (kernel_epochs::claim).
+  [[nodiscard]] bool claim(std::span<const page_use> uses, const queue_position& at) noexcept {
+    return epochs_.claim(at.before, uses, at.stream);
   }
   /// The migrator's id of `r`, as page_use names it.
   [[nodiscard]] static page_use pages_of(const managed_range& r, std::size_t first,
@@ -149,7 +156,7 @@ class migrator final : public fault_resolver {
 
   /// Moves pages [first, first + count) of `r` to the device (as many as frames allow, evicting
   /// the oldest pages between kernels) or back to the host, in pipelined chunks.
-  /// A move to the host first waits for the kernels that may use the pages (those begun before
+  /// A move to the host first waits for the kernels that may use the pages (those placed before
   /// `at`, on other streams than `at`'s: its own stream's earlier work has finished).
   /// @return the number of pages moved.
   /// @throws uvm::timeout if those kernels still run after the timeout (nothing moved).
@@ -303,7 +310,7 @@ class migrator final : public fault_resolver {
   bool kernels_in_flight();
   // Waits, unlocking meanwhile, until no kernel is in flight. @throws uvm::timeout naming `call`.
   void wait_until_no_kernels(std::unique_lock<std::mutex>& lock, std::string_view call);
-  // Waits, unlocking meanwhile, until no kernel that may use `u` (begun before `at`, not on its
+  // Waits, unlocking meanwhile, until no kernel that may use `u` (placed before `at`, not on its
   // stream) is in flight. @throws uvm::timeout naming `call`.
   void wait_until_unused(std::unique_lock<std::mutex>& lock, const page_use& u,
                          const queue_position& at, std::string_view call);
@@ -477,6 +484,7 @@ class migrator final : public fault_resolver {
   std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.
+  static constexpr int pin_attempts = 8;  // prefetches before pin gives up on moving pages
   bool kernels_running_ = false;
   // pin_resident's per-page count: a page stays pinned until every pin over it ends.
   std::unordered_map<page_ref, std::uint32_t, page_ref_hash> pins_;

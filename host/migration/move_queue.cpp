@@ -33,9 +33,8 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
   request r;
   r.on = s;
   r.queued = std::chrono::steady_clock::now();
-  std::vector<page_use> back;  // what moves to the host or is dropped
   for (const item& i : items) {
-    if (i.what != op::to_device) back.push_back(migrator::pages_of(*i.range, i.first, i.count));
+    if (i.what != op::to_device) r.back.push_back(migrator::pages_of(*i.range, i.first, i.count));
   }
   r.items = std::move(items);
   // The worker runs a stream's operations in queue order, the first one once its event has
@@ -47,12 +46,8 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
   {
     const std::lock_guard issue(issue_);
     r.start = backend_.record(s);
-    if (back.empty()) {
-      r.at = migrator_.position(s);
-    } else {
-      r.at = migrator_.add_waiter(back, s);
-      r.waits = true;
-    }
+    r.at = migrator_.issue(r.back, s);
+    r.waits = !r.back.empty();
     try {
       r.after = backend_.enqueue_gate(s);
       gated = r.after != nullptr;
@@ -90,10 +85,9 @@ bool move_queue::ready(request& r, std::chrono::steady_clock::time_point now) no
     r.reached = now;
   }
   if (now - r.reached > timeout_) return true;  // runs, and reports the kernels still in the way
-  return std::none_of(r.items.begin(), r.items.end(), [&](const item& i) {
-    return i.what != op::to_device &&
-           migrator_.in_use(migrator::pages_of(*i.range, i.first, i.count), r.at);
-  });
+  // Once claimed, no kernel that may use the pages starts on another stream until it is done:
+  // running it never waits for a kernel (which could sit behind another operation's gate).
+  return !r.waits || migrator_.claim(r.back, r.at);
 }
 
 void move_queue::run() noexcept {

@@ -7,10 +7,11 @@
 // streams, and opens the gate: work queued later on the stream sees the pages in place, and
 // operations on different streams overlap each other and the kernels.
 //
-// An operation that moves pages to the host (or drops them) waits, besides, for the kernels in
-// flight that may use them; launches on other streams that may use them wait for it meanwhile
-// (the fairness of kernel_epochs). Operations are picked in queue order among those ready, one
-// at a time per stream. A failure is kept and reported by the next take_error() (the manager's
+// An operation that moves pages to the host (or drops them) waits, besides, for the kernels
+// placed before it that may use them; launches on other streams that may use them wait for it
+// meanwhile (the fairness and order of kernel_epochs). Operations are picked in queue order
+// among those ready, one at a time per stream; such an operation is ready once it has claimed
+// its pages (kernel_epochs::claim), so running it never waits for a kernel. A failure is kept and reported by the next take_error() (the manager's
 // synchronize), as CUDA reports asynchronous errors.
 //
 // Operations that threads queue on one stream at once run in the order in which their calls took
@@ -79,6 +80,7 @@ class move_queue {
   struct request {
     std::uint64_t id;  // in queue order
     std::vector<item> items;
+    std::vector<page_use> back;  // the pages its items move to the host or drop
     stream on;
     event start;  // the work queued on `on` before the operation
     gate after;   // the work queued on `on` after it waits here

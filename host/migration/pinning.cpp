@@ -14,8 +14,27 @@ namespace uvm::detail {
 
 void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool to_device) {
   UVM_NVTX_FUNC_RANGE();
-  (void)prefetch(r, first, count, to_device);
-  std::lock_guard lock(mutex_);
+  // The prefetch releases the lock when it returns: a queued move may take pages away again
+  // before it is taken back (pinning a page the device holds as if the host did would strand
+  // the device's data). So the pages are checked under the lock, and moved again if one left.
+  const auto in_place = [&](std::size_t p) {
+    if (to_device) {
+      const device_pte e = read_pte(r, p);
+      return (e & pte_valid) != 0 && (e & pte_remote) == 0;
+    }
+    const page_word w = r.pages().load(p);
+    return (w & (busy_bit | device_mapped_bit)) == 0 ||
+           ((w & busy_bit) == 0 && stored_state(w) == page_state::remote);
+  };
+  std::unique_lock lock(mutex_, std::defer_lock);
+  for (int attempt = 1;; ++attempt) {
+    (void)prefetch(r, first, count, to_device);
+    lock.lock();
+    bool placed = true;
+    for (std::size_t p = first; p < first + count && placed; ++p) placed = in_place(p);
+    if (placed || attempt == pin_attempts) break;
+    lock.unlock();
+  }
   const std::uint32_t id = r.device().range_id;
   if (to_device) {
     for (std::size_t p = first; p < first + count; ++p) {
@@ -48,6 +67,13 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
       }
       const page_state s = stored_state(w);
       if (host_access_of(s) == host_access::read_write) break;
+      if ((w & device_mapped_bit) != 0) {
+        // Moved back to the device after every prefetch (other threads keep queueing moves).
+        throw uvm::timeout(fmt::format(
+            "uvm::manager::pin_resident: page {} went back to the device {} times while it was "
+            "being pinned to the host (moves queued meanwhile); nothing was pinned",
+            p, pin_attempts));
+      }
       if (!r.pages().try_claim(p, w)) continue;
       const auto o = r.commit(p, w, page_state::host_exclusive);
       if (o.st != managed_range::fault_outcome::status::resolved) {

@@ -724,4 +724,40 @@ TEST(Streams, MoreStreamsThanHardwareQueuesEachWithAMoveBehindAHeldKernelAllComp
   EXPECT_TRUE(cpu_round_trip(a));
 }
 
+/// Runs `f` over [0, n) as a kernel in `scope` (a kernel of the application's own).
+template <class F>
+void launch_in_scope(launch_scope& scope, std::size_t n, F f) {
+#if defined(__CUDACC__)
+  detail::launch_in(scope, n, f);
+#else
+  scope.parallel_for(n, f);
+#endif
+}
+
+TEST(Streams, MovesToTheHostQueuedBehindOpenScopesOnTwoStreamsDoNotWaitForEachOther) {
+  // Two scopes open, then a move to the host on each one's stream, then each scope's kernel:
+  // each kernel runs behind its stream's move. Were the first move to wait for the second
+  // stream's kernel and the second for the first's, neither would run until the fault timeout.
+  manager mgr(stream_config());
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  const stream s1 = mgr.create_stream("one");
+  const stream s2 = mgr.create_stream("two");
+  auto a = device_resident(mgr, 2);
+  auto b = device_resident(mgr, 2);
+  {
+    launch_scope on2 = mgr.begin_launch(s2);
+    launch_scope on1 = mgr.begin_launch(s1);
+    mgr.prefetch(a.bytes(), location::host(), s1);
+    mgr.prefetch(b.bytes(), location::host(), s2);
+    launch_in_scope(on1, 1, fill_body{a.view(), per_page, 7});
+    on1.end();
+    launch_in_scope(on2, 1, fill_body{b.view(), per_page, 8});
+  }
+  // Well inside the fault timeout (30 s): a cycle would still be waiting.
+  mgr.synchronize(s1, 10s);
+  mgr.synchronize(s2, 10s);
+  EXPECT_EQ(a[0], 7u);
+  EXPECT_EQ(b[0], 8u);
+}
+
 }  // namespace uvm::testing

@@ -90,7 +90,7 @@ TEST(Concurrency, ALaunchAfterAWaitingCpuFaultStartsAfterItIsServed) {
   }
   ASSERT_GT(rig.tap.waiting_batches(), waiting_before) << "the CPU fault never waited";
   std::atomic<bool> second_saw_served{false};
-  const kernel_epochs::ticket arrival = rig.mig.position(second).before;
+  const kernel_epochs::ticket arrival = rig.mig.next_ticket();
   std::thread launcher([&] {
     const auto t = rig.mig.begin_launch(second, {}, false);
     rig.dev.launch(
@@ -103,10 +103,10 @@ TEST(Concurrency, ALaunchAfterAWaitingCpuFaultStartsAfterItIsServed) {
     rig.mig.end_launch(t, rig.dev.record(second));
   });
   // The launch has arrived (taken its ticket); it must be held back, not admitted.
-  while (rig.mig.position(second).before == arrival && std::chrono::steady_clock::now() < end) {
+  while (rig.mig.next_ticket() == arrival && std::chrono::steady_clock::now() < end) {
     std::this_thread::yield();
   }
-  ASSERT_GT(rig.mig.position(second).before, arrival) << "the launch never arrived";
+  ASSERT_GT(rig.mig.next_ticket(), arrival) << "the launch never arrived";
   EXPECT_FALSE(rig.mig.in_use(migrator::pages_of(a, 0, 1), {first.get()}))
       << "the later launch was admitted while the CPU fault waited";
   release = true;

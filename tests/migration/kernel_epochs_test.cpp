@@ -211,7 +211,7 @@ TEST(KernelEpochs, AQueuedMoveHoldsBackOtherStreamsOnly) {
   // Declared on range0 only, so that range1 shows whether the held-back launch was admitted.
   const auto older = launch_until(b, k, s2, go, {range0}, true);
   const std::vector<page_use> back{range0};
-  const auto w = k.add_waiter(back, s1);
+  const auto w = k.issue(back, s1);
   EXPECT_GT(w, older);
   EXPECT_TRUE(k.in_use(range0, w, s1.get())) << "the older kernel on the other stream";
   // A launch on the waiter's own stream runs after it in stream order: not held back.
@@ -234,14 +234,14 @@ TEST(KernelEpochs, AQueuedMoveHoldsBackOtherStreamsOnly) {
   ASSERT_TRUE(k.wait(5s));
 }
 
-TEST(KernelEpochs, ALaunchHeldBackCountsForMovesQueuedAfterItArrived) {
+TEST(KernelEpochs, ALaunchHeldBackCountsForMovesOnlyOnceAdmitted) {
   emulated_backend b;
   kernel_epochs k(b, 5s);
   const stream s1 = b.create_stream("one");
   const stream s2 = b.create_stream("two");
   const stream s3 = b.create_stream("three");
   const std::vector<page_use> back{range0};
-  const auto w0 = k.add_waiter(back, s1);
+  const auto w0 = k.issue(back, s1);
   std::atomic<bool> admitted{false};
   kernel_epochs::ticket held = 0;
   std::thread launcher([&] {
@@ -249,18 +249,55 @@ TEST(KernelEpochs, ALaunchHeldBackCountsForMovesQueuedAfterItArrived) {
     admitted = true;
   });
   while (k.next() == w0 + 1) std::this_thread::yield();  // the launch has arrived
-  const auto w1 = k.add_waiter(back, s3);
+  const auto w1 = k.issue(back, s3);
   EXPECT_FALSE(admitted.load());
   EXPECT_FALSE(k.in_use(range0)) << "a CPU fault does not wait for a launch not yet admitted";
-  EXPECT_TRUE(k.in_use(range0, w1, s3.get()))
-      << "a move queued after the launch arrived must wait for it: it is not held back by it";
+  // Not in its stream yet: a move waiting for it could wait for a kernel that in turn waits
+  // behind the move's own gate (the launch waits for a CPU fault that waits for that kernel).
+  EXPECT_FALSE(k.in_use(range0, w1, s3.get())) << "a move waited for a launch held back";
   EXPECT_FALSE(k.in_use(range0, w0, s1.get())) << "the move it waits for does not wait for it";
   k.remove_waiter(w0);
   launcher.join();
   EXPECT_TRUE(admitted.load()) << "w1 arrived later: it does not hold the launch back";
   EXPECT_LT(held, w1);
+  EXPECT_TRUE(k.in_use(range0, w1, s3.get()))
+      << "admitted, and placed before w1 in its stream: w1 waits for it";
   k.end(held, nullptr);
   k.remove_waiter(w1);
+}
+
+TEST(KernelEpochs, MovesQueuedBehindOpenEpochsOnTwoStreamsDoNotWaitForEachOther) {
+  // Two epochs open (admitted, not yet enqueued), then a move to the host on each one's stream:
+  // each epoch's kernel goes into its stream behind that move's gate. If the first move waited
+  // for the second stream's epoch, and the second move for the first's, neither could ever run.
+  emulated_backend b;
+  kernel_epochs k(b, 5s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  const auto on2 = k.begin(s2, {}, false);
+  const auto on1 = k.begin(s1, {}, false);
+  const std::vector<page_use> back{range0};
+  const auto m1 = k.issue(back, s1);
+  const auto m2 = k.issue(back, s2);
+  EXPECT_FALSE(k.in_use(range0, m1, s1.get()))
+      << "the first move waits for the epoch queued behind the second move";
+  EXPECT_TRUE(k.in_use(range0, m2, s2.get()))
+      << "the second move waits for the epoch behind the first (which waits for nothing)";
+  // An epoch whose end is recorded before a move is queued on its stream keeps its place.
+  k.end(on1, nullptr);
+  k.end(on2, nullptr);
+  k.remove_waiter(m1);
+  k.remove_waiter(m2);
+  std::atomic<bool> go{false};
+  const auto before = launch_until(b, k, s1, go);
+  const auto m3 = k.issue(back, s1);
+  const auto m4 = k.issue(back, s2);
+  EXPECT_TRUE(k.in_use(range0, m4, s2.get())) << "a kernel ahead of the move on s1";
+  EXPECT_LT(before, m3);
+  go = true;
+  ASSERT_TRUE(k.wait(5s));
+  k.remove_waiter(m3);
+  k.remove_waiter(m4);
 }
 
 TEST(KernelEpochs, ALaunchThatWaitsPastTheTimeoutIsAnError) {
