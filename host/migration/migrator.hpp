@@ -484,8 +484,8 @@ class migrator final : public fault_resolver {
   std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.
-  static constexpr int pin_attempts = 8;  // prefetches before pin gives up on moving pages
   bool kernels_running_ = false;
+  static constexpr int pin_attempts = 8;  // prefetches before pin gives up on moving pages
   // pin_resident's per-page count: a page stays pinned until every pin over it ends.
   std::unordered_map<page_ref, std::uint32_t, page_ref_hash> pins_;
 };

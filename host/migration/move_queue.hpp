@@ -11,8 +11,9 @@
 // placed before it that may use them; launches on other streams that may use them wait for it
 // meanwhile (the fairness and order of kernel_epochs). Operations are picked in queue order
 // among those ready, one at a time per stream; such an operation is ready once it has claimed
-// its pages (kernel_epochs::claim), so running it never waits for a kernel. A failure is kept and reported by the next take_error() (the manager's
-// synchronize), as CUDA reports asynchronous errors.
+// its pages (kernel_epochs::claim), so running it never waits for a kernel. A failure is kept and
+// reported by the next take_error() (the manager's synchronize), as CUDA reports asynchronous
+// errors.
 //
 // Operations that threads queue on one stream at once run in the order in which their calls took
 // effect: the event, the gate and the queue entry of one operation are made under the stream
