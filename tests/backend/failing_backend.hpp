@@ -4,7 +4,7 @@
 // would (a thrown uvm::error), and passes everything else to the backend it wraps. Failure paths
 // are driven by arming it: `fail(op::copy, 3)` makes the third copy from now throw.
 
-#include "host/backend/backend.hpp"
+#include "tests/backend/forwarding_backend.hpp"
 
 #include <uvm/error.hpp>
 
@@ -15,11 +15,11 @@
 
 namespace uvm::detail::testing {
 
-class failing_backend final : public backend {
+class failing_backend final : public forwarding_backend {
  public:
   enum class op : std::uint8_t { allocate, copy, entries, record, count_ };
 
-  explicit failing_backend(backend& inner) : inner_(inner) {}
+  explicit failing_backend(backend& inner) : forwarding_backend(inner) {}
 
   /// The `n`-th call of `o` from now on (1: the next) throws; 0 disarms.
   void fail(op o, std::uint64_t n) noexcept {
@@ -49,44 +49,25 @@ class failing_backend final : public backend {
     }
   }
 
-  std::string_view do_name() const noexcept override { return inner_.name(); }
   void* do_allocate_device(std::size_t bytes) override {
     maybe_fail(op::allocate, "allocate_device");
-    return inner_.allocate_device(bytes);
+    return inner().allocate_device(bytes);
   }
-  void do_free_device(void* p) noexcept override { inner_.free_device(p); }
-  void* do_register_host(void* p, std::size_t bytes, host_registration how) override {
-    return inner_.register_host(p, bytes, how);
-  }
-  void do_unregister_host(void* p) noexcept override { inner_.unregister_host(p); }
-  stream do_create_stream(std::string_view name) override { return inner_.create_stream(name); }
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override {
     maybe_fail(op::copy, "copy_async");
-    inner_.copy_async(dst, src, bytes, kind, s);
+    inner().copy_async(dst, src, bytes, kind, s);
   }
   void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
                              const stream& s) override {
     maybe_fail(op::entries, "copy_entries_async");
-    inner_.copy_entries_async(dst, src, count, s);
+    inner().copy_entries_async(dst, src, count, s);
   }
-  void do_launch(std::size_t n, kernel_body body, const stream& s) override {
-    inner_.launch(n, std::move(body), s);
-  }
-  std::size_t do_default_budget() override { return inner_.default_budget(); }
   event do_record(const stream& s) override {
     maybe_fail(op::record, "record");
-    return inner_.record(s);
-  }
-  gate do_enqueue_gate(const stream& s) override { return inner_.enqueue_gate(s); }
-  void do_open_gate(const gate& g) noexcept override { inner_.open_gate(g); }
-  std::string do_take_error() override { return inner_.take_error(); }
-  bool do_query(const event& e) noexcept override { return inner_.query(e); }
-  bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override {
-    return inner_.wait(e, timeout);
+    return inner().record(s);
   }
 
-  backend& inner_;
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(op::count_)> calls_{};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(op::count_)> fail_at_{};
   std::atomic<std::uint64_t> injected_{0};

@@ -4,6 +4,7 @@
 // then an abort, or SIGBUS under userfaultfd) or complete with the data, within the fault
 // timeout: never hang. The emulated device stands in for the GPU: a kernel body that throws
 // makes the backend sticky.
+#include "tests/backend/forwarding_backend.hpp"
 #include "tests/migration/device_rig.hpp"
 
 #include <uvm/device_view.hpp>
@@ -32,9 +33,9 @@ using namespace std::chrono_literals;
 // The emulated device with CUDA's sticky errors: once a kernel body throws, every copy, entry
 // publication and event record fails, and events report completion (as a failed CUDA stream's
 // do), so nothing waits on work that will never run.
-class sticky_backend final : public backend {
+class sticky_backend final : public testing::forwarding_backend {
  public:
-  explicit sticky_backend(backend& inner) : inner_(inner) {}
+  explicit sticky_backend(backend& inner) : forwarding_backend(inner) {}
   [[nodiscard]] bool failed() const noexcept { return failed_.load(); }
 
  private:
@@ -43,30 +44,23 @@ class sticky_backend final : public backend {
       throw cuda_error(std::string(call) + ": cudaErrorIllegalAddress (sticky, emulated)", 700);
     }
   }
-  std::string_view do_name() const noexcept override { return inner_.name(); }
   void* do_allocate_device(std::size_t bytes) override {
     check("cudaMalloc");
-    return inner_.allocate_device(bytes);
+    return inner().allocate_device(bytes);
   }
-  void do_free_device(void* p) noexcept override { inner_.free_device(p); }
-  void* do_register_host(void* p, std::size_t bytes, host_registration how) override {
-    return inner_.register_host(p, bytes, how);
-  }
-  void do_unregister_host(void* p) noexcept override { inner_.unregister_host(p); }
-  stream do_create_stream(std::string_view name) override { return inner_.create_stream(name); }
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override {
     check("cudaMemcpyAsync");
-    inner_.copy_async(dst, src, bytes, kind, s);
+    inner().copy_async(dst, src, bytes, kind, s);
   }
   void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
                              const stream& s) override {
     check("cudaMemcpyAsync (entries)");
-    inner_.copy_entries_async(dst, src, count, s);
+    inner().copy_entries_async(dst, src, count, s);
   }
   void do_launch(std::size_t n, kernel_body body, const stream& s) override {
     check("cudaLaunchKernel");
-    inner_.launch(
+    inner().launch(
         n,
         [this, body = std::move(body)](std::size_t b, std::size_t e) {
           try {
@@ -78,25 +72,20 @@ class sticky_backend final : public backend {
         },
         s);
   }
-  std::size_t do_default_budget() override { return inner_.default_budget(); }
   event do_record(const stream& s) override {
     check("cudaEventRecord");
-    return inner_.record(s);
+    return inner().record(s);
   }
-  gate do_enqueue_gate(const stream& s) override { return inner_.enqueue_gate(s); }
-  void do_open_gate(const gate& g) noexcept override { inner_.open_gate(g); }
-  std::string do_take_error() override { return inner_.take_error(); }
-  bool do_query(const event& e) noexcept override { return failed_.load() || inner_.query(e); }
+  bool do_query(const event& e) noexcept override { return failed_.load() || inner().query(e); }
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!do_query(e)) {
       if (std::chrono::steady_clock::now() >= deadline) return false;
-      (void)inner_.wait(e, 1ms);
+      (void)inner().wait(e, 1ms);
     }
     return true;
   }
 
-  backend& inner_;
   std::atomic<bool> failed_{false};
 };
 
