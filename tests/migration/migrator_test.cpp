@@ -375,7 +375,9 @@ TEST(Migrator, FramesFreedWhileAKernelRunsAreNotReusedUntilItEnds) {
   mgr.synchronize(s2);
   EXPECT_EQ(mgr.stats().discarded_pages, 4u);
   go = true;
-  mgr.synchronize(s1);
+  // Device-wide: it also waits for the service to finish the kernel's fault (the lane goes on
+  // once its entry lands, a moment before the page's state is published).
+  mgr.synchronize();
   EXPECT_EQ(seen.load(), 5u);
   EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::remote)
       << "the running kernel was given a frame freed under it";
