@@ -146,12 +146,16 @@ bool kernel_epochs::counts(const epoch& e, ticket before) noexcept {
   return e.admitted && e.order < before;
 }
 
-bool kernel_epochs::in_use(const page_use& u, ticket before, const stream_base* except) noexcept {
-  const std::lock_guard lock(mutex_);
+bool kernel_epochs::used(const page_use& u, ticket before, const stream_base* except) noexcept {
   return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
     return counts(e, before) && e.on.get() != except && !(e.done && backend_.query(e.done)) &&
            may_use(e, u);
   });
+}
+
+bool kernel_epochs::in_use(const page_use& u, ticket before, const stream_base* except) noexcept {
+  const std::lock_guard lock(mutex_);
+  return used(u, before, except);
 }
 
 template <class Match>
@@ -293,12 +297,8 @@ kernel_epochs::ticket kernel_epochs::issue(std::span<const page_use> uses, const
 
 bool kernel_epochs::claim(ticket t, std::span<const page_use> uses, const stream_base* s) noexcept {
   const std::lock_guard lock(mutex_);
-  for (const page_use& u : uses) {
-    const bool used = std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
-      return counts(e, t) && e.on.get() != s && !(e.done && backend_.query(e.done)) &&
-             may_use(e, u);
-    });
-    if (used) return false;
+  if (std::any_of(uses.begin(), uses.end(), [&](const page_use& u) { return used(u, t, s); })) {
+    return false;
   }
   for (waiter& w : waiters_) {
     if (w.on != nullptr && w.id == t) w.running = true;

@@ -172,6 +172,8 @@ class kernel_epochs {
 
   // All below: mutex_ held.
   static bool counts(const epoch& e, ticket before) noexcept;
+  // in_use() with the lock held.
+  bool used(const page_use& u, ticket before, const stream_base* except) noexcept;
   void retire_bindings(std::vector<binding>& b) noexcept;
   bool attached_for(std::uint32_t range, const stream_base* s) noexcept;
   bool may_use(const epoch& e, const page_use& u) noexcept;
