@@ -50,6 +50,7 @@ launch_scope manager::begin_launch(std::initializer_list<resident_span> declared
   void* native = runtime_->native_stream(s);
   detail::runtime::epoch e =
       runtime_->begin_epoch({declared.begin(), declared.size()}, {}, false, s);
+  runtime_->hold_for_registrations(s, e.ticket);
   return launch_scope(runtime_, s, native, std::move(e.mappings), e.ticket);
 }
 
@@ -57,6 +58,7 @@ launch_scope manager::begin_declared_launch(std::initializer_list<resident_span>
                                             const stream& s) {
   void* native = runtime_->native_stream(s);
   detail::runtime::epoch e = runtime_->begin_epoch({}, {touches.begin(), touches.size()}, true, s);
+  runtime_->hold_for_registrations(s, e.ticket);
   return launch_scope(runtime_, s, native, {}, e.ticket);
 }
 

@@ -275,7 +275,13 @@ void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s,
   const epoch e = begin_epoch({}, touches, declared, s);
   // The kernel and its end go into the stream together: no queued move's gate between them
   // (kernel_epochs, Order), so the epoch's place is the kernel's.
-  const std::lock_guard issue(issue_);
+  std::unique_lock<std::mutex> issue;
+  try {
+    issue = migrator_->lock_issue(issue_, stream_of(s), e.ticket);
+  } catch (...) {
+    end_epoch(s, e.ticket);  // nothing was enqueued
+    throw;
+  }
   try {
     backend_->launch(n, std::move(body), stream_of(s));
   } catch (...) {
@@ -353,6 +359,15 @@ runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
     trace_->push({trace_kind::epoch, 0, 0, 0, 0, epoch_.fetch_add(1) + 1});
   }
   return {std::move(out), t};
+}
+
+void runtime::hold_for_registrations(const uvm::stream& s, std::uint64_t ticket) {
+  try {
+    (void)migrator_->lock_issue(issue_, stream_of(s), ticket);
+  } catch (...) {
+    end_epoch(s, ticket);  // nothing was enqueued
+    throw;
+  }
 }
 
 void runtime::end_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept {

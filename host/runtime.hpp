@@ -71,6 +71,10 @@ class runtime {
                     bool declared, const uvm::stream& s);
   /// Ends the epoch `ticket` after the work enqueued on `s` so far.
   void end_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept;
+  /// For an epoch whose kernels the application enqueues itself: while a range allocated
+  /// during kernels waits for its registration, they wait behind a gate on `s`
+  /// (migrator::lock_issue). On failure the epoch is ended.
+  void hold_for_registrations(const uvm::stream& s, std::uint64_t ticket);
   /// Enqueues `body` on `s` inside an open epoch (emulated device).
   void run(std::size_t n, kernel_body body, const uvm::stream& s);
   /// The stream as the device API knows it (nullptr on the emulated device).

@@ -63,8 +63,18 @@ class manager {
 
   /// @brief Reserves `bytes` of managed memory, rounded up to whole pages. No page is populated:
   /// each is zero-filled on its first access.
+  ///
+  /// Safe while kernels run, also kernels that wait for the calling thread: nothing is allocated
+  /// or registered with the device while a kernel is in flight (CUDA may order both after it).
+  /// The page table comes from a pool made at start; the range's host memory is registered at
+  /// once if no kernel is in flight, else once the kernels in flight have ended, and kernels
+  /// launched meanwhile start only after that (as after cudaMallocManaged). Only a range too
+  /// large for the page-table pool (2^20 pages in all: 64 GiB at the default page size) waits for
+  /// the kernels in flight, for the fault timeout at most.
   /// @throws uvm::invalid_argument if `bytes` is 0 or larger than max_allocation().
   /// @throws uvm::out_of_memory if the address space or the range registry is exhausted.
+  /// @throws uvm::timeout if the page-table pool must grow and kernels still run after the fault
+  /// timeout.
   [[nodiscard]] range allocate(std::size_t bytes);
   /// @brief As allocate(bytes), attached from the start as `initial`: `global` (the default) or
   /// `host`, as cudaMallocManaged's cudaMemAttachGlobal and cudaMemAttachHost.
@@ -82,7 +92,9 @@ class manager {
   /// @brief Frees a range whose ownership was given up with range::release(). Like cudaFree,
   /// it first waits for the kernels in flight that may use it and for its queued prefetches and
   /// discards (bounded by config::fault_timeout; past it the range stays mapped until the
-  /// manager ends, with an error log).
+  /// manager ends, with an error log). While other kernels are in flight, its page table and
+  /// its registration with the device are released only once none is (CUDA may order a free
+  /// or an unregistration after them).
   /// @param base the pointer range::release() returned.
   /// @throws uvm::invalid_argument if `base` is not the start of a released, live range of this
   /// manager (a double free, a foreign pointer, or a range still owned by a uvm::range).

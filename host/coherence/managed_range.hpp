@@ -61,6 +61,9 @@ class managed_range {
 
   [[nodiscard]] std::byte* base() const noexcept { return memory_.app(); }
   [[nodiscard]] std::byte* runtime_view() const noexcept { return memory_.runtime(); }
+  /// The runtime view stays mapped when the range is destroyed: the caller unmaps it
+  /// (reserved() bytes), once the device can no longer reach it.
+  [[nodiscard]] std::byte* release_runtime_view() noexcept { return memory_.release_runtime(); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::size_t reserved() const noexcept { return memory_.size(); }
   [[nodiscard]] std::size_t page_size() const noexcept { return std::size_t{1} << page_shift_; }

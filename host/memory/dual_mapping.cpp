@@ -72,7 +72,7 @@ dual_mapping::dual_mapping(std::size_t bytes, std::size_t alignment, bool app_ac
 
 dual_mapping::~dual_mapping() {
   munmap(app_, size_);
-  munmap(runtime_, size_);
+  if (runtime_owned_) munmap(runtime_, size_);
 }
 
 }  // namespace uvm::detail

@@ -24,10 +24,18 @@ class dual_mapping {
   [[nodiscard]] std::byte* runtime() const noexcept { return runtime_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
+  /// The runtime view outlives this object: its destructor leaves it mapped, and the caller
+  /// unmaps it (size() bytes). For memory the device may still reach once the range is gone.
+  [[nodiscard]] std::byte* release_runtime() noexcept {
+    runtime_owned_ = false;
+    return runtime_;
+  }
+
  private:
   std::byte* app_ = nullptr;
   std::byte* runtime_ = nullptr;
   std::size_t size_ = 0;
+  bool runtime_owned_ = true;
 };
 
 }  // namespace uvm::detail

@@ -1,57 +1,24 @@
 #include "host/migration/device_page_table.hpp"
 
-#include "host/common/check.hpp"
-
-#include <sys/mman.h>
+#include <cstring>
 
 namespace uvm::detail {
 
-namespace {
+device_page_table::device_page_table(backend& b, const table_pool::slice& entries) noexcept
+    : backend_(b),
+      entries_(entries),
+      pages_(entries.count),
+      device_(entries.device),
+      shadow_(entries.shadow),
+      bounce_(entries.bounce),
+      staged_(entries.staged) {}
 
-device_pte* map_host_table(std::size_t bytes) {
-  // Anonymous memory reads as zeros: an all-invalid table, committed only where touched.
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED)
-    throw_system(fmt::format("mmap of a {}-byte page-table shadow", bytes), errno);
-  return static_cast<device_pte*>(p);
-}
-
-// Host tables are whole OS pages, so registering one never overlaps another registration.
-std::size_t table_bytes(std::size_t pages) {
-  const std::size_t os_page = 4096;
-  return (pages * sizeof(device_pte) + os_page - 1) / os_page * os_page;
-}
-
-}  // namespace
-
-device_page_table::device_page_table(backend& b, std::size_t pages)
-    : backend_(b), pages_(pages), bytes_(table_bytes(pages)) {
-  device_ = static_cast<device_pte*>(backend_.allocate_device(pages * sizeof(device_pte)));
-  device_pte** const buffers[] = {&shadow_, &bounce_, &staged_};
-  std::size_t registered = 0;
-  try {
-    for (device_pte** b : buffers) *b = map_host_table(bytes_);
-    for (device_pte** b : buffers) {
-      (void)backend_.register_host(*b, bytes_, host_registration::read_write);
-      ++registered;
-    }
-  } catch (...) {
-    for (std::size_t i = 0; i < registered; ++i) backend_.unregister_host(*buffers[i]);
-    for (device_pte** b : buffers) {
-      if (*b != nullptr) munmap(*b, bytes_);
-    }
-    backend_.free_device(device_);
-    throw;
-  }
-}
-
-device_page_table::~device_page_table() {
-  for (device_pte* b : {staged_, bounce_, shadow_}) {
-    backend_.unregister_host(b);
-    munmap(b, bytes_);
-  }
-  backend_.free_device(device_);
+bool device_page_table::clear(const stream& s, std::chrono::nanoseconds timeout) {
+  std::memset(shadow_, 0, pages_ * sizeof(device_pte));
+  masked_ = false;
+  stale_ = false;
+  backend_.copy_entries_async(device_, shadow_, pages_, s);
+  return backend_.wait(backend_.record(s), timeout);
 }
 
 namespace {

@@ -13,6 +13,7 @@
 // their claims until their event), so that no later change of those entries can overtake it.
 
 #include "host/backend/backend.hpp"
+#include "host/migration/table_pool.hpp"
 
 #include <uvm/detail/device_pte.hpp>
 
@@ -23,13 +24,19 @@ namespace uvm::detail {
 
 class device_page_table {
  public:
-  /// Allocates the device table (zeroed: every entry invalid) and its shadow.
-  /// @throws as backend::allocate_device and backend::register_host.
-  device_page_table(backend& b, std::size_t pages);
-  /// Frees both. No kernel may be using the device table (see backend::free_device).
-  ~device_page_table();
+  /// A table over `entries` (from a table_pool, which keeps the memory): it allocates and
+  /// registers nothing, so a range can get one while kernels run. Its entries must be zero (every
+  /// entry invalid) in the device table and the shadow; see clear().
+  device_page_table(backend& b, const table_pool::slice& entries) noexcept;
   device_page_table(const device_page_table&) = delete;
   device_page_table& operator=(const device_page_table&) = delete;
+
+  /// Zeroes the shadow and, through the copy engine on `s` (no SM needed, so kernels may run),
+  /// the device table. @return false if the copy did not complete within `timeout`.
+  [[nodiscard]] bool clear(const stream& s, std::chrono::nanoseconds timeout);
+
+  /// The entries, to give back to their pool once no kernel may use them.
+  [[nodiscard]] const table_pool::slice& entries() const noexcept { return entries_; }
 
   /// The table device code reads.
   [[nodiscard]] device_pte* device() const noexcept { return device_; }
@@ -68,12 +75,12 @@ class device_page_table {
 
  private:
   backend& backend_;
+  table_pool::slice entries_;
   std::size_t pages_;
-  std::size_t bytes_;
-  device_pte* device_ = nullptr;
-  device_pte* shadow_ = nullptr;  // pinned (registered) host memory
-  device_pte* bounce_ = nullptr;  // pinned: the device table read back
-  device_pte* staged_ = nullptr;  // pinned: masked entries on their way to the device
+  device_pte* device_;
+  device_pte* shadow_;  // pinned (registered) host memory
+  device_pte* bounce_;  // pinned: the device table read back
+  device_pte* staged_;  // pinned: masked entries on their way to the device
   bool stale_ = false;
   bool masked_ = false;
 };

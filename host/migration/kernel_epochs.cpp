@@ -86,6 +86,21 @@ bool kernel_epochs::running_besides(const stream_base* own) noexcept {
   });
 }
 
+bool kernel_epochs::running_outside(std::span<const stream_base* const> held) noexcept {
+  const std::lock_guard lock(mutex_);
+  return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
+    return e.admitted && std::find(held.begin(), held.end(), e.on.get()) == held.end() &&
+           !(e.done && backend_.query(e.done));
+  });
+}
+
+bool kernel_epochs::enqueuing(const stream_base* s, ticket before) noexcept {
+  const std::lock_guard lock(mutex_);
+  return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
+    return e.on.get() == s && e.id < before && (!e.admitted || !e.done);
+  });
+}
+
 kernel_epochs::ticket kernel_epochs::oldest_running() noexcept {
   const std::lock_guard lock(mutex_);
   ticket oldest = no_ticket;

@@ -92,6 +92,12 @@ class kernel_epochs {
   /// streams if null). A stream-ordered move on `own` runs when the work queued before it has
   /// finished, and the kernels queued after it wait behind its gate: neither can be running.
   [[nodiscard]] bool running_besides(const stream_base* own) noexcept;
+  /// Whether a kernel that may be running now is in flight on a stream not in `held` (streams
+  /// whose later work waits behind a closed gate).
+  [[nodiscard]] bool running_outside(std::span<const stream_base* const> held) noexcept;
+  /// Whether a launch on `s` that arrived before `before` is not enqueued yet (held back, or
+  /// its end not recorded).
+  [[nodiscard]] bool enqueuing(const stream_base* s, ticket before) noexcept;
   /// The ticket of the oldest admitted kernel that may be running now (being enqueued, or its
   /// event not complete), no_ticket if none: a frame freed when next() was T may be reused by
   /// any kernel once this is at least T (host/migration/frame_pool.hpp, quarantine).

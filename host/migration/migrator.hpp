@@ -16,6 +16,7 @@
 #include "host/migration/device_page_table.hpp"
 #include "host/migration/frame_pool.hpp"
 #include "host/migration/kernel_epochs.hpp"
+#include "host/migration/late_registrations.hpp"
 #include "host/policy/eviction_policy.hpp"
 #include "host/policy/prefetch_policy.hpp"
 #include "host/policy/thrashing_detector.hpp"
@@ -70,6 +71,8 @@ class migrator final : public fault_resolver {
     /// Where migrations, kernel epochs, thrashing, pins and remote mappings go (null: nowhere);
     /// it outlives the migrator.
     timeline* run_timeline = nullptr;
+    /// Page-table entries in each arena of the table pool (the first one is made at start).
+    std::size_t table_entries = table_pool::default_entries;
   };
 
   /// @throws uvm::out_of_memory if the frames cannot be allocated.
@@ -88,8 +91,17 @@ class migrator final : public fault_resolver {
   void set_trace(trace_writer* t) noexcept { trace_ = t; }
 
   /// Gives `r` an id and a device page table, and tells it how device code reaches it.
+  /// Allocates and registers nothing while a kernel is in flight (CUDA may order both after
+  /// the kernels in flight, and a kernel waiting on a fault would never end): the table comes
+  /// from the table pool, and the range's host memory is registered now only if no kernel is in
+  /// flight, else by the service once none is. Until then its pages move by pageable copies and
+  /// are never mapped remote.
+  /// @throws uvm::timeout if the table pool is full and kernels still run after the timeout
+  /// (it grows only while none runs); as backend::allocate_device and register_host.
   void attach(managed_range& r);
-  /// Releases `r`'s frames and page table. No kernel may be using it.
+  /// Releases `r`'s frames and page table. No kernel may be using it. While kernels are in
+  /// flight its table entries, and its runtime view if registered (which then outlives `r`),
+  /// wait in the graveyard: nothing is freed or unregistered until none is.
   void detach(managed_range& r) noexcept;
 
   /// The stream kernels run on when the caller names none.
@@ -103,6 +115,14 @@ class migrator final : public fault_resolver {
   kernel_epochs::ticket begin_launch(const stream& s, std::span<const page_use> uses,
                                      bool declared);
   void end_launch(kernel_epochs::ticket t, event e);
+  /// The stream issue lock `issue`, for a launch or stream operation on `s` that arrived as `t`
+  /// (its ticket, or next_ticket() before it is issued); while a range allocated during kernels
+  /// waits for its registration, `s`'s next work is held behind a gate (late_registrations).
+  /// Enqueue the kernel or operation under it.
+  [[nodiscard]] std::unique_lock<std::mutex> lock_issue(std::mutex& issue, const stream& s,
+                                                        kernel_epochs::ticket t) {
+    return late_.lock_holding(issue, s, t);
+  }
   /// Waits until no kernel is in flight, those launched meanwhile included. @return false if
   /// some were still running at `timeout`.
   bool wait_kernels(std::chrono::nanoseconds timeout);
@@ -430,7 +450,12 @@ class migrator final : public fault_resolver {
   void free_frame(std::uint32_t f, kernel_epochs::ticket fence) noexcept;
   // A frame for a page: the lowest free one, else one whose quarantine has ended.
   [[nodiscard]] std::optional<std::uint32_t> take_frame();
-  void bury();  // frees the graveyard's tables if no kernel is in flight
+  // If no kernel is in flight: frees what the graveyard holds and registers the host memory of
+  // ranges attached while kernels ran.
+  void bury();
+  struct grave;
+  void lay_to_rest(const grave& g) noexcept;  // unregisters and gives back; no kernel in flight
+  void register_pending() noexcept;           // no kernel in flight
 
   backend& backend_;
   counters& counters_;
@@ -472,15 +497,35 @@ class migrator final : public fault_resolver {
   static constexpr std::chrono::seconds trace_epoch_wait{1};
 
   std::mutex mutex_;
-  std::vector<managed_range*> ranges_;                       // by range id; null where free
-  std::vector<std::unique_ptr<device_page_table>> tables_;   // by range id
-  std::vector<page_ref> denied_;                             // entries published with pte_denied
+  table_pool table_pool_;                                   // first: outlives the tables
+  std::vector<managed_range*> ranges_;                      // by range id; null where free
+  std::vector<std::unique_ptr<device_page_table>> tables_;  // by range id
+  // The host memory of each range (by range id) as the device reaches it: registered or not
+  // (a range attached while kernels ran waits for none to be in flight), and whether remote
+  // mappings may point into it (registered, at the address its device_range gave kernels).
+  struct host_view {
+    bool registered = false;
+    bool remote = false;
+    bool warned = false;  // a failed late registration was logged
+  };
+  std::vector<host_view> host_views_;
+  std::size_t pending_registrations_ = 0;  // ranges whose host memory is not registered
+  late_registrations late_;                // holds launches until they are
+  bool gates_ = false;                     // the backend has gates to hold launches with
+  std::vector<page_ref> denied_;           // entries published with pte_denied
   std::vector<kernel_epochs::restricted_range> restricted_;  // mask_restricted_ranges' scratch
   std::vector<page_use> cpu_waiting_;    // CPU faults of the current batch waiting for kernels
   std::vector<declared_span> declared_;  // made resident since the last begin_launch
   std::vector<chunk> stalled_;           // copies not landed within the timeout
-  // Page tables of ranges freed while kernels ran: freed once none is in flight.
-  std::vector<std::unique_ptr<device_page_table>> graveyard_;
+  // What a range freed while kernels ran leaves until none is in flight: its table's entries,
+  // and its runtime view, still registered and mapped. Its capacity covers every live range, so
+  // that detach never allocates.
+  struct grave {
+    table_pool::slice entries;
+    std::byte* runtime = nullptr;  // null: not registered (unmapped with the range)
+    std::size_t bytes = 0;
+  };
+  std::vector<grave> graveyard_;
   std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.

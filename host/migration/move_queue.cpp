@@ -44,7 +44,10 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
   bool gated = true;
   std::uint64_t id = 0;
   {
-    const std::lock_guard issue(issue_);
+    // While a range allocated during kernels waits for its registration, the operation goes
+    // behind the gate that holds the stream's later kernels: it may wait for those kernels, and
+    // what is before the gate must not.
+    const std::unique_lock issue = migrator_.lock_issue(issue_, s, migrator_.next_ticket());
     r.start = backend_.record(s);
     r.at = migrator_.issue(r.back, s);
     r.waits = !r.back.empty();

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -266,6 +267,70 @@ TEST(EmulatedBackend, FreeingDeviceMemoryWaitsForRunningKernels) {
   b.free_device(p);
   EXPECT_TRUE(done.load()) << "free_device returned while a kernel ran";
   ASSERT_TRUE(b.wait(b.record(s), patience));
+}
+
+// CUDA may order allocations and registrations after the kernels in flight, as it orders frees:
+// the emulated device makes all of them wait until no kernel runs, so a call that would hang on a
+// GPU (a kernel waiting for its caller) cannot pass unnoticed here.
+TEST(EmulatedBackend, AllocatingRegisteringAndUnregisteringWaitForRunningKernels) {
+  emulated_backend b(2);
+  const stream s = b.create_stream("k");
+  void* host = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(host, MAP_FAILED);
+  void* device = nullptr;
+  const std::function<void()> calls[] = {
+      [&] { device = b.allocate_device(4096); },
+      [&] { (void)b.register_host(host, 8192, host_registration::read_write); },
+      [&] { b.unregister_host(host); },
+  };
+  for (const auto& call : calls) {
+    std::atomic<bool> started{false};
+    std::atomic<bool> done{false};
+    b.launch(
+        1,
+        [&](std::size_t, std::size_t) {
+          started = true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          done = true;
+        },
+        s);
+    while (!started) std::this_thread::yield();  // running, not only queued
+    call();
+    EXPECT_TRUE(done.load()) << "a memory call returned while a kernel ran";
+    ASSERT_TRUE(b.wait(b.record(s), patience));
+  }
+  b.free_device(device);
+  munmap(host, 8192);
+  EXPECT_EQ(b.take_error(), "");
+}
+
+// Registration looks at the mapping without touching the memory: a range registered late (once
+// no kernel runs) may be in use by the application meanwhile, and no store of it may be undone.
+TEST(EmulatedBackend, RegisteringMemoryInUseLosesNoStore) {
+  emulated_backend b;
+  constexpr std::size_t bytes = 8192;
+  auto* p = static_cast<unsigned char*>(
+      mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> lost{0};
+  std::thread writer([&] {
+    for (unsigned v = 1; !stop.load(std::memory_order_relaxed); ++v) {
+      for (unsigned char* at : {p, p + bytes - 1}) {
+        std::atomic_ref<unsigned char> byte(*at);
+        byte.store(static_cast<unsigned char>(v), std::memory_order_relaxed);
+        if (byte.load(std::memory_order_relaxed) != static_cast<unsigned char>(v)) ++lost;
+      }
+    }
+  });
+  for (int i = 0; i < 3000; ++i) {
+    (void)b.register_host(p, bytes, host_registration::read_write);
+    b.unregister_host(p);
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(lost.load(), 0u) << "registration wrote back bytes the application had changed";
+  munmap(p, bytes);
 }
 
 // cudaHostRegister refuses a read-only mapping unless it is registered read-only.

@@ -763,4 +763,32 @@ TEST(Streams, MovesToTheHostQueuedBehindOpenScopesOnTwoStreamsDoNotWaitForEachOt
   EXPECT_EQ(b[0], 8u);
 }
 
+// A range allocated while a kernel is held (as in "allocate while a kernel runs"): nothing is
+// allocated or registered while a kernel may wait on the runtime (CUDA may order both after it;
+// the emulated device makes them wait until no kernel runs), so allocate() and the next launch
+// return at once. The range's memory is registered once the held kernel ends and before the next
+// kernel starts: with every frame taken, that kernel's faults map its pages remote, which needs
+// the memory registered (an unregistered range would leave them waiting for a frame).
+TEST(Streams, ARangeAllocatedWhileAKernelIsHeldIsRegisteredBeforeTheNextKernelStarts) {
+  config c = stream_config();
+  c.device_budget = 4 * c.page_size;
+  manager mgr(c);
+  const stream s1 = mgr.create_stream("held");
+  const stream s2 = mgr.create_stream("next");
+  const std::size_t per_page = c.page_size / 4;
+  auto a = device_resident(mgr, 1);
+  auto out = device_resident(mgr, 1);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1, /*declared=*/true);
+  constexpr std::size_t pages = 8;
+  auto x = mgr.allocate<std::uint32_t>(pages * per_page);  // while the kernel is held
+  for (std::size_t p = 0; p < pages; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
+  launch(mgr, pages, sum_body{x.const_view(), per_page, out.view()}, s2);
+  EXPECT_EQ(w.get(ended_word), 0u) << "allocate or launch waited for the held kernel";
+  w.set(go_word, 1);
+  mgr.synchronize();
+  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(out[p], p + 1) << "page " << p;
+  EXPECT_GT(mgr.stats().remote_mappings, 0u) << "no page of the full device was mapped remote";
+}
+
 }  // namespace uvm::testing

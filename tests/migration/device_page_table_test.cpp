@@ -19,7 +19,8 @@ using namespace std::chrono_literals;
 
 TEST(DevicePageTable, StartsInvalidOnBothSides) {
   emulated_backend b;
-  device_page_table t(b, 1000);
+  table_pool pool(b, 4096);
+  device_page_table t(b, *pool.take(1000));
   for (std::size_t p = 0; p < t.size(); ++p) {
     ASSERT_EQ(t.get(p), 0u);
     ASSERT_EQ(t.device()[p], 0u);
@@ -28,7 +29,8 @@ TEST(DevicePageTable, StartsInvalidOnBothSides) {
 
 TEST(DevicePageTable, EntriesReachTheDeviceOnlyWhenPublished) {
   emulated_backend b;
-  device_page_table t(b, 64);
+  table_pool pool(b, 4096);
+  device_page_table t(b, *pool.take(64));
   const stream s = b.create_stream("pt");
   for (std::size_t p = 10; p < 20; ++p)
     t.set(p, make_pte(static_cast<std::uint32_t>(p), pte_valid));
@@ -44,7 +46,8 @@ TEST(DevicePageTable, EntriesReachTheDeviceOnlyWhenPublished) {
 
 TEST(DevicePageTable, PublicationFollowsTheDataOnItsStream) {
   emulated_backend b;
-  device_page_table t(b, 4);
+  table_pool pool(b, 4096);
+  device_page_table t(b, *pool.take(4));
   const stream s = b.create_stream("pt");
   constexpr std::size_t bytes = 8 << 20;
   auto* frame = static_cast<std::byte*>(b.allocate_device(bytes));
@@ -67,7 +70,8 @@ TEST(DevicePageTable, PublicationFollowsTheDataOnItsStream) {
 
 TEST(DevicePageTable, DeviceBitsAreMergedForValidEntriesItMayMerge) {
   emulated_backend b;
-  device_page_table t(b, 8);
+  table_pool pool(b, 4096);
+  device_page_table t(b, *pool.take(8));
   const stream s = b.create_stream("pt");
   for (std::size_t p = 0; p < 4; ++p)
     t.set(p, make_pte(static_cast<std::uint32_t>(p), pte_valid | pte_writable));

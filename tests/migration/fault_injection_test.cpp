@@ -182,13 +182,16 @@ INSTANTIATE_TEST_SUITE_P(EveryStep, FaultInjection,
                          ::testing::Values(op::copy, op::entries, op::record),
                          [](const auto& info) { return std::string(name_of(info.param)); });
 
+// Page tables come from a pool made at start; a range that does not fit grows it (no kernel in
+// flight), and a failed growth leaves no range and the pool as it was.
 TEST(FaultInjectionAllocate, AFailedPageTableAllocationLeavesNoRange) {
   emulated_backend inner;
   failing_backend fb(inner);
   device_rig rig(pages, 2s, &fb);
-  managed_range r(rig.ctx, pages * page_bytes, page_bytes);
+  managed_range r(rig.ctx, (table_pool::default_entries + 1) * page_bytes, page_bytes);
   fb.fail(op::allocate, 1);
   EXPECT_THROW(rig.mig.attach(r), uvm::error);
+  EXPECT_EQ(fb.injected(), 1u) << "the range did not need a new arena";
   fb.disarm();
   managed_range& a = rig.allocate(pages);  // the next one works
   fill(a, 0xd);

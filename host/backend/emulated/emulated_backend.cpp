@@ -19,29 +19,37 @@
 
 #include <fmt/format.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 namespace uvm::detail {
 namespace {
 
-// Whether the first and last bytes of [start, start + bytes) may be written, probed without a
-// fault: each byte is read and written back unchanged through process_vm_readv/writev on this
-// process, which fail (EFAULT) where the mapping forbids it. If the calls themselves are not
-// allowed, nothing is refused.
+// Whether every mapping over [start, start + bytes) may be written, read from /proc/self/maps:
+// nothing in the range is touched (the memory may be in use: a range is registered late, once
+// no kernel runs, while the application writes it). If the maps cannot be read, nothing is
+// refused.
 bool writable_mapping(std::uintptr_t start, std::size_t bytes) {
-  for (const std::uintptr_t at : {start, start + bytes - 1}) {
-    unsigned char byte = 0;
-    iovec local{&byte, 1};
-    iovec remote{reinterpret_cast<void*>(at), 1};
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 1) {
-      if (errno == EFAULT) return false;
-      return true;
-    }
-    if (process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != 1) return errno != EFAULT;
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return true;
+  const std::uintptr_t end = start + bytes;
+  std::uintptr_t covered = start;  // [start, covered) is known writable
+  bool writable = true;
+  char line[512];
+  while (writable && covered < end && std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long lo = 0;
+    unsigned long hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
+    if (hi <= covered || lo >= end) continue;
+    if (lo > covered || perms[1] != 'w') writable = false;  // a hole, or read-only
+    covered = hi;
   }
-  return true;
+  std::fclose(maps);
+  return writable && covered >= end;
 }
+
+// How long a memory operation waits for running kernels (as CUDA orders it after them) before it
+// fails: past it, the caller would have deadlocked on a GPU.
+constexpr std::chrono::minutes device_sync_bound{1};
 
 unsigned default_workers(unsigned requested) {
   if (requested > 0) return requested;
@@ -66,8 +74,37 @@ emulated_backend::~emulated_backend() {
   for (const auto& [p, bytes] : device_) munmap(p, bytes);
 }
 
+void emulated_backend::wait_for_kernels(const char* call) {
+  if (kernels_.wait_idle(device_sync_bound)) return;
+  throw uvm::timeout(fmt::format(
+      "emulated device: {} waited {} s for running kernels, as CUDA orders it after them; on a "
+      "GPU a kernel waiting for the caller would never end",
+      call, std::chrono::seconds(device_sync_bound).count()));
+}
+
+bool emulated_backend::wait_for_kernels_noexcept(const char* call, const void* p) noexcept {
+  if (kernels_.wait_idle(device_sync_bound)) return true;
+  // No caller to throw to: the error is sticky, like a device error, and the memory leaks
+  // rather than leaving under a kernel.
+  const long long s = std::chrono::seconds(device_sync_bound).count();
+  std::fprintf(stderr,
+               "[uvm] [error] emulated device: %s(%p) waited %lld s for running kernels; the "
+               "memory is leaked\n",
+               call, p, s);
+  try {
+    errors_.report(
+        fmt::format("emulated device: {}({}) waited {} s for running kernels, as CUDA "
+                    "orders it after them; the memory is leaked",
+                    call, p, s));
+  } catch (...) {
+    // The message could not be formatted: the line on stderr says it.
+  }
+  return false;
+}
+
 void* emulated_backend::do_allocate_device(std::size_t bytes) {
   UVM_EXPECTS(bytes > 0, "allocate_device: zero bytes");
+  wait_for_kernels("allocate_device");  // cudaMalloc may synchronise with the device
   // NORESERVE: like device memory, a large pool costs nothing until it is touched.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -88,13 +125,7 @@ void emulated_backend::do_free_device(void* p) noexcept {
   if (p == nullptr) return;
   // cudaFree waits for the device: so does this, bounded. Past the bound the memory is leaked
   // rather than unmapped under a kernel.
-  if (!kernels_.wait_idle(std::chrono::minutes(1))) {
-    std::fprintf(stderr,
-                 "[uvm] [error] emulated device: free_device(%p) waited a minute for running "
-                 "kernels; the memory is leaked\n",
-                 p);
-    return;
-  }
+  if (!wait_for_kernels_noexcept("free_device", p)) return;
   std::size_t bytes = 0;
   {
     const std::lock_guard lock(memory_mutex_);
@@ -109,6 +140,7 @@ void emulated_backend::do_free_device(void* p) noexcept {
 void* emulated_backend::do_register_host(void* p, std::size_t bytes, host_registration how) {
   UVM_EXPECTS(p != nullptr && bytes > 0, "register_host: null pointer or zero bytes ({}, {})", p,
               bytes);
+  wait_for_kernels("register_host");  // page-locking may synchronise with the device
   const auto start = reinterpret_cast<std::uintptr_t>(p);
   const std::lock_guard lock(memory_mutex_);
   // Like cudaHostRegister, a range may not overlap one already registered.
@@ -129,6 +161,7 @@ void* emulated_backend::do_register_host(void* p, std::size_t bytes, host_regist
 }
 
 void emulated_backend::do_unregister_host(void* p) noexcept {
+  if (!wait_for_kernels_noexcept("unregister_host", p)) return;  // as cudaHostUnregister
   const std::lock_guard lock(memory_mutex_);
   host_.erase(reinterpret_cast<std::uintptr_t>(p));
 }

@@ -5,10 +5,12 @@
 // machines without a GPU; it is not a mock, it runs real concurrency.
 //
 // It is as strict as a GPU where CUDA would hang, serialise or refuse: a kernel holds the
-// workers it runs on until it returns; freeing device memory waits until no kernel runs (as
-// cudaFree does); registering a read-only mapping fails unless it is registered read-only (as
-// cudaHostRegister without cudaHostRegisterReadOnly does on x86/PCIe); and there is no legacy
-// stream: every operation names one of the library's streams.
+// workers it runs on until it returns; allocating or freeing device memory and registering or
+// unregistering host memory wait until no kernel runs (CUDA may synchronise all four with the
+// device, so a kernel waiting for their caller would never end); registering a read-only mapping
+// fails unless it is registered read-only (as cudaHostRegister without cudaHostRegisterReadOnly
+// does on x86/PCIe); and there is no legacy stream: every operation names one of the library's
+// streams.
 //
 // Streams and events must not be used after the backend is destroyed. The destructor finishes
 // every operation already enqueued, then joins all of its threads.
@@ -62,6 +64,12 @@ class emulated_backend final : public backend {
   std::string do_take_error() override { return errors_.take(); }
   bool do_query(const event& e) noexcept override;
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;
+
+  /// Waits until no kernel runs, as CUDA orders allocations, frees, registrations and
+  /// unregistrations after the kernels in flight. Bounded: past it, a timeout names `call`.
+  void wait_for_kernels(const char* call);
+  /// The same for the calls that cannot throw: past the bound it reports and returns false.
+  bool wait_for_kernels_noexcept(const char* call, const void* p) noexcept;
 
   /// @throws uvm::invalid_argument if `s` is null or not a stream of an emulated backend.
   static stream_core& core_of(const stream& s);
