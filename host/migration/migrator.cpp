@@ -244,6 +244,7 @@ void migrator::bury() {
   }
   graveyard_.clear();
   register_pending();
+  if (pending_registrations_ == 0) late_.done();  // queued moves held behind gates go on now
 }
 
 void migrator::register_pending() noexcept {

@@ -249,30 +249,10 @@ TEST(EmulatedBackend, AKernelHoldingEveryWorkerKeepsOthersFromStarting) {
 }
 
 // cudaFree waits for the device: so does free_device.
-TEST(EmulatedBackend, FreeingDeviceMemoryWaitsForRunningKernels) {
-  emulated_backend b(2);
-  const stream s = b.create_stream("k");
-  void* p = b.allocate_device(4096);
-  std::atomic<bool> started{false};
-  std::atomic<bool> done{false};
-  b.launch(
-      1,
-      [&](std::size_t, std::size_t) {
-        started = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        done = true;
-      },
-      s);
-  while (!started) std::this_thread::yield();  // running, not only queued
-  b.free_device(p);
-  EXPECT_TRUE(done.load()) << "free_device returned while a kernel ran";
-  ASSERT_TRUE(b.wait(b.record(s), patience));
-}
-
-// CUDA may order allocations and registrations after the kernels in flight, as it orders frees:
-// the emulated device makes all of them wait until no kernel runs, so a call that would hang on a
-// GPU (a kernel waiting for its caller) cannot pass unnoticed here.
-TEST(EmulatedBackend, AllocatingRegisteringAndUnregisteringWaitForRunningKernels) {
+// cudaFree waits for the device, and CUDA may order allocations and registrations after the
+// kernels in flight too: the emulated device makes all of them wait until no kernel runs, so a
+// call that would hang on a GPU (a kernel waiting for its caller) cannot pass unnoticed here.
+TEST(EmulatedBackend, MemoryCallsWaitForRunningKernels) {
   emulated_backend b(2);
   const stream s = b.create_stream("k");
   void* host = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -282,6 +262,7 @@ TEST(EmulatedBackend, AllocatingRegisteringAndUnregisteringWaitForRunningKernels
       [&] { device = b.allocate_device(4096); },
       [&] { (void)b.register_host(host, 8192, host_registration::read_write); },
       [&] { b.unregister_host(host); },
+      [&] { b.free_device(device); },
   };
   for (const auto& call : calls) {
     std::atomic<bool> started{false};
@@ -299,7 +280,6 @@ TEST(EmulatedBackend, AllocatingRegisteringAndUnregisteringWaitForRunningKernels
     EXPECT_TRUE(done.load()) << "a memory call returned while a kernel ran";
     ASSERT_TRUE(b.wait(b.record(s), patience));
   }
-  b.free_device(device);
   munmap(host, 8192);
   EXPECT_EQ(b.take_error(), "");
 }
