@@ -791,4 +791,29 @@ TEST(Streams, ARangeAllocatedWhileAKernelIsHeldIsRegisteredBeforeTheNextKernelSt
   EXPECT_GT(mgr.stats().remote_mappings, 0u) << "no page of the full device was mapped remote";
 }
 
+// If the kernels in flight when a range was allocated outlast the fault timeout, the launches
+// held for its registration go on anyway (an error is logged): the range's pages reach the device
+// by copies into frames until no kernel is in flight and it is registered.
+TEST(Streams, LaunchesHeldForALateRegistrationGoOnAfterTheFaultTimeout) {
+  config c = stream_config();
+  c.fault_timeout = std::chrono::milliseconds(500);
+  manager mgr(c);
+  const stream s1 = mgr.create_stream("held");
+  const stream s2 = mgr.create_stream("next");
+  const std::size_t per_page = c.page_size / 4;
+  auto a = device_resident(mgr, 1);
+  auto out = device_resident(mgr, 1);
+  shared_words w(mgr);
+  launch_hold(mgr, a, w, s1, /*declared=*/true);
+  constexpr std::size_t pages = 4;
+  auto x = mgr.allocate<std::uint32_t>(pages * per_page);  // while the kernel is held
+  for (std::size_t p = 0; p < pages; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
+  launch(mgr, pages, sum_body{x.const_view(), per_page, out.view()}, s2);
+  mgr.synchronize(s2, std::chrono::seconds(20));
+  EXPECT_EQ(w.get(ended_word), 0u) << "the launch on s2 waited for the held kernel to end";
+  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(out[p], p + 1) << "page " << p;
+  w.set(go_word, 1);
+  mgr.synchronize();
+}
+
 }  // namespace uvm::testing
