@@ -283,7 +283,8 @@ TEST(Streams, PrefetchIsStreamOrderedAndTheNextKernelTakesNoDeviceFault) {
   launch_hold(mgr, gate, w, s);
   mgr.prefetch(x.bytes(), location::device(), s);  // returns at once, queued behind the kernel
   EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive) << "moved before its turn";
-  auto out = mgr.allocate<std::uint32_t>(per_page);
+  auto out = mgr.allocate<std::uint32_t>(per_page);  // while the kernel is held
+  EXPECT_EQ(w.get(ended_word), 0u) << "allocate waited for the held kernel";
   mgr.prefetch(out.bytes(), location::device(), s);
   launch(mgr, 16, sum_body{x.const_view(), per_page, out.view()}, s);
   mgr.reset_stats();
