@@ -59,7 +59,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       compute_(b.create_stream("compute")),
       epochs_(b, s.timeout),
       timeline_(s.run_timeline),
-      table_pool_(b, s.table_entries),
+      ranges_(b, s.table_entries),
       late_(b, epochs_, s.timeout) {
   // Whether launches can be held while ranges allocated during kernels wait for registration.
   if (const gate probe = backend_.enqueue_gate(compute_); probe != nullptr) {
@@ -96,13 +96,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
 }
 
 migrator::~migrator() {
-  (void)wait_kernels(settings_.timeout);
-  for (const grave& g : graveyard_) {
-    lay_to_rest(g);
-    if (g.runtime != nullptr) munmap(g.runtime, g.bytes);
-  }
-  graveyard_.clear();
-  tables_.clear();
+  (void)wait_kernels(settings_.timeout);  // the range table's graveyard goes with it
   backend_.unregister_host(zero_);
   munmap(zero_, zero_bytes_);
   backend_.free_device(frames_);
@@ -123,77 +117,39 @@ void migrator::record_instant(timeline_kind kind, std::uint32_t range_id, std::s
 }
 
 void migrator::attach(managed_range& r) {
-  const std::size_t pages = r.page_count();
   std::unique_lock lock(mutex_);
   // While no kernel is in flight none can be enqueued (begin_launch needs this lock), so what
   // allocates or registers below does so only with none in flight.
-  std::optional<table_pool::slice> entries = table_pool_.take(pages);
-  while (!entries) {
+  if (!gates_) {
+    // No gate to hold launches with while the range waits: its registration waits instead.
+    wait_until_no_kernels(lock, "uvm::manager::allocate: registering the range's memory");
+  }
+  std::optional<std::uint32_t> id;
+  while (!(id = ranges_.add(r, !kernels_in_flight(), h2d_, settings_.timeout))) {
     wait_until_no_kernels(lock,
                           "uvm::manager::allocate: the page-table pool is full, and it grows only "
                           "while no kernel is in flight");
-    table_pool_.grow(pages);
-    entries = table_pool_.take(pages);
+    ranges_.grow(r.page_count());
   }
-  bool registered = false;
-  try {
-    auto table = std::make_unique<device_page_table>(backend_, *entries);
-    if (!entries->clean && !table->clear(h2d_, settings_.timeout)) {
-      throw uvm::timeout("uvm::manager::allocate: clearing a page table took the fault timeout");
-    }
-    const std::size_t live = static_cast<std::size_t>(
-        std::count_if(ranges_.begin(), ranges_.end(), [](auto* p) { return p != nullptr; }));
-    graveyard_.reserve(graveyard_.size() + live + 1);
-    auto slot = std::find(ranges_.begin(), ranges_.end(), nullptr);
-    const auto id = static_cast<std::size_t>(slot - ranges_.begin());
-    if (tables_.size() <= id) tables_.resize(id + 1);
-    if (host_views_.size() <= id) host_views_.resize(id + 1);
-    if (slot == ranges_.end()) ranges_.push_back(nullptr);
-    // Remote pages are reached at the runtime view's own address until it is registered (and
-    // after, where the device uses host addresses for registered memory, as with every GPU that
-    // has canUseHostPointerForRegisteredMem; elsewhere a late-registered range maps no page
-    // remote).
-    std::byte* host = r.runtime_view();
-    host_view v;
-    if (!gates_) {
-      // No gate to hold launches with: the registration waits for the kernels in flight.
-      wait_until_no_kernels(lock, "uvm::manager::allocate: registering the range's memory");
-    }
-    if (!kernels_in_flight()) {
-      host = static_cast<std::byte*>(
-          backend_.register_host(r.runtime_view(), r.reserved(), host_registration::read_write));
-      v = {.registered = true, .remote = true};
-    } else {
-      ++pending_registrations_;
-      late_.add();
-    }
-    registered = v.registered;
-    ranges_[id] = &r;
-    tables_[id] = std::move(table);
-    host_views_[id] = v;
-    device_range d;
-    d.ptes = tables_[id]->device();
-    d.frames = frames_;
-    d.host = host;
-    d.mailbox = mailbox_;
-    d.control = control_;
-    d.bytes = r.reserved();
-    d.timeout_ns = static_cast<std::uint64_t>(settings_.timeout.count());
-    d.page_shift = page_shift_;
-    d.range_id = static_cast<std::uint32_t>(id);
-    r.attach_device(d);
-  } catch (...) {
-    if (registered) backend_.unregister_host(r.runtime_view());
-    table_pool_.give_back(*entries);
-    throw;
-  }
+  if (!ranges_.registered(*id)) late_.add();
+  device_range d;
+  d.ptes = ranges_.table(*id).device();
+  d.frames = frames_;
+  d.host = ranges_.host_address(*id);
+  d.mailbox = mailbox_;
+  d.control = control_;
+  d.bytes = r.reserved();
+  d.timeout_ns = static_cast<std::uint64_t>(settings_.timeout.count());
+  d.page_shift = page_shift_;
+  d.range_id = *id;
+  r.attach_device(d);
 }
 
 void migrator::detach(managed_range& r) noexcept {
   std::unique_lock lock(mutex_);
   if (trace_ != nullptr) (void)kernels_in_flight();  // the trace keeps the range's last uses
   const device_range& d = r.device();
-  if (d.range_id >= ranges_.size() || ranges_[d.range_id] != &r) return;  // not attached
+  if (ranges_.range(d.range_id) != &r) return;       // not attached
   const kernel_epochs::ticket fence = free_fence();  // kernels on other ranges may still run
   for (std::size_t p = 0; p < r.page_count(); ++p) {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
@@ -208,66 +164,23 @@ void migrator::detach(managed_range& r) noexcept {
   std::erase_if(pins_, [&](const auto& p) { return p.first.range_id == d.range_id; });
   forget_promotions(d.range_id);
   std::erase_if(evicted_, [&](page_ref p) { return p.range_id == d.range_id; });
-  ranges_[d.range_id] = nullptr;
-  const host_view v = std::exchange(host_views_[d.range_id], host_view{});
-  if (!v.registered) --pending_registrations_;
-  grave g{tables_[d.range_id]->entries(), v.registered ? r.runtime_view() : nullptr, r.reserved()};
-  tables_[d.range_id].reset();
   // Frees and unregistrations may be ordered after the kernels in flight (cudaFree waits for
   // them): while any is, kernels on other ranges among them, what the range leaves waits in
-  // the graveyard (reserved: no allocation), and its runtime view stays mapped with it.
-  if (kernels_in_flight()) {
-    if (g.runtime != nullptr) (void)r.release_runtime_view();
-    graveyard_.push_back(g);
-  } else {
-    lay_to_rest(g);
-  }
-}
-
-void migrator::lay_to_rest(const grave& g) noexcept {
-  if (g.runtime != nullptr) backend_.unregister_host(g.runtime);
-  table_pool_.give_back(g.entries);
+  // the graveyard.
+  ranges_.remove(r, !kernels_in_flight());
 }
 
 void migrator::bury() {
   // Ranges allocated during kernels: registered once every kernel that may run is held.
   if (late_.poll() == late_registrations::turn::now) {
-    register_pending();
+    ranges_.register_waiting();
     late_.done();
   }
   // mutex_ held and no kernel in flight: none can be enqueued meanwhile (begin_launch needs the
   // lock), so the frees and registrations do not wait for one.
-  if ((graveyard_.empty() && pending_registrations_ == 0) || kernels_in_flight()) return;
-  for (const grave& g : graveyard_) {
-    lay_to_rest(g);
-    if (g.runtime != nullptr) munmap(g.runtime, g.bytes);
-  }
-  graveyard_.clear();
-  register_pending();
-  if (pending_registrations_ == 0) late_.done();  // queued moves held behind gates go on now
-}
-
-void migrator::register_pending() noexcept {
-  for (std::size_t id = 0; id < ranges_.size() && pending_registrations_ != 0; ++id) {
-    managed_range* r = ranges_[id];
-    host_view& v = host_views_[id];
-    if (r == nullptr || v.registered) continue;
-    try {
-      void* at =
-          backend_.register_host(r->runtime_view(), r->reserved(), host_registration::read_write);
-      v.registered = true;
-      v.remote = at == r->runtime_view();  // the address its kernels were given
-      --pending_registrations_;
-    } catch (const std::exception& e) {
-      // Retried at the next quiet moment; meanwhile pageable copies serve it.
-      if (!std::exchange(v.warned, true)) {
-        log().warn(
-            "registering the host memory of range {} failed ({}); its pages move by "
-            "pageable copies meanwhile",
-            id, e.what());
-      }
-    }
-  }
+  if ((ranges_.graveyard_empty() && ranges_.waiting() == 0) || kernels_in_flight()) return;
+  ranges_.bury();
+  if (ranges_.waiting() == 0) late_.done();  // queued moves held behind gates go on now
 }
 
 kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const page_use> uses,
@@ -285,8 +198,9 @@ kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const pa
   const kernel_epochs::ticket t = epochs_.begin(s, uses, declared);
   std::lock_guard lock(mutex_);
   // The kernel may set dirty and accessed bits in any table it may use.
-  for (const auto& table : tables_) {
-    if (table != nullptr) table->set_stale(true);
+  const auto live = ranges_.ranges();
+  for (std::size_t id = 0; id < live.size(); ++id) {
+    if (live[id] != nullptr) ranges_.table(static_cast<std::uint32_t>(id)).set_stale(true);
   }
   declared_.clear();  // the launch uses what was placed for it; the next one declares anew
   clear_denied();
@@ -450,7 +364,7 @@ void migrator::harvest_accessed() {
   used_last_.clear();
   bool cleared = false;
   try {
-    for (managed_range* r : ranges_) {
+    for (managed_range* r : ranges_.ranges()) {
       if (r == nullptr) continue;
       device_page_table& t = table_of(*r);
       // Bits not read back (a kernel that may use the range still runs): nothing to harvest,
@@ -510,7 +424,7 @@ bool migrator::entries_landed() noexcept {
 }
 
 void migrator::refresh_device_bits() {
-  for (managed_range* r : ranges_) {
+  for (managed_range* r : ranges_.ranges()) {
     if (r != nullptr) refresh_device_bits(*r);
   }
 }
@@ -594,11 +508,11 @@ bool migrator::pinned(page_ref p) {
 }
 
 managed_range* migrator::range_of(std::uint32_t id) const noexcept {
-  return id < ranges_.size() ? ranges_[id] : nullptr;
+  return ranges_.range(id);
 }
 
 device_page_table& migrator::table_of(const managed_range& r) const noexcept {
-  return *tables_[r.device().range_id];
+  return ranges_.table(r.device().range_id);
 }
 
 device_pte migrator::read_pte(const managed_range& r, std::size_t page) const noexcept {
@@ -641,7 +555,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
     // A page is mapped remote only where the device reaches the range's host memory; a pinned
     // page of a range it does not reach yet stays where it is (its fault is served once the
     // range is registered).
-    const bool reachable = host_views_[r.device().range_id].remote;
+    const bool reachable = ranges_.reachable(r.device().range_id);
     if (host_pinned && (remote || !allow_remote || !reachable)) {
       r.pages().publish(page, s);  // already mapped, or a prefetch: the page stays
       return false;

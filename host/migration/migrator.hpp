@@ -17,6 +17,7 @@
 #include "host/migration/frame_pool.hpp"
 #include "host/migration/kernel_epochs.hpp"
 #include "host/migration/late_registrations.hpp"
+#include "host/migration/range_table.hpp"
 #include "host/policy/eviction_policy.hpp"
 #include "host/policy/prefetch_policy.hpp"
 #include "host/policy/thrashing_detector.hpp"
@@ -450,12 +451,9 @@ class migrator final : public fault_resolver {
   void free_frame(std::uint32_t f, kernel_epochs::ticket fence) noexcept;
   // A frame for a page: the lowest free one, else one whose quarantine has ended.
   [[nodiscard]] std::optional<std::uint32_t> take_frame();
-  // If no kernel is in flight: frees what the graveyard holds and registers the host memory of
-  // ranges attached while kernels ran.
+  // Registers the ranges allocated while kernels ran once none can run, and empties the
+  // graveyard once no kernel is in flight.
   void bury();
-  struct grave;
-  void lay_to_rest(const grave& g) noexcept;  // unregisters and gives back; no kernel in flight
-  void register_pending() noexcept;           // no kernel in flight
 
   backend& backend_;
   counters& counters_;
@@ -497,35 +495,14 @@ class migrator final : public fault_resolver {
   static constexpr std::chrono::seconds trace_epoch_wait{1};
 
   std::mutex mutex_;
-  table_pool table_pool_;                                   // first: outlives the tables
-  std::vector<managed_range*> ranges_;                      // by range id; null where free
-  std::vector<std::unique_ptr<device_page_table>> tables_;  // by range id
-  // The host memory of each range (by range id) as the device reaches it: registered or not
-  // (a range attached while kernels ran waits for none to be in flight), and whether remote
-  // mappings may point into it (registered, at the address its device_range gave kernels).
-  struct host_view {
-    bool registered = false;
-    bool remote = false;
-    bool warned = false;  // a failed late registration was logged
-  };
-  std::vector<host_view> host_views_;
-  std::size_t pending_registrations_ = 0;  // ranges whose host memory is not registered
-  late_registrations late_;                // holds launches until they are
-  bool gates_ = false;                     // the backend has gates to hold launches with
-  std::vector<page_ref> denied_;           // entries published with pte_denied
+  range_table ranges_;            // live ranges, their page tables and registrations, the graveyard
+  late_registrations late_;       // holds launches while ranges wait for registration
+  bool gates_ = false;            // the backend has gates to hold launches with
+  std::vector<page_ref> denied_;  // entries published with pte_denied
   std::vector<kernel_epochs::restricted_range> restricted_;  // mask_restricted_ranges' scratch
-  std::vector<page_use> cpu_waiting_;    // CPU faults of the current batch waiting for kernels
-  std::vector<declared_span> declared_;  // made resident since the last begin_launch
-  std::vector<chunk> stalled_;           // copies not landed within the timeout
-  // What a range freed while kernels ran leaves until none is in flight: its table's entries,
-  // and its runtime view, still registered and mapped. Its capacity covers every live range, so
-  // that detach never allocates.
-  struct grave {
-    table_pool::slice entries;
-    std::byte* runtime = nullptr;  // null: not registered (unmapped with the range)
-    std::size_t bytes = 0;
-  };
-  std::vector<grave> graveyard_;
+  std::vector<page_use> cpu_waiting_;       // CPU faults of the current batch waiting for kernels
+  std::vector<declared_span> declared_;     // made resident since the last begin_launch
+  std::vector<chunk> stalled_;              // copies not landed within the timeout
   std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.
