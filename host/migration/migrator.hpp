@@ -95,8 +95,9 @@ class migrator final : public fault_resolver {
   /// Allocates and registers nothing while a kernel is in flight (CUDA may order both after
   /// the kernels in flight, and a kernel waiting on a fault would never end): the table comes
   /// from the table pool, and the range's host memory is registered now only if no kernel is in
-  /// flight, else by the service once none is. Until then its pages move by pageable copies and
-  /// are never mapped remote.
+  /// flight, else by the service once every kernel that may run is held behind a gate
+  /// (late_registrations). Until then its pages move by pageable copies and are never mapped
+  /// remote.
   /// @throws uvm::timeout if the table pool is full and kernels still run after the timeout
   /// (it grows only while none runs); as backend::allocate_device and register_host.
   void attach(managed_range& r);
