@@ -764,6 +764,37 @@ TEST(Streams, MovesToTheHostQueuedBehindOpenScopesOnTwoStreamsDoNotWaitForEachOt
   EXPECT_EQ(b[0], 8u);
 }
 
+// A kernel held on its stream; `x`, a range of `pages` pages allocated and written by the CPU
+// while it is held; and a kernel on another stream that reads the first word of each of x's pages
+// into `out`, launched while it is held too.
+struct allocated_while_held {
+  allocated_while_held(manager& m, std::size_t pages)
+      : per_page(m.configuration().page_size / 4),
+        held(m.create_stream("held")),
+        next(m.create_stream("next")),
+        a(device_resident(m, 1)),
+        out(device_resident(m, 1)),
+        w(m) {
+    launch_hold(m, a, w, held, /*declared=*/true);
+    x = m.allocate<std::uint32_t>(pages * per_page);
+    for (std::size_t p = 0; p < pages; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
+    launch(m, pages, sum_body{x.const_view(), per_page, out.view()}, next);
+  }
+  /// Whether `out` holds what the kernel on `next` should have read.
+  [[nodiscard]] bool read_all(std::size_t pages) const {
+    for (std::size_t p = 0; p < pages; ++p) {
+      if (out[p] != p + 1) return false;
+    }
+    return true;
+  }
+
+  std::size_t per_page;
+  stream held, next;
+  typed_range<std::uint32_t> a, out;
+  shared_words w;
+  typed_range<std::uint32_t> x;
+};
+
 // A range allocated while a kernel is held (as in "allocate while a kernel runs"): nothing is
 // allocated or registered while a kernel may wait on the runtime (CUDA may order both after it;
 // the emulated device makes them wait until no kernel runs), so allocate() and the next launch
@@ -774,21 +805,12 @@ TEST(Streams, ARangeAllocatedWhileAKernelIsHeldIsRegisteredBeforeTheNextKernelSt
   config c = stream_config();
   c.device_budget = 4 * c.page_size;
   manager mgr(c);
-  const stream s1 = mgr.create_stream("held");
-  const stream s2 = mgr.create_stream("next");
-  const std::size_t per_page = c.page_size / 4;
-  auto a = device_resident(mgr, 1);
-  auto out = device_resident(mgr, 1);
-  shared_words w(mgr);
-  launch_hold(mgr, a, w, s1, /*declared=*/true);
   constexpr std::size_t pages = 8;
-  auto x = mgr.allocate<std::uint32_t>(pages * per_page);  // while the kernel is held
-  for (std::size_t p = 0; p < pages; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
-  launch(mgr, pages, sum_body{x.const_view(), per_page, out.view()}, s2);
-  EXPECT_EQ(w.get(ended_word), 0u) << "allocate or launch waited for the held kernel";
-  w.set(go_word, 1);
+  allocated_while_held h(mgr, pages);
+  EXPECT_EQ(h.w.get(ended_word), 0u) << "allocate or launch waited for the held kernel";
+  h.w.set(go_word, 1);
   mgr.synchronize();
-  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(out[p], p + 1) << "page " << p;
+  EXPECT_TRUE(h.read_all(pages));
   EXPECT_GT(mgr.stats().remote_mappings, 0u) << "no page of the full device was mapped remote";
 }
 
@@ -799,21 +821,12 @@ TEST(Streams, LaunchesHeldForALateRegistrationGoOnAfterTheFaultTimeout) {
   config c = stream_config();
   c.fault_timeout = std::chrono::milliseconds(500);
   manager mgr(c);
-  const stream s1 = mgr.create_stream("held");
-  const stream s2 = mgr.create_stream("next");
-  const std::size_t per_page = c.page_size / 4;
-  auto a = device_resident(mgr, 1);
-  auto out = device_resident(mgr, 1);
-  shared_words w(mgr);
-  launch_hold(mgr, a, w, s1, /*declared=*/true);
   constexpr std::size_t pages = 4;
-  auto x = mgr.allocate<std::uint32_t>(pages * per_page);  // while the kernel is held
-  for (std::size_t p = 0; p < pages; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
-  launch(mgr, pages, sum_body{x.const_view(), per_page, out.view()}, s2);
-  mgr.synchronize(s2, std::chrono::seconds(20));
-  EXPECT_EQ(w.get(ended_word), 0u) << "the launch on s2 waited for the held kernel to end";
-  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(out[p], p + 1) << "page " << p;
-  w.set(go_word, 1);
+  allocated_while_held h(mgr, pages);
+  mgr.synchronize(h.next, std::chrono::seconds(20));
+  EXPECT_EQ(h.w.get(ended_word), 0u) << "the launch on `next` waited for the held kernel to end";
+  EXPECT_TRUE(h.read_all(pages));
+  h.w.set(go_word, 1);
   mgr.synchronize();
 }
 
