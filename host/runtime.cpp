@@ -275,13 +275,7 @@ void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s,
   const epoch e = begin_epoch({}, touches, declared, s);
   // The kernel and its end go into the stream together: no queued move's gate between them
   // (kernel_epochs, Order), so the epoch's place is the kernel's.
-  std::unique_lock<std::mutex> issue;
-  try {
-    issue = migrator_->lock_issue(issue_, stream_of(s), e.ticket);
-  } catch (...) {
-    end_epoch(s, e.ticket);  // nothing was enqueued
-    throw;
-  }
+  const std::unique_lock issue = lock_issue(s, e.ticket);
   try {
     backend_->launch(n, std::move(body), stream_of(s));
   } catch (...) {
@@ -362,8 +356,12 @@ runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
 }
 
 void runtime::hold_for_registrations(const uvm::stream& s, std::uint64_t ticket) {
+  (void)lock_issue(s, ticket);
+}
+
+std::unique_lock<std::mutex> runtime::lock_issue(const uvm::stream& s, std::uint64_t ticket) {
   try {
-    (void)migrator_->lock_issue(issue_, stream_of(s), ticket);
+    return migrator_->lock_issue(issue_, stream_of(s), ticket);
   } catch (...) {
     end_epoch(s, ticket);  // nothing was enqueued
     throw;

@@ -99,6 +99,9 @@ class runtime {
   [[nodiscard]] backend_kind backend() const noexcept { return kind_; }
 
  private:
+  // The stream issue lock for the epoch `ticket` on `s` (migrator::lock_issue); if that fails
+  // the epoch is ended, nothing having been enqueued.
+  std::unique_lock<std::mutex> lock_issue(const uvm::stream& s, std::uint64_t ticket);
   struct entry {
     std::unique_ptr<managed_range> range;
     bool released = false;

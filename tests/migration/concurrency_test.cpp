@@ -70,15 +70,7 @@ TEST(Concurrency, ALaunchAfterAWaitingCpuFaultStartsAfterItIsServed) {
   const stream first = rig.dev.create_stream("first");
   const stream second = rig.dev.create_stream("second");
   std::atomic<bool> release{false};
-  const auto t1 = rig.mig.begin_launch(first, {}, false);
-  rig.dev.launch(
-      1,
-      [&release](std::size_t, std::size_t) {
-        const auto end = std::chrono::steady_clock::now() + 5s;
-        while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
-      },
-      first);
-  rig.mig.end_launch(t1, rig.dev.record(first));
+  rig.launch_until_released(first, {}, false, release, 5s);
   const std::uint64_t waiting_before = rig.tap.waiting_batches();
   std::atomic<int> cpu_read{-1};
   std::thread cpu(

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <thread>
 #include <vector>
 
 namespace uvm::detail {
@@ -98,6 +99,20 @@ struct device_rig {
     const auto t = mig.begin_launch(mig.default_stream(), {}, false);
     dev.launch(n, std::move(body), mig.default_stream());
     mig.end_launch(t, dev.record(mig.default_stream()));
+  }
+  /// A kernel in its own epoch on `s` that may use `uses` (every page unless `declared`) and
+  /// runs until `release` is set, `bound` at most.
+  void launch_until_released(const stream& s, std::span<const page_use> uses, bool declared,
+                             const std::atomic<bool>& release, std::chrono::nanoseconds bound) {
+    const auto t = mig.begin_launch(s, uses, declared);
+    dev.launch(
+        1,
+        [&release, bound](std::size_t, std::size_t) {
+          const auto end = std::chrono::steady_clock::now() + bound;
+          while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+        },
+        s);
+    mig.end_launch(t, dev.record(s));
   }
   void synchronize() { ASSERT_TRUE(mig.wait_kernels(std::chrono::seconds(10))); }
 

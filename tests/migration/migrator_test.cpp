@@ -831,15 +831,7 @@ TEST(Migrator, AFaultRecordServedBeforeItArrivesLosesNoStoreOfItsKernel) {
   std::atomic<bool> release{false};
   const stream other = rig.dev.create_stream("other");
   const page_use page1 = migrator::pages_of(a, 1, 1);
-  const auto held = rig.mig.begin_launch(other, {&page1, 1}, true);  // may use page 1 only
-  rig.dev.launch(
-      1,
-      [&release](std::size_t, std::size_t) {
-        const auto end = std::chrono::steady_clock::now() + 10s;
-        while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
-      },
-      other);
-  rig.mig.end_launch(held, rig.dev.record(other));
+  rig.launch_until_released(other, {&page1, 1}, true, release, 10s);  // may use page 1 only
   device_view<std::uint32_t> v(a.device(), words_per_page);
   const stream& s = rig.mig.default_stream();
   const auto writer = rig.mig.begin_launch(s, {}, false);
