@@ -17,16 +17,16 @@ std::byte* migrator::make_resident(managed_range& r, std::size_t first, std::siz
   UVM_NVTX_RANGE(write ? "make resident (write)" : "make resident (read)",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
-  const cause_scope cause(*this, migration_cause::launch_residency);
+  const cause_scope cause(pipe_, migration_cause::launch_residency);
   try {
     UVM_EXPECTS(count != 0 && first < r.page_count() && count <= r.page_count() - first,
                 "uvm: launch residency for pages {}..{} of range {}: the range has {} pages", first,
                 first + count - 1, static_cast<void*>(r.base()), r.page_count());
-    if (count > pool_.size()) {
+    if (count > residency_.frame_count()) {
       throw out_of_memory(fmt::format(
           "uvm: launch residency for {} pages ({} bytes) of range {}: the device budget holds "
           "only {} frames",
-          count, count << page_shift_, static_cast<void*>(r.base()), pool_.size()));
+          count, count << page_shift_, static_cast<void*>(r.base()), residency_.frame_count()));
     }
     // Frames change hands only between kernels: a kernel may be using any of them.
     wait_until_no_kernels(lock, "uvm: launch residency");
@@ -44,7 +44,7 @@ void migrator::forget_declared() noexcept {
 
 std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::size_t count) {
   const std::uint32_t id = r.device().range_id;
-  const std::uint32_t frames = pool_.size();
+  const std::uint32_t frames = residency_.frame_count();
   const auto n = static_cast<std::uint32_t>(count);
   const auto in_span = [&](page_ref o) {
     return o.range_id == id && o.page >= first && o.page < first + count;
@@ -59,14 +59,15 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
   }
   std::sort(keeps.begin(), keeps.end());
   if (keeps.empty()) {
-    if (const std::optional<std::uint32_t> f = pool_.find_run(n)) return *f;  // the best there is
+    if (const std::optional<std::uint32_t> f = residency_.find_run(n))
+      return *f;  // the best there is
   }
   // Frames whose occupant cannot leave: device-pinned, busy, declared for the same launch, or
   // unknown. The span's own pages always can (they move if they are not in place).
   std::vector<std::uint8_t> stuck(frames, 0);
   for (std::uint32_t f = 0; f < frames; ++f) {
-    if (pool_.is_free(f) || in_span(owners_[f])) continue;
-    const page_ref o = owners_[f];
+    if (residency_.is_free(f) || in_span(residency_.owner(f))) continue;
+    const page_ref o = residency_.owner(f);
     managed_range* owner = range_of(o.range_id);
     const bool declared = std::any_of(declared_.begin(), declared_.end(), [&](const auto& d) {
       return d.range_id == o.range_id && o.page >= d.first && o.page < d.first + d.count;
@@ -83,7 +84,7 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
   auto k = keeps.begin();
   for (std::uint32_t f = 0; f < n; ++f) {
     blocked += stuck[f];
-    free += pool_.is_free(f) ? 1 : 0;
+    free += residency_.is_free(f) ? 1 : 0;
   }
   for (std::uint32_t w = 0;; ++w) {
     std::uint32_t kept = 0;
@@ -100,8 +101,8 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
     if (w + n == frames) break;
     blocked += stuck[w + n];
     blocked -= stuck[w];
-    free += (pool_.is_free(w + n) ? 1 : 0);
-    free -= (pool_.is_free(w) ? 1 : 0);
+    free += (residency_.is_free(w + n) ? 1 : 0);
+    free -= (residency_.is_free(w) ? 1 : 0);
   }
   if (!best) {
     throw out_of_memory(fmt::format(
@@ -144,12 +145,12 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   // 1. To the host: the window's other occupants (evicted, dirty ones copied back), the span's
   //    pages in other frames (simplest: through the host), and, for reading, the span's
   //    exclusive pages already in place (copied back if dirty; the frame stays as a duplicate).
-  chunk back(this);
+  chunk back(&pipe_);
   std::size_t evicted = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint32_t f = window + i;
-    if (pool_.is_free(f)) continue;
-    const page_ref o = owners_[f];
+    if (residency_.is_free(f)) continue;
+    const page_ref o = residency_.owner(f);
     if (o.range_id == id && o.page >= first && o.page < first + count) continue;  // below
     managed_range* owner = range_of(o.range_id);
     if (owner != nullptr && o.page < owner->page_count() &&
@@ -166,13 +167,13 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
       (void)start_to_host(r, first + i, false, back, true);
     }
   }
-  enqueue_tail(back, copy_kind::device_to_host, d2h_);
-  complete(back);
+  pipe_.enqueue(back, copy_kind::device_to_host);
+  pipe_.complete(back);
   counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < n; ++i) {
     const device_pte e = read_pte(r, first + i);
     const bool in_frame = (e & pte_valid) != 0 && (e & pte_remote) == 0;
-    if (in_frame ? pte_frame(e) != window + i : !pool_.is_free(window + i)) {
+    if (in_frame ? pte_frame(e) != window + i : !residency_.is_free(window + i)) {
       throw error(fmt::format(
           "uvm: launch residency: frame {} could not be cleared for page {} of range {} (a copy "
           "did not complete, or a page stayed busy); pages already moved stay valid",
@@ -181,8 +182,8 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   }
 
   // 2. Into the window, in page order (first touches zero-filled), pipelined like a prefetch.
-  const std::size_t moved = pipelined(
-      n, copy_kind::host_to_device, h2d_, [](std::size_t, std::size_t) {},
+  const std::size_t moved = pipe_.run(
+      n, copy_kind::host_to_device, [](std::size_t, std::size_t) {},
       [&](std::size_t i, chunk& c) {
         const placement at{window + static_cast<std::uint32_t>(i), write};
         return start_to_device(r, first + i, write, false, c, &at);
@@ -191,7 +192,7 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
 
   for (std::size_t p : device_pinned) {
     r.pages().set_flag(p, 1, pinned_bit, true);  // moving it through the host unpinned it
-    eviction_->on_released({id, static_cast<std::uint32_t>(p)});
+    residency_.unranked({id, static_cast<std::uint32_t>(p)});
   }
   const page_state want = write ? page_state::device_exclusive : page_state::shared;
   for (std::size_t p = first; p < first + count; ++p) {
@@ -204,7 +205,7 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
     }
   }
   declared_.push_back({id, first, count});
-  return frames_ + (std::size_t{window} << page_shift_);
+  return residency_.frame_address(window);
 }
 
 }  // namespace uvm::detail

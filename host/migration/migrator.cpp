@@ -17,13 +17,6 @@ namespace uvm::detail {
 
 namespace {
 
-template <class Chunk>
-void reserve_one(Chunk& c) {
-  if (c.moves.size() == c.moves.capacity()) {
-    c.moves.reserve(std::max<std::size_t>(16, 2 * c.moves.capacity()));
-  }
-}
-
 // A page is normal again after 20 lapses without a migration (10 ms at the default 500 us), and
 // never sooner than 10 ms: a quiet period shorter than the lapse would forget a page that
 // migrates slowly but still within the lapse.
@@ -35,11 +28,6 @@ thrashing_settings thrashing_for(const migrator::settings& s) {
   return t;
 }
 
-std::uint32_t frames_for(const migrator::settings& s) {
-  const std::size_t n = std::max<std::size_t>(1, s.budget_bytes / s.page_size);
-  return static_cast<std::uint32_t>(std::min<std::size_t>(n, max_frames));
-}
-
 }  // namespace
 
 migrator::migrator(backend& b, counters& c, const settings& s)
@@ -47,59 +35,51 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       counters_(c),
       settings_(s),
       page_shift_(static_cast<unsigned>(std::countr_zero(s.page_size))),
-      pool_(frames_for(s)),
-      owners_(pool_.size()),
-      eviction_(s.custom_eviction ? std::make_unique<guarded_eviction>(s.custom_eviction())
-                                  : make_eviction_policy(s.eviction)),
+      residency_(b, {.page_size = s.page_size,
+                     .budget_bytes = s.budget_bytes,
+                     .eviction = s.eviction,
+                     .custom_eviction = s.custom_eviction,
+                     .promote_remote = s.promote_remote}),
       prefetch_(s.custom_prefetch ? std::make_unique<guarded_prefetch>(s.custom_prefetch())
                                   : make_prefetch_policy(s.prefetch)),
       thrashing_(thrashing_for(s)),
-      h2d_(b.create_stream("h2d")),
-      d2h_(b.create_stream("d2h")),
       compute_(b.create_stream("compute")),
       epochs_(b, s.timeout),
       timeline_(s.run_timeline),
       ranges_(b, s.table_entries),
-      late_(b, epochs_, s.timeout) {
+      late_(b, epochs_, s.timeout),
+      pipe_(b, c, ranges_, settler_, {s.page_size, s.timeout, s.run_timeline}) {
   // Whether launches can be held while ranges allocated during kernels wait for registration.
   if (const gate probe = backend_.enqueue_gate(compute_); probe != nullptr) {
     backend_.open_gate(probe);
     gates_ = true;
   }
-  frames_ =
-      static_cast<std::byte*>(backend_.allocate_device(std::size_t{pool_.size()} << page_shift_));
   // Zeros for first touches on the device, enough to coalesce a 2 MiB block's worth of pages.
   zero_bytes_ = std::max(s.page_size, block_bytes);
   void* z =
       mmap(nullptr, zero_bytes_, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (z == MAP_FAILED) {
-    backend_.free_device(frames_);
-    throw_system("mmap of the zero source", errno);
-  }
+  if (z == MAP_FAILED) throw_system("mmap of the zero source", errno);
   zero_ = static_cast<std::byte*>(z);
   try {
     // Read-only memory must be registered read-only (CUDA refuses it otherwise on x86/PCIe).
     (void)backend_.register_host(zero_, zero_bytes_, host_registration::read_only);
   } catch (...) {
     munmap(zero_, zero_bytes_);
-    backend_.free_device(frames_);
     throw;
   }
   if (timeline_ != nullptr) {
     epochs_.set_timeline(timeline_);
-    timeline_->name_stream(h2d_.get(), "uvm-h2d");
-    timeline_->name_stream(d2h_.get(), "uvm-d2h");
     timeline_->name_stream(compute_.get(), "uvm-compute");
   }
   log().debug("migrator: {} frames of {} bytes on the {} device, eviction {}, prefetch {}",
-              pool_.size(), s.page_size, backend_.name(), eviction_->name(), prefetch_->name());
+              residency_.frame_count(), s.page_size, backend_.name(), residency_.policy_name(),
+              prefetch_->name());
 }
 
 migrator::~migrator() {
   (void)wait_kernels(settings_.timeout);  // the range table's graveyard goes with it
   backend_.unregister_host(zero_);
   munmap(zero_, zero_bytes_);
-  backend_.free_device(frames_);
 }
 
 void migrator::record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
@@ -125,7 +105,7 @@ void migrator::attach(managed_range& r) {
     wait_until_no_kernels(lock, "uvm::manager::allocate: registering the range's memory");
   }
   std::optional<std::uint32_t> id;
-  while (!(id = ranges_.add(r, !kernels_in_flight(), h2d_, settings_.timeout))) {
+  while (!(id = ranges_.add(r, !kernels_in_flight(), pipe_.h2d(), settings_.timeout))) {
     wait_until_no_kernels(lock,
                           "uvm::manager::allocate: the page-table pool is full, and it grows only "
                           "while no kernel is in flight");
@@ -134,7 +114,7 @@ void migrator::attach(managed_range& r) {
   if (!ranges_.registered(*id)) late_.add();
   device_range d;
   d.ptes = ranges_.table(*id).device();
-  d.frames = frames_;
+  d.frames = residency_.frames();
   d.host = ranges_.host_address(*id);
   d.mailbox = mailbox_;
   d.control = control_;
@@ -155,15 +135,12 @@ void migrator::detach(managed_range& r) noexcept {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
     const device_pte e = read_pte(r, p);
     if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
-    free_frame(pte_frame(e), fence);
-    eviction_->on_released({d.range_id, static_cast<std::uint32_t>(p)});
+    (void)residency_.left(pte_frame(e), {d.range_id, static_cast<std::uint32_t>(p)}, fence);
   }
   std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
   std::erase_if(denied_, [&](const page_ref& p) { return p.range_id == d.range_id; });
   epochs_.forget(d.range_id);
-  std::erase_if(pins_, [&](const auto& p) { return p.first.range_id == d.range_id; });
-  forget_promotions(d.range_id);
-  std::erase_if(evicted_, [&](page_ref p) { return p.range_id == d.range_id; });
+  residency_.forget(d.range_id);
   // Frees and unregistrations may be ordered after the kernels in flight (cudaFree waits for
   // them): while any is, kernels on other ranges among them, what the range leaves waits in
   // the graveyard.
@@ -218,14 +195,14 @@ void migrator::mask_restricted_ranges() {
       device_page_table& t = table_of(*r);
       if (rr.used == !t.masked()) continue;
       if (rr.used) {
-        t.unmask(h2d_);
+        t.unmask(pipe_.h2d());
       } else {
         // The device's dirty and accessed bits go into the shadow first: masking overwrites
         // them. No kernel that may use the range runs, so they are final; if they cannot be
         // read, the range stays unmasked (its faults are still denied).
         refresh_device_bits(*r);
         if (t.stale()) continue;
-        t.mask(h2d_);
+        t.mask(pipe_.h2d());
       }
       changed = true;
     }
@@ -294,7 +271,7 @@ void migrator::deny(managed_range& r, std::size_t page) {
     denied_.push_back({r.device().range_id, static_cast<std::uint32_t>(page)});
     t.set(page, e | pte_denied);
   }
-  t.publish(page, 1, h2d_);  // also clears the fault-pending bit, as every publication does
+  t.publish(page, 1, pipe_.h2d());  // also clears the fault-pending bit, as every publication does
 }
 
 void migrator::clear_denied() {
@@ -308,10 +285,10 @@ void migrator::clear_denied() {
       // set bits in it that publishing the shadow's would overwrite.
       if ((t.get(p.page) & pte_denied) == 0) continue;
       t.set(p.page, t.get(p.page) & ~pte_denied);
-      t.publish(p.page, 1, h2d_);
+      t.publish(p.page, 1, pipe_.h2d());
     }
     // The next kernel must not find an old denial: the entries land before it is enqueued.
-    if (!backend_.wait(backend_.record(h2d_), settings_.timeout)) {
+    if (!backend_.wait(backend_.record(pipe_.h2d()), settings_.timeout)) {
       log().error("clearing denied device entries did not complete within the fault timeout");
     }
   } catch (const std::exception& e) {
@@ -323,11 +300,12 @@ void migrator::clear_denied() {
 bool migrator::kernels_in_flight() {
   const kernel_epochs::state st = epochs_.poll();
   if (st.ended) harvest_accessed();
-  if (!st.in_flight && pool_.quarantined() != 0) {
-    (void)pool_.release_quarantined(kernel_epochs::no_ticket);
-  }
+  if (!st.in_flight) residency_.release_quarantined(device_residency::no_fence);
   return st.in_flight;
 }
+
+// A fence of no kernel frees a frame at once.
+static_assert(kernel_epochs::no_ticket == device_residency::no_fence);
 
 kernel_epochs::ticket migrator::free_fence() noexcept {
   // A stream-ordered move's own stream runs no kernel now: its earlier ones have finished, and
@@ -338,30 +316,13 @@ kernel_epochs::ticket migrator::free_fence() noexcept {
   return epochs_.next();
 }
 
-void migrator::free_frame(std::uint32_t f, kernel_epochs::ticket fence) noexcept {
-  if (fence == kernel_epochs::no_ticket) {
-    pool_.give_back(f);
-  } else {
-    pool_.quarantine(f, fence);
-  }
-}
-
-std::optional<std::uint32_t> migrator::take_frame() {
-  std::optional<std::uint32_t> f = pool_.take();
-  if (!f && pool_.quarantined() != 0 && pool_.release_quarantined(epochs_.oldest_running()) != 0) {
-    f = pool_.take();
-  }
-  return f;
-}
-
 void migrator::harvest_accessed() {
   // The trace records every page a kernel used here, faulted or not, in page order: a run with
   // everything resident records what the program accesses whatever the policy, and the same
   // run records the same trace (the order in which parallel lanes fault is not reproducible).
-  if (!eviction_->uses_accesses() && trace_ == nullptr && !settings_.promote_remote) return;
+  if (!residency_.wants_accesses() && trace_ == nullptr) return;
   refresh_device_bits();
-  ++harvests_;
-  used_last_.clear();
+  residency_.begin_harvest();
   bool cleared = false;
   try {
     for (managed_range* r : ranges_.ranges()) {
@@ -383,13 +344,8 @@ void migrator::harvest_accessed() {
         if (clear) {
           const auto page = static_cast<std::uint32_t>(p);
           // Remote pages have no frame for the policy to rank, but the kernel used them: used
-          // again in the next epoch, they are promoted into frames.
-          if ((e & pte_remote) == 0) {
-            eviction_->on_access({id, page});
-            if (settings_.promote_remote) used_last_.insert({id, page});
-          } else if (settings_.promote_remote) {
-            note_remote_use({id, page});
-          }
+          // again in the next epochs, they are promoted into frames.
+          residency_.used({id, page}, (e & pte_remote) != 0);
           if (trace_ != nullptr) {
             trace_->push({trace_kind::device_access,
                           static_cast<std::uint8_t>((e & pte_dirty) != 0), 0, id, page, 0});
@@ -399,7 +355,7 @@ void migrator::harvest_accessed() {
           continue;
         }
         cleared |= run != 0;
-        if (run != 0) t.publish(p - run, run, h2d_);
+        if (run != 0) t.publish(p - run, run, pipe_.h2d());
         run = 0;
       }
     }
@@ -416,7 +372,7 @@ void migrator::harvest_accessed() {
 
 bool migrator::entries_landed() noexcept {
   try {
-    return backend_.wait(backend_.record(h2d_), settings_.timeout);
+    return backend_.wait(backend_.record(pipe_.h2d()), settings_.timeout);
   } catch (const std::exception& e) {
     log().error("waiting for page-table entries failed: {}", e.what());
     return false;
@@ -438,7 +394,7 @@ void migrator::refresh_device_bits(managed_range& r) {
   try {
     // Claimed pages have entries on their way; their bits were read when they were claimed.
     const auto idle = [&r](std::size_t p) { return (r.pages().load(p) & busy_bit) == 0; };
-    ok = t.refresh_device_bits(d2h_, settings_.timeout, idle);
+    ok = t.refresh_device_bits(pipe_.d2h(), settings_.timeout, idle);
     if (!ok) log().error("reading the device's dirty and accessed bits did not complete in time");
   } catch (const std::exception& e) {
     log().error("reading the device's dirty and accessed bits failed: {}", e.what());
@@ -479,17 +435,9 @@ bool migrator::do_poll() noexcept {
   }
   if (!retry.empty()) do_resolve_device(retry);
   std::lock_guard lock(mutex_);
-  // Chunks whose copies outlived the timeout are finished once their event completes.
-  for (std::size_t i = 0; i < stalled_.size();) {
-    if (!backend_.query(stalled_[i].done)) {
-      ++i;
-      continue;
-    }
-    (void)finish(stalled_[i]);
-    stalled_.erase(stalled_.begin() + static_cast<std::ptrdiff_t>(i));
-  }
+  pipe_.poll();  // chunks whose copies outlived the timeout finish once they land
   bury();
-  if (pool_.quarantined() != 0) (void)pool_.release_quarantined(epochs_.oldest_running());
+  if (residency_.quarantined() != 0) residency_.release_quarantined(epochs_.oldest_running());
   return kernels_in_flight();
 }
 
@@ -498,6 +446,46 @@ void migrator::do_cpu_faults_waiting(bool waiting) noexcept {
   if (!waiting) cpu_waiting_.clear();
   epochs_.cpu_waiters(cpu_waiting_);  // the pages of this batch's faults that wait for kernels
   cpu_waiting_.clear();
+}
+
+void migrator::page_settler::do_landed(std::span<const move> moves) {
+  migrator& m = m_;
+  const std::uint64_t now = now_ns();  // one clock read per chunk, not per page
+  // Frames freed while kernels run are quarantined until those kernels have ended (their
+  // caches may hold the old page): asked once per chunk, and only if it frees a frame.
+  std::optional<kernel_epochs::ticket> fence;
+  for (const move& mv : moves) {
+    const page_ref ref{mv.range->device().range_id, static_cast<std::uint32_t>(mv.page)};
+    // A page that changed sides (not a first touch, not a discard) counts towards thrashing;
+    // an eviction and the move that brings the evicted page back do not: they are capacity
+    // misses, and pinning the pages of a loop too big for the device would only make it worse.
+    bool capacity = false;
+    if (mv.freed) {
+      if (!fence) fence = m.free_fence();
+      capacity = m.residency_.left(*mv.freed, ref, *fence);
+    }
+    if (mv.taken) capacity = m.residency_.arrived(ref);
+    if (m.settings_.thrashing_migrations == 0 || capacity || mv.target == page_state::unpopulated ||
+        !((mv.taken && mv.from != page_state::unpopulated) || mv.freed)) {
+      continue;
+    }
+    switch (m.thrashing_.on_migration(ref, now)) {
+      case thrashing_detector::verdict::normal: break;
+      case thrashing_detector::verdict::throttle:
+        m.counters_.thrashing_throttles.fetch_add(1, std::memory_order_relaxed);
+        m.record_instant(timeline_kind::thrashing, ref.range_id, mv.page, 1, 0);
+        log().debug("page {} of range {} is thrashing: left out of prefetch", mv.page,
+                    static_cast<void*>(mv.range->base()));
+        break;
+      case thrashing_detector::verdict::pin_remote:
+        m.counters_.thrashing_pins.fetch_add(1, std::memory_order_relaxed);
+        m.record_instant(timeline_kind::thrashing, ref.range_id, mv.page, 1, 1);
+        m.pinned_.insert(ref);
+        log().info("page {} of range {} keeps thrashing: pinned to the host, mapped remote",
+                   mv.page, static_cast<void*>(mv.range->base()));
+        break;
+    }
+  }
 }
 
 bool migrator::pinned(page_ref p) {
@@ -535,11 +523,11 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
   // stores that land between the copy and the new entry. It moves between kernels.
   if (remote && kernels_running_) return false;
   // A placement needs the page in its frame, or the frame free (the caller made it so).
-  if (at != nullptr && (in_frame ? pte_frame(e) != at->frame : !pool_.is_free(at->frame))) {
+  if (at != nullptr && (in_frame ? pte_frame(e) != at->frame : !residency_.is_free(at->frame))) {
     return false;
   }
   const page_state s = stored_state(w);
-  reserve_one(c);  // nothing below may throw once the page is claimed
+  c.reserve_one();  // nothing below may throw once the page is claimed
   if (!r.pages().try_claim(page, w)) return false;
 
   move m{&r, page, s, page_state::device_exclusive};
@@ -569,12 +557,11 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
     }
     std::optional<std::uint32_t> f;
     if (at != nullptr) {
-      pool_.take_frame(at->frame);
+      residency_.take_at(at->frame, ref);
       f = at->frame;
     } else if (!map_remote) {
-      f = take_frame();
+      f = take_frame(ref);
     }
-    if (f) owners_[*f] = ref;
     if (!f && (!allow_remote || !reachable)) {
       r.pages().publish(page, s);
       return false;
@@ -592,7 +579,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
       m.taken = *f;
       m.src = s == page_state::unpopulated ? zero_ + ((page << page_shift_) % zero_bytes_)
                                            : r.runtime_view() + (page << page_shift_);
-      m.dst = frames_ + (std::size_t{*f} << page_shift_);
+      m.dst = residency_.frame_address(*f);
     }
   }
   // Narrow the host's access before the copy reads the page; widening (to remote) can wait.
@@ -606,7 +593,7 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
   page_word w = r.pages().load(page);
   if ((w & busy_bit) != 0 || (w & device_mapped_bit) == 0) return false;
   const page_state s = stored_state(w);
-  reserve_one(c);
+  c.reserve_one();
   refresh_device_bits(r);  // which pages the device wrote: only those come back
   if (!r.pages().try_claim(page, w)) return false;
   const device_pte e = read_pte(r, page);
@@ -619,7 +606,7 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
     // Only pages the device wrote come back; a clean frame still equals the host page. If the
     // device's bits could not be read, every page counts as written.
     if ((e & pte_dirty) != 0 || table_of(r).stale()) {
-      m.src = frames_ + (std::size_t{f} << page_shift_);
+      m.src = residency_.frame_address(f);
       m.dst = r.runtime_view() + (page << page_shift_);
     }
     if (!write && (duplicate || (w & read_mostly_bit) != 0)) {
@@ -650,10 +637,10 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
     return retry_later;
   }
   try {
-    chunk c(this);
+    chunk c(&pipe_);
     if (start_to_host(r, page, a == access::write, c, settings_.read_duplicates)) {
-      enqueue_tail(c, copy_kind::device_to_host, d2h_);
-      const int err = complete(c);
+      pipe_.enqueue(c, copy_kind::device_to_host);
+      const int err = pipe_.complete(c);
       // Copies that outlive the timeout finish later: the fault waits for them, bounded.
       if (err == ETIMEDOUT) return retry_later;
       return err;
@@ -668,11 +655,11 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
 
 void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   std::lock_guard lock(mutex_);
-  const cause_scope cause(*this, migration_cause::device_fault);
+  const cause_scope cause(pipe_, migration_cause::device_fault);
   const std::uint64_t start = now_ns();
   kernels_running_ = true;  // the faulting kernels
   try {
-    chunk c(this);
+    chunk c(&pipe_);
     std::size_t n = 0;  // faulting pages served; prefetched ones are counted apart
     bool republished = false;
     for (const fault_record& f : batch) {
@@ -701,7 +688,7 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
         if ((w & busy_bit) != 0) {
           device_retry_.push_back(f);
         } else if ((read_pte(*r, f.page) & (pte_valid | pte_writable)) == pte_valid) {
-          table_of(*r).publish(f.page, 1, h2d_);
+          table_of(*r).publish(f.page, 1, pipe_.h2d());
           republished = true;
         }
         continue;
@@ -709,11 +696,11 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
       ++n;
       expand_fault(*r, f.page, c);
     }
-    enqueue_tail(c, copy_kind::host_to_device, h2d_);
+    pipe_.enqueue(c, copy_kind::host_to_device);
     if (c.moves.empty() && republished) {
-      (void)backend_.wait(backend_.record(h2d_), settings_.timeout);
+      (void)backend_.wait(backend_.record(pipe_.h2d()), settings_.timeout);
     }
-    complete(c);
+    pipe_.complete(c);
     const std::uint64_t took = now_ns() - start;
     for (std::size_t i = 0; i < n; ++i) counters_.device.record(took);
   } catch (const std::exception& e) {
@@ -723,15 +710,15 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
 
 std::size_t migrator::evict(std::size_t frames, bool unused_only) {
   UVM_NVTX_RANGE("evict", frames * settings_.page_size);
-  const cause_scope cause(*this, migration_cause::eviction);
-  chunk c(this);
+  const cause_scope cause(pipe_, migration_cause::eviction);
+  chunk c(&pipe_);
   std::size_t freed = 0;
   while (freed < frames) {
-    const std::optional<page_ref> victim = eviction_->victim();
-    if (!victim || (unused_only && used_last_.contains(*victim))) break;
+    const std::optional<page_ref> victim = residency_.victim(unused_only);
+    if (!victim) break;
     managed_range* r = range_of(victim->range_id);
     if (r == nullptr) {
-      eviction_->on_released(*victim);  // its range is gone
+      residency_.unranked(*victim);  // its range is gone
       continue;
     }
     // A victim outside its range, without a frame, or pinned to the device (an application's
@@ -742,16 +729,11 @@ std::size_t migrator::evict(std::size_t frames, bool unused_only) {
     }
     // A victim that is busy now stays the victim; evicting fewer frames this time is fine.
     if (!start_to_host(*r, victim->page, true, c)) break;
-    try {
-      evicted_.insert(*victim);  // a capacity miss, not a side change (see finish)
-    } catch (...) {
-      // Without memory the eviction counts towards thrashing: a detection at worst.
-    }
-    eviction_->on_released(*victim);  // planned: the policy must offer the next page
+    residency_.evicting(*victim);  // planned: the policy must offer the next page
     ++freed;
   }
-  enqueue_tail(c, copy_kind::device_to_host, d2h_);
-  complete(c);
+  pipe_.enqueue(c, copy_kind::device_to_host);
+  pipe_.complete(c);
   counters_.evictions.fetch_add(freed, std::memory_order_relaxed);
   return freed;
 }
@@ -761,14 +743,13 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   UVM_NVTX_RANGE(to_device ? "prefetch to device" : "prefetch to host",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
-  const cause_scope cause(*this, migration_cause::prefetch);
+  const cause_scope cause(pipe_, migration_cause::prefetch);
   // Pages come back only when no kernel that may use them runs.
   if (!to_device) {
     wait_until_unused(lock, {r.device().range_id, first, count}, at,
                       "uvm::manager::prefetch to the host");
   }
   const moving_scope moving(*this, at.stream);  // the lock is held from here on
-  const stream& s = to_device ? h2d_ : d2h_;
   // Kernels that may run during the move: frames are not reclaimed and remote pages not moved
   // under them. A queued move's own stream runs none now (its earlier work has finished, its
   // later kernels wait behind its gate), so a prefetch followed by a launch on its stream still
@@ -780,11 +761,11 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   kernels_running_ = may_run();
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
-  const std::size_t moved = pipelined(
-      count, to_device ? copy_kind::host_to_device : copy_kind::device_to_host, s,
+  const std::size_t moved = pipe_.run(
+      count, to_device ? copy_kind::host_to_device : copy_kind::device_to_host,
       [&](std::size_t i, std::size_t end) {
-        if (to_device && pool_.free_count() < end - i && !may_run()) {
-          evict(end - i - pool_.free_count());
+        if (to_device && residency_.free_count() < end - i && !may_run()) {
+          evict(end - i - residency_.free_count());
         }
       },
       [&](std::size_t i, chunk& c) {
@@ -806,7 +787,7 @@ bool migrator::start_discard(managed_range& r, std::size_t page, chunk& c) {
       return true;
     });
   }
-  reserve_one(c);
+  c.reserve_one();
   if (!r.pages().try_claim(page, w)) return false;
   // The device's copy is dropped without a copy back; the host's is zeroed (enqueue_tail).
   move m{&r, page, s, page_state::unpopulated};
@@ -825,10 +806,10 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
                               const queue_position& at) {
   UVM_NVTX_RANGE("discard", count * settings_.page_size);
   std::unique_lock lock(mutex_);
-  const cause_scope cause(*this, migration_cause::discard);
+  const cause_scope cause(pipe_, migration_cause::discard);
   for (std::size_t p = first; p < first + count; ++p) {
     UVM_EXPECTS((r.pages().load(p) & pinned_bit) == 0 &&
-                    !pins_.contains({r.device().range_id, static_cast<std::uint32_t>(p)}),
+                    !residency_.pinned({r.device().range_id, static_cast<std::uint32_t>(p)}),
                 "uvm::manager::discard: page {} of range {} is pinned (pin_resident); unpin it "
                 "first (nothing was discarded)",
                 p, static_cast<void*>(r.base()));
@@ -841,8 +822,8 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
   // pages already discarded hold no data and are skipped.
   for (;;) {
     std::size_t busy = 0;
-    dropped += pipelined(
-        count, copy_kind::device_to_host, d2h_, [](std::size_t, std::size_t) {},
+    dropped += pipe_.run(
+        count, copy_kind::device_to_host, [](std::size_t, std::size_t) {},
         [&](std::size_t i, chunk& c) {
           if ((r.pages().load(first + i) & busy_bit) != 0) {
             ++busy;

@@ -12,12 +12,12 @@
 #include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
 #include "host/fault/fault_resolver.hpp"
-#include "host/migration/copy_batcher.hpp"
 #include "host/migration/device_page_table.hpp"
-#include "host/migration/frame_pool.hpp"
+#include "host/migration/device_residency.hpp"
 #include "host/migration/kernel_epochs.hpp"
 #include "host/migration/late_registrations.hpp"
 #include "host/migration/range_table.hpp"
+#include "host/migration/transfer_pipeline.hpp"
 #include "host/policy/eviction_policy.hpp"
 #include "host/policy/prefetch_policy.hpp"
 #include "host/policy/thrashing_detector.hpp"
@@ -230,24 +230,9 @@ class migrator final : public fault_resolver {
   void forget_declared() noexcept;
 
  private:
-  // Prefetch pipelining granularity: small enough that preparing chunk k+1 (claims, one
-  // mprotect) overlaps copying chunk k, large enough that per-chunk costs stay small.
-  static constexpr std::size_t chunk_bytes = std::size_t{32} << 20;
-
-  struct move {
-    managed_range* range;
-    std::size_t page;
-    page_state from;
-    page_state target;
-    device_pte pte = 0;                  ///< the entry to publish
-    device_pte old_pte = 0;              ///< the entry before, restored if the move is undone
-    std::optional<std::uint32_t> taken;  ///< frame taken for the page
-    std::optional<std::uint32_t> freed;  ///< frame to return once the copy completed
-    std::byte* dst = nullptr;            ///< the page's copy, if its data moves
-    const std::byte* src = nullptr;
-    bool widen_after = false;  ///< host access changes after the copy, not before
-    page_word clear = 0;       ///< flag bits to clear when publishing
-  };
+  using move = transfer_pipeline::move;
+  using chunk = transfer_pipeline::chunk;
+  using cause_scope = transfer_pipeline::cause_scope;
   // Where launch residency puts a page: in `frame`, exclusive and dirty, or read-duplicated.
   struct placement {
     std::uint32_t frame;
@@ -259,65 +244,15 @@ class migrator final : public fault_resolver {
     std::size_t first;
     std::size_t count;
   };
-  // Moves planned together. A chunk that is destroyed with moves left (an exception unwound
-  // past it) undoes them: every page ends in its old state, never busy.
-  struct chunk {
-    enum class stage : std::uint8_t { planned, narrowed, issued };
-    explicit chunk(migrator* m = nullptr) noexcept : owner(m) {}
-    chunk(chunk&& o) noexcept
-        : owner(o.owner),
-          moves(std::move(o.moves)),
-          done(std::move(o.done)),
-          on(o.on),
-          st(o.st),
-          entries(o.entries),
-          issued(o.issued) {
-      o.reset();
-    }
-    chunk& operator=(chunk&& o) noexcept {
-      if (this != &o) {
-        if (owner != nullptr) owner->abandon(*this);
-        owner = o.owner;
-        moves = std::move(o.moves);
-        o.moves.clear();
-        done = std::move(o.done);
-        on = o.on;
-        st = o.st;
-        entries = o.entries;
-        issued = o.issued;
-        o.reset();
-      }
-      return *this;
-    }
-    chunk(const chunk&) = delete;
-    chunk& operator=(const chunk&) = delete;
-    ~chunk() {
-      if (owner != nullptr) owner->abandon(*this);
-    }
-    /// Empty again, for the next moves (the vector keeps its capacity: no allocation per chunk).
-    void reset() noexcept {
-      moves.clear();
-      done = nullptr;
-      on = nullptr;
-      st = stage::planned;
-      entries = 0;
-      issued = {};
-    }
-    void swap(chunk& o) noexcept {
-      std::swap(moves, o.moves);
-      std::swap(done, o.done);
-      std::swap(on, o.on);
-      std::swap(st, o.st);
-      std::swap(entries, o.entries);
-      std::swap(issued, o.issued);
-    }
-    migrator* owner;
-    std::vector<move> moves;
-    event done;
-    const stream* on = nullptr;  ///< where its copies and entries were enqueued
-    stage st = stage::planned;
-    std::size_t entries = 0;  ///< moves whose data and entry are enqueued (kernels may use them)
-    timeline_event issued;    ///< for the timeline: set when the copies are enqueued
+  // What landed moves mean here: frames and the eviction policy, thrashing.
+  class page_settler final : public transfer_pipeline::settler {
+   public:
+    explicit page_settler(migrator& m) noexcept : m_(m) {}
+
+   private:
+    void do_landed(std::span<const move> moves) override;
+    void do_untaken(std::uint32_t f) noexcept override { m_.residency_.untake(f); }
+    migrator& m_;
   };
 
   [[nodiscard]] static page_use whole(const managed_range& r) noexcept {
@@ -355,11 +290,8 @@ class migrator final : public fault_resolver {
   // the page's state) and those that one may use are unmasked; the entries land before the
   // kernel is enqueued.
   void mask_restricted_ranges();
-  // Enqueues the entries of moves [first, last) (in page order) on `s`, one copy per run of
-  // neighbouring pages; `published`, if given, counts the moves whose entry is enqueued.
-  void publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
-                       const stream& s, std::size_t* published);
-  // Claim a page and plan its move into `c`; nothing changes until enqueue_tail. With `at`
+  // Claim a page and plan its move into `c`; nothing changes until the pipeline enqueues it.
+  // With `at`
   // (launch residency), the page goes to that frame, whatever pins and advice say; with
   // `duplicate`, a device copy stays as a read duplicate (as read_mostly pages do).
   bool start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote, chunk& c,
@@ -377,54 +309,16 @@ class migrator final : public fault_resolver {
   // Between kernels (none in flight): moves the remote pages found hot by the harvest into
   // frames, free ones or those of victims unused in the last epoch (host/migration/promotion.cpp).
   void promote_remote();
-  // The harvest found remote page `p` used (mutex_ held).
-  void note_remote_use(page_ref p);
-  // A range is going: its pages leave the promotion state (mutex_ held).
-  void forget_promotions(std::uint32_t range_id) noexcept;
   // Tells the eviction policy which resident pages kernels used (and, while tracing, records
   // every page they used in the trace), then clears the bits.
   void harvest_accessed();
-  // Waits (up to the timeout) for the entries enqueued on h2d_ so far. @return false on a
+  // Waits (up to the timeout) for the entries enqueued on the h2d stream so far. @return false on a
   // timeout or a failed record or wait (logged).
   bool entries_landed() noexcept;
-  // Moves items [0, n) in chunks of about chunk_bytes of pages: before(i, end) runs before
-  // items [i, end) are planned, plan(i, c) plans item i into c and says whether it moves.
-  // Chunk k's copies are queued before chunk k-1 is waited on, so the copy engine stays busy
-  // while the next chunk is planned. @return the items that moved.
-  template <class Before, class Plan>
-  std::size_t pipelined(std::size_t n, copy_kind kind, const stream& s, Before&& before,
-                        Plan&& plan);
-  // Narrows host access, enqueues the coalesced copies and the page-table entries, records.
-  void enqueue_tail(chunk& c, copy_kind kind, const stream& s);
-  // Waits for the chunk, widens host access, returns frames, publishes the pages. A chunk whose
-  // copies have not landed by the timeout stays claimed and is finished by a later poll.
-  // @return 0, or the errno of a widening that failed even coarsened (those pages were undone).
-  int complete(chunk& c);
-  // The rest of complete, once the chunk's event has completed.
-  int finish(chunk& c);
-  // For a chunk left incomplete by a failure: waits for what was enqueued, completes the moves
-  // whose entries were enqueued (a kernel may already use them), and undoes the others:
-  // restores their entries, host access and frames, and publishes them in their old state.
-  // Never throws.
-  void abandon(chunk& c) noexcept;
-  // Puts the chunk's migration on the timeline, from its issue to now.
-  void record_migration(const chunk& c) noexcept;
   // An instant on the timeline (null timeline: nothing).
   void record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
                       std::size_t count = 0, std::uint8_t detail = 0,
                       std::uint8_t flags = 0) noexcept;
-  // What the chunks enqueued meanwhile are for, on the timeline (mutex_ held).
-  class cause_scope {
-   public:
-    cause_scope(migrator& m, migration_cause c) noexcept : m_(m), saved_(m.cause_) { m.cause_ = c; }
-    ~cause_scope() { m_.cause_ = saved_; }
-    cause_scope(const cause_scope&) = delete;
-    cause_scope& operator=(const cause_scope&) = delete;
-
-   private:
-    migrator& m_;
-    migration_cause saved_;
-  };
   // The stream whose queued move runs now (mutex_ held; null: none, or not stream-ordered).
   class moving_scope {
    public:
@@ -439,8 +333,6 @@ class migrator final : public fault_resolver {
     migrator& m_;
     const stream_base* saved_;
   };
-  template <class Fn>
-  static void for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn);
   // Evicts up to `frames` of the eviction policy's victims; with `unused_only`, stops at the
   // first victim a kernel used in the last epoch. @return the frames freed.
   std::size_t evict(std::size_t frames, bool unused_only = false);
@@ -448,10 +340,10 @@ class migrator final : public fault_resolver {
   // running besides those of moving_on_'s stream (they are free at once). Asked once per batch
   // of frees.
   [[nodiscard]] kernel_epochs::ticket free_fence() noexcept;
-  // Returns frame `f`, freed under `fence` (free_fence()), to the pool or to its quarantine.
-  void free_frame(std::uint32_t f, kernel_epochs::ticket fence) noexcept;
-  // A frame for a page: the lowest free one, else one whose quarantine has ended.
-  [[nodiscard]] std::optional<std::uint32_t> take_frame();
+  // A frame for `p`: the lowest free one, else one whose quarantine has ended.
+  [[nodiscard]] std::optional<std::uint32_t> take_frame(page_ref p) {
+    return residency_.take(p, [this] { return epochs_.oldest_running(); });
+  }
   // Registers the ranges allocated while kernels ran once none can run, and empties the
   // graveyard once no kernel is in flight.
   void bury();
@@ -460,76 +352,39 @@ class migrator final : public fault_resolver {
   counters& counters_;
   settings settings_;
   unsigned page_shift_;
-  std::byte* frames_ = nullptr;  // device memory
-  std::byte* zero_ = nullptr;    // host zeros, source of first-touch pages on the device
+  std::byte* zero_ = nullptr;  // host zeros, source of first-touch pages on the device
   std::size_t zero_bytes_ = 0;
-  frame_pool pool_;
-  std::vector<page_ref> owners_;  // by frame: the page it holds (meaningful while taken)
-  std::unique_ptr<eviction_policy> eviction_;
+  device_residency residency_;  // the device's frames, eviction, pins and promotion state
   std::unique_ptr<prefetch_policy> prefetch_;
   thrashing_detector thrashing_;
   std::unordered_set<page_ref, page_ref_hash> pinned_;  // thrashing pages kept on the host
-  // Pages evicted and not yet back on the device: their moves are not side changes.
-  std::unordered_set<page_ref, page_ref_hash> evicted_;
   [[nodiscard]] bool pinned(page_ref p);
-  stream h2d_, d2h_, compute_;
+  stream compute_;
   kernel_epochs epochs_;  // kernels in flight, and fairness with CPU faults (its own lock)
   fault_mailbox* mailbox_ = nullptr;
   mailbox_control* control_ = nullptr;
   trace_writer* trace_ = nullptr;
   timeline* timeline_ = nullptr;
-  migration_cause cause_ = migration_cause::cpu_fault;
-  const stream_base* moving_on_ = nullptr;  // see moving_scope
-  // Promotion (promotion.cpp): the harvest at which each remote page was last used, the remote
-  // pages used in the last two harvests, and the resident pages used in the last one.
-  struct remote_use {
-    std::uint64_t last = 0;    // the harvest that last saw it used
-    std::uint32_t streak = 0;  // consecutive harvests that saw it used
-  };
-  static constexpr std::uint32_t hot_streak = 3;
+  const stream_base* moving_on_ = nullptr;          // see moving_scope
   static constexpr std::size_t promote_share = 16;  // at most 1/16 of the frames per boundary
-  std::unordered_map<page_ref, remote_use, page_ref_hash> remote_seen_;
-  std::vector<page_ref> hot_remote_;
-  std::unordered_set<page_ref, page_ref_hash> used_last_;
-  std::uint64_t harvests_ = 0;
   // How long a launch waits, while tracing, for the kernels in flight to end.
   static constexpr std::chrono::seconds trace_epoch_wait{1};
 
   std::mutex mutex_;
-  range_table ranges_;            // live ranges, their page tables and registrations, the graveyard
-  late_registrations late_;       // holds launches while ranges wait for registration
+  range_table ranges_;       // live ranges, their page tables and registrations, the graveyard
+  late_registrations late_;  // holds launches while ranges wait for registration
+  page_settler settler_{*this};
+  transfer_pipeline pipe_;        // the copies: plan, narrow, copy, publish, complete or undo
   bool gates_ = false;            // the backend has gates to hold launches with
   std::vector<page_ref> denied_;  // entries published with pte_denied
   std::vector<kernel_epochs::restricted_range> restricted_;  // mask_restricted_ranges' scratch
   std::vector<page_use> cpu_waiting_;       // CPU faults of the current batch waiting for kernels
   std::vector<declared_span> declared_;     // made resident since the last begin_launch
-  std::vector<chunk> stalled_;              // copies not landed within the timeout
   std::vector<fault_record> device_retry_;  // device faults on busy pages, retried by poll
   // While kernels run, pages mapped remote stay remote: a kernel may be storing through that
   // mapping, and a copy into a frame would miss its later stores. Set per operation.
   bool kernels_running_ = false;
   static constexpr int pin_attempts = 8;  // prefetches before pin gives up on moving pages
-  // pin_resident's per-page count: a page stays pinned until every pin over it ends.
-  std::unordered_map<page_ref, std::uint32_t, page_ref_hash> pins_;
 };
-
-template <class Before, class Plan>
-std::size_t migrator::pipelined(std::size_t n, copy_kind kind, const stream& s, Before&& before,
-                                Plan&& plan) {
-  const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes >> page_shift_);
-  std::size_t moved = 0;
-  chunk previous(this);
-  chunk current(this);
-  for (std::size_t i = 0; i < n;) {
-    const std::size_t end = std::min(n, i + per_chunk);
-    before(i, end);
-    for (; i < end; ++i) moved += plan(i, current) ? 1 : 0;
-    enqueue_tail(current, kind, s);
-    (void)complete(previous);  // empties it, keeping its capacity
-    previous.swap(current);
-  }
-  (void)complete(previous);
-  return moved;
-}
 
 }  // namespace uvm::detail

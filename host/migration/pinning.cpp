@@ -43,12 +43,13 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
         throw out_of_memory(fmt::format(
             "uvm::manager::pin_resident: page {} of range {} did not fit in the device budget "
             "({} frames); nothing was pinned",
-            p, static_cast<void*>(r.base()), pool_.size()));
+            p, static_cast<void*>(r.base()), residency_.frame_count()));
       }
     }
     for (std::size_t p = first; p < first + count; ++p) {
-      eviction_->on_released({id, static_cast<std::uint32_t>(p)});  // never a victim
-      ++pins_[{id, static_cast<std::uint32_t>(p)}];
+      const page_ref ref{id, static_cast<std::uint32_t>(p)};
+      residency_.unranked(ref);  // never a victim
+      residency_.pin(ref);
     }
     r.pages().set_flag(first, count, pinned_bit, true);
     record_instant(timeline_kind::pin, id, first, count, 0, 1);
@@ -83,7 +84,9 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
       break;
     }
   }
-  for (std::size_t p = first; p < first + count; ++p) ++pins_[{id, static_cast<std::uint32_t>(p)}];
+  for (std::size_t p = first; p < first + count; ++p) {
+    residency_.pin({id, static_cast<std::uint32_t>(p)});
+  }
   r.pages().set_flag(first, count, pinned_bit, true);
   record_instant(timeline_kind::pin, id, first, count);
 }
@@ -95,15 +98,12 @@ void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
   for (std::size_t p = first; p < first + count; ++p) {
     const page_ref ref{id, static_cast<std::uint32_t>(p)};
     // Pins overlap: the page stays pinned until the last one over it ends.
-    if (auto it = pins_.find(ref); it != pins_.end()) {
-      if (--it->second != 0) continue;
-      pins_.erase(it);
-    }
+    if (!residency_.unpin(ref)) continue;
     const page_word w = r.pages().load(p);
     if ((w & pinned_bit) == 0) continue;
     const device_pte e = read_pte(r, p);
     if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
-      eviction_->on_resident(ref);  // evictable again
+      residency_.ranked(ref);  // evictable again
     }
     r.pages().set_flag(p, 1, pinned_bit, false);
   }

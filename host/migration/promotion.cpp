@@ -20,47 +20,27 @@
 
 namespace uvm::detail {
 
-void migrator::note_remote_use(page_ref p) {
-  remote_use& u = remote_seen_[p];
-  u.streak = u.last + 1 == harvests_ ? u.streak + 1 : 1;
-  u.last = harvests_;
-  if (u.streak == hot_streak) hot_remote_.push_back(p);
-}
-
-void migrator::forget_promotions(std::uint32_t range_id) noexcept {
-  std::erase_if(remote_seen_, [&](const auto& e) { return e.first.range_id == range_id; });
-  std::erase_if(hot_remote_, [&](page_ref p) { return p.range_id == range_id; });
-  std::erase_if(used_last_, [&](page_ref p) { return p.range_id == range_id; });
-}
-
 void migrator::promote_remote() {
   std::lock_guard lock(mutex_);
-  const cause_scope cause(*this, migration_cause::promotion);
+  const cause_scope cause(pipe_, migration_cause::promotion);
   // kernels_in_flight harvests an epoch that ended since the last look (which may add pages).
-  if (hot_remote_.empty() || kernels_in_flight()) return;
-  std::vector<page_ref> hot;
-  hot.swap(hot_remote_);
-  std::sort(hot.begin(), hot.end());  // page order: neighbours share copies
-  hot.erase(std::unique(hot.begin(), hot.end()), hot.end());
+  if (!residency_.has_hot() || kernels_in_flight()) return;
   // A bounded share of the device per boundary: a working set that shifts a little every
   // epoch must not turn its whole device over each time.
-  const std::size_t cap = std::max<std::size_t>(1, pool_.size() / promote_share);
-  if (hot.size() > cap) {
-    for (std::size_t i = cap; i < hot.size(); ++i) hot_remote_.push_back(hot[i]);  // next time
-    hot.resize(cap);
-  }
+  const std::vector<page_ref> hot =
+      residency_.take_hot(std::max<std::size_t>(1, residency_.frame_count() / promote_share));
   UVM_NVTX_RANGE("promote", hot.size() * settings_.page_size);
   kernels_running_ = false;  // none starts while the lock is held
   try {
-    const std::size_t moved = pipelined(
-        hot.size(), copy_kind::host_to_device, h2d_,
+    const std::size_t moved = pipe_.run(
+        hot.size(), copy_kind::host_to_device,
         [&](std::size_t i, std::size_t end) {
-          if (pool_.free_count() < end - i) {
-            (void)evict(end - i - pool_.free_count(), /*unused_only=*/true);
+          if (residency_.free_count() < end - i) {
+            (void)evict(end - i - residency_.free_count(), /*unused_only=*/true);
           }
         },
         [&](std::size_t i, chunk& c) {
-          if (pool_.free_count() == 0) return false;  // the rest stays remote
+          if (residency_.free_count() == 0) return false;  // the rest stays remote
           managed_range* r = range_of(hot[i].range_id);
           if (r == nullptr || hot[i].page >= r->page_count()) return false;
           // Not remote any more (the CPU took it back, a prefetch moved it): nothing to do.
@@ -68,7 +48,7 @@ void migrator::promote_remote() {
           return start_to_device(*r, hot[i].page, false, false, c);
         });
     counters_.promoted_pages.fetch_add(moved, std::memory_order_relaxed);
-    for (const page_ref& p : hot) remote_seen_.erase(p);
+    for (const page_ref& p : hot) residency_.promoted(p);
   } catch (const std::exception& e) {
     // The pages stay remote and correct: promotion is an optimisation.
     log().warn("promoting {} remote pages into frames failed: {}", hot.size(), e.what());

@@ -1,30 +1,25 @@
-// A chunk of moves from plan to end: host access narrowed, copies and page-table entries
-// enqueued (enqueue_tail), then completed once they landed (complete, finish) or undone after a
-// failure (abandon), and its migration put on the timeline.
-#include "host/migration/migrator.hpp"
+#include "host/migration/transfer_pipeline.hpp"
 
 #include "host/common/clock.hpp"
+#include "host/migration/copy_batcher.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace uvm::detail {
 
-void migrator::record_migration(const chunk& c) noexcept {
-  if (timeline_ == nullptr || c.issued.start_ns == 0) return;
-  timeline_event e = c.issued;
-  e.end_ns = now_ns();
-  timeline_->push(e);
-}
+namespace {
 
+// Runs fn(i, j) over the runs [i, j) of moves (in page order) whose host access changes before
+// the copy (!widen) or after it (widen): neighbours with the same change share one mprotect.
 template <class Fn>
-void migrator::for_each_access_run(const std::vector<move>& moves, bool widen, Fn&& fn) {
-  // Moves are in page order; neighbours with the same change share one mprotect.
+void for_each_access_run(const std::vector<transfer_pipeline::move>& moves, bool widen, Fn&& fn) {
   std::size_t i = 0;
   while (i < moves.size()) {
-    const move& m = moves[i];
+    const transfer_pipeline::move& m = moves[i];
     std::size_t j = i + 1;
     if (m.widen_after == widen) {
       while (j < moves.size() && moves[j].widen_after == widen && moves[j].range == m.range &&
@@ -38,7 +33,32 @@ void migrator::for_each_access_run(const std::vector<move>& moves, bool widen, F
   }
 }
 
-void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
+}  // namespace
+
+transfer_pipeline::transfer_pipeline(backend& b, counters& c, range_table& ranges, settler& s,
+                                     const settings& set)
+    : backend_(b),
+      counters_(c),
+      ranges_(ranges),
+      settler_(s),
+      settings_(set),
+      h2d_(b.create_stream("h2d")),
+      d2h_(b.create_stream("d2h")) {
+  if (settings_.run_timeline != nullptr) {
+    settings_.run_timeline->name_stream(h2d_.get(), "uvm-h2d");
+    settings_.run_timeline->name_stream(d2h_.get(), "uvm-d2h");
+  }
+}
+
+void transfer_pipeline::record_migration(const chunk& c) noexcept {
+  if (settings_.run_timeline == nullptr || c.issued.start_ns == 0) return;
+  timeline_event e = c.issued;
+  e.end_ns = now_ns();
+  settings_.run_timeline->push(e);
+}
+
+void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
+  const stream& s = kind == copy_kind::host_to_device ? h2d_ : d2h_;
   // Page order lets neighbours share an mprotect and a copy (prefetched pages arrive unsorted;
   // a prefetch's are sorted already).
   const auto page_order = [](const move& a, const move& b) {
@@ -64,7 +84,7 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
       c.moves[kept++] = m;
       continue;
     }
-    if (m.taken) pool_.give_back(*m.taken);  // never announced to the eviction policy
+    if (m.taken) settler_.untaken(*m.taken);  // never announced to the eviction policy
     if (m.target == page_state::remote) {
       counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -77,7 +97,7 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   // is registered (pinned) for the device, and a released page would stay pinned under it.
   for (const move& m : c.moves) {
     if (m.target == page_state::unpopulated) {
-      std::memset(m.range->runtime_view() + (m.page << page_shift_), 0, m.range->page_size());
+      std::memset(m.range->runtime_view() + m.page * m.range->page_size(), 0, m.range->page_size());
     }
   }
 
@@ -85,7 +105,8 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   // throw (a failed device call) unwinds through the chunk, which undoes every move.
   c.on = &s;
   c.st = chunk::stage::issued;
-  const std::uint64_t issue_ns = timeline_ != nullptr ? now_ns() : 0;
+  timeline* const tl = settings_.run_timeline;
+  const std::uint64_t issue_ns = tl != nullptr ? now_ns() : 0;
   UVM_NVTX_RANGE(kind == copy_kind::host_to_device ? "migrate to device" : "migrate to host",
                  c.moves.size() * settings_.page_size);
   copy_batcher copies(backend_, kind);
@@ -98,8 +119,8 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
   bytes.fetch_add(copies.total(), std::memory_order_relaxed);
   // On the timeline: chunks that copy, and evictions and discards even when nothing is copied
   // (pages mapped remote copy nothing: they are instants of their own).
-  if (timeline_ != nullptr && (copies.total() != 0 || cause_ == migration_cause::eviction ||
-                               cause_ == migration_cause::discard)) {
+  if (tl != nullptr && (copies.total() != 0 || cause_ == migration_cause::eviction ||
+                        cause_ == migration_cause::discard)) {
     const move& first = c.moves.front();
     const bool many = first.range != c.moves.back().range;
     c.issued = {.start_ns = issue_ns,
@@ -113,13 +134,13 @@ void migrator::enqueue_tail(chunk& c, copy_kind kind, const stream& s) {
                     (kind == copy_kind::host_to_device ? to_device_flag : 0) |
                     (many ? many_ranges_flag : 0))};
   }
-  for (const move& m : c.moves) table_of(*m.range).set(m.page, m.pte);
+  for (const move& m : c.moves) ranges_.table(m.range->device().range_id).set(m.page, m.pte);
   publish_entries(c.moves, 0, c.moves.size(), s, &c.entries);
   c.done = backend_.record(s);
 }
 
-void migrator::publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
-                               const stream& s, std::size_t* published) {
+void transfer_pipeline::publish_entries(const std::vector<move>& moves, std::size_t first,
+                                        std::size_t last, const stream& s, std::size_t* published) {
   // Moves are in page order: neighbours' entries go in one copy from the shadow. The pages stay
   // claimed until the copy has landed, so no later change of their entries can overtake it.
   for (std::size_t i = first; i < last;) {
@@ -127,13 +148,13 @@ void migrator::publish_entries(const std::vector<move>& moves, std::size_t first
     while (j < last && moves[j].range == moves[i].range && moves[j].page == moves[j - 1].page + 1) {
       ++j;
     }
-    table_of(*moves[i].range).publish(moves[i].page, j - i, s);
+    ranges_.table(moves[i].range->device().range_id).publish(moves[i].page, j - i, s);
     if (published != nullptr) *published = j;
     i = j;
   }
 }
 
-int migrator::complete(chunk& c) {
+int transfer_pipeline::complete(chunk& c) {
   if (c.moves.empty()) return 0;
   if (!backend_.wait(c.done, settings_.timeout)) {
     // Publishing now could expose data that has not landed: the pages stay `migrating` until
@@ -154,7 +175,18 @@ int migrator::complete(chunk& c) {
   return finish(c);
 }
 
-int migrator::finish(chunk& c) {
+void transfer_pipeline::poll() {
+  for (std::size_t i = 0; i < stalled_.size();) {
+    if (!backend_.query(stalled_[i].done)) {
+      ++i;
+      continue;
+    }
+    (void)finish(stalled_[i]);
+    stalled_.erase(stalled_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
+int transfer_pipeline::finish(chunk& c) {
   record_migration(c);
   c.issued = {};
   // The data has landed: now the host may see it. A widening that fails even coarsened (the
@@ -186,46 +218,8 @@ int migrator::finish(chunk& c) {
     c.moves.resize(kept);
     abandon(back);
   }
-  const std::uint64_t now = now_ns();  // one clock read per chunk, not per page
-  // Frames freed while kernels run are quarantined until those kernels have ended (their
-  // caches may hold the old page): asked once per chunk, and only if it frees a frame.
-  std::optional<kernel_epochs::ticket> fence;
+  settler_.landed(c.moves);
   for (const move& m : c.moves) {
-    const page_ref ref{m.range->device().range_id, static_cast<std::uint32_t>(m.page)};
-    if (m.freed) {
-      if (!fence) fence = free_fence();
-      free_frame(*m.freed, *fence);
-      eviction_->on_released(ref);
-    }
-    if (m.taken) eviction_->on_resident(ref);
-    // A page that changed sides (not a first touch, not a discard) counts towards thrashing;
-    // an eviction and the move that brings the evicted page back do not: they are capacity
-    // misses, and pinning the pages of a loop too big for the device would only make it worse.
-    bool capacity = false;
-    if (m.taken) {
-      capacity = evicted_.erase(ref) != 0;
-    } else if (m.freed) {
-      capacity = evicted_.contains(ref);
-    }
-    if (settings_.thrashing_migrations != 0 && !capacity && m.target != page_state::unpopulated &&
-        ((m.taken && m.from != page_state::unpopulated) || m.freed)) {
-      switch (thrashing_.on_migration(ref, now)) {
-        case thrashing_detector::verdict::normal: break;
-        case thrashing_detector::verdict::throttle:
-          counters_.thrashing_throttles.fetch_add(1, std::memory_order_relaxed);
-          record_instant(timeline_kind::thrashing, ref.range_id, m.page, 1, 0);
-          log().debug("page {} of range {} is thrashing: left out of prefetch", m.page,
-                      static_cast<void*>(m.range->base()));
-          break;
-        case thrashing_detector::verdict::pin_remote:
-          counters_.thrashing_pins.fetch_add(1, std::memory_order_relaxed);
-          record_instant(timeline_kind::thrashing, ref.range_id, m.page, 1, 1);
-          pinned_.insert(ref);
-          log().info("page {} of range {} keeps thrashing: pinned to the host, mapped remote",
-                     m.page, static_cast<void*>(m.range->base()));
-          break;
-      }
-    }
     const bool mapped = (m.pte & pte_valid) != 0;
     m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
                              (mapped ? 0 : device_mapped_bit) | m.clear);
@@ -234,7 +228,7 @@ int migrator::finish(chunk& c) {
   return failure;
 }
 
-void migrator::abandon(chunk& c) noexcept {
+void transfer_pipeline::abandon(chunk& c) noexcept {
   if (c.moves.empty()) return;
   record_migration(c);  // its copies were counted: they are on the timeline too
   c.issued = {};
@@ -262,7 +256,7 @@ void migrator::abandon(chunk& c) noexcept {
     c.entries = 0;
     if (c.moves.empty()) return;
   }
-  for (const move& m : c.moves) table_of(*m.range).set(m.page, m.old_pte);
+  for (const move& m : c.moves) ranges_.table(m.range->device().range_id).set(m.page, m.old_pte);
   if (c.st == chunk::stage::issued && quiet) {
     try {  // entries of the others may have been written (an undo after finish): restore them
       publish_entries(c.moves, 0, c.moves.size(), *c.on, nullptr);
@@ -285,7 +279,7 @@ void migrator::abandon(chunk& c) noexcept {
   for (const move& m : c.moves) {
     if (m.taken) {
       if (quiet) {
-        pool_.give_back(*m.taken);
+        settler_.untaken(*m.taken);
       } else {
         log().critical("frame {} may still be written by a failed device; it is not reused",
                        *m.taken);

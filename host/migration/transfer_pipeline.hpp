@@ -1,0 +1,236 @@
+#pragma once
+
+// The transfer pipeline: takes page moves that the migrator planned (pages claimed, frames
+// taken) and carries them out in chunks. For each chunk, in order:
+//   1. narrow: host access is narrowed first, so no CPU store races the copies that read pages;
+//   2. copy: the data, coalesced (neighbouring pages in neighbouring frames move in one copy),
+//      on the copy stream of its direction;
+//   3. entries: the device page-table entries, after the data on the same stream;
+//   4. complete: once the copies landed, host access is widened, the settler is told (frames,
+//      eviction policy, thrashing), and the pages are published in their new state.
+// A chunk whose copies outlive the timeout stays claimed and is finished by poll() once they
+// land; a chunk destroyed with moves left (an exception unwound past it) undoes them: every
+// page ends in its old state, never busy. Chunks are pipelined: chunk k's copies are queued
+// before chunk k-1 is waited on, so the copy engine stays busy while the next one is planned.
+//
+// Not synchronised: its owner serialises every call (the migrator's lock).
+
+#include "host/backend/backend.hpp"
+#include "host/coherence/managed_range.hpp"
+#include "host/migration/range_table.hpp"
+#include "host/telemetry/counters.hpp"
+#include "host/telemetry/timeline.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace uvm::detail {
+
+class transfer_pipeline {
+ public:
+  /// One page's move, as the migrator plans it.
+  struct move {
+    managed_range* range;
+    std::size_t page;
+    page_state from;
+    page_state target;
+    device_pte pte = 0;                  ///< the entry to publish
+    device_pte old_pte = 0;              ///< the entry before, restored if the move is undone
+    std::optional<std::uint32_t> taken;  ///< frame taken for the page
+    std::optional<std::uint32_t> freed;  ///< frame to return once the copy completed
+    std::byte* dst = nullptr;            ///< the page's copy, if its data moves
+    const std::byte* src = nullptr;
+    bool widen_after = false;  ///< host access changes after the copy, not before
+    page_word clear = 0;       ///< flag bits to clear when publishing
+  };
+
+  /// What moves mean to the rest of the migrator: told, under the owner's lock, what landed and
+  /// which frames were taken for moves that never happened.
+  class settler {
+   public:
+    /// `moves` landed (host access widened); their pages are published right after.
+    void landed(std::span<const move> moves) { do_landed(moves); }
+    /// Frame `f` was taken for a move that was cancelled or undone: nothing reached it.
+    void untaken(std::uint32_t f) noexcept { do_untaken(f); }
+
+   protected:
+    ~settler() = default;
+
+   private:
+    virtual void do_landed(std::span<const move> moves) = 0;
+    virtual void do_untaken(std::uint32_t f) noexcept = 0;
+  };
+
+  class chunk;
+
+  struct settings {
+    std::size_t page_size;
+    std::chrono::nanoseconds timeout;  ///< longest wait for a chunk's copies
+    timeline* run_timeline = nullptr;  ///< where migrations go (null: nowhere)
+  };
+
+  /// Creates the copy streams. `ranges` gives each move's page table; all outlive the pipeline.
+  transfer_pipeline(backend& b, counters& c, range_table& ranges, settler& s, const settings& set);
+  transfer_pipeline(const transfer_pipeline&) = delete;
+  transfer_pipeline& operator=(const transfer_pipeline&) = delete;
+
+  /// The copy stream of each direction; entries published outside a chunk go on h2d().
+  [[nodiscard]] const stream& h2d() const noexcept { return h2d_; }
+  [[nodiscard]] const stream& d2h() const noexcept { return d2h_; }
+
+  /// Narrows host access, enqueues the coalesced copies and the page-table entries on the
+  /// stream of `kind`, records the chunk's event. Moves whose narrowing fails are cancelled
+  /// (their pages stay where they were). @throws what the backend throws (the chunk then undoes
+  /// its moves when destroyed).
+  void enqueue(chunk& c, copy_kind kind);
+  /// Waits for the chunk, widens host access, tells the settler, publishes the pages. A chunk
+  /// whose copies have not landed by the timeout is kept and finished by a later poll().
+  /// @return 0, ETIMEDOUT for a kept chunk, or the errno of a widening that failed even
+  /// coarsened (those pages were undone).
+  int complete(chunk& c);
+  /// Finishes the kept chunks whose copies have landed since.
+  void poll();
+
+  /// Moves items [0, n) in chunks of about chunk_bytes of pages: before(i, end) runs before
+  /// items [i, end) are planned, plan(i, c) plans item i into c and says whether it moves.
+  /// @return the items that moved.
+  template <class Before, class Plan>
+  std::size_t run(std::size_t n, copy_kind kind, Before&& before, Plan&& plan);
+
+  /// What the chunks enqueued meanwhile are for, on the timeline.
+  class cause_scope {
+   public:
+    cause_scope(transfer_pipeline& p, migration_cause c) noexcept : p_(p), saved_(p.cause_) {
+      p.cause_ = c;
+    }
+    ~cause_scope() { p_.cause_ = saved_; }
+    cause_scope(const cause_scope&) = delete;
+    cause_scope& operator=(const cause_scope&) = delete;
+
+   private:
+    transfer_pipeline& p_;
+    migration_cause saved_;
+  };
+
+  // Pipelining granularity: small enough that preparing chunk k+1 (claims, one mprotect)
+  // overlaps copying chunk k, large enough that per-chunk costs stay small.
+  static constexpr std::size_t chunk_bytes = std::size_t{32} << 20;
+
+ private:
+  friend class chunk;
+  // The rest of complete, once the chunk's event has completed.
+  int finish(chunk& c);
+  // For a chunk left incomplete by a failure: waits for what was enqueued, completes the moves
+  // whose entries were enqueued (a kernel may already use them), and undoes the others:
+  // restores their entries, host access and frames, and publishes them in their old state.
+  void abandon(chunk& c) noexcept;
+  // Enqueues the entries of moves [first, last) (in page order) on `s`, one copy per run of
+  // neighbouring pages; `published`, if given, counts the moves whose entry is enqueued.
+  void publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
+                       const stream& s, std::size_t* published);
+  // Puts the chunk's migration on the timeline, from its issue to now.
+  void record_migration(const chunk& c) noexcept;
+
+  backend& backend_;
+  counters& counters_;
+  range_table& ranges_;
+  settler& settler_;
+  settings settings_;
+  stream h2d_, d2h_;
+  migration_cause cause_ = migration_cause::cpu_fault;
+  std::vector<chunk> stalled_;  // copies not landed within the timeout (destroyed first)
+};
+
+/// Moves planned together. Destroyed with moves left, it undoes them.
+class transfer_pipeline::chunk {
+ public:
+  enum class stage : std::uint8_t { planned, narrowed, issued };
+  explicit chunk(transfer_pipeline* p = nullptr) noexcept : owner(p) {}
+  chunk(chunk&& o) noexcept
+      : owner(o.owner),
+        moves(std::move(o.moves)),
+        done(std::move(o.done)),
+        on(o.on),
+        st(o.st),
+        entries(o.entries),
+        issued(o.issued) {
+    o.reset();
+  }
+  chunk& operator=(chunk&& o) noexcept {
+    if (this != &o) {
+      if (owner != nullptr) owner->abandon(*this);
+      owner = o.owner;
+      moves = std::move(o.moves);
+      o.moves.clear();
+      done = std::move(o.done);
+      on = o.on;
+      st = o.st;
+      entries = o.entries;
+      issued = o.issued;
+      o.reset();
+    }
+    return *this;
+  }
+  chunk(const chunk&) = delete;
+  chunk& operator=(const chunk&) = delete;
+  ~chunk() {
+    if (owner != nullptr) owner->abandon(*this);
+  }
+  /// Room for one more move, so that nothing throws once its page is claimed.
+  void reserve_one() {
+    if (moves.size() == moves.capacity()) {
+      moves.reserve(std::max<std::size_t>(16, 2 * moves.capacity()));
+    }
+  }
+  /// Empty again, for the next moves (the vector keeps its capacity: no allocation per chunk).
+  void reset() noexcept {
+    moves.clear();
+    done = nullptr;
+    on = nullptr;
+    st = stage::planned;
+    entries = 0;
+    issued = {};
+  }
+  void swap(chunk& o) noexcept {
+    std::swap(moves, o.moves);
+    std::swap(done, o.done);
+    std::swap(on, o.on);
+    std::swap(st, o.st);
+    std::swap(entries, o.entries);
+    std::swap(issued, o.issued);
+  }
+
+  transfer_pipeline* owner;
+  std::vector<move> moves;
+  event done;
+  const stream* on = nullptr;  ///< where its copies and entries were enqueued
+  stage st = stage::planned;
+  std::size_t entries = 0;  ///< moves whose data and entry are enqueued (kernels may use them)
+  timeline_event issued;    ///< for the timeline: set when the copies are enqueued
+};
+
+template <class Before, class Plan>
+std::size_t transfer_pipeline::run(std::size_t n, copy_kind kind, Before&& before, Plan&& plan) {
+  const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes / settings_.page_size);
+  std::size_t moved = 0;
+  chunk previous(this);
+  chunk current(this);
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t end = std::min(n, i + per_chunk);
+    before(i, end);
+    for (; i < end; ++i) moved += plan(i, current) ? 1 : 0;
+    enqueue(current, kind);
+    (void)complete(previous);  // empties it, keeping its capacity
+    previous.swap(current);
+  }
+  (void)complete(previous);
+  return moved;
+}
+
+}  // namespace uvm::detail
