@@ -13,6 +13,7 @@
 
 #include "host/telemetry/nvtx.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -25,7 +26,12 @@
 
 namespace uvm::detail {
 
-enum class copy_kind : std::uint8_t { host_to_device, device_to_host };
+/// A copy's direction. device_to_device copies between two devices' memory (or within one), on
+/// the copy engine of the stream's device: a peer copy where the devices reach each other.
+enum class copy_kind : std::uint8_t { host_to_device, device_to_host, device_to_device };
+
+/// A device of the backend: 0 .. device_count() - 1.
+using device_id = std::uint32_t;
 
 /// How host memory is registered for the device. A read-only mapping (the zero-page source)
 /// must be registered read-only (cudaHostRegisterReadOnly): without it CUDA refuses such memory
@@ -48,6 +54,9 @@ using stream = std::shared_ptr<stream_base>;
 using event = std::shared_ptr<event_base>;
 using gate = std::shared_ptr<gate_base>;
 
+/// Every device call that names a device outside 0 .. device_count() - 1 throws
+/// uvm::invalid_argument.
+///
 /// A kernel body for the emulated device: runs indices [begin, end) of the grid. The CUDA
 /// backend launches real kernels from uvm/launch.hpp instead, not through this.
 using kernel_body = std::function<void(std::size_t begin, std::size_t end)>;
@@ -59,12 +68,20 @@ class backend {
   /// @return "cuda" or "emulated".
   [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
 
-  /// Device memory (frames, the device page table), zero-filled before it is returned (without
-  /// touching a legacy stream).
+  /// How many devices the backend drives (at least 1).
+  [[nodiscard]] device_id device_count() const noexcept { return do_device_count(); }
+  /// Whether device code on `from` reaches the memory of device `to` directly (peer access;
+  /// always for from == to). Where it does not, a copy between them goes through host memory.
+  [[nodiscard]] bool can_access_peer(device_id from, device_id to) const noexcept {
+    return from == to || do_can_access_peer(from, to);
+  }
+
+  /// Device memory on device `d` (frames, the device page table), zero-filled before it is
+  /// returned (without touching a legacy stream).
   /// @throws uvm::out_of_memory
-  [[nodiscard]] void* allocate_device(std::size_t bytes) {
+  [[nodiscard]] void* allocate_device(std::size_t bytes, device_id d = 0) {
     UVM_NVTX_FUNC_RANGE();
-    return do_allocate_device(bytes);
+    return do_allocate_device(bytes, d);
   }
   /// Frees device memory. As cudaFree does in practice, it waits until no kernel runs: never call
   /// it while holding a lock that a faulting kernel's service needs.
@@ -81,14 +98,18 @@ class backend {
   }
   void unregister_host(void* p) noexcept { do_unregister_host(p); }
 
-  /// A new stream that does not synchronise with the default stream.
-  [[nodiscard]] stream create_stream(std::string_view name) { return do_create_stream(name); }
+  /// A new stream on device `d` that does not synchronise with the default stream. Its copies
+  /// run on `d`'s copy engines and its kernels on `d`.
+  [[nodiscard]] stream create_stream(std::string_view name, device_id d = 0) {
+    return do_create_stream(name, d);
+  }
+  /// The device `s` belongs to.
+  [[nodiscard]] device_id device_of(const stream& s) const { return do_device_of(s); }
 
   /// Enqueues a copy of `bytes` from `src` to `dst`. Both stay valid until the copy completes.
   void copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind, const stream& s) {
     do_copy_async(dst, src, bytes, kind, s);  // counted once accepted
-    (kind == copy_kind::host_to_device ? bytes_h2d_ : bytes_d2h_)
-        .fetch_add(bytes, std::memory_order_relaxed);
+    bytes_[static_cast<std::size_t>(kind)].fetch_add(bytes, std::memory_order_relaxed);
   }
 
   /// Enqueues a copy of `count` 32-bit words from registered host memory to device memory that
@@ -108,8 +129,9 @@ class backend {
   /// that the application launches itself; nullptr on the emulated device.
   [[nodiscard]] void* native_handle(const stream& s) { return do_native_handle(s); }
 
-  /// The device memory a manager may use for frames when the configuration sets no budget.
-  [[nodiscard]] std::size_t default_budget() { return do_default_budget(); }
+  /// The memory of device `d` a manager may use for frames when the configuration sets no
+  /// budget.
+  [[nodiscard]] std::size_t default_budget(device_id d = 0) { return do_default_budget(d); }
 
   /// Enqueues on `s` a barrier that the host opens: work enqueued on `s` after it runs once
   /// open_gate() was called. How a stream waits for a host thread that does stream-ordered work
@@ -136,26 +158,32 @@ class backend {
   [[nodiscard]] std::string take_error() { return do_take_error(); }
 
   [[nodiscard]] std::uint64_t bytes_host_to_device() const noexcept {
-    return bytes_h2d_.load(std::memory_order_relaxed);
+    return bytes_[0].load(std::memory_order_relaxed);
   }
   [[nodiscard]] std::uint64_t bytes_device_to_host() const noexcept {
-    return bytes_d2h_.load(std::memory_order_relaxed);
+    return bytes_[1].load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t bytes_device_to_device() const noexcept {
+    return bytes_[2].load(std::memory_order_relaxed);
   }
 
  private:
   virtual std::string_view do_name() const noexcept = 0;
-  virtual void* do_allocate_device(std::size_t bytes) = 0;
+  virtual device_id do_device_count() const noexcept { return 1; }
+  virtual bool do_can_access_peer(device_id, device_id) const noexcept { return false; }
+  virtual void* do_allocate_device(std::size_t bytes, device_id d) = 0;
   virtual void do_free_device(void* p) noexcept = 0;
   virtual void* do_register_host(void* p, std::size_t bytes, host_registration how) = 0;
   virtual void do_unregister_host(void* p) noexcept = 0;
-  virtual stream do_create_stream(std::string_view name) = 0;
+  virtual stream do_create_stream(std::string_view name, device_id d) = 0;
+  virtual device_id do_device_of(const stream& s) const = 0;
   virtual void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                              const stream& s) = 0;
   virtual void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src,
                                      std::size_t count, const stream& s) = 0;
   virtual void do_launch(std::size_t n, kernel_body body, const stream& s) = 0;
   virtual void* do_native_handle(const stream&) { return nullptr; }
-  virtual std::size_t do_default_budget() = 0;
+  virtual std::size_t do_default_budget(device_id d) = 0;
   virtual event do_record(const stream& s) = 0;
   virtual gate do_enqueue_gate(const stream& s) = 0;
   virtual void do_open_gate(const gate& g) noexcept = 0;
@@ -163,8 +191,8 @@ class backend {
   virtual bool do_query(const event& e) noexcept = 0;
   virtual bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept = 0;
 
-  std::atomic<std::uint64_t> bytes_h2d_{0};
-  std::atomic<std::uint64_t> bytes_d2h_{0};
+  // Bytes accepted, by copy_kind.
+  std::array<std::atomic<std::uint64_t>, 3> bytes_{};
 };
 
 }  // namespace uvm::detail

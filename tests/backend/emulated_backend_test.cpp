@@ -679,5 +679,111 @@ TEST(EmulatedBackend, DestructionFinishesQueuedWork) {
   kept.reset();  // closing a stream of a destroyed backend is harmless
 }
 
+// --- Several devices -------------------------------------------------------------------------
+
+TEST(EmulatedDevices, EachDeviceRunsKernelsOnWorkersOfItsOwn) {
+  emulated_backend b(1, 2);  // one worker per device
+  ASSERT_EQ(b.device_count(), 2u);
+  const stream s0 = b.create_stream("k0", 0);
+  const stream s1 = b.create_stream("k1", 1);
+  EXPECT_EQ(b.device_of(s0), 0u);
+  EXPECT_EQ(b.device_of(s1), 1u);
+  std::atomic<bool> release{false};
+  std::atomic<bool> held{false};
+  b.launch(
+      1,
+      [&](std::size_t, std::size_t) {
+        held = true;
+        const auto end = std::chrono::steady_clock::now() + patience;
+        while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+      },
+      s0);
+  while (!held) std::this_thread::yield();  // device 0's only worker is taken
+  std::atomic<bool> ran{false};
+  b.launch(
+      1, [&](std::size_t, std::size_t) { ran = true; }, s1);
+  EXPECT_TRUE(b.wait(b.record(s1), patience)) << "device 1 waited for device 0's kernel";
+  EXPECT_TRUE(ran.load());
+  EXPECT_FALSE(b.query(b.record(s0))) << "device 0's kernel ended before it was released";
+  release = true;
+  ASSERT_TRUE(b.wait(b.record(s0), patience));
+  EXPECT_EQ(b.take_error(), "");
+}
+
+TEST(EmulatedDevices, MemoryCallsOnOneDeviceWaitForKernelsOnEveryDevice) {
+  emulated_backend b(1, 2);
+  const stream s1 = b.create_stream("k1", 1);
+  void* host = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(host, MAP_FAILED);
+  void* device = nullptr;
+  const std::function<void()> calls[] = {
+      [&] { device = b.allocate_device(4096, 0); },
+      [&] { (void)b.register_host(host, 8192, host_registration::read_write); },
+      [&] { b.unregister_host(host); },
+      [&] { b.free_device(device); },
+  };
+  for (const auto& call : calls) {
+    std::atomic<bool> started{false};
+    std::atomic<bool> done{false};
+    b.launch(
+        1,
+        [&](std::size_t, std::size_t) {
+          started = true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          done = true;
+        },
+        s1);
+    while (!started) std::this_thread::yield();
+    call();
+    EXPECT_TRUE(done.load()) << "a memory call for device 0 returned while device 1 ran a kernel";
+    ASSERT_TRUE(b.wait(b.record(s1), patience));
+  }
+  munmap(host, 8192);
+  EXPECT_EQ(b.take_error(), "");
+}
+
+TEST(EmulatedDevices, APeerCopyMovesBytesBetweenDevicesAndIsCountedApart) {
+  emulated_backend b(1, 3);
+  EXPECT_TRUE(b.can_access_peer(0, 2));
+  EXPECT_TRUE(b.can_access_peer(1, 1));
+  EXPECT_FALSE(b.can_access_peer(0, 3)) << "no device 3";
+  constexpr std::size_t bytes = 3 * 4096 + 12;
+  auto* on0 = static_cast<std::byte*>(b.allocate_device(bytes, 0));
+  auto* on2 = static_cast<std::byte*>(b.allocate_device(bytes, 2));
+  std::vector<std::byte> src(bytes);
+  std::vector<std::byte> back(bytes);
+  for (std::size_t i = 0; i < bytes; ++i) src[i] = std::byte(i * 13 + 5);
+  const stream s0 = b.create_stream("c0", 0);
+  const stream s2 = b.create_stream("c2", 2);
+  b.copy_async(on0, src.data(), bytes, copy_kind::host_to_device, s0);
+  ASSERT_TRUE(b.wait(b.record(s0), patience));
+  b.copy_async(on2, on0, bytes, copy_kind::device_to_device, s2);
+  b.copy_async(back.data(), on2, bytes, copy_kind::device_to_host, s2);
+  ASSERT_TRUE(b.wait(b.record(s2), patience));
+  EXPECT_EQ(std::memcmp(back.data(), src.data(), bytes), 0);
+  EXPECT_EQ(b.bytes_device_to_device(), bytes);
+  EXPECT_EQ(b.bytes_host_to_device(), bytes);
+  EXPECT_EQ(b.bytes_device_to_host(), bytes);
+  b.free_device(on0);
+  b.free_device(on2);
+}
+
+TEST(EmulatedDevices, ADeviceOutsideTheBackendIsRefusedByName) {
+  emulated_backend b(1, 2);
+  EXPECT_THROW((void)b.create_stream("x", 2), uvm::invalid_argument);
+  EXPECT_THROW((void)b.allocate_device(4096, 2), uvm::invalid_argument);
+  EXPECT_THROW((void)b.default_budget(7), uvm::invalid_argument);
+  EXPECT_GT(b.default_budget(1), 0u);
+  EXPECT_THROW({ emulated_backend none(1, 0); }, uvm::invalid_argument);
+  EXPECT_THROW({ emulated_backend many(1, emulated_backend::max_devices + 1); },
+               uvm::invalid_argument);
+  try {
+    (void)b.create_stream("x", 5);
+    ADD_FAILURE() << "device 5 was accepted";
+  } catch (const uvm::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("device 5"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace uvm::detail

@@ -23,13 +23,22 @@ class forwarding_backend : public backend {
   [[nodiscard]] backend& inner() const noexcept { return inner_; }
 
   std::string_view do_name() const noexcept override { return inner_.name(); }
-  void* do_allocate_device(std::size_t bytes) override { return inner_.allocate_device(bytes); }
+  device_id do_device_count() const noexcept override { return inner_.device_count(); }
+  bool do_can_access_peer(device_id from, device_id to) const noexcept override {
+    return inner_.can_access_peer(from, to);
+  }
+  void* do_allocate_device(std::size_t bytes, device_id d) override {
+    return inner_.allocate_device(bytes, d);
+  }
   void do_free_device(void* p) noexcept override { inner_.free_device(p); }
   void* do_register_host(void* p, std::size_t bytes, host_registration how) override {
     return inner_.register_host(p, bytes, how);
   }
   void do_unregister_host(void* p) noexcept override { inner_.unregister_host(p); }
-  stream do_create_stream(std::string_view name) override { return inner_.create_stream(name); }
+  stream do_create_stream(std::string_view name, device_id d) override {
+    return inner_.create_stream(name, d);
+  }
+  device_id do_device_of(const stream& s) const override { return inner_.device_of(s); }
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override {
     inner_.copy_async(dst, src, bytes, kind, s);
@@ -41,7 +50,7 @@ class forwarding_backend : public backend {
   void do_launch(std::size_t n, kernel_body body, const stream& s) override {
     inner_.launch(n, std::move(body), s);
   }
-  std::size_t do_default_budget() override { return inner_.default_budget(); }
+  std::size_t do_default_budget(device_id d) override { return inner_.default_budget(d); }
   event do_record(const stream& s) override { return inner_.record(s); }
   gate do_enqueue_gate(const stream& s) override { return inner_.enqueue_gate(s); }
   void do_open_gate(const gate& g) noexcept override { inner_.open_gate(g); }

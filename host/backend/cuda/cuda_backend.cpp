@@ -195,7 +195,12 @@ void cuda_backend::do_open_gate_slot(cuda_gate& g) noexcept {
   if (g.waits_on.s != nullptr) free_gate_streams_.push_back(g.waits_on);  // capacity: reserved
 }
 
-void* cuda_backend::do_allocate_device(std::size_t bytes) {
+void cuda_backend::expect_device(device_id d, const char* call) {
+  UVM_EXPECTS(d == 0, "cuda backend: {} names device {}; the backend drives one GPU", call, d);
+}
+
+void* cuda_backend::do_allocate_device(std::size_t bytes, device_id d) {
+  expect_device(d, "allocate_device");
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, bytes);
   if (e == cudaErrorMemoryAllocation) {
@@ -253,7 +258,8 @@ void cuda_backend::do_unregister_host(void* p) noexcept {
   if (cudaHostUnregister(p) != cudaSuccess) cudaGetLastError();
 }
 
-stream cuda_backend::do_create_stream(std::string_view name) {
+stream cuda_backend::do_create_stream(std::string_view name, device_id d) {
+  expect_device(d, "create_stream");
   auto s = std::make_shared<cuda_stream>();
   UVM_CUDA_TRY(cudaStreamCreateWithFlags(&s->s, cudaStreamNonBlocking));
   name_stream(s->s, "uvm-" + std::string(name));
@@ -264,7 +270,12 @@ void* cuda_backend::do_native_handle(const stream& s) {
   return native(s);
 }
 
-std::size_t cuda_backend::do_default_budget() {
+device_id cuda_backend::do_device_of(const stream&) const {
+  return 0;
+}
+
+std::size_t cuda_backend::do_default_budget(device_id d) {
+  expect_device(d, "default_budget");
   // Three quarters of what is free now, leaving room for the application's own allocations,
   // CUDA's context and the page tables.
   std::size_t free = 0, total = 0;

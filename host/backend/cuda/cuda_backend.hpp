@@ -34,18 +34,21 @@ class cuda_backend final : public backend {
   struct cuda_gate;
   void do_open_gate_slot(cuda_gate& g) noexcept;
   std::string_view do_name() const noexcept override { return "cuda"; }
-  void* do_allocate_device(std::size_t bytes) override;
+  void* do_allocate_device(std::size_t bytes, device_id d) override;
   void do_free_device(void* p) noexcept override;
   void* do_register_host(void* p, std::size_t bytes, host_registration how) override;
   void do_unregister_host(void* p) noexcept override;
-  stream do_create_stream(std::string_view name) override;
+  stream do_create_stream(std::string_view name, device_id d) override;
+  device_id do_device_of(const stream& s) const override;
+  // The backend drives one GPU, its device 0. @throws uvm::invalid_argument for another.
+  static void expect_device(device_id d, const char* call);
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override;
   void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
                              const stream& s) override;
   void do_launch(std::size_t n, kernel_body body, const stream& s) override;
   void* do_native_handle(const stream& s) override;
-  std::size_t do_default_budget() override;
+  std::size_t do_default_budget(device_id d) override;
   event do_record(const stream& s) override;
   gate do_enqueue_gate(const stream& s) override;
   void do_open_gate(const gate& g) noexcept override;

@@ -56,10 +56,28 @@ unsigned default_workers(unsigned requested) {
   return std::max(2u, std::thread::hardware_concurrency());
 }
 
+// Thread names have 15 characters: "uvm-ce-h2d" on device 0, "uvm-ce3-h2d" on device 3.
+std::string engine_name(device_id id, std::string_view direction) {
+  return id == 0 ? fmt::format("uvm-ce-{}", direction) : fmt::format("uvm-ce{}-{}", id, direction);
+}
+
 }  // namespace
 
-emulated_backend::emulated_backend(unsigned kernel_workers)
-    : kernels_(default_workers(kernel_workers), errors_) {}
+emulated_backend::device::device(device_id id, unsigned workers, error_sink& errors)
+    : h2d(engine_name(id, "h2d")),
+      d2h(engine_name(id, "d2h")),
+      d2d(engine_name(id, "d2d")),
+      kernels(workers, errors) {}
+
+emulated_backend::emulated_backend(unsigned kernel_workers, device_id devices) {
+  UVM_EXPECTS(devices >= 1 && devices <= max_devices,
+              "emulated device: {} devices asked for; between 1 and {} can be emulated", devices,
+              max_devices);
+  devices_.reserve(devices);
+  for (device_id d = 0; d < devices; ++d) {
+    devices_.push_back(std::make_unique<device>(d, default_workers(kernel_workers), errors_));
+  }
+}
 
 emulated_backend::~emulated_backend() {
   // Streams first: their queued operations still use the engines and the kernel pool, which the
@@ -74,8 +92,19 @@ emulated_backend::~emulated_backend() {
   for (const auto& [p, bytes] : device_) munmap(p, bytes);
 }
 
+void emulated_backend::expect_device(device_id d, const char* call) const {
+  UVM_EXPECTS(d < devices_.size(), "emulated device: {} names device {}; there are {}", call, d,
+              devices_.size());
+}
+
 void emulated_backend::wait_for_kernels(const char* call) {
-  if (kernels_.wait_idle(device_sync_bound)) return;
+  const auto deadline = std::chrono::steady_clock::now() + device_sync_bound;
+  const auto idle = [&] {
+    return std::all_of(devices_.begin(), devices_.end(), [&](const std::unique_ptr<device>& d) {
+      return d->kernels.wait_idle(deadline - std::chrono::steady_clock::now());
+    });
+  };
+  if (idle()) return;
   throw uvm::timeout(fmt::format(
       "emulated device: {} waited {} s for running kernels, as CUDA orders it after them; on a "
       "GPU a kernel waiting for the caller would never end",
@@ -83,7 +112,12 @@ void emulated_backend::wait_for_kernels(const char* call) {
 }
 
 bool emulated_backend::wait_for_kernels_noexcept(const char* call, const void* p) noexcept {
-  if (kernels_.wait_idle(device_sync_bound)) return true;
+  const auto deadline = std::chrono::steady_clock::now() + device_sync_bound;
+  if (std::all_of(devices_.begin(), devices_.end(), [&](const std::unique_ptr<device>& d) {
+        return d->kernels.wait_idle(deadline - std::chrono::steady_clock::now());
+      })) {
+    return true;
+  }
   // No caller to throw to: the error is sticky, like a device error, and the memory leaks
   // rather than leaving under a kernel.
   const long long s = std::chrono::seconds(device_sync_bound).count();
@@ -102,8 +136,9 @@ bool emulated_backend::wait_for_kernels_noexcept(const char* call, const void* p
   return false;
 }
 
-void* emulated_backend::do_allocate_device(std::size_t bytes) {
+void* emulated_backend::do_allocate_device(std::size_t bytes, device_id d) {
   UVM_EXPECTS(bytes > 0, "allocate_device: zero bytes");
+  expect_device(d, "allocate_device");
   wait_for_kernels("allocate_device");  // cudaMalloc may synchronise with the device
   // NORESERVE: like device memory, a large pool costs nothing until it is touched.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -166,7 +201,13 @@ void emulated_backend::do_unregister_host(void* p) noexcept {
   host_.erase(reinterpret_cast<std::uintptr_t>(p));
 }
 
-stream emulated_backend::do_create_stream(std::string_view name) {
+std::size_t emulated_backend::do_default_budget(device_id d) {
+  expect_device(d, "default_budget");
+  return std::size_t{1} << 30;  // lazily committed host memory: 1 GiB costs only what is used
+}
+
+stream emulated_backend::do_create_stream(std::string_view name, device_id d) {
+  expect_device(d, "create_stream");
   const std::lock_guard lock(streams_mutex_);
   // Reap the threads of streams whose handles are gone and whose work is done.
   std::erase_if(streams_, [](const std::shared_ptr<stream_core>& s) {
@@ -181,20 +222,37 @@ stream emulated_backend::do_create_stream(std::string_view name) {
     throw_system("creating the emulated stream thread", e.code().value());
   }
   streams_.push_back(core);
-  return std::make_shared<emulated_stream>(std::move(core));
+  return std::make_shared<emulated_stream>(std::move(core), d);
 }
 
-stream_core& emulated_backend::core_of(const stream& s) {
-  auto* es = dynamic_cast<emulated_stream*>(s.get());
+namespace {
+const emulated_stream& emulated(const stream& s) {
+  const auto* es = dynamic_cast<const emulated_stream*>(s.get());
   UVM_EXPECTS(es != nullptr, "not a stream of the emulated backend");
-  return es->core();
+  return *es;
+}
+}  // namespace
+
+stream_core& emulated_backend::core_of(const stream& s) {
+  return emulated(s).core();
+}
+
+emulated_backend::device& emulated_backend::device_for(const stream& s) const {
+  return *devices_[emulated(s).device()];
+}
+
+device_id emulated_backend::do_device_of(const stream& s) const {
+  return emulated(s).device();
 }
 
 void emulated_backend::do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                                      const stream& s) {
   UVM_EXPECTS(bytes == 0 || (dst != nullptr && src != nullptr),
               "copy_async: null pointer ({} <- {}, {} bytes)", dst, src, bytes);
-  copy_engine& engine = kind == copy_kind::host_to_device ? h2d_ : d2h_;
+  device& dev = device_for(s);
+  copy_engine& engine = kind == copy_kind::host_to_device   ? dev.h2d
+                        : kind == copy_kind::device_to_host ? dev.d2h
+                                                            : dev.d2d;
   // Small reads of device words (the control words, a small page table) may race device
   // atomics, as a GPU's DMA may: they go word by word, each read and stored whole. Pages
   // (4 KiB and more) are never changed under a copy and go at memcpy speed.
@@ -212,14 +270,15 @@ void emulated_backend::do_copy_entries_async(std::uint32_t* dst, const std::uint
               static_cast<const void*>(src), count);
   // On the host-to-device engine, each word stored whole (release): a kernel reading an entry
   // sees the old or the new one, and with the new one everything the stream did before it.
-  copy_engine& engine = h2d_;
+  copy_engine& engine = device_for(s).h2d;
   core_of(s).enqueue([&engine, dst, src, count] { engine.copy(dst, src, count * 4, true); });
 }
 
 void emulated_backend::do_launch(std::size_t n, kernel_body body, const stream& s) {
   UVM_EXPECTS(n == 0 || body, "launch: empty kernel body for {} indices", n);
+  kernel_pool& kernels = device_for(s).kernels;
   core_of(s).enqueue(
-      [this, n, body = std::move(body)]() mutable { kernels_.run(n, std::move(body)); });
+      [&kernels, n, body = std::move(body)]() mutable { kernels.run(n, std::move(body)); });
 }
 
 event emulated_backend::do_record(const stream& s) {

@@ -61,15 +61,18 @@ class stream_core {
 /// run. It must not be used after the backend is destroyed.
 class emulated_stream final : public stream_base {
  public:
-  explicit emulated_stream(std::shared_ptr<stream_core> core) : core_(std::move(core)) {}
+  emulated_stream(std::shared_ptr<stream_core> core, device_id d)
+      : core_(std::move(core)), device_(d) {}
   ~emulated_stream() override { core_->close(); }
   emulated_stream(const emulated_stream&) = delete;
   emulated_stream& operator=(const emulated_stream&) = delete;
 
   [[nodiscard]] stream_core& core() const noexcept { return *core_; }
+  [[nodiscard]] device_id device() const noexcept { return device_; }
 
  private:
   std::shared_ptr<stream_core> core_;
+  device_id device_;
 };
 
 }  // namespace uvm::detail
