@@ -10,6 +10,9 @@
 //      whose page comes back from the device. Its baseline is the cpu-fault floor (a bare
 //      mprotect + SIGSEGV first touch, bench/raw_fault_baseline.hpp) plus one page memcpy
 //      between host buffers, both measured in the same run and emitted as records of their own.
+//  Both are broken down into their stages (stats().device_stages and serviced_stages), one
+//  record per stage: device_fault_stage/<stage> and cpu_read_stage/<stage>, so that a change
+//  shows which stage it moved.
 //
 // Compiled by nvcc in CUDA builds, so on a GPU the kernel is a real one (uvm::launch).
 
@@ -27,6 +30,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -53,11 +57,34 @@ struct samples {
   std::vector<std::uint64_t> page_copy;   // baseline: one page memcpy, one per page
   uvm::latency_histogram device_latency;  // (a) summed over rounds
   std::uint64_t device_faults = 0;
+  uvm::device_fault_stages device_stages;  // (a), summed over rounds
+  uvm::cpu_fault_stages cpu_stages;        // (b), summed over rounds
 };
 
 void add(uvm::latency_histogram& into, const uvm::latency_histogram& h) {
   for (std::size_t i = 0; i < h.buckets.size(); ++i) into.buckets[i] += h.buckets[i];
   into.total_ns += h.total_ns;
+}
+
+// The stages in the order a fault passes them, with their record names.
+template <class Stages>
+using stage_list = std::vector<std::pair<const char*, uvm::latency_histogram Stages::*>>;
+
+const stage_list<uvm::device_fault_stages> device_stage_list{
+    {"queued", &uvm::device_fault_stages::queued},
+    {"planned", &uvm::device_fault_stages::planned},
+    {"issued", &uvm::device_fault_stages::issued},
+    {"landed", &uvm::device_fault_stages::landed},
+    {"published", &uvm::device_fault_stages::published}};
+const stage_list<uvm::cpu_fault_stages> cpu_stage_list{{"queued", &uvm::cpu_fault_stages::queued},
+                                                       {"waited", &uvm::cpu_fault_stages::waited},
+                                                       {"copied", &uvm::cpu_fault_stages::copied},
+                                                       {"opened", &uvm::cpu_fault_stages::opened},
+                                                       {"woken", &uvm::cpu_fault_stages::woken}};
+
+template <class Stages>
+void add_stages(Stages& into, const Stages& from, const stage_list<Stages>& list) {
+  for (const auto& [name, member] : list) add(into.*member, from.*member);
 }
 
 void warn_count(const char* what, std::uint64_t got, std::size_t want) {
@@ -129,6 +156,8 @@ void measure_uvm(std::size_t pages, samples& out, bool keep) {
   out.kernel_ns.push_back(t1 - t0);
   add(out.device_latency, s.device.latency);
   out.device_faults += s.device.count;
+  add_stages(out.device_stages, s.device_stages, device_stage_list);
+  add_stages(out.cpu_stages, after.serviced_stages, cpu_stage_list);
   out.cpu_read.insert(out.cpu_read.end(), reads.begin(), reads.end());
 }
 
@@ -175,6 +204,24 @@ record make_record(std::string name, std::string unit, const plan& p) {
               {"pages", static_cast<std::int64_t>(p.pages)},
               {"rounds", static_cast<std::int64_t>(p.rounds)}};
   return r;
+}
+
+record histogram_record(std::string name, const plan& p, const uvm::latency_histogram& h) {
+  record r = make_record(std::move(name), "ns", p);
+  r.value = static_cast<double>(h.quantile(0.5).count());
+  r.samples = static_cast<std::size_t>(h.count());
+  r.p10 = static_cast<double>(h.quantile(0.1).count());
+  r.p90 = static_cast<double>(h.quantile(0.9).count());
+  r.params.push_back({"mean_ns", static_cast<double>(h.mean().count())});
+  return r;
+}
+
+template <class Stages>
+void stage_records(std::string prefix, const plan& p, const Stages& s,
+                   const stage_list<Stages>& list, std::vector<record>& out) {
+  for (const auto& [name, member] : list) {
+    if ((s.*member).count() != 0) out.push_back(histogram_record(prefix + name, p, s.*member));
+  }
 }
 
 record latency_record(std::string name, const plan& p, const std::vector<std::uint64_t>& v) {
@@ -226,16 +273,8 @@ std::vector<record> run(const options& opt) {
     w.p90 = k.p90 / n;
     records.push_back(std::move(w));
   }
-  {
-    record r = make_record("device_fault_service", "ns", p);
-    const uvm::latency_histogram& h = s.device_latency;
-    r.value = static_cast<double>(h.quantile(0.5).count());
-    r.samples = static_cast<std::size_t>(h.count());
-    r.p10 = static_cast<double>(h.quantile(0.1).count());
-    r.p90 = static_cast<double>(h.quantile(0.9).count());
-    r.params.push_back({"mean_ns", static_cast<double>(h.mean().count())});
-    records.push_back(std::move(r));
-  }
+  records.push_back(histogram_record("device_fault_service", p, s.device_latency));
+  stage_records("device_fault_stage/", p, s.device_stages, device_stage_list, records);
 
   // (b) against the cpu-fault floor plus one page copy.
   const record raw = latency_record("raw_first_touch", p, s.raw_fault);
@@ -245,6 +284,7 @@ std::vector<record> run(const options& opt) {
   record read = latency_record("cpu_read_after_kernel", p, s.cpu_read);
   read.compare_to(floor);
   records.insert(records.end(), {read, raw, copy});
+  stage_records("cpu_read_stage/", p, s.cpu_stages, cpu_stage_list, records);
   return records;
 }
 

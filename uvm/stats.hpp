@@ -33,6 +33,32 @@ struct fault_stats {
   latency_histogram latency;
 };
 
+/// @brief Where the time of device faults goes: one histogram per stage, one sample per faulting
+/// page served (the pages of one batch share its stages). planned + issued + landed + published
+/// is `stats::device`'s latency, sample for sample.
+struct device_fault_stages {
+  /// Posted by the device → its batch taken by the migrator. Measured only where the device's
+  /// clock is the host's (the emulated device); empty on a GPU.
+  latency_histogram queued;
+  latency_histogram planned;    ///< batch taken → its moves planned (claims, frames, prefetch)
+  latency_histogram issued;     ///< planned → copies and entries enqueued (host access narrowed)
+  latency_histogram landed;     ///< enqueued → the copies and entries landed
+  latency_histogram published;  ///< landed → host access widened and the pages published
+};
+
+/// @brief Where the time of serviced CPU faults goes (`stats::serviced`: faults handed to the
+/// fault service thread). One sample per fault for queued, waited and woken; copied and opened
+/// only for faults whose page moved, one sample per move.
+struct cpu_fault_stages {
+  latency_histogram queued;  ///< handed over by the handler → taken by the service thread
+  /// Taken → its resolution started: put off while a kernel that may use the page ran, and
+  /// behind the earlier faults of its batch.
+  latency_histogram waited;
+  latency_histogram copied;  ///< the move started → its copy landed (claim, narrowing, copy)
+  latency_histogram opened;  ///< the copy landed → host access widened and the page published
+  latency_histogram woken;   ///< completed by the service → the faulting thread running again
+};
+
 /// @brief A snapshot of a manager's counters since its creation or the last reset_stats().
 struct stats {
   fault_stats first_touch;            ///< CPU faults on unpopulated pages, resolved inline
@@ -45,6 +71,8 @@ struct stats {
   /// batch of fault records to the batch's page-table entries being published (the time a record
   /// waits in the mailbox, and the device's wait after publishing, are not included).
   fault_stats device;
+  device_fault_stages device_stages;      ///< `device`'s time, stage by stage
+  cpu_fault_stages serviced_stages;       ///< `serviced`'s time, stage by stage
   std::uint64_t remote_mappings = 0;      ///< pages mapped to host memory because no frame was free
   std::uint64_t evictions = 0;            ///< pages whose frame was reclaimed
   std::uint64_t prefetched_pages = 0;     ///< pages moved by prefetch, either way

@@ -68,6 +68,10 @@ class backend {
   /// @return "cuda" or "emulated".
   [[nodiscard]] std::string_view name() const noexcept { return do_name(); }
 
+  /// Whether device code's clock (device_clock_ns) is the host's now_ns, so that a time the
+  /// device wrote can be compared with the host's (the emulated device; not a GPU's globaltimer).
+  [[nodiscard]] bool device_clock_is_host() const noexcept { return do_device_clock_is_host(); }
+
   /// How many devices the backend drives (at least 1).
   [[nodiscard]] device_id device_count() const noexcept { return do_device_count(); }
   /// Whether device code on `from` reaches the memory of device `to` directly (peer access;
@@ -169,6 +173,7 @@ class backend {
 
  private:
   virtual std::string_view do_name() const noexcept = 0;
+  virtual bool do_device_clock_is_host() const noexcept { return false; }
   virtual device_id do_device_count() const noexcept { return 1; }
   virtual bool do_can_access_peer(device_id, device_id) const noexcept { return false; }
   virtual void* do_allocate_device(std::size_t bytes, device_id d) = 0;

@@ -281,6 +281,8 @@ managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
   req.page = page;
   req.kind = a;
   req.error = 0;
+  req.taken_ns = req.started_ns = req.completed_ns = 0;
+  req.posted_ns = now_ns();
   req.status.store(fault_request::pending, std::memory_order_relaxed);
   while (!ctx_.service->submit(req)) {
     if (passed(deadline)) return {status::timed_out, ETIMEDOUT, pages_.load(page)};
@@ -293,6 +295,12 @@ managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
     }
   }
   if (s == fault_request::failed) return {status::failed, req.error, pages_.load(page)};
+  if (req.completed_ns != 0) {  // where the time went (stats::serviced_stages)
+    atomic_cpu_stages& st = ctx_.stats->serviced_stages;
+    st.queued.record(req.taken_ns - req.posted_ns);
+    st.waited.record(req.started_ns - req.taken_ns);
+    st.woken.record(now_ns() - req.completed_ns);
+  }
   return {status::resolved, 0, pages_.load(page)};
 }
 

@@ -21,6 +21,12 @@ struct fault_request {
   access kind;
   std::atomic<std::uint32_t> status{pending};
   int error = 0;  ///< errno-style reason when `failed`; written before status
+  // Where its time went (now_ns), for stats::serviced_stages: handed over by the handler, first
+  // taken by the service thread, resolution started, completed (written before status).
+  std::uint64_t posted_ns = 0;
+  std::uint64_t taken_ns = 0;
+  std::uint64_t started_ns = 0;
+  std::uint64_t completed_ns = 0;
 };
 
 }  // namespace uvm::detail

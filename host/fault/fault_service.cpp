@@ -135,6 +135,7 @@ void fault_service::serve_cpu_batch() {
   }
   UVM_NVTX_RANGE("cpu fault batch", n);
   const std::uint64_t start = now_ns();
+  for (std::size_t i = carried; i < n; ++i) batch[i]->taken_ns = start;
   // Writes sort first within a page, so the most intrusive access is the one resolved.
   std::sort(batch.begin(), batch.begin() + n, [](const auto* a, const auto* b) {
     if (a->range != b->range) return a->range < b->range;
@@ -151,12 +152,18 @@ void fault_service::serve_cpu_batch() {
     const bool same_page = i > 0 && last_range == r.range && last_page == r.page;
     last_range = r.range;
     last_page = r.page;
-    if (!same_page) err = resolver_.resolve(*r.range, r.page, r.kind);
+    if (!same_page) {
+      r.started_ns = now_ns();
+      err = resolver_.resolve(*r.range, r.page, r.kind);
+    } else {
+      r.started_ns = batch[i - 1]->started_ns;
+    }
     if (err == fault_resolver::retry_later) {
       deferred_.push_back(&r);
       continue;
     }
     r.error = err;
+    r.completed_ns = now_ns();
     r.status.store(err == 0 ? fault_request::done : fault_request::failed,
                    std::memory_order_release);
     futex_wake_all(r.status);

@@ -54,6 +54,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
     backend_.open_gate(probe);
     gates_ = true;
   }
+  host_clock_ = backend_.device_clock_is_host();
   // Zeros for first touches on the device, enough to coalesce a 2 MiB block's worth of pages.
   zero_bytes_ = std::max(s.page_size, block_bytes);
   void* z =
@@ -637,12 +638,18 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
     return retry_later;
   }
   try {
+    const std::uint64_t start = now_ns();
     chunk c(&pipe_);
     if (start_to_host(r, page, a == access::write, c, settings_.read_duplicates)) {
       pipe_.enqueue(c, copy_kind::device_to_host);
-      const int err = pipe_.complete(c);
+      std::uint64_t landed = 0;
+      const int err = pipe_.complete(c, &landed);
       // Copies that outlive the timeout finish later: the fault waits for them, bounded.
       if (err == ETIMEDOUT) return retry_later;
+      if (err == 0 && landed != 0) {
+        counters_.serviced_stages.copied.record(landed - start);
+        counters_.serviced_stages.opened.record(now_ns() - landed);
+      }
       return err;
     }
     return 0;
@@ -662,6 +669,7 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
     chunk c(&pipe_);
     std::size_t n = 0;  // faulting pages served; prefetched ones are counted apart
     bool republished = false;
+    atomic_device_stages& stages = counters_.device_stages;
     for (const fault_record& f : batch) {
       managed_range* r = range_of(f.range_id);
       if (r == nullptr || f.page >= r->page_count()) continue;
@@ -694,15 +702,28 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
         continue;
       }
       ++n;
+      // Where the device's clock is the host's, how long the record waited for its batch.
+      if (host_clock_ && f.time_ns <= start) {
+        stages.queued.record(start - f.time_ns);
+      }
       expand_fault(*r, f.page, c);
     }
+    const std::uint64_t planned = now_ns();
     pipe_.enqueue(c, copy_kind::host_to_device);
+    const std::uint64_t issued = now_ns();
     if (c.moves.empty() && republished) {
       (void)backend_.wait(backend_.record(pipe_.h2d()), settings_.timeout);
     }
-    pipe_.complete(c);
-    const std::uint64_t took = now_ns() - start;
-    for (std::size_t i = 0; i < n; ++i) counters_.device.record(took);
+    std::uint64_t landed = issued;
+    pipe_.complete(c, &landed);
+    const std::uint64_t end = now_ns();
+    for (std::size_t i = 0; i < n; ++i) {
+      counters_.device.record(end - start);
+      stages.planned.record(planned - start);
+      stages.issued.record(issued - planned);
+      stages.landed.record(landed - issued);
+      stages.published.record(end - landed);
+    }
   } catch (const std::exception& e) {
     log().error("serving {} device faults failed: {}", batch.size(), e.what());
   }

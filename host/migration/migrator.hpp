@@ -376,6 +376,7 @@ class migrator final : public fault_resolver {
   page_settler settler_{*this};
   transfer_pipeline pipe_;        // the copies: plan, narrow, copy, publish, complete or undo
   bool gates_ = false;            // the backend has gates to hold launches with
+  bool host_clock_ = false;       // device fault records carry host times (stats queued stage)
   std::vector<page_ref> denied_;  // entries published with pte_denied
   std::vector<kernel_epochs::restricted_range> restricted_;  // mask_restricted_ranges' scratch
   std::vector<page_use> cpu_waiting_;       // CPU faults of the current batch waiting for kernels

@@ -154,7 +154,7 @@ void transfer_pipeline::publish_entries(const std::vector<move>& moves, std::siz
   }
 }
 
-int transfer_pipeline::complete(chunk& c) {
+int transfer_pipeline::complete(chunk& c, std::uint64_t* landed_ns) {
   if (c.moves.empty()) return 0;
   if (!backend_.wait(c.done, settings_.timeout)) {
     // Publishing now could expose data that has not landed: the pages stay `migrating` until
@@ -172,6 +172,7 @@ int transfer_pipeline::complete(chunk& c) {
     }
     return ETIMEDOUT;
   }
+  if (landed_ns != nullptr) *landed_ns = now_ns();
   return finish(c);
 }
 

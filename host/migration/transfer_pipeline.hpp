@@ -91,9 +91,11 @@ class transfer_pipeline {
   void enqueue(chunk& c, copy_kind kind);
   /// Waits for the chunk, widens host access, tells the settler, publishes the pages. A chunk
   /// whose copies have not landed by the timeout is kept and finished by a later poll().
+  /// `landed_ns`, if given, gets when the copies were seen landed (left alone if the chunk was
+  /// empty or kept).
   /// @return 0, ETIMEDOUT for a kept chunk, or the errno of a widening that failed even
   /// coarsened (those pages were undone).
-  int complete(chunk& c);
+  int complete(chunk& c, std::uint64_t* landed_ns = nullptr);
   /// Finishes the kept chunks whose copies have landed since.
   void poll();
 

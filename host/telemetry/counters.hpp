@@ -57,8 +57,32 @@ class atomic_fault_stats {
   atomic_histogram latency_;
 };
 
+// stats::device_stages and stats::serviced_stages, live.
+struct atomic_device_stages {
+  atomic_histogram queued, planned, issued, landed, published;
+  [[nodiscard]] device_fault_stages snapshot() const noexcept {
+    return {queued.snapshot(), planned.snapshot(), issued.snapshot(), landed.snapshot(),
+            published.snapshot()};
+  }
+  void reset() noexcept {
+    for (auto* h : {&queued, &planned, &issued, &landed, &published}) h->reset();
+  }
+};
+struct atomic_cpu_stages {
+  atomic_histogram queued, waited, copied, opened, woken;
+  [[nodiscard]] cpu_fault_stages snapshot() const noexcept {
+    return {queued.snapshot(), waited.snapshot(), copied.snapshot(), opened.snapshot(),
+            woken.snapshot()};
+  }
+  void reset() noexcept {
+    for (auto* h : {&queued, &waited, &copied, &opened, &woken}) h->reset();
+  }
+};
+
 struct counters {
   atomic_fault_stats first_touch, upgrade, waited, serviced, device;
+  atomic_device_stages device_stages;
+  atomic_cpu_stages serviced_stages;
   std::atomic<std::uint64_t> spurious_faults{0};
   std::atomic<std::uint64_t> remote_mappings{0};
   std::atomic<std::uint64_t> evictions{0};
@@ -79,6 +103,8 @@ struct counters {
     s.waited = waited.snapshot();
     s.serviced = serviced.snapshot();
     s.device = device.snapshot();
+    s.device_stages = device_stages.snapshot();
+    s.serviced_stages = serviced_stages.snapshot();
     s.remote_mappings = remote_mappings.load(std::memory_order_relaxed);
     s.evictions = evictions.load(std::memory_order_relaxed);
     s.prefetched_pages = prefetched_pages.load(std::memory_order_relaxed);
@@ -96,6 +122,8 @@ struct counters {
 
   void reset() noexcept {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
+    device_stages.reset();
+    serviced_stages.reset();
     for (auto* c :
          {&spurious_faults, &coarsened_blocks, &cpu_fault_deferrals, &bytes_host_to_device,
           &bytes_device_to_host, &remote_mappings, &evictions, &prefetched_pages, &discarded_pages,

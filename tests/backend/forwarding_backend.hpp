@@ -23,6 +23,7 @@ class forwarding_backend : public backend {
   [[nodiscard]] backend& inner() const noexcept { return inner_; }
 
   std::string_view do_name() const noexcept override { return inner_.name(); }
+  bool do_device_clock_is_host() const noexcept override { return inner_.device_clock_is_host(); }
   device_id do_device_count() const noexcept override { return inner_.device_count(); }
   bool do_can_access_peer(device_id from, device_id to) const noexcept override {
     return inner_.can_access_peer(from, to);

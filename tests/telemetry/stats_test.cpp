@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 
 namespace uvm::detail {
@@ -37,12 +38,58 @@ TEST(Histogram, QuantilesFallInTheRightBucket) {
   EXPECT_EQ(latency_histogram{}.quantile(0.5).count(), 0);
 }
 
+std::uint64_t total(std::initializer_list<const latency_histogram*> hs) {
+  std::uint64_t t = 0;
+  for (const latency_histogram* h : hs) t += h->total_ns;
+  return t;
+}
+
+// The stages of a device fault add up to its service latency, sample for sample; the stages of
+// a serviced CPU fault fit within its latency; every stage has a sample per fault.
+TEST(Stages, EveryFaultIsBrokenDownAndTheStagesAddUp) {
+  uvm::manager mgr(uvm::testing::emulated(64 << 10));
+  constexpr std::size_t pages = 64;
+  constexpr std::size_t words = (64 << 10) / 4;
+  auto a = mgr.allocate<std::uint32_t>(pages * words);
+  for (std::size_t i = 0; i < pages; ++i) a[i * words] = 1;  // host-resident
+  mgr.reset_stats();
+  auto v = a.view();
+  mgr.parallel_for(pages, [=](std::size_t i) { v.store(i * words + 1, 7); });
+  mgr.synchronize();
+  const uvm::stats d = mgr.stats();
+  ASSERT_EQ(d.device.count, pages);
+  const uvm::device_fault_stages& ds = d.device_stages;
+  for (const latency_histogram* h :
+       {&ds.queued, &ds.planned, &ds.issued, &ds.landed, &ds.published}) {
+    EXPECT_EQ(h->count(), pages);
+  }
+  EXPECT_EQ(total({&ds.planned, &ds.issued, &ds.landed, &ds.published}), d.device.latency.total_ns);
+  EXPECT_GT(ds.landed.total_ns, 0u) << "the copies took no time";
+
+  mgr.reset_stats();
+  for (std::size_t i = 0; i < pages; ++i) ASSERT_EQ(a[i * words + 1], 7u);  // each page comes back
+  const uvm::stats c = mgr.stats();
+  ASSERT_EQ(c.serviced.count, pages);
+  const uvm::cpu_fault_stages& cs = c.serviced_stages;
+  for (const latency_histogram* h : {&cs.queued, &cs.waited, &cs.woken, &cs.copied, &cs.opened}) {
+    EXPECT_EQ(h->count(), pages);
+  }
+  EXPECT_LE(total({&cs.queued, &cs.waited, &cs.copied, &cs.opened, &cs.woken}),
+            c.serviced.latency.total_ns);
+  EXPECT_GT(cs.copied.total_ns, 0u);
+  EXPECT_GT(cs.queued.total_ns, 0u);
+}
+
 TEST(Counters, ResetZeroesEverything) {
   counters c;
   c.first_touch.record(10);
   c.spurious_faults = 3;
+  c.device_stages.landed.record(5);
+  c.serviced_stages.woken.record(5);
   c.reset();
   const stats s = c.snapshot();
+  EXPECT_EQ(s.device_stages.landed.count(), 0u);
+  EXPECT_EQ(s.serviced_stages.woken.count(), 0u);
   EXPECT_EQ(s.first_touch.count, 0u);
   EXPECT_EQ(s.first_touch.latency.count(), 0u);
   EXPECT_EQ(s.cpu_faults(), 0u);

@@ -63,6 +63,7 @@ class emulated_backend final : public backend {
   };
 
   std::string_view do_name() const noexcept override { return "emulated"; }
+  bool do_device_clock_is_host() const noexcept override { return true; }
   device_id do_device_count() const noexcept override {
     return static_cast<device_id>(devices_.size());
   }
