@@ -1,5 +1,7 @@
 #include "host/backend/emulated/emulated_backend.hpp"
 
+#include "host/backend/emulated/copy_engine.hpp"
+
 #include "host/common/clock.hpp"
 #include "host/common/futex.hpp"
 
@@ -337,21 +339,21 @@ TEST(EmulatedBackend, ThereIsNoDefaultStream) {
 // userfaultfd stalls in the engine thread until the test supplies the page.
 class stalled_source {
  public:
-  stalled_source() {
+  explicit stalled_source(std::size_t bytes = page_bytes) : bytes_(bytes) {
     fd_ = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
     if (fd_ < 0) return;
     uffdio_api api{};
     api.api = UFFD_API;
-    page_ = mmap(nullptr, page_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    page_ = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     uffdio_register reg{};
-    reg.range = {reinterpret_cast<std::uint64_t>(page_), page_bytes};
+    reg.range = {reinterpret_cast<std::uint64_t>(page_), bytes_};
     reg.mode = UFFDIO_REGISTER_MODE_MISSING;
     ok_ = page_ != MAP_FAILED && ioctl(fd_, UFFDIO_API, &api) == 0 &&
           ioctl(fd_, UFFDIO_REGISTER, &reg) == 0;
   }
   ~stalled_source() {
     supply();  // never leave an engine stuck, whatever the test asserted
-    if (page_ != MAP_FAILED) munmap(page_, page_bytes);
+    if (page_ != MAP_FAILED) munmap(page_, bytes_);
     if (fd_ >= 0) close(fd_);
   }
   stalled_source(const stalled_source&) = delete;
@@ -370,20 +372,21 @@ class stalled_source {
     return read(fd_, &msg, sizeof(msg)) == sizeof(msg) && msg.event == UFFD_EVENT_PAGEFAULT;
   }
 
-  /// Fills the page with `fill`, waking the faulting thread.
+  /// Fills the source with `fill`, waking the faulting thread.
   void supply(unsigned char fill = 0x5a) {
     if (!ok_ || supplied_) return;
-    std::vector<unsigned char> data(page_bytes, fill);
+    std::vector<unsigned char> data(bytes_, fill);
     uffdio_copy c{};
     c.dst = reinterpret_cast<std::uint64_t>(page_);
     c.src = reinterpret_cast<std::uint64_t>(data.data());
-    c.len = page_bytes;
+    c.len = bytes_;
     supplied_ = ioctl(fd_, UFFDIO_COPY, &c) == 0;
   }
 
   static constexpr std::size_t page_bytes = 4096;
 
  private:
+  std::size_t bytes_;
   int fd_ = -1;
   void* page_ = MAP_FAILED;
   bool ok_ = false;
@@ -426,6 +429,38 @@ TEST(EmulatedBackend, CopyEnginesOverlapAcrossDirectionsAndSerialiseWithin) {
   EXPECT_EQ(d[0], 0x5a);
   EXPECT_EQ(d[stalled_source::page_bytes - 1], 0x5a);
   EXPECT_EQ(std::memcmp(d + stalled_source::page_bytes, src.data(), src.size()), 0);
+}
+
+// Large copies run on the engine's thread, small ones on their stream's: one engine still runs
+// one copy at a time, whichever thread runs it.
+TEST(EmulatedBackend, ASmallCopyWaitsForALargeOneOnTheSameEngine) {
+  emulated_backend b;
+  stalled_source stalled(copy_engine::handoff_bytes);
+  if (!stalled.ok()) GTEST_SKIP() << "userfaultfd is not available here";
+  const stream big = b.create_stream("big");
+  const stream small = b.create_stream("small");
+  const stream other = b.create_stream("other-way");
+  device_buffer dev(b, copy_engine::handoff_bytes + 2 * 4096);
+  auto* d = static_cast<unsigned char*>(dev.p);
+  b.copy_async(d, stalled.page(), copy_engine::handoff_bytes, copy_kind::host_to_device, big);
+  ASSERT_TRUE(stalled.wait_fault()) << "the large copy never started";
+  const event e_big = b.record(big);
+  const std::vector<unsigned char> src = pattern(4096, 3);
+  b.copy_async(d + copy_engine::handoff_bytes, src.data(), src.size(), copy_kind::host_to_device,
+               small);
+  const event e_small = b.record(small);
+  std::vector<unsigned char> back(4096, 0);
+  std::memset(d + copy_engine::handoff_bytes + 4096, 0x66, 4096);
+  b.copy_async(back.data(), d + copy_engine::handoff_bytes + 4096, back.size(),
+               copy_kind::device_to_host, other);
+  EXPECT_TRUE(b.wait(b.record(other), patience)) << "D2H waited for the stalled H2D copy";
+  EXPECT_FALSE(b.wait(e_small, 50ms)) << "a small copy overtook the large one on its engine";
+  stalled.supply(0x21);
+  ASSERT_TRUE(b.wait(e_big, patience));
+  ASSERT_TRUE(b.wait(e_small, patience));
+  EXPECT_EQ(d[copy_engine::handoff_bytes - 1], 0x21);
+  EXPECT_EQ(std::memcmp(d + copy_engine::handoff_bytes, src.data(), src.size()), 0);
+  EXPECT_EQ(back, std::vector<unsigned char>(back.size(), 0x66));
 }
 
 TEST(EmulatedBackend, EventsCompleteAfterEarlierWork) {

@@ -58,7 +58,7 @@ copy_engine::copy_engine(std::string thread_name)
 
 copy_engine::~copy_engine() {
   {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(queue_mutex_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -66,13 +66,28 @@ copy_engine::~copy_engine() {
 }
 
 void copy_engine::copy(void* dst, const void* src, std::size_t bytes, bool words) {
-  auto j = std::make_shared<job>(dst, src, bytes, words);
-  {
-    const std::lock_guard lock(mutex_);
-    queue_.push_back(j);
+  if (!words && bytes >= handoff_bytes) {
+    auto j = std::make_shared<job>(dst, src, bytes);
+    {
+      const std::lock_guard lock(queue_mutex_);
+      queue_.push_back(j);
+    }
+    cv_.notify_one();
+    j->done.wait();
+    return;
   }
-  cv_.notify_one();
-  j->done.wait();
+  const std::lock_guard busy(busy_);
+  if (words) {
+    auto* d = static_cast<std::uint32_t*>(dst);
+    const auto* s = static_cast<const std::uint32_t*>(src);
+    for (std::size_t i = 0; i < bytes / 4; ++i) {
+      // Both sides whole: device code may change the source words with atomics meanwhile.
+      std::atomic_ref<std::uint32_t>(d[i]).store(__atomic_load_n(s + i, __ATOMIC_ACQUIRE),
+                                                 std::memory_order_release);
+    }
+  } else if (bytes > 0) {
+    dma_copy(dst, src, bytes);
+  }
 }
 
 void copy_engine::run() noexcept {
@@ -80,21 +95,14 @@ void copy_engine::run() noexcept {
   for (;;) {
     std::shared_ptr<job> j;
     {
-      std::unique_lock lock(mutex_);
+      std::unique_lock lock(queue_mutex_);
       cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and nothing left to finish
       j = std::move(queue_.front());
       queue_.pop_front();
     }
-    if (j->words) {
-      auto* d = static_cast<std::uint32_t*>(j->dst);
-      const auto* s = static_cast<const std::uint32_t*>(j->src);
-      for (std::size_t i = 0; i < j->bytes / 4; ++i) {
-        // Both sides whole: device code may change the source words with atomics meanwhile.
-        std::atomic_ref<std::uint32_t>(d[i]).store(__atomic_load_n(s + i, __ATOMIC_ACQUIRE),
-                                                   std::memory_order_release);
-      }
-    } else if (j->bytes > 0) {
+    {
+      const std::lock_guard busy(busy_);
       dma_copy(j->dst, j->src, j->bytes);
     }
     j->done.complete();

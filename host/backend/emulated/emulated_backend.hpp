@@ -1,10 +1,10 @@
 #pragma once
 
-// The emulated devices: device memory in host RAM, a copy-engine thread per direction and device
-// (host to device, device to host, device to device), events as futexes, and kernels run on
-// each device's own CPU threads. It exists so that every protocol path is tested on machines
-// without a GPU; it is not a mock, it runs real concurrency. Every device reaches every other
-// (peer access, as over NVLink).
+// The emulated devices: device memory in host RAM, a copy engine per direction and device (host
+// to device, device to host, device to device: each one copy at a time), events as futexes, and
+// kernels run on each device's own CPU threads. It exists so that every protocol path is tested on
+// machines without a GPU; it is not a mock, it runs real concurrency. Every device reaches every
+// other (peer access, as over NVLink).
 //
 // It is as strict as a GPU where CUDA would hang, serialise or refuse: a kernel holds the
 // workers it runs on until it returns; allocating or freeing device memory and registering or
