@@ -76,7 +76,9 @@ class backend {
   [[nodiscard]] device_id device_count() const noexcept { return do_device_count(); }
   /// Whether device code on `from` reaches the memory of device `to` directly (peer access;
   /// always for from == to). Where it does not, a copy between them goes through host memory.
+  /// False if either is not a device of the backend.
   [[nodiscard]] bool can_access_peer(device_id from, device_id to) const noexcept {
+    if (from >= device_count() || to >= device_count()) return false;
     return from == to || do_can_access_peer(from, to);
   }
 

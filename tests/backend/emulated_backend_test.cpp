@@ -782,6 +782,7 @@ TEST(EmulatedDevices, APeerCopyMovesBytesBetweenDevicesAndIsCountedApart) {
   EXPECT_TRUE(b.can_access_peer(0, 2));
   EXPECT_TRUE(b.can_access_peer(1, 1));
   EXPECT_FALSE(b.can_access_peer(0, 3)) << "no device 3";
+  EXPECT_FALSE(b.can_access_peer(3, 3)) << "no device 3";
   constexpr std::size_t bytes = 3 * 4096 + 12;
   auto* on0 = static_cast<std::byte*>(b.allocate_device(bytes, 0));
   auto* on2 = static_cast<std::byte*>(b.allocate_device(bytes, 2));

@@ -97,14 +97,15 @@ void emulated_backend::expect_device(device_id d, const char* call) const {
               devices_.size());
 }
 
+bool emulated_backend::kernels_idle_within(std::chrono::nanoseconds bound) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  return std::all_of(devices_.begin(), devices_.end(), [&](const std::unique_ptr<device>& d) {
+    return d->kernels.wait_idle(deadline - std::chrono::steady_clock::now());
+  });
+}
+
 void emulated_backend::wait_for_kernels(const char* call) {
-  const auto deadline = std::chrono::steady_clock::now() + device_sync_bound;
-  const auto idle = [&] {
-    return std::all_of(devices_.begin(), devices_.end(), [&](const std::unique_ptr<device>& d) {
-      return d->kernels.wait_idle(deadline - std::chrono::steady_clock::now());
-    });
-  };
-  if (idle()) return;
+  if (kernels_idle_within(device_sync_bound)) return;
   throw uvm::timeout(fmt::format(
       "emulated device: {} waited {} s for running kernels, as CUDA orders it after them; on a "
       "GPU a kernel waiting for the caller would never end",
@@ -112,12 +113,7 @@ void emulated_backend::wait_for_kernels(const char* call) {
 }
 
 bool emulated_backend::wait_for_kernels_noexcept(const char* call, const void* p) noexcept {
-  const auto deadline = std::chrono::steady_clock::now() + device_sync_bound;
-  if (std::all_of(devices_.begin(), devices_.end(), [&](const std::unique_ptr<device>& d) {
-        return d->kernels.wait_idle(deadline - std::chrono::steady_clock::now());
-      })) {
-    return true;
-  }
+  if (kernels_idle_within(device_sync_bound)) return true;
   // No caller to throw to: the error is sticky, like a device error, and the memory leaks
   // rather than leaving under a kernel.
   const long long s = std::chrono::seconds(device_sync_bound).count();

@@ -92,6 +92,8 @@ class emulated_backend final : public backend {
 
   /// @throws uvm::invalid_argument naming `call` unless `d` is one of the devices.
   void expect_device(device_id d, const char* call) const;
+  /// Waits until no kernel runs on any device. @return false if some still ran at `bound`.
+  bool kernels_idle_within(std::chrono::nanoseconds bound) noexcept;
   /// Waits until no kernel runs on any device, as CUDA orders allocations, frees, registrations and
   /// unregistrations after the kernels in flight. Bounded: past it, a timeout names `call`.
   void wait_for_kernels(const char* call);
