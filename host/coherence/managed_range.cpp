@@ -76,11 +76,21 @@ void managed_range::record_access(std::size_t page, access a) const noexcept {
 }
 
 void managed_range::record_fault(std::uint8_t kind, std::size_t page, access a, std::uint64_t start,
-                                 std::uint32_t tid) const noexcept {
+                                 std::uint32_t tid, const fault_request* served) const noexcept {
   if (ctx_.run_timeline == nullptr) return;
   if (tid == 0) tid = static_cast<std::uint32_t>(syscall(SYS_gettid));  // async-signal-safe
+  const std::uint64_t end = now_ns();
+  std::uint64_t stages = 0;
+  std::uint64_t more = 0;
+  if (served != nullptr && served->completed_ns != 0) {
+    stages =
+        stage_pair(served->taken_ns - served->posted_ns, served->started_ns - served->taken_ns);
+    more = stage_pair(served->completed_ns - served->started_ns, end - served->completed_ns);
+  }
   ctx_.run_timeline->push({.start_ns = start,
-                           .end_ns = now_ns(),
+                           .end_ns = end,
+                           .value = stages,
+                           .key = more,
                            .tid = tid,
                            .range_id = device_.range_id,
                            .page = static_cast<std::uint32_t>(page),
@@ -95,7 +105,8 @@ managed_range::fault_outcome managed_range::on_cpu_fault(const void* addr, acces
   const std::uint64_t start = now_ns();
   const std::size_t page = page_of(addr);
   const auto outcome = [&](cpu_fault_kind k, fault_outcome o) {
-    record_fault(static_cast<std::uint8_t>(k), page, a, start, tid);
+    record_fault(static_cast<std::uint8_t>(k), page, a, start, tid,
+                 k == cpu_fault_kind::serviced ? &slot : nullptr);
     return o;
   };
   timespec deadline{};

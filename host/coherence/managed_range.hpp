@@ -157,8 +157,9 @@ class managed_range {
   int coarsen(std::size_t first, std::size_t count, page_state from) noexcept;
   void record_access(std::size_t page, access a) const noexcept;
   // Pushes the fault of thread `tid` (0: the calling thread) on `page` to the timeline.
+  // `served`: a serviced fault's request, whose times give the timeline its stages.
   void record_fault(std::uint8_t kind, std::size_t page, access a, std::uint64_t start,
-                    std::uint32_t tid) const noexcept;
+                    std::uint32_t tid, const fault_request* served = nullptr) const noexcept;
   fault_outcome serve(std::size_t page, access a, const timespec& deadline,
                       fault_request& req) noexcept;
   [[nodiscard]] view_span view_of(std::size_t first, std::size_t count) const noexcept {

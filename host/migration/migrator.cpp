@@ -717,6 +717,14 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
     std::uint64_t landed = issued;
     pipe_.complete(c, &landed);
     const std::uint64_t end = now_ns();
+    if (timeline_ != nullptr && n != 0) {
+      timeline_->push({.start_ns = start,
+                       .end_ns = end,
+                       .value = stage_pair(planned - start, issued - planned),
+                       .key = stage_pair(landed - issued, end - landed),
+                       .count = static_cast<std::uint32_t>(n),
+                       .kind = timeline_kind::device_fault_stages});
+    }
     for (std::size_t i = 0; i < n; ++i) {
       counters_.device.record(end - start);
       stages.planned.record(planned - start);

@@ -24,6 +24,7 @@ constexpr std::uint64_t thread_track = 0;
 constexpr std::uint64_t copy_track = std::uint64_t{1} << 56;
 constexpr std::uint64_t stream_track = std::uint64_t{2} << 56;
 constexpr std::uint64_t events_track = std::uint64_t{3} << 56;
+constexpr std::uint64_t stages_track = std::uint64_t{4} << 56;
 // Synthetic tids (tracks that are no thread, and further lanes) lie above any pid_max.
 constexpr std::uint32_t first_synthetic_tid = 1u << 24;
 
@@ -198,6 +199,12 @@ void timeline::write_event(const timeline_event& e) {
       name = fmt::format("cpu fault: {}", kind);
       args = fmt::format(R"("kind":"{}","access":"{}","range":"{}","page":{})", kind,
                          e.flags != 0 ? "write" : "read", range_label(e.range_id), e.page);
+      if (e.value != 0 || e.key != 0) {  // a serviced fault's stages
+        args += fmt::format(R"(,"queued_us":{:.3f},"waited_us":{:.3f},"resolved_us":{:.3f},)"
+                            R"("woken_us":{:.3f})",
+                            stage_first(e.value) / 1000.0, stage_second(e.value) / 1000.0,
+                            stage_first(e.key) / 1000.0, stage_second(e.key) / 1000.0);
+      }
       tid = thread_lane(e.tid, start, end);
       break;
     }
@@ -256,8 +263,29 @@ void timeline::write_event(const timeline_event& e) {
       name = "remote mapping";
       args = fmt::format(R"("range":"{}","page":{})", range_label(e.range_id), e.page);
       break;
+    case timeline_kind::device_fault_stages: {
+      // One slice per stage, back to back on a track of their own.
+      const std::array<std::pair<std::string_view, std::uint64_t>, 4> stages = {
+          {{"planned", stage_first(e.value)},
+           {"issued", stage_second(e.value)},
+           {"landed", stage_first(e.key)},
+           {"published", stage_second(e.key)}}};
+      std::uint64_t at = start;
+      for (const auto& [stage, ns] : stages) {
+        const std::uint64_t to = std::min(at + ns, end);
+        append_event(fmt::format("device fault: {}", stage), fmt::format(R"("pages":{})", e.count),
+                     lane_for(stages_track, "device fault stages", 0, at, to), at, to, false);
+        at = to;
+      }
+      return;
+    }
   }
   if (instant) tid = lane_for(events_track, "events", 0, start, start);
+  append_event(name, args, tid, start, end, instant);
+}
+
+void timeline::append_event(std::string_view name, std::string_view args, std::uint32_t tid,
+                            std::uint64_t start, std::uint64_t end, bool instant) {
   begin_event();
   buffer_ += "{\"name\":\"";
   append_escaped(buffer_, name);

@@ -95,6 +95,9 @@ class timeline {
     std::vector<lane> lanes;
   };
   void write_event(const timeline_event& e);
+  // Appends one trace event (an instant, or a slice from `start` to `end`) on lane `tid`.
+  void append_event(std::string_view name, std::string_view args, std::uint32_t tid,
+                    std::uint64_t start, std::uint64_t end, bool instant);
   // The tid of the lane of track `key` that the event [start, end] goes to; `name` names the
   // track if it is new (its first lane is `tid`, or a new synthetic one if 0).
   std::uint32_t lane_for(std::uint64_t key, std::string_view name, std::uint32_t tid,

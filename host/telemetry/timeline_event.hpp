@@ -9,19 +9,36 @@
 namespace uvm::detail {
 
 enum class timeline_kind : std::uint8_t {
-  cpu_fault,           ///< on thread `tid`: `detail` a cpu_fault_kind, `flags` 1 for a write
-  cpu_fault_batch,     ///< on the service thread: `count` requests
-  device_fault_batch,  ///< on the service thread: `count` pages, `value` records before dedup
-  migration,           ///< a chunk of moves: `detail` a migration_cause, `flags` a direction,
-                       ///< `count` pages, `value` bytes copied
-  kernel_epoch,        ///< kernels on the stream `key`, from launch to observed completion
-  range_created,       ///< instant: range `range_id` of `value` bytes
-  range_freed,         ///< instant
-  thrashing,           ///< instant: `detail` 0 throttled, 1 pinned to the host
-  pin,                 ///< instant: `count` pages from `page`, `flags` 1 to the device
-  unpin,               ///< instant: `count` pages from `page`
-  remote_mapping,      ///< instant: `page` mapped to host memory for the device
+  cpu_fault,            ///< on thread `tid`: `detail` a cpu_fault_kind, `flags` 1 for a write;
+                        ///< serviced: stage_pair(queued, waited) in `value`,
+                        ///< stage_pair(resolved, woken) in `key` (ns)
+  cpu_fault_batch,      ///< on the service thread: `count` requests
+  device_fault_batch,   ///< on the service thread: `count` pages, `value` records before dedup
+  migration,            ///< a chunk of moves: `detail` a migration_cause, `flags` a direction,
+                        ///< `count` pages, `value` bytes copied
+  kernel_epoch,         ///< kernels on the stream `key`, from launch to observed completion
+  range_created,        ///< instant: range `range_id` of `value` bytes
+  range_freed,          ///< instant
+  thrashing,            ///< instant: `detail` 0 throttled, 1 pinned to the host
+  pin,                  ///< instant: `count` pages from `page`, `flags` 1 to the device
+  unpin,                ///< instant: `count` pages from `page`
+  remote_mapping,       ///< instant: `page` mapped to host memory for the device
+  device_fault_stages,  ///< a batch's stages, start to end: `count` pages, stage_pair(planned,
+                        ///< issued) in `value`, stage_pair(landed, published) in `key` (ns)
 };
+
+/// Two stage durations in one 64-bit field, each clamped to 32 bits of nanoseconds (4.29 s).
+[[nodiscard]] constexpr std::uint64_t stage_pair(std::uint64_t first,
+                                                 std::uint64_t second) noexcept {
+  constexpr std::uint64_t max = 0xffffffffu;
+  return (first < max ? first : max) << 32 | (second < max ? second : max);
+}
+[[nodiscard]] constexpr std::uint64_t stage_first(std::uint64_t pair) noexcept {
+  return pair >> 32;
+}
+[[nodiscard]] constexpr std::uint64_t stage_second(std::uint64_t pair) noexcept {
+  return pair & 0xffffffffu;
+}
 
 enum class cpu_fault_kind : std::uint8_t {
   first_touch,

@@ -67,9 +67,11 @@ std::map<track_key, std::string> check_tracks(const json& doc) {
       EXPECT_GE(ts, it->second) << e["name"].str() << " on tid " << k.tid << " is out of order";
     }
     last_ts[k] = ts;
-    // ... and nested: an event that starts inside another ends inside it.
+    // ... and nested: an event that starts inside another ends inside it. Times are printed to
+    // the nanosecond: slices back to back (a device fault's stages) may differ by rounding.
     auto& stack = open[k];
-    while (!stack.empty() && stack.back().second <= ts) stack.pop_back();
+    constexpr double rounding_us = 1e-4;
+    while (!stack.empty() && stack.back().second <= ts + rounding_us) stack.pop_back();
     if (!stack.empty()) {
       EXPECT_LE(end, stack.back().second) << e["name"].str() << " overlaps the event before it";
     }
@@ -132,6 +134,7 @@ TEST(Timeline, RunParsesNestsAndAddsUpToStats) {
   double to_device = 0, to_host = 0;
   std::map<std::string, std::size_t> count;
   std::uint64_t device_pages = 0;
+  std::map<std::string, std::uint64_t> stage_pages;  // device fault stages, by stage
   for (const json& e : doc["traceEvents"].arr()) {
     if (e["ph"].str() == "M") continue;
     const std::string& name = e["name"].str();
@@ -144,6 +147,17 @@ TEST(Timeline, RunParsesNestsAndAddsUpToStats) {
     }
     if (name == "device fault batch")
       device_pages += static_cast<std::uint64_t>(args["pages"].num());
+    if (name.rfind("device fault: ", 0) == 0) {
+      EXPECT_EQ(names.at({e["pid"].num(), e["tid"].num()}).rfind("device fault stages", 0), 0u);
+      stage_pages[name] += static_cast<std::uint64_t>(args["pages"].num());
+    }
+    if (name == "cpu fault: serviced") {
+      // Its stages, from the request's times, fit within the fault.
+      const double stages = args["queued_us"].num() + args["waited_us"].num() +
+                            args["resolved_us"].num() + args["woken_us"].num();
+      EXPECT_GT(args["resolved_us"].num(), 0.0);
+      EXPECT_LE(stages, e["dur"].num() + 0.005);
+    }
     if (name.rfind("cpu fault: ", 0) == 0) {
       EXPECT_TRUE(args["range"].str().rfind("range ", 0) == 0) << args["range"].str();
       EXPECT_LT(args["page"].num(), static_cast<double>(pages));
@@ -156,6 +170,9 @@ TEST(Timeline, RunParsesNestsAndAddsUpToStats) {
   EXPECT_EQ(count["cpu fault: first-touch"], s.first_touch.count);
   EXPECT_EQ(count["cpu fault: serviced"], s.serviced.count);
   EXPECT_EQ(device_pages, s.device.count);
+  for (const char* stage : {"planned", "issued", "landed", "published"}) {
+    EXPECT_EQ(stage_pages[std::string("device fault: ") + stage], s.device.count) << stage;
+  }
   EXPECT_EQ(count["remote mapping"], s.remote_mappings);
   EXPECT_GT(s.remote_mappings, 0u);
   EXPECT_GT(count["evict"], 0u);
