@@ -254,14 +254,14 @@ TEST(EmulatedBackend, AKernelHoldingEveryWorkerKeepsOthersFromStarting) {
 // cudaFree waits for the device, and CUDA may order allocations and registrations after the
 // kernels in flight too: the emulated device makes all of them wait until no kernel runs, so a
 // call that would hang on a GPU (a kernel waiting for its caller) cannot pass unnoticed here.
-TEST(EmulatedBackend, MemoryCallsWaitForRunningKernels) {
-  emulated_backend b(2);
-  const stream s = b.create_stream("k");
+// Each memory call (allocating on device `on`) made while a kernel runs on `s` returns only
+// after the kernel.
+void expect_memory_calls_wait_for(emulated_backend& b, const stream& s, device_id on) {
   void* host = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(host, MAP_FAILED);
   void* device = nullptr;
   const std::function<void()> calls[] = {
-      [&] { device = b.allocate_device(4096); },
+      [&] { device = b.allocate_device(4096, on); },
       [&] { (void)b.register_host(host, 8192, host_registration::read_write); },
       [&] { b.unregister_host(host); },
       [&] { b.free_device(device); },
@@ -279,11 +279,17 @@ TEST(EmulatedBackend, MemoryCallsWaitForRunningKernels) {
         s);
     while (!started) std::this_thread::yield();  // running, not only queued
     call();
-    EXPECT_TRUE(done.load()) << "a memory call returned while a kernel ran";
+    EXPECT_TRUE(done.load()) << "a memory call on device " << on << " returned while a kernel "
+                             << "ran on device " << b.device_of(s);
     ASSERT_TRUE(b.wait(b.record(s), patience));
   }
   munmap(host, 8192);
   EXPECT_EQ(b.take_error(), "");
+}
+
+TEST(EmulatedBackend, MemoryCallsWaitForRunningKernels) {
+  emulated_backend b(2);
+  expect_memory_calls_wait_for(b, b.create_stream("k"), 0);
 }
 
 // Registration looks at the mapping without touching the memory: a range registered late (once
@@ -747,34 +753,7 @@ TEST(EmulatedDevices, EachDeviceRunsKernelsOnWorkersOfItsOwn) {
 
 TEST(EmulatedDevices, MemoryCallsOnOneDeviceWaitForKernelsOnEveryDevice) {
   emulated_backend b(1, 2);
-  const stream s1 = b.create_stream("k1", 1);
-  void* host = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(host, MAP_FAILED);
-  void* device = nullptr;
-  const std::function<void()> calls[] = {
-      [&] { device = b.allocate_device(4096, 0); },
-      [&] { (void)b.register_host(host, 8192, host_registration::read_write); },
-      [&] { b.unregister_host(host); },
-      [&] { b.free_device(device); },
-  };
-  for (const auto& call : calls) {
-    std::atomic<bool> started{false};
-    std::atomic<bool> done{false};
-    b.launch(
-        1,
-        [&](std::size_t, std::size_t) {
-          started = true;
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-          done = true;
-        },
-        s1);
-    while (!started) std::this_thread::yield();
-    call();
-    EXPECT_TRUE(done.load()) << "a memory call for device 0 returned while device 1 ran a kernel";
-    ASSERT_TRUE(b.wait(b.record(s1), patience));
-  }
-  munmap(host, 8192);
-  EXPECT_EQ(b.take_error(), "");
+  expect_memory_calls_wait_for(b, b.create_stream("k1", 1), 0);
 }
 
 TEST(EmulatedDevices, APeerCopyMovesBytesBetweenDevicesAndIsCountedApart) {
