@@ -12,7 +12,8 @@
 //      between host buffers, both measured in the same run and emitted as records of their own.
 //  Both are broken down into their stages (stats().device_stages and serviced_stages), one
 //  record per stage: device_fault_stage/<stage> and cpu_read_stage/<stage>, so that a change
-//  shows which stage it moved.
+//  shows which stage it moved; and the fault service thread's CPU time per fault
+//  (stats().service_cpu_time), what serving them costs the host.
 //
 // Compiled by nvcc in CUDA builds, so on a GPU the kernel is a real one (uvm::launch).
 
@@ -57,8 +58,11 @@ struct samples {
   std::vector<std::uint64_t> page_copy;   // baseline: one page memcpy, one per page
   uvm::latency_histogram device_latency;  // (a) summed over rounds
   std::uint64_t device_faults = 0;
-  uvm::device_fault_stages device_stages;  // (a), summed over rounds
-  uvm::cpu_fault_stages cpu_stages;        // (b), summed over rounds
+  uvm::device_fault_stages device_stages;   // (a), summed over rounds
+  std::uint64_t device_service_cpu_ns = 0;  // (a): the service thread's CPU time, summed
+  uvm::cpu_fault_stages cpu_stages;         // (b), summed over rounds
+  std::uint64_t cpu_service_cpu_ns = 0;     // (b): the service thread's CPU time, summed
+  std::uint64_t cpu_reads = 0;              // (b): faults counted
 };
 
 void add(uvm::latency_histogram& into, const uvm::latency_histogram& h) {
@@ -158,6 +162,9 @@ void measure_uvm(std::size_t pages, samples& out, bool keep) {
   out.device_faults += s.device.count;
   add_stages(out.device_stages, s.device_stages, device_stage_list);
   add_stages(out.cpu_stages, after.serviced_stages, cpu_stage_list);
+  out.device_service_cpu_ns += static_cast<std::uint64_t>(s.service_cpu_time.count());
+  out.cpu_service_cpu_ns += static_cast<std::uint64_t>(after.service_cpu_time.count());
+  out.cpu_reads += after.serviced.count;
   out.cpu_read.insert(out.cpu_read.end(), reads.begin(), reads.end());
 }
 
@@ -275,6 +282,14 @@ std::vector<record> run(const options& opt) {
   }
   records.push_back(histogram_record("device_fault_service", p, s.device_latency));
   stage_records("device_fault_stage/", p, s.device_stages, device_stage_list, records);
+  // What serving costs the host: the service thread's CPU time (polling included) per fault.
+  const auto per_fault = [&](std::string name, std::uint64_t ns, std::uint64_t faults) {
+    record r = make_record(std::move(name), "ns", p);
+    r.value = faults != 0 ? static_cast<double>(ns) / static_cast<double>(faults) : 0.0;
+    r.samples = static_cast<std::size_t>(faults);
+    records.push_back(std::move(r));
+  };
+  per_fault("service_cpu_per_device_fault", s.device_service_cpu_ns, s.device_faults);
 
   // (b) against the cpu-fault floor plus one page copy.
   const record raw = latency_record("raw_first_touch", p, s.raw_fault);
@@ -285,6 +300,7 @@ std::vector<record> run(const options& opt) {
   read.compare_to(floor);
   records.insert(records.end(), {read, raw, copy});
   stage_records("cpu_read_stage/", p, s.cpu_stages, cpu_stage_list, records);
+  per_fault("service_cpu_per_cpu_read", s.cpu_service_cpu_ns, s.cpu_reads);
   return records;
 }
 

@@ -555,8 +555,16 @@ void runtime::unpin(const void* p, std::size_t bytes) {
   munlock(sp.range.page_address(sp.first), sp.count * sp.range.page_size());
 }
 
+void runtime::reset_stats() noexcept {
+  counters_.reset();
+  if (service_) service_cpu_base_.store(service_->cpu_ns(), std::memory_order_relaxed);
+}
+
 stats runtime::snapshot() const {
   stats s = counters_.snapshot();
+  const std::uint64_t cpu = service_ ? service_->cpu_ns() : 0;
+  const std::uint64_t base = service_cpu_base_.load(std::memory_order_relaxed);
+  s.service_cpu_time = std::chrono::nanoseconds(cpu > base ? cpu - base : 0);
   std::lock_guard lock(mutex_);
   s.live_ranges = ranges_.size();
   for (const auto& [base, e] : ranges_) s.reserved_bytes += e.range->reserved();

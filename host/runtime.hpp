@@ -94,7 +94,7 @@ class runtime {
   void unpin(const void* p, std::size_t bytes);
 
   [[nodiscard]] stats snapshot() const;
-  void reset_stats() noexcept { counters_.reset(); }
+  void reset_stats() noexcept;
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
   [[nodiscard]] backend_kind backend() const noexcept { return kind_; }
 
@@ -143,7 +143,8 @@ class runtime {
   std::byte* words_ = nullptr;          // a registered host page: control words read back
   std::mutex words_mutex_;              // take_device_error's use of words_
   detail::stream control_stream_;       // reads the control words: never behind a running kernel
-  std::unique_ptr<fault_service> service_;  // leaked with the device if kernels never end
+  std::unique_ptr<fault_service> service_;          // leaked with the device if kernels never end
+  std::atomic<std::uint64_t> service_cpu_base_{0};  // its CPU time at the last reset_stats
   fault_context ctx_;
   mutable std::mutex mutex_;
   std::map<std::uintptr_t, entry> ranges_;  // by base address

@@ -91,6 +91,9 @@ struct stats {
   std::uint64_t bytes_host_to_device = 0;  ///< bytes copied to a device
   std::uint64_t bytes_device_to_host = 0;  ///< bytes copied back to the host
 
+  /// CPU time the fault service thread used, its polling while kernels run included: what
+  /// serving faults costs the host beside the faulting threads.
+  std::chrono::nanoseconds service_cpu_time{0};
   std::uint64_t live_ranges = 0;     ///< ranges allocated and not yet freed
   std::uint64_t reserved_bytes = 0;  ///< address space of the live ranges, page-rounded
 

@@ -83,7 +83,21 @@ void fault_service::record_batch(timeline_kind kind, std::uint64_t start, std::u
 void fault_service::stop() noexcept {
   if (stop_.exchange(true, std::memory_order_acq_rel)) return;
   wake(*mailbox_);
+  cpu_at_stop_.store(cpu_ns(), std::memory_order_relaxed);  // ~ the end: it is stopping
   thread_.join();
+  stopped_.store(true, std::memory_order_release);
+}
+
+std::uint64_t fault_service::cpu_ns() noexcept {
+  if (stopped_.load(std::memory_order_acquire)) return cpu_at_stop_.load(std::memory_order_relaxed);
+  clockid_t clock{};
+  timespec ts{};
+  if (pthread_getcpuclockid(thread_.native_handle(), &clock) != 0 ||
+      clock_gettime(clock, &ts) != 0) {
+    return 0;
+  }
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 bool fault_service::submit(fault_request& r) noexcept {

@@ -40,6 +40,10 @@ class fault_service {
   /// The mailbox device code posts to (host memory; the backend maps it for the device).
   [[nodiscard]] fault_mailbox& mailbox() noexcept { return *mailbox_; }
 
+  /// CPU time the service thread has used since it started (its polling included), in ns; what
+  /// it had used when stopped, once stopped.
+  [[nodiscard]] std::uint64_t cpu_ns() noexcept;
+
   /// Stops the thread (idempotent). The resolver must outlive the thread; owners whose
   /// resolver dies first call this before.
   void stop() noexcept;
@@ -64,6 +68,8 @@ class fault_service {
   std::atomic<bool> stop_{false};
   bool warned_coarsening_ = false;
   std::uint64_t dropped_reported_ = 0;
+  std::atomic<std::uint64_t> cpu_at_stop_{0};
+  std::atomic<bool> stopped_{false};  // the thread was joined: cpu_at_stop_ holds its time
   std::thread thread_;
 };
 

@@ -65,8 +65,11 @@ TEST(Stages, EveryFaultIsBrokenDownAndTheStagesAddUp) {
   }
   EXPECT_EQ(total({&ds.planned, &ds.issued, &ds.landed, &ds.published}), d.device.latency.total_ns);
   EXPECT_GT(ds.landed.total_ns, 0u) << "the copies took no time";
+  EXPECT_GT(d.service_cpu_time.count(), 0) << "the service thread served 64 faults in no time";
 
   mgr.reset_stats();
+  EXPECT_LT(mgr.stats().service_cpu_time, d.service_cpu_time)
+      << "reset_stats did not restart the service thread's CPU time";
   for (std::size_t i = 0; i < pages; ++i) ASSERT_EQ(a[i * words + 1], 7u);  // each page comes back
   const uvm::stats c = mgr.stats();
   ASSERT_EQ(c.serviced.count, pages);
