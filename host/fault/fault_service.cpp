@@ -161,17 +161,17 @@ void fault_service::serve_cpu_batch() {
   int err = 0;
   managed_range* last_range = nullptr;
   std::size_t last_page = 0;
+  std::uint64_t last_started = 0;  // when the page's resolution started (copied out)
   for (std::size_t i = 0; i < n; ++i) {
     fault_request& r = *batch[i];
     const bool same_page = i > 0 && last_range == r.range && last_page == r.page;
     last_range = r.range;
     last_page = r.page;
     if (!same_page) {
-      r.started_ns = now_ns();
+      last_started = now_ns();
       err = resolver_.resolve(*r.range, r.page, r.kind);
-    } else {
-      r.started_ns = batch[i - 1]->started_ns;
     }
+    r.started_ns = last_started;
     if (err == fault_resolver::retry_later) {
       deferred_.push_back(&r);
       continue;
