@@ -818,7 +818,7 @@ bool migrator::start_discard(managed_range& r, std::size_t page, chunk& c) {
   }
   c.reserve_one();
   if (!r.pages().try_claim(page, w)) return false;
-  // The device's copy is dropped without a copy back; the host's is zeroed (enqueue_tail).
+  // The device's copy is dropped without a copy back; the host's is zeroed (when enqueued).
   move m{&r, page, s, page_state::unpopulated};
   m.old_pte = read_pte(r, page);
   m.pte = 0;
