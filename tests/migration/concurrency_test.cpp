@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -23,39 +24,47 @@ TEST(Concurrency, StoresThroughRemoteMappingsSurvivePrefetchesToTheDevice) {
   constexpr std::size_t pages = 16;
   constexpr std::size_t per_page = (64 << 10) / 4;
   constexpr std::size_t words = 4;  // per page, each incremented by one kernel thread
-  constexpr std::uint32_t reps = 200000;
+  constexpr std::size_t lanes = pages * words;
+  constexpr std::uint32_t reps = 1000;  // at least, per lane
   auto a = mgr.allocate<std::uint32_t>(pages * per_page);
   // accessed_by: device faults map the pages remote (the device uses the host pages).
   mgr.advise(a.data(), pages * per_page * 4, uvm::advice::set_accessed_by, uvm::location::device());
   auto v = a.view();
   const uvm::stream kernels = mgr.create_stream("kernels");
   const uvm::stream copies = mgr.create_stream("copies");
-  std::atomic<bool> running{true};
-  // Every page is stored to all through the kernel, while prefetches try to move it.
+  // First every page is mapped remote, by a kernel that reads each once.
   mgr.parallel_for(
-      pages * words,
+      pages, [=](std::size_t p) { (void)v.load(p * per_page); }, kernels);
+  mgr.synchronize(kernels);
+  ASSERT_GE(mgr.stats().remote_mappings, pages);
+  // Then a kernel stores to every page through those mappings until the prefetches are done,
+  // each lane counting its increments on the host.
+  std::atomic<bool> stop{false};
+  std::vector<std::uint32_t> done(lanes, 0);
+  const std::atomic<bool>* stop_at = &stop;
+  std::uint32_t* done_at = done.data();
+  mgr.parallel_for(
+      lanes,
       [=](std::size_t i) {
         const std::size_t at = (i / words) * per_page + i % words;
-        for (std::uint32_t k = 0; k < reps; ++k) v.store(at, v.load(at) + 1);
+        const auto bound = std::chrono::steady_clock::now() + 20s;
+        std::uint32_t k = 0;
+        for (; k < reps || (!stop_at->load() && std::chrono::steady_clock::now() < bound); ++k) {
+          v.store(at, v.load(at) + 1);
+        }
+        done_at[i] = k;
       },
       kernels);
-  std::thread kernel_end([&] {
-    mgr.synchronize(kernels);
-    running = false;
-  });
-  // Once the kernel runs on remote mappings of every page, prefetches try to pull them in.
-  while (running && mgr.stats().remote_mappings < pages) std::this_thread::yield();
-  ASSERT_TRUE(running.load()) << "the kernel ended before it mapped every page: make it longer";
-  std::size_t prefetches = 0;
-  while (running) {
-    (void)mgr.prefetch(a.data(), pages * per_page * 4, uvm::location::device(), copies);
-    ++prefetches;
+  // Prefetches try to pull the pages in while the kernel stores (it runs until `stop`).
+  constexpr int prefetches = 20;
+  for (int n = 0; n < prefetches; ++n) {
+    mgr.prefetch(a.data(), pages * per_page * 4, uvm::location::device(), copies);
   }
-  kernel_end.join();
+  mgr.synchronize(copies);
+  stop = true;
+  mgr.synchronize(kernels);
   std::size_t lost = 0;
-  for (std::size_t i = 0; i < pages * words; ++i) {
-    lost += reps - a[(i / words) * per_page + i % words];
-  }
+  for (std::size_t i = 0; i < lanes; ++i) lost += done[i] - a[(i / words) * per_page + i % words];
   EXPECT_EQ(lost, 0u) << "stores lost with " << prefetches << " prefetches during the kernel";
 }
 
