@@ -1,15 +1,23 @@
 // The accessor's fault path on the host (as the emulated device runs it), against a mailbox this
 // test reads: many lanes waiting on one page post a record once, not one each every 2 ms, and
-// whoever sees the published entry proceeds.
+// whoever sees the published entry proceeds; and a post wakes no host thread, as on a GPU.
+#include "host/common/clock.hpp"
+#include "host/common/futex.hpp"
+
 #include <uvm/device_view.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace uvm::detail {
 namespace {
@@ -113,6 +121,38 @@ TEST(DeviceView, AFullRingIsRetried) {
   std::atomic_ref<device_pte>(dev.ptes[2])
       .store(make_pte(2, pte_valid | pte_writable), std::memory_order_release);
   lane.join();
+}
+
+// A GPU stores to the doorbell but cannot wake a host thread, so the fault service polls while
+// kernels run. The emulated device may not wake it either: a post that woke the service would
+// hide a service that forgot to poll.
+TEST(DeviceView, APostWakesNoHostThreadSleepingOnTheDoorbell) {
+  fake_device dev;
+  auto& bell = *reinterpret_cast<std::atomic<std::uint32_t>*>(&dev.mailbox->doorbell);
+  std::atomic<long> tid{0};
+  std::atomic<int> outcome{-1};  // 1: woken (or the word had changed), 0: slept to the deadline
+  std::thread host([&] {
+    tid = syscall(SYS_gettid);
+    outcome = futex_wait_until(bell, 0, deadline_after(300ms)) ? 1 : 0;
+  });
+  // Post only once the thread sleeps in the futex call (its syscall file names it).
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  bool asleep = false;
+  while (!asleep && std::chrono::steady_clock::now() < end) {
+    if (const long t = tid.load(); t != 0) {
+      std::ifstream f("/proc/self/task/" + std::to_string(t) + "/syscall");
+      std::string number;
+      f >> number;
+      asleep = number == std::to_string(SYS_futex);
+    }
+    if (!asleep) std::this_thread::yield();
+  }
+  ASSERT_TRUE(asleep) << "the host thread never slept on the doorbell";
+  const fault_record rec{0, 1, device_access::read, 0, 0};
+  ASSERT_TRUE(post_fault(&dev.control, dev.mailbox.get(), rec));
+  host.join();
+  EXPECT_EQ(outcome.load(), 0) << "posting a fault woke a host thread";
+  EXPECT_EQ(bell.load(), 1u) << "the doorbell still says a record was posted";
 }
 
 }  // namespace

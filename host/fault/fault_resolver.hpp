@@ -8,6 +8,7 @@
 
 #include <uvm/detail/fault_mailbox.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <span>
@@ -46,11 +47,30 @@ class fault_resolver {
   /// (retry_later). A resolver holds back new launches while they are.
   void cpu_faults_waiting(bool waiting) noexcept { do_cpu_faults_waiting(waiting); }
 
+  /// How the resolver wakes the service thread that calls it (set by the service; null: not
+  /// at all). The device cannot wake a host thread, as a GPU cannot, so the service polls the
+  /// mailbox while kernels run and sleeps while none does: the resolver rings the bell when it
+  /// admits a kernel, and a sleeping service starts polling. `ring` is async-signal-safe and
+  /// `arg` outlives every call, until set_bell(nullptr, nullptr).
+  void set_bell(void (*ring)(void*), void* arg) noexcept {
+    if (ring != nullptr) bell_arg_ = arg;
+    bell_.store(ring, std::memory_order_release);
+  }
+
+ protected:
+  /// Tells the service that device faults may come (a kernel was admitted).
+  void ring_bell() const noexcept {
+    if (auto* ring = bell_.load(std::memory_order_acquire); ring != nullptr) ring(bell_arg_);
+  }
+
  private:
   virtual int do_resolve(managed_range& r, std::size_t page, access a) noexcept = 0;
   virtual void do_resolve_device(std::span<const fault_record>) noexcept {}
   virtual bool do_poll() noexcept { return false; }
   virtual void do_cpu_faults_waiting(bool) noexcept {}
+
+  std::atomic<void (*)(void*)> bell_{nullptr};
+  void* bell_arg_ = nullptr;
 };
 
 }  // namespace uvm::detail

@@ -13,7 +13,9 @@
 #include <new>
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,9 +54,11 @@ fault_service::fault_service(fault_resolver& resolver, event_ring& events, trace
   if (timeline_ != nullptr) {
     timeline_->set_waker([](void* mb) { wake(*static_cast<fault_mailbox*>(mb)); }, mailbox_);
   }
+  resolver_.set_bell([](void* s) { static_cast<fault_service*>(s)->kernel_admitted(); }, this);
 }
 
 fault_service::~fault_service() {
+  resolver_.set_bell(nullptr, nullptr);
   stop();
   drain_events();
   if (timeline_ != nullptr) {
@@ -100,6 +104,10 @@ std::uint64_t fault_service::cpu_ns() noexcept {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+void fault_service::kernel_admitted() noexcept {
+  if (idle_.load(std::memory_order_seq_cst)) wake(*mailbox_);
+}
+
 bool fault_service::submit(fault_request& r) noexcept {
   if (!queue_.try_push(&r)) return false;
   wake(*mailbox_);
@@ -109,18 +117,44 @@ bool fault_service::submit(fault_request& r) noexcept {
 void fault_service::run() {
   name_thread("uvm-fault");
   tid_ = static_cast<std::uint32_t>(syscall(SYS_gettid));
-  using namespace std::chrono_literals;
+  // Its naps are polls of a few microseconds: the default slack (50 us) would stretch each.
+  (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+  std::uint64_t last_work = now_ns();
+  std::chrono::nanoseconds nap = shortest_nap;
   while (!stop_.load(std::memory_order_acquire)) {
     const std::uint32_t seen = doorbell(*mailbox_).load(std::memory_order_acquire);
     const bool kernels = resolver_.poll();
-    serve_cpu_batch();
-    const bool more = serve_device_batch();
+    const bool cpu = serve_cpu_batch();
+    bool more = false;
+    const bool device = serve_device_batch(more);
     drain_events();
     drain_recorders();
     if (more) continue;
-    // While kernels run or faults wait for them, poll often: a GPU cannot wake this thread.
-    const auto nap = kernels || !deferred_.empty() ? 50us : 50ms;
+    if (!kernels && deferred_.empty()) {
+      // Nothing can post a device fault: sleep until the host rings (a CPU fault, a launch,
+      // the timeline, stop). A launch that raced the poll above rings, or the poll below sees
+      // its kernel.
+      idle_.store(true, std::memory_order_seq_cst);
+      if (!resolver_.poll()) futex_wait_until(doorbell(*mailbox_), seen, deadline_after(idle_nap));
+      idle_.store(false, std::memory_order_relaxed);
+      last_work = now_ns();
+      nap = shortest_nap;
+      continue;
+    }
+    // Kernels run or CPU faults wait for them. A GPU cannot wake this thread, so it polls the
+    // mailbox: spinning (yielding to any thread that can run) while faults are likely, shortly
+    // after the last one, then in naps that grow to `longest_nap`.
+    const std::uint64_t now = now_ns();
+    if (cpu || device) {
+      last_work = now;
+      nap = shortest_nap;
+    }
+    if (now - last_work < static_cast<std::uint64_t>(spin_window.count())) {
+      spin(seen, last_work + static_cast<std::uint64_t>(spin_window.count()));
+      continue;
+    }
     futex_wait_until(doorbell(*mailbox_), seen, deadline_after(nap));
+    nap = std::min<std::chrono::nanoseconds>(nap * 2, longest_nap);
   }
   // Nothing submitted before stop is left waiting.
   serve_cpu_batch();
@@ -134,7 +168,19 @@ void fault_service::run() {
   drain_recorders();
 }
 
-void fault_service::serve_cpu_batch() {
+bool fault_service::posted() const noexcept {
+  const fault_mailbox& mb = *mailbox_;
+  return load_acquire(&mb.slots[mb.tail % fault_mailbox::capacity].seq) == mb.tail + 1;
+}
+
+void fault_service::spin(std::uint32_t seen, std::uint64_t until) noexcept {
+  while (!posted() && doorbell(*mailbox_).load(std::memory_order_acquire) == seen &&
+         now_ns() < until) {
+    sched_yield();
+  }
+}
+
+bool fault_service::serve_cpu_batch() {
   std::array<fault_request*, max_batch> batch;
   std::size_t n = 0;
   // Deferred requests first: they are the oldest.
@@ -145,7 +191,7 @@ void fault_service::serve_cpu_batch() {
   while (n < batch.size() && queue_.try_pop(batch[n])) ++n;
   if (n == 0) {
     resolver_.cpu_faults_waiting(false);
-    return;
+    return false;
   }
   UVM_NVTX_RANGE("cpu fault batch", n);
   const std::uint64_t start = now_ns();
@@ -184,9 +230,10 @@ void fault_service::serve_cpu_batch() {
   }
   resolver_.cpu_faults_waiting(!deferred_.empty());
   record_batch(timeline_kind::cpu_fault_batch, start, static_cast<std::uint32_t>(n), n);
+  return n > carried;
 }
 
-bool fault_service::serve_device_batch() {
+bool fault_service::serve_device_batch(bool& more) {
   fault_mailbox& mb = *mailbox_;
   std::array<fault_record, max_batch> batch;
   std::size_t n = 0;
@@ -199,6 +246,7 @@ bool fault_service::serve_device_batch() {
     store_release(&mb.tail, tail);
   }
   if (n == 0) return false;
+  more = n == batch.size();
   // Deduplicate by page, keeping the most intrusive access, in address order.
   std::sort(batch.begin(), batch.begin() + n, [](const auto& a, const auto& b) {
     if (a.range_id != b.range_id) return a.range_id < b.range_id;
@@ -213,7 +261,7 @@ bool fault_service::serve_device_batch() {
   resolver_.resolve_device({batch.begin(), end});
   record_batch(timeline_kind::device_fault_batch, start,
                static_cast<std::uint32_t>(end - batch.begin()), n);
-  return n == batch.size();
+  return true;
 }
 
 void fault_service::drain_events() {

@@ -15,6 +15,7 @@
 #include <uvm/detail/fault_mailbox.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -49,9 +50,23 @@ class fault_service {
   void stop() noexcept;
 
  private:
+  // How the service thread polls while kernels run (see run()).
+  static constexpr std::chrono::microseconds spin_window{200};
+  static constexpr std::chrono::microseconds shortest_nap{5};
+  static constexpr std::chrono::microseconds longest_nap{50};
+  static constexpr std::chrono::milliseconds idle_nap{50};
+
   void run();
-  void serve_cpu_batch();
-  bool serve_device_batch();
+  // The resolver admitted a kernel: wakes the thread if it sleeps as though none ran.
+  void kernel_admitted() noexcept;
+  // Whether the mailbox holds a complete record not yet taken.
+  [[nodiscard]] bool posted() const noexcept;
+  // Yields until a record is posted, the doorbell moves from `seen`, or `until` (now_ns).
+  void spin(std::uint32_t seen, std::uint64_t until) noexcept;
+  // @return whether it took new requests.
+  bool serve_cpu_batch();
+  // @return whether it took records; `more`: the batch was full (more may be waiting).
+  bool serve_device_batch(bool& more);
   void drain_events();
   void drain_recorders() noexcept;  // the trace and the timeline, to their files
   void record_batch(timeline_kind kind, std::uint64_t start, std::uint32_t count,
@@ -66,6 +81,7 @@ class fault_service {
   bounded_queue<fault_request*, 1024> queue_;
   std::vector<fault_request*> deferred_;  // service thread only
   std::atomic<bool> stop_{false};
+  std::atomic<bool> idle_{false};  // sleeping as though no kernel ran
   bool warned_coarsening_ = false;
   std::uint64_t dropped_reported_ = 0;
   std::atomic<std::uint64_t> cpu_at_stop_{0};

@@ -174,6 +174,7 @@ kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const pa
   if (settings_.promote_remote) promote_remote();
   // Waits (unlocked) while CPU faults or queued moves wait for kernels this one may delay.
   const kernel_epochs::ticket t = epochs_.begin(s, uses, declared);
+  ring_bell();  // the kernel's faults come to a service that polls for them
   std::lock_guard lock(mutex_);
   // The kernel may set dirty and accessed bits in any table it may use.
   const auto live = ranges_.ranges();

@@ -16,14 +16,6 @@
 
 #include <cstdint>
 
-#if !defined(__CUDA_ARCH__)
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <climits>
-#endif
-
 namespace uvm::detail {
 
 enum class device_access : std::uint32_t { read = 0, write = 1 };
@@ -56,19 +48,20 @@ struct fault_mailbox {
   static constexpr std::uint32_t capacity = 4096;
 
   std::uint32_t tail = 0;      ///< records consumed (host)
-  std::uint32_t doorbell = 0;  ///< set after each post; the service thread sleeps on it
+  /// Set after each post, for a host that watches it. Device code cannot wake a sleeping host
+  /// thread (a GPU cannot), so the service polls while kernels run; the host's own wakers
+  /// (CPU faults, launches, stop) change it and wake the thread.
+  std::uint32_t doorbell = 0;
   struct slot {
     std::uint32_t seq;  ///< claim index + 1 once the record is complete
     fault_record record;
   } slots[capacity];
 };
 
-/// Rings the doorbell: changes it to `value` and, on the host, wakes the thread sleeping on it.
+/// Rings the doorbell: changes it to `value`, a store and nothing more, on the emulated device
+/// as on a GPU (it wakes no host thread).
 UVM_HOST_DEVICE inline void ring(fault_mailbox* mb, std::uint32_t value) noexcept {
   store_release(&mb->doorbell, value);
-#if !defined(__CUDA_ARCH__)
-  syscall(SYS_futex, &mb->doorbell, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr, nullptr, 0);
-#endif
 }
 
 /// Posts a record. @return false if the ring is full (the caller re-posts later).
