@@ -12,11 +12,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -96,6 +99,38 @@ TEST(EmulatedBackend, DeviceMemory) {
   EXPECT_THROW((void)b.allocate_device(0), uvm::invalid_argument);
   // Freed on destruction if the caller forgot.
   (void)b.allocate_device(4096);
+}
+
+// A GPU maps its memory in large pages, so its copy engines never fault on a frame's first use.
+// Emulated device memory is 2 MiB aligned and eligible for huge pages: a copy into a fresh frame
+// faults once per 2 MiB, not once per 4 KiB page.
+TEST(EmulatedBackend, DeviceMemoryIsMappedInHugePages) {
+  std::ifstream mode_file("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(mode_file, mode);
+  if (mode.empty() || mode.find("[never]") != std::string::npos) {
+    GTEST_SKIP() << "transparent huge pages are off on this machine";
+  }
+  emulated_backend b;
+  const device_buffer buf(b, (std::size_t{8} << 20) + 4096);
+  const auto start = reinterpret_cast<std::uintptr_t>(buf.p);
+  EXPECT_EQ(start % (std::size_t{2} << 20), 0u);
+  std::ifstream smaps("/proc/self/smaps");
+  bool found = false;
+  bool eligible = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t lo = 0;
+    std::uintptr_t hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(' ') < line.find(':')) {
+      found = lo <= start && start < hi;
+      continue;
+    }
+    if (found && line.rfind("THPeligible:", 0) == 0) {
+      eligible = line.find('1') != std::string::npos;
+      break;
+    }
+  }
+  EXPECT_TRUE(eligible) << "device memory at " << buf.p << " is not eligible for huge pages";
 }
 
 TEST(EmulatedBackend, RegisterHost) {
