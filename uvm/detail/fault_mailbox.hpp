@@ -47,7 +47,7 @@ struct mailbox_control {
 struct fault_mailbox {
   static constexpr std::uint32_t capacity = 4096;
 
-  std::uint32_t tail = 0;      ///< records consumed (host)
+  std::uint32_t tail = 0;  ///< records consumed (host)
   /// Set after each post, for a host that watches it. Device code cannot wake a sleeping host
   /// thread (a GPU cannot), so the service polls while kernels run; the host's own wakers
   /// (CPU faults, launches, stop) change it and wake the thread.
