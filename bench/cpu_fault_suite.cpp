@@ -33,7 +33,7 @@ struct plan {
   std::size_t rounds;  // fresh ranges per path, alternating uvm and raw
 };
 
-// uvm's handler threads (host/fault/userfaultfd_fault_source.hpp).
+// uvm's handler threads (host/fault/sources/userfaultfd_fault_source.hpp).
 constexpr unsigned uvm_handlers = 4;
 
 plan plan_for(std::size_t page_size, const options& opt) {

@@ -4,8 +4,8 @@
 #include "host/common/check.hpp"
 #include "host/common/clock.hpp"
 #include "host/common/leak.hpp"
-#include "host/fault/acquire_fault_source.hpp"
-#include "host/fault/range_registry.hpp"
+#include "host/fault/sources/acquire_fault_source.hpp"
+#include "host/fault/sources/range_registry.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 

@@ -5,8 +5,8 @@
 
 #include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/fault_service.hpp"
-#include "host/fault/fault_source.hpp"
+#include "host/fault/service/fault_service.hpp"
+#include "host/memory/view_protection.hpp"
 #include "host/migration/migrator.hpp"
 #include "host/migration/move_queue.hpp"
 #include "host/telemetry/counters.hpp"
@@ -127,7 +127,7 @@ class runtime {
 
   config cfg_;
   backend_kind kind_;
-  std::shared_ptr<fault_source> source_;
+  std::shared_ptr<view_protection> source_;
   counters counters_;
   event_ring events_;
   std::unique_ptr<trace_writer> trace_;  // before the service thread, which drains it

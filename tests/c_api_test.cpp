@@ -2,7 +2,7 @@
 // need C++: a real device fault through uvmDeviceSynchronize, the exception mapping, threads.
 #include "host/c_api_state.hpp"
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/range_registry.hpp"
+#include "host/fault/sources/range_registry.hpp"
 
 #include <uvm/uvm.h>
 #include <uvm/error.hpp>

@@ -5,8 +5,8 @@
 
 #include "host/coherence/page_table.hpp"
 #include "host/coherence/transition.hpp"
-#include "host/fault/fault_source.hpp"
 #include "host/memory/dual_mapping.hpp"
+#include "host/memory/view_protection.hpp"
 
 #include <uvm/advice.hpp>
 #include <uvm/device_view.hpp>
@@ -30,7 +30,7 @@ inline constexpr std::size_t block_bytes = std::size_t{2} << 20;
 
 /// What a range needs from its runtime. Everything here outlives the range.
 struct fault_context {
-  fault_source* source;
+  view_protection* source;
   counters* stats;
   event_ring* events;
   fault_service* service;  ///< null: faults that move data fail with ENODEV

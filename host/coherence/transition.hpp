@@ -3,16 +3,13 @@
 // The CPU side of the page state machine: what a fault must do, and what each state lets the
 // application's CPU code do. Pure functions, shared by the fault handler and the tests.
 
+#include "host/memory/access.hpp"
+
 #include <uvm/detail/page_word.hpp>
 
 #include <cstdint>
 
 namespace uvm::detail {
-
-enum class access : std::uint8_t { read, write };
-
-/// What the app view of a page allows; the fault source turns it into a protection.
-enum class host_access : std::uint8_t { none, read, read_write };
 
 enum class cpu_action : std::uint8_t {
   retry,        ///< the state already allows the access (another thread resolved it)
@@ -37,10 +34,6 @@ struct cpu_decision {
     case page_state::migrating: return host_access::none;
   }
   return host_access::none;
-}
-
-[[nodiscard]] constexpr bool allows(host_access h, access a) noexcept {
-  return a == access::read ? h != host_access::none : h == host_access::read_write;
 }
 
 /// Write-invalidate: a write makes the host the only holder; a read moves ownership unless the

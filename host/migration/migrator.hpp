@@ -11,7 +11,7 @@
 
 #include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/fault_resolver.hpp"
+#include "host/fault/service/fault_resolver.hpp"
 #include "host/migration/device_page_table.hpp"
 #include "host/migration/device_residency.hpp"
 #include "host/migration/kernel_epochs.hpp"

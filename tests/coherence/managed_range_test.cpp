@@ -1,4 +1,4 @@
-#include "host/fault/map_budget.hpp"
+#include "host/fault/service/map_budget.hpp"
 #include "host/runtime.hpp"
 #include "tests/common/fault_mechanism.hpp"
 

@@ -5,7 +5,7 @@
 // UVM_FAULT_MECHANISM=signal (the `.signal` tests); suites take their managers' mechanism and
 // their fault sources from here, so one fixture covers both.
 
-#include "host/fault/acquire_fault_source.hpp"
+#include "host/fault/sources/acquire_fault_source.hpp"
 
 #include <uvm/config.hpp>
 
@@ -24,7 +24,7 @@ namespace uvm::testing {
 }
 
 /// The process's fault source for this run's mechanism.
-[[nodiscard]] inline std::shared_ptr<detail::fault_source> test_fault_source() {
+[[nodiscard]] inline std::shared_ptr<detail::view_protection> test_fault_source() {
   return detail::acquire_fault_source(test_mechanism());
 }
 

@@ -4,7 +4,7 @@
 // errors reported by synchronize. Compiled by nvcc: real CUDA kernels on a GPU (the cuda
 // backend), CPU threads on the emulated device elsewhere, with the same checks.
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/range_registry.hpp"
+#include "host/fault/sources/range_registry.hpp"
 
 #include <uvm/uvm.hpp>
 

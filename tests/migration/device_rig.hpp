@@ -6,8 +6,8 @@
 
 #include "host/backend/emulated/emulated_backend.hpp"
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/fault_service.hpp"
-#include "host/fault/range_registry.hpp"
+#include "host/fault/service/fault_service.hpp"
+#include "host/fault/sources/range_registry.hpp"
 #include "host/migration/migrator.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
@@ -59,7 +59,7 @@ struct device_rig {
   /// source (which still catches the faults: only protections go through `src`).
   explicit device_rig(std::size_t frames,
                       std::chrono::nanoseconds timeout = std::chrono::seconds(10),
-                      backend* b = nullptr, fault_source* src = nullptr)
+                      backend* b = nullptr, view_protection* src = nullptr)
       : dev(b != nullptr ? *b : own_backend),
         source(uvm::testing::test_fault_source()),
         mig(dev, stats, migrator::settings{page_bytes, frames * page_bytes, timeout}),
@@ -120,7 +120,7 @@ struct device_rig {
   backend& dev;
   counters stats;
   event_ring events;
-  std::shared_ptr<fault_source> source;
+  std::shared_ptr<view_protection> source;
   migrator mig;
   resolver_tap tap;  // between the migrator and the service
   fault_service service;

@@ -201,7 +201,7 @@ TEST(FaultInjectionAllocate, AFailedPageTableAllocationLeavesNoRange) {
 
 // A fault source whose next widening calls fail with ENOMEM (as mprotect at vm.max_map_count);
 // every other call goes to the run's own mechanism.
-class failing_source final : public fault_source {
+class failing_source final : public view_protection {
  public:
   std::atomic<int> widen_failures{0};  ///< how many widening calls still fail
 
@@ -217,7 +217,7 @@ class failing_source final : public fault_source {
   void do_attach(std::byte* app, std::size_t bytes) override { inner_->attach(app, bytes); }
   std::string_view do_name() const noexcept override { return "failing"; }
 
-  std::shared_ptr<fault_source> inner_ = uvm::testing::test_fault_source();
+  std::shared_ptr<view_protection> inner_ = uvm::testing::test_fault_source();
 };
 
 TEST(FaultInjectionProtect, AFailedWideningAfterACopyBackNeverLeavesAStateWiderThanItsView) {

@@ -3,9 +3,9 @@
 #include "host/migration/migrator.hpp"
 #include "host/backend/emulated/emulated_backend.hpp"
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/fault_service.hpp"
-#include "host/fault/range_registry.hpp"
-#include "host/fault/signal_fault_source.hpp"
+#include "host/fault/service/fault_service.hpp"
+#include "host/fault/sources/range_registry.hpp"
+#include "host/fault/sources/signal_fault_source.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
 

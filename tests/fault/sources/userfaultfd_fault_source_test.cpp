@@ -1,6 +1,6 @@
 // The userfaultfd mechanism: system calls on managed memory in every page state, the fault
 // failure path, and the fallback when the process may not use userfaultfd.
-#include "host/fault/userfaultfd_fault_source.hpp"
+#include "host/fault/sources/userfaultfd_fault_source.hpp"
 #include "tests/migration/emulated_config.hpp"
 
 #include <uvm/uvm.hpp>

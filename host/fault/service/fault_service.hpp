@@ -6,8 +6,8 @@
 // logs the events the handler recorded.
 
 #include "host/common/bounded_queue.hpp"
-#include "host/fault/fault_request.hpp"
-#include "host/fault/fault_resolver.hpp"
+#include "host/fault/service/fault_request.hpp"
+#include "host/fault/service/fault_resolver.hpp"
 #include "host/telemetry/event_ring.hpp"
 #include "host/telemetry/timeline.hpp"
 #include "host/telemetry/trace_writer.hpp"

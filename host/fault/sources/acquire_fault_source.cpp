@@ -1,7 +1,7 @@
-#include "host/fault/acquire_fault_source.hpp"
+#include "host/fault/sources/acquire_fault_source.hpp"
 
-#include "host/fault/signal_fault_source.hpp"
-#include "host/fault/userfaultfd_fault_source.hpp"
+#include "host/fault/sources/signal_fault_source.hpp"
+#include "host/fault/sources/userfaultfd_fault_source.hpp"
 #include "host/telemetry/log.hpp"
 
 #include <mutex>
@@ -11,7 +11,7 @@
 
 namespace uvm::detail {
 
-std::shared_ptr<fault_source> acquire_fault_source(fault_mechanism requested) {
+std::shared_ptr<view_protection> acquire_fault_source(fault_mechanism requested) {
   switch (requested) {
     case fault_mechanism::signal: return signal_fault_source::acquire();
     case fault_mechanism::userfaultfd: return userfaultfd_fault_source::acquire();

@@ -1,4 +1,4 @@
-#include "host/fault/range_registry.hpp"
+#include "host/fault/sources/range_registry.hpp"
 
 #include <uvm/error.hpp>
 

@@ -4,8 +4,8 @@
 // service path can be driven without a device.
 
 #include "host/coherence/managed_range.hpp"
-#include "host/fault/fault_service.hpp"
-#include "host/fault/range_registry.hpp"
+#include "host/fault/service/fault_service.hpp"
+#include "host/fault/sources/range_registry.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
 #include "tests/common/fault_mechanism.hpp"
@@ -34,7 +34,7 @@ struct fault_harness {
     (void)range.commit(page, w, s);
   }
 
-  std::shared_ptr<fault_source> source;
+  std::shared_ptr<view_protection> source;
   counters stats;
   event_ring events;
   fault_service service;

@@ -1,9 +1,9 @@
-#include "host/fault/fault_service.hpp"
+#include "host/fault/service/fault_service.hpp"
 
 #include "host/common/check.hpp"
 #include "host/common/clock.hpp"
 #include "host/common/futex.hpp"
-#include "host/fault/map_budget.hpp"
+#include "host/fault/service/map_budget.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 

@@ -1,11 +1,11 @@
-#include "host/fault/userfaultfd_fault_source.hpp"
+#include "host/fault/sources/userfaultfd_fault_source.hpp"
 
 #include "host/coherence/managed_range.hpp"
 #include "host/common/check.hpp"
 #include "host/common/leak.hpp"
-#include "host/fault/fault_request.hpp"
-#include "host/fault/range_registry.hpp"
-#include "host/fault/uffd_abi.hpp"
+#include "host/fault/service/fault_request.hpp"
+#include "host/fault/sources/range_registry.hpp"
+#include "host/fault/sources/uffd_abi.hpp"
 #include "host/telemetry/log.hpp"
 
 #include <uvm/error.hpp>

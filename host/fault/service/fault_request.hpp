@@ -3,7 +3,7 @@
 // A CPU fault handed from the signal handler to the fault service thread. It lives on the
 // faulting thread's stack, which waits on `status` until the service completes it.
 
-#include "host/coherence/transition.hpp"
+#include "host/memory/access.hpp"
 
 #include <atomic>
 #include <cstddef>

@@ -3,7 +3,7 @@
 // What the fault service thread calls to resolve faults that move data. The migration layer
 // implements it; a host-only runtime has nothing to move from.
 
-#include "host/coherence/transition.hpp"
+#include "host/memory/access.hpp"
 #include "host/telemetry/nvtx.hpp"
 
 #include <uvm/detail/fault_mailbox.hpp>

@@ -4,13 +4,13 @@
 // handler is installed when the first manager starts and restored when the last one ends.
 // Faults outside every range go to the action that was installed before, exactly.
 
-#include "host/fault/fault_source.hpp"
+#include "host/memory/view_protection.hpp"
 
 #include <memory>
 
 namespace uvm::detail {
 
-class signal_fault_source final : public fault_source {
+class signal_fault_source final : public view_protection {
  public:
   /// @return the process's instance, installing the handler if this is the first user.
   /// @throws uvm::system_error if sigaction fails.

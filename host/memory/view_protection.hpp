@@ -1,9 +1,13 @@
 #pragma once
 
-// How CPU accesses are caught and how the app view's protections are changed. Non-virtual
+// How the app view's protections are changed: the fault mechanism as the coherence layer sees
+// it. The fault sources (host/fault/sources/) implement it and sit above coherence: they catch
+// a fault and hand it down to managed_range, which changes protections through this interface
+// and queues what moves data on the fault service (host/fault/service/), below it. So a CPU
+// fault's path runs downward: source -> coherence -> service and protection. Non-virtual
 // interface: the public calls add the checks every implementation needs.
 
-#include "host/coherence/transition.hpp"
+#include "host/memory/access.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -18,9 +22,9 @@ struct view_span {
   std::size_t bytes;
 };
 
-class fault_source {
+class view_protection {
  public:
-  virtual ~fault_source() = default;
+  virtual ~view_protection() = default;
 
   /// Makes the app view of `v`, which allowed `from`, allow `to` (from == to: re-apply `to`,
   /// assuming nothing about the view). Async-signal-safe.

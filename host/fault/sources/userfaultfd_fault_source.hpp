@@ -12,7 +12,9 @@
 // the range's fault service. A fault that cannot be served is logged and ends in SIGBUS for the
 // faulting thread.
 
-#include "host/fault/fault_source.hpp"
+#include "host/memory/view_protection.hpp"
+
+#include <uvm/page_state.hpp>
 
 #include <memory>
 
@@ -25,7 +27,7 @@ namespace uvm::detail {
 
 class managed_range;
 
-class userfaultfd_fault_source final : public fault_source {
+class userfaultfd_fault_source final : public view_protection {
  public:
   /// Why this process cannot use the mechanism (permission, kernel features), or empty if it
   /// can. Probes with a descriptor of its own.

@@ -1,11 +1,11 @@
-#include "host/fault/signal_fault_source.hpp"
+#include "host/fault/sources/signal_fault_source.hpp"
 
 #include "host/coherence/managed_range.hpp"
 #include "host/common/check.hpp"
 #include "host/common/signal_safe_writer.hpp"
-#include "host/fault/fault_request.hpp"
-#include "host/fault/map_budget.hpp"
-#include "host/fault/range_registry.hpp"
+#include "host/fault/service/fault_request.hpp"
+#include "host/fault/service/map_budget.hpp"
+#include "host/fault/sources/range_registry.hpp"
 
 #include <cerrno>
 #include <csignal>

@@ -2,7 +2,7 @@
 
 // Picks the fault mechanism a manager asked for and returns the process's instance of it.
 
-#include "host/fault/fault_source.hpp"
+#include "host/memory/view_protection.hpp"
 
 #include <uvm/config.hpp>
 
@@ -13,6 +13,6 @@ namespace uvm::detail {
 /// `signal` and `userfaultfd` are taken as asked (@throws uvm::error if userfaultfd is
 /// unavailable, saying why); `automatic` takes userfaultfd where this process may use it and
 /// falls back to signal otherwise, with one info log line per process saying why.
-[[nodiscard]] std::shared_ptr<fault_source> acquire_fault_source(fault_mechanism requested);
+[[nodiscard]] std::shared_ptr<view_protection> acquire_fault_source(fault_mechanism requested);
 
 }  // namespace uvm::detail

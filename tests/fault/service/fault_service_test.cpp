@@ -1,4 +1,4 @@
-#include "tests/fault/fault_harness.hpp"
+#include "tests/fault/service/fault_harness.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The mapping budget: vm.max_map_count is read once, before the signal handler can need it (the
 // handler's abort path reports it and must not call fopen, which may allocate).
-#include "host/fault/map_budget.hpp"
+#include "host/fault/service/map_budget.hpp"
 
 #include <gtest/gtest.h>
 
