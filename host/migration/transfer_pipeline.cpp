@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <sched.h>
+
 namespace uvm::detail {
 
 namespace {
@@ -156,6 +158,11 @@ void transfer_pipeline::publish_entries(const std::vector<move>& moves, std::siz
 
 int transfer_pipeline::complete(chunk& c, std::uint64_t* landed_ns) {
   if (c.moves.empty()) return 0;
+  // A few pages land within microseconds, sooner than a sleeping thread is woken: poll them,
+  // yielding the CPU, before sleeping on the event (as a spinning cudaEventSynchronize does).
+  if (c.moves.size() * settings_.page_size <= poll_bytes) {
+    for (int i = 0; i < poll_turns && !backend_.query(c.done); ++i) sched_yield();
+  }
   if (!backend_.wait(c.done, settings_.timeout)) {
     // Publishing now could expose data that has not landed: the pages stay `migrating` until
     // the copies complete (the service's poll finishes the chunk then).

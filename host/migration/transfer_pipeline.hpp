@@ -89,8 +89,9 @@ class transfer_pipeline {
   /// (their pages stay where they were). @throws what the backend throws (the chunk then undoes
   /// its moves when destroyed).
   void enqueue(chunk& c, copy_kind kind);
-  /// Waits for the chunk, widens host access, tells the settler, publishes the pages. A chunk
-  /// whose copies have not landed by the timeout is kept and finished by a later poll().
+  /// Waits for the chunk (polling a small one first), widens host access, tells the settler,
+  /// publishes the pages. A chunk whose copies have not landed by the timeout is kept and
+  /// finished by a later poll().
   /// `landed_ns`, if given, gets when the copies were seen landed (left alone if the chunk was
   /// empty or kept).
   /// @return 0, ETIMEDOUT for a kept chunk, or the errno of a widening that failed even
@@ -143,6 +144,11 @@ class transfer_pipeline {
   counters& counters_;
   range_table& ranges_;
   settler& settler_;
+  // complete() polls a chunk of up to poll_bytes this many times before it sleeps: the pages of
+  // a fault batch, never a prefetch's chunks (chunk_bytes).
+  static constexpr std::size_t poll_bytes = std::size_t{256} << 10;
+  static constexpr int poll_turns = 20;
+
   settings settings_;
   stream h2d_, d2h_;
   migration_cause cause_ = migration_cause::cpu_fault;
