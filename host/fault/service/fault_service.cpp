@@ -13,7 +13,6 @@
 #include <new>
 
 #include <pthread.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -119,7 +118,6 @@ void fault_service::run() {
   tid_ = static_cast<std::uint32_t>(syscall(SYS_gettid));
   // Its naps are polls of a few microseconds: the default slack (50 us) would stretch each.
   (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
-  std::uint64_t last_work = now_ns();
   std::chrono::nanoseconds nap = shortest_nap;
   while (!stop_.load(std::memory_order_acquire)) {
     const std::uint32_t seen = doorbell(*mailbox_).load(std::memory_order_acquire);
@@ -137,22 +135,12 @@ void fault_service::run() {
       idle_.store(true, std::memory_order_seq_cst);
       if (!resolver_.poll()) futex_wait_until(doorbell(*mailbox_), seen, deadline_after(idle_nap));
       idle_.store(false, std::memory_order_relaxed);
-      last_work = now_ns();
       nap = shortest_nap;
       continue;
     }
     // Kernels run or CPU faults wait for them. A GPU cannot wake this thread, so it polls the
-    // mailbox: spinning (yielding to any thread that can run) while faults are likely, shortly
-    // after the last one, then in naps that grow to `longest_nap`.
-    const std::uint64_t now = now_ns();
-    if (cpu || device) {
-      last_work = now;
-      nap = shortest_nap;
-    }
-    if (now - last_work < static_cast<std::uint64_t>(spin_window.count())) {
-      spin(seen, last_work + static_cast<std::uint64_t>(spin_window.count()));
-      continue;
-    }
+    // mailbox in naps: short after a batch (more faults are likely), growing to `longest_nap`.
+    if (cpu || device) nap = shortest_nap;
     futex_wait_until(doorbell(*mailbox_), seen, deadline_after(nap));
     nap = std::min<std::chrono::nanoseconds>(nap * 2, longest_nap);
   }
@@ -166,18 +154,6 @@ void fault_service::run() {
   deferred_.clear();
   resolver_.cpu_faults_waiting(false);
   drain_recorders();
-}
-
-bool fault_service::posted() const noexcept {
-  const fault_mailbox& mb = *mailbox_;
-  return load_acquire(&mb.slots[mb.tail % fault_mailbox::capacity].seq) == mb.tail + 1;
-}
-
-void fault_service::spin(std::uint32_t seen, std::uint64_t until) noexcept {
-  while (!posted() && doorbell(*mailbox_).load(std::memory_order_acquire) == seen &&
-         now_ns() < until) {
-    sched_yield();
-  }
 }
 
 bool fault_service::serve_cpu_batch() {

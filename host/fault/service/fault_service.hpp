@@ -51,7 +51,6 @@ class fault_service {
 
  private:
   // How the service thread polls while kernels run (see run()).
-  static constexpr std::chrono::microseconds spin_window{200};
   static constexpr std::chrono::microseconds shortest_nap{5};
   static constexpr std::chrono::microseconds longest_nap{50};
   static constexpr std::chrono::milliseconds idle_nap{50};
@@ -59,10 +58,6 @@ class fault_service {
   void run();
   // The resolver admitted a kernel: wakes the thread if it sleeps as though none ran.
   void kernel_admitted() noexcept;
-  // Whether the mailbox holds a complete record not yet taken.
-  [[nodiscard]] bool posted() const noexcept;
-  // Yields until a record is posted, the doorbell moves from `seen`, or `until` (now_ns).
-  void spin(std::uint32_t seen, std::uint64_t until) noexcept;
   // @return whether it took new requests.
   bool serve_cpu_batch();
   // @return whether it took records; `more`: the batch was full (more may be waiting).
