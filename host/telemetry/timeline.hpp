@@ -16,6 +16,7 @@
 // fork() neither writes nor closes it.
 
 #include "host/common/bounded_queue.hpp"
+#include "host/common/waker.hpp"
 #include "host/telemetry/timeline_event.hpp"
 
 #include <atomic>
@@ -59,16 +60,11 @@ class timeline {
   }
   /// What push calls when the ring becomes half full: async-signal-safe, and it must stay valid
   /// until set_waker(nullptr, nullptr).
-  void set_waker(void (*waker)(void*), void* arg) noexcept {
-    if (waker != nullptr) waker_arg_ = arg;
-    waker_.store(waker, std::memory_order_release);
-  }
+  void set_waker(void (*waker)(void*), void* arg) noexcept { waker_.set(waker, arg); }
 
   /// Calls the waker now (async-signal-safe): for a producer whose events the writer's thread
   /// must look for (kernel epochs end when it sees them finished).
-  void wake_writer() noexcept {
-    if (auto* w = waker_.load(std::memory_order_acquire); w != nullptr) w(waker_arg_);
-  }
+  void wake_writer() noexcept { waker_(); }
 
   /// Names the track of the kernel epochs on `s` (`stream <name>`). Not from the handler.
   void name_stream(const stream_base* s, std::string_view name);
@@ -118,8 +114,7 @@ class timeline {
   bounded_queue<timeline_event, capacity> ring_;
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::size_t> pending_{0};
-  std::atomic<void (*)(void*)> waker_{nullptr};
-  void* waker_arg_ = nullptr;
+  waker waker_;
 
   std::mutex mutex_;  // all below
   bool open_ = true;

@@ -3,12 +3,12 @@
 // What the fault service thread calls to resolve faults that move data. The migration layer
 // implements it; a host-only runtime has nothing to move from.
 
+#include "host/common/waker.hpp"
 #include "host/memory/access.hpp"
 #include "host/telemetry/nvtx.hpp"
 
 #include <uvm/detail/fault_mailbox.hpp>
 
-#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <span>
@@ -52,16 +52,11 @@ class fault_resolver {
   /// mailbox while kernels run and sleeps while none does: the resolver rings the bell when it
   /// admits a kernel, and a sleeping service starts polling. `ring` is async-signal-safe and
   /// `arg` outlives every call, until set_bell(nullptr, nullptr).
-  void set_bell(void (*ring)(void*), void* arg) noexcept {
-    if (ring != nullptr) bell_arg_ = arg;
-    bell_.store(ring, std::memory_order_release);
-  }
+  void set_bell(void (*ring)(void*), void* arg) noexcept { bell_.set(ring, arg); }
 
  protected:
   /// Tells the service that device faults may come (a kernel was admitted).
-  void ring_bell() const noexcept {
-    if (auto* ring = bell_.load(std::memory_order_acquire); ring != nullptr) ring(bell_arg_);
-  }
+  void ring_bell() const noexcept { bell_(); }
 
  private:
   virtual int do_resolve(managed_range& r, std::size_t page, access a) noexcept = 0;
@@ -69,8 +64,7 @@ class fault_resolver {
   virtual bool do_poll() noexcept { return false; }
   virtual void do_cpu_faults_waiting(bool) noexcept {}
 
-  std::atomic<void (*)(void*)> bell_{nullptr};
-  void* bell_arg_ = nullptr;
+  waker bell_;
 };
 
 }  // namespace uvm::detail

@@ -123,11 +123,10 @@ void fault_service::run() {
     const std::uint32_t seen = doorbell(*mailbox_).load(std::memory_order_acquire);
     const bool kernels = resolver_.poll();
     const bool cpu = serve_cpu_batch();
-    bool more = false;
-    const bool device = serve_device_batch(more);
+    const std::size_t records = serve_device_batch();
     drain_events();
     drain_recorders();
-    if (more) continue;
+    if (records == max_batch) continue;  // more may be waiting
     if (!kernels && deferred_.empty()) {
       // Nothing can post a device fault: sleep until the host rings (a CPU fault, a launch,
       // the timeline, stop). A launch that raced the poll above rings, or the poll below sees
@@ -140,7 +139,7 @@ void fault_service::run() {
     }
     // Kernels run or CPU faults wait for them. A GPU cannot wake this thread, so it polls the
     // mailbox in naps: short after a batch (more faults are likely), growing to `longest_nap`.
-    if (cpu || device) nap = shortest_nap;
+    if (cpu || records != 0) nap = shortest_nap;
     futex_wait_until(doorbell(*mailbox_), seen, deadline_after(nap));
     nap = std::min<std::chrono::nanoseconds>(nap * 2, longest_nap);
   }
@@ -209,7 +208,7 @@ bool fault_service::serve_cpu_batch() {
   return n > carried;
 }
 
-bool fault_service::serve_device_batch(bool& more) {
+std::size_t fault_service::serve_device_batch() {
   fault_mailbox& mb = *mailbox_;
   std::array<fault_record, max_batch> batch;
   std::size_t n = 0;
@@ -221,8 +220,7 @@ bool fault_service::serve_device_batch(bool& more) {
     ++tail;
     store_release(&mb.tail, tail);
   }
-  if (n == 0) return false;
-  more = n == batch.size();
+  if (n == 0) return 0;
   // Deduplicate by page, keeping the most intrusive access, in address order.
   std::sort(batch.begin(), batch.begin() + n, [](const auto& a, const auto& b) {
     if (a.range_id != b.range_id) return a.range_id < b.range_id;
@@ -237,7 +235,7 @@ bool fault_service::serve_device_batch(bool& more) {
   resolver_.resolve_device({batch.begin(), end});
   record_batch(timeline_kind::device_fault_batch, start,
                static_cast<std::uint32_t>(end - batch.begin()), n);
-  return true;
+  return n;
 }
 
 void fault_service::drain_events() {

@@ -60,8 +60,8 @@ class fault_service {
   void kernel_admitted() noexcept;
   // @return whether it took new requests.
   bool serve_cpu_batch();
-  // @return whether it took records; `more`: the batch was full (more may be waiting).
-  bool serve_device_batch(bool& more);
+  // @return the records it took (max_batch: more may be waiting).
+  std::size_t serve_device_batch();
   void drain_events();
   void drain_recorders() noexcept;  // the trace and the timeline, to their files
   void record_batch(timeline_kind kind, std::uint64_t start, std::uint32_t count,
