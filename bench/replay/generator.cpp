@@ -2,8 +2,14 @@
 
 #include "host/common/check.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace uvm::replay {
 namespace {
@@ -29,15 +35,159 @@ class rng {
   std::uint64_t s_;
 };
 
+constexpr std::array all_patterns{
+    pattern::sequential, pattern::strided, pattern::random,   pattern::cyclic, pattern::hot_cold,
+    pattern::ping_pong,  pattern::stencil, pattern::pagerank, pattern::btree,  pattern::merge_sort};
+
+// Zipf-distributed draws over n items, item k (0-based, in a fixed shuffled order, so the
+// popular ones are scattered) drawn with weight 1 / (k + 1)^exponent.
+class zipf {
+ public:
+  zipf(std::uint32_t n, double exponent, rng& gen) : order_(n), cumulative_(n) {
+    std::iota(order_.begin(), order_.end(), 0u);
+    for (std::uint32_t i = n; i > 1; --i) std::swap(order_[i - 1], order_[gen.below(i)]);
+    double sum = 0;
+    for (std::uint32_t k = 0; k < n; ++k) cumulative_[k] = sum += std::pow(k + 1.0, -exponent);
+  }
+  std::uint32_t draw(rng& gen) const {
+    const double x = gen.unit() * cumulative_.back();
+    const auto k =
+        std::upper_bound(cumulative_.begin(), cumulative_.end(), x) - cumulative_.begin();
+    return order_[std::min<std::size_t>(order_.size() - 1, static_cast<std::size_t>(k))];
+  }
+
+ private:
+  std::vector<std::uint32_t> order_;
+  std::vector<double> cumulative_;
+};
+
+// One kernel of an algorithm: the pages it uses, each once, in page order (a page both read and
+// written is a write), as the runtime's trace lists them.
+class kernel_pages {
+ public:
+  void read(std::uint32_t first, std::uint32_t count = 1) { add(first, count, false); }
+  void write(std::uint32_t first, std::uint32_t count = 1) { add(first, count, true); }
+  // Appends the kernel to `t` as epoch `epoch`, and empties it.
+  void emit(trace& t, std::uint32_t epoch) {
+    std::sort(uses_.begin(), uses_.end());  // a page's writes after its reads
+    t.records.push_back(epoch_record(epoch));
+    for (std::size_t i = 0; i < uses_.size(); ++i) {
+      if (i + 1 < uses_.size() && uses_[i + 1].first == uses_[i].first) continue;
+      t.records.push_back(device_access(0, uses_[i].first, uses_[i].second));
+    }
+    uses_.clear();
+  }
+
+ private:
+  void add(std::uint32_t first, std::uint32_t count, bool write) {
+    for (std::uint32_t p = first; p < first + count; ++p) uses_.emplace_back(p, write);
+  }
+  std::vector<std::pair<std::uint32_t, bool>> uses_;
+};
+
+// The algorithms of generator.hpp. Each appends `passes` passes to `t`, numbering epochs from
+// `epoch`, over a range of `pages` pages.
+void stencil(trace& t, std::uint32_t pages, std::uint32_t passes, std::uint32_t& epoch) {
+  const std::uint32_t grid = pages / 2;
+  const std::uint32_t plane = std::max<std::uint32_t>(1, grid / 64);
+  const std::uint32_t planes = grid / plane;
+  const std::uint32_t per_kernel = std::max<std::uint32_t>(1, (planes + 7) / 8);
+  kernel_pages k;
+  for (std::uint32_t step = 0; step < passes; ++step) {
+    const std::uint32_t src = (step % 2) * grid;
+    const std::uint32_t dst = grid - src;
+    for (std::uint32_t z0 = 0; z0 < planes; z0 += per_kernel) {
+      const std::uint32_t z1 = std::min(planes, z0 + per_kernel);
+      const std::uint32_t lo = z0 == 0 ? 0 : z0 - 1;
+      const std::uint32_t hi = std::min(planes, z1 + 1);
+      k.read(src + lo * plane, (hi - lo) * plane);
+      k.write(dst + z0 * plane, (z1 - z0) * plane);
+      k.emit(t, epoch++);
+    }
+  }
+}
+
+void pagerank(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen, std::uint32_t& epoch) {
+  const std::uint32_t ranks = pages / 16;
+  const std::uint32_t offsets_at = 0, edges_at = 2 * ranks, rank_at = 14 * ranks;
+  const std::uint32_t edges = 12 * ranks;
+  const zipf neighbours(ranks, 1.0, gen);  // in-degrees follow a power law
+  constexpr std::uint32_t blocks = 16;
+  kernel_pages k;
+  for (std::uint32_t it = 0; it < passes; ++it) {
+    const std::uint32_t rank = rank_at + (it % 2) * ranks;
+    const std::uint32_t next = rank_at + ranks - (it % 2) * ranks;
+    for (std::uint32_t b = 0; b < blocks; ++b) {
+      const std::uint32_t v0 = ranks * b / blocks, v1 = ranks * (b + 1) / blocks;
+      k.read(offsets_at + 2 * v0, 2 * (v1 - v0));
+      k.read(edges_at + edges * b / blocks, edges * (b + 1) / blocks - edges * b / blocks);
+      for (std::uint32_t d = 0; d < ranks; ++d) k.read(rank + neighbours.draw(gen));
+      k.write(next + v0, v1 - v0);
+      k.emit(t, epoch++);
+    }
+  }
+}
+
+void btree(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen, std::uint32_t& epoch) {
+  constexpr std::uint32_t fanout = 64, lookups = 256;
+  // Level sizes from the leaves up, so that every level fits `pages`: leaves L, then
+  // ceil(L / 64), ... down to one root; L is the largest that keeps the total within `pages`.
+  auto levels_for = [&](std::uint32_t leaves) {
+    std::vector<std::uint32_t> sizes{leaves};
+    while (sizes.back() > 1) sizes.push_back((sizes.back() + fanout - 1) / fanout);
+    std::reverse(sizes.begin(), sizes.end());  // root first
+    return sizes;
+  };
+  std::uint32_t leaves = pages;
+  std::vector<std::uint32_t> sizes = levels_for(leaves);
+  while (leaves > 1 && std::accumulate(sizes.begin(), sizes.end(), 0ull) > pages) {
+    sizes = levels_for(--leaves);
+  }
+  std::vector<std::uint32_t> first(sizes.size());
+  for (std::size_t l = 1; l < sizes.size(); ++l) first[l] = first[l - 1] + sizes[l - 1];
+  const std::uint32_t kernels = std::max<std::uint32_t>(1, pages / lookups);
+  const zipf keys(leaves, 0.99, gen);  // YCSB's request distribution
+  kernel_pages k;
+  for (std::uint32_t pass = 0; pass < passes; ++pass) {
+    for (std::uint32_t n = 0; n < kernels; ++n) {
+      for (std::uint32_t q = 0; q < lookups; ++q) {
+        std::uint32_t node = keys.draw(gen);  // index in the leaf level
+        for (std::size_t l = sizes.size(); l-- > 0;) {
+          k.read(first[l] + node);
+          node /= fanout;
+        }
+      }
+      k.emit(t, epoch++);
+    }
+  }
+}
+
+void merge_sort(trace& t, std::uint32_t pages, std::uint32_t passes, std::uint32_t& epoch) {
+  const std::uint32_t n = std::max<std::uint32_t>(1, pages / 2);
+  kernel_pages k;
+  for (std::uint32_t sort = 0; sort < passes; ++sort) {
+    std::uint32_t src = 0;
+    for (std::uint64_t run = 1; run < n; run *= 2) {
+      const std::uint32_t dst = n - src;
+      for (std::uint64_t i = 0; i < n; i += 2 * run) {
+        const auto count = static_cast<std::uint32_t>(std::min<std::uint64_t>(2 * run, n - i));
+        k.read(src + static_cast<std::uint32_t>(i), count);
+        k.write(dst + static_cast<std::uint32_t>(i), count);
+        k.emit(t, epoch++);
+      }
+      src = dst;
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<pattern> parse_pattern(std::string_view s) {
-  if (s == "sequential") return pattern::sequential;
-  if (s == "strided") return pattern::strided;
-  if (s == "random") return pattern::random;
-  if (s == "cyclic") return pattern::cyclic;
-  if (s == "hot_cold" || s == "hot-cold") return pattern::hot_cold;
-  if (s == "ping_pong" || s == "ping-pong") return pattern::ping_pong;
+  std::string name(s);
+  std::replace(name.begin(), name.end(), '-', '_');
+  for (const pattern p : all_patterns) {
+    if (name == pattern_name(p)) return p;
+  }
   return std::nullopt;
 }
 
@@ -49,12 +199,17 @@ std::string_view pattern_name(pattern p) noexcept {
     case pattern::cyclic: return "cyclic";
     case pattern::hot_cold: return "hot_cold";
     case pattern::ping_pong: return "ping_pong";
+    case pattern::stencil: return "stencil";
+    case pattern::pagerank: return "pagerank";
+    case pattern::btree: return "btree";
+    case pattern::merge_sort: return "merge_sort";
   }
   return "?";
 }
 
 std::string_view pattern_names() noexcept {
-  return "sequential, strided, random, cyclic, hot_cold, ping_pong";
+  return "sequential, strided, random, cyclic, hot_cold, ping_pong, stencil, pagerank, btree, "
+         "merge_sort";
 }
 
 std::uint32_t cyclic_pages(std::uint32_t budget_pages, double fraction) {
@@ -78,6 +233,10 @@ trace generate(const gen_options& o) {
   UVM_EXPECTS(pages > 0, "trace generator: pages must be at least 1");
   if (o.kind == pattern::strided)
     UVM_EXPECTS(o.stride > 0, "trace generator: stride must be at least 1");
+  if (o.kind == pattern::stencil || o.kind == pattern::merge_sort)
+    UVM_EXPECTS(pages >= 2, "trace generator: {} needs at least 2 pages", pattern_name(o.kind));
+  if (o.kind == pattern::pagerank)
+    UVM_EXPECTS(pages >= 256, "trace generator: pagerank needs at least 256 pages");
   std::uint32_t hot = 0;
   if (o.kind == pattern::hot_cold) {
     UVM_EXPECTS(o.hot_fraction > 0 && o.hot_fraction < 1,
@@ -97,6 +256,13 @@ trace generate(const gen_options& o) {
     t.records.push_back(device_access(0, page, write));
   };
   std::uint32_t epoch = 0;
+  switch (o.kind) {
+    case pattern::stencil: stencil(t, pages, o.passes, epoch); return t;
+    case pattern::pagerank: pagerank(t, pages, o.passes, gen, epoch); return t;
+    case pattern::btree: btree(t, pages, o.passes, gen, epoch); return t;
+    case pattern::merge_sort: merge_sort(t, pages, o.passes, epoch); return t;
+    default: break;
+  }
   for (std::uint32_t pass = 0; pass < o.passes; ++pass) {
     t.records.push_back(epoch_record(epoch++));
     switch (o.kind) {
@@ -119,6 +285,7 @@ trace generate(const gen_options& o) {
         for (std::uint32_t p = 0; p < pages; ++p) t.records.push_back(device_access(0, p, true));
         for (std::uint32_t p = 0; p < pages; ++p) t.records.push_back(cpu_access(0, p, true));
         break;
+      default: break;  // the algorithms, above
     }
   }
   return t;

@@ -16,6 +16,25 @@
 //              the kernel of the next pass): every page bounces host <-> device each pass
 //
 // Device accesses are writes with probability write_fraction (ping_pong: always writes).
+//
+// Algorithms that the workloads suite does not run, as the runtime would record them: every
+// kernel an epoch whose pages are listed once each, in page order (the device's accessed bits),
+// reads and writes as the algorithm does them (write_fraction is not used). A pass is one time
+// step, iteration, batch or sort; `pages` is the footprint.
+//  stencil     a 3D 7-point stencil on two grids of pages/2 pages (64 planes each), swapped
+//              every step: 8 kernels a step, each over a slab of planes, reading them and one
+//              neighbouring plane each side in the source grid and writing them in the other
+//  pagerank    pull PageRank on a power-law graph: offsets (2/16 of the pages), edges (12/16),
+//              ranks (1/16) and next ranks (1/16); 16 kernels an iteration over blocks of
+//              vertices, each reading its offsets and edges and the rank pages of its
+//              neighbours (as many draws as rank pages, Zipf-distributed with exponent 1 over
+//              pages in a fixed shuffled order) and writing its next ranks; ranks and next swap
+//  btree       lookups in a B-tree of `pages` pages, fanout 64: kernels of 256 lookups, each
+//              reading one page per level, root to a leaf drawn as YCSB draws keys (Zipf,
+//              exponent 0.99, leaves in a fixed shuffled order); pages/256 kernels a pass
+//  merge_sort  a bottom-up merge sort between two arrays of pages/2 pages: each merge pass is
+//              one kernel per pair of runs, reading both runs and writing their merge into the
+//              other array, runs doubling from one page until one run holds everything
 
 #include "bench/replay/trace_io.hpp"
 
@@ -26,13 +45,24 @@
 
 namespace uvm::replay {
 
-enum class pattern { sequential, strided, random, cyclic, hot_cold, ping_pong };
+enum class pattern {
+  sequential,
+  strided,
+  random,
+  cyclic,
+  hot_cold,
+  ping_pong,
+  stencil,
+  pagerank,
+  btree,
+  merge_sort
+};
 
-/// "sequential", "strided", "random", "cyclic", "hot_cold" (or "hot-cold"), "ping_pong" (or
-/// "ping-pong") -> the pattern; anything else -> nullopt.
+/// A pattern's name as pattern_name() spells it (or with '-' for '_': "hot-cold") -> the
+/// pattern; anything else -> nullopt.
 [[nodiscard]] std::optional<pattern> parse_pattern(std::string_view s);
 [[nodiscard]] std::string_view pattern_name(pattern p) noexcept;
-/// "sequential, strided, random, cyclic, hot_cold, ping_pong"
+/// Every pattern's name, comma-separated.
 [[nodiscard]] std::string_view pattern_names() noexcept;
 
 struct gen_options {

@@ -1,4 +1,4 @@
-// uvm-replay TRACE [--policy fifo|lru|clock|adaptive|lfu|dueling|all] [--prefetch
+// uvm-replay TRACE [--policy fifo|lru|clock|adaptive|lfu|dueling|a0|all] [--prefetch
 // none|sequential|tree|all]
 //                  --budget PAGES|BYTES[K|M|G] [--format table|json|csv]
 // Replays a page-access trace through the shipped policies and Belady's MIN; see compare.hpp.
@@ -21,10 +21,13 @@ namespace {
 
 constexpr const char* usage =
     "usage: uvm-replay TRACE --budget PAGES|BYTES[K|M|G] [--policy "
-    "fifo|lru|clock|adaptive|lfu|dueling|min|all]\n"
+    "fifo|lru|clock|adaptive|lfu|dueling|a0|min|all]\n"
     "                  [--prefetch none|sequential|tree|all] [--format table|json|csv]\n"
     "Replays TRACE through the eviction and prefetch policies and Belady's MIN (offline\n"
-    "optimal eviction). Defaults: --policy all --prefetch all --format table.\n"
+    "optimal eviction). a0 is the static oracle: it knows each page's share of the trace's\n"
+    "accesses in advance and evicts the least popular page (the best an online policy does\n"
+    "when accesses are independent draws from a fixed popularity).\n"
+    "Defaults: --policy all --prefetch all --format table.\n"
     "bytes/min: bytes moved relative to MIN with the same prefetch.\n"
     "faults/none: device faults relative to the same eviction with prefetch none.\n"
     "  --budget B    device frames: a page count, or bytes with K, M or G (required)\n"
@@ -91,7 +94,7 @@ int main(int argc, char** argv) {
     if (!fmt)
       throw uvm::invalid_argument("unknown format '" + format + "' (valid: table, json, csv)");
     const auto evictions =
-        expand(policy, {"fifo", "lru", "clock", "adaptive", "lfu", "dueling"}, "policy");
+        expand(policy, {"fifo", "lru", "clock", "adaptive", "lfu", "dueling", "a0"}, "policy");
     const auto prefetches = expand(prefetch, {"none", "sequential", "tree"}, "prefetch");
 
     parsed = true;

@@ -1,6 +1,7 @@
 #include "bench/replay/simulator.hpp"
 
 #include "bench/replay/belady.hpp"
+#include "bench/replay/static_oracle.hpp"
 #include "host/common/check.hpp"
 
 #include <algorithm>
@@ -206,6 +207,8 @@ sim_result simulate(const trace& t, const sim_options& o) {
   std::unique_ptr<detail::eviction_policy> ev;
   if (o.eviction == "min" || o.eviction == "belady") {
     ev = std::make_unique<belady_eviction>(t);
+  } else if (o.eviction == "a0") {
+    ev = std::make_unique<static_oracle>(t);
   } else {
     ev = detail::make_eviction_policy(o.eviction);
   }

@@ -51,7 +51,8 @@ class trace_position_hook {
 
 struct sim_options {
   std::size_t budget_pages = 0;  ///< device frames, at least 1
-  /// "fifo", "lru", "clock" (make_eviction_policy) or "min" (Belady, built from the trace).
+  /// A shipped policy's name (make_eviction_policy), or an offline one built from the trace:
+  /// "min" (Belady) or "a0" (the static oracle).
   std::string eviction = "lru";
   /// "none", "sequential", "tree" (make_prefetch_policy).
   std::string prefetch = "none";

@@ -21,10 +21,14 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: uvm-tracegen OUT --pattern sequential|strided|random|cyclic|hot_cold|ping_pong\n"
+    "usage: uvm-tracegen OUT --pattern PATTERN\n"
     "                    [--pages N] [--passes N] [--budget PAGES|BYTES[K|M|G]] [--fraction F]\n"
     "                    [--seed S] [--page-size BYTES[K|M]] [--stride N] [--hot-fraction F]\n"
     "                    [--hot-probability F] [--writes F]\n"
+    "Patterns: sequential, strided, random, cyclic, hot_cold, ping_pong, and algorithms that\n"
+    "record one kernel per epoch, as the runtime does: stencil (3D, two grids), pagerank\n"
+    "(power-law graph), btree (Zipf lookups), merge_sort. A pass is one time step, iteration,\n"
+    "batch of lookups or sort; --pages is the footprint (see bench/replay/generator.hpp).\n"
     "cyclic: a working set of F x budget pages (--fraction 1.5 = 150%), read --passes times.\n"
     "Defaults: --pages 4096 --passes 1 --fraction 1.5 --seed 1 --page-size 4096 --stride 16\n"
     "          --hot-fraction 0.1 --hot-probability 0.9 --writes 0\n";
