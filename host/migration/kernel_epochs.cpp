@@ -110,6 +110,22 @@ kernel_epochs::ticket kernel_epochs::oldest_running() noexcept {
   return oldest;
 }
 
+kernel_epochs::ticket kernel_epochs::free_fence(const stream_base* own) noexcept {
+  const std::lock_guard lock(mutex_);
+  ticket newest = no_ticket;
+  for (const epoch& e : epochs_) {
+    if (!e.admitted || (own != nullptr && e.on.get() == own)) continue;
+    if (e.done && backend_.query(e.done)) continue;
+    // A launch arriving after an operation issued on its stream was enqueued after its gate
+    // (both go into the stream under the stream issue lock, the operation's ticket drawn there).
+    const bool behind_gate = std::any_of(gates_.begin(), gates_.end(), [&](const closed_gate& g) {
+      return g.on == e.on.get() && g.id < e.id;
+    });
+    if (!behind_gate && (newest == no_ticket || e.id > newest)) newest = e.id;
+  }
+  return newest == no_ticket ? no_ticket : newest + 1;
+}
+
 void kernel_epochs::retire_bindings(std::vector<binding>& b) noexcept {
   // The newest binding in effect supersedes every older one.
   for (std::size_t i = b.size(); i-- > 1;) {
@@ -286,12 +302,14 @@ void kernel_epochs::cpu_waiters(std::span<const page_use> waiting) noexcept {
   if (fewer) served_.notify_all();
 }
 
-kernel_epochs::ticket kernel_epochs::issue(std::span<const page_use> uses, const stream& s) {
+kernel_epochs::ticket kernel_epochs::issue(std::span<const page_use> uses, const stream& s,
+                                           bool gated) {
   const std::lock_guard lock(mutex_);
   const ticket t = next_;
   const std::size_t before = waiters_.size();
   try {
     for (const page_use& u : uses) waiters_.push_back({t, u, s.get()});
+    if (gated) gates_.push_back({t, s.get()});
   } catch (...) {
     waiters_.resize(before);
     throw;
@@ -330,6 +348,7 @@ void kernel_epochs::remove_waiter(ticket t) noexcept {
   {
     const std::lock_guard lock(mutex_);
     std::erase_if(waiters_, [t](const waiter& w) { return w.on != nullptr && w.id == t; });
+    std::erase_if(gates_, [t](const closed_gate& g) { return g.id == t; });
   }
   served_.notify_all();
 }

@@ -99,9 +99,15 @@ class kernel_epochs {
   /// its end not recorded).
   [[nodiscard]] bool enqueuing(const stream_base* s, ticket before) noexcept;
   /// The ticket of the oldest admitted kernel that may be running now (being enqueued, or its
-  /// event not complete), no_ticket if none: a frame freed when next() was T may be reused by
-  /// any kernel once this is at least T (host/migration/frame_pool.hpp, quarantine).
+  /// event not complete), no_ticket if none: a frame freed with fence T may be reused by any
+  /// kernel once this is at least T (host/migration/frame_pool.hpp, quarantine).
   [[nodiscard]] ticket oldest_running() noexcept;
+  /// The fence of a frame freed now, its page's entry already changed on the device: no_ticket
+  /// (free at once) if no kernel that may have started is in flight on a stream other than
+  /// `own` (any stream if null), else one past the newest such kernel's ticket. A kernel queued
+  /// behind a closed gate (an operation issued before it on its stream and not finished) has
+  /// not started, and will read the new entry; so has a launch not enqueued yet.
+  [[nodiscard]] ticket free_fence(const stream_base* own) noexcept;
   /// Whether an admitted kernel in flight, placed before `before` and not on `except`, may use a
   /// page of `u`.
   [[nodiscard]] bool in_use(const page_use& u, ticket before = no_ticket,
@@ -136,10 +142,11 @@ class kernel_epochs {
   /// A stream operation queued on `s` (the caller holds the stream issue lock, so that its gate
   /// follows in the stream). With `uses` (a move to the host, a discard) it waits for the
   /// kernels that may use them: launches on other streams that may use them wait until
-  /// remove_waiter(). Epochs on `s` whose end is not recorded yet are placed after it.
+  /// remove_waiter(). Epochs on `s` whose end is not recorded yet are placed after it. `gated`:
+  /// the work queued on `s` after it waits behind a gate until remove_waiter() (free_fence).
   /// @return its ticket: it waits only for admitted kernels placed before it.
   /// @throws std::bad_alloc
-  ticket issue(std::span<const page_use> uses, const stream& s);
+  ticket issue(std::span<const page_use> uses, const stream& s, bool gated = false);
   /// For the operation issued as `t` on `s` with `uses`: if no admitted kernel placed before it
   /// on another stream may use them, marks it running and returns true. From then until
   /// remove_waiter(t), every launch on another stream that may use them is held back, whenever
@@ -149,6 +156,8 @@ class kernel_epochs {
   [[nodiscard]] bool claim(ticket t, std::span<const page_use> uses, const stream_base* s) noexcept;
   /// The ticket the next launch or waiter will get.
   [[nodiscard]] ticket next() noexcept;
+  /// The operation issued as `t` is finished (or was never queued): launches it held back go
+  /// on, and its gate counts as open (call before opening it).
   void remove_waiter(ticket t) noexcept;
 
  private:
@@ -168,6 +177,10 @@ class kernel_epochs {
     const stream_base* to;  // `single`: the stream (compared while `alive` has not expired)
     std::weak_ptr<stream_base> alive;
     event effective;  // null once in effect
+  };
+  struct closed_gate {
+    ticket id;  // the operation's ticket: launches on `on` that arrived later are behind it
+    const stream_base* on;
   };
   struct waiter {
     ticket id;
@@ -205,7 +218,8 @@ class kernel_epochs {
   std::vector<epoch> epochs_;  // in flight: enqueued and not known to be finished, or enqueuing
   std::unordered_map<std::uint32_t, std::vector<binding>> bindings_;  // absent: global
   std::vector<waiter> waiters_;
-  bool had_kernels_ = false;  // since the last poll that saw none
+  std::vector<closed_gate> gates_;  // operations issued with a gate and not finished
+  bool had_kernels_ = false;        // since the last poll that saw none
 };
 
 }  // namespace uvm::detail

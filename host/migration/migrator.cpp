@@ -311,11 +311,11 @@ static_assert(kernel_epochs::no_ticket == device_residency::no_fence);
 
 kernel_epochs::ticket migrator::free_fence() noexcept {
   // A stream-ordered move's own stream runs no kernel now: its earlier ones have finished, and
-  // its later ones wait behind the move's gate (they start after the free, caches fresh).
-  if (!epochs_.running_besides(moving_on_)) return kernel_epochs::no_ticket;
-  // A kernel admitted between the two calls counts too: it is enqueued only after this
-  // migrator's lock is released, so it would not have needed to.
-  return epochs_.next();
+  // its later ones wait behind the move's gate (they start after the free, caches fresh). Nor
+  // have the kernels queued behind other operations' gates started: a pipeline's frames, given
+  // back by one chunk while the next chunk's kernel waits, are free once the kernels running
+  // meanwhile end, not once every kernel queued by then has.
+  return epochs_.free_fence(moving_on_);
 }
 
 void migrator::harvest_accessed() {

@@ -154,8 +154,9 @@ class migrator final : public fault_resolver {
   /// to the host or drop them (none: a move to the device): until remove_waiter(), launches on
   /// other streams that may use them wait, so that the operation waits at most for the kernels
   /// placed before it (kernel_epochs::issue). @throws std::bad_alloc
-  [[nodiscard]] queue_position issue(std::span<const page_use> uses, const stream& s) {
-    return {s.get(), epochs_.issue(uses, s)};
+  [[nodiscard]] queue_position issue(std::span<const page_use> uses, const stream& s,
+                                     bool gated = false) {
+    return {s.get(), epochs_.issue(uses, s, gated)};
   }
   /// The ticket the next launch or stream operation will draw (a launch has arrived once it
   /// grew).
@@ -174,6 +175,7 @@ class migrator final : public fault_resolver {
                                          std::size_t count) noexcept {
     return {r.device().range_id, first, count};
   }
+  /// The operation queued at `at` is finished: call once, before opening its gate.
   void remove_waiter(const queue_position& at) noexcept { epochs_.remove_waiter(at.before); }
 
   /// Moves pages [first, first + count) of `r` to the device (as many as frames allow, evicting
@@ -336,9 +338,9 @@ class migrator final : public fault_resolver {
   // Evicts up to `frames` of the eviction policy's victims; with `unused_only`, stops at the
   // first victim a kernel used in the last epoch. @return the frames freed.
   std::size_t evict(std::size_t frames, bool unused_only = false);
-  // Frames freed now: the ticket they wait for, kernel_epochs::no_ticket when no kernel may be
-  // running besides those of moving_on_'s stream (they are free at once). Asked once per batch
-  // of frees.
+  // Frames freed now: the ticket they wait for, kernel_epochs::no_ticket when no kernel may
+  // have started besides those of moving_on_'s stream (they are free at once). Asked once per
+  // batch of frees.
   [[nodiscard]] kernel_epochs::ticket free_fence() noexcept;
   // A frame for `p`: the lowest free one, else one whose quarantine has ended.
   [[nodiscard]] std::optional<std::uint32_t> take_frame(page_ref p) {

@@ -49,16 +49,18 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
     // what is before the gate must not.
     const std::unique_lock issue = migrator_.lock_issue(issue_, s, migrator_.next_ticket());
     r.start = backend_.record(s);
-    r.at = migrator_.issue(r.back, s);
-    r.waits = !r.back.empty();
+    r.after = backend_.enqueue_gate(s);
+    gated = r.after != nullptr;
+    bool issued = false;
     try {
-      r.after = backend_.enqueue_gate(s);
-      gated = r.after != nullptr;
+      r.at = migrator_.issue(r.back, s, gated);
+      issued = true;
+      r.waits = !r.back.empty();
       const std::lock_guard lock(mutex_);
       id = r.id = next_id_++;
       queue_.push_back(std::move(r));
     } catch (...) {
-      if (r.waits) migrator_.remove_waiter(r.at);
+      if (issued) migrator_.remove_waiter(r.at);
       if (r.after) backend_.open_gate(r.after);
       throw;
     }
@@ -156,7 +158,7 @@ void move_queue::execute(request& r) noexcept {
       fail(e.what());
     }
   }
-  if (r.waits) migrator_.remove_waiter(r.at);
+  migrator_.remove_waiter(r.at);
   if (r.after) backend_.open_gate(r.after);  // the stream's later work may run
 }
 

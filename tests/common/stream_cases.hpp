@@ -330,6 +330,53 @@ TEST(Streams, APrefetchBeforeALaunchOnItsStreamEvictsToMakeRoom) {
   EXPECT_EQ(filler[0], 1u);
 }
 
+/// Adds 3x + 1 to the first word of pages [first, first + n) of `a`, one page per index.
+struct scale_body {
+  device_view<std::uint32_t> a;
+  std::size_t per_page;
+  std::size_t first;
+  UVM_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t at = (first + i) * per_page;
+    a.store(at, a.load(at) * 3 + 1);
+  }
+};
+
+TEST(Streams, AChunkedPipelineOnTwoStreamsReusesTheFramesItsChunksGiveBack) {
+  // Data four times the device streamed through kernels in chunks, alternating two streams:
+  // prefetch a chunk to the device, a kernel on it, prefetch it back. While one chunk's kernel
+  // runs, the next chunk's prefetch takes the frames the chunk before gave back (free once the
+  // kernels that may have started meanwhile end). They used to stay quarantined until every
+  // kernel queued by then had ended: after the first four chunks no prefetch found a frame, and
+  // the kernels ran on remote pages.
+  config c = stream_config();
+  constexpr std::size_t chunk = 4, chunks = 16;
+  c.device_budget = 4 * chunk * c.page_size;
+  manager mgr(c);
+  const stream streams[2] = {mgr.create_stream("even"), mgr.create_stream("odd")};
+  const std::size_t per_page = mgr.configuration().page_size / 4;
+  auto x = mgr.allocate<std::uint32_t>(chunk * chunks * per_page);
+  for (std::size_t p = 0; p < chunk * chunks; ++p) x[p * per_page] = static_cast<std::uint32_t>(p);
+  mgr.reset_stats();
+  for (std::size_t k = 0; k < chunks; ++k) {
+    const stream& s = streams[k % 2];
+    std::uint32_t* first = x.data() + k * chunk * per_page;
+    const std::size_t bytes = chunk * c.page_size;
+    mgr.prefetch(first, bytes, location::device(), s);
+    launch(mgr, chunk, scale_body{x.view(), per_page, k * chunk}, s, {writes(first, bytes)});
+    mgr.prefetch(first, bytes, location::host(), s);
+  }
+  mgr.synchronize(streams[0]);
+  mgr.synchronize(streams[1]);
+  const stats st = mgr.stats();
+  EXPECT_EQ(st.device.count, 0u) << "kernels faulted: prefetches found no free frame";
+  EXPECT_EQ(st.remote_mappings, 0u);
+  EXPECT_EQ(st.prefetched_pages, 2 * chunk * chunks);
+  EXPECT_EQ(st.evictions, 0u) << "the frames came back free, nothing to evict";
+  for (std::size_t p = 0; p < chunk * chunks; ++p) {
+    ASSERT_EQ(x[p * per_page], 3 * p + 1) << "page " << p;
+  }
+}
+
 TEST(Streams, PrefetchToTheHostAfterAKernelOnTheStreamBringsItsWritesBack) {
   manager mgr(stream_config());
   const stream s = mgr.create_stream("work");

@@ -300,6 +300,41 @@ TEST(KernelEpochs, MovesQueuedBehindOpenEpochsOnTwoStreamsDoNotWaitForEachOther)
   k.remove_waiter(m4);
 }
 
+TEST(KernelEpochs, AFreedFrameWaitsOnlyForKernelsThatMayHaveStarted) {
+  // A pipeline on two streams: chunk 1's kernel runs on s1; on s2 an operation's gate holds
+  // chunk 2's kernel. A frame freed now may be reused once chunk 1's kernel ends: chunk 2's
+  // cannot have read the old entry. (The fence was every kernel admitted so far, chunk 2's too,
+  // so the frames a pipeline gave back stayed quarantined until its last kernel ended.)
+  emulated_backend b;
+  kernel_epochs k(b, 5s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  EXPECT_EQ(k.free_fence(nullptr), kernel_epochs::no_ticket) << "no kernel in flight";
+  std::atomic<bool> go1{false}, go2{false};
+  const auto first = launch_until(b, k, s1, go1);
+  const gate g = b.enqueue_gate(s2);
+  ASSERT_NE(g, nullptr);
+  const auto op = k.issue({}, s2, true);
+  const auto second = launch_until(b, k, s2, go2);
+  ASSERT_LT(first, op);
+  ASSERT_LT(op, second);
+  EXPECT_EQ(k.free_fence(nullptr), first + 1) << "the kernel behind the gate counted";
+  EXPECT_EQ(k.free_fence(s1.get()), kernel_epochs::no_ticket)
+      << "a move on s1: its own stream's kernel has finished or waits behind its gate";
+  // A launch not yet enqueued counts (its stream has no gate), whatever its place.
+  const auto third = k.begin(s1, {}, false);
+  EXPECT_EQ(k.free_fence(s2.get()), third + 1);
+  k.end(third, nullptr);
+  // The operation finished: its gate opens, and the kernel behind it may start.
+  k.remove_waiter(op);
+  EXPECT_EQ(k.free_fence(nullptr), second + 1);
+  b.open_gate(g);
+  go1 = true;
+  go2 = true;
+  ASSERT_TRUE(k.wait(5s));
+  EXPECT_EQ(k.free_fence(nullptr), kernel_epochs::no_ticket);
+}
+
 TEST(KernelEpochs, ALaunchThatWaitsPastTheTimeoutIsAnError) {
   emulated_backend b;
   kernel_epochs k(b, 50ms);
