@@ -70,8 +70,10 @@ class frame_pool {
   }
 
   /// Returns a taken frame that kernels in flight may still cache: it stays taken until
-  /// release_quarantined() is told that no kernel with a ticket below `fence` (the next launch's
-  /// ticket at the free) is in flight.
+  /// release_quarantined() is told that no kernel with a ticket below `fence` (one past the
+  /// newest kernel that may have started at the free: kernel_epochs::free_fence) is in flight.
+  /// A fence below the last one's is raised to it, so that fences never decrease (the frame
+  /// waits a little longer: safe).
   void quarantine(std::uint32_t frame, ticket fence) noexcept {
     assert(frame < count_ && !is_free(frame) && quarantined() < count_);
     if (head_ != 0 && quarantine_.size() == quarantine_.capacity()) {  // room at the front
@@ -79,6 +81,7 @@ class frame_pool {
                         quarantine_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }
+    if (quarantined() != 0) fence = std::max(fence, quarantine_.back().fence);
     quarantine_.push_back({fence, frame});  // within the capacity reserved for every frame
   }
 
@@ -86,7 +89,7 @@ class frame_pool {
   /// kernel in flight; the largest ticket if none is) to the pool. @return how many.
   std::size_t release_quarantined(ticket oldest) noexcept {
     std::size_t n = 0;
-    // Fences grow with the frees (tickets only grow), so the oldest frees come first.
+    // Fences never decrease along the queue (quarantine), so the oldest frees come first.
     while (head_ < quarantine_.size() && quarantine_[head_].fence <= oldest) {
       set(quarantine_[head_++].frame);
       ++n;

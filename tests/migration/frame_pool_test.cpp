@@ -157,5 +157,19 @@ TEST(FramePool, QuarantinedFramesComeBackOnceTheKernelsBeforeTheirFenceHaveEnded
   }
 }
 
+TEST(FramePool, AFenceBelowTheLastQuarantinedOneWaitsForIt) {
+  // Fences follow the kernels that may have started at each free, which may be older at a later
+  // free (a kernel queued behind a gate started meanwhile): the queue keeps them non-decreasing,
+  // so a later frame never comes back before an earlier one, and never before its own fence.
+  frame_pool pool(4);
+  for (std::uint32_t f = 0; f < 4; ++f) ASSERT_EQ(pool.take(), f);
+  pool.quarantine(0, 11);
+  pool.quarantine(1, 9);  // raised to 11
+  EXPECT_EQ(pool.release_quarantined(10), 0u) << "frame 1 came back before frame 0's fence";
+  EXPECT_EQ(pool.release_quarantined(11), 2u);
+  pool.quarantine(2, 5);  // an empty queue: its own fence
+  EXPECT_EQ(pool.release_quarantined(5), 1u);
+}
+
 }  // namespace
 }  // namespace uvm::detail
