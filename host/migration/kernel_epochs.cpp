@@ -344,7 +344,7 @@ kernel_epochs::ticket kernel_epochs::next() noexcept {
   return next_;
 }
 
-void kernel_epochs::remove_waiter(ticket t) noexcept {
+void kernel_epochs::finish_operation(ticket t) noexcept {
   {
     const std::lock_guard lock(mutex_);
     std::erase_if(waiters_, [t](const waiter& w) { return w.on != nullptr && w.id == t; });

@@ -142,14 +142,14 @@ class kernel_epochs {
   /// A stream operation queued on `s` (the caller holds the stream issue lock, so that its gate
   /// follows in the stream). With `uses` (a move to the host, a discard) it waits for the
   /// kernels that may use them: launches on other streams that may use them wait until
-  /// remove_waiter(). Epochs on `s` whose end is not recorded yet are placed after it. `gated`:
-  /// the work queued on `s` after it waits behind a gate until remove_waiter() (free_fence).
+  /// finish_operation(). Epochs on `s` whose end is not recorded yet are placed after it. `gated`:
+  /// the work queued on `s` after it waits behind a gate until finish_operation() (free_fence).
   /// @return its ticket: it waits only for admitted kernels placed before it.
   /// @throws std::bad_alloc
   ticket issue(std::span<const page_use> uses, const stream& s, bool gated = false);
   /// For the operation issued as `t` on `s` with `uses`: if no admitted kernel placed before it
   /// on another stream may use them, marks it running and returns true. From then until
-  /// remove_waiter(t), every launch on another stream that may use them is held back, whenever
+  /// finish_operation(t), every launch on another stream that may use them is held back, whenever
   /// it arrived: one that arrived earlier but was not admitted yet would otherwise be admitted
   /// while the operation runs, and the operation wait for a kernel that may sit behind an older
   /// operation's gate (which the one worker running this operation cannot open meanwhile).
@@ -158,7 +158,7 @@ class kernel_epochs {
   [[nodiscard]] ticket next() noexcept;
   /// The operation issued as `t` is finished (or was never queued): launches it held back go
   /// on, and its gate counts as open (call before opening it).
-  void remove_waiter(ticket t) noexcept;
+  void finish_operation(ticket t) noexcept;
 
  private:
   struct epoch {

@@ -151,7 +151,7 @@ class migrator final : public fault_resolver {
   }
 
   /// For a stream operation queued on `s` (under the stream issue lock) that will move `uses`
-  /// to the host or drop them (none: a move to the device): until remove_waiter(), launches on
+  /// to the host or drop them (none: a move to the device): until finish_operation(), launches on
   /// other streams that may use them wait, so that the operation waits at most for the kernels
   /// placed before it (kernel_epochs::issue). @throws std::bad_alloc
   [[nodiscard]] queue_position issue(std::span<const page_use> uses, const stream& s,
@@ -166,7 +166,7 @@ class migrator final : public fault_resolver {
     return epochs_.in_use(u, at.before, at.stream);
   }
   /// If no kernel that the operation queued at `at` must wait for may use `uses`, keeps every
-  /// such kernel from starting until remove_waiter(at) and returns true (kernel_epochs::claim).
+  /// such kernel from starting until finish_operation(at) and returns true (kernel_epochs::claim).
   [[nodiscard]] bool claim(std::span<const page_use> uses, const queue_position& at) noexcept {
     return epochs_.claim(at.before, uses, at.stream);
   }
@@ -176,7 +176,7 @@ class migrator final : public fault_resolver {
     return {r.device().range_id, first, count};
   }
   /// The operation queued at `at` is finished: call once, before opening its gate.
-  void remove_waiter(const queue_position& at) noexcept { epochs_.remove_waiter(at.before); }
+  void finish_operation(const queue_position& at) noexcept { epochs_.finish_operation(at.before); }
 
   /// Moves pages [first, first + count) of `r` to the device (as many as frames allow, evicting
   /// the oldest pages between kernels) or back to the host, in pipelined chunks.

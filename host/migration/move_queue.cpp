@@ -60,7 +60,7 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
       id = r.id = next_id_++;
       queue_.push_back(std::move(r));
     } catch (...) {
-      if (issued) migrator_.remove_waiter(r.at);
+      if (issued) migrator_.finish_operation(r.at);
       if (r.after) backend_.open_gate(r.after);
       throw;
     }
@@ -158,7 +158,7 @@ void move_queue::execute(request& r) noexcept {
       fail(e.what());
     }
   }
-  migrator_.remove_waiter(r.at);
+  migrator_.finish_operation(r.at);
   if (r.after) backend_.open_gate(r.after);  // the stream's later work may run
 }
 

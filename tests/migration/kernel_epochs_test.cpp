@@ -228,7 +228,7 @@ TEST(KernelEpochs, AQueuedMoveHoldsBackOtherStreamsOnly) {
   arrive(k, arrival);
   EXPECT_FALSE(k.in_use(range1)) << "a launch on another stream overtook the queued move";
   EXPECT_FALSE(launched.load());
-  k.remove_waiter(w);
+  k.finish_operation(w);
   launcher.join();
   go = true;
   ASSERT_TRUE(k.wait(5s));
@@ -256,14 +256,14 @@ TEST(KernelEpochs, ALaunchHeldBackCountsForMovesOnlyOnceAdmitted) {
   // behind the move's own gate (the launch waits for a CPU fault that waits for that kernel).
   EXPECT_FALSE(k.in_use(range0, w1, s3.get())) << "a move waited for a launch held back";
   EXPECT_FALSE(k.in_use(range0, w0, s1.get())) << "the move it waits for does not wait for it";
-  k.remove_waiter(w0);
+  k.finish_operation(w0);
   launcher.join();
   EXPECT_TRUE(admitted.load()) << "w1 arrived later: it does not hold the launch back";
   EXPECT_LT(held, w1);
   EXPECT_TRUE(k.in_use(range0, w1, s3.get()))
       << "admitted, and placed before w1 in its stream: w1 waits for it";
   k.end(held, nullptr);
-  k.remove_waiter(w1);
+  k.finish_operation(w1);
 }
 
 TEST(KernelEpochs, MovesQueuedBehindOpenEpochsOnTwoStreamsDoNotWaitForEachOther) {
@@ -286,8 +286,8 @@ TEST(KernelEpochs, MovesQueuedBehindOpenEpochsOnTwoStreamsDoNotWaitForEachOther)
   // An epoch whose end is recorded before a move is queued on its stream keeps its place.
   k.end(on1, nullptr);
   k.end(on2, nullptr);
-  k.remove_waiter(m1);
-  k.remove_waiter(m2);
+  k.finish_operation(m1);
+  k.finish_operation(m2);
   std::atomic<bool> go{false};
   const auto before = launch_until(b, k, s1, go);
   const auto m3 = k.issue(back, s1);
@@ -296,8 +296,8 @@ TEST(KernelEpochs, MovesQueuedBehindOpenEpochsOnTwoStreamsDoNotWaitForEachOther)
   EXPECT_LT(before, m3);
   go = true;
   ASSERT_TRUE(k.wait(5s));
-  k.remove_waiter(m3);
-  k.remove_waiter(m4);
+  k.finish_operation(m3);
+  k.finish_operation(m4);
 }
 
 TEST(KernelEpochs, AFreedFrameWaitsOnlyForKernelsThatMayHaveStarted) {
@@ -326,7 +326,7 @@ TEST(KernelEpochs, AFreedFrameWaitsOnlyForKernelsThatMayHaveStarted) {
   EXPECT_EQ(k.free_fence(s2.get()), third + 1);
   k.end(third, nullptr);
   // The operation finished: its gate opens, and the kernel behind it may start.
-  k.remove_waiter(op);
+  k.finish_operation(op);
   EXPECT_EQ(k.free_fence(nullptr), second + 1);
   b.open_gate(g);
   go1 = true;
