@@ -81,16 +81,14 @@ kernel_epochs::state kernel_epochs::poll() noexcept {
 bool kernel_epochs::running_besides(const stream_base* own) noexcept {
   const std::lock_guard lock(mutex_);
   return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
-    return e.admitted && (own == nullptr || e.on.get() != own) &&
-           !(e.done && backend_.query(e.done));
+    return (own == nullptr || e.on.get() != own) && running(e);
   });
 }
 
 bool kernel_epochs::running_outside(std::span<const stream_base* const> held) noexcept {
   const std::lock_guard lock(mutex_);
   return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
-    return e.admitted && std::find(held.begin(), held.end(), e.on.get()) == held.end() &&
-           !(e.done && backend_.query(e.done));
+    return std::find(held.begin(), held.end(), e.on.get()) == held.end() && running(e);
   });
 }
 
@@ -105,7 +103,7 @@ kernel_epochs::ticket kernel_epochs::oldest_running() noexcept {
   const std::lock_guard lock(mutex_);
   ticket oldest = no_ticket;
   for (const epoch& e : epochs_) {
-    if (e.admitted && e.id < oldest && !(e.done && backend_.query(e.done))) oldest = e.id;
+    if (e.id < oldest && running(e)) oldest = e.id;
   }
   return oldest;
 }
@@ -114,8 +112,7 @@ kernel_epochs::ticket kernel_epochs::free_fence(const stream_base* own) noexcept
   const std::lock_guard lock(mutex_);
   ticket newest = no_ticket;
   for (const epoch& e : epochs_) {
-    if (!e.admitted || (own != nullptr && e.on.get() == own)) continue;
-    if (e.done && backend_.query(e.done)) continue;
+    if ((own != nullptr && e.on.get() == own) || !running(e)) continue;
     // A launch arriving after an operation issued on its stream was enqueued after its gate
     // (both go into the stream under the stream issue lock, the operation's ticket drawn there).
     const bool behind_gate = std::any_of(gates_.begin(), gates_.end(), [&](const closed_gate& g) {
@@ -274,9 +271,8 @@ void kernel_epochs::restricted(std::vector<restricted_range>& out) {
       continue;
     }
     const page_use whole{range, 0, std::numeric_limits<std::size_t>::max() / 2};
-    const bool used = std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
-      return e.admitted && !(e.done && backend_.query(e.done)) && may_use(e, whole);
-    });
+    const bool used = std::any_of(epochs_.begin(), epochs_.end(),
+                                  [&](const epoch& e) { return running(e) && may_use(e, whole); });
     out.push_back({range, used});
   }
 }

@@ -190,6 +190,10 @@ class kernel_epochs {
   };
 
   // All below: mutex_ held.
+  // Admitted, and its event not known to be complete (also while it is being enqueued).
+  bool running(const epoch& e) noexcept {
+    return e.admitted && !(e.done && backend_.query(e.done));
+  }
   static bool counts(const epoch& e, ticket before) noexcept;
   // in_use() with the lock held.
   bool used(const page_use& u, ticket before, const stream_base* except) noexcept;
