@@ -31,8 +31,7 @@ struct fake_device {
   std::vector<std::byte> frames = std::vector<std::byte>(4 << 16);
   device_range range() {
     device_range r;
-    r.ptes = ptes.data();
-    r.frames = frames.data();
+    r.slots[0] = {.ptes = ptes.data(), .frames = frames.data()};
     r.host = frames.data();
     r.mailbox = mailbox.get();
     r.control = &control;
@@ -85,7 +84,7 @@ TEST(DeviceView, ARecordThatCouldNotBePostedIsNotPending) {
   fake_device dev;
   const device_range r = dev.range();
   dev.control.head = fault_mailbox::capacity;  // full: the host has consumed nothing
-  const fault_record rec{0, 2, device_access::write, 0, 0};
+  const fault_record rec{0, 2, device_access::write, 0, 0, 0};
   EXPECT_EQ(r.post_once(2, rec, false), device_range::post_result::ring_full);
   EXPECT_EQ(dev.ptes[2] & pte_fault_pending, 0u)
       << "a record that could not be posted is not pending";
@@ -123,6 +122,39 @@ TEST(DeviceView, AFullRingIsRetried) {
   lane.join();
 }
 
+// With several devices, code translates through the page table and frames of the device it runs
+// on, and a fault it posts names that device (and marks that device's entry pending only).
+TEST(DeviceView, CodeOnEachDeviceUsesItsOwnTableAndFramesAndItsFaultsNameIt) {
+  fake_device zero;
+  fake_device one;
+  device_range r = zero.range();
+  r.devices = 2;
+  r.slots[1] = {.ptes = one.ptes.data(), .frames = one.frames.data()};
+  r.timeout_ns = 20'000'000;
+  zero.ptes[0] = make_pte(0, pte_valid | pte_writable);
+  one.ptes[0] = make_pte(3, pte_valid | pte_writable);
+  zero.ptes[1] = make_pte(1, pte_valid | pte_writable);  // page 1: on device 0 only
+  EXPECT_EQ(r.translate(8, false), zero.frames.data() + 8) << "a host thread is device 0";
+  std::byte* on_one = nullptr;
+  std::byte* faulted = nullptr;
+  std::thread worker([&] {
+    emulated_device = 1;
+    on_one = r.translate(8, true);
+    faulted = r.translate((std::size_t{1} << 16) + 8, false);
+  });
+  worker.join();
+  EXPECT_EQ(on_one, one.frames.data() + (std::size_t{3} << 16) + 8);
+  EXPECT_NE(one.ptes[0] & pte_dirty, 0u) << "the store marked device 1's entry";
+  EXPECT_EQ(zero.ptes[0] & pte_dirty, 0u) << "device 0's entry is not device 1's";
+  EXPECT_EQ(faulted, nullptr) << "device 1 read through device 0's entry";
+  ASSERT_EQ(zero.records(), 1u);
+  EXPECT_EQ(zero.mailbox->slots[0].record.device, 1u);
+  EXPECT_EQ(zero.mailbox->slots[0].record.page, 1u);
+  EXPECT_NE(one.ptes[1] & pte_fault_pending, 0u);
+  EXPECT_EQ(zero.ptes[1] & pte_fault_pending, 0u);
+  EXPECT_EQ(zero.control.error, static_cast<std::uint32_t>(device_error::fault_timeout));
+}
+
 // A GPU stores to the doorbell but cannot wake a host thread, so the fault service polls while
 // kernels run. The emulated device may not wake it either: a post that woke the service would
 // hide a service that forgot to poll.
@@ -148,7 +180,7 @@ TEST(DeviceView, APostWakesNoHostThreadSleepingOnTheDoorbell) {
     if (!asleep) std::this_thread::yield();
   }
   ASSERT_TRUE(asleep) << "the host thread never slept on the doorbell";
-  const fault_record rec{0, 1, device_access::read, 0, 0};
+  const fault_record rec{0, 1, device_access::read, 0, 0, 0};
   ASSERT_TRUE(post_fault(&dev.control, dev.mailbox.get(), rec));
   host.join();
   EXPECT_EQ(outcome.load(), 0) << "posting a fault woke a host thread";

@@ -10,6 +10,7 @@
 /// waits (with backoff, bounded by the fault timeout) until the runtime has moved the data and
 /// published the entry. Streaming loops can translate once per page with page_span().
 
+#include <uvm/detail/current_device.hpp>
 #include <uvm/detail/device_atomic.hpp>
 #include <uvm/detail/device_pte.hpp>
 #include <uvm/detail/fault_mailbox.hpp>
@@ -48,27 +49,39 @@ UVM_HOST_DEVICE inline fault_group group_fault(std::uint32_t range_id, std::uint
 #endif
 }
 
-UVM_HOST_DEVICE inline std::uint32_t fault_origin() noexcept {
+UVM_HOST_DEVICE inline std::uint16_t fault_origin() noexcept {
 #if defined(__CUDA_ARCH__)
   std::uint32_t sm;
   asm("mov.u32 %0, %%smid;" : "=r"(sm));
-  return sm;
+  return static_cast<std::uint16_t>(sm);
 #else
   return 0;
 #endif
 }
 
-/// A range as device code sees it.
+/// What one device holds of a range: its page table of the range, and its frames.
+struct device_slot {
+  device_pte* ptes = nullptr;   ///< the device's page table, one entry per page
+  std::byte* frames = nullptr;  ///< the device's frame pool
+};
+
+/// A range as device code sees it: one slot per device of the manager, and the code running on
+/// device d translates through slots[d].
 struct device_range {
-  device_pte* ptes = nullptr;   ///< device page table, one entry per page
-  std::byte* frames = nullptr;  ///< device frame pool
-  std::byte* host = nullptr;    ///< device address of the range's host pages (remote pages)
+  std::uint32_t devices = 1;  ///< slots in use: the manager's devices
+  std::uint32_t range_id = 0;
+  device_slot slots[max_devices]{};
+  std::byte* host = nullptr;  ///< device address of the range's host pages (remote pages)
   fault_mailbox* mailbox = nullptr;
   mailbox_control* control = nullptr;
   std::uint64_t bytes = 0;
   std::uint64_t timeout_ns = 0;
   std::uint32_t page_shift = 0;
-  std::uint32_t range_id = 0;
+
+  /// The slot of the device the caller runs on (with one device, no lookup).
+  UVM_HOST_DEVICE const device_slot& slot() const noexcept {
+    return slots[devices > 1 ? current_device() : 0];
+  }
 
   enum class post_result : std::uint8_t { posted, pending_elsewhere, ring_full };
 
@@ -76,6 +89,7 @@ struct device_range {
   /// fault-pending bit, which the host's next publication of the entry clears), or `force`.
   UVM_HOST_DEVICE post_result post_once(std::uint32_t page, const fault_record& rec,
                                         bool force) const noexcept {
+    device_pte* const ptes = slot().ptes;
     const device_pte before = fetch_or_device(&ptes[page], pte_fault_pending);
     if ((before & pte_fault_pending) != 0 && !force) return post_result::pending_elsewhere;
     if (post_fault(control, mailbox, rec)) return post_result::posted;
@@ -89,8 +103,13 @@ struct device_range {
   UVM_HOST_DEVICE device_pte fault(std::uint32_t page, bool write) const noexcept {
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
     const fault_group g = group_fault(range_id, page, write);
-    const fault_record rec{range_id, page, g.write ? device_access::write : device_access::read,
-                           fault_origin(), device_clock_ns()};
+    const fault_record rec{range_id,
+                           page,
+                           g.write ? device_access::write : device_access::read,
+                           fault_origin(),
+                           static_cast<std::uint16_t>(current_device()),
+                           device_clock_ns()};
+    const device_pte* const ptes = slot().ptes;
     const std::uint64_t start = rec.time_ns;
     std::uint64_t last_try = start;   // this lane's last look at whether to post
     std::uint64_t last_post = start;  // its last record actually posted (or its wait's start)
@@ -126,16 +145,17 @@ struct device_range {
   UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write) const noexcept {
     const auto page = static_cast<std::uint32_t>(offset >> page_shift);
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
-    device_pte e = load_relaxed_device(&ptes[page]);  // the fast path: no fence
+    const device_slot& s = slot();
+    device_pte e = load_relaxed_device(&s.ptes[page]);  // the fast path: no fence
     if ((e & need) != need) {
       e = fault(page, write);
       if (e == 0) return nullptr;
     }
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
-    if ((e & mark) != mark) fetch_or_device(&ptes[page], mark);
+    if ((e & mark) != mark) fetch_or_device(&s.ptes[page], mark);
     std::byte* base = (e & pte_remote) != 0
                           ? host + (static_cast<std::uint64_t>(page) << page_shift)
-                          : frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift);
+                          : s.frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift);
     return base + (offset & ((std::uint64_t{1} << page_shift) - 1));
   }
 };

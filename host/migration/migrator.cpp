@@ -114,8 +114,7 @@ void migrator::attach(managed_range& r) {
   }
   if (!ranges_.registered(*id)) late_.add();
   device_range d;
-  d.ptes = ranges_.table(*id).device();
-  d.frames = residency_.frames();
+  d.slots[0] = {.ptes = ranges_.table(*id).device(), .frames = residency_.frames()};
   d.host = ranges_.host_address(*id);
   d.mailbox = mailbox_;
   d.control = control_;

@@ -5,10 +5,12 @@
 #include "host/common/clock.hpp"
 #include "host/common/futex.hpp"
 
+#include <uvm/detail/current_device.hpp>
 #include <uvm/error.hpp>
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -784,6 +786,28 @@ TEST(EmulatedDevices, EachDeviceRunsKernelsOnWorkersOfItsOwn) {
   release = true;
   ASSERT_TRUE(b.wait(b.record(s0), patience));
   EXPECT_EQ(b.take_error(), "");
+}
+
+TEST(EmulatedDevices, KernelCodeKnowsWhichDeviceItRunsOn) {
+  emulated_backend b(2, 3);
+  std::array<std::atomic<int>, 3> mismatches{};
+  std::array<std::atomic<int>, 3> ran{};
+  for (device_id d = 0; d < 3; ++d) {
+    const stream s = b.create_stream("k", d);
+    b.launch(
+        64,
+        [&, d](std::size_t begin, std::size_t end) {
+          if (current_device() != d) mismatches[d].fetch_add(1);
+          ran[d].fetch_add(static_cast<int>(end - begin));
+        },
+        s);
+    ASSERT_TRUE(b.wait(b.record(s), patience));
+  }
+  for (device_id d = 0; d < 3; ++d) {
+    EXPECT_EQ(ran[d].load(), 64) << d;
+    EXPECT_EQ(mismatches[d].load(), 0) << "kernel chunks of device " << d;
+  }
+  EXPECT_EQ(current_device(), 0u) << "a host thread is no device's worker";
 }
 
 TEST(EmulatedDevices, MemoryCallsOnOneDeviceWaitForKernelsOnEveryDevice) {

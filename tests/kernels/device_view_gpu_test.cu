@@ -35,9 +35,9 @@ struct gpu_range {
 
   void init(std::uint64_t timeout_ns) {
     for (std::size_t i = 0; i < n; ++i) host[i] = static_cast<int>(i % 1000);
-    ASSERT_EQ(cudaMalloc(&r.frames, pages * page_bytes), cudaSuccess);
-    ASSERT_EQ(cudaMalloc(&r.ptes, pages * sizeof(device_pte)), cudaSuccess);
-    ASSERT_EQ(cudaMemset(r.ptes, 0, pages * sizeof(device_pte)), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&r.slots[0].frames, pages * page_bytes), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&r.slots[0].ptes, pages * sizeof(device_pte)), cudaSuccess);
+    ASSERT_EQ(cudaMemset(r.slots[0].ptes, 0, pages * sizeof(device_pte)), cudaSuccess);
     ASSERT_EQ(cudaHostAlloc(&r.mailbox, sizeof(fault_mailbox), cudaHostAllocMapped), cudaSuccess);
     std::memset(static_cast<void*>(r.mailbox), 0, sizeof(fault_mailbox));
     ASSERT_EQ(cudaMalloc(&r.control, sizeof(mailbox_control)), cudaSuccess);
@@ -49,12 +49,13 @@ struct gpu_range {
     r.timeout_ns = timeout_ns;
   }
   void make_resident(std::uint32_t page, cudaStream_t s) {
-    ASSERT_EQ(cudaMemcpyAsync(r.frames + page * page_bytes, host.data() + page * (page_bytes / 4),
-                              page_bytes, cudaMemcpyHostToDevice, s),
+    ASSERT_EQ(cudaMemcpyAsync(r.slots[0].frames + page * page_bytes,
+                              host.data() + page * (page_bytes / 4), page_bytes,
+                              cudaMemcpyHostToDevice, s),
               cudaSuccess);
     static device_pte entries[pages];
     entries[page] = make_pte(page, pte_valid | pte_writable);
-    ASSERT_EQ(cudaMemcpyAsync(&r.ptes[page], &entries[page], sizeof(device_pte),
+    ASSERT_EQ(cudaMemcpyAsync(&r.slots[0].ptes[page], &entries[page], sizeof(device_pte),
                               cudaMemcpyHostToDevice, s),
               cudaSuccess);
     ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
@@ -70,8 +71,8 @@ struct gpu_range {
     return v;
   }
   ~gpu_range() {
-    cudaFree(r.frames);
-    cudaFree(r.ptes);
+    cudaFree(r.slots[0].frames);
+    cudaFree(r.slots[0].ptes);
     cudaFreeHost(r.mailbox);
     cudaFree(r.control);
     cudaFree(sum);

@@ -573,19 +573,19 @@ TEST(MakeResident, ScatteredPagesLandInContiguousFramesInPageOrder) {
     ASSERT_EQ(rig.mig.prefetch(a, p, 1, true), 1u);
     ASSERT_EQ(rig.mig.prefetch(b, p, 1, true), 1u);
   }
-  ASSERT_EQ(pte_frame(a.device().ptes[1]), 2u) << "the pages are interleaved";
+  ASSERT_EQ(pte_frame(a.device().slots[0].ptes[1]), 2u) << "the pages are interleaved";
 
   auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, true));
   EXPECT_EQ(first_mismatch(d, 4, 0xa), 4 * words_per_page);
   for (std::size_t p = 0; p < 4; ++p) {
-    const device_pte e = a.device().ptes[p];
-    EXPECT_EQ(pte_frame(e), pte_frame(a.device().ptes[0]) + p) << p;
+    const device_pte e = a.device().slots[0].ptes[p];
+    EXPECT_EQ(pte_frame(e), pte_frame(a.device().slots[0].ptes[0]) + p) << p;
     EXPECT_EQ(e & (pte_valid | pte_writable | pte_dirty | pte_remote),
               pte_valid | pte_writable | pte_dirty)
         << p;
     EXPECT_EQ(a.state_of(p), page_state::device_exclusive) << p;
   }
-  EXPECT_EQ(pte_frame(a.device().ptes[0]), 0u) << "the window that kept page 0 in place";
+  EXPECT_EQ(pte_frame(a.device().slots[0].ptes[0]), 0u) << "the window that kept page 0 in place";
 
   // Placing it again moves nothing and gives the same pointer.
   const stats before = rig.stats.snapshot();
@@ -638,7 +638,7 @@ TEST(MakeResident, ReadSpanStaysReadableOnTheHostAndNothingComesBack) {
   EXPECT_EQ(rig.stats.snapshot().bytes_host_to_device, pages * page_bytes);
   for (std::size_t p = 0; p < pages; ++p) {
     EXPECT_EQ(a.state_of(p), page_state::shared) << p;
-    EXPECT_EQ(a.device().ptes[p] & (pte_valid | pte_writable | pte_dirty), pte_valid) << p;
+    EXPECT_EQ(a.device().slots[0].ptes[p] & (pte_valid | pte_writable | pte_dirty), pte_valid) << p;
   }
   std::atomic<std::size_t> mismatch{0};
   rig.launch(1,
@@ -739,7 +739,7 @@ TEST(MakeResident, TooLargeOrBlockedByPinsIsOutOfMemoryAndChangesNothing) {
   fill(x, 3, 11);
   ASSERT_EQ(rig.mig.prefetch(x, 0, 3, true), 3u);
   rig.mig.pin(pinned, 0, 1, true);
-  ASSERT_EQ(pte_frame(pinned.device().ptes[0]), 3u);
+  ASSERT_EQ(pte_frame(pinned.device().slots[0].ptes[0]), 3u);
   rig.stats.reset();
   try {
     (void)rig.mig.make_resident(a, 0, 5, true);
@@ -752,7 +752,7 @@ TEST(MakeResident, TooLargeOrBlockedByPinsIsOutOfMemoryAndChangesNothing) {
   EXPECT_EQ(x.state_of(0), page_state::device_exclusive);
   EXPECT_EQ(a.state_of(4), page_state::host_exclusive);
   auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, true));
-  EXPECT_EQ(pte_frame(a.device().ptes[0]), 4u) << "the window after the pinned frame";
+  EXPECT_EQ(pte_frame(a.device().slots[0].ptes[0]), 4u) << "the window after the pinned frame";
   EXPECT_EQ(first_mismatch(d, 4, 10), 4 * words_per_page);
   EXPECT_EQ(pinned.state_of(0), page_state::device_exclusive);
   rig.launch(1, [](std::size_t, std::size_t) {});
@@ -768,10 +768,10 @@ TEST(MakeResident, DevicePinnedPagesOfTheSpanStayPinned) {
   ASSERT_EQ(rig.mig.prefetch(x, 0, 2, true), 2u);  // frames 0-1
   fill(a, 4, 12);
   rig.mig.pin(a, 1, 1, true);  // page 1 in frame 2: the window keeping it there starts on x's
-  ASSERT_EQ(pte_frame(a.device().ptes[1]), 2u);
+  ASSERT_EQ(pte_frame(a.device().slots[0].ptes[1]), 2u);
   auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 4, false));
   EXPECT_EQ(first_mismatch(d, 4, 12), 4 * words_per_page);
-  EXPECT_EQ(pte_frame(a.device().ptes[1]), 2u) << "the pinned page did not move";
+  EXPECT_EQ(pte_frame(a.device().slots[0].ptes[1]), 2u) << "the pinned page did not move";
   EXPECT_EQ(x.state_of(1), page_state::host_exclusive) << "evicted for page 0";
   EXPECT_NE(a.pages().load(1) & pinned_bit, 0u);
   EXPECT_EQ(a.pages().load(0) & pinned_bit, 0u);
@@ -810,7 +810,7 @@ TEST(MakeResident, RemotePagesMoveIntoFrames) {
   ASSERT_EQ(a.state_of(0), page_state::remote);
   auto* d = reinterpret_cast<std::uint32_t*>(rig.mig.make_resident(a, 0, 2, true));
   EXPECT_EQ(a.state_of(0), page_state::device_exclusive);
-  EXPECT_EQ(a.device().ptes[1] & pte_remote, 0u);
+  EXPECT_EQ(a.device().slots[0].ptes[1] & pte_remote, 0u);
   for (std::size_t i = 0; i < 2 * words_per_page; ++i) ASSERT_EQ(d[i], pattern(14, i) + 1) << i;
   rig.launch(1, [](std::size_t, std::size_t) {});
   rig.synchronize();

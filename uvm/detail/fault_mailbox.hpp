@@ -31,7 +31,8 @@ struct fault_record {
   std::uint32_t range_id;
   std::uint32_t page;
   device_access access;
-  std::uint32_t origin;  ///< SM id on a GPU, worker index on the emulated device
+  std::uint16_t origin;  ///< SM id on a GPU, worker index on the emulated device
+  std::uint16_t device;  ///< the device whose kernel faulted (detail::current_device())
   std::uint64_t time_ns;
 };
 

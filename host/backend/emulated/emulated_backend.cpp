@@ -67,7 +67,7 @@ emulated_backend::device::device(device_id id, unsigned workers, error_sink& err
     : h2d(engine_name(id, "h2d")),
       d2h(engine_name(id, "d2h")),
       d2d(engine_name(id, "d2d")),
-      kernels(workers, errors) {}
+      kernels(workers, errors, id) {}
 
 emulated_backend::emulated_backend(unsigned kernel_workers, device_id devices) {
   UVM_EXPECTS(devices >= 1 && devices <= max_devices,

@@ -3,6 +3,8 @@
 #include "host/backend/emulated/completion.hpp"
 #include "host/telemetry/nvtx.hpp"
 
+#include <uvm/detail/current_device.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -23,11 +25,13 @@ struct kernel_pool::grid {
   completion done;
 };
 
-kernel_pool::kernel_pool(unsigned workers, error_sink& errors) : errors_(errors) {
+kernel_pool::kernel_pool(unsigned workers, error_sink& errors, device_id device) : errors_(errors) {
   workers = std::max(workers, 1u);
   threads_.reserve(workers);
   try {
-    for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(i); });
+    for (unsigned i = 0; i < workers; ++i) {
+      threads_.emplace_back([this, i, device] { work(i, device); });
+    }
   } catch (...) {
     stop();  // the threads already started must be joined before the exception leaves
     throw;
@@ -98,8 +102,11 @@ void kernel_pool::run(std::size_t n, kernel_body body) {
   g->done.wait();
 }
 
-void kernel_pool::work(unsigned index) noexcept {
-  name_thread(fmt::format("uvm-kernel-{}", index).c_str());
+void kernel_pool::work(unsigned index, device_id device) noexcept {
+  name_thread(
+      (device == 0 ? fmt::format("uvm-kernel-{}", index) : fmt::format("uvm-k{}-{}", device, index))
+          .c_str());
+  emulated_device = device;
   for (;;) {
     std::shared_ptr<grid> g;
     {

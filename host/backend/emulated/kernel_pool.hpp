@@ -22,7 +22,8 @@ namespace uvm::detail {
 class kernel_pool {
  public:
   /// @param workers pool threads (at least 1).
-  kernel_pool(unsigned workers, error_sink& errors);
+  /// @param device the device they are: device code they run reads it as current_device().
+  kernel_pool(unsigned workers, error_sink& errors, device_id device = 0);
   /// Joins the pool threads. Every run() must have returned.
   ~kernel_pool();
   kernel_pool(const kernel_pool&) = delete;
@@ -42,7 +43,7 @@ class kernel_pool {
  private:
   struct grid;
 
-  void work(unsigned index) noexcept;
+  void work(unsigned index, device_id device) noexcept;
   void execute(grid& g) noexcept;
   /// Reports the exception being handled, thrown by `body` over [begin, end).
   void report_current(std::size_t begin, std::size_t end) noexcept;
