@@ -90,6 +90,28 @@ uvmError_t with_manager(origin where, Body&& body) noexcept {
   }
 }
 
+// uvmSuccess if `device` is one of the manager's devices (or, with `host_ok`, uvmCpuDeviceId);
+// else records uvmErrorInvalidDevice with fail(), naming `what`.
+uvmError_t check_device(const char* what, int device, bool host_ok) noexcept {
+  return with_manager(origin::call, [&](manager& m) {
+    if ((host_ok && device == uvmCpuDeviceId) || (device >= 0 && device < m.device_count())) {
+      return uvmSuccess;
+    }
+    char text[200];
+    std::snprintf(text, sizeof text, "%s: device %d does not exist (devices 0 to %d%s)", what,
+                  device, m.device_count() - 1, host_ok ? "; uvmCpuDeviceId (-1) the host" : "");
+    return fail(uvmErrorInvalidDevice, text);
+  });
+}
+
+// A device number of the C API (uvmCpuDeviceId for the host) as a location.
+uvm::location location_of(int device) noexcept {
+  return device == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(device);
+}
+
+// The calling thread's device (uvmSetDevice), as CUDA's current device.
+thread_local int current_device = 0;
+
 uvmError_t synchronize(uvmStream_t h, const char* fn) noexcept {
   return with_manager(origin::synchronize, [&](manager& m) {
     uvm::stream s;
@@ -179,13 +201,9 @@ uvmError_t uvmFree(void* devPtr) noexcept {
 
 uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
                                uvmStream_t stream) noexcept {
-  if (dstDevice != uvmCpuDeviceId && dstDevice != 0) {
-    char text[160];
-    std::snprintf(text, sizeof text,
-                  "uvmMemPrefetchAsync: device %d does not exist (0 is the device, "
-                  "uvmCpuDeviceId (-1) the host)",
-                  dstDevice);
-    return fail(uvmErrorInvalidDevice, text);
+  if (const uvmError_t e = uvm::capi::check_device("uvmMemPrefetchAsync", dstDevice, true);
+      e != uvmSuccess) {
+    return e;
   }
   return with_manager(origin::call, [&](uvm::manager& m) {
     uvm::stream s;
@@ -193,8 +211,7 @@ uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
       return fail(uvmErrorInvalidResourceHandle,
                   "uvmMemPrefetchAsync: not a live stream from uvmStreamCreate");
     }
-    m.prefetch(devPtr, count,
-               dstDevice == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(0), s);
+    m.prefetch(devPtr, count, uvm::capi::location_of(dstDevice), s);
     return uvmSuccess;
   });
 }
@@ -234,16 +251,13 @@ uvmError_t batch_spans(const char* fn, void** dptrs, size_t* sizes, size_t count
                     k, idxs[k], count);
       return fail(uvmErrorInvalidValue, text);
     }
-    if (locs[k] != 0 && locs[k] != uvmCpuDeviceId) {
-      std::snprintf(text, sizeof text,
-                    "%s: prefetchLocs[%zu] = %d does not exist (0 is the device, "
-                    "uvmCpuDeviceId (-1) the host)",
-                    fn, k, locs[k]);
-      return fail(uvmErrorInvalidDevice, text);
+    std::snprintf(text, sizeof text, "%s: prefetchLocs[%zu]", fn, k);
+    if (const uvmError_t e = uvm::capi::check_device(text, locs[k], true); e != uvmSuccess) {
+      return e;
     }
     const size_t end = k + 1 < nlocs ? idxs[k + 1] : count;
     for (size_t i = idxs[k]; i < end; ++i) {
-      out[i].to = locs[k] == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(0);
+      out[i].to = uvm::capi::location_of(locs[k]);
     }
   }
   return uvmSuccess;
@@ -360,14 +374,13 @@ uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice
   const bool names_location =
       a != uvm::advice::set_read_mostly && a != uvm::advice::unset_read_mostly;
   const bool device_only = a == uvm::advice::set_accessed_by || a == uvm::advice::unset_accessed_by;
-  if (names_location && device != 0 && (device_only || device != uvmCpuDeviceId)) {
-    char text[128];
-    std::snprintf(text, sizeof text, "uvmMemAdvise: device %d is not %s", device,
-                  device_only ? "0 (the device)" : "0 (the device) or uvmCpuDeviceId");
-    return fail(uvmErrorInvalidDevice, text);
+  if (names_location) {
+    if (const uvmError_t e = uvm::capi::check_device("uvmMemAdvise", device, !device_only);
+        e != uvmSuccess) {
+      return e;
+    }
   }
-  const uvm::location where =
-      device == uvmCpuDeviceId ? uvm::location::host() : uvm::location::device(0);
+  const uvm::location where = uvm::capi::location_of(device);
   return with_manager(origin::call, [&](uvm::manager& m) {
     m.advise(devPtr, count, a, names_location ? where : uvm::location::device(0));
     return uvmSuccess;
@@ -436,10 +449,33 @@ uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttri
   });
 }
 
+uvmError_t uvmGetDeviceCount(int* count) noexcept {
+  if (count == nullptr) return fail(uvmErrorInvalidValue, "uvmGetDeviceCount: count is NULL");
+  return with_manager(origin::call, [&](uvm::manager& m) {
+    *count = m.device_count();
+    return uvmSuccess;
+  });
+}
+
+uvmError_t uvmSetDevice(int device) noexcept {
+  if (const uvmError_t e = uvm::capi::check_device("uvmSetDevice", device, false);
+      e != uvmSuccess) {
+    return e;
+  }
+  uvm::capi::current_device = device;
+  return uvmSuccess;
+}
+
+uvmError_t uvmGetDevice(int* device) noexcept {
+  if (device == nullptr) return fail(uvmErrorInvalidValue, "uvmGetDevice: device is NULL");
+  *device = uvm::capi::current_device;
+  return uvmSuccess;
+}
+
 uvmError_t uvmStreamCreate(uvmStream_t* pStream) noexcept {
   if (pStream == nullptr) return fail(uvmErrorInvalidValue, "uvmStreamCreate: pStream is NULL");
   return with_manager(origin::call, [&](uvm::manager& m) {
-    auto* h = new uvmStream_st{m.create_stream("uvm-c")};
+    auto* h = new uvmStream_st{m.create_stream("uvm-c", uvm::capi::current_device)};
     try {
       uvm::capi::stream_registry& r = uvm::capi::streams();
       std::lock_guard lock(r.mutex);

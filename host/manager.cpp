@@ -42,8 +42,12 @@ void manager::unpin(const void* p, std::size_t bytes) {
   runtime_->unpin(p, bytes);
 }
 
-stream manager::create_stream(std::string_view name) {
-  return stream(runtime_->create_stream(name));
+int manager::device_count() const noexcept {
+  return runtime_->device_count();
+}
+
+stream manager::create_stream(std::string_view name, int device) {
+  return stream(runtime_->create_stream(name, device), device);
 }
 
 launch_scope manager::begin_launch(std::initializer_list<resident_span> declared, const stream& s) {

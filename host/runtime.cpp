@@ -250,8 +250,9 @@ managed_range& runtime::find(const void* p) const {
   throw_invalid("uvm: {} is not inside any live range of this manager", p);
 }
 
-stream runtime::create_stream(std::string_view name) {
-  stream s = backend_->create_stream(name);
+stream runtime::create_stream(std::string_view name, int device) {
+  expect_device(location::device(device), "create_stream");
+  stream s = backend_->create_stream(name, static_cast<device_id>(device));
   if (timeline_ != nullptr) timeline_->name_stream(s.get(), name);
   return s;
 }
@@ -478,13 +479,15 @@ std::string memlock_limit() {
   if (lim.rlim_cur == RLIM_INFINITY) return "unlimited";
   return fmt::format("{} bytes", static_cast<std::uint64_t>(lim.rlim_cur));
 }
-
-void expect_device(location where, std::string_view call) {
-  UVM_EXPECTS(!where.is_device() || where.device_index == 0,
-              "uvm::manager::{}: device {} does not exist (this manager drives device 0)", call,
-              where.device_index);
-}
 }  // namespace
+
+void runtime::expect_device(location where, std::string_view call) const {
+  UVM_EXPECTS(
+      !where.is_device() || (where.device_index >= 0 && where.device_index < device_count()),
+      "uvm::manager::{}: device {} does not exist (this manager drives {} device{}: 0{})", call,
+      where.device_index, device_count(), device_count() == 1 ? "" : "s",
+      device_count() == 1 ? "" : fmt::format(" .. {}", device_count() - 1));
+}
 
 void runtime::enqueue_moves(std::span<const prefetch_span> spans, bool discard, bool prefetch,
                             const uvm::stream& s) {

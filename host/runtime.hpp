@@ -52,7 +52,11 @@ class runtime {
   /// @throws uvm::invalid_argument if `p` is in no live range of this runtime.
   [[nodiscard]] managed_range& find(const void* p) const;
 
-  [[nodiscard]] stream create_stream(std::string_view name);
+  [[nodiscard]] int device_count() const noexcept {
+    return static_cast<int>(backend_->device_count());
+  }
+  /// @throws uvm::invalid_argument for a device outside 0 .. device_count() - 1.
+  [[nodiscard]] stream create_stream(std::string_view name, int device);
   /// @throws as uvm::manager::attach.
   void attach(const void* p, std::size_t bytes, attach_kind k, const uvm::stream& s);
   /// Runs `body` as one kernel in its own epoch (emulated device); with `declared`, it touches
@@ -118,6 +122,9 @@ class runtime {
   };
   /// The pages overlapping [p, p + bytes). @throws uvm::invalid_argument naming `call`.
   [[nodiscard]] span span_of(const void* p, std::size_t bytes, std::string_view call) const;
+  /// @throws uvm::invalid_argument naming `call` if `where` is a device outside
+  /// 0 .. device_count() - 1.
+  void expect_device(location where, std::string_view call) const;
   void take_device_error();  // throws uvm::device_fault if a kernel recorded one
   // end_epoch with issue_ held: the end is recorded in the stream right after what came before.
   void close_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept;

@@ -201,6 +201,14 @@ int c_api_bad_device_and_span(void) {
   char* x = NULL;
   int local = 0;
   CHECK(uvmMallocManaged((void**)&x, bytes, uvmMemAttachGlobal) == uvmSuccess);
+  int devices = 0;
+  int current = -5;
+  CHECK(uvmGetDeviceCount(&devices) == uvmSuccess && devices == 1);
+  CHECK(uvmGetDeviceCount(NULL) == uvmErrorInvalidValue);
+  CHECK(uvmSetDevice(1) == uvmErrorInvalidDevice);
+  CHECK(uvmSetDevice(uvmCpuDeviceId) == uvmErrorInvalidDevice);
+  CHECK(uvmSetDevice(0) == uvmSuccess);
+  CHECK(uvmGetDevice(&current) == uvmSuccess && current == 0);
   CHECK(uvmMemPrefetchAsync(x, bytes, 1, 0) == uvmErrorInvalidDevice);
   CHECK(strstr(uvmGetLastErrorMessage(), "device 1") != NULL);
   CHECK(uvmMemPrefetchAsync(x, bytes, -2, 0) == uvmErrorInvalidDevice);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -139,6 +140,33 @@ TEST(Manager, BadPageSizesAreRejected) {
                          std::size_t{2} << 30}) {
     EXPECT_THROW(uvm::manager{with_page(ps)}, uvm::invalid_argument) << ps;
   }
+}
+
+TEST(Manager, DeviceIndicesOutsideTheManagersDevicesAreRejectedByName) {
+  uvm::manager mgr;
+  ASSERT_EQ(mgr.device_count(), 1);
+  uvm::range r = mgr.allocate(1 << 20);
+  EXPECT_EQ(mgr.create_stream("zero", 0).device(), 0);
+  EXPECT_EQ(uvm::stream{}.device(), 0) << "the default stream is device 0's";
+  const auto rejects = [](auto&& call, const char* what) {
+    try {
+      call();
+      ADD_FAILURE() << what << " accepted a device that does not exist";
+    } catch (const uvm::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+    }
+  };
+  rejects([&] { (void)mgr.create_stream("one", 1); }, "create_stream");
+  rejects([&] { (void)mgr.create_stream("minus", -1); }, "create_stream");
+  rejects([&] { mgr.prefetch(r.data(), 4096, uvm::location::device(1)); }, "prefetch");
+  rejects(
+      [&] {
+        mgr.advise(r.data(), 4096, uvm::advice::set_preferred_location, uvm::location::device(-1));
+      },
+      "advise");
+  rejects([&] { mgr.pin_resident(r.data(), 4096, uvm::location::device(1)); }, "pin_resident");
+  r.data()[0] = std::byte{1};  // nothing was changed
+  EXPECT_EQ(mgr.state_of(r.data()), uvm::page_state::host_exclusive);
 }
 
 TEST(Manager, PointersOutsideEveryRangeAreRejected) {

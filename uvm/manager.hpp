@@ -124,8 +124,14 @@ class manager {
   /// overlapping calls stays pinned until both are unpinned.
   void unpin(const void* p, std::size_t bytes);
 
-  /// @brief A new device stream; work on different streams may overlap.
-  [[nodiscard]] stream create_stream(std::string_view name = "user");
+  /// @brief How many devices the manager drives; location::device(i) names device i,
+  /// 0 <= i < device_count(). Every call given another index throws uvm::invalid_argument.
+  [[nodiscard]] int device_count() const noexcept;
+
+  /// @brief A new stream on `device`; work on different streams may overlap. Its kernels run
+  /// on that device. `name` labels it on the timeline.
+  /// @throws uvm::invalid_argument if `device` is not one of the manager's devices.
+  [[nodiscard]] stream create_stream(std::string_view name = "user", int device = 0);
 
   /// @brief Attaches the range that starts at `p` as `k`, as cudaStreamAttachMemAsync does on
   /// devices without concurrent managed access: `single` memory is used only by kernels on `s`,

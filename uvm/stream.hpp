@@ -27,16 +27,20 @@ class stream_base;
 }
 
 /// @brief A handle to a device stream created by uvm::manager::create_stream. Copies share the
-/// stream. A default-constructed handle means the manager's default stream.
+/// stream. A default-constructed handle means the manager's default stream, on device 0.
 class stream {
  public:
   stream() noexcept = default;
-  explicit stream(std::shared_ptr<detail::stream_base> s) noexcept : s_(std::move(s)) {}
+  explicit stream(std::shared_ptr<detail::stream_base> s, int device = 0) noexcept
+      : s_(std::move(s)), device_(device) {}
   [[nodiscard]] bool is_default() const noexcept { return s_ == nullptr; }
+  /// @return the device whose kernels and copies the stream runs (create_stream's `device`).
+  [[nodiscard]] int device() const noexcept { return device_; }
   [[nodiscard]] const std::shared_ptr<detail::stream_base>& handle() const noexcept { return s_; }
 
  private:
   std::shared_ptr<detail::stream_base> s_;
+  int device_ = 0;
 };
 
 }  // namespace uvm

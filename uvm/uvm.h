@@ -50,8 +50,9 @@ typedef enum uvmError_t {
   uvmSuccess = 0,           /**< cudaSuccess */
   uvmErrorInvalidValue,     /**< cudaErrorInvalidValue: a bad pointer, size, flag or enum */
   uvmErrorMemoryAllocation, /**< cudaErrorMemoryAllocation: memory or address space exhausted */
-  uvmErrorInvalidDevice,    /**< cudaErrorInvalidDevice: a device number other than 0 or -1 */
-  uvmErrorNotSupported,     /**< cudaErrorNotSupported: a CUDA feature uvm does not implement */
+  uvmErrorInvalidDevice, /**< cudaErrorInvalidDevice: a device number that names no device (nor -1,
+                            the host, where allowed) */
+  uvmErrorNotSupported,  /**< cudaErrorNotSupported: a CUDA feature uvm does not implement */
   /** A kernel's access to managed memory was not served within the fault timeout
    * (`UVM_FAULT_TIMEOUT_MS`); reported by uvmStreamSynchronize()/uvmDeviceSynchronize(). Unlike
    * CUDA's device faults it is not sticky: it is reported once and later calls work. */
@@ -94,13 +95,14 @@ typedef enum uvmMemoryAdvise {
 typedef enum uvmMemRangeAttribute {
   /** int: 1 if every page of the span is advised read-mostly, else 0. */
   uvmMemRangeAttributeReadMostly = 1,
-  /** int: the preferred location every page shares (0 or uvmCpuDeviceId), or
+  /** int: the preferred location every page shares (a device or uvmCpuDeviceId), or
    * uvmInvalidDeviceId. */
   uvmMemRangeAttributePreferredLocation = 2,
   /** int array (dataSize / 4 entries): the devices every page is accessed-by, then
    * uvmInvalidDeviceId for the rest. */
   uvmMemRangeAttributeAccessedBy = 3,
-  /** int: where every page was last prefetched (0 or uvmCpuDeviceId), or uvmInvalidDeviceId. */
+  /** int: where every page was last prefetched (a device or uvmCpuDeviceId), or uvmInvalidDeviceId.
+   */
   uvmMemRangeAttributeLastPrefetchLocation = 4,
   /** uvm-specific: the uvmPageState of the page holding `devPtr`, as an int. */
   uvmMemRangeAttributePageState = 100,
@@ -146,7 +148,7 @@ uvmError_t uvmFree(void* devPtr) UVM_NOEXCEPT;
  * (cudaMemPrefetchAsync), asynchronously: the move runs once the work queued on `stream` before
  * it has finished, and the work queued on `stream` after it starts once the pages are in place.
  * uvmStreamSynchronize(stream) waits for it and reports its errors.
- * @param dstDevice 0 for the device, uvmCpuDeviceId for the host.
+ * @param dstDevice a device, 0 to uvmGetDeviceCount() - 1, or uvmCpuDeviceId for the host.
  * @return uvmErrorInvalidDevice for any other device number; uvmErrorInvalidValue for a
  *         `count` of 0 or a span not inside one allocation; uvmErrorInvalidResourceHandle for
  *         a stream that is not live.
@@ -157,7 +159,7 @@ uvmError_t uvmMemPrefetchAsync(const void* devPtr, size_t count, int dstDevice,
 /** @brief Prefetches a batch of spans with one stream operation (cudaMemPrefetchBatchAsync):
  * the batch runs in stream order, its spans in any order.
  * @param dptrs, sizes `count` spans, each inside one allocation.
- * @param prefetchLocs the locations (0 or uvmCpuDeviceId: uvm's device numbers, where CUDA
+ * @param prefetchLocs the locations (devices or uvmCpuDeviceId: uvm's device numbers, where CUDA
  *        takes cudaMemLocation); prefetchLocs[k] applies to spans prefetchLocIdxs[k] up to
  *        prefetchLocIdxs[k + 1] - 1 (the last one up to count - 1).
  * @param prefetchLocIdxs starts with 0, strictly increasing, each below `count`.
@@ -205,9 +207,11 @@ uvmError_t uvmStreamAttachMemAsync(uvmStream_t stream, void* devPtr, size_t leng
                                    unsigned int flags) UVM_NOEXCEPT;
 
 /** @brief Gives advice on the pages overlapping [devPtr, devPtr + count) (cudaMemAdvise).
- * @param device the location preferred-location and accessed-by advice name: 0 (the device) or
- *        uvmCpuDeviceId; ignored for the read-mostly advice, as in CUDA.
- * @return uvmErrorInvalidDevice for another `device` where it matters (accessed-by needs 0);
+ * @param device the location preferred-location and accessed-by advice name: a device (0 to
+ *        uvmGetDeviceCount() - 1) or uvmCpuDeviceId; ignored for the read-mostly advice, as in
+ *        CUDA.
+ * @return uvmErrorInvalidDevice for another `device` where it matters (accessed-by needs a
+ *         device);
  *         uvmErrorInvalidValue for an unknown `advice`, a `count` of 0 or a span not inside one
  *         allocation. */
 uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice,
@@ -224,7 +228,21 @@ uvmError_t uvmMemAdvise(const void* devPtr, size_t count, uvmMemoryAdvise advice
 uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttribute attribute,
                                    const void* devPtr, size_t count) UVM_NOEXCEPT;
 
-/** @brief Creates a stream (cudaStreamCreate); work on different streams may overlap.
+/** @brief How many devices the manager drives (cudaGetDeviceCount).
+ * @return uvmErrorInvalidValue for a NULL `count`. */
+uvmError_t uvmGetDeviceCount(int* count) UVM_NOEXCEPT;
+
+/** @brief Makes `device` the calling thread's device (cudaSetDevice): streams it creates
+ * belong to it. Each thread starts on device 0.
+ * @return uvmErrorInvalidDevice for a device outside 0 to uvmGetDeviceCount() - 1. */
+uvmError_t uvmSetDevice(int device) UVM_NOEXCEPT;
+
+/** @brief The calling thread's device (cudaGetDevice).
+ * @return uvmErrorInvalidValue for a NULL `device`. */
+uvmError_t uvmGetDevice(int* device) UVM_NOEXCEPT;
+
+/** @brief Creates a stream (cudaStreamCreate) on the calling thread's device (uvmSetDevice);
+ * work on different streams may overlap.
  * @return uvmErrorInvalidValue for a NULL `pStream`. */
 uvmError_t uvmStreamCreate(uvmStream_t* pStream) UVM_NOEXCEPT;
 
