@@ -106,7 +106,7 @@ void migrator::attach(managed_range& r) {
     wait_until_no_kernels(lock, "uvm::manager::allocate: registering the range's memory");
   }
   std::optional<std::uint32_t> id;
-  while (!(id = ranges_.add(r, !kernels_in_flight(), pipe_.h2d(), settings_.timeout))) {
+  while (!(id = ranges_.add(r, !kernels_in_flight(), {&pipe_.h2d(), 1}, settings_.timeout))) {
     wait_until_no_kernels(lock,
                           "uvm::manager::allocate: the page-table pool is full, and it grows only "
                           "while no kernel is in flight");

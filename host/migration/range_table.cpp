@@ -1,5 +1,6 @@
 #include "host/migration/range_table.hpp"
 
+#include "host/common/check.hpp"
 #include "host/telemetry/log.hpp"
 
 #include <uvm/error.hpp>
@@ -11,22 +12,43 @@
 
 namespace uvm::detail {
 
-range_table::range_table(backend& b, std::size_t table_entries)
-    : backend_(b), pool_(b, table_entries) {}
+range_table::range_table(backend& b, std::size_t table_entries, device_id devices) : backend_(b) {
+  UVM_EXPECTS(devices >= 1 && devices <= max_devices && devices <= b.device_count(),
+              "range table: {} devices asked for; the backend has {}, a manager drives at most {}",
+              devices, b.device_count(), max_devices);
+  for (device_id d = 0; d < devices; ++d) pools_.emplace_back(b, table_entries, d);
+}
+
+void range_table::give_back(const std::array<table_pool::slice, max_devices>& entries) noexcept {
+  for (device_id d = 0; d < devices(); ++d) {
+    if (entries[d].count != 0) pools_[d].give_back(entries[d]);
+  }
+}
 
 range_table::~range_table() {
   for (const grave& g : graveyard_) lay_to_rest(g);
 }
 
-std::optional<std::uint32_t> range_table::add(managed_range& r, bool quiet, const stream& s,
+std::optional<std::uint32_t> range_table::add(managed_range& r, bool quiet,
+                                              std::span<const stream> clear_on,
                                               std::chrono::nanoseconds timeout) {
-  std::optional<table_pool::slice> run = pool_.take(r.page_count());
-  if (!run) return std::nullopt;
+  std::array<table_pool::slice, max_devices> runs{};
+  for (device_id d = 0; d < devices(); ++d) {
+    std::optional<table_pool::slice> run = pools_[d].take(r.page_count());
+    if (!run) {
+      give_back(runs);
+      return std::nullopt;
+    }
+    runs[d] = *run;
+  }
   bool registered = false;
   try {
-    auto table = std::make_unique<device_page_table>(backend_, *run);
-    if (!run->clean && !table->clear(s, timeout)) {
-      throw uvm::timeout("uvm::manager::allocate: clearing a page table took the fault timeout");
+    std::array<std::unique_ptr<device_page_table>, max_devices> tables;
+    for (device_id d = 0; d < devices(); ++d) {
+      tables[d] = std::make_unique<device_page_table>(backend_, runs[d]);
+      if (!runs[d].clean && !tables[d]->clear(clear_on[d], timeout)) {
+        throw uvm::timeout("uvm::manager::allocate: clearing a page table took the fault timeout");
+      }
     }
     const auto live = static_cast<std::size_t>(
         std::count_if(ranges_.begin(), ranges_.end(), [](auto* p) { return p != nullptr; }));
@@ -48,13 +70,13 @@ std::optional<std::uint32_t> range_table::add(managed_range& r, bool quiet, cons
     } else {
       ++waiting_;
     }
-    e.table = std::move(table);
+    e.tables = std::move(tables);
     ranges_[id] = &r;
     entries_[id] = std::move(e);
     return static_cast<std::uint32_t>(id);
   } catch (...) {
     if (registered) backend_.unregister_host(r.runtime_view());
-    pool_.give_back(*run);
+    give_back(runs);
     throw;
   }
 }
@@ -65,10 +87,11 @@ void range_table::remove(managed_range& r, bool quiet) noexcept {
   entry e = std::exchange(entries_[id], entry{});
   ranges_[id] = nullptr;
   if (!e.registered) --waiting_;
-  const grave g{e.table->entries(), e.registered ? r.runtime_view() : nullptr, r.reserved()};
+  grave g{{}, e.registered ? r.runtime_view() : nullptr, r.reserved()};
+  for (device_id d = 0; d < devices(); ++d) g.entries[d] = e.tables[d]->entries();
   if (quiet) {
     if (g.runtime != nullptr) backend_.unregister_host(g.runtime);
-    pool_.give_back(g.entries);
+    give_back(g.entries);
     return;
   }
   if (g.runtime != nullptr) (void)r.release_runtime_view();  // unmapped once laid to rest
@@ -80,7 +103,7 @@ void range_table::lay_to_rest(const grave& g) noexcept {
     backend_.unregister_host(g.runtime);
     munmap(g.runtime, g.bytes);
   }
-  pool_.give_back(g.entries);
+  give_back(g.entries);
 }
 
 void range_table::bury() noexcept {

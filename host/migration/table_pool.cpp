@@ -19,8 +19,8 @@ std::size_t host_bytes_for(std::size_t entries) {
 
 }  // namespace
 
-table_pool::table_pool(backend& b, std::size_t entries)
-    : backend_(b), default_entries_(std::max<std::size_t>(1, entries)) {
+table_pool::table_pool(backend& b, std::size_t entries, device_id device)
+    : backend_(b), device_(device), default_entries_(std::max<std::size_t>(1, entries)) {
   grow(default_entries_);
 }
 
@@ -33,7 +33,8 @@ table_pool::arena table_pool::make_arena(std::size_t entries) {
   a.entries = entries;
   a.host_bytes = host_bytes_for(entries);
   // Zeroed, like every device allocation: an all-invalid table.
-  a.device = static_cast<device_pte*>(backend_.allocate_device(entries * sizeof(device_pte)));
+  a.device =
+      static_cast<device_pte*>(backend_.allocate_device(entries * sizeof(device_pte), device_));
   std::size_t registered = 0;
   try {
     for (device_pte*& h : a.host) {

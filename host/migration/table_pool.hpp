@@ -41,9 +41,9 @@ class table_pool {
   /// enough for 64 GiB of ranges at the default 64 KiB page.
   static constexpr std::size_t default_entries = std::size_t{1} << 20;
 
-  /// Makes the first arena of `entries` entries.
+  /// Makes the first arena of `entries` entries, its device table on `device`.
   /// @throws as backend::allocate_device and backend::register_host.
-  table_pool(backend& b, std::size_t entries = default_entries);
+  table_pool(backend& b, std::size_t entries = default_entries, device_id device = 0);
   /// Frees every arena: no kernel may be in flight.
   ~table_pool();
   table_pool(const table_pool&) = delete;
@@ -78,6 +78,7 @@ class table_pool {
   void free_arena(arena& a) noexcept;
 
   backend& backend_;
+  device_id device_;
   std::size_t default_entries_;
   std::vector<arena> arenas_;
 };

@@ -46,7 +46,7 @@ struct pipeline_rig {
         frames(static_cast<std::byte*>(failing.allocate_device(8 * page_bytes))),
         pipe(failing, stats, table, settler, {page_bytes, timeout, nullptr}) {
     const stream s = failing.create_stream("tables");
-    id = *table.add(range, /*quiet=*/true, s, 2s);
+    id = *table.add(range, /*quiet=*/true, {&s, 1}, 2s);
     device_range d;
     d.range_id = id;
     range.attach_device(d);
