@@ -134,16 +134,25 @@ TEST(DeviceView, CodeOnEachDeviceUsesItsOwnTableAndFramesAndItsFaultsNameIt) {
   zero.ptes[0] = make_pte(0, pte_valid | pte_writable);
   one.ptes[0] = make_pte(3, pte_valid | pte_writable);
   zero.ptes[1] = make_pte(1, pte_valid | pte_writable);  // page 1: on device 0 only
+  zero.ptes[2] = make_pte(2, pte_valid | pte_writable);  // page 2: device 1 maps device 0's frame
+  one.ptes[2] = make_peer_pte(0, 2, pte_valid | pte_writable);
   EXPECT_EQ(r.translate(8, false), zero.frames.data() + 8) << "a host thread is device 0";
   std::byte* on_one = nullptr;
   std::byte* faulted = nullptr;
+  std::byte* peer = nullptr;
   std::thread worker([&] {
     emulated_device = 1;
     on_one = r.translate(8, true);
     faulted = r.translate((std::size_t{1} << 16) + 8, false);
+    peer = r.translate((std::size_t{2} << 16) + 8, true);
   });
   worker.join();
   EXPECT_EQ(on_one, one.frames.data() + (std::size_t{3} << 16) + 8);
+  EXPECT_EQ(peer, zero.frames.data() + (std::size_t{2} << 16) + 8) << "the peer's frame";
+  constexpr device_pte last = make_peer_pte(max_devices - 1, max_peer_frames - 1, pte_valid);
+  EXPECT_EQ(pte_peer_device(last), max_devices - 1);
+  EXPECT_EQ(pte_peer_frame(last), max_peer_frames - 1);
+  EXPECT_EQ(last & (pte_writable | pte_remote | pte_denied), 0u) << "no flag bit was overwritten";
   EXPECT_NE(one.ptes[0] & pte_dirty, 0u) << "the store marked device 1's entry";
   EXPECT_EQ(zero.ptes[0] & pte_dirty, 0u) << "device 0's entry is not device 1's";
   EXPECT_EQ(faulted, nullptr) << "device 1 read through device 0's entry";

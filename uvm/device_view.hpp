@@ -59,6 +59,8 @@ UVM_HOST_DEVICE inline std::uint16_t fault_origin() noexcept {
 #endif
 }
 
+static_assert(max_devices <= 8, "a peer entry names its device in 3 bits");
+
 /// What one device holds of a range: its page table of the range, and its frames.
 struct device_slot {
   device_pte* ptes = nullptr;   ///< the device's page table, one entry per page
@@ -153,9 +155,15 @@ struct device_range {
     }
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
     if ((e & mark) != mark) fetch_or_device(&s.ptes[page], mark);
-    std::byte* base = (e & pte_remote) != 0
-                          ? host + (static_cast<std::uint64_t>(page) << page_shift)
-                          : s.frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift);
+    std::byte* base;
+    if ((e & (pte_remote | pte_peer)) == 0) {
+      base = s.frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift);
+    } else if ((e & pte_remote) != 0) {
+      base = host + (static_cast<std::uint64_t>(page) << page_shift);
+    } else {
+      base = slots[pte_peer_device(e)].frames +
+             (static_cast<std::uint64_t>(pte_peer_frame(e)) << page_shift);
+    }
     return base + (offset & ((std::uint64_t{1} << page_shift) - 1));
   }
 };

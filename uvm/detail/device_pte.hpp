@@ -26,14 +26,32 @@ inline constexpr device_pte pte_fault_pending = 1u << 5;
 /// outside what the launches declared): a lane waiting on the entry reports a device error
 /// instead of waiting. Set by the host, cleared by it before the next launch.
 inline constexpr device_pte pte_denied = 1u << 6;
+/// Maps a frame of another device (a peer mapping, over NVLink or PCIe peer access): the entry
+/// holds that device's index (bits 8..10) and its frame (bits 11..31) instead of a frame of its
+/// own device.
+inline constexpr device_pte pte_peer = 1u << 7;
 inline constexpr unsigned pte_frame_shift = 8;  ///< bits 8..31: frame index
 inline constexpr std::uint32_t max_frames = 1u << 24;
+inline constexpr unsigned pte_peer_frame_shift = 11;
+/// Frames a peer mapping can name: a device's frames at or past it are never mapped by a peer.
+inline constexpr std::uint32_t max_peer_frames = 1u << 21;
 
 UVM_HOST_DEVICE constexpr device_pte make_pte(std::uint32_t frame, device_pte flags) noexcept {
   return (frame << pte_frame_shift) | flags;
 }
 UVM_HOST_DEVICE constexpr std::uint32_t pte_frame(device_pte e) noexcept {
   return e >> pte_frame_shift;
+}
+/// An entry that maps `frame` (below max_peer_frames) of device `owner` (below 8).
+UVM_HOST_DEVICE constexpr device_pte make_peer_pte(std::uint32_t owner, std::uint32_t frame,
+                                                   device_pte flags) noexcept {
+  return (frame << pte_peer_frame_shift) | (owner << pte_frame_shift) | pte_peer | flags;
+}
+UVM_HOST_DEVICE constexpr std::uint32_t pte_peer_device(device_pte e) noexcept {
+  return (e >> pte_frame_shift) & 0x7u;
+}
+UVM_HOST_DEVICE constexpr std::uint32_t pte_peer_frame(device_pte e) noexcept {
+  return e >> pte_peer_frame_shift;
 }
 
 }  // namespace uvm::detail
