@@ -25,8 +25,9 @@ kernel_epochs::ticket kernel_epochs::begin(const stream& s, std::span<const page
   // The ticket is the arrival's: this launch waits only for the moves queued before it (a
   // bounded set). Its place starts there; operations queued on its stream before its end is
   // recorded move it on (issue()).
+  const device_id device = backend_.device_of(s);
   const ticket t = next_++;
-  epochs_.push_back({t, t, s, nullptr, declared, {uses.begin(), uses.end()}, false});
+  epochs_.push_back({t, t, s, device, nullptr, declared, {uses.begin(), uses.end()}, false});
   if (!served_.wait_for(lock, timeout_, [&] { return !held_back(s.get(), uses, declared, t); })) {
     std::erase_if(epochs_, [t](const epoch& e) { return e.id == t; });
     throw uvm::timeout(fmt::format(
@@ -184,6 +185,12 @@ bool kernel_epochs::used(const page_use& u, ticket before, const stream_base* ex
 bool kernel_epochs::in_use(const page_use& u, ticket before, const stream_base* except) noexcept {
   const std::lock_guard lock(mutex_);
   return used(u, before, except);
+}
+
+bool kernel_epochs::in_use_elsewhere(const page_use& u, device_id d) noexcept {
+  const std::lock_guard lock(mutex_);
+  return std::any_of(epochs_.begin(), epochs_.end(),
+                     [&](const epoch& e) { return e.device != d && running(e) && may_use(e, u); });
 }
 
 template <class Match>

@@ -112,6 +112,9 @@ class kernel_epochs {
   /// page of `u`.
   [[nodiscard]] bool in_use(const page_use& u, ticket before = no_ticket,
                             const stream_base* except = nullptr) noexcept;
+  /// Whether a kernel that may be running now on a device other than `d` may use a page of `u`
+  /// (a kernel on the device that faults does not hold the page's frames elsewhere).
+  [[nodiscard]] bool in_use_elsewhere(const page_use& u, device_id d) noexcept;
   /// Waits for the kernels in flight now. @return false if some still ran at `timeout` (or a
   /// launch was still being enqueued).
   [[nodiscard]] bool wait(std::chrono::nanoseconds timeout) noexcept;
@@ -165,7 +168,8 @@ class kernel_epochs {
     ticket id;     // its arrival: the waiters it waits for are older
     ticket order;  // its place among queued operations (see Order above)
     stream on;
-    event done;  // null while the launch is being enqueued
+    device_id device;  // the device of `on`
+    event done;        // null while the launch is being enqueued
     bool declared;
     std::vector<page_use> uses;
     bool admitted;                       // false while begin() holds the launch back
