@@ -40,17 +40,17 @@ std::string summary(const stats& s) {
   const std::uint64_t cpu_ns = s.first_touch.latency.total_ns + s.upgrade.latency.total_ns +
                                s.waited.latency.total_ns + s.serviced.latency.total_ns;
   char line[512];
-  std::snprintf(line, sizeof line,
-                "uvm: faults cpu %llu (first-touch %llu, upgrade %llu, waited %llu, serviced %llu, "
-                "spurious %llu), device %llu | H2D %.1f MiB, D2H %.1f MiB | evictions %llu, "
-                "remote %llu, prefetched %llu, promoted %llu | thrashing %llu throttles, %llu "
-                "pins | in faults: cpu %.1f ms, device %.1f ms",
-                u(s.cpu_faults()), u(s.first_touch.count), u(s.upgrade.count), u(s.waited.count),
-                u(s.serviced.count), u(s.spurious_faults), u(s.device.count),
-                mib(s.bytes_host_to_device), mib(s.bytes_device_to_host), u(s.evictions),
-                u(s.remote_mappings), u(s.prefetched_pages), u(s.promoted_pages),
-                u(s.thrashing_throttles), u(s.thrashing_pins), ms(cpu_ns),
-                ms(s.device.latency.total_ns));
+  std::snprintf(
+      line, sizeof line,
+      "uvm: faults cpu %llu (first-touch %llu, upgrade %llu, waited %llu, serviced %llu, "
+      "spurious %llu), device %llu | H2D %.1f MiB, D2H %.1f MiB, D2D %.1f MiB | evictions %llu, "
+      "remote %llu, prefetched %llu, promoted %llu | thrashing %llu throttles, %llu "
+      "pins | in faults: cpu %.1f ms, device %.1f ms",
+      u(s.cpu_faults()), u(s.first_touch.count), u(s.upgrade.count), u(s.waited.count),
+      u(s.serviced.count), u(s.spurious_faults), u(s.device.count), mib(s.bytes_host_to_device),
+      mib(s.bytes_device_to_host), mib(s.bytes_device_to_device), u(s.evictions),
+      u(s.remote_mappings), u(s.prefetched_pages), u(s.promoted_pages), u(s.thrashing_throttles),
+      u(s.thrashing_pins), ms(cpu_ns), ms(s.device.latency.total_ns));
   return line;
 }
 

@@ -90,6 +90,8 @@ struct stats {
   std::uint64_t cpu_fault_deferrals = 0;
   std::uint64_t bytes_host_to_device = 0;  ///< bytes copied to a device
   std::uint64_t bytes_device_to_host = 0;  ///< bytes copied back to the host
+  /// bytes copied from one device's memory to another's (device-to-device moves)
+  std::uint64_t bytes_device_to_device = 0;
 
   /// CPU time the fault service thread used, its polling while kernels run included: what
   /// serving faults costs the host beside the faulting threads.

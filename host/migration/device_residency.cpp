@@ -26,8 +26,8 @@ device_residency::device_residency(backend& b, const settings& s)
       owners_(pool_.size()),
       eviction_(s.custom_eviction ? std::make_unique<guarded_eviction>(s.custom_eviction())
                                   : make_eviction_policy(s.eviction)) {
-  frames_ =
-      static_cast<std::byte*>(backend_.allocate_device(std::size_t{pool_.size()} << page_shift_));
+  frames_ = static_cast<std::byte*>(
+      backend_.allocate_device(std::size_t{pool_.size()} << page_shift_, s.device));
 }
 
 device_residency::~device_residency() {
@@ -68,17 +68,8 @@ std::vector<page_ref> device_residency::take_hot(std::size_t cap) {
   return hot;
 }
 
-bool device_residency::unpin(page_ref p) noexcept {
-  const auto it = pins_.find(p);
-  if (it == pins_.end()) return true;
-  if (--it->second != 0) return false;
-  pins_.erase(it);
-  return true;
-}
-
 void device_residency::forget(std::uint32_t range_id) noexcept {
   const auto of_range = [&](page_ref p) { return p.range_id == range_id; };
-  std::erase_if(pins_, [&](const auto& e) { return of_range(e.first); });
   std::erase_if(evicted_, of_range);
   std::erase_if(remote_seen_, [&](const auto& e) { return of_range(e.first); });
   std::erase_if(hot_, of_range);

@@ -48,6 +48,8 @@ class device_residency {
     std::function<std::unique_ptr<eviction_policy>()> custom_eviction;
     /// Keep the promotion state: which remote pages were used in consecutive harvests.
     bool promote_remote = false;
+    /// The device whose memory holds the frames.
+    device_id device = 0;
   };
 
   /// Allocates the frames on `b`. @throws uvm::out_of_memory if they cannot be allocated;
@@ -162,16 +164,8 @@ class device_residency {
   void promoted(page_ref p) noexcept { remote_seen_.erase(p); }
   static constexpr std::uint32_t hot_streak = 3;
 
-  // --- Pins -----------------------------------------------------------------------------------
-
-  /// Counts a pin_resident over `p` (pins overlap: a page stays pinned until every pin ends).
-  void pin(page_ref p) { ++pins_[p]; }
-  /// Ends one pin over `p`. @return whether it was the last (or `p` was not counted).
-  bool unpin(page_ref p) noexcept;
-  [[nodiscard]] bool pinned(page_ref p) const noexcept { return pins_.contains(p); }
-
-  /// Forgets what it knows of the pages of range `id` (pins, evictions, promotion state); the
-  /// frames are the caller's to free (left).
+  /// Forgets what it knows of the pages of range `id` (evictions, promotion state); the frames
+  /// are the caller's to free (left).
   void forget(std::uint32_t range_id) noexcept;
 
  private:
@@ -189,8 +183,6 @@ class device_residency {
   std::byte* frames_ = nullptr;  // device memory
   // Pages evicted and not yet back on the device: their moves are not side changes.
   std::unordered_set<page_ref, page_ref_hash> evicted_;
-  // pin_resident's per-page count.
-  std::unordered_map<page_ref, std::uint32_t, page_ref_hash> pins_;
   // Promotion: the harvest at which each remote page was last used, the remote pages used in
   // hot_streak harvests in a row, and the resident pages used in the last one.
   std::unordered_map<page_ref, remote_use, page_ref_hash> remote_seen_;

@@ -13,7 +13,7 @@
 namespace uvm::detail {
 
 std::byte* migrator::make_resident(managed_range& r, std::size_t first, std::size_t count,
-                                   bool write) {
+                                   bool write, device_id device) {
   UVM_NVTX_RANGE(write ? "make resident (write)" : "make resident (read)",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
@@ -22,15 +22,18 @@ std::byte* migrator::make_resident(managed_range& r, std::size_t first, std::siz
     UVM_EXPECTS(count != 0 && first < r.page_count() && count <= r.page_count() - first,
                 "uvm: launch residency for pages {}..{} of range {}: the range has {} pages", first,
                 first + count - 1, static_cast<void*>(r.base()), r.page_count());
-    if (count > residency_.frame_count()) {
+    UVM_EXPECTS(device < devices_, "uvm: launch residency on device {}: there are {}", device,
+                devices_);
+    if (count > residency(device).frame_count()) {
       throw out_of_memory(fmt::format(
           "uvm: launch residency for {} pages ({} bytes) of range {}: the device budget holds "
           "only {} frames",
-          count, count << page_shift_, static_cast<void*>(r.base()), residency_.frame_count()));
+          count, count << page_shift_, static_cast<void*>(r.base()),
+          residency(device).frame_count()));
     }
     // Frames change hands only between kernels: a kernel may be using any of them.
     wait_until_no_kernels(lock, "uvm: launch residency");
-    return place(r, first, count, write);
+    return place(r, first, count, write, device);
   } catch (...) {
     declared_.clear();  // the launch is off
     throw;
@@ -42,9 +45,11 @@ void migrator::forget_declared() noexcept {
   declared_.clear();
 }
 
-std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::size_t count) {
+std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::size_t count,
+                                    device_id d) {
+  const device_residency& residency = this->residency(d);
   const std::uint32_t id = r.device().range_id;
-  const std::uint32_t frames = residency_.frame_count();
+  const std::uint32_t frames = residency.frame_count();
   const auto n = static_cast<std::uint32_t>(count);
   const auto in_span = [&](page_ref o) {
     return o.range_id == id && o.page >= first && o.page < first + count;
@@ -52,22 +57,22 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
   // Windows that would keep a page in place, one entry per such page, ascending.
   std::vector<std::uint32_t> keeps;
   for (std::uint32_t i = 0; i < n; ++i) {
-    const device_pte e = read_pte(r, first + i);
-    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
+    const device_pte e = read_pte(r, first + i, d);
+    if (!pte_in_frame(e)) continue;
     const std::uint32_t f = pte_frame(e);
     if (f >= i && f - i <= frames - n) keeps.push_back(f - i);
   }
   std::sort(keeps.begin(), keeps.end());
   if (keeps.empty()) {
-    if (const std::optional<std::uint32_t> f = residency_.find_run(n))
+    if (const std::optional<std::uint32_t> f = residency.find_run(n))
       return *f;  // the best there is
   }
   // Frames whose occupant cannot leave: device-pinned, busy, declared for the same launch, or
   // unknown. The span's own pages always can (they move if they are not in place).
   std::vector<std::uint8_t> stuck(frames, 0);
   for (std::uint32_t f = 0; f < frames; ++f) {
-    if (residency_.is_free(f) || in_span(residency_.owner(f))) continue;
-    const page_ref o = residency_.owner(f);
+    if (residency.is_free(f) || in_span(residency.owner(f))) continue;
+    const page_ref o = residency.owner(f);
     managed_range* owner = range_of(o.range_id);
     const bool declared = std::any_of(declared_.begin(), declared_.end(), [&](const auto& d) {
       return d.range_id == o.range_id && o.page >= d.first && o.page < d.first + d.count;
@@ -84,7 +89,7 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
   auto k = keeps.begin();
   for (std::uint32_t f = 0; f < n; ++f) {
     blocked += stuck[f];
-    free += residency_.is_free(f) ? 1 : 0;
+    free += residency.is_free(f) ? 1 : 0;
   }
   for (std::uint32_t w = 0;; ++w) {
     std::uint32_t kept = 0;
@@ -101,8 +106,8 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
     if (w + n == frames) break;
     blocked += stuck[w + n];
     blocked -= stuck[w];
-    free += (residency_.is_free(w + n) ? 1 : 0);
-    free -= (residency_.is_free(w) ? 1 : 0);
+    free += (residency.is_free(w + n) ? 1 : 0);
+    free -= (residency.is_free(w) ? 1 : 0);
   }
   if (!best) {
     throw out_of_memory(fmt::format(
@@ -114,7 +119,9 @@ std::uint32_t migrator::pick_window(managed_range& r, std::size_t first, std::si
   return *best;
 }
 
-std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t count, bool write) {
+std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t count, bool write,
+                           device_id d) {
+  device_residency& residency = this->residency(d);
   const std::uint32_t id = r.device().range_id;
   kernels_running_ = false;  // make_resident waited for them
   const auto n = static_cast<std::uint32_t>(count);
@@ -129,8 +136,7 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
                       p, static_cast<void*>(r.base()), to_string(r.state_of(p))));
     }
     if ((r.pages().load(p) & pinned_bit) == 0) continue;
-    const device_pte e = read_pte(r, p);
-    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) {
+    if (!pte_in_frame(read_pte(r, p, d))) {
       throw_invalid(
           "uvm: launch residency: page {} of range {} is pinned to the host (pin_resident); "
           "unpin it before a kernel that needs it in device memory",
@@ -138,19 +144,33 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
     }
     device_pinned.push_back(p);
   }
-  const std::uint32_t window = pick_window(r, first, count);
+  const std::uint32_t window = pick_window(r, first, count, d);
   log().debug("launch residency: pages {}..{} of range {} into frames {}..{}", first,
               first + count - 1, static_cast<void*>(r.base()), window, window + n - 1);
 
-  // 1. To the host: the window's other occupants (evicted, dirty ones copied back), the span's
-  //    pages in other frames (simplest: through the host), and, for reading, the span's
-  //    exclusive pages already in place (copied back if dirty; the frame stays as a duplicate).
+  // 1. To the host: the span's pages another device holds, the window's other occupants
+  //    (evicted, dirty ones copied back), the span's pages in other frames (simplest: through
+  //    the host), and, for reading, the span's exclusive pages already in place (copied back if
+  //    dirty; the frame stays as a duplicate).
+  for (device_id o = 0; o < devices_; ++o) {
+    if (o == d) continue;
+    chunk away(&pipe_);
+    away.device = o;
+    for (std::size_t p = first; p < first + count; ++p) {
+      if (data_device(r, p) == o && holders_of(r, p).owner == o) {
+        (void)start_to_host(r, p, true, away);
+      }
+    }
+    pipe_.enqueue(away, copy_kind::device_to_host);
+    pipe_.complete(away);
+  }
   chunk back(&pipe_);
+  back.device = d;
   std::size_t evicted = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint32_t f = window + i;
-    if (residency_.is_free(f)) continue;
-    const page_ref o = residency_.owner(f);
+    if (residency.is_free(f)) continue;
+    const page_ref o = residency.owner(f);
     if (o.range_id == id && o.page >= first && o.page < first + count) continue;  // below
     managed_range* owner = range_of(o.range_id);
     if (owner != nullptr && o.page < owner->page_count() &&
@@ -159,8 +179,8 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
     }
   }
   for (std::uint32_t i = 0; i < n; ++i) {
-    const device_pte e = read_pte(r, first + i);
-    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
+    const device_pte e = read_pte(r, first + i, d);
+    if (!pte_in_frame(e)) continue;
     if (pte_frame(e) != window + i) {
       (void)start_to_host(r, first + i, true, back);
     } else if (!write && (e & pte_writable) != 0) {
@@ -171,9 +191,8 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   pipe_.complete(back);
   counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < n; ++i) {
-    const device_pte e = read_pte(r, first + i);
-    const bool in_frame = (e & pte_valid) != 0 && (e & pte_remote) == 0;
-    if (in_frame ? pte_frame(e) != window + i : !residency_.is_free(window + i)) {
+    const device_pte e = read_pte(r, first + i, d);
+    if (pte_in_frame(e) ? pte_frame(e) != window + i : !residency.is_free(window + i)) {
       throw error(fmt::format(
           "uvm: launch residency: frame {} could not be cleared for page {} of range {} (a copy "
           "did not complete, or a page stayed busy); pages already moved stay valid",
@@ -183,16 +202,16 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
 
   // 2. Into the window, in page order (first touches zero-filled), pipelined like a prefetch.
   const std::size_t moved = pipe_.run(
-      n, copy_kind::host_to_device, [](std::size_t, std::size_t) {},
+      n, copy_kind::host_to_device, d, [](std::size_t, std::size_t) {},
       [&](std::size_t i, chunk& c) {
         const placement at{window + static_cast<std::uint32_t>(i), write};
-        return start_to_device(r, first + i, write, false, c, &at);
+        return start_to_device(r, first + i, d, write, false, c, &at);
       });
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
 
   for (std::size_t p : device_pinned) {
     r.pages().set_flag(p, 1, pinned_bit, true);  // moving it through the host unpinned it
-    residency_.unranked({id, static_cast<std::uint32_t>(p)});
+    residency.unranked({id, static_cast<std::uint32_t>(p)});
   }
   const page_state want = write ? page_state::device_exclusive : page_state::shared;
   for (std::size_t p = first; p < first + count; ++p) {
@@ -205,7 +224,7 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
     }
   }
   declared_.push_back({id, first, count});
-  return residency_.frame_address(window);
+  return residency.frame_address(window);
 }
 
 }  // namespace uvm::detail

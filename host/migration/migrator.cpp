@@ -35,20 +35,25 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       counters_(c),
       settings_(s),
       page_shift_(static_cast<unsigned>(std::countr_zero(s.page_size))),
-      residency_(b, {.page_size = s.page_size,
-                     .budget_bytes = s.budget_bytes,
-                     .eviction = s.eviction,
-                     .custom_eviction = s.custom_eviction,
-                     .promote_remote = s.promote_remote}),
+      devices_(std::min<device_id>(b.device_count(), max_devices)),
       prefetch_(s.custom_prefetch ? std::make_unique<guarded_prefetch>(s.custom_prefetch())
                                   : make_prefetch_policy(s.prefetch)),
       thrashing_(thrashing_for(s)),
       compute_(b.create_stream("compute")),
       epochs_(b, s.timeout),
       timeline_(s.run_timeline),
-      ranges_(b, s.table_entries),
+      ranges_(b, s.table_entries, devices_),
       late_(b, epochs_, s.timeout),
       pipe_(b, c, ranges_, settler_, {s.page_size, s.timeout, s.run_timeline}) {
+  for (device_id d = 0; d < devices_; ++d) {
+    residencies_.push_back(std::make_unique<device_residency>(
+        b, device_residency::settings{.page_size = s.page_size,
+                                      .budget_bytes = s.budget_bytes,
+                                      .eviction = s.eviction,
+                                      .custom_eviction = s.custom_eviction,
+                                      .promote_remote = s.promote_remote,
+                                      .device = d}));
+  }
   // Whether launches can be held while ranges allocated during kernels wait for registration.
   if (const gate probe = backend_.enqueue_gate(compute_); probe != nullptr) {
     backend_.open_gate(probe);
@@ -72,9 +77,9 @@ migrator::migrator(backend& b, counters& c, const settings& s)
     epochs_.set_timeline(timeline_);
     timeline_->name_stream(compute_.get(), "uvm-compute");
   }
-  log().debug("migrator: {} frames of {} bytes on the {} device, eviction {}, prefetch {}",
-              residency_.frame_count(), s.page_size, backend_.name(), residency_.policy_name(),
-              prefetch_->name());
+  log().debug("migrator: {} device{} of {} frames of {} bytes ({}), eviction {}, prefetch {}",
+              devices_, devices_ == 1 ? "" : "s", residency(0).frame_count(), s.page_size,
+              backend_.name(), residency(0).policy_name(), prefetch_->name());
 }
 
 migrator::~migrator() {
@@ -106,7 +111,9 @@ void migrator::attach(managed_range& r) {
     wait_until_no_kernels(lock, "uvm::manager::allocate: registering the range's memory");
   }
   std::optional<std::uint32_t> id;
-  while (!(id = ranges_.add(r, !kernels_in_flight(), {&pipe_.h2d(), 1}, settings_.timeout))) {
+  std::vector<stream> clear_on;
+  for (device_id d = 0; d < devices_; ++d) clear_on.push_back(pipe_.h2d(d));
+  while (!(id = ranges_.add(r, !kernels_in_flight(), clear_on, settings_.timeout))) {
     wait_until_no_kernels(lock,
                           "uvm::manager::allocate: the page-table pool is full, and it grows only "
                           "while no kernel is in flight");
@@ -114,7 +121,10 @@ void migrator::attach(managed_range& r) {
   }
   if (!ranges_.registered(*id)) late_.add();
   device_range d;
-  d.slots[0] = {.ptes = ranges_.table(*id).device(), .frames = residency_.frames()};
+  d.devices = devices_;
+  for (device_id dev = 0; dev < devices_; ++dev) {
+    d.slots[dev] = {.ptes = ranges_.table(*id, dev).device(), .frames = residency(dev).frames()};
+  }
   d.host = ranges_.host_address(*id);
   d.mailbox = mailbox_;
   d.control = control_;
@@ -133,14 +143,17 @@ void migrator::detach(managed_range& r) noexcept {
   const kernel_epochs::ticket fence = free_fence();  // kernels on other ranges may still run
   for (std::size_t p = 0; p < r.page_count(); ++p) {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
-    const device_pte e = read_pte(r, p);
-    if ((e & pte_valid) == 0 || (e & pte_remote) != 0) continue;
-    (void)residency_.left(pte_frame(e), {d.range_id, static_cast<std::uint32_t>(p)}, fence);
+    for (device_id dev = 0; dev < devices_; ++dev) {
+      const device_pte e = read_pte(r, p, dev);
+      if (!pte_in_frame(e)) continue;
+      (void)residency(dev).left(pte_frame(e), {d.range_id, static_cast<std::uint32_t>(p)}, fence);
+    }
   }
   std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
-  std::erase_if(denied_, [&](const page_ref& p) { return p.range_id == d.range_id; });
+  std::erase_if(denied_, [&](const denial& x) { return x.page.range_id == d.range_id; });
+  std::erase_if(pins_, [&](const auto& e) { return e.first.range_id == d.range_id; });
   epochs_.forget(d.range_id);
-  residency_.forget(d.range_id);
+  for (device_id dev = 0; dev < devices_; ++dev) residency(dev).forget(d.range_id);
   // Frees and unregistrations may be ordered after the kernels in flight (cudaFree waits for
   // them): while any is, kernels on other ranges among them, what the range leaves waits in
   // the graveyard.
@@ -175,10 +188,11 @@ kernel_epochs::ticket migrator::begin_launch(const stream& s, std::span<const pa
   const kernel_epochs::ticket t = epochs_.begin(s, uses, declared);
   ring_bell();  // the kernel's faults come to a service that polls for them
   std::lock_guard lock(mutex_);
-  // The kernel may set dirty and accessed bits in any table it may use.
+  // The kernel may set dirty and accessed bits in any table of its device that it may use.
+  const device_id dev = backend_.device_of(s);
   const auto live = ranges_.ranges();
   for (std::size_t id = 0; id < live.size(); ++id) {
-    if (live[id] != nullptr) ranges_.table(static_cast<std::uint32_t>(id)).set_stale(true);
+    if (live[id] != nullptr) ranges_.table(static_cast<std::uint32_t>(id), dev).set_stale(true);
   }
   declared_.clear();  // the launch uses what was placed for it; the next one declares anew
   clear_denied();
@@ -193,19 +207,21 @@ void migrator::mask_restricted_ranges() {
     for (const kernel_epochs::restricted_range& rr : restricted_) {
       managed_range* r = range_of(rr.range);
       if (r == nullptr) continue;
-      device_page_table& t = table_of(*r);
-      if (rr.used == !t.masked()) continue;
-      if (rr.used) {
-        t.unmask(pipe_.h2d());
-      } else {
-        // The device's dirty and accessed bits go into the shadow first: masking overwrites
-        // them. No kernel that may use the range runs, so they are final; if they cannot be
-        // read, the range stays unmasked (its faults are still denied).
-        refresh_device_bits(*r);
-        if (t.stale()) continue;
-        t.mask(pipe_.h2d());
+      for (device_id d = 0; d < devices_; ++d) {
+        device_page_table& t = table_of(*r, d);
+        if (rr.used == !t.masked()) continue;
+        if (rr.used) {
+          t.unmask(pipe_.h2d(d));
+        } else {
+          // The device's dirty and accessed bits go into the shadow first: masking overwrites
+          // them. No kernel that may use the range runs, so they are final; if they cannot be
+          // read, the range stays unmasked (its faults are still denied).
+          refresh_device_bits(*r);
+          if (t.stale()) continue;
+          t.mask(pipe_.h2d(d));
+        }
+        changed = true;
       }
-      changed = true;
     }
     if (changed && !entries_landed()) {
       log().error("masking the entries of ranges attached elsewhere did not complete in time");
@@ -265,31 +281,32 @@ void migrator::wait_until_unused(std::unique_lock<std::mutex>& lock, const page_
   }
 }
 
-void migrator::deny(managed_range& r, std::size_t page) {
-  device_page_table& t = table_of(r);
+void migrator::deny(managed_range& r, std::size_t page, device_id d) {
+  device_page_table& t = table_of(r, d);
   const device_pte e = t.get(page);
   if ((e & pte_denied) == 0) {
-    denied_.push_back({r.device().range_id, static_cast<std::uint32_t>(page)});
+    denied_.push_back({{r.device().range_id, static_cast<std::uint32_t>(page)}, d});
     t.set(page, e | pte_denied);
   }
-  t.publish(page, 1, pipe_.h2d());  // also clears the fault-pending bit, as every publication does
+  t.publish(page, 1, pipe_.h2d(d));  // also clears the fault-pending bit, as every publication does
 }
 
 void migrator::clear_denied() {
   if (denied_.empty()) return;
   try {
-    for (const page_ref& p : denied_) {
+    for (const denial& x : denied_) {
+      const page_ref& p = x.page;
       managed_range* r = range_of(p.range_id);
       if (r == nullptr || p.page >= r->page_count()) continue;
-      device_page_table& t = table_of(*r);
+      device_page_table& t = table_of(*r, x.device);
       // A move since has published an entry of its own (without the bit): a kernel may have
       // set bits in it that publishing the shadow's would overwrite.
       if ((t.get(p.page) & pte_denied) == 0) continue;
       t.set(p.page, t.get(p.page) & ~pte_denied);
-      t.publish(p.page, 1, pipe_.h2d());
+      t.publish(p.page, 1, pipe_.h2d(x.device));
     }
     // The next kernel must not find an old denial: the entries land before it is enqueued.
-    if (!backend_.wait(backend_.record(pipe_.h2d()), settings_.timeout)) {
+    if (!entries_landed()) {
       log().error("clearing denied device entries did not complete within the fault timeout");
     }
   } catch (const std::exception& e) {
@@ -301,7 +318,11 @@ void migrator::clear_denied() {
 bool migrator::kernels_in_flight() {
   const kernel_epochs::state st = epochs_.poll();
   if (st.ended) harvest_accessed();
-  if (!st.in_flight) residency_.release_quarantined(device_residency::no_fence);
+  if (!st.in_flight) {
+    for (device_id d = 0; d < devices_; ++d) {
+      residency(d).release_quarantined(device_residency::no_fence);
+    }
+  }
   return st.in_flight;
 }
 
@@ -321,14 +342,19 @@ void migrator::harvest_accessed() {
   // The trace records every page a kernel used here, faulted or not, in page order: a run with
   // everything resident records what the program accesses whatever the policy, and the same
   // run records the same trace (the order in which parallel lanes fault is not reproducible).
-  if (!residency_.wants_accesses() && trace_ == nullptr) return;
+  if (!residency(0).wants_accesses() && trace_ == nullptr) return;
   refresh_device_bits();
-  residency_.begin_harvest();
+  for (device_id d = 0; d < devices_; ++d) harvest_accessed(d);
+}
+
+void migrator::harvest_accessed(device_id d) {
+  device_residency& residency = this->residency(d);
+  residency.begin_harvest();
   bool cleared = false;
   try {
     for (managed_range* r : ranges_.ranges()) {
       if (r == nullptr) continue;
-      device_page_table& t = table_of(*r);
+      device_page_table& t = table_of(*r, d);
       // Bits not read back (a kernel that may use the range still runs): nothing to harvest,
       // and publishing the shadow would overwrite the bits that kernel sets.
       if (t.stale()) continue;
@@ -346,7 +372,7 @@ void migrator::harvest_accessed() {
           const auto page = static_cast<std::uint32_t>(p);
           // Remote pages have no frame for the policy to rank, but the kernel used them: used
           // again in the next epochs, they are promoted into frames.
-          residency_.used({id, page}, (e & pte_remote) != 0);
+          residency.used({id, page}, (e & pte_remote) != 0);
           if (trace_ != nullptr) {
             trace_->push({trace_kind::device_access,
                           static_cast<std::uint8_t>((e & pte_dirty) != 0), 0, id, page, 0});
@@ -356,7 +382,7 @@ void migrator::harvest_accessed() {
           continue;
         }
         cleared |= run != 0;
-        if (run != 0) t.publish(p - run, run, pipe_.h2d());
+        if (run != 0) t.publish(p - run, run, pipe_.h2d(d));
         run = 0;
       }
     }
@@ -373,7 +399,11 @@ void migrator::harvest_accessed() {
 
 bool migrator::entries_landed() noexcept {
   try {
-    return backend_.wait(backend_.record(pipe_.h2d()), settings_.timeout);
+    bool landed = true;
+    for (device_id d = 0; d < devices_; ++d) {
+      landed = backend_.wait(backend_.record(pipe_.h2d(d)), settings_.timeout) && landed;
+    }
+    return landed;
   } catch (const std::exception& e) {
     log().error("waiting for page-table entries failed: {}", e.what());
     return false;
@@ -387,23 +417,25 @@ void migrator::refresh_device_bits() {
 }
 
 void migrator::refresh_device_bits(managed_range& r) {
-  device_page_table& t = table_of(r);
-  if (!t.stale()) return;
-  // Only while no kernel that may use the range runs: it could still set bits after the read.
-  if (epochs_.in_use(whole(r))) return;
-  bool ok = false;
-  try {
-    // Claimed pages have entries on their way; their bits were read when they were claimed.
-    const auto idle = [&r](std::size_t p) { return (r.pages().load(p) & busy_bit) == 0; };
-    ok = t.refresh_device_bits(pipe_.d2h(), settings_.timeout, idle);
-    if (!ok) log().error("reading the device's dirty and accessed bits did not complete in time");
-  } catch (const std::exception& e) {
-    log().error("reading the device's dirty and accessed bits failed: {}", e.what());
+  for (device_id d = 0; d < devices_; ++d) {
+    device_page_table& t = table_of(r, d);
+    if (!t.stale()) continue;
+    // Only while no kernel that may use the range runs: it could still set bits after the read.
+    if (epochs_.in_use(whole(r))) return;
+    bool ok = false;
+    try {
+      // Claimed pages have entries on their way; their bits were read when they were claimed.
+      const auto idle = [&r](std::size_t p) { return (r.pages().load(p) & busy_bit) == 0; };
+      ok = t.refresh_device_bits(pipe_.d2h(d), settings_.timeout, idle);
+      if (!ok) log().error("reading the device's dirty and accessed bits did not complete in time");
+    } catch (const std::exception& e) {
+      log().error("reading the device's dirty and accessed bits failed: {}", e.what());
+    }
+    t.set_stale(!ok);
   }
-  t.set_stale(!ok);
 }
 
-void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
+void migrator::expand_fault(managed_range& r, std::size_t page, device_id d, chunk& c) {
   const std::size_t per_block = std::max<std::size_t>(1, block_bytes >> page_shift_);
   const std::size_t first = page - page % per_block;
   block_state b;
@@ -412,7 +444,7 @@ void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
   b.page_bytes = r.page_size();
   // Pages being moved (this chunk's included) count as resident: they are on their way.
   b.resident = [&](std::size_t q) {
-    return (r.pages().load(q) & busy_bit) != 0 || (read_pte(r, q) & pte_valid) != 0;
+    return (r.pages().load(q) & busy_bit) != 0 || (read_pte(r, q, d) & pte_valid) != 0;
   };
   const std::uint64_t now = now_ns();
   b.thrashing = [&](std::size_t q) {
@@ -421,7 +453,7 @@ void migrator::expand_fault(managed_range& r, std::size_t page, chunk& c) {
   std::vector<std::size_t> extra;
   prefetch_->expand(page, b, extra);
   std::size_t started = 0;
-  for (const std::size_t q : extra) started += start_to_device(r, q, false, false, c) ? 1 : 0;
+  for (const std::size_t q : extra) started += start_to_device(r, q, d, false, false, c) ? 1 : 0;
   counters_.prefetched_pages.fetch_add(started, std::memory_order_relaxed);
 }
 
@@ -438,7 +470,9 @@ bool migrator::do_poll() noexcept {
   std::lock_guard lock(mutex_);
   pipe_.poll();  // chunks whose copies outlived the timeout finish once they land
   bury();
-  if (residency_.quarantined() != 0) residency_.release_quarantined(epochs_.oldest_running());
+  for (device_id d = 0; d < devices_; ++d) {
+    if (residency(d).quarantined() != 0) residency(d).release_quarantined(epochs_.oldest_running());
+  }
   return kernels_in_flight();
 }
 
@@ -463,9 +497,9 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
     bool capacity = false;
     if (mv.freed) {
       if (!fence) fence = m.free_fence();
-      capacity = m.residency_.left(*mv.freed, ref, *fence);
+      capacity = m.residency(mv.device).left(*mv.freed, ref, *fence);
     }
-    if (mv.taken) capacity = m.residency_.arrived(ref);
+    if (mv.taken) capacity = m.residency(mv.device).arrived(ref);
     if (m.settings_.thrashing_migrations == 0 || capacity || mv.target == page_state::unpopulated ||
         !((mv.taken && mv.from != page_state::unpopulated) || mv.freed)) {
       continue;
@@ -489,6 +523,16 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
   }
 }
 
+void migrator::page_settler::do_dropped(std::span<const drop> drops) noexcept {
+  std::optional<kernel_epochs::ticket> fence;
+  for (const drop& d : drops) {
+    if (!d.freed) continue;
+    if (!fence) fence = m_.free_fence();
+    const page_ref ref{d.range->device().range_id, static_cast<std::uint32_t>(d.page)};
+    (void)m_.residency(d.device).left(*d.freed, ref, *fence);
+  }
+}
+
 bool migrator::pinned(page_ref p) {
   if (pinned_.empty() || !pinned_.contains(p)) return false;
   if (thrashing_.thrashing(p, now_ns())) return true;
@@ -500,43 +544,121 @@ managed_range* migrator::range_of(std::uint32_t id) const noexcept {
   return ranges_.range(id);
 }
 
-device_page_table& migrator::table_of(const managed_range& r) const noexcept {
-  return ranges_.table(r.device().range_id);
+device_page_table& migrator::table_of(const managed_range& r, device_id d) const noexcept {
+  return ranges_.table(r.device().range_id, d);
 }
 
-device_pte migrator::read_pte(const managed_range& r, std::size_t page) const noexcept {
-  return table_of(r).get(page);
+device_pte migrator::read_pte(const managed_range& r, std::size_t page,
+                              device_id d) const noexcept {
+  return table_of(r, d).get(page);
 }
 
-bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote,
-                               chunk& c, const placement* at) {
+migrator::holders migrator::holders_of(const managed_range& r, std::size_t page) const noexcept {
+  holders h;
+  for (device_id d = 0; d < devices_; ++d) {
+    const device_pte e = read_pte(r, page, d);
+    if ((e & pte_valid) == 0) continue;
+    h.mapped |= 1u << d;
+    if (!pte_in_frame(e)) continue;
+    h.frames |= 1u << d;
+    if ((e & pte_writable) != 0) h.owner = d;
+  }
+  return h;
+}
+
+device_id migrator::data_device(managed_range& r, std::size_t page) const noexcept {
+  if (devices_ == 1) return 0;
+  const holders h = holders_of(r, page);
+  return stored_state(r.pages().load(page)) == page_state::device_exclusive && h.owner ? *h.owner
+                                                                                       : 0;
+}
+
+void migrator::drop_entries(managed_range& r, std::size_t page, std::uint32_t mask,
+                            chunk& c) noexcept {
+  for (device_id d = 0; d < devices_; ++d) {
+    if ((mask & (1u << d)) == 0) continue;
+    const device_pte e = read_pte(r, page, d);
+    if ((e & pte_valid) == 0) continue;
+    drop x{&r, page, d, e, std::nullopt};
+    if (pte_in_frame(e)) x.freed = pte_frame(e);
+    c.drops.push_back(x);  // reserve_drops made room
+  }
+}
+
+bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, bool write,
+                               bool allow_remote, chunk& c, const placement* at) {
   page_word w = r.pages().load(page);
   if ((w & busy_bit) != 0) return false;  // another transition: the device re-posts
-  const device_pte e = read_pte(r, page);
+  const device_pte e = read_pte(r, page, d);
   // A raw kernel sets no dirty bit: a page placed for writing is dirty from the start.
   const device_pte written = at != nullptr ? pte_dirty : 0;
   const device_pte need = write ? (pte_valid | pte_writable | written) : pte_valid;
-  // A remote page serves device faults as it is; a prefetch brings it into a frame.
+  // A page mapped remote (the host page) or from a peer (another device's frame) serves device
+  // faults as it is; a prefetch brings it into a frame.
   const bool remote = (e & pte_remote) != 0;
-  const bool in_frame = (e & pte_valid) != 0 && !remote;
-  if ((e & need) == need && !(remote && (!allow_remote || at != nullptr))) return false;  // served
-  // A kernel may be storing through the remote mapping: moving the page now would lose the
-  // stores that land between the copy and the new entry. It moves between kernels.
-  if (remote && kernels_running_) return false;
+  const bool mapped_elsewhere = (e & (pte_remote | pte_peer)) != 0;
+  const bool in_frame = pte_in_frame(e);
+  if ((e & need) == need && !(mapped_elsewhere && (!allow_remote || at != nullptr))) {
+    return false;  // served
+  }
+  // A kernel may be storing through such a mapping: moving the page now would lose the stores
+  // that land between the copy and the new entry. It moves between kernels.
+  if (mapped_elsewhere && kernels_running_) return false;
   // A placement needs the page in its frame, or the frame free (the caller made it so).
-  if (at != nullptr && (in_frame ? pte_frame(e) != at->frame : !residency_.is_free(at->frame))) {
+  if (at != nullptr && (in_frame ? pte_frame(e) != at->frame : !residency(d).is_free(at->frame))) {
     return false;
   }
   const page_state s = stored_state(w);
+  const page_ref ref{r.device().range_id, static_cast<std::uint32_t>(page)};
+  // The other devices' entries: read-only duplicates, remote and peer mappings, or the owner's.
+  const holders h = devices_ == 1 ? holders{} : holders_of(r, page);
+  const std::uint32_t others = h.mapped & ~(1u << d);
   c.reserve_one();  // nothing below may throw once the page is claimed
+  if (others != 0) reserve_drops(c);
   if (!r.pages().try_claim(page, w)) return false;
 
   move m{&r, page, s, page_state::device_exclusive};
   m.old_pte = e;
+  m.device = d;
+  if (s == page_state::device_exclusive && h.owner && *h.owner != d) {
+    // Another device holds the only copy. While a kernel there may use it, the page stays (a
+    // store through its entry after the copy would be lost) and this device maps the owner's
+    // frame as a peer; otherwise it moves device to device.
+    const device_id o = *h.owner;
+    const std::uint32_t owner_frame = pte_frame(read_pte(r, page, o));
+    std::optional<std::uint32_t> f;
+    if (!(kernels_running_ && epochs_.in_use_elsewhere({ref.range_id, page, 1}, d))) {
+      if (at != nullptr) {
+        residency(d).take_at(at->frame, ref);
+        f = at->frame;
+      } else {
+        f = take_frame(d, ref);
+      }
+    }
+    if (f) {
+      // The host's copy is stale: the new one is dirty, so it comes back when the host asks.
+      m.pte = make_pte(*f, pte_valid | pte_writable | pte_dirty);
+      m.taken = *f;
+      m.src = residency(o).frame_address(owner_frame);
+      m.dst = residency(d).frame_address(*f);
+      m.from_peer = true;
+      drop_entries(r, page, others, c);  // the owner's frame, freed once the copy landed
+    } else if (at == nullptr && allow_remote && owner_frame < max_peer_frames &&
+               backend_.can_access_peer(d, o)) {
+      m.pte = make_peer_pte(o, owner_frame, pte_valid | pte_writable);
+      counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
+      record_instant(timeline_kind::remote_mapping, ref.range_id, page);
+    } else {
+      r.pages().publish(page, s);  // retried once the kernels there end, or a frame is free
+      return false;
+    }
+    c.moves.push_back(m);
+    return true;
+  }
+  bool keep_others = false;  // other devices' entries stay valid alongside this one
   if (in_frame) {
     m.pte = (e & ~pte_denied) | pte_writable | written;  // a read-only duplicate: the only copy
   } else {
-    const page_ref ref{r.device().range_id, static_cast<std::uint32_t>(page)};
     // Pages pinned to the host (by pin_resident, or by thrashing) and pages advised to stay on
     // the host or to stay mapped are mapped remote on a device fault instead of moving. A
     // placement overrides all that: the raw kernel can only use a frame.
@@ -544,45 +666,62 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, bool write, b
     // A page is mapped remote only where the device reaches the range's host memory; a pinned
     // page of a range it does not reach yet stays where it is (its fault is served once the
     // range is registered).
-    const bool reachable = ranges_.reachable(r.device().range_id);
+    const bool reachable = ranges_.reachable(ref.range_id);
     if (host_pinned && (remote || !allow_remote || !reachable)) {
       r.pages().publish(page, s);  // already mapped, or a prefetch: the page stays
       return false;
     }
+    // Other devices map the host page while kernels run: it stays where it is, and this device
+    // maps it too (or waits, for a prefetch).
+    const bool shared_remote = s == page_state::remote && others != 0 && kernels_running_;
+    if (shared_remote && (at != nullptr || !allow_remote || !reachable)) {
+      r.pages().publish(page, s);
+      return false;
+    }
     const bool map_remote =
-        reachable && (host_pinned || (at == nullptr && allow_remote &&
-                                      (w & (preferred_host_bit | accessed_by_bit)) != 0));
+        reachable &&
+        (host_pinned || shared_remote ||
+         (at == nullptr && allow_remote && (w & (preferred_host_bit | accessed_by_bit)) != 0));
     if (map_remote && remote) {
       r.pages().publish(page, s);
       return false;
     }
     std::optional<std::uint32_t> f;
     if (at != nullptr) {
-      residency_.take_at(at->frame, ref);
+      residency(d).take_at(at->frame, ref);
       f = at->frame;
     } else if (!map_remote) {
-      f = take_frame(ref);
+      f = take_frame(d, ref);
     }
     if (!f && (!allow_remote || !reachable)) {
       r.pages().publish(page, s);
       return false;
     }
+    // A read of a page other devices duplicate adds a duplicate, as read-mostly pages do.
+    const bool duplicate = !write && (at != nullptr || (w & read_mostly_bit) != 0 ||
+                                      (s == page_state::shared && (h.frames & ~(1u << d)) != 0));
     if (!f) {
-      // No frame while a kernel runs: the device uses the host page over the bus.
-      m.target = page_state::remote;
-      m.pte = pte_valid | pte_writable | pte_remote;
+      // No frame while a kernel runs: the device uses the host page over the bus (read-only
+      // beside other devices' read-only duplicates).
+      const bool read_only = duplicate && s == page_state::shared;
+      m.target = read_only ? page_state::shared : page_state::remote;
+      m.pte = read_only ? (pte_valid | pte_remote) : (pte_valid | pte_writable | pte_remote);
+      keep_others = read_only || s == page_state::remote;
       counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
-      record_instant(timeline_kind::remote_mapping, r.device().range_id, page);
+      record_instant(timeline_kind::remote_mapping, ref.range_id, page);
     } else {
-      const bool duplicate = !write && (at != nullptr || (w & read_mostly_bit) != 0);
       m.target = duplicate ? page_state::shared : page_state::device_exclusive;
+      keep_others = duplicate;
       m.pte = make_pte(*f, duplicate ? pte_valid : (pte_valid | pte_writable | written));
       m.taken = *f;
       m.src = s == page_state::unpopulated ? zero_ + ((page << page_shift_) % zero_bytes_)
                                            : r.runtime_view() + (page << page_shift_);
-      m.dst = residency_.frame_address(*f);
+      m.dst = residency(d).frame_address(*f);
     }
   }
+  // Write-invalidate: every other copy and mapping goes first, unless this one is read-only
+  // beside them.
+  if (!keep_others) drop_entries(r, page, others, c);
   // Narrow the host's access before the copy reads the page; widening (to remote) can wait.
   m.widen_after = host_access_of(m.target) > host_access_of(s);
   c.moves.push_back(m);
@@ -595,28 +734,42 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
   if ((w & busy_bit) != 0 || (w & device_mapped_bit) == 0) return false;
   const page_state s = stored_state(w);
   c.reserve_one();
+  if (devices_ > 1) reserve_drops(c);
   refresh_device_bits(r);  // which pages the device wrote: only those come back
   if (!r.pages().try_claim(page, w)) return false;
-  const device_pte e = read_pte(r, page);
+  // The move is the holder's: the device whose frame has the data, else the first that maps it.
+  const holders h = holders_of(r, page);
+  const device_id o = h.owner ? *h.owner
+                              : static_cast<device_id>(std::countr_zero(
+                                    h.frames != 0 ? h.frames : (h.mapped != 0 ? h.mapped : 1u)));
+  const device_pte e = read_pte(r, page, o);
   move m{&r, page, s, page_state::host_exclusive};
   m.old_pte = e;
+  m.device = o;
   m.widen_after = true;
   m.clear = pinned_bit;  // a device-pinned page that the host takes back is no longer pinned
-  if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
+  std::uint32_t others = h.mapped & ~(1u << o);
+  if (pte_in_frame(e)) {
     const std::uint32_t f = pte_frame(e);
     // Only pages the device wrote come back; a clean frame still equals the host page. If the
     // device's bits could not be read, every page counts as written.
-    if ((e & pte_dirty) != 0 || table_of(r).stale()) {
-      m.src = residency_.frame_address(f);
+    if ((e & pte_dirty) != 0 || table_of(r, o).stale()) {
+      if (o != c.device) {
+        r.pages().publish(page, s);  // its data is copied by a chunk of its own device
+        return false;
+      }
+      m.src = residency(o).frame_address(f);
       m.dst = r.runtime_view() + (page << page_shift_);
     }
     if (!write && (duplicate || (w & read_mostly_bit) != 0)) {
       m.target = page_state::shared;  // keep the device's copy, read-only on both sides
       m.pte = e & ~(pte_writable | pte_dirty);
+      others &= ~h.frames;  // other read-only duplicates stay; mappings of the owner's go
     } else {
       m.freed = f;
     }
   }
+  drop_entries(r, page, others, c);
   c.moves.push_back(m);
   return true;
 }
@@ -640,6 +793,7 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
   try {
     const std::uint64_t start = now_ns();
     chunk c(&pipe_);
+    c.device = data_device(r, page);
     if (start_to_host(r, page, a == access::write, c, settings_.read_duplicates)) {
       pipe_.enqueue(c, copy_kind::device_to_host);
       std::uint64_t landed = 0;
@@ -666,56 +820,28 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   const std::uint64_t start = now_ns();
   kernels_running_ = true;  // the faulting kernels
   try {
-    chunk c(&pipe_);
+    // One chunk per faulting device: its copies and entries go on that device's streams.
+    std::vector<chunk> chunks;
     std::size_t n = 0;  // faulting pages served; prefetched ones are counted apart
     bool republished = false;
-    atomic_device_stages& stages = counters_.device_stages;
+    std::uint32_t faulting = 0;  // bit d: device d posted records
     for (const fault_record& f : batch) {
-      managed_range* r = range_of(f.range_id);
-      if (r == nullptr || f.page >= r->page_count()) continue;
-      if ((read_pte(*r, f.page) & (pte_valid | pte_writable)) == (pte_valid | pte_writable)) {
-        // The entry serves every access (or will once it lands): a record already served (lanes
-        // post again after 2 ms), perhaps of a kernel that has ended. Nothing to publish: the
-        // device's copy of the entry may hold a dirty bit that the shadow has not seen, and
-        // publishing the shadow's (denied or not) would lose it, and the page's stores with it.
-        continue;
-      }
-      if (!epochs_.in_use({f.range_id, f.page, 1})) {
-        // No kernel in flight may use the page (attached to the host or to another stream, or
-        // outside what the launches declared): the lanes report it instead of waiting.
-        deny(*r, f.page);
-        republished = true;
-        continue;
-      }
-      if (!start_to_device(*r, f.page, f.access == device_access::write, true, c)) {
-        // Not moved: busy (retried next turn, so its lanes need not post again), or already
-        // served. A served read-only entry is published again to clear the fault-pending bit a
-        // lane may have set after it landed (a later write fault must be able to post); a
-        // writable one is not: a kernel's dirty bit in it would be overwritten.
-        const page_word w = r->pages().load(f.page);
-        if ((w & busy_bit) != 0) {
-          device_retry_.push_back(f);
-        } else if ((read_pte(*r, f.page) & (pte_valid | pte_writable)) == pte_valid) {
-          table_of(*r).publish(f.page, 1, pipe_.h2d());
-          republished = true;
-        }
-        continue;
-      }
-      ++n;
-      // Where the device's clock is the host's, how long the record waited for its batch.
-      if (host_clock_ && f.time_ns <= start) {
-        stages.queued.record(start - f.time_ns);
-      }
-      expand_fault(*r, f.page, c);
+      if (f.device < devices_) faulting |= 1u << f.device;
+    }
+    chunks.reserve(static_cast<std::size_t>(std::popcount(faulting)));
+    for (device_id d = 0; faulting != 0; ++d, faulting >>= 1) {
+      if ((faulting & 1u) != 0) resolve_on(d, batch, chunks, n, republished, start);
     }
     const std::uint64_t planned = now_ns();
-    pipe_.enqueue(c, copy_kind::host_to_device);
-    const std::uint64_t issued = now_ns();
-    if (c.moves.empty() && republished) {
-      (void)backend_.wait(backend_.record(pipe_.h2d()), settings_.timeout);
+    bool moved = false;
+    for (chunk& c : chunks) {
+      pipe_.enqueue(c, copy_kind::host_to_device);
+      moved |= !c.moves.empty();
     }
+    const std::uint64_t issued = now_ns();
+    if (!moved && republished) (void)entries_landed();
     std::uint64_t landed = issued;
-    pipe_.complete(c, &landed);
+    for (chunk& c : chunks) pipe_.complete(c, &landed);
     const std::uint64_t end = now_ns();
     if (timeline_ != nullptr && n != 0) {
       timeline_->push({.start_ns = start,
@@ -725,6 +851,7 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
                        .count = static_cast<std::uint32_t>(n),
                        .kind = timeline_kind::device_fault_stages});
     }
+    atomic_device_stages& stages = counters_.device_stages;
     for (std::size_t i = 0; i < n; ++i) {
       counters_.device.record(end - start);
       stages.planned.record(planned - start);
@@ -737,28 +864,80 @@ void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   }
 }
 
-std::size_t migrator::evict(std::size_t frames, bool unused_only) {
+void migrator::resolve_on(device_id d, std::span<const fault_record> batch,
+                          std::vector<chunk>& chunks, std::size_t& served, bool& republished,
+                          std::uint64_t start) {
+  chunks.emplace_back(&pipe_);
+  chunk& c = chunks.back();
+  c.device = d;
+  atomic_device_stages& stages = counters_.device_stages;
+  for (const fault_record& f : batch) {
+    if (f.device != d) continue;
+    managed_range* r = range_of(f.range_id);
+    if (r == nullptr || f.page >= r->page_count()) continue;
+    if ((read_pte(*r, f.page, d) & (pte_valid | pte_writable)) == (pte_valid | pte_writable)) {
+      // The entry serves every access (or will once it lands): a record already served (lanes
+      // post again after 2 ms), perhaps of a kernel that has ended. Nothing to publish: the
+      // device's copy of the entry may hold a dirty bit that the shadow has not seen, and
+      // publishing the shadow's (denied or not) would lose it, and the page's stores with it.
+      continue;
+    }
+    if (!epochs_.in_use({f.range_id, f.page, 1})) {
+      // No kernel in flight may use the page (attached to the host or to another stream, or
+      // outside what the launches declared): the lanes report it instead of waiting.
+      deny(*r, f.page, d);
+      republished = true;
+      continue;
+    }
+    if (!start_to_device(*r, f.page, d, f.access == device_access::write, true, c)) {
+      // Not moved: busy (retried next turn, so its lanes need not post again), or already
+      // served. A served read-only entry is published again to clear the fault-pending bit a
+      // lane may have set after it landed (a later write fault must be able to post); a
+      // writable one is not: a kernel's dirty bit in it would be overwritten.
+      const page_word w = r->pages().load(f.page);
+      if ((w & busy_bit) != 0) {
+        device_retry_.push_back(f);
+      } else if ((read_pte(*r, f.page, d) & (pte_valid | pte_writable)) == pte_valid) {
+        table_of(*r, d).publish(f.page, 1, pipe_.h2d(d));
+        republished = true;
+      } else if (stored_state(w) == page_state::device_exclusive) {
+        device_retry_.push_back(f);  // held by another device's kernels, with no peer path
+      }
+      continue;
+    }
+    ++served;
+    // Where the device's clock is the host's, how long the record waited for its batch.
+    if (host_clock_ && f.time_ns <= start) {
+      stages.queued.record(start - f.time_ns);
+    }
+    expand_fault(*r, f.page, d, c);
+  }
+}
+
+std::size_t migrator::evict(device_id d, std::size_t frames, bool unused_only) {
   UVM_NVTX_RANGE("evict", frames * settings_.page_size);
   const cause_scope cause(pipe_, migration_cause::eviction);
   chunk c(&pipe_);
+  c.device = d;
+  device_residency& residency = this->residency(d);
   std::size_t freed = 0;
   while (freed < frames) {
-    const std::optional<page_ref> victim = residency_.victim(unused_only);
+    const std::optional<page_ref> victim = residency.victim(unused_only);
     if (!victim) break;
     managed_range* r = range_of(victim->range_id);
     if (r == nullptr) {
-      residency_.unranked(*victim);  // its range is gone
+      residency.unranked(*victim);  // its range is gone
       continue;
     }
     // A victim outside its range, without a frame, or pinned to the device (an application's
     // policy got it wrong; the shipped ones never name such pages): evict nothing more.
     if (victim->page >= r->page_count() || (r->pages().load(victim->page) & pinned_bit) != 0 ||
-        (read_pte(*r, victim->page) & (pte_valid | pte_remote)) != pte_valid) {
+        !pte_in_frame(read_pte(*r, victim->page, d))) {
       break;
     }
     // A victim that is busy now stays the victim; evicting fewer frames this time is fine.
     if (!start_to_host(*r, victim->page, true, c)) break;
-    residency_.evicting(*victim);  // planned: the policy must offer the next page
+    residency.evicting(*victim);  // planned: the policy must offer the next page
     ++freed;
   }
   pipe_.enqueue(c, copy_kind::device_to_host);
@@ -768,7 +947,7 @@ std::size_t migrator::evict(std::size_t frames, bool unused_only) {
 }
 
 std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t count,
-                               bool to_device, const queue_position& at) {
+                               bool to_device, const queue_position& at, device_id device) {
   UVM_NVTX_RANGE(to_device ? "prefetch to device" : "prefetch to host",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
@@ -790,17 +969,27 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   kernels_running_ = may_run();
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
-  const std::size_t moved = pipe_.run(
-      count, to_device ? copy_kind::host_to_device : copy_kind::device_to_host,
-      [&](std::size_t i, std::size_t end) {
-        if (to_device && residency_.free_count() < end - i && !may_run()) {
-          evict(end - i - residency_.free_count());
-        }
-      },
-      [&](std::size_t i, chunk& c) {
-        return to_device ? start_to_device(r, first + i, false, false, c)
-                         : start_to_host(r, first + i, true, c);
-      });
+  std::size_t moved = 0;
+  if (to_device) {
+    device_residency& residency = this->residency(device);
+    moved = pipe_.run(
+        count, copy_kind::host_to_device, device,
+        [&](std::size_t i, std::size_t end) {
+          if (residency.free_count() < end - i && !may_run()) {
+            evict(device, end - i - residency.free_count());
+          }
+        },
+        [&](std::size_t i, chunk& c) {
+          return start_to_device(r, first + i, device, false, false, c);
+        });
+  } else {
+    // A pass per device: each copies back the pages whose data its frames hold.
+    for (device_id d = 0; d < devices_; ++d) {
+      moved += pipe_.run(
+          count, copy_kind::device_to_host, d, [](std::size_t, std::size_t) {},
+          [&](std::size_t i, chunk& c) { return start_to_host(r, first + i, true, c); });
+    }
+  }
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
   return moved;
 }
@@ -817,16 +1006,21 @@ bool migrator::start_discard(managed_range& r, std::size_t page, chunk& c) {
     });
   }
   c.reserve_one();
+  if (devices_ > 1) reserve_drops(c);
   if (!r.pages().try_claim(page, w)) return false;
-  // The device's copy is dropped without a copy back; the host's is zeroed (when enqueued).
+  // The devices' copies are dropped without a copy back; the host's is zeroed (when enqueued).
+  const holders h = holders_of(r, page);
+  const auto o = static_cast<device_id>(std::countr_zero(h.mapped != 0 ? h.mapped : 1u));
   move m{&r, page, s, page_state::unpopulated};
-  m.old_pte = read_pte(r, page);
+  m.old_pte = read_pte(r, page, o);
+  m.device = o;
   m.pte = 0;
   m.clear = prefetched_host_bit | prefetched_device_bit;
-  if ((m.old_pte & pte_valid) != 0 && (m.old_pte & pte_remote) == 0) m.freed = pte_frame(m.old_pte);
+  if (pte_in_frame(m.old_pte)) m.freed = pte_frame(m.old_pte);
   if ((m.old_pte & pte_remote) != 0) {
     counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
   }
+  drop_entries(r, page, h.mapped & ~(1u << o), c);
   c.moves.push_back(m);
   return true;
 }
@@ -838,7 +1032,7 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
   const cause_scope cause(pipe_, migration_cause::discard);
   for (std::size_t p = first; p < first + count; ++p) {
     UVM_EXPECTS((r.pages().load(p) & pinned_bit) == 0 &&
-                    !residency_.pinned({r.device().range_id, static_cast<std::uint32_t>(p)}),
+                    !pin_held({r.device().range_id, static_cast<std::uint32_t>(p)}),
                 "uvm::manager::discard: page {} of range {} is pinned (pin_resident); unpin it "
                 "first (nothing was discarded)",
                 p, static_cast<void*>(r.base()));
@@ -852,7 +1046,7 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
   for (;;) {
     std::size_t busy = 0;
     dropped += pipe_.run(
-        count, copy_kind::device_to_host, [](std::size_t, std::size_t) {},
+        count, copy_kind::device_to_host, 0, [](std::size_t, std::size_t) {},
         [&](std::size_t i, chunk& c) {
           if ((r.pages().load(first + i) & busy_bit) != 0) {
             ++busy;

@@ -106,8 +106,10 @@ class migrator final : public fault_resolver {
   /// wait in the graveyard: nothing is freed or unregistered until none is.
   void detach(managed_range& r) noexcept;
 
-  /// The stream kernels run on when the caller names none.
+  /// The stream kernels run on when the caller names none (device 0's).
   [[nodiscard]] const stream& default_stream() const noexcept { return compute_; }
+  /// The devices it manages: every device of the backend, each with its frames and tables.
+  [[nodiscard]] device_id devices() const noexcept { return devices_; }
 
   /// Marks a kernel launch on `s`: call before enqueueing it, then end_launch with its event.
   /// With `declared`, the kernel touches only the pages in `uses` (CPU faults elsewhere do not
@@ -185,7 +187,7 @@ class migrator final : public fault_resolver {
   /// @return the number of pages moved.
   /// @throws uvm::timeout if those kernels still run after the timeout (nothing moved).
   std::size_t prefetch(managed_range& r, std::size_t first, std::size_t count, bool to_device,
-                       const queue_position& at = {});
+                       const queue_position& at = {}, device_id device = 0);
 
   /// Drops the contents of pages [first, first + count) of `r` wherever they are, without a
   /// copy: device frames are freed, host pages released; the pages are unpopulated again (they
@@ -199,7 +201,8 @@ class migrator final : public fault_resolver {
   /// host, populated and writable (no CPU fault), device accesses mapped remote; on the device,
   /// in frames eviction never takes. The caller locks host memory.
   /// @throws uvm::out_of_memory if the device budget cannot hold them (nothing stays pinned).
-  void pin(managed_range& r, std::size_t first, std::size_t count, bool to_device);
+  void pin(managed_range& r, std::size_t first, std::size_t count, bool to_device,
+           device_id device = 0);
   /// Ends a pin; the pages become ordinary residents where they are.
   void unpin(managed_range& r, std::size_t first, std::size_t count);
 
@@ -226,13 +229,14 @@ class migrator final : public fault_resolver {
   /// @throws uvm::timeout if kernels still run after the timeout. On any throw the spans
   /// declared since the last begin_launch are forgotten (the launch is off); no data is lost.
   [[nodiscard]] std::byte* make_resident(managed_range& r, std::size_t first, std::size_t count,
-                                         bool write);
+                                         bool write, device_id device = 0);
   /// Forgets the spans made resident since the last begin_launch, for a caller that gives up the
   /// launch: their frames may be evicted again by later make_resident calls.
   void forget_declared() noexcept;
 
  private:
   using move = transfer_pipeline::move;
+  using drop = transfer_pipeline::drop;
   using chunk = transfer_pipeline::chunk;
   using cause_scope = transfer_pipeline::cause_scope;
   // Where launch residency puts a page: in `frame`, exclusive and dirty, or read-duplicated.
@@ -253,7 +257,8 @@ class migrator final : public fault_resolver {
 
    private:
     void do_landed(std::span<const move> moves) override;
-    void do_untaken(std::uint32_t f) noexcept override { m_.residency_.untake(f); }
+    void do_dropped(std::span<const drop> drops) noexcept override;
+    void do_untaken(device_id d, std::uint32_t f) noexcept override { m_.residency(d).untake(f); }
     migrator& m_;
   };
 
@@ -274,10 +279,24 @@ class migrator final : public fault_resolver {
   void wait_until_unused(std::unique_lock<std::mutex>& lock, const page_use& u,
                          const queue_position& at, std::string_view call);
   managed_range* range_of(std::uint32_t id) const noexcept;
-  // The host's shadow of the entry: never a read of the device (device bits as of the last
-  // refresh_device_bits).
-  [[nodiscard]] device_pte read_pte(const managed_range& r, std::size_t page) const noexcept;
-  [[nodiscard]] device_page_table& table_of(const managed_range& r) const noexcept;
+  // The host's shadow of device `d`'s entry: never a read of the device (device bits as of the
+  // last refresh_device_bits).
+  [[nodiscard]] device_pte read_pte(const managed_range& r, std::size_t page,
+                                    device_id d = 0) const noexcept;
+  [[nodiscard]] device_page_table& table_of(const managed_range& r, device_id d = 0) const noexcept;
+  // Which devices map a page (bit d for device d): `frames`, those whose own frame holds it;
+  // `mapped`, every valid entry (frames, remote and peer mappings); `owner`, the device whose
+  // frame holds its only writable copy, if one does.
+  struct holders {
+    std::uint32_t frames = 0;
+    std::uint32_t mapped = 0;
+    std::optional<device_id> owner;
+  };
+  [[nodiscard]] holders holders_of(const managed_range& r, std::size_t page) const noexcept;
+  // Plans dropping the valid entries of `page` on the devices in `mask` with the move of the
+  // page (claimed) in `c`; c.drops has room (reserve_drops).
+  void drop_entries(managed_range& r, std::size_t page, std::uint32_t mask, chunk& c) noexcept;
+  void reserve_drops(chunk& c) { c.drops.reserve(c.drops.size() + devices_); }
   // Reads the device-set dirty and accessed bits of every table into the shadows, once per
   // epoch and only while no kernel that may use the range runs (a no-op otherwise, or when
   // nothing changed).
@@ -285,7 +304,7 @@ class migrator final : public fault_resolver {
   void refresh_device_bits(managed_range& r);
   // Device faults on pages that no kernel in flight may use: their entries say so (pte_denied),
   // and the waiting lanes report the error instead of waiting. Cleared before the next launch.
-  void deny(managed_range& r, std::size_t page);
+  void deny(managed_range& r, std::size_t page, device_id d);
   void clear_denied();
   // Attachment for pages already mapped on the device: before a kernel starts, the tables of
   // ranges that no admitted kernel may use are masked (every access is a device error, whatever
@@ -296,24 +315,35 @@ class migrator final : public fault_resolver {
   // With `at`
   // (launch residency), the page goes to that frame, whatever pins and advice say; with
   // `duplicate`, a device copy stays as a read duplicate (as read_mostly pages do).
-  bool start_to_device(managed_range& r, std::size_t page, bool write, bool allow_remote, chunk& c,
-                       const placement* at = nullptr);
+  // Into device `d`. The chunk's device must be `d`.
+  bool start_to_device(managed_range& r, std::size_t page, device_id d, bool write,
+                       bool allow_remote, chunk& c, const placement* at = nullptr);
+  // The chunk's device must be the one whose frame holds the page's data (data_device()).
   bool start_to_host(managed_range& r, std::size_t page, bool write, chunk& c,
                      bool duplicate = false);
+  // The device whose frame holds data of `page` that the host lacks (the owner of a
+  // device_exclusive page), or 0.
+  [[nodiscard]] device_id data_device(managed_range& r, std::size_t page) const noexcept;
   // Plans dropping the page's contents (discard): no copy, target unpopulated.
   bool start_discard(managed_range& r, std::size_t page, chunk& c);
-  // The first frame of the window make_resident fills. @throws uvm::out_of_memory if none.
-  std::uint32_t pick_window(managed_range& r, std::size_t first, std::size_t count);
+  // The first frame of the window make_resident fills on device `d`. @throws
+  // uvm::out_of_memory if none.
+  std::uint32_t pick_window(managed_range& r, std::size_t first, std::size_t count, device_id d);
   // make_resident once no kernel runs: clears the window, moves the pages in, checks them.
-  std::byte* place(managed_range& r, std::size_t first, std::size_t count, bool write);
-  // Adds the pages the prefetch policy moves along with a device fault on `page`.
-  void expand_fault(managed_range& r, std::size_t page, chunk& c);
+  std::byte* place(managed_range& r, std::size_t first, std::size_t count, bool write, device_id d);
+  // Adds the pages the prefetch policy moves along with a device fault on `page` (device `d`).
+  void expand_fault(managed_range& r, std::size_t page, device_id d, chunk& c);
+  // Serves the device faults of `batch` that device `d` posted.
+  void resolve_on(device_id d, std::span<const fault_record> batch, std::vector<chunk>& chunks,
+                  std::size_t& served, bool& republished, std::uint64_t start);
   // Between kernels (none in flight): moves the remote pages found hot by the harvest into
   // frames, free ones or those of victims unused in the last epoch (host/migration/promotion.cpp).
   void promote_remote();
+  void promote_remote(device_id d);  // device d's hot pages; none in flight
   // Tells the eviction policy which resident pages kernels used (and, while tracing, records
   // every page they used in the trace), then clears the bits.
   void harvest_accessed();
+  void harvest_accessed(device_id d);  // device d's tables
   // Waits (up to the timeout) for the entries enqueued on the h2d stream so far. @return false on a
   // timeout or a failed record or wait (logged).
   bool entries_landed() noexcept;
@@ -335,17 +365,20 @@ class migrator final : public fault_resolver {
     migrator& m_;
     const stream_base* saved_;
   };
-  // Evicts up to `frames` of the eviction policy's victims; with `unused_only`, stops at the
-  // first victim a kernel used in the last epoch. @return the frames freed.
-  std::size_t evict(std::size_t frames, bool unused_only = false);
+  // Evicts up to `frames` of device `d`'s eviction policy's victims; with `unused_only`, stops at
+  // the first victim a kernel used in the last epoch. @return the frames freed.
+  std::size_t evict(device_id d, std::size_t frames, bool unused_only = false);
   // Frames freed now: the ticket they wait for, kernel_epochs::no_ticket when no kernel may
   // have started besides those of moving_on_'s stream (they are free at once). Asked once per
   // batch of frees.
   [[nodiscard]] kernel_epochs::ticket free_fence() noexcept;
-  // A frame for `p`: the lowest free one, else one whose quarantine has ended.
-  [[nodiscard]] std::optional<std::uint32_t> take_frame(page_ref p) {
-    return residency_.take(p, [this] { return epochs_.oldest_running(); });
+  // A frame of device `d` for `p`: the lowest free one, else one whose quarantine has ended.
+  [[nodiscard]] std::optional<std::uint32_t> take_frame(device_id d, page_ref p) {
+    return residency(d).take(p, [this] { return epochs_.oldest_running(); });
   }
+  [[nodiscard]] device_residency& residency(device_id d) const noexcept { return *residencies_[d]; }
+  // Whether pin_resident holds `p` (on the host or a device).
+  [[nodiscard]] bool pin_held(page_ref p) const noexcept { return pins_.contains(p); }
   // Registers the ranges allocated while kernels ran once none can run, and empties the
   // graveyard once no kernel is in flight.
   void bury();
@@ -356,7 +389,16 @@ class migrator final : public fault_resolver {
   unsigned page_shift_;
   std::byte* zero_ = nullptr;  // host zeros, source of first-touch pages on the device
   std::size_t zero_bytes_ = 0;
-  device_residency residency_;  // the device's frames, eviction, pins and promotion state
+  device_id devices_;  // every device of the backend
+  // By device: its frames, eviction and promotion state.
+  std::vector<std::unique_ptr<device_residency>> residencies_;
+  // pin_resident's count per page (pins overlap: a page stays pinned until every pin ends), and
+  // the device a device pin keeps it on (unranked there until the last pin ends).
+  struct pin_count {
+    std::uint32_t count = 0;
+    std::optional<device_id> device;
+  };
+  std::unordered_map<page_ref, pin_count, page_ref_hash> pins_;
   std::unique_ptr<prefetch_policy> prefetch_;
   thrashing_detector thrashing_;
   std::unordered_set<page_ref, page_ref_hash> pinned_;  // thrashing pages kept on the host
@@ -376,10 +418,14 @@ class migrator final : public fault_resolver {
   range_table ranges_;       // live ranges, their page tables and registrations, the graveyard
   late_registrations late_;  // holds launches while ranges wait for registration
   page_settler settler_{*this};
-  transfer_pipeline pipe_;        // the copies: plan, narrow, copy, publish, complete or undo
-  bool gates_ = false;            // the backend has gates to hold launches with
-  bool host_clock_ = false;       // device fault records carry host times (stats queued stage)
-  std::vector<page_ref> denied_;  // entries published with pte_denied
+  transfer_pipeline pipe_;   // the copies: plan, narrow, copy, publish, complete or undo
+  bool gates_ = false;       // the backend has gates to hold launches with
+  bool host_clock_ = false;  // device fault records carry host times (stats queued stage)
+  struct denial {
+    page_ref page;
+    device_id device;
+  };
+  std::vector<denial> denied_;                               // entries published with pte_denied
   std::vector<kernel_epochs::restricted_range> restricted_;  // mask_restricted_ranges' scratch
   std::vector<page_use> cpu_waiting_;       // CPU faults of the current batch waiting for kernels
   std::vector<declared_span> declared_;     // made resident since the last begin_launch

@@ -12,23 +12,21 @@
 
 namespace uvm::detail {
 
-void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool to_device) {
+void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool to_device,
+                   device_id device) {
   UVM_NVTX_FUNC_RANGE();
   // The prefetch releases the lock when it returns: a queued move may take pages away again
   // before it is taken back (pinning a page the device holds as if the host did would strand
   // the device's data). So the pages are checked under the lock, and moved again if one left.
   const auto in_place = [&](std::size_t p) {
-    if (to_device) {
-      const device_pte e = read_pte(r, p);
-      return (e & pte_valid) != 0 && (e & pte_remote) == 0;
-    }
+    if (to_device) return pte_in_frame(read_pte(r, p, device));
     const page_word w = r.pages().load(p);
     return (w & (busy_bit | device_mapped_bit)) == 0 ||
            ((w & busy_bit) == 0 && stored_state(w) == page_state::remote);
   };
   std::unique_lock lock(mutex_, std::defer_lock);
   for (int attempt = 1;; ++attempt) {
-    (void)prefetch(r, first, count, to_device);
+    (void)prefetch(r, first, count, to_device, {}, device);
     lock.lock();
     bool placed = true;
     for (std::size_t p = first; p < first + count && placed; ++p) placed = in_place(p);
@@ -38,18 +36,19 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
   const std::uint32_t id = r.device().range_id;
   if (to_device) {
     for (std::size_t p = first; p < first + count; ++p) {
-      const device_pte e = read_pte(r, p);
-      if ((e & pte_valid) == 0 || (e & pte_remote) != 0) {
+      if (!pte_in_frame(read_pte(r, p, device))) {
         throw out_of_memory(fmt::format(
-            "uvm::manager::pin_resident: page {} of range {} did not fit in the device budget "
-            "({} frames); nothing was pinned",
-            p, static_cast<void*>(r.base()), residency_.frame_count()));
+            "uvm::manager::pin_resident: page {} of range {} did not fit in the budget of device "
+            "{} ({} frames); nothing was pinned",
+            p, static_cast<void*>(r.base()), device, residency(device).frame_count()));
       }
     }
     for (std::size_t p = first; p < first + count; ++p) {
       const page_ref ref{id, static_cast<std::uint32_t>(p)};
-      residency_.unranked(ref);  // never a victim
-      residency_.pin(ref);
+      residency(device).unranked(ref);  // never a victim
+      pin_count& c = pins_[ref];
+      ++c.count;
+      c.device = device;
     }
     r.pages().set_flag(first, count, pinned_bit, true);
     record_instant(timeline_kind::pin, id, first, count, 0, 1);
@@ -85,7 +84,7 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
     }
   }
   for (std::size_t p = first; p < first + count; ++p) {
-    residency_.pin({id, static_cast<std::uint32_t>(p)});
+    ++pins_[{id, static_cast<std::uint32_t>(p)}].count;
   }
   r.pages().set_flag(first, count, pinned_bit, true);
   record_instant(timeline_kind::pin, id, first, count);
@@ -98,12 +97,16 @@ void migrator::unpin(managed_range& r, std::size_t first, std::size_t count) {
   for (std::size_t p = first; p < first + count; ++p) {
     const page_ref ref{id, static_cast<std::uint32_t>(p)};
     // Pins overlap: the page stays pinned until the last one over it ends.
-    if (!residency_.unpin(ref)) continue;
+    std::optional<device_id> on;
+    if (const auto it = pins_.find(ref); it != pins_.end()) {
+      if (--it->second.count != 0) continue;
+      on = it->second.device;
+      pins_.erase(it);
+    }
     const page_word w = r.pages().load(p);
     if ((w & pinned_bit) == 0) continue;
-    const device_pte e = read_pte(r, p);
-    if ((e & pte_valid) != 0 && (e & pte_remote) == 0) {
-      residency_.ranked(ref);  // evictable again
+    if (on && pte_in_frame(read_pte(r, p, *on))) {
+      residency(*on).ranked(ref);  // evictable again
     }
     r.pages().set_flag(p, 1, pinned_bit, false);
   }

@@ -24,31 +24,38 @@ void migrator::promote_remote() {
   std::lock_guard lock(mutex_);
   const cause_scope cause(pipe_, migration_cause::promotion);
   // kernels_in_flight harvests an epoch that ended since the last look (which may add pages).
-  if (!residency_.has_hot() || kernels_in_flight()) return;
+  if (kernels_in_flight()) return;
+  for (device_id d = 0; d < devices_; ++d) {
+    if (residency(d).has_hot()) promote_remote(d);
+  }
+}
+
+void migrator::promote_remote(device_id d) {
+  device_residency& residency = this->residency(d);
   // A bounded share of the device per boundary: a working set that shifts a little every
   // epoch must not turn its whole device over each time.
   const std::vector<page_ref> hot =
-      residency_.take_hot(std::max<std::size_t>(1, residency_.frame_count() / promote_share));
+      residency.take_hot(std::max<std::size_t>(1, residency.frame_count() / promote_share));
   UVM_NVTX_RANGE("promote", hot.size() * settings_.page_size);
   kernels_running_ = false;  // none starts while the lock is held
   try {
     const std::size_t moved = pipe_.run(
-        hot.size(), copy_kind::host_to_device,
+        hot.size(), copy_kind::host_to_device, d,
         [&](std::size_t i, std::size_t end) {
-          if (residency_.free_count() < end - i) {
-            (void)evict(end - i - residency_.free_count(), /*unused_only=*/true);
+          if (residency.free_count() < end - i) {
+            (void)evict(d, end - i - residency.free_count(), /*unused_only=*/true);
           }
         },
         [&](std::size_t i, chunk& c) {
-          if (residency_.free_count() == 0) return false;  // the rest stays remote
+          if (residency.free_count() == 0) return false;  // the rest stays remote
           managed_range* r = range_of(hot[i].range_id);
           if (r == nullptr || hot[i].page >= r->page_count()) return false;
           // Not remote any more (the CPU took it back, a prefetch moved it): nothing to do.
-          if ((read_pte(*r, hot[i].page) & pte_remote) == 0) return false;
-          return start_to_device(*r, hot[i].page, false, false, c);
+          if ((read_pte(*r, hot[i].page, d) & pte_remote) == 0) return false;
+          return start_to_device(*r, hot[i].page, d, false, false, c);
         });
     counters_.promoted_pages.fetch_add(moved, std::memory_order_relaxed);
-    for (const page_ref& p : hot) residency_.promoted(p);
+    for (const page_ref& p : hot) residency.promoted(p);
   } catch (const std::exception& e) {
     // The pages stay remote and correct: promotion is an optimisation.
     log().warn("promoting {} remote pages into frames failed: {}", hot.size(), e.what());

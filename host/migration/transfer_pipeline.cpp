@@ -5,6 +5,8 @@
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 
+#include <uvm/error.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -39,16 +41,14 @@ void for_each_access_run(const std::vector<transfer_pipeline::move>& moves, bool
 
 transfer_pipeline::transfer_pipeline(backend& b, counters& c, range_table& ranges, settler& s,
                                      const settings& set)
-    : backend_(b),
-      counters_(c),
-      ranges_(ranges),
-      settler_(s),
-      settings_(set),
-      h2d_(b.create_stream("h2d")),
-      d2h_(b.create_stream("d2h")) {
-  if (settings_.run_timeline != nullptr) {
-    settings_.run_timeline->name_stream(h2d_.get(), "uvm-h2d");
-    settings_.run_timeline->name_stream(d2h_.get(), "uvm-d2h");
+    : backend_(b), counters_(c), ranges_(ranges), settler_(s), settings_(set) {
+  for (device_id d = 0; d < ranges.devices(); ++d) {
+    streams_.push_back({b.create_stream("h2d", d), b.create_stream("d2h", d)});
+    if (settings_.run_timeline != nullptr) {
+      const std::string suffix = d == 0 ? std::string() : fmt::format("-{}", d);
+      settings_.run_timeline->name_stream(streams_[d].h2d.get(), "uvm-h2d" + suffix);
+      settings_.run_timeline->name_stream(streams_[d].d2h.get(), "uvm-d2h" + suffix);
+    }
   }
 }
 
@@ -60,7 +60,7 @@ void transfer_pipeline::record_migration(const chunk& c) noexcept {
 }
 
 void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
-  const stream& s = kind == copy_kind::host_to_device ? h2d_ : d2h_;
+  const stream& s = kind == copy_kind::host_to_device ? h2d(c.device) : d2h(c.device);
   // Page order lets neighbours share an mprotect and a copy (prefetched pages arrive unsorted;
   // a prefetch's are sorted already).
   const auto page_order = [](const move& a, const move& b) {
@@ -86,7 +86,8 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
       c.moves[kept++] = m;
       continue;
     }
-    if (m.taken) settler_.untaken(*m.taken);  // never announced to the eviction policy
+    std::erase_if(c.drops, [&](const drop& d) { return d.range == m.range && d.page == m.page; });
+    if (m.taken) settler_.untaken(m.device, *m.taken);  // never announced to the policy
     if (m.target == page_state::remote) {
       counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -104,29 +105,36 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
   }
 
   // 2. The data, coalesced; 3. the page-table entries, after it on the same stream. From here a
-  // throw (a failed device call) unwinds through the chunk, which undoes every move.
+  // throw (a failed device call) unwinds through the chunk, which undoes every move. Other
+  // devices' copies and mappings of the pages go first.
   c.on = &s;
   c.st = chunk::stage::issued;
+  if (!c.drops.empty()) invalidate(c);
   timeline* const tl = settings_.run_timeline;
   const std::uint64_t issue_ns = tl != nullptr ? now_ns() : 0;
   UVM_NVTX_RANGE(kind == copy_kind::host_to_device ? "migrate to device" : "migrate to host",
                  c.moves.size() * settings_.page_size);
   copy_batcher copies(backend_, kind);
+  copy_batcher peer_copies(backend_, copy_kind::device_to_device);
   for (const move& m : c.moves) {
-    if (m.src != nullptr) copies.add(m.dst, m.src, m.range->page_size(), s);
+    if (m.src != nullptr)
+      (m.from_peer ? peer_copies : copies).add(m.dst, m.src, m.range->page_size(), s);
   }
   copies.flush(s);
+  peer_copies.flush(s);
   auto& bytes = kind == copy_kind::host_to_device ? counters_.bytes_host_to_device
                                                   : counters_.bytes_device_to_host;
   bytes.fetch_add(copies.total(), std::memory_order_relaxed);
+  counters_.bytes_device_to_device.fetch_add(peer_copies.total(), std::memory_order_relaxed);
   // On the timeline: chunks that copy, and evictions and discards even when nothing is copied
   // (pages mapped remote copy nothing: they are instants of their own).
-  if (tl != nullptr && (copies.total() != 0 || cause_ == migration_cause::eviction ||
-                        cause_ == migration_cause::discard)) {
+  if (tl != nullptr &&
+      (copies.total() + peer_copies.total() != 0 || cause_ == migration_cause::eviction ||
+       cause_ == migration_cause::discard)) {
     const move& first = c.moves.front();
     const bool many = first.range != c.moves.back().range;
     c.issued = {.start_ns = issue_ns,
-                .value = copies.total(),
+                .value = copies.total() + peer_copies.total(),
                 .range_id = first.range->device().range_id,
                 .page = static_cast<std::uint32_t>(first.page),
                 .count = static_cast<std::uint32_t>(c.moves.size()),
@@ -136,9 +144,62 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
                     (kind == copy_kind::host_to_device ? to_device_flag : 0) |
                     (many ? many_ranges_flag : 0))};
   }
-  for (const move& m : c.moves) ranges_.table(m.range->device().range_id).set(m.page, m.pte);
+  for (const move& m : c.moves) {
+    ranges_.table(m.range->device().range_id, m.device).set(m.page, m.pte);
+  }
   publish_entries(c.moves, 0, c.moves.size(), s, &c.entries);
   c.done = backend_.record(s);
+}
+
+void transfer_pipeline::invalidate(chunk& c) {
+  std::uint32_t devices = 0;  // bit d: an entry of device d was published
+  for (const drop& d : c.drops) {
+    device_page_table& t = ranges_.table(d.range->device().range_id, d.device);
+    t.set(d.page, 0);
+    t.publish(d.page, 1, h2d(d.device));
+    devices |= 1u << d.device;
+  }
+  for (device_id d = 0; devices != 0; ++d, devices >>= 1) {
+    if ((devices & 1u) != 0 && !backend_.wait(backend_.record(h2d(d)), settings_.timeout)) {
+      throw uvm::timeout(fmt::format(
+          "invalidating device {}'s copies of {} pages did not complete within the fault timeout",
+          d, c.drops.size()));
+    }
+  }
+}
+
+void transfer_pipeline::restore(std::span<const drop> drops) noexcept {
+  if (drops.empty()) return;
+  try {
+    std::uint32_t devices = 0;
+    for (const drop& d : drops) {
+      device_page_table& t = ranges_.table(d.range->device().range_id, d.device);
+      t.set(d.page, d.old_pte);
+      t.publish(d.page, 1, h2d(d.device));
+      devices |= 1u << d.device;
+    }
+    for (device_id d = 0; devices != 0; ++d, devices >>= 1) {
+      if ((devices & 1u) != 0 && !backend_.wait(backend_.record(h2d(d)), settings_.timeout)) {
+        log().error("restoring device {}'s entries of undone moves did not complete in time", d);
+      }
+    }
+  } catch (const std::exception& e) {
+    log().error("restoring other devices' entries of {} undone moves failed: {}", drops.size(),
+                e.what());
+  }
+}
+
+void transfer_pipeline::take_drops(std::vector<drop>& from, std::vector<drop>& to,
+                                   std::span<const move> moves) {
+  if (from.empty()) return;
+  const auto moved = [&](const drop& d) {
+    return std::any_of(moves.begin(), moves.end(),
+                       [&](const move& m) { return m.range == d.range && m.page == d.page; });
+  };
+  for (const drop& d : from) {
+    if (moved(d)) to.push_back(d);
+  }
+  std::erase_if(from, moved);
 }
 
 void transfer_pipeline::publish_entries(const std::vector<move>& moves, std::size_t first,
@@ -147,10 +208,12 @@ void transfer_pipeline::publish_entries(const std::vector<move>& moves, std::siz
   // claimed until the copy has landed, so no later change of their entries can overtake it.
   for (std::size_t i = first; i < last;) {
     std::size_t j = i + 1;
-    while (j < last && moves[j].range == moves[i].range && moves[j].page == moves[j - 1].page + 1) {
+    while (j < last && moves[j].range == moves[i].range && moves[j].device == moves[i].device &&
+           moves[j].page == moves[j - 1].page + 1) {
       ++j;
     }
-    ranges_.table(moves[i].range->device().range_id).publish(moves[i].page, j - i, s);
+    ranges_.table(moves[i].range->device().range_id, moves[i].device)
+        .publish(moves[i].page, j - i, s);
     if (published != nullptr) *published = j;
     i = j;
   }
@@ -224,9 +287,11 @@ int transfer_pipeline::finish(chunk& c) {
       }
     }
     c.moves.resize(kept);
+    take_drops(c.drops, back.drops, back.moves);
     abandon(back);
   }
   settler_.landed(c.moves);
+  settler_.dropped(c.drops);
   for (const move& m : c.moves) {
     const bool mapped = (m.pte & pte_valid) != 0;
     m.range->pages().publish(m.page, m.target, mapped ? device_mapped_bit : 0,
@@ -256,6 +321,7 @@ void transfer_pipeline::abandon(chunk& c) noexcept {
     chunk done(nullptr);
     try {
       done.moves.assign(c.moves.begin(), c.moves.begin() + static_cast<std::ptrdiff_t>(c.entries));
+      take_drops(c.drops, done.drops, done.moves);
       (void)finish(done);
     } catch (const std::exception& e) {
       log().critical("completing {} page moves failed: {}; they stay busy", c.entries, e.what());
@@ -264,7 +330,10 @@ void transfer_pipeline::abandon(chunk& c) noexcept {
     c.entries = 0;
     if (c.moves.empty()) return;
   }
-  for (const move& m : c.moves) ranges_.table(m.range->device().range_id).set(m.page, m.old_pte);
+  for (const move& m : c.moves) {
+    ranges_.table(m.range->device().range_id, m.device).set(m.page, m.old_pte);
+  }
+  if (c.st == chunk::stage::issued && quiet) restore(c.drops);
   if (c.st == chunk::stage::issued && quiet) {
     try {  // entries of the others may have been written (an undo after finish): restore them
       publish_entries(c.moves, 0, c.moves.size(), *c.on, nullptr);
@@ -287,7 +356,7 @@ void transfer_pipeline::abandon(chunk& c) noexcept {
   for (const move& m : c.moves) {
     if (m.taken) {
       if (quiet) {
-        settler_.untaken(*m.taken);
+        settler_.untaken(m.device, *m.taken);
       } else {
         log().critical("frame {} may still be written by a failed device; it is not reused",
                        *m.taken);

@@ -48,6 +48,20 @@ class transfer_pipeline {
     const std::byte* src = nullptr;
     bool widen_after = false;  ///< host access changes after the copy, not before
     page_word clear = 0;       ///< flag bits to clear when publishing
+    device_id device = 0;      ///< whose page table `pte` goes to, and whose frames these are
+    bool from_peer = false;    ///< `src` is another device's frame: a device-to-device copy
+  };
+
+  /// Another device's entry for a moved page, which must go before the move's copies (a
+  /// read-only duplicate, a remote or peer mapping, or the frame a device-to-device move reads):
+  /// invalidated on that device before the chunk's copies are enqueued; its frame, if any,
+  /// returned once the chunk completes. Restored if the move is undone.
+  struct drop {
+    managed_range* range;
+    std::size_t page;
+    device_id device;
+    device_pte old_pte;
+    std::optional<std::uint32_t> freed;  ///< the frame it held on `device`
   };
 
   /// What moves mean to the rest of the migrator: told, under the owner's lock, what landed and
@@ -56,15 +70,19 @@ class transfer_pipeline {
    public:
     /// `moves` landed (host access widened); their pages are published right after.
     void landed(std::span<const move> moves) { do_landed(moves); }
-    /// Frame `f` was taken for a move that was cancelled or undone: nothing reached it.
-    void untaken(std::uint32_t f) noexcept { do_untaken(f); }
+    /// The entries `drops` invalidated are gone for good (their moves landed).
+    void dropped(std::span<const drop> drops) noexcept { do_dropped(drops); }
+    /// Frame `f` of device `d` was taken for a move that was cancelled or undone: nothing
+    /// reached it.
+    void untaken(device_id d, std::uint32_t f) noexcept { do_untaken(d, f); }
 
    protected:
     ~settler() = default;
 
    private:
     virtual void do_landed(std::span<const move> moves) = 0;
-    virtual void do_untaken(std::uint32_t f) noexcept = 0;
+    virtual void do_dropped(std::span<const drop> drops) noexcept = 0;
+    virtual void do_untaken(device_id d, std::uint32_t f) noexcept = 0;
   };
 
   class chunk;
@@ -75,19 +93,21 @@ class transfer_pipeline {
     timeline* run_timeline = nullptr;  ///< where migrations go (null: nowhere)
   };
 
-  /// Creates the copy streams. `ranges` gives each move's page table; all outlive the pipeline.
+  /// Creates the copy streams of each device that `ranges` has tables on. `ranges` gives each
+  /// move's page table; all outlive the pipeline.
   transfer_pipeline(backend& b, counters& c, range_table& ranges, settler& s, const settings& set);
   transfer_pipeline(const transfer_pipeline&) = delete;
   transfer_pipeline& operator=(const transfer_pipeline&) = delete;
 
-  /// The copy stream of each direction; entries published outside a chunk go on h2d().
-  [[nodiscard]] const stream& h2d() const noexcept { return h2d_; }
-  [[nodiscard]] const stream& d2h() const noexcept { return d2h_; }
+  /// The copy streams of device `d`, one per direction; entries of `d`'s tables published
+  /// outside a chunk go on h2d(d).
+  [[nodiscard]] const stream& h2d(device_id d = 0) const noexcept { return streams_[d].h2d; }
+  [[nodiscard]] const stream& d2h(device_id d = 0) const noexcept { return streams_[d].d2h; }
 
   /// Narrows host access, enqueues the coalesced copies and the page-table entries on the
-  /// stream of `kind`, records the chunk's event. Moves whose narrowing fails are cancelled
-  /// (their pages stay where they were). @throws what the backend throws (the chunk then undoes
-  /// its moves when destroyed).
+  /// stream of `kind` of the chunk's device, records the chunk's event. Moves whose narrowing fails
+  /// are cancelled (their pages stay where they were). @throws what the backend throws (the chunk
+  /// then undoes its moves when destroyed).
   void enqueue(chunk& c, copy_kind kind);
   /// Waits for the chunk (polling a small one first), widens host access, tells the settler,
   /// publishes the pages. A chunk whose copies have not landed by the timeout is kept and
@@ -100,11 +120,12 @@ class transfer_pipeline {
   /// Finishes the kept chunks whose copies have landed since.
   void poll();
 
-  /// Moves items [0, n) in chunks of about chunk_bytes of pages: before(i, end) runs before
-  /// items [i, end) are planned, plan(i, c) plans item i into c and says whether it moves.
+  /// Moves items [0, n) in chunks of about chunk_bytes of pages, on the streams of `device`:
+  /// before(i, end) runs before items [i, end) are planned, plan(i, c) plans item i into c and
+  /// says whether it moves.
   /// @return the items that moved.
   template <class Before, class Plan>
-  std::size_t run(std::size_t n, copy_kind kind, Before&& before, Plan&& plan);
+  std::size_t run(std::size_t n, copy_kind kind, device_id device, Before&& before, Plan&& plan);
 
   /// What the chunks enqueued meanwhile are for, on the timeline.
   class cause_scope {
@@ -133,6 +154,15 @@ class transfer_pipeline {
   // whose entries were enqueued (a kernel may already use them), and undoes the others:
   // restores their entries, host access and frames, and publishes them in their old state.
   void abandon(chunk& c) noexcept;
+  // Invalidates the chunk's drops on their devices and waits until they have landed.
+  // @throws uvm::timeout if they do not land within the timeout; what the backend throws.
+  void invalidate(chunk& c);
+  // Restores the entries of `drops` (old_pte) on their devices and waits for them (logged on
+  // failure).
+  void restore(std::span<const drop> drops) noexcept;
+  // Moves the drops of the pages of `moves` from `from` to `to`.
+  static void take_drops(std::vector<drop>& from, std::vector<drop>& to,
+                         std::span<const move> moves);
   // Enqueues the entries of moves [first, last) (in page order) on `s`, one copy per run of
   // neighbouring pages; `published`, if given, counts the moves whose entry is enqueued.
   void publish_entries(const std::vector<move>& moves, std::size_t first, std::size_t last,
@@ -150,7 +180,10 @@ class transfer_pipeline {
   static constexpr int poll_turns = 20;
 
   settings settings_;
-  stream h2d_, d2h_;
+  struct copy_streams {
+    stream h2d, d2h;
+  };
+  std::vector<copy_streams> streams_;  // by device
   migration_cause cause_ = migration_cause::cpu_fault;
   std::vector<chunk> stalled_;  // copies not landed within the timeout (destroyed first)
 };
@@ -163,11 +196,13 @@ class transfer_pipeline::chunk {
   chunk(chunk&& o) noexcept
       : owner(o.owner),
         moves(std::move(o.moves)),
+        drops(std::move(o.drops)),
         done(std::move(o.done)),
         on(o.on),
         st(o.st),
         entries(o.entries),
-        issued(o.issued) {
+        issued(o.issued),
+        device(o.device) {
     o.reset();
   }
   chunk& operator=(chunk&& o) noexcept {
@@ -176,11 +211,14 @@ class transfer_pipeline::chunk {
       owner = o.owner;
       moves = std::move(o.moves);
       o.moves.clear();
+      drops = std::move(o.drops);
+      o.drops.clear();
       done = std::move(o.done);
       on = o.on;
       st = o.st;
       entries = o.entries;
       issued = o.issued;
+      device = o.device;
       o.reset();
     }
     return *this;
@@ -199,6 +237,7 @@ class transfer_pipeline::chunk {
   /// Empty again, for the next moves (the vector keeps its capacity: no allocation per chunk).
   void reset() noexcept {
     moves.clear();
+    drops.clear();
     done = nullptr;
     on = nullptr;
     st = stage::planned;
@@ -207,28 +246,35 @@ class transfer_pipeline::chunk {
   }
   void swap(chunk& o) noexcept {
     std::swap(moves, o.moves);
+    std::swap(drops, o.drops);
     std::swap(done, o.done);
     std::swap(on, o.on);
     std::swap(st, o.st);
     std::swap(entries, o.entries);
     std::swap(issued, o.issued);
+    std::swap(device, o.device);
   }
 
   transfer_pipeline* owner;
   std::vector<move> moves;
+  std::vector<drop> drops;  ///< other devices' entries of its moves' pages
   event done;
   const stream* on = nullptr;  ///< where its copies and entries were enqueued
   stage st = stage::planned;
   std::size_t entries = 0;  ///< moves whose data and entry are enqueued (kernels may use them)
   timeline_event issued;    ///< for the timeline: set when the copies are enqueued
+  device_id device = 0;     ///< the device whose copy streams it uses (kept by reset())
 };
 
 template <class Before, class Plan>
-std::size_t transfer_pipeline::run(std::size_t n, copy_kind kind, Before&& before, Plan&& plan) {
+std::size_t transfer_pipeline::run(std::size_t n, copy_kind kind, device_id device, Before&& before,
+                                   Plan&& plan) {
   const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes / settings_.page_size);
   std::size_t moved = 0;
   chunk previous(this);
   chunk current(this);
+  previous.device = device;
+  current.device = device;
   for (std::size_t i = 0; i < n;) {
     const std::size_t end = std::min(n, i + per_chunk);
     before(i, end);

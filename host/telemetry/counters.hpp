@@ -95,6 +95,7 @@ struct counters {
   std::atomic<std::uint64_t> cpu_fault_deferrals{0};
   std::atomic<std::uint64_t> bytes_host_to_device{0};
   std::atomic<std::uint64_t> bytes_device_to_host{0};
+  std::atomic<std::uint64_t> bytes_device_to_device{0};
 
   [[nodiscard]] stats snapshot() const noexcept {
     stats s;
@@ -117,6 +118,7 @@ struct counters {
     s.cpu_fault_deferrals = cpu_fault_deferrals.load(std::memory_order_relaxed);
     s.bytes_host_to_device = bytes_host_to_device.load(std::memory_order_relaxed);
     s.bytes_device_to_host = bytes_device_to_host.load(std::memory_order_relaxed);
+    s.bytes_device_to_device = bytes_device_to_device.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -124,10 +126,10 @@ struct counters {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
     device_stages.reset();
     serviced_stages.reset();
-    for (auto* c :
-         {&spurious_faults, &coarsened_blocks, &cpu_fault_deferrals, &bytes_host_to_device,
-          &bytes_device_to_host, &remote_mappings, &evictions, &prefetched_pages, &discarded_pages,
-          &promoted_pages, &thrashing_throttles, &thrashing_pins}) {
+    for (auto* c : {&spurious_faults, &coarsened_blocks, &cpu_fault_deferrals,
+                    &bytes_host_to_device, &bytes_device_to_host, &bytes_device_to_device,
+                    &remote_mappings, &evictions, &prefetched_pages, &discarded_pages,
+                    &promoted_pages, &thrashing_throttles, &thrashing_pins}) {
       c->store(0, std::memory_order_relaxed);
     }
   }

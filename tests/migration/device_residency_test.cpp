@@ -134,17 +134,10 @@ TEST(DeviceResidency, WithoutPromotionRemoteUsesAreNotCounted) {
   EXPECT_FALSE(d.has_hot());
 }
 
-TEST(DeviceResidency, PinsOverlapAndForgettingARangeDropsItsPinsEvictionsAndStreaks) {
+TEST(DeviceResidency, ForgettingARangeDropsItsEvictionsAndStreaks) {
   emulated_backend dev;
   device_residency d(dev, frames(2, "fifo", /*promote=*/true));
   const page_ref p{4, 1};
-  d.pin(p);
-  d.pin(p);
-  EXPECT_FALSE(d.unpin(p)) << "one pin still holds it";
-  EXPECT_TRUE(d.pinned(p));
-  EXPECT_TRUE(d.unpin(p));
-  EXPECT_FALSE(d.pinned(p));
-  d.pin(p);
   ASSERT_EQ(d.take(p, never_asked), 0u);
   d.arrived(p);
   d.evicting(p);
@@ -154,7 +147,6 @@ TEST(DeviceResidency, PinsOverlapAndForgettingARangeDropsItsPinsEvictionsAndStre
     d.used({4, 2}, /*remote=*/true);
   }
   d.forget(4);
-  EXPECT_FALSE(d.pinned(p));
   ASSERT_EQ(d.take(p, never_asked), 0u);
   EXPECT_FALSE(d.arrived(p)) << "the range's eviction outlived it";
   d.begin_harvest();

@@ -23,17 +23,22 @@ namespace {
 using namespace std::chrono_literals;
 using testing::failing_backend;
 
-// What the pipeline told: the pages that landed, in the order told, and the frames given back.
+// What the pipeline told: the pages that landed, in the order told, the frames given back, and
+// the other devices' entries dropped for good.
 class recording_settler final : public transfer_pipeline::settler {
  public:
   std::vector<std::size_t> landed;
   std::vector<std::uint32_t> untaken;
+  std::vector<transfer_pipeline::drop> dropped;
 
  private:
   void do_landed(std::span<const transfer_pipeline::move> moves) override {
     for (const auto& m : moves) landed.push_back(m.page);
   }
-  void do_untaken(std::uint32_t f) noexcept override { untaken.push_back(f); }
+  void do_dropped(std::span<const transfer_pipeline::drop> drops) noexcept override {
+    dropped.insert(dropped.end(), drops.begin(), drops.end());
+  }
+  void do_untaken(device_id, std::uint32_t f) noexcept override { untaken.push_back(f); }
 };
 
 // A range in a table of its own, device frames for it, and a pipeline over both.
@@ -187,7 +192,7 @@ TEST(TransferPipeline, RunPlansInChunksOfTheChunkSize) {
   std::vector<std::pair<std::size_t, std::size_t>> before;
   std::size_t planned = 0;
   const std::size_t moved = t.pipe.run(
-      2 * per_chunk + 3, copy_kind::host_to_device,
+      2 * per_chunk + 3, copy_kind::host_to_device, 0,
       [&](std::size_t i, std::size_t end) { before.emplace_back(i, end); },
       [&](std::size_t i, transfer_pipeline::chunk& c) {
         EXPECT_EQ(i, planned++);

@@ -42,6 +42,10 @@ UVM_HOST_DEVICE constexpr device_pte make_pte(std::uint32_t frame, device_pte fl
 UVM_HOST_DEVICE constexpr std::uint32_t pte_frame(device_pte e) noexcept {
   return e >> pte_frame_shift;
 }
+/// Whether the entry maps a frame of its own device (not the host page, not a peer's frame).
+UVM_HOST_DEVICE constexpr bool pte_in_frame(device_pte e) noexcept {
+  return (e & (pte_valid | pte_remote | pte_peer)) == pte_valid;
+}
 /// An entry that maps `frame` (below max_peer_frames) of device `owner` (below 8).
 UVM_HOST_DEVICE constexpr device_pte make_peer_pte(std::uint32_t owner, std::uint32_t frame,
                                                    device_pte flags) noexcept {
