@@ -2,6 +2,9 @@
 
 #include "host/common/check.hpp"
 
+#include <uvm/detail/current_device.hpp>
+
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdlib>
@@ -133,6 +136,10 @@ config config::from_env(config c) {
   if (auto v = env("UVM_FAULT_TIMEOUT_MS")) {
     c.fault_timeout = std::chrono::milliseconds(parse_count("UVM_FAULT_TIMEOUT_MS", *v));
   }
+  if (auto v = env("UVM_EMULATED_DEVICES")) {
+    c.emulated_devices = static_cast<unsigned>(
+        std::min<std::uint64_t>(parse_count("UVM_EMULATED_DEVICES", *v), std::uint64_t{1} << 31));
+  }
   c.validate();
   return c;
 }
@@ -145,6 +152,9 @@ void config::validate() const {
               page_size, os_page);
   UVM_EXPECTS(page_size <= (std::size_t{1} << 30), "uvm: page size {} is larger than 1 GiB",
               page_size);
+  UVM_EXPECTS(emulated_devices >= 1 && emulated_devices <= detail::max_devices,
+              "uvm: {} emulated devices; between 1 and {} (UVM_EMULATED_DEVICES)", emulated_devices,
+              detail::max_devices);
   UVM_EXPECTS(fault_timeout.count() > 0 && fault_timeout <= std::chrono::hours(1),
               "uvm: fault timeout {} ms is outside 1 ms .. 1 hour (UVM_FAULT_TIMEOUT_MS)",
               fault_timeout.count());

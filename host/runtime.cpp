@@ -30,7 +30,7 @@ runtime::runtime(config cfg)
                  : std::make_unique<trace_writer>(cfg_.trace_path, cfg_.page_size)),
       timeline_(cfg_.timeline_path.empty() ? nullptr
                                            : std::make_unique<timeline>(cfg_.timeline_path)),
-      backend_(make_backend(kind_)),
+      backend_(make_backend(kind_, cfg_.emulated_devices)),
       migrator_(std::make_unique<migrator>(
           *backend_, counters_,
           migrator::settings{
@@ -325,7 +325,8 @@ runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
   try {
     for (placed& p : spans) {
       // Spans placed for this launch keep their frames while the next ones are placed.
-      p.device = migrator_->make_resident(*p.range, p.first, p.count, p.write);
+      p.device = migrator_->make_resident(*p.range, p.first, p.count, p.write,
+                                          backend_->device_of(stream_of(s)));
     }
   } catch (...) {
     migrator_->forget_declared();
@@ -510,7 +511,8 @@ void runtime::enqueue_moves(std::span<const prefetch_span> spans, bool discard, 
     }
     if (prefetch) {
       moves.push_back({&sp.range, sp.first, sp.count,
-                       p.to.is_device() ? move_queue::op::to_device : move_queue::op::to_host});
+                       p.to.is_device() ? move_queue::op::to_device : move_queue::op::to_host,
+                       static_cast<device_id>(p.to.is_device() ? p.to.device_index : 0)});
     }
   }
   discards.insert(discards.end(), moves.begin(), moves.end());
@@ -537,7 +539,8 @@ void runtime::pin_resident(const void* p, std::size_t bytes, location where) {
   UVM_NVTX_FUNC_RANGE();
   expect_device(where, "pin_resident");
   const span sp = span_of(p, bytes, "pin_resident");
-  migrator_->pin(sp.range, sp.first, sp.count, where.is_device());
+  migrator_->pin(sp.range, sp.first, sp.count, where.is_device(),
+                 static_cast<device_id>(where.is_device() ? where.device_index : 0));
   if (where.is_device()) return;
   // Lock the host pages so paging never makes a pinned range fault either.
   if (mlock(sp.range.page_address(sp.first), sp.count * sp.range.page_size()) != 0) {

@@ -74,6 +74,11 @@ struct config {
   /// Env: `UVM_BACKEND` = `auto` | `cuda` | `emulated`.
   backend_kind backend = backend_kind::automatic;
 
+  /// How many devices the emulated backend has, 1 to 8: each with its own frames (and
+  /// `device_budget` of them), page tables, copy engines and kernel workers. The cuda backend
+  /// drives one GPU whatever this says. Env: `UVM_EMULATED_DEVICES`.
+  unsigned emulated_devices = 1;
+
   /// Env: `UVM_FAULT_MECHANISM` = `auto` | `signal` | `userfaultfd`.
   fault_mechanism faults = fault_mechanism::automatic;
 

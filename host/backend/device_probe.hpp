@@ -3,6 +3,7 @@
 // Which backend a manager gets. A CUDA device is usable when the build has the CUDA toolkit and
 // cudaGetDeviceCount reports at least one device.
 
+#include "host/backend/backend.hpp"
 #include "host/backend/device_capabilities.hpp"
 
 #include <uvm/config.hpp>
@@ -37,7 +38,8 @@ class backend;
 
 /// The backend for `kind` (resolved: cuda or emulated).
 /// @throws uvm::cuda_error if the device cannot be used.
-[[nodiscard]] std::unique_ptr<backend> make_backend(backend_kind kind);
+[[nodiscard]] std::unique_ptr<backend> make_backend(backend_kind kind,
+                                                    device_id emulated_devices = 1);
 
 /// `automatic` -> cuda or emulated; `cuda` is checked.
 /// @throws uvm::cuda_error if `cuda` is asked for and no device is usable.

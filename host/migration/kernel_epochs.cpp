@@ -79,10 +79,11 @@ kernel_epochs::state kernel_epochs::poll() noexcept {
   return {busy, ended};
 }
 
-bool kernel_epochs::running_besides(const stream_base* own) noexcept {
+bool kernel_epochs::running_besides(const stream_base* own,
+                                    std::optional<device_id> device) noexcept {
   const std::lock_guard lock(mutex_);
   return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
-    return (own == nullptr || e.on.get() != own) && running(e);
+    return (own == nullptr || e.on.get() != own) && (!device || e.device == *device) && running(e);
   });
 }
 
@@ -100,20 +101,23 @@ bool kernel_epochs::enqueuing(const stream_base* s, ticket before) noexcept {
   });
 }
 
-kernel_epochs::ticket kernel_epochs::oldest_running() noexcept {
+kernel_epochs::ticket kernel_epochs::oldest_running(std::optional<device_id> device) noexcept {
   const std::lock_guard lock(mutex_);
   ticket oldest = no_ticket;
   for (const epoch& e : epochs_) {
-    if (e.id < oldest && running(e)) oldest = e.id;
+    if (e.id < oldest && (!device || e.device == *device) && running(e)) oldest = e.id;
   }
   return oldest;
 }
 
-kernel_epochs::ticket kernel_epochs::free_fence(const stream_base* own) noexcept {
+kernel_epochs::ticket kernel_epochs::free_fence(const stream_base* own,
+                                                std::optional<device_id> device) noexcept {
   const std::lock_guard lock(mutex_);
   ticket newest = no_ticket;
   for (const epoch& e : epochs_) {
-    if ((own != nullptr && e.on.get() == own) || !running(e)) continue;
+    if ((own != nullptr && e.on.get() == own) || (device && e.device != *device) || !running(e)) {
+      continue;
+    }
     // A launch arriving after an operation issued on its stream was enqueued after its gate
     // (both go into the stream under the stream issue lock, the operation's ticket drawn there).
     const bool behind_gate = std::any_of(gates_.begin(), gates_.end(), [&](const closed_gate& g) {
@@ -187,10 +191,12 @@ bool kernel_epochs::in_use(const page_use& u, ticket before, const stream_base* 
   return used(u, before, except);
 }
 
-bool kernel_epochs::in_use_elsewhere(const page_use& u, device_id d) noexcept {
+bool kernel_epochs::in_use_on(const page_use& u, std::uint32_t devices) noexcept {
+  if (devices == 0) return false;
   const std::lock_guard lock(mutex_);
-  return std::any_of(epochs_.begin(), epochs_.end(),
-                     [&](const epoch& e) { return e.device != d && running(e) && may_use(e, u); });
+  return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
+    return e.device < 32 && (devices & (1u << e.device)) != 0 && running(e) && may_use(e, u);
+  });
 }
 
 template <class Match>

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -89,9 +90,11 @@ class kernel_epochs {
   void set_timeline(timeline* t) noexcept { timeline_ = t; }
 
   /// Whether a kernel that may be running now is in flight on a stream other than `own` (all
-  /// streams if null). A stream-ordered move on `own` runs when the work queued before it has
-  /// finished, and the kernels queued after it wait behind its gate: neither can be running.
-  [[nodiscard]] bool running_besides(const stream_base* own) noexcept;
+  /// streams if null), on `device` if given. A stream-ordered move on `own` runs when the work
+  /// queued before it has finished, and the kernels queued after it wait behind its gate:
+  /// neither can be running.
+  [[nodiscard]] bool running_besides(const stream_base* own,
+                                     std::optional<device_id> device = std::nullopt) noexcept;
   /// Whether a kernel that may be running now is in flight on a stream not in `held` (streams
   /// whose later work waits behind a closed gate).
   [[nodiscard]] bool running_outside(std::span<const stream_base* const> held) noexcept;
@@ -99,22 +102,27 @@ class kernel_epochs {
   /// its end not recorded).
   [[nodiscard]] bool enqueuing(const stream_base* s, ticket before) noexcept;
   /// The ticket of the oldest admitted kernel that may be running now (being enqueued, or its
-  /// event not complete), no_ticket if none: a frame freed with fence T may be reused by any
-  /// kernel once this is at least T (host/migration/frame_pool.hpp, quarantine).
-  [[nodiscard]] ticket oldest_running() noexcept;
+  /// event not complete), on `device` if given, no_ticket if none: a frame freed with fence T
+  /// (of that device) may be reused by any kernel once this is at least T
+  /// (host/migration/frame_pool.hpp, quarantine).
+  [[nodiscard]] ticket oldest_running(std::optional<device_id> device = std::nullopt) noexcept;
   /// The fence of a frame freed now, its page's entry already changed on the device: no_ticket
   /// (free at once) if no kernel that may have started is in flight on a stream other than
-  /// `own` (any stream if null), else one past the newest such kernel's ticket. A kernel queued
-  /// behind a closed gate (an operation issued before it on its stream and not finished) has
-  /// not started, and will read the new entry; so has a launch not enqueued yet.
-  [[nodiscard]] ticket free_fence(const stream_base* own) noexcept;
+  /// `own` (any stream if null), on `device` if given, else one past the newest such kernel's
+  /// ticket. A kernel queued behind a closed gate (an operation issued before it on its stream
+  /// and not finished) has not started, and will read the new entry; so has a launch not
+  /// enqueued yet. Only the kernels of the frame's device can have cached it, unless another
+  /// device's kernel that may use its page still runs (the migrator never frees it then).
+  [[nodiscard]] ticket free_fence(const stream_base* own,
+                                  std::optional<device_id> device = std::nullopt) noexcept;
   /// Whether an admitted kernel in flight, placed before `before` and not on `except`, may use a
   /// page of `u`.
   [[nodiscard]] bool in_use(const page_use& u, ticket before = no_ticket,
                             const stream_base* except = nullptr) noexcept;
-  /// Whether a kernel that may be running now on a device other than `d` may use a page of `u`
-  /// (a kernel on the device that faults does not hold the page's frames elsewhere).
-  [[nodiscard]] bool in_use_elsewhere(const page_use& u, device_id d) noexcept;
+  /// Whether a kernel that may be running now on one of the devices in `devices` (bit d for
+  /// device d) may use a page of `u`: the devices that map a page are the ones whose kernels
+  /// can reach its frame.
+  [[nodiscard]] bool in_use_on(const page_use& u, std::uint32_t devices) noexcept;
   /// Waits for the kernels in flight now. @return false if some still ran at `timeout` (or a
   /// launch was still being enqueued).
   [[nodiscard]] bool wait(std::chrono::nanoseconds timeout) noexcept;

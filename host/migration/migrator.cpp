@@ -139,14 +139,17 @@ void migrator::detach(managed_range& r) noexcept {
   std::unique_lock lock(mutex_);
   if (trace_ != nullptr) (void)kernels_in_flight();  // the trace keeps the range's last uses
   const device_range& d = r.device();
-  if (ranges_.range(d.range_id) != &r) return;       // not attached
-  const kernel_epochs::ticket fence = free_fence();  // kernels on other ranges may still run
+  if (ranges_.range(d.range_id) != &r) return;  // not attached
+  // Kernels on other ranges may still run (ranges are freed once none that may use them does).
+  std::array<kernel_epochs::ticket, max_devices> fence{};
+  for (device_id dev = 0; dev < devices_; ++dev) fence[dev] = free_fence(dev);
   for (std::size_t p = 0; p < r.page_count(); ++p) {
     if ((r.pages().load(p) & device_mapped_bit) == 0) continue;
     for (device_id dev = 0; dev < devices_; ++dev) {
       const device_pte e = read_pte(r, p, dev);
       if (!pte_in_frame(e)) continue;
-      (void)residency(dev).left(pte_frame(e), {d.range_id, static_cast<std::uint32_t>(p)}, fence);
+      (void)residency(dev).left(pte_frame(e), {d.range_id, static_cast<std::uint32_t>(p)},
+                                fence[dev]);
     }
   }
   std::erase_if(declared_, [&](const declared_span& s) { return s.range_id == d.range_id; });
@@ -329,13 +332,13 @@ bool migrator::kernels_in_flight() {
 // A fence of no kernel frees a frame at once.
 static_assert(kernel_epochs::no_ticket == device_residency::no_fence);
 
-kernel_epochs::ticket migrator::free_fence() noexcept {
+kernel_epochs::ticket migrator::free_fence(device_id d) noexcept {
   // A stream-ordered move's own stream runs no kernel now: its earlier ones have finished, and
   // its later ones wait behind the move's gate (they start after the free, caches fresh). Nor
   // have the kernels queued behind other operations' gates started: a pipeline's frames, given
   // back by one chunk while the next chunk's kernel waits, are free once the kernels running
   // meanwhile end, not once every kernel queued by then has.
-  return epochs_.free_fence(moving_on_);
+  return epochs_.free_fence(moving_on_, d);
 }
 
 void migrator::harvest_accessed() {
@@ -371,8 +374,9 @@ void migrator::harvest_accessed(device_id d) {
         if (clear) {
           const auto page = static_cast<std::uint32_t>(p);
           // Remote pages have no frame for the policy to rank, but the kernel used them: used
-          // again in the next epochs, they are promoted into frames.
-          residency.used({id, page}, (e & pte_remote) != 0);
+          // again in the next epochs, they are promoted into frames. A peer's frame is the
+          // owner's to rank.
+          if ((e & pte_peer) == 0) residency.used({id, page}, (e & pte_remote) != 0);
           if (trace_ != nullptr) {
             trace_->push({trace_kind::device_access,
                           static_cast<std::uint8_t>((e & pte_dirty) != 0), 0, id, page, 0});
@@ -471,7 +475,9 @@ bool migrator::do_poll() noexcept {
   pipe_.poll();  // chunks whose copies outlived the timeout finish once they land
   bury();
   for (device_id d = 0; d < devices_; ++d) {
-    if (residency(d).quarantined() != 0) residency(d).release_quarantined(epochs_.oldest_running());
+    if (residency(d).quarantined() != 0) {
+      residency(d).release_quarantined(epochs_.oldest_running(d));
+    }
   }
   return kernels_in_flight();
 }
@@ -488,7 +494,7 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
   const std::uint64_t now = now_ns();  // one clock read per chunk, not per page
   // Frames freed while kernels run are quarantined until those kernels have ended (their
   // caches may hold the old page): asked once per chunk, and only if it frees a frame.
-  std::optional<kernel_epochs::ticket> fence;
+  std::array<std::optional<kernel_epochs::ticket>, max_devices> fence;  // by device
   for (const move& mv : moves) {
     const page_ref ref{mv.range->device().range_id, static_cast<std::uint32_t>(mv.page)};
     // A page that changed sides (not a first touch, not a discard) counts towards thrashing;
@@ -496,8 +502,8 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
     // misses, and pinning the pages of a loop too big for the device would only make it worse.
     bool capacity = false;
     if (mv.freed) {
-      if (!fence) fence = m.free_fence();
-      capacity = m.residency(mv.device).left(*mv.freed, ref, *fence);
+      if (!fence[mv.device]) fence[mv.device] = m.free_fence(mv.device);
+      capacity = m.residency(mv.device).left(*mv.freed, ref, *fence[mv.device]);
     }
     if (mv.taken) capacity = m.residency(mv.device).arrived(ref);
     if (m.settings_.thrashing_migrations == 0 || capacity || mv.target == page_state::unpopulated ||
@@ -524,12 +530,12 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
 }
 
 void migrator::page_settler::do_dropped(std::span<const drop> drops) noexcept {
-  std::optional<kernel_epochs::ticket> fence;
+  std::array<std::optional<kernel_epochs::ticket>, max_devices> fence;  // by device, when asked
   for (const drop& d : drops) {
     if (!d.freed) continue;
-    if (!fence) fence = m_.free_fence();
+    if (!fence[d.device]) fence[d.device] = m_.free_fence(d.device);
     const page_ref ref{d.range->device().range_id, static_cast<std::uint32_t>(d.page)};
-    (void)m_.residency(d.device).left(*d.freed, ref, *fence);
+    (void)m_.residency(d.device).left(*d.freed, ref, *fence[d.device]);
   }
 }
 
@@ -627,7 +633,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
     const device_id o = *h.owner;
     const std::uint32_t owner_frame = pte_frame(read_pte(r, page, o));
     std::optional<std::uint32_t> f;
-    if (!(kernels_running_ && epochs_.in_use_elsewhere({ref.range_id, page, 1}, d))) {
+    if (!(kernels_running_ && epochs_.in_use_on({ref.range_id, page, 1}, others))) {
       if (at != nullptr) {
         residency(d).take_at(at->frame, ref);
         f = at->frame;
@@ -646,6 +652,10 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
     } else if (at == nullptr && allow_remote && owner_frame < max_peer_frames &&
                backend_.can_access_peer(d, o)) {
       m.pte = make_peer_pte(o, owner_frame, pte_valid | pte_writable);
+      // Stores through the peer mapping set its dirty bit, not the owner's: the owner's copy
+      // counts as written from now on, so that it comes back to the host.
+      device_page_table& owner_table = table_of(r, o);
+      owner_table.set(page, owner_table.get(page) | pte_dirty);
       counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
       record_instant(timeline_kind::remote_mapping, ref.range_id, page);
     } else {
@@ -935,6 +945,12 @@ std::size_t migrator::evict(device_id d, std::size_t frames, bool unused_only) {
         !pte_in_frame(read_pte(*r, victim->page, d))) {
       break;
     }
+    // Kernels on other devices run meanwhile: one that may use the victim may be storing to its
+    // frame through a peer mapping. It stays (and so does the rest, this time).
+    if (devices_ > 1 && epochs_.in_use_on({victim->range_id, victim->page, 1},
+                                          holders_of(*r, victim->page).mapped & ~(1u << d))) {
+      break;
+    }
     // A victim that is busy now stays the victim; evicting fewer frames this time is fine.
     if (!start_to_host(*r, victim->page, true, c)) break;
     residency.evicting(*victim);  // planned: the policy must offer the next page
@@ -962,9 +978,9 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   // under them. A queued move's own stream runs none now (its earlier work has finished, its
   // later kernels wait behind its gate), so a prefetch followed by a launch on its stream still
   // makes room. None start elsewhere while the lock is held.
-  const auto may_run = [&] {
+  const auto may_run = [&](std::optional<device_id> on = std::nullopt) {
     (void)kernels_in_flight();  // harvests an epoch that ended
-    return epochs_.running_besides(at.stream);
+    return epochs_.running_besides(at.stream, on);
   };
   kernels_running_ = may_run();
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
@@ -975,7 +991,9 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
     moved = pipe_.run(
         count, copy_kind::host_to_device, device,
         [&](std::size_t i, std::size_t end) {
-          if (residency.free_count() < end - i && !may_run()) {
+          // Frames change hands while no kernel of this device runs (other devices' kernels do
+          // not use them, except through peer mappings of pages evict() leaves alone).
+          if (residency.free_count() < end - i && !may_run(device)) {
             evict(device, end - i - residency.free_count());
           }
         },

@@ -371,10 +371,10 @@ class migrator final : public fault_resolver {
   // Frames freed now: the ticket they wait for, kernel_epochs::no_ticket when no kernel may
   // have started besides those of moving_on_'s stream (they are free at once). Asked once per
   // batch of frees.
-  [[nodiscard]] kernel_epochs::ticket free_fence() noexcept;
+  [[nodiscard]] kernel_epochs::ticket free_fence(device_id d) noexcept;
   // A frame of device `d` for `p`: the lowest free one, else one whose quarantine has ended.
   [[nodiscard]] std::optional<std::uint32_t> take_frame(device_id d, page_ref p) {
-    return residency(d).take(p, [this] { return epochs_.oldest_running(); });
+    return residency(d).take(p, [this, d] { return epochs_.oldest_running(d); });
   }
   [[nodiscard]] device_residency& residency(device_id d) const noexcept { return *residencies_[d]; }
   // Whether pin_resident holds `p` (on the host or a device).

@@ -150,7 +150,9 @@ void move_queue::execute(request& r) noexcept {
   for (const item& i : r.items) {
     try {
       switch (i.what) {
-        case op::to_device: (void)migrator_.prefetch(*i.range, i.first, i.count, true, r.at); break;
+        case op::to_device:
+          (void)migrator_.prefetch(*i.range, i.first, i.count, true, r.at, i.device);
+          break;
         case op::to_host: (void)migrator_.prefetch(*i.range, i.first, i.count, false, r.at); break;
         case op::discard: (void)migrator_.discard(*i.range, i.first, i.count, r.at); break;
       }

@@ -44,6 +44,7 @@ class move_queue {
     std::size_t first;  ///< pages
     std::size_t count;
     op what;
+    device_id device = 0;  ///< where a move to the device goes
   };
 
   /// Starts the worker thread ("uvm-moves"). `timeout` bounds an operation's wait for kernels.

@@ -65,27 +65,30 @@ TEST(KernelEpochs, AnEpochEndsOnceWhenItsLastKernelFinishes) {
   EXPECT_FALSE(k.poll().ended) << "reported once";
 }
 
-// A device fault on device d may move a page away from another device only while no kernel there
-// may use it; d's own kernels (the faulting one among them) do not hold the page elsewhere.
-TEST(KernelEpochs, KernelsOnOtherDevicesAreTheOnesThatHoldAPageElsewhere) {
+// A page moves away from the devices that map it only while no kernel there may use it: kernels
+// on other devices do not reach its frame.
+TEST(KernelEpochs, OnlyKernelsOnTheNamedDevicesHoldAPage) {
   emulated_backend b(1, 3);
   kernel_epochs k(b, 1s);
   const stream on1 = b.create_stream("k1", 1);
   const stream on2 = b.create_stream("k2", 2);
   std::atomic<bool> go{false};
   launch_until(b, k, on1, go, {range0}, /*declared=*/true);
-  EXPECT_TRUE(k.in_use_elsewhere(range0, 0));
-  EXPECT_TRUE(k.in_use_elsewhere(range0, 2));
-  EXPECT_FALSE(k.in_use_elsewhere(range0, 1)) << "device 1's own kernel";
-  EXPECT_FALSE(k.in_use_elsewhere(range1, 0)) << "a range the kernel did not declare";
+  EXPECT_TRUE(k.in_use_on(range0, 0b010));
+  EXPECT_TRUE(k.in_use_on(range0, 0b111));
+  EXPECT_FALSE(k.in_use_on(range0, 0b101)) << "no kernel on devices 0 and 2";
+  EXPECT_FALSE(k.in_use_on(range1, 0b010)) << "a range the kernel did not declare";
+  EXPECT_FALSE(k.in_use_on(range0, 0)) << "no device";
   std::atomic<bool> go2{false};
   launch_until(b, k, on2, go2, {range1}, /*declared=*/true);
-  EXPECT_TRUE(k.in_use_elsewhere(range1, 1));
+  EXPECT_TRUE(k.in_use_on(range1, 0b100));
+  EXPECT_TRUE(k.running_besides(nullptr, 2));
+  EXPECT_FALSE(k.running_besides(nullptr, 0));
   go = true;
   go2 = true;
   ASSERT_TRUE(k.wait(5s));
-  EXPECT_FALSE(k.in_use_elsewhere(range0, 0)) << "the kernel ended";
-  EXPECT_FALSE(k.in_use_elsewhere(range1, 0));
+  EXPECT_FALSE(k.in_use_on(range0, 0b111)) << "the kernels ended";
+  EXPECT_FALSE(k.in_use_on(range1, 0b111));
 }
 
 TEST(KernelEpochs, ALaunchBeingEnqueuedCountsAsInFlight) {

@@ -1,0 +1,327 @@
+// Several emulated devices in one manager (config::emulated_devices): streams per device, pages
+// that move device to device, read duplicates on several devices, peer mappings while another
+// device's kernels hold a page, and no lost write with kernels on every device and CPU threads.
+
+#include "tests/common/fault_mechanism.hpp"
+
+#include <uvm/uvm.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t page_bytes = std::size_t{64} << 10;
+constexpr std::size_t words_per_page = page_bytes / sizeof(std::uint64_t);
+
+uvm::config devices(unsigned n, std::size_t budget_pages = 64) {
+  uvm::config c = uvm::testing::test_config();
+  c.backend = uvm::backend_kind::emulated;
+  c.emulated_devices = n;
+  c.page_size = page_bytes;
+  c.device_budget = budget_pages * page_bytes;
+  return c;
+}
+
+// A kernel on `s` that adds `add` to the first word of every page and checks it read `expect`
+// there first (counting mismatches into `wrong`).
+void add_on(uvm::manager& m, const uvm::typed_range<std::uint64_t>& v, const uvm::stream& s,
+            std::uint64_t expect, std::uint64_t add, std::atomic<int>& wrong) {
+  const auto view = v.view();
+  const std::size_t pages = v.size() / words_per_page;
+  m.parallel_for(
+      pages,
+      [=, &wrong](std::size_t p) {
+        const std::uint64_t x = view.load(p * words_per_page);
+        if (x != expect) wrong.fetch_add(1);
+        view.store(p * words_per_page, x + add);
+      },
+      s);
+  m.synchronize();  // all device work: the fault service's last batch is complete too
+}
+
+// A kernel on `s` that only reads the first word of every page, counting those that are not
+// `expect` into `wrong`.
+void check_on(uvm::manager& m, const uvm::typed_range<std::uint64_t>& v, const uvm::stream& s,
+              std::uint64_t expect, std::atomic<int>& wrong) {
+  const auto view = v.const_view();
+  const std::size_t pages = v.size() / words_per_page;
+  m.parallel_for(
+      pages,
+      [=, &wrong](std::size_t p) {
+        if (view.load(p * words_per_page) != expect) wrong.fetch_add(1);
+      },
+      s);
+  m.synchronize();
+}
+
+TEST(MultiDevice, TheConfigurationSaysHowManyDevicesAndStreamsBelongToOne) {
+  uvm::manager m{devices(3)};
+  EXPECT_EQ(m.device_count(), 3);
+  EXPECT_EQ(m.create_stream("two", 2).device(), 2);
+  EXPECT_THROW((void)m.create_stream("three", 3), uvm::invalid_argument);
+  uvm::config bad = devices(9);
+  EXPECT_THROW(uvm::manager{bad}, uvm::invalid_argument);
+  bad.emulated_devices = 0;
+  EXPECT_THROW(uvm::manager{bad}, uvm::invalid_argument);
+}
+
+// A page a kernel on one device wrote moves to the next device's frames directly: device to
+// device, nothing through the host.
+TEST(MultiDevice, APageMovesDeviceToDeviceWithoutPassingThroughTheHost) {
+  uvm::manager m{devices(3)};
+  constexpr std::size_t pages = 8;
+  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
+  const uvm::stream s[3] = {m.create_stream("d0", 0), m.create_stream("d1", 1),
+                            m.create_stream("d2", 2)};
+  std::atomic<int> wrong{0};
+  add_on(m, v, s[0], 0, 1, wrong);  // first touch on device 0
+  m.reset_stats();
+  add_on(m, v, s[1], 1, 10, wrong);
+  uvm::stats st = m.stats();
+  EXPECT_EQ(st.bytes_device_to_device, pages * page_bytes);
+  EXPECT_EQ(st.bytes_host_to_device, 0u);
+  EXPECT_EQ(st.bytes_device_to_host, 0u);
+  add_on(m, v, s[2], 11, 100, wrong);
+  add_on(m, v, s[0], 111, 1000, wrong);
+  st = m.stats();
+  EXPECT_EQ(st.bytes_device_to_device, 3 * pages * page_bytes);
+  EXPECT_EQ(st.bytes_host_to_device + st.bytes_device_to_host, 0u);
+  EXPECT_EQ(wrong.load(), 0);
+  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(v[p * words_per_page], 1111u) << p;
+  EXPECT_GT(m.stats().bytes_device_to_host, 0u) << "the CPU's read brought the data back";
+}
+
+// Every ordered pair of agents (the host and each device), by write then access: the reader
+// sees the writer's data, and the state says where the page is.
+TEST(MultiDevice, EveryTransitionBetweenEveryPairOfAgentsKeepsTheData) {
+  uvm::manager m{devices(2)};
+  auto v = m.allocate<std::uint64_t>(words_per_page);
+  const uvm::stream s[2] = {m.create_stream("d0", 0), m.create_stream("d1", 1)};
+  std::atomic<int> wrong{0};
+  std::uint64_t expect = 0;
+  // -1: the host, else the device index.
+  const auto write_by = [&](int agent) {
+    if (agent < 0) {
+      v[0] = expect + 1;
+    } else {
+      add_on(m, v, s[agent], expect, 1, wrong);
+    }
+    ++expect;
+    EXPECT_EQ(m.state_of(v.data()),
+              agent < 0 ? uvm::page_state::host_exclusive : uvm::page_state::device_exclusive)
+        << "written by " << agent;
+  };
+  const auto read_by = [&](int agent) {
+    if (agent < 0) {
+      EXPECT_EQ(v[0], expect);
+    } else {
+      check_on(m, v, s[agent], expect, wrong);
+    }
+  };
+  for (int a = -1; a < 2; ++a) {
+    for (int b = -1; b < 2; ++b) {
+      write_by(a);
+      read_by(b);
+      write_by(b);
+      read_by(a);
+    }
+  }
+  for (int d = 0; d < 2; ++d) m.prefetch(v.data(), page_bytes, uvm::location::device(d), s[d]);
+  m.synchronize();
+  read_by(1);
+  m.prefetch(v.data(), page_bytes, uvm::location::host());
+  m.synchronize();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(v[0], expect);
+}
+
+// Read-mostly pages are duplicated on every device that reads them, and a write anywhere
+// collapses the duplicates: later readers see the new data.
+TEST(MultiDevice, ReadDuplicatesOnSeveralDevicesCollapseOnAWrite) {
+  uvm::manager m{devices(3)};
+  constexpr std::size_t pages = 4;
+  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
+  const uvm::stream s[3] = {m.create_stream("d0", 0), m.create_stream("d1", 1),
+                            m.create_stream("d2", 2)};
+  for (std::size_t p = 0; p < pages; ++p) v[p * words_per_page] = 5;
+  m.advise(v.data(), pages * page_bytes, uvm::advice::set_read_mostly);
+  std::atomic<std::uint64_t> sum{0};
+  const auto read_all = [&](int d) {
+    const auto view = v.const_view();
+    m.parallel_for(
+        pages, [=, &sum](std::size_t p) { sum.fetch_add(view.load(p * words_per_page)); }, s[d]);
+    m.synchronize(s[d]);
+  };
+  m.reset_stats();
+  for (int d = 0; d < 3; ++d) read_all(d);
+  EXPECT_EQ(sum.load(), 3 * pages * 5);
+  EXPECT_EQ(m.state_of(v.data()), uvm::page_state::shared);
+  EXPECT_EQ(m.stats().bytes_host_to_device, 3 * pages * page_bytes) << "one duplicate each";
+  EXPECT_EQ(v[0], 5u) << "the host still reads its copy";
+  // A CPU write collapses the page to the host; every device reads the new value.
+  v[0] = 7;
+  EXPECT_EQ(m.state_of(v.data()), uvm::page_state::host_exclusive);
+  sum = 0;
+  for (int d = 0; d < 3; ++d) read_all(d);
+  EXPECT_EQ(sum.load(), 3 * (7 + (pages - 1) * 5));
+  // A device write collapses it to that device; the others read what it wrote.
+  std::atomic<int> wrong{0};
+  add_on(m, v, s[1], 0, 0, wrong);  // reads 7 on page 0, 5 elsewhere: mismatches counted below
+  EXPECT_EQ(wrong.load(), static_cast<int>(pages));
+  const auto view = v.view();
+  m.parallel_for(
+      1, [=](std::size_t) { view.store(0, 9); }, s[2]);
+  m.synchronize();
+  EXPECT_EQ(m.state_of(v.data()), uvm::page_state::device_exclusive);
+  sum = 0;
+  read_all(0);
+  EXPECT_EQ(sum.load(), 9 + (pages - 1) * 5);
+  EXPECT_EQ(v[0], 9u);
+}
+
+// While a kernel on the owner's device may use a page, another device's kernel maps the owner's
+// frame (a peer mapping) instead of moving it; what it stores there comes back to the host.
+TEST(MultiDevice, APageAnotherDevicesKernelHoldsIsMappedFromThePeerAndItsStoresComeBack) {
+  uvm::manager m{devices(2)};
+  auto v = m.allocate<std::uint64_t>(words_per_page);
+  const uvm::stream s0 = m.create_stream("d0", 0);
+  const uvm::stream s1 = m.create_stream("d1", 1);
+  std::atomic<int> wrong{0};
+  check_on(m, v, s0, 0, wrong);  // a read: on device 0, clean
+  ASSERT_EQ(m.state_of(v.data()), uvm::page_state::device_exclusive);
+  std::atomic<bool> release{false};
+  std::atomic<bool> holding{false};
+  const auto held = v.const_view();
+  m.parallel_for(
+      1,
+      [=, &release, &holding](std::size_t) {
+        (void)held.load(0);
+        holding = true;
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+      },
+      s0);
+  while (!holding) std::this_thread::yield();
+  m.reset_stats();
+  const auto view = v.view();
+  m.parallel_for(
+      1, [=](std::size_t) { view.store(1, 42); }, s1);
+  m.synchronize(s1);
+  const uvm::stats st = m.stats();
+  EXPECT_EQ(st.remote_mappings, 1u) << "device 1 mapped device 0's frame";
+  EXPECT_EQ(st.bytes_device_to_device, 0u) << "the page moved under device 0's kernel";
+  release = true;
+  m.synchronize();
+  EXPECT_EQ(v[1], 42u) << "a store through the peer mapping was lost";
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+// Kernels on every device and CPU threads increment their own words of the same pages, over
+// and over, while the pages move between them (and are mapped from a peer while another
+// device's kernel holds them): every count is exact at the end.
+TEST(MultiDevice, KernelsOnEveryDeviceAndCpuThreadsLoseNoWrite) {
+  constexpr unsigned n = 3;
+  constexpr int rounds = 12;
+  constexpr int cpu_threads = 2;
+  constexpr std::size_t pages = 16;
+  uvm::manager m{devices(n, 8)};  // fewer frames than pages: evictions and remote mappings
+  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
+  std::vector<std::thread> threads;
+  for (unsigned d = 0; d < n; ++d) {
+    threads.emplace_back([&, d] {
+      const uvm::stream s = m.create_stream("writer", static_cast<int>(d));
+      const auto view = v.view();
+      for (int r = 0; r < rounds; ++r) {
+        m.parallel_for(
+            pages,
+            [=](std::size_t p) {
+              const std::size_t i = p * words_per_page + d;
+              view.store(i, view.load(i) + 1);
+            },
+            s);
+        if (r % 4 == 3) {
+          m.prefetch(v.data(), pages * page_bytes, uvm::location::device(static_cast<int>(d)), s);
+        }
+      }
+      m.synchronize(s);
+    });
+  }
+  for (int t = 0; t < cpu_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < rounds; ++r) {
+        for (std::size_t p = 0; p < pages; ++p)
+          ++v[p * words_per_page + n + static_cast<unsigned>(t)];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  m.synchronize();
+  for (std::size_t p = 0; p < pages; ++p) {
+    for (unsigned w = 0; w < n + cpu_threads; ++w) {
+      EXPECT_EQ(v[p * words_per_page + w], static_cast<std::uint64_t>(rounds))
+          << "page " << p << ", word " << w;
+    }
+  }
+}
+
+// A device fills its frames and evicts while a kernel on another device runs on another range.
+TEST(MultiDevice, EvictionOnOneDeviceWhileAnotherDevicesKernelRuns) {
+  constexpr std::size_t budget = 8;
+  uvm::manager m{devices(2, budget)};
+  auto a = m.allocate<std::uint64_t>(3 * budget * words_per_page);
+  auto b = m.allocate<std::uint64_t>(budget * words_per_page);
+  for (std::size_t i = 0; i < a.size(); i += words_per_page) a[i] = i;
+  const uvm::stream s0 = m.create_stream("d0", 0);
+  const uvm::stream s1 = m.create_stream("d1", 1);
+  std::atomic<bool> release{false};
+  std::atomic<bool> started{false};
+  const auto bv = b.view();
+  m.parallel_for(
+      1,
+      [=, &release, &started](std::size_t) {
+        bv.store(0, 1);
+        started = true;
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+      },
+      s1);
+  while (!started) std::this_thread::yield();
+  for (int pass = 0; pass < 3; ++pass) {
+    m.prefetch(a.data() + pass * budget * words_per_page, budget * page_bytes,
+               uvm::location::device(0), s0);
+    m.synchronize(s0);
+  }
+  EXPECT_GE(m.stats().evictions, 2 * budget);
+  release = true;
+  m.synchronize();
+  for (std::size_t i = 0; i < a.size(); i += words_per_page) EXPECT_EQ(a[i], i);
+  EXPECT_EQ(b[0], 1u);
+}
+
+// Ranges freed and the manager destroyed while kernels on several devices run: the frees wait
+// for them; nothing is lost or left busy.
+TEST(MultiDevice, FreesAndDestructionWaitForKernelsOnEveryDevice) {
+  auto m = std::make_unique<uvm::manager>(devices(3));
+  std::vector<uvm::typed_range<std::uint64_t>> ranges;
+  for (int d = 0; d < 3; ++d) ranges.push_back(m->allocate<std::uint64_t>(4 * words_per_page));
+  for (int d = 0; d < 3; ++d) {
+    const auto view = ranges[static_cast<std::size_t>(d)].view();
+    const uvm::stream s = m->create_stream("k", d);
+    m->parallel_for(
+        4 * words_per_page, [=](std::size_t i) { view.store(i, i); }, s);
+  }
+  ranges[0] = {};  // freed while its kernel may run: waits for it
+  ranges[1] = {};
+  EXPECT_EQ(ranges[2][4 * words_per_page - 1], 4 * words_per_page - 1);
+  ranges.clear();
+  m.reset();
+}
+
+}  // namespace
