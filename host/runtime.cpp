@@ -567,7 +567,7 @@ void runtime::reset_stats() noexcept {
 }
 
 stats runtime::snapshot() const {
-  stats s = counters_.snapshot();
+  stats s = counters_.snapshot(static_cast<std::size_t>(device_count()));
   const std::uint64_t cpu = service_ ? service_->cpu_ns() : 0;
   const std::uint64_t base = service_cpu_base_.load(std::memory_order_relaxed);
   s.service_cpu_time = std::chrono::nanoseconds(cpu > base ? cpu - base : 0);

@@ -88,6 +88,12 @@ TEST(MultiDevice, APageMovesDeviceToDeviceWithoutPassingThroughTheHost) {
   EXPECT_EQ(st.bytes_device_to_device, pages * page_bytes);
   EXPECT_EQ(st.bytes_host_to_device, 0u);
   EXPECT_EQ(st.bytes_device_to_host, 0u);
+  ASSERT_EQ(st.devices.size(), 3u);
+  EXPECT_EQ(st.devices[0].bytes_to_devices, pages * page_bytes);
+  EXPECT_EQ(st.devices[1].bytes_from_devices, pages * page_bytes);
+  EXPECT_EQ(st.devices[1].faults, st.device.count) << "device 1's kernel took every fault";
+  EXPECT_EQ(st.devices[0].faults + st.devices[2].faults, 0u);
+  EXPECT_EQ(st.devices[2].bytes_from_devices + st.devices[2].bytes_from_host, 0u);
   add_on(m, v, s[2], 11, 100, wrong);
   add_on(m, v, s[0], 111, 1000, wrong);
   st = m.stats();
@@ -216,6 +222,8 @@ TEST(MultiDevice, APageAnotherDevicesKernelHoldsIsMappedFromThePeerAndItsStoresC
   m.synchronize(s1);
   const uvm::stats st = m.stats();
   EXPECT_EQ(st.remote_mappings, 1u) << "device 1 mapped device 0's frame";
+  ASSERT_EQ(st.devices.size(), 2u);
+  EXPECT_EQ(st.devices[1].remote_mappings, 1u);
   EXPECT_EQ(st.bytes_device_to_device, 0u) << "the page moved under device 0's kernel";
   release = true;
   m.synchronize();
@@ -298,7 +306,10 @@ TEST(MultiDevice, EvictionOnOneDeviceWhileAnotherDevicesKernelRuns) {
                uvm::location::device(0), s0);
     m.synchronize(s0);
   }
-  EXPECT_GE(m.stats().evictions, 2 * budget);
+  const uvm::stats st = m.stats();
+  EXPECT_GE(st.evictions, 2 * budget);
+  ASSERT_EQ(st.devices.size(), 2u);
+  EXPECT_EQ(st.devices[0].evictions, st.evictions) << "device 0 evicted its own frames";
   release = true;
   m.synchronize();
   for (std::size_t i = 0; i < a.size(); i += words_per_page) EXPECT_EQ(a[i], i);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace uvm {
 
@@ -59,6 +60,17 @@ struct cpu_fault_stages {
   latency_histogram woken;   ///< completed by the service → the faulting thread running again
 };
 
+/// @brief What one device of the manager did (stats::devices).
+struct device_stats {
+  std::uint64_t faults = 0;              ///< pages mapped for its kernels' faults
+  std::uint64_t bytes_from_host = 0;     ///< copied into its frames from the host
+  std::uint64_t bytes_to_host = 0;       ///< copied from its frames back to the host
+  std::uint64_t bytes_from_devices = 0;  ///< copied into its frames from other devices' frames
+  std::uint64_t bytes_to_devices = 0;    ///< copied from its frames to other devices' frames
+  std::uint64_t evictions = 0;           ///< pages whose frame it reclaimed
+  std::uint64_t remote_mappings = 0;     ///< host pages or other devices' frames it mapped
+};
+
 /// @brief A snapshot of a manager's counters since its creation or the last reset_stats().
 struct stats {
   fault_stats first_touch;            ///< CPU faults on unpopulated pages, resolved inline
@@ -92,6 +104,8 @@ struct stats {
   std::uint64_t bytes_device_to_host = 0;  ///< bytes copied back to the host
   /// bytes copied from one device's memory to another's (device-to-device moves)
   std::uint64_t bytes_device_to_device = 0;
+  /// The same by device, one entry per device of the manager (manager::device_count()).
+  std::vector<device_stats> devices;
 
   /// CPU time the fault service thread used, its polling while kernels run included: what
   /// serving faults costs the host beside the faulting threads.

@@ -190,6 +190,7 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   pipe_.enqueue(back, copy_kind::device_to_host);
   pipe_.complete(back);
   counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
+  counters_.devices[d].evictions.fetch_add(evicted, std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < n; ++i) {
     const device_pte e = read_pte(r, first + i, d);
     if (pte_in_frame(e) ? pte_frame(e) != window + i : !residency.is_free(window + i)) {

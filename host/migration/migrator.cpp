@@ -648,6 +648,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
       m.src = residency(o).frame_address(owner_frame);
       m.dst = residency(d).frame_address(*f);
       m.from_peer = true;
+      m.source = o;
       drop_entries(r, page, others, c);  // the owner's frame, freed once the copy landed
     } else if (at == nullptr && allow_remote && owner_frame < max_peer_frames &&
                backend_.can_access_peer(d, o)) {
@@ -656,7 +657,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
       // counts as written from now on, so that it comes back to the host.
       device_page_table& owner_table = table_of(r, o);
       owner_table.set(page, owner_table.get(page) | pte_dirty);
-      counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
+      counters_.mapped_remote(d);
       record_instant(timeline_kind::remote_mapping, ref.range_id, page);
     } else {
       r.pages().publish(page, s);  // retried once the kernels there end, or a frame is free
@@ -717,7 +718,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
       m.target = read_only ? page_state::shared : page_state::remote;
       m.pte = read_only ? (pte_valid | pte_remote) : (pte_valid | pte_writable | pte_remote);
       keep_others = read_only || s == page_state::remote;
-      counters_.remote_mappings.fetch_add(1, std::memory_order_relaxed);
+      counters_.mapped_remote(d);
       record_instant(timeline_kind::remote_mapping, ref.range_id, page);
     } else {
       m.target = duplicate ? page_state::shared : page_state::device_exclusive;
@@ -880,6 +881,14 @@ void migrator::resolve_on(device_id d, std::span<const fault_record> batch,
   chunks.emplace_back(&pipe_);
   chunk& c = chunks.back();
   c.device = d;
+  const std::size_t served_before = served;
+  struct count_faults {
+    counters& c;
+    device_id d;
+    const std::size_t& served;
+    std::size_t before;
+    ~count_faults() { c.devices[d].faults.fetch_add(served - before, std::memory_order_relaxed); }
+  } counted{counters_, d, served, served_before};
   atomic_device_stages& stages = counters_.device_stages;
   for (const fault_record& f : batch) {
     if (f.device != d) continue;
@@ -959,6 +968,7 @@ std::size_t migrator::evict(device_id d, std::size_t frames, bool unused_only) {
   pipe_.enqueue(c, copy_kind::device_to_host);
   pipe_.complete(c);
   counters_.evictions.fetch_add(freed, std::memory_order_relaxed);
+  counters_.devices[d].evictions.fetch_add(freed, std::memory_order_relaxed);
   return freed;
 }
 
@@ -1036,7 +1046,7 @@ bool migrator::start_discard(managed_range& r, std::size_t page, chunk& c) {
   m.clear = prefetched_host_bit | prefetched_device_bit;
   if (pte_in_frame(m.old_pte)) m.freed = pte_frame(m.old_pte);
   if ((m.old_pte & pte_remote) != 0) {
-    counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
+    counters_.mapped_remote(o, -1);
   }
   drop_entries(r, page, h.mapped & ~(1u << o), c);
   c.moves.push_back(m);

@@ -8,6 +8,7 @@
 #include <uvm/error.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -88,9 +89,7 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
     }
     std::erase_if(c.drops, [&](const drop& d) { return d.range == m.range && d.page == m.page; });
     if (m.taken) settler_.untaken(m.device, *m.taken);  // never announced to the policy
-    if (m.target == page_state::remote) {
-      counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
-    }
+    if ((m.pte & (pte_remote | pte_peer)) != 0) counters_.mapped_remote(m.device, -1);
     m.range->pages().publish(m.page, m.from);
   }
   c.moves.resize(kept);
@@ -116,12 +115,31 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
                  c.moves.size() * settings_.page_size);
   copy_batcher copies(backend_, kind);
   copy_batcher peer_copies(backend_, copy_kind::device_to_device);
+  // Bytes by device, added to the counters once per chunk: host side (into the device for h2d,
+  // out of it for d2h), from other devices, to other devices.
+  std::array<std::array<std::uint64_t, 3>, max_devices> moved{};
   for (const move& m : c.moves) {
-    if (m.src != nullptr)
-      (m.from_peer ? peer_copies : copies).add(m.dst, m.src, m.range->page_size(), s);
+    if (m.src == nullptr) continue;
+    const std::size_t page = m.range->page_size();
+    (m.from_peer ? peer_copies : copies).add(m.dst, m.src, page, s);
+    if (m.from_peer) {
+      moved[m.device][1] += page;
+      moved[m.source][2] += page;
+    } else {
+      moved[m.device][0] += page;
+    }
   }
   copies.flush(s);
   peer_copies.flush(s);
+  for (std::size_t d = 0; d < moved.size(); ++d) {
+    counters::per_device& on = counters_.devices[d];
+    if (moved[d][0] != 0) {
+      (kind == copy_kind::host_to_device ? on.bytes_from_host : on.bytes_to_host)
+          .fetch_add(moved[d][0], std::memory_order_relaxed);
+    }
+    if (moved[d][1] != 0) on.bytes_from_devices.fetch_add(moved[d][1], std::memory_order_relaxed);
+    if (moved[d][2] != 0) on.bytes_to_devices.fetch_add(moved[d][2], std::memory_order_relaxed);
+  }
   auto& bytes = kind == copy_kind::host_to_device ? counters_.bytes_host_to_device
                                                   : counters_.bytes_device_to_host;
   bytes.fetch_add(copies.total(), std::memory_order_relaxed);
@@ -362,9 +380,7 @@ void transfer_pipeline::abandon(chunk& c) noexcept {
                        *m.taken);
       }
     }
-    if (m.target == page_state::remote) {
-      counters_.remote_mappings.fetch_sub(1, std::memory_order_relaxed);
-    }
+    if ((m.pte & (pte_remote | pte_peer)) != 0) counters_.mapped_remote(m.device, -1);
     const bool mapped = (m.old_pte & pte_valid) != 0;
     m.range->pages().publish(m.page, m.from, mapped ? device_mapped_bit : 0,
                              mapped ? 0 : device_mapped_bit);

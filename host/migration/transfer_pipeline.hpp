@@ -50,6 +50,7 @@ class transfer_pipeline {
     page_word clear = 0;       ///< flag bits to clear when publishing
     device_id device = 0;      ///< whose page table `pte` goes to, and whose frames these are
     bool from_peer = false;    ///< `src` is another device's frame: a device-to-device copy
+    device_id source = 0;      ///< that device
   };
 
   /// Another device's entry for a moved page, which must go before the move's copies (a

@@ -2,6 +2,7 @@
 
 // The live counters behind uvm::stats. Plain relaxed atomics: the signal handler updates them.
 
+#include <uvm/detail/current_device.hpp>
 #include <uvm/stats.hpp>
 
 #include <array>
@@ -97,8 +98,44 @@ struct counters {
   std::atomic<std::uint64_t> bytes_device_to_host{0};
   std::atomic<std::uint64_t> bytes_device_to_device{0};
 
-  [[nodiscard]] stats snapshot() const noexcept {
+  /// uvm::device_stats, live.
+  struct per_device {
+    std::atomic<std::uint64_t> faults{0};
+    std::atomic<std::uint64_t> bytes_from_host{0};
+    std::atomic<std::uint64_t> bytes_to_host{0};
+    std::atomic<std::uint64_t> bytes_from_devices{0};
+    std::atomic<std::uint64_t> bytes_to_devices{0};
+    std::atomic<std::uint64_t> evictions{0};
+    std::atomic<std::uint64_t> remote_mappings{0};
+    [[nodiscard]] device_stats snapshot() const noexcept {
+      return {faults.load(std::memory_order_relaxed),
+              bytes_from_host.load(std::memory_order_relaxed),
+              bytes_to_host.load(std::memory_order_relaxed),
+              bytes_from_devices.load(std::memory_order_relaxed),
+              bytes_to_devices.load(std::memory_order_relaxed),
+              evictions.load(std::memory_order_relaxed),
+              remote_mappings.load(std::memory_order_relaxed)};
+    }
+    void reset() noexcept {
+      for (auto* c : {&faults, &bytes_from_host, &bytes_to_host, &bytes_from_devices,
+                      &bytes_to_devices, &evictions, &remote_mappings}) {
+        c->store(0, std::memory_order_relaxed);
+      }
+    }
+  };
+  std::array<per_device, max_devices> devices;
+  /// A remote (or peer) mapping made on device `d` (`n` = -1: one undone).
+  void mapped_remote(std::uint32_t d, int n = 1) noexcept {
+    remote_mappings.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    devices[d].remote_mappings.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+  }
+
+  /// The totals, and `device_count` devices' own.
+  [[nodiscard]] stats snapshot(std::size_t device_count = 1) const {
     stats s;
+    for (std::size_t d = 0; d < device_count && d < devices.size(); ++d) {
+      s.devices.push_back(devices[d].snapshot());
+    }
     s.first_touch = first_touch.snapshot();
     s.upgrade = upgrade.snapshot();
     s.waited = waited.snapshot();
@@ -126,6 +163,7 @@ struct counters {
     for (auto* f : {&first_touch, &upgrade, &waited, &serviced, &device}) f->reset();
     device_stages.reset();
     serviced_stages.reset();
+    for (per_device& d : devices) d.reset();
     for (auto* c : {&spurious_faults, &coarsened_blocks, &cpu_fault_deferrals,
                     &bytes_host_to_device, &bytes_device_to_host, &bytes_device_to_device,
                     &remote_mappings, &evictions, &prefetched_pages, &discarded_pages,
