@@ -16,6 +16,7 @@
 #include "bench/cuda_support.hpp"
 #include "bench/size_label.hpp"
 #include "bench/suite.hpp"
+#include "bench/throughput_record.hpp"
 #include "bench/timing.hpp"
 
 #include <uvm/launch.hpp>
@@ -266,23 +267,9 @@ std::vector<std::uint64_t> time_mprotect(std::size_t bytes, std::size_t reps) {
   return ns;
 }
 
-// GB/s per sample, as ns samples: bytes / ns = GB/s. Order statistics of throughput are those
-// of time reversed, so compute them from the times and invert.
 record throughput_record(std::string name, std::size_t page_size, std::size_t bytes,
                          const std::vector<std::uint64_t>& ns) {
-  const summary s = summarize(ns);
-  const auto gbps = [bytes](double t) { return t > 0 ? static_cast<double>(bytes) / t : 0.0; };
-  record r;
-  r.suite = "migrate";
-  r.name = std::move(name);
-  r.unit = "GB/s";
-  r.value = gbps(s.median);
-  r.samples = s.count;
-  r.p10 = gbps(s.p90);  // the slowest 10% of times are the lowest 10% of throughputs
-  r.p90 = gbps(s.p10);
-  if (page_size != 0) r.params.push_back({"page_size", static_cast<std::int64_t>(page_size)});
-  r.params.push_back({"bytes", static_cast<std::int64_t>(bytes)});
-  return r;
+  return bench::throughput_record("migrate", std::move(name), page_size, bytes, ns);
 }
 
 std::vector<record> run(const options& opt) {

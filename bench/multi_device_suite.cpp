@@ -11,6 +11,7 @@
 
 #include "bench/size_label.hpp"
 #include "bench/suite.hpp"
+#include "bench/throughput_record.hpp"
 #include "bench/timing.hpp"
 
 #include <uvm/uvm.hpp>
@@ -149,19 +150,7 @@ void measure_broadcast(std::size_t page_size, const plan& p, std::vector<std::ui
 
 record throughput(std::string name, std::size_t page_size, std::size_t bytes,
                   const std::vector<std::uint64_t>& ns) {
-  const summary s = summarize(ns);
-  const auto gbps = [bytes](double t) { return t > 0 ? static_cast<double>(bytes) / t : 0.0; };
-  record r;
-  r.suite = "multi-device";
-  r.name = std::move(name);
-  r.unit = "GB/s";
-  r.value = gbps(s.median);
-  r.samples = s.count;
-  r.p10 = gbps(s.p90);
-  r.p90 = gbps(s.p10);
-  if (page_size != 0) r.params.push_back({"page_size", static_cast<std::int64_t>(page_size)});
-  r.params.push_back({"bytes", static_cast<std::int64_t>(bytes)});
-  return r;
+  return throughput_record("multi-device", std::move(name), page_size, bytes, ns);
 }
 
 std::vector<record> run(const options& opt) {

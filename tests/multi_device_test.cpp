@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,36 +30,38 @@ uvm::config devices(unsigned n, std::size_t budget_pages = 64) {
   return c;
 }
 
-// A kernel on `s` that adds `add` to the first word of every page and checks it read `expect`
-// there first (counting mismatches into `wrong`).
-void add_on(uvm::manager& m, const uvm::typed_range<std::uint64_t>& v, const uvm::stream& s,
-            std::uint64_t expect, std::uint64_t add, std::atomic<int>& wrong) {
-  const auto view = v.view();
+// A kernel on `s` that checks the first word of every page is `expect` (counting those that are
+// not into `wrong`) and, with `add`, adds it there; then waits for all device work (the fault
+// service's last batch included).
+void run_on(uvm::manager& m, const uvm::typed_range<std::uint64_t>& v, const uvm::stream& s,
+            std::uint64_t expect, std::optional<std::uint64_t> add, std::atomic<int>& wrong) {
   const std::size_t pages = v.size() / words_per_page;
-  m.parallel_for(
-      pages,
-      [=, &wrong](std::size_t p) {
-        const std::uint64_t x = view.load(p * words_per_page);
-        if (x != expect) wrong.fetch_add(1);
-        view.store(p * words_per_page, x + add);
-      },
-      s);
-  m.synchronize();  // all device work: the fault service's last batch is complete too
+  if (add) {
+    const auto view = v.view();
+    m.parallel_for(
+        pages,
+        [=, &wrong, add = *add](std::size_t p) {
+          const std::uint64_t x = view.load(p * words_per_page);
+          if (x != expect) wrong.fetch_add(1);
+          view.store(p * words_per_page, x + add);
+        },
+        s);
+  } else {
+    const auto view = v.const_view();  // reads only: a read fault
+    m.parallel_for(
+        pages, [=, &wrong](std::size_t p) { wrong += view.load(p * words_per_page) != expect; }, s);
+  }
+  m.synchronize();
 }
 
-// A kernel on `s` that only reads the first word of every page, counting those that are not
-// `expect` into `wrong`.
+void add_on(uvm::manager& m, const uvm::typed_range<std::uint64_t>& v, const uvm::stream& s,
+            std::uint64_t expect, std::uint64_t add, std::atomic<int>& wrong) {
+  run_on(m, v, s, expect, add, wrong);
+}
+
 void check_on(uvm::manager& m, const uvm::typed_range<std::uint64_t>& v, const uvm::stream& s,
               std::uint64_t expect, std::atomic<int>& wrong) {
-  const auto view = v.const_view();
-  const std::size_t pages = v.size() / words_per_page;
-  m.parallel_for(
-      pages,
-      [=, &wrong](std::size_t p) {
-        if (view.load(p * words_per_page) != expect) wrong.fetch_add(1);
-      },
-      s);
-  m.synchronize();
+  run_on(m, v, s, expect, std::nullopt, wrong);
 }
 
 TEST(MultiDevice, TheConfigurationSaysHowManyDevicesAndStreamsBelongToOne) {

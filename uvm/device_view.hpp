@@ -102,7 +102,7 @@ struct device_range {
   /// Slow path: posts a fault for `page` (once per group of lanes, and once per page while a
   /// record is pending) and waits until its entry allows the access, backing off from 64 ns to
   /// 65 us. @return the entry, or 0 after the fault timeout (the error is recorded for the host).
-  UVM_HOST_DEVICE device_pte fault(std::uint32_t page, bool write) const noexcept {
+  UVM_HOST_DEVICE UVM_NOINLINE device_pte fault(std::uint32_t page, bool write) const noexcept {
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
     const fault_group g = group_fault(range_id, page, write);
     const fault_record rec{range_id,
@@ -155,16 +155,18 @@ struct device_range {
     }
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
     if ((e & mark) != mark) fetch_or_device(&s.ptes[page], mark);
-    std::byte* base;
-    if ((e & (pte_remote | pte_peer)) == 0) {
-      base = s.frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift);
-    } else if ((e & pte_remote) != 0) {
-      base = host + (static_cast<std::uint64_t>(page) << page_shift);
-    } else {
-      base = slots[pte_peer_device(e)].frames +
-             (static_cast<std::uint64_t>(pte_peer_frame(e)) << page_shift);
-    }
+    std::byte* base = (e & (pte_remote | pte_peer)) == 0
+                          ? s.frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift)
+                          : mapped_base(e, page);
     return base + (offset & ((std::uint64_t{1} << page_shift) - 1));
+  }
+
+  /// Where an entry that maps no frame of the caller's device points: the host page (remote) or
+  /// another device's frame (peer).
+  UVM_HOST_DEVICE std::byte* mapped_base(device_pte e, std::uint32_t page) const noexcept {
+    if ((e & pte_remote) != 0) return host + (static_cast<std::uint64_t>(page) << page_shift);
+    return slots[pte_peer_device(e)].frames +
+           (static_cast<std::uint64_t>(pte_peer_frame(e)) << page_shift);
   }
 };
 
