@@ -1,7 +1,8 @@
 #pragma once
 
-// The migration engine: moves pages between host and device frames, keeps the device page table
-// and the app view's protections in step with the page states, and tracks kernels in flight.
+// The migration engine: moves pages between the host and the frames of every device of the
+// backend (and between devices), keeps each device's page tables and the app view's protections
+// in step with the page states, and tracks kernels in flight on every device.
 // It is the fault service thread's resolver, and the API's prefetch and eviction path.
 //
 // Ordering rules it keeps: a page's host access is narrowed before its data is copied to the
@@ -180,8 +181,9 @@ class migrator final : public fault_resolver {
   /// The operation queued at `at` is finished: call once, before opening its gate.
   void finish_operation(const queue_position& at) noexcept { epochs_.finish_operation(at.before); }
 
-  /// Moves pages [first, first + count) of `r` to the device (as many as frames allow, evicting
-  /// the oldest pages between kernels) or back to the host, in pipelined chunks.
+  /// Moves pages [first, first + count) of `r` to device `device` (as many as frames allow,
+  /// evicting the oldest pages between its kernels; from another device directly) or back to the
+  /// host, in pipelined chunks.
   /// A move to the host first waits for the kernels that may use the pages (those placed before
   /// `at`, on other streams than `at`'s: its own stream's earlier work has finished).
   /// @return the number of pages moved.
@@ -198,8 +200,8 @@ class migrator final : public fault_resolver {
                       const queue_position& at = {});
 
   /// Makes pages [first, first + count) of `r` resident at `to` and keeps them there: on the
-  /// host, populated and writable (no CPU fault), device accesses mapped remote; on the device,
-  /// in frames eviction never takes. The caller locks host memory.
+  /// host, populated and writable (no CPU fault), device accesses mapped remote; on device
+  /// `device` (with `to_device`), in frames eviction never takes. The caller locks host memory.
   /// @throws uvm::out_of_memory if the device budget cannot hold them (nothing stays pinned).
   void pin(managed_range& r, std::size_t first, std::size_t count, bool to_device,
            device_id device = 0);
@@ -207,9 +209,9 @@ class migrator final : public fault_resolver {
   void unpin(managed_range& r, std::size_t first, std::size_t count);
 
   /// Launch residency, for a kernel that is not instrumented and takes a raw pointer: puts pages
-  /// [first, first + count) of `r` in device frames F .. F + count - 1, in page order, so that
-  /// one pointer is valid for the whole span. With `write` the pages become device_exclusive and
-  /// their entries dirty (the raw kernel sets no dirty bit; the host gets every page back);
+  /// [first, first + count) of `r` in frames F .. F + count - 1 of device `device`, in order, so
+  /// that one pointer is valid for the whole span. With `write` the pages become device_exclusive
+  /// and their entries dirty (the raw kernel sets no dirty bit; the host gets every page back);
   /// otherwise they become read duplicates (`shared`: the host keeps reading, nothing comes
   /// back). Call between kernels, before begin_launch: it first waits (up to the timeout) until
   /// no kernel is in flight. Picks the window with the most pages already in place, then the
@@ -344,8 +346,8 @@ class migrator final : public fault_resolver {
   // every page they used in the trace), then clears the bits.
   void harvest_accessed();
   void harvest_accessed(device_id d);  // device d's tables
-  // Waits (up to the timeout) for the entries enqueued on the h2d stream so far. @return false on a
-  // timeout or a failed record or wait (logged).
+  // Waits (up to the timeout) for the entries enqueued on every device's h2d stream so far.
+  // @return false on a timeout or a failed record or wait (logged).
   bool entries_landed() noexcept;
   // An instant on the timeline (null timeline: nothing).
   void record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
