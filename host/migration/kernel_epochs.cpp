@@ -179,10 +179,24 @@ bool kernel_epochs::counts(const epoch& e, ticket before) noexcept {
   return e.admitted && e.order < before;
 }
 
+bool kernel_epochs::waited_by(const epoch& e, ticket before, const stream_base* s) noexcept {
+  if (!counts(e, before) || e.on.get() == s) return false;
+  if (!e.behind_registration || s == nullptr) return true;
+  // The registration waits for the operation if it is ahead of its stream's registration gate,
+  // or ahead of a kernel that may be running (its stream not held: the registration waits for
+  // that kernel, and the kernel for the operation's gate).
+  const bool ahead_of_gate =
+      std::any_of(registration_gates_.begin(), registration_gates_.end(),
+                  [&](const closed_gate& g) { return g.on == s && before < g.id; });
+  if (ahead_of_gate) return false;
+  return std::none_of(epochs_.begin(), epochs_.end(), [&](const epoch& k) {
+    return k.on.get() == s && k.order > before && running(k);
+  });
+}
+
 bool kernel_epochs::used(const page_use& u, ticket before, const stream_base* except) noexcept {
   return std::any_of(epochs_.begin(), epochs_.end(), [&](const epoch& e) {
-    return counts(e, before) && e.on.get() != except && !(e.done && backend_.query(e.done)) &&
-           may_use(e, u);
+    return waited_by(e, before, except) && !(e.done && backend_.query(e.done)) && may_use(e, u);
   });
 }
 
@@ -249,8 +263,7 @@ bool kernel_epochs::wait_users(const page_use& u, std::chrono::nanoseconds timeo
                                const stream_base* except) noexcept {
   // may_use runs under the lock (pending() holds it while matching).
   return wait_until_none(
-      [&](const epoch& e) { return counts(e, before) && e.on.get() != except && may_use(e, u); },
-      timeout);
+      [&](const epoch& e) { return waited_by(e, before, except) && may_use(e, u); }, timeout);
 }
 
 void kernel_epochs::attach(std::uint32_t range, attach_kind k, const stream& s, event effective) {
@@ -346,6 +359,24 @@ bool kernel_epochs::claim(ticket t, std::span<const page_use> uses, const stream
     if (w.on != nullptr && w.id == t) w.running = true;
   }
   return true;
+}
+
+void kernel_epochs::registration_gate(const stream_base* s) noexcept {
+  const std::lock_guard lock(mutex_);
+  try {
+    registration_gates_.push_back({next_, s});
+  } catch (...) {
+    return;  // without memory, operations wait for every kernel (bounded by the timeout)
+  }
+  for (epoch& e : epochs_) {
+    if (e.on.get() == s && e.done == nullptr) e.behind_registration = true;
+  }
+}
+
+void kernel_epochs::registration_gates_open() noexcept {
+  const std::lock_guard lock(mutex_);
+  registration_gates_.clear();
+  for (epoch& e : epochs_) e.behind_registration = false;
 }
 
 kernel_epochs::ticket kernel_epochs::next() noexcept {

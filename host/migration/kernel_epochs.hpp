@@ -165,6 +165,16 @@ class kernel_epochs {
   /// while the operation runs, and the operation wait for a kernel that may sit behind an older
   /// operation's gate (which the one worker running this operation cannot open meanwhile).
   [[nodiscard]] bool claim(ticket t, std::span<const page_use> uses, const stream_base* s) noexcept;
+  /// A gate that holds `s`'s later work until the ranges allocated during kernels are registered
+  /// (late_registrations) was just enqueued on `s`: the launches on `s` not enqueued yet are
+  /// behind it, and the operations issued on `s` so far are ahead of it. An operation that the
+  /// registration waits for does not wait for a kernel behind such a gate: that kernel cannot
+  /// start before the operation has finished (until the registration gives up at the timeout),
+  /// and waiting for it would close a cycle (the operation waits for the kernel, the kernel for
+  /// the registration, the registration for the operation).
+  void registration_gate(const stream_base* s) noexcept;
+  /// The registration gates open (call before opening them).
+  void registration_gates_open() noexcept;
   /// The ticket the next launch or waiter will get.
   [[nodiscard]] ticket next() noexcept;
   /// The operation issued as `t` is finished (or was never queued): launches it held back go
@@ -181,6 +191,7 @@ class kernel_epochs {
     bool declared;
     std::vector<page_use> uses;
     bool admitted;                       // false while begin() holds the launch back
+    bool behind_registration = false;    // enqueued behind a registration gate
     std::uint64_t begun_ns = 0;          // for the timeline: when begin() admitted it
     mutable std::uint64_t ended_ns = 0;  // and when a wait first saw it finished (0: not yet)
   };
@@ -207,6 +218,8 @@ class kernel_epochs {
     return e.admitted && !(e.done && backend_.query(e.done));
   }
   static bool counts(const epoch& e, ticket before) noexcept;
+  // Whether the operation issued as `before` on `s` waits for `e` (see registration_gate).
+  bool waited_by(const epoch& e, ticket before, const stream_base* s) noexcept;
   // in_use() with the lock held.
   bool used(const page_use& u, ticket before, const stream_base* except) noexcept;
   void retire_bindings(std::vector<binding>& b) noexcept;
@@ -235,7 +248,9 @@ class kernel_epochs {
   std::unordered_map<std::uint32_t, std::vector<binding>> bindings_;  // absent: global
   std::vector<waiter> waiters_;
   std::vector<closed_gate> gates_;  // operations issued with a gate and not finished
-  bool had_kernels_ = false;        // since the last poll that saw none
+  // Registration gates not open: operations on `on` issued before `id` are ahead of them.
+  std::vector<closed_gate> registration_gates_;
+  bool had_kernels_ = false;  // since the last poll that saw none
 };
 
 }  // namespace uvm::detail

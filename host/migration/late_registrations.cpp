@@ -46,7 +46,10 @@ bool late_registrations::hold(const stream& s, kernel_epochs::ticket t, bool pat
   held_.reserve(held_.size() + 1);
   event ahead = backend_.record(s);
   gate g = backend_.enqueue_gate(s);
-  if (g != nullptr) held_.push_back({s, std::move(ahead), std::move(g)});
+  if (g != nullptr) {
+    held_.push_back({s, std::move(ahead), std::move(g)});
+    epochs_.registration_gate(s.get());
+  }
   return true;
 }
 
@@ -79,6 +82,8 @@ late_registrations::turn late_registrations::poll() noexcept {
 }
 
 void late_registrations::release() noexcept {
+  if (held_.empty()) return;
+  epochs_.registration_gates_open();
   for (const held_stream& h : held_) backend_.open_gate(h.g);
   held_.clear();
 }

@@ -14,6 +14,10 @@
 // nothing: allocate() and the launches return at once, and a kernel launched after the allocation
 // may use the range, since it starts only once the range is registered.
 //
+// A stream operation ahead of a gate (or ahead of a kernel that the registration waits for) does
+// not wait for a kernel behind a gate, which cannot start before it has finished
+// (kernel_epochs::registration_gate): that wait would close a cycle.
+//
 // Bounded: if the kernels in flight still run after the timeout, the gates open anyway (an
 // error is logged) and the ranges wait for a moment with no kernel in flight; their pages move
 // by pageable copies meanwhile and are never mapped remote.

@@ -4,6 +4,7 @@
 #include "tests/migration/device_rig.hpp"
 #include "tests/migration/emulated_config.hpp"
 
+#include <uvm/launch_scope.hpp>
 #include <uvm/uvm.hpp>
 
 #include <gtest/gtest.h>
@@ -141,6 +142,44 @@ TEST(Concurrency, CpuThreadsBesideARelaunchingThreadMakeProgress) {
   stop = true;
   relauncher.join();
   for (int t = 0; t < threads; ++t) EXPECT_EQ(a[static_cast<std::size_t>(t) * 16384 + 7], ops);
+}
+
+// A range allocated while a kernel may run is registered once no kernel can run: the streams that
+// take work after the allocation get a gate that holds it, and the registration waits for what is
+// ahead of those gates. Here a prefetch queued before the allocation waits for a launch scope's
+// kernel; a launch after the allocation puts the gate ahead of that prefetch on its stream, and
+// another (the scope still open past the patience) the gate ahead of the scope's kernel on the
+// scope's stream. Before the fix the registration waited for the prefetch, the prefetch for the
+// scope's kernel and the kernel for the registration, until the fault timeout.
+TEST(Concurrency, AQueuedMoveAheadOfARegistrationGateDoesNotWaitForAKernelBehindOne) {
+  constexpr std::size_t page = 64 << 10;
+  constexpr std::size_t per_page = page / 4;
+  constexpr std::size_t pages = 4;
+  uvm::config cfg = emulated(page);
+  cfg.fault_timeout = 30s;
+  uvm::manager mgr(cfg);
+  const uvm::stream moves = mgr.create_stream("moves");
+  const uvm::stream kernels = mgr.create_stream("kernels");
+  auto a = mgr.allocate<std::uint32_t>(pages * per_page);
+  for (std::size_t p = 0; p < pages; ++p) a[p * per_page] = static_cast<std::uint32_t>(p + 1);
+  const auto v = a.view();
+
+  uvm::launch_scope scope = mgr.begin_launch({}, kernels);  // may use every page of `a`
+  mgr.prefetch(a.bytes(), uvm::location::host(), moves);    // waits for the scope's kernel
+  auto b = mgr.allocate<std::uint32_t>(per_page);           // registered once no kernel runs
+  const auto w = b.view();
+  // Declared on `b`, so the prefetch (on `a`) holds neither back.
+  mgr.parallel_for(1, [=](std::size_t) { w.store(0, 7); }, moves, {uvm::writes(b)});
+  mgr.parallel_for(1, [=](std::size_t) { w.store(1, 8); }, kernels, {uvm::writes(b)});
+  scope.parallel_for(pages,
+                     [=](std::size_t p) { v.store(p * per_page, v.load(p * per_page) + 1); });
+  scope.end();
+
+  // Well within the fault timeout: the cycle lasted until it.
+  EXPECT_NO_THROW(mgr.synchronize({}, 10s));
+  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(a[p * per_page], p + 2) << "page " << p;
+  EXPECT_EQ(b[0], 7u);
+  EXPECT_EQ(b[1], 8u);
 }
 
 }  // namespace
