@@ -439,10 +439,14 @@ uvmError_t uvmMemRangeGetAttribute(void* data, size_t dataSize, uvmMemRangeAttri
       case uvmMemRangeAttributeLastPrefetchLocation:
         *out = device_id(at.last_prefetch_location);
         break;
-      case uvmMemRangeAttributeAccessedBy:
-        for (size_t i = 0; i < dataSize / sizeof(int); ++i) out[i] = uvmInvalidDeviceId;
-        if (at.accessed_by_device) out[0] = 0;
-        break;
+      case uvmMemRangeAttributeAccessedBy: {
+        const size_t n = dataSize / sizeof(int);
+        size_t k = 0;
+        for (int d = 0; d < 32 && k < n; ++d) {
+          if ((at.accessed_by_devices & (1u << d)) != 0) out[k++] = d;
+        }
+        for (; k < n; ++k) out[k] = uvmInvalidDeviceId;
+      } break;
       default: break;
     }
     return uvmSuccess;

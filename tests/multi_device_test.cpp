@@ -343,4 +343,89 @@ TEST(MultiDevice, FreesAndDestructionWaitForKernelsOnEveryDevice) {
   m.reset();
 }
 
+// Preferred location and accessed-by name any device, and range_attributes says which: the
+// device every page of the span agrees on, the devices that access every page.
+TEST(MultiDevice, AdviceNamesADeviceAndTheAttributesSayWhichOne) {
+  uvm::manager m{devices(3)};
+  constexpr std::size_t pages = 4;
+  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
+  const std::size_t bytes = pages * page_bytes;
+  m.advise(v.data(), bytes, uvm::advice::set_preferred_location, uvm::location::device(2));
+  m.advise(v.data(), bytes, uvm::advice::set_accessed_by, uvm::location::device(0));
+  m.advise(v.data(), bytes, uvm::advice::set_accessed_by, uvm::location::device(2));
+  uvm::range_attributes a = m.range_attributes(v.data(), bytes);
+  EXPECT_EQ(a.preferred_location, uvm::location::device(2));
+  EXPECT_EQ(a.accessed_by_devices, 0b101u);
+  EXPECT_TRUE(a.accessed_by_device);
+  m.advise(v.data(), bytes, uvm::advice::unset_accessed_by, uvm::location::device(0));
+  EXPECT_EQ(m.range_attributes(v.data(), bytes).accessed_by_devices, 0b100u);
+  // The halves disagree: no preferred location for the whole span, each half its own.
+  m.advise(v.data(), bytes / 2, uvm::advice::set_preferred_location, uvm::location::device(1));
+  EXPECT_FALSE(m.range_attributes(v.data(), bytes).preferred_location.has_value());
+  EXPECT_EQ(m.range_attributes(v.data(), bytes / 2).preferred_location, uvm::location::device(1));
+  m.prefetch(v.data(), bytes, uvm::location::device(1), m.create_stream("d1", 1));
+  m.synchronize();
+  EXPECT_EQ(m.range_attributes(v.data(), bytes).last_prefetch_location, uvm::location::device(1));
+  EXPECT_THROW(m.advise(v.data(), bytes, uvm::advice::set_accessed_by, uvm::location::device(3)),
+               uvm::invalid_argument);
+  EXPECT_THROW(
+      m.advise(v.data(), bytes, uvm::advice::set_preferred_location, uvm::location::device(-1)),
+      uvm::invalid_argument);
+}
+
+// A page on its preferred device stays there: another device's kernel maps it from the peer,
+// and its stores come back with the page.
+TEST(MultiDevice, APageOnItsPreferredDeviceIsMappedFromThereInsteadOfMoving) {
+  uvm::manager m{devices(2)};
+  constexpr std::size_t pages = 4;
+  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
+  const uvm::stream s0 = m.create_stream("d0", 0);
+  const uvm::stream s1 = m.create_stream("d1", 1);
+  m.advise(v.data(), pages * page_bytes, uvm::advice::set_preferred_location,
+           uvm::location::device(1));
+  std::atomic<int> wrong{0};
+  add_on(m, v, s1, 0, 1, wrong);  // on device 1, its preferred location
+  m.reset_stats();
+  add_on(m, v, s0, 1, 10, wrong);
+  const uvm::stats st = m.stats();
+  EXPECT_EQ(st.bytes_device_to_device, 0u) << "the page left its preferred device";
+  ASSERT_EQ(st.devices.size(), 2u);
+  EXPECT_EQ(st.devices[0].remote_mappings, pages) << "device 0 mapped device 1's frames";
+  add_on(m, v, s1, 11, 100, wrong);  // device 1 sees device 0's stores in its own frames
+  EXPECT_EQ(m.stats().bytes_device_to_device, 0u);
+  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(v[p * words_per_page], 111u) << p;
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+// A device that accesses a page maps it where it lives, the host or another device, while the
+// devices that do not move it to themselves.
+TEST(MultiDevice, ADeviceThatAccessesAPageMapsItWhereItLives) {
+  uvm::manager m{devices(3)};
+  constexpr std::size_t pages = 4;
+  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
+  const uvm::stream s[3] = {m.create_stream("d0", 0), m.create_stream("d1", 1),
+                            m.create_stream("d2", 2)};
+  m.advise(v.data(), pages * page_bytes, uvm::advice::set_accessed_by, uvm::location::device(1));
+  std::atomic<int> wrong{0};
+  for (std::size_t p = 0; p < pages; ++p) v[p * words_per_page] = 1;  // on the host
+  add_on(m, v, s[1], 1, 1, wrong);
+  uvm::stats st = m.stats();
+  EXPECT_EQ(st.bytes_host_to_device, 0u) << "device 1 moved a page it accesses where it lives";
+  EXPECT_EQ(st.devices[1].remote_mappings, pages);
+  add_on(m, v, s[0], 2, 1, wrong);  // device 0 does not: the pages move to it
+  EXPECT_EQ(m.stats().bytes_host_to_device, pages * page_bytes);
+  m.reset_stats();
+  add_on(m, v, s[1], 3, 1, wrong);  // mapped from device 0
+  st = m.stats();
+  EXPECT_EQ(st.bytes_device_to_device, 0u);
+  EXPECT_EQ(st.devices[1].remote_mappings, pages);
+  add_on(m, v, s[2], 4, 1, wrong);  // device 2 takes them, device to device
+  EXPECT_EQ(m.stats().bytes_device_to_device, pages * page_bytes);
+  add_on(m, v, s[1], 5, 1, wrong);  // and device 1 maps them there
+  EXPECT_EQ(m.stats().bytes_device_to_device, pages * page_bytes);
+  EXPECT_EQ(m.stats().devices[1].remote_mappings, 2 * pages);
+  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(v[p * words_per_page], 6u) << p;
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 }  // namespace

@@ -84,9 +84,9 @@ enum { uvmCpuDeviceId = -1, uvmInvalidDeviceId = -2 };
 typedef enum uvmMemoryAdvise {
   uvmMemAdviseSetReadMostly = 1,
   uvmMemAdviseUnsetReadMostly = 2,
-  uvmMemAdviseSetPreferredLocation = 3, /**< `device`: uvmCpuDeviceId or 0 */
+  uvmMemAdviseSetPreferredLocation = 3, /**< `device`: uvmCpuDeviceId or a device */
   uvmMemAdviseUnsetPreferredLocation = 4,
-  uvmMemAdviseSetAccessedBy = 5, /**< `device` must be 0 */
+  uvmMemAdviseSetAccessedBy = 5, /**< `device`: a device (not uvmCpuDeviceId) */
   uvmMemAdviseUnsetAccessedBy = 6
 } uvmMemoryAdvise;
 

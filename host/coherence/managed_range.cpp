@@ -34,6 +34,7 @@ managed_range::managed_range(const fault_context& ctx, std::size_t bytes, std::s
       memory_((bytes + page_size - 1) / page_size * page_size, page_size,
               !ctx.source->splits_mappings()),
       pages_((bytes + page_size - 1) / page_size),
+      advice_(pages_.size()),
       size_(bytes),
       page_shift_(static_cast<unsigned>(std::countr_zero(page_size))),
       serial_(g_next_serial.fetch_add(1, std::memory_order_relaxed)) {
@@ -317,6 +318,7 @@ managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
 
 void managed_range::advise(std::size_t first, std::size_t count, advice a,
                            location where) noexcept {
+  const auto device = static_cast<std::uint8_t>(where.is_device() ? where.device_index : 0);
   switch (a) {
     case advice::set_read_mostly:
     case advice::unset_read_mostly:
@@ -326,28 +328,45 @@ void managed_range::advise(std::size_t first, std::size_t count, advice a,
     case advice::unset_preferred_location:
       pages_.set_flag(first, count, preferred_host_bit | preferred_device_bit, false);
       if (a == advice::set_preferred_location) {
+        if (where.is_device()) advice_.prefer(first, count, device);  // before the bit says so
         pages_.set_flag(first, count, where.is_device() ? preferred_device_bit : preferred_host_bit,
                         true);
       }
       break;
     case advice::set_accessed_by:
     case advice::unset_accessed_by:
-      pages_.set_flag(first, count, accessed_by_bit, a == advice::set_accessed_by);
+      advice_.access_by(first, count, device, a == advice::set_accessed_by);
       break;
   }
 }
 
 range_attributes managed_range::attributes(std::size_t first, std::size_t count) const noexcept {
   page_word all = ~page_word{0};  // bits every page has
-  for (std::size_t p = first; p < first + count; ++p) all &= pages_.load(p);
+  std::uint8_t accessed = 0xff;   // devices every page is accessed by
+  for (std::size_t p = first; p < first + count; ++p) {
+    all &= pages_.load(p);
+    accessed &= advice_.accessed_by(p);
+  }
+  // The device every page names, if they agree.
+  const auto agreed = [&](std::uint8_t (page_advice::*of)(std::size_t)
+                              const noexcept) -> std::optional<location> {
+    const std::uint8_t d = (advice_.*of)(first);
+    for (std::size_t p = first + 1; p < first + count; ++p) {
+      if ((advice_.*of)(p) != d) return std::nullopt;
+    }
+    return location::device(d);
+  };
   range_attributes out;
   out.read_mostly = (all & read_mostly_bit) != 0;
-  out.accessed_by_device = (all & accessed_by_bit) != 0;
+  out.accessed_by_devices = accessed;
+  out.accessed_by_device = accessed != 0;
   out.pinned = (all & pinned_bit) != 0;
   if ((all & preferred_host_bit) != 0) out.preferred_location = location::host();
-  if ((all & preferred_device_bit) != 0) out.preferred_location = location::device();
+  if ((all & preferred_device_bit) != 0) out.preferred_location = agreed(&page_advice::preferred);
   if ((all & prefetched_host_bit) != 0) out.last_prefetch_location = location::host();
-  if ((all & prefetched_device_bit) != 0) out.last_prefetch_location = location::device();
+  if ((all & prefetched_device_bit) != 0) {
+    out.last_prefetch_location = agreed(&page_advice::prefetched);
+  }
   return out;
 }
 

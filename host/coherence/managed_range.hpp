@@ -3,6 +3,7 @@
 // One managed range at run time: its memory, its page table, and the CPU fault logic that keeps
 // the app view's protections equal to the page states.
 
+#include "host/coherence/page_advice.hpp"
 #include "host/coherence/page_table.hpp"
 #include "host/coherence/transition.hpp"
 #include "host/memory/dual_mapping.hpp"
@@ -79,6 +80,9 @@ class managed_range {
     return base() + (page << page_shift_);
   }
   [[nodiscard]] page_table& pages() noexcept { return pages_; }
+  /// Which device the advice that names one names, per page.
+  [[nodiscard]] page_advice& device_advice() noexcept { return advice_; }
+  [[nodiscard]] const page_advice& device_advice() const noexcept { return advice_; }
   [[nodiscard]] page_state state_of(std::size_t page) const noexcept {
     return visible_state(pages_.load(page));
   }
@@ -175,6 +179,7 @@ class managed_range {
   device_range device_{};
   dual_mapping memory_;
   page_table pages_;
+  page_advice advice_;
   std::size_t size_;
   unsigned page_shift_;
   std::atomic<std::int64_t> boundaries_{0};

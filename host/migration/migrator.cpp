@@ -629,11 +629,17 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
   if (s == page_state::device_exclusive && h.owner && *h.owner != d) {
     // Another device holds the only copy. While a kernel there may use it, the page stays (a
     // store through its entry after the copy would be lost) and this device maps the owner's
-    // frame as a peer; otherwise it moves device to device.
+    // frame as a peer; otherwise it moves device to device. Advice keeps it there too: the
+    // owner is its preferred location, or this device is one that accesses it where it lives.
     const device_id o = *h.owner;
     const std::uint32_t owner_frame = pte_frame(read_pte(r, page, o));
+    const bool advised_to_stay =
+        at == nullptr && allow_remote &&
+        (((w & preferred_device_bit) != 0 && r.device_advice().preferred(page) == o) ||
+         (r.device_advice().accessed_by(page) & (1u << d)) != 0);
     std::optional<std::uint32_t> f;
-    if (!(kernels_running_ && epochs_.in_use_on({ref.range_id, page, 1}, others))) {
+    if (!advised_to_stay &&
+        !(kernels_running_ && epochs_.in_use_on({ref.range_id, page, 1}, others))) {
       if (at != nullptr) {
         residency(d).take_at(at->frame, ref);
         f = at->frame;
@@ -682,17 +688,20 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
       r.pages().publish(page, s);  // already mapped, or a prefetch: the page stays
       return false;
     }
-    // Other devices map the host page while kernels run: it stays where it is, and this device
-    // maps it too (or waits, for a prefetch).
-    const bool shared_remote = s == page_state::remote && others != 0 && kernels_running_;
+    // Other devices map the host page while their kernels may use it: it stays where it is (a
+    // store through their entries after the copy would be lost), and this device maps it too
+    // (or waits, for a prefetch).
+    const bool shared_remote = s == page_state::remote && others != 0 && kernels_running_ &&
+                               epochs_.in_use_on({ref.range_id, page, 1}, others);
     if (shared_remote && (at != nullptr || !allow_remote || !reachable)) {
       r.pages().publish(page, s);
       return false;
     }
     const bool map_remote =
-        reachable &&
-        (host_pinned || shared_remote ||
-         (at == nullptr && allow_remote && (w & (preferred_host_bit | accessed_by_bit)) != 0));
+        reachable && (host_pinned || shared_remote ||
+                      (at == nullptr && allow_remote &&
+                       ((w & preferred_host_bit) != 0 ||
+                        (r.device_advice().accessed_by(page) & (1u << d)) != 0)));
     if (map_remote && remote) {
       r.pages().publish(page, s);
       return false;
@@ -994,6 +1003,7 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   };
   kernels_running_ = may_run();
   r.pages().set_flag(first, count, prefetched_host_bit | prefetched_device_bit, false);
+  if (to_device) r.device_advice().prefetched_to(first, count, static_cast<std::uint8_t>(device));
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
   std::size_t moved = 0;
   if (to_device) {

@@ -24,14 +24,13 @@ inline constexpr page_word read_mostly_bit = 1u << 5;
 /// The device page table maps the page (a frame, or the host page if `remote`): changing the
 /// host's access may need device work, so such faults go to the service thread.
 inline constexpr page_word device_mapped_bit = 1u << 6;
-/// Advice: preferred location host / device (at most one is set).
+/// Advice: preferred location host / a device (at most one is set; which device: the range's
+/// page_advice).
 inline constexpr page_word preferred_host_bit = 1u << 7;
 inline constexpr page_word preferred_device_bit = 1u << 8;
-/// Advice: the device keeps the page mapped (remote while the page is on the host).
-inline constexpr page_word accessed_by_bit = 1u << 9;
 /// pin_resident: the page stays where it was pinned and takes no faults there.
 inline constexpr page_word pinned_bit = 1u << 10;
-/// Where the page was last prefetched to (at most one is set).
+/// Where the page was last prefetched to (at most one is set; which device: page_advice).
 inline constexpr page_word prefetched_host_bit = 1u << 11;
 inline constexpr page_word prefetched_device_bit = 1u << 12;
 /// Bits 16-31: a generation, advanced by every publish, so that an observer can tell whether a
