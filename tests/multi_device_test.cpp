@@ -428,4 +428,28 @@ TEST(MultiDevice, ADeviceThatAccessesAPageMapsItWhereItLives) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+// A page written by two devices in turn moves device to device until the thrashing detector
+// pins it where it is (3 migrations per detection, 2 throttles, the 9th migration pins it);
+// after that the other device maps it from the peer and it moves no more.
+TEST(MultiDevice, APageTwoDevicesWriteInTurnIsPinnedWhereItIsAndMappedFromThePeer) {
+  uvm::config cfg = devices(2);
+  cfg.thrashing_migrations = 3;
+  cfg.thrashing_lapse = std::chrono::seconds(5);  // every round counts, however slow the machine
+  uvm::manager m{cfg};
+  auto v = m.allocate<std::uint64_t>(words_per_page);
+  const uvm::stream s[2] = {m.create_stream("d0", 0), m.create_stream("d1", 1)};
+  std::atomic<int> wrong{0};
+  constexpr int rounds = 20;
+  for (int k = 0; k < rounds; ++k) add_on(m, v, s[k % 2], static_cast<std::uint64_t>(k), 1, wrong);
+  const uvm::stats st = m.stats();
+  EXPECT_EQ(st.bytes_device_to_device, 9 * page_bytes)
+      << "bounded by the pin, not by the " << rounds << " rounds";
+  EXPECT_EQ(st.thrashing_throttles, 2u);
+  EXPECT_EQ(st.thrashing_pins, 1u);
+  ASSERT_EQ(st.devices.size(), 2u);
+  EXPECT_EQ(st.devices[0].remote_mappings, 1u) << "device 0 maps device 1's frame";
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(v[0], static_cast<std::uint64_t>(rounds));
+}
+
 }  // namespace

@@ -522,8 +522,10 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
         m.counters_.thrashing_pins.fetch_add(1, std::memory_order_relaxed);
         m.record_instant(timeline_kind::thrashing, ref.range_id, mv.page, 1, 1);
         m.pinned_.insert(ref);
-        log().info("page {} of range {} keeps thrashing: pinned to the host, mapped remote",
-                   mv.page, static_cast<void*>(mv.range->base()));
+        log().info(
+            "page {} of range {} keeps thrashing: pinned where it is (mapped remote, or "
+            "from the peer, elsewhere)",
+            mv.page, static_cast<void*>(mv.range->base()));
         break;
     }
   }
@@ -629,14 +631,15 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
   if (s == page_state::device_exclusive && h.owner && *h.owner != d) {
     // Another device holds the only copy. While a kernel there may use it, the page stays (a
     // store through its entry after the copy would be lost) and this device maps the owner's
-    // frame as a peer; otherwise it moves device to device. Advice keeps it there too: the
-    // owner is its preferred location, or this device is one that accesses it where it lives.
+    // frame as a peer; otherwise it moves device to device. Advice keeps it there too (the
+    // owner is its preferred location, or this device is one that accesses it where it lives),
+    // and so does thrashing: a page that keeps moving between devices is pinned where it is.
     const device_id o = *h.owner;
     const std::uint32_t owner_frame = pte_frame(read_pte(r, page, o));
     const bool advised_to_stay =
         at == nullptr && allow_remote &&
         (((w & preferred_device_bit) != 0 && r.device_advice().preferred(page) == o) ||
-         (r.device_advice().accessed_by(page) & (1u << d)) != 0);
+         (r.device_advice().accessed_by(page) & (1u << d)) != 0 || pinned(ref));
     std::optional<std::uint32_t> f;
     if (!advised_to_stay &&
         !(kernels_running_ && epochs_.in_use_on({ref.range_id, page, 1}, others))) {
