@@ -45,6 +45,7 @@ runtime::runtime(config cfg)
       ctx_{source_.get(),      &counters_,   &events_,       service_.get(),
            cfg_.fault_timeout, trace_.get(), timeline_.get()} {
   migrator_->set_trace(trace_.get());
+  if (timeline_ != nullptr) timeline_->set_devices(backend_->device_count());
   control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
   control_stream_ = backend_->create_stream("control");
   migrator_->set_mailbox(
@@ -253,7 +254,11 @@ managed_range& runtime::find(const void* p) const {
 stream runtime::create_stream(std::string_view name, int device) {
   expect_device(location::device(device), "create_stream");
   stream s = backend_->create_stream(name, static_cast<device_id>(device));
-  if (timeline_ != nullptr) timeline_->name_stream(s.get(), name);
+  if (timeline_ != nullptr) {
+    timeline_->name_stream(s.get(), backend_->device_count() > 1
+                                        ? fmt::format("{} (device {})", name, device)
+                                        : std::string(name));
+  }
   return s;
 }
 

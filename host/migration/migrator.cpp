@@ -89,7 +89,8 @@ migrator::~migrator() {
 }
 
 void migrator::record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
-                              std::size_t count, std::uint8_t detail, std::uint8_t flags) noexcept {
+                              std::size_t count, std::uint8_t detail, std::uint8_t flags,
+                              device_id device) noexcept {
   if (timeline_ == nullptr) return;
   const std::uint64_t now = now_ns();
   timeline_->push({.start_ns = now,
@@ -99,7 +100,8 @@ void migrator::record_instant(timeline_kind kind, std::uint32_t range_id, std::s
                    .count = static_cast<std::uint32_t>(count),
                    .kind = kind,
                    .detail = detail,
-                   .flags = flags});
+                   .flags = flags,
+                   .device = static_cast<std::uint8_t>(device)});
 }
 
 void migrator::attach(managed_range& r) {
@@ -667,7 +669,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
       device_page_table& owner_table = table_of(r, o);
       owner_table.set(page, owner_table.get(page) | pte_dirty);
       counters_.mapped_remote(d);
-      record_instant(timeline_kind::remote_mapping, ref.range_id, page);
+      record_instant(timeline_kind::remote_mapping, ref.range_id, page, 1, 0, 1, d);
     } else {
       r.pages().publish(page, s);  // retried once the kernels there end, or a frame is free
       return false;
@@ -731,7 +733,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
       m.pte = read_only ? (pte_valid | pte_remote) : (pte_valid | pte_writable | pte_remote);
       keep_others = read_only || s == page_state::remote;
       counters_.mapped_remote(d);
-      record_instant(timeline_kind::remote_mapping, ref.range_id, page);
+      record_instant(timeline_kind::remote_mapping, ref.range_id, page, 1, 0, 0, d);
     } else {
       m.target = duplicate ? page_state::shared : page_state::device_exclusive;
       keep_others = duplicate;

@@ -351,8 +351,8 @@ class migrator final : public fault_resolver {
   bool entries_landed() noexcept;
   // An instant on the timeline (null timeline: nothing).
   void record_instant(timeline_kind kind, std::uint32_t range_id, std::size_t page,
-                      std::size_t count = 0, std::uint8_t detail = 0,
-                      std::uint8_t flags = 0) noexcept;
+                      std::size_t count = 0, std::uint8_t detail = 0, std::uint8_t flags = 0,
+                      device_id device = 0) noexcept;
   // The stream whose queued move runs now (mutex_ held; null: none, or not stream-ordered).
   class moving_scope {
    public:

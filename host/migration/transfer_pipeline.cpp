@@ -153,6 +153,7 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
     const bool many = first.range != c.moves.back().range;
     c.issued = {.start_ns = issue_ns,
                 .value = copies.total() + peer_copies.total(),
+                .key = peer_copies.total(),
                 .range_id = first.range->device().range_id,
                 .page = static_cast<std::uint32_t>(first.page),
                 .count = static_cast<std::uint32_t>(c.moves.size()),
@@ -160,7 +161,8 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
                 .detail = static_cast<std::uint8_t>(cause_),
                 .flags = static_cast<std::uint8_t>(
                     (kind == copy_kind::host_to_device ? to_device_flag : 0) |
-                    (many ? many_ranges_flag : 0))};
+                    (many ? many_ranges_flag : 0)),
+                .device = static_cast<std::uint8_t>(c.device)};
   }
   for (const move& m : c.moves) {
     ranges_.table(m.range->device().range_id, m.device).set(m.page, m.pte);

@@ -226,8 +226,17 @@ void timeline::write_event(const timeline_event& e) {
           name_in(cause_names, e.detail), to_device ? "to device" : "to host", e.count, e.value,
           (e.flags & many_ranges_flag) != 0 ? std::string("several") : range_label(e.range_id),
           e.page);
-      tid = lane_for(copy_track | (to_device ? 0 : 1),
-                     to_device ? "copies to device" : "copies to host", 0, start, end);
+      if (devices_ > 1) {
+        args += fmt::format(R"(,"device":{},"bytes_from_devices":{})", e.device, e.key);
+      }
+      // One track per direction, and per device where there are several.
+      std::string track = to_device ? "copies to device" : "copies to host";
+      if (devices_ > 1) {
+        track = to_device ? fmt::format("copies to device {}", e.device)
+                          : fmt::format("copies from device {} to host", e.device);
+      }
+      tid = lane_for(copy_track | (std::uint64_t{e.device} << 1) | (to_device ? 0 : 1), track, 0,
+                     start, end);
       break;
     }
     case timeline_kind::kernel_epoch: {
@@ -246,7 +255,7 @@ void timeline::write_event(const timeline_event& e) {
       break;
     case timeline_kind::thrashing:
       instant = true;
-      name = e.detail == 0 ? "thrashing: throttled" : "thrashing: pinned to the host";
+      name = e.detail == 0 ? "thrashing: throttled" : "thrashing: pinned";
       args = fmt::format(R"("range":"{}","page":{})", range_label(e.range_id), e.page);
       break;
     case timeline_kind::pin:
@@ -260,8 +269,9 @@ void timeline::write_event(const timeline_event& e) {
       break;
     case timeline_kind::remote_mapping:
       instant = true;
-      name = "remote mapping";
+      name = e.flags != 0 ? "peer mapping" : "remote mapping";
       args = fmt::format(R"("range":"{}","page":{})", range_label(e.range_id), e.page);
+      if (devices_ > 1) args += fmt::format(R"(,"device":{})", e.device);
       break;
     case timeline_kind::device_fault_stages: {
       // One slice per stage, back to back on a track of their own.

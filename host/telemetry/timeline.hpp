@@ -68,6 +68,9 @@ class timeline {
 
   /// Names the track of the kernel epochs on `s` (`stream <name>`). Not from the handler.
   void name_stream(const stream_base* s, std::string_view name);
+  /// The run has `n` devices: beyond one, the copy tracks are per device and name it. Call
+  /// before anything is pushed.
+  void set_devices(unsigned n) noexcept { devices_ = n; }
 
   /// Writes the queued events. Thread-safe; the service thread calls it as it goes.
   void drain() noexcept;
@@ -123,6 +126,7 @@ class timeline {
   std::string buffer_;
   std::map<std::uint64_t, track> tracks_;
   std::uint32_t next_synthetic_tid_;
+  unsigned devices_ = 1;
   // Streams by identity: their track's index and name (named ones first, by name_stream).
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::string>> streams_;
   std::map<std::uint32_t, std::uint64_t> ranges_;  // id -> bytes, for labels and the metadata

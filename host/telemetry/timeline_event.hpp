@@ -15,14 +15,16 @@ enum class timeline_kind : std::uint8_t {
   cpu_fault_batch,      ///< on the service thread: `count` requests
   device_fault_batch,   ///< on the service thread: `count` pages, `value` records before dedup
   migration,            ///< a chunk of moves: `detail` a migration_cause, `flags` a direction,
-                        ///< `count` pages, `value` bytes copied
+                        ///< `count` pages, `value` bytes copied, `key` of them from other
+                        ///< devices
   kernel_epoch,         ///< kernels on the stream `key`, from launch to observed completion
   range_created,        ///< instant: range `range_id` of `value` bytes
   range_freed,          ///< instant
-  thrashing,            ///< instant: `detail` 0 throttled, 1 pinned to the host
+  thrashing,            ///< instant: `detail` 0 throttled, 1 pinned where it is
   pin,                  ///< instant: `count` pages from `page`, `flags` 1 to the device
   unpin,                ///< instant: `count` pages from `page`
-  remote_mapping,       ///< instant: `page` mapped to host memory for the device
+  remote_mapping,       ///< instant: `page` mapped to host memory, or (`flags` 1) to another
+                        ///< device's frame, for `device`
   device_fault_stages,  ///< a batch's stages, start to end: `count` pages, stage_pair(planned,
                         ///< issued) in `value`, stage_pair(landed, published) in `key` (ns)
 };
@@ -76,6 +78,8 @@ struct timeline_event {
   timeline_kind kind = timeline_kind::cpu_fault;
   std::uint8_t detail = 0;
   std::uint8_t flags = 0;
+  std::uint8_t device = 0;  ///< migration: the device copied to or from; remote_mapping: the
+                            ///< device that maps the page
 };
 
 }  // namespace uvm::detail

@@ -326,5 +326,71 @@ TEST(Timeline, TheSamePathAsTheTraceIsRefused) {
   EXPECT_THROW(uvm::manager{cfg}, uvm::invalid_argument);
 }
 
+// With several devices, each device's copies have tracks of their own (per direction), streams
+// name their device, and migrations and peer mappings say which device; the bytes on each
+// device's tracks add up to its stats.
+TEST(Timeline, EachDeviceHasCopyTracksOfItsOwn) {
+  const std::string path = temp_path("devices");
+  constexpr std::size_t page = 64 << 10, pages = 4;
+  uvm::stats s;
+  {
+    uvm::config cfg = uvm::testing::emulated(page);
+    cfg.emulated_devices = 2;
+    cfg.thrashing_migrations = 0;
+    cfg.timeline_path = path;
+    uvm::manager mgr(cfg);
+    auto a = mgr.allocate<std::uint32_t>(pages * page / 4);
+    for (std::size_t p = 0; p < pages; ++p) a[p * (page / 4)] = 1;  // on the host
+    const uvm::stream on0 = mgr.create_stream("a", 0);
+    const uvm::stream on1 = mgr.create_stream("b", 1);
+    auto v = a.view();
+    const auto add = [&](const uvm::stream& st) {
+      mgr.parallel_for(
+          pages, [=](std::size_t p) { v.store(p * (page / 4), v.load(p * (page / 4)) + 1); }, st);
+      mgr.synchronize(st);
+    };
+    add(on0);  // host to device 0
+    add(on1);  // device 0 to device 1
+    mgr.advise(a.data(), pages * page, uvm::advice::set_accessed_by, uvm::location::device(0));
+    add(on0);  // device 0 maps device 1's frames
+    for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(a[p * (page / 4)], 4u);  // 1 to the host
+    s = mgr.stats();
+  }
+  ASSERT_EQ(s.devices.size(), 2u);
+  const json doc = read_json(path);
+  const std::map<track_key, std::string> names = check_tracks(doc);
+  std::set<std::string> track_names;
+  for (const auto& [k, n] : names) track_names.insert(n);
+  for (const char* t : {"copies to device 0", "copies to device 1", "copies from device 1 to host",
+                        "stream a (device 0)", "stream b (device 1)"}) {
+    EXPECT_TRUE(track_names.contains(t)) << t;
+  }
+  std::map<std::string, double> bytes_by_track;
+  double from_devices = 0;
+  std::uint64_t peer_mappings = 0;
+  for (const json& e : doc["traceEvents"].arr()) {
+    if (e["ph"].str() == "M") continue;
+    const json& args = e["args"];
+    if (args.has("bytes") && args.has("direction")) {
+      bytes_by_track[names.at({e["pid"].num(), e["tid"].num()})] += args["bytes"].num();
+      from_devices += args["bytes_from_devices"].num();
+    }
+    if (e["name"].str() == "peer mapping") {
+      EXPECT_EQ(args["device"].num(), 0.0);
+      ++peer_mappings;
+    }
+  }
+  EXPECT_EQ(bytes_by_track["copies to device 0"],
+            static_cast<double>(s.devices[0].bytes_from_host + s.devices[0].bytes_from_devices));
+  EXPECT_EQ(bytes_by_track["copies to device 1"],
+            static_cast<double>(s.devices[1].bytes_from_host + s.devices[1].bytes_from_devices));
+  EXPECT_EQ(bytes_by_track["copies from device 1 to host"],
+            static_cast<double>(s.devices[1].bytes_to_host));
+  EXPECT_EQ(from_devices, static_cast<double>(s.bytes_device_to_device));
+  EXPECT_EQ(s.bytes_device_to_device, pages * page);
+  EXPECT_EQ(peer_mappings, s.devices[0].remote_mappings);
+  EXPECT_EQ(peer_mappings, pages);
+}
+
 }  // namespace
 }  // namespace uvm::detail
