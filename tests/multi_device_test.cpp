@@ -452,4 +452,29 @@ TEST(MultiDevice, APageTwoDevicesWriteInTurnIsPinnedWhereItIsAndMappedFromThePee
   EXPECT_EQ(v[0], static_cast<std::uint64_t>(rounds));
 }
 
+// A device that maps a read-mostly page remote read-only, beside another device's duplicate,
+// and then writes it: the write upgrades the mapping while its kernel runs (the lanes waited for
+// their own kernel to end, until the fault timeout) and drops the other device's duplicate.
+TEST(MultiDevice, AWriteThroughAReadOnlyRemoteMappingUpgradesItWhileTheKernelRuns) {
+  uvm::config cfg = devices(2);
+  cfg.fault_timeout = std::chrono::seconds(20);
+  uvm::manager m{cfg};
+  auto v = m.allocate<std::uint64_t>(words_per_page);
+  const uvm::stream s0 = m.create_stream("d0", 0);
+  const uvm::stream s1 = m.create_stream("d1", 1);
+  v[0] = 5;
+  m.advise(v.data(), page_bytes, uvm::advice::set_read_mostly, uvm::location::device());
+  std::atomic<int> wrong{0};
+  check_on(m, v, s1, 5, wrong);  // device 1 keeps a read-only duplicate
+  ASSERT_EQ(m.state_of(v.data()), uvm::page_state::shared);
+  m.advise(v.data(), page_bytes, uvm::advice::set_accessed_by, uvm::location::device(0));
+  const auto view = v.view();
+  m.parallel_for(
+      1, [=](std::size_t) { view.store(0, view.load(0) + 1); }, s0);  // a read, then a write
+  EXPECT_NO_THROW(m.synchronize(s0, std::chrono::seconds(10)));
+  check_on(m, v, s1, 6, wrong);  // device 1's duplicate is gone: it reads the new value
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(v[0], 6u);
+}
+
 }  // namespace

@@ -612,8 +612,10 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
     return false;  // served
   }
   // A kernel may be storing through such a mapping: moving the page now would lose the stores
-  // that land between the copy and the new entry. It moves between kernels.
-  if (mapped_elsewhere && kernels_running_) return false;
+  // that land between the copy and the new entry. It moves between kernels. A read-only one
+  // (beside other devices' read-only duplicates) takes no stores: a write upgrades it now, or
+  // its lanes would wait for the kernel they belong to.
+  if (mapped_elsewhere && (e & pte_writable) != 0 && kernels_running_) return false;
   // A placement needs the page in its frame, or the frame free (the caller made it so).
   if (at != nullptr && (in_frame ? pte_frame(e) != at->frame : !residency(d).is_free(at->frame))) {
     return false;
@@ -689,7 +691,9 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
     // page of a range it does not reach yet stays where it is (its fault is served once the
     // range is registered).
     const bool reachable = ranges_.reachable(ref.range_id);
-    if (host_pinned && (remote || !allow_remote || !reachable)) {
+    // A write through a read-only remote mapping (beside other devices' duplicates) upgrades it.
+    const bool stays_mapped = remote && (!write || (e & pte_writable) != 0);
+    if (host_pinned && (stays_mapped || !allow_remote || !reachable)) {
       r.pages().publish(page, s);  // already mapped, or a prefetch: the page stays
       return false;
     }
@@ -707,7 +711,7 @@ bool migrator::start_to_device(managed_range& r, std::size_t page, device_id d, 
                       (at == nullptr && allow_remote &&
                        ((w & preferred_host_bit) != 0 ||
                         (r.device_advice().accessed_by(page) & (1u << d)) != 0)));
-    if (map_remote && remote) {
+    if (map_remote && stays_mapped) {
       r.pages().publish(page, s);
       return false;
     }
