@@ -77,7 +77,7 @@ class bfs final : public workload {
     return {&row_.bytes(), &col_.bytes(), &level_.bytes(), &flag_.bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const auto row = row_.const_view();
     const auto col = col_.const_view();
     const auto level = level_.view();
@@ -85,7 +85,7 @@ class bfs final : public workload {
     const std::size_t v = level_.size();
     for (std::uint32_t depth = 0;; ++depth) {
       flag_[0] = 0;
-      launch(
+      launch_bands(
           mgr, v,
           [=] UVM_HOST_DEVICE(std::size_t x) {
             if (level.load(x) != depth) return;
@@ -100,8 +100,8 @@ class bfs final : public workload {
             }
             if (grew) flag.store(0, 1u);
           },
-          s);
-      mgr.synchronize(s);
+          on);
+      wait_all(mgr, on);
       if (flag_[0] == 0) break;  // the CPU phase: is the frontier empty?
     }
   }

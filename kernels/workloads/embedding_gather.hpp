@@ -54,7 +54,7 @@ class embedding_gather final : public workload {
     return {&table_.bytes(), &idx_.bytes(), &out_.bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const auto table = table_.const_view();
     const auto idx = idx_.const_view();
     const auto out = out_.view();
@@ -62,7 +62,7 @@ class embedding_gather final : public workload {
       // The CPU phase: the next batch's indices (the previous kernel has read them).
       for (std::size_t k = 0; k < samples * bag; ++k) idx_[k] = indices_[b][k];
       const std::size_t first = b * samples * dim;
-      launch(
+      launch_bands(
           mgr, samples * dim,
           [=] UVM_HOST_DEVICE(std::size_t e) {
             const std::size_t sm = e / dim, d = e % dim;
@@ -71,8 +71,8 @@ class embedding_gather final : public workload {
               sum += table.load(idx.load(sm * bag + j) * dim + d);
             out.store(first + e, sum);
           },
-          s);
-      mgr.synchronize(s);
+          on);
+      wait_all(mgr, on);
     }
   }
 

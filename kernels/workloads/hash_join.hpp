@@ -62,7 +62,7 @@ class hash_join final : public workload {
             &table_keys_.bytes(), &table_vals_.bytes(), &out_.bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const auto rk = r_keys_.const_view();
     const auto rv = r_vals_.const_view();
     const auto off = offset_.const_view();
@@ -70,7 +70,7 @@ class hash_join final : public workload {
     const auto tk = table_keys_.view();
     const auto tv = table_vals_.view();
     const auto out = out_.view();
-    launch(
+    launch_bands(
         mgr, partitions,
         [=] UVM_HOST_DEVICE(std::size_t p) {
           const std::uint32_t first = off.load(p), last = off.load(p + 1);
@@ -83,8 +83,8 @@ class hash_join final : public workload {
             tv.store(base + slot, rv.load(i));
           }
         },
-        s);
-    launch(
+        on);
+    launch_bands(
         mgr, s_keys_.size(),
         [=] UVM_HOST_DEVICE(std::size_t i) {
           const std::uint32_t k = sk.load(i);
@@ -102,8 +102,8 @@ class hash_join final : public workload {
           }
           out.store(i, found);
         },
-        s);
-    mgr.synchronize(s);
+        on);
+    wait_all(mgr, on);
   }
 
   [[nodiscard]] std::string check() const override {

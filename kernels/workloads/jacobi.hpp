@@ -39,14 +39,14 @@ class jacobi final : public workload {
     return {&a_.bytes(), &b_.bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const std::size_t n = n_;
     bool in_a = true;  // the grid the next step reads
     residuals_.clear();
     for (std::size_t step = 1; step <= steps; ++step) {
       const auto in = (in_a ? a_ : b_).const_view();
       const auto out = (in_a ? b_ : a_).view();
-      launch(
+      launch_bands(
           mgr, (n - 2) * (n - 2),
           [=] UVM_HOST_DEVICE(std::size_t e) {
             const std::size_t i = 1 + e / (n - 2), j = 1 + e % (n - 2);
@@ -54,14 +54,14 @@ class jacobi final : public workload {
                             in.load(i * n + j - 1) + in.load(i * n + j + 1);
             out.store(i * n + j, 0.25f * v);
           },
-          s);
+          on);
       in_a = !in_a;
       if (step % check_every == 0) {
-        mgr.synchronize(s);  // the CPU phase: reads both grids
+        wait_all(mgr, on);  // the CPU phase: reads both grids
         residuals_.push_back(residual(a_.data(), b_.data()));
       }
     }
-    mgr.synchronize(s);
+    wait_all(mgr, on);
     last_ = in_a ? a_.data() : b_.data();
   }
 

@@ -57,13 +57,13 @@ class kmeans final : public workload {
     return {&points_r_.bytes(), &centroids_.bytes(), &partial_.bytes(), &assign_.bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const auto pts = points_r_.const_view();
     const auto cen = centroids_.const_view();
     const auto part = partial_.view();
     const auto asg = assign_.view();
     for (std::size_t it = 0; it < iterations; ++it) {
-      launch(
+      launch_bands(
           mgr, chunks(),
           [=] UVM_HOST_DEVICE(std::size_t ch) {
             constexpr std::size_t row = dims + 1;
@@ -81,8 +81,8 @@ class kmeans final : public workload {
             for (std::size_t k = 0; k < clusters * row; ++k)
               part.store(ch * clusters * row + k, sums[k]);
           },
-          s);
-      mgr.synchronize(s);
+          on);
+      wait_all(mgr, on);
       update(partial_.data(), centroids_.data());  // the CPU phase
     }
   }

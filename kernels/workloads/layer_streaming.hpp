@@ -37,7 +37,7 @@ class layer_streaming final : public workload {
     return {&weights_.bytes(), &act_[0].bytes(), &act_[1].bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const auto w = weights_.const_view();
     std::size_t cur = 0;
     for (std::size_t step = 0; step < steps; ++step) {
@@ -45,7 +45,7 @@ class layer_streaming final : public workload {
         const auto in = act_[cur].const_view();
         const auto out = act_[1 - cur].view();
         const std::size_t first = l * width * width;
-        launch(
+        launch_bands(
             mgr, batch * width,
             [=] UVM_HOST_DEVICE(std::size_t e) {
               const std::size_t b = e / width, o = e % width;
@@ -54,11 +54,11 @@ class layer_streaming final : public workload {
                 sum += w.load(first + o * width + k) * in.load(b * width + k);
               out.store(e, sum > 0.0f ? sum : 0.0f);
             },
-            s);
+            on);
         cur = 1 - cur;
       }
     }
-    mgr.synchronize(s);
+    wait_all(mgr, on);
     last_ = cur;
   }
 

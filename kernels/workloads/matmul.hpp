@@ -37,7 +37,7 @@ class matmul final : public workload {
     return {&a_.bytes(), &b_.bytes(), &c_.bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const std::size_t n = n_, tile = tile_rows;
     const auto av = a_.const_view();
     const auto bv = b_.const_view();
@@ -45,7 +45,7 @@ class matmul final : public workload {
     for (std::size_t band = 0; band < n; band += tile) {
       for (std::size_t kb = 0; kb < n; kb += tile) {
         // One index per element of the band of C: its row's k band times B's columns.
-        launch(
+        launch_bands(
             mgr, tile * n,
             [=] UVM_HOST_DEVICE(std::size_t e) {
               const std::size_t i = band + e / n, j = e % n;
@@ -54,10 +54,10 @@ class matmul final : public workload {
                 sum += av.load(i * n + k) * bv.load(k * n + j);
               cv.store(i * n + j, sum);
             },
-            s);
+            on);
       }
     }
-    mgr.synchronize(s);
+    wait_all(mgr, on);
   }
 
   [[nodiscard]] std::string check() const override {

@@ -58,7 +58,7 @@ class spmv final : public workload {
     return {&row_.bytes(), &col_.bytes(), &val_.bytes(), &x_.bytes(), &y_.bytes()};
   }
 
-  void run(manager& mgr, const stream& s) override {
+  void run_on(manager& mgr, std::span<const stream> on) override {
     const auto row = row_.const_view();
     const auto col = col_.const_view();
     const auto val = val_.const_view();
@@ -67,7 +67,7 @@ class spmv final : public workload {
     for (std::size_t it = 0; it < iterations; ++it) {
       const auto in = (into_y ? x_ : y_).const_view();
       const auto out = (into_y ? y_ : x_).view();
-      launch(
+      launch_bands(
           mgr, rows_,
           [=] UVM_HOST_DEVICE(std::size_t i) {
             float sum = 0.0f;
@@ -76,8 +76,8 @@ class spmv final : public workload {
             }
             out.store(i, scale * sum);
           },
-          s);
-      mgr.synchronize(s);
+          on);
+      wait_all(mgr, on);
       scale = 1.0f / largest((into_y ? y_ : x_).data(), rows_);  // the CPU phase
       into_y = !into_y;
     }

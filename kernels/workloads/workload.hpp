@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,8 +40,12 @@ class workload {
   virtual void setup(manager& mgr) = 0;
   /// The managed allocations (footprint, prefetch of the resident baseline).
   [[nodiscard]] virtual std::vector<const range*> ranges() const = 0;
-  /// Runs the algorithm on `s`: its kernels and CPU phases; returns once the device is done.
-  virtual void run(manager& mgr, const stream& s) = 0;
+  /// Runs the algorithm on the streams `on`: its kernels and CPU phases; returns once the
+  /// devices are done. One stream, or one per device: each kernel is then split into bands, one
+  /// per stream (launch_bands).
+  virtual void run_on(manager& mgr, std::span<const stream> on) = 0;
+  /// Runs the algorithm on `s`.
+  void run(manager& mgr, const stream& s) { run_on(mgr, std::span<const stream>(&s, 1)); }
   /// @return "" if the result matches the reference, else what differs (the first mismatch).
   [[nodiscard]] virtual std::string check() const = 0;
   /// The allocation that holds the result (tests break it to see check() fail).
@@ -103,6 +108,36 @@ template <class T>
 [[nodiscard]] inline std::string compare_close(std::string_view what, const float* got,
                                                const std::vector<float>& want) {
   return compare(what, got, want, close_enough);
+}
+
+/// `f` on the indices of one band: index i is the band's first + i.
+template <class F>
+struct band_body {
+  F f;
+  std::size_t first;
+  UVM_HOST_DEVICE void operator()(std::size_t i) const { f(first + i); }
+};
+
+/// Waits for the work queued on every stream of `on`.
+inline void wait_all(manager& mgr, std::span<const stream> on) {
+  for (const stream& s : on) mgr.synchronize(s);
+}
+
+/// Runs `f(i)` for every i in [0, n): on one stream as uvm::launch does (asynchronously); on
+/// several, the k-th contiguous band of [0, n) on stream k, and then waits for all of them (the
+/// next kernel may read any band). A band's writes stay on its stream's device; what it reads of
+/// the others' (a halo) is mapped from the peer, or moves.
+template <class F>
+void launch_bands(manager& mgr, std::size_t n, F f, std::span<const stream> on) {
+  if (on.size() == 1) {
+    launch(mgr, n, f, on.front());
+    return;
+  }
+  for (std::size_t k = 0; k < on.size(); ++k) {
+    const std::size_t first = n * k / on.size(), last = n * (k + 1) / on.size();
+    if (last > first) launch(mgr, last - first, band_body<F>{f, first}, on[k]);
+  }
+  wait_all(mgr, on);
 }
 
 /// Copies `v` into a new allocation of `mgr` (written by the CPU: it starts on the host).

@@ -1,6 +1,6 @@
 // The workloads of kernels/workloads/ on the emulated device: each gives the CPU reference's
-// result with everything resident and with half its footprint on the device, and a broken
-// result fails its check (a fast wrong answer is caught).
+// result with everything resident, with half its footprint on the device, and split across two
+// devices, and a broken result fails its check (a fast wrong answer is caught).
 #include "kernels/workloads/workloads.hpp"
 #include "tests/migration/emulated_config.hpp"
 
@@ -56,6 +56,24 @@ TEST_P(Workload, MatchesTheCpuWithHalfItsFootprintOnTheDevice) {
   const uvm::stats st = mgr.stats();
   EXPECT_GT(st.device.count, 0u) << "the workload never faulted: it ran nowhere near the device";
   EXPECT_GT(st.remote_mappings + st.evictions, 0u) << "the footprint fit after all";
+}
+
+// Split in bands across two devices (each kernel's indices halved, one half per device), with
+// half the footprint on each: the same result, and both devices did their share.
+TEST_P(Workload, MatchesTheCpuSplitAcrossTwoDevices) {
+  uvm::config cfg = emulated(page, footprint_of(GetParam()) / 2 / page * page);
+  cfg.emulated_devices = 2;
+  uvm::manager mgr(cfg);
+  auto w = make_workload(GetParam(), {});
+  w->setup(mgr);
+  const uvm::stream on[2] = {mgr.create_stream("band-0", 0), mgr.create_stream("band-1", 1)};
+  w->run_on(mgr, on);
+  EXPECT_EQ(w->check(), "");
+  const uvm::stats st = mgr.stats();
+  ASSERT_EQ(st.devices.size(), 2u);
+  for (int d = 0; d < 2; ++d) {
+    EXPECT_GT(st.devices[static_cast<std::size_t>(d)].faults, 0u) << "device " << d << " idle";
+  }
 }
 
 TEST_P(Workload, ABrokenResultFailsTheCheck) {
