@@ -8,6 +8,12 @@
 // (UVM_EVICTION, UVM_PREFETCH...); with --trace-dir each run records its page-access trace
 // (`<workload>-<budget>.trc`) for uvm-replay. 4 KiB pages.
 //
+// On the emulated device, each workload also runs split across two devices (every kernel in two
+// bands, one per device: workload::run_on), everything fitting on each device and nothing
+// prefetched, against the same run on one device as its baseline: `<workload>/2 devices` vs
+// `<workload>/1 device`. The cost of the split (halos mapped from the peer or moved device to
+// device, faults on both) shows in its slowdown and its bytes_device_to_device.
+//
 // Compiled by nvcc in CUDA builds, so on a GPU the kernels are real ones (uvm::launch).
 
 #include "bench/suite.hpp"
@@ -16,6 +22,7 @@
 
 #include <uvm/uvm.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -30,8 +37,10 @@ constexpr std::size_t page_size = 4096;
 struct budget {
   const char* label;  // in record names and trace files
   int percent;        // of the footprint; 100: everything resident and prefetched
+  int devices = 1;    // > 1: split across that many devices, nothing prefetched
 };
 constexpr budget budgets[] = {{"resident", 100}, {"75%", 75}, {"50%", 50}};
+constexpr budget split[] = {{"1 device", 101, 1}, {"2 devices", 101, 2}};
 
 std::string trace_file(const options& opt, std::string_view workload, int percent) {
   if (opt.trace_dir.empty()) return {};
@@ -46,18 +55,21 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
   cfg.device_budget = b.percent >= 100
                           ? (pages + 64) * page_size
                           : std::max<std::size_t>(1, pages * b.percent / 100) * page_size;
-  cfg.trace_path = trace_file(opt, name, b.percent);
+  const bool splitting = b.percent > 100;  // the split runs: nothing prefetched
+  cfg.trace_path = splitting ? std::string() : trace_file(opt, name, b.percent);
+  cfg.emulated_devices = static_cast<unsigned>(b.devices);
   uvm::manager mgr(cfg);
   auto w = uvm::workloads::make_workload(name, z);
   w->setup(mgr);
-  const uvm::stream s = mgr.create_stream("workload");
-  if (b.percent >= 100) {
-    for (const uvm::range* r : w->ranges()) mgr.prefetch(*r, uvm::location::device(), s);
-    mgr.synchronize(s);
+  std::vector<uvm::stream> on;
+  for (int d = 0; d < b.devices; ++d) on.push_back(mgr.create_stream("workload", d));
+  if (b.percent == 100) {
+    for (const uvm::range* r : w->ranges()) mgr.prefetch(*r, uvm::location::device(), on[0]);
+    mgr.synchronize(on[0]);
   }
   mgr.reset_stats();
   const std::uint64_t t0 = now_ns();
-  w->run(mgr, s);
+  w->run_on(mgr, on);
   const std::uint64_t t1 = now_ns();
   const uvm::stats st = mgr.stats();
   if (const std::string wrong = w->check(); !wrong.empty()) {
@@ -75,7 +87,8 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
               {"scale", static_cast<std::int64_t>(z.scale)},
               {"page_size", static_cast<std::int64_t>(page_size)},
               {"footprint_bytes", i64(bytes)},
-              {"budget_percent", static_cast<std::int64_t>(b.percent)},
+              {"budget_percent", static_cast<std::int64_t>(std::min(b.percent, 100))},
+              {"devices", static_cast<std::int64_t>(b.devices)},
               {"budget_bytes", i64(cfg.device_budget)},
               {"eviction", std::string(uvm::to_string(mgr.configuration().eviction))},
               {"prefetch", std::string(uvm::to_string(mgr.configuration().prefetch))},
@@ -83,6 +96,7 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
               {"cpu_faults", i64(st.cpu_faults())},
               {"bytes_host_to_device", i64(st.bytes_host_to_device)},
               {"bytes_device_to_host", i64(st.bytes_device_to_host)},
+              {"bytes_device_to_device", i64(st.bytes_device_to_device)},
               {"evictions", i64(st.evictions)},
               {"remote_mappings", i64(st.remote_mappings)},
               {"prefetched_pages", i64(st.prefetched_pages)},
@@ -96,6 +110,7 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
 std::vector<record> run(const options& opt) {
   const uvm::workloads::workload_size z{opt.scale != 0 ? opt.scale : (opt.quick ? 1u : 3u), 1};
   std::vector<record> out;
+  bool emulated = false;
   for (const std::string_view name : uvm::workloads::workload_names) {
     std::size_t bytes = 0;
     {
@@ -103,6 +118,7 @@ std::vector<record> run(const options& opt) {
       cfg.page_size = page_size;
       cfg.trace_path.clear();
       uvm::manager mgr(cfg);
+      emulated = mgr.backend() == uvm::backend_kind::emulated;
       auto w = uvm::workloads::make_workload(name, z);
       w->setup(mgr);
       bytes = uvm::workloads::footprint(*w);
@@ -112,6 +128,12 @@ std::vector<record> run(const options& opt) {
       out.push_back(measure(name, z, bytes, b, opt));
       if (b.percent < 100) out.back().compare_to(out[first]);  // the slowdown
     }
+    if (!emulated) continue;  // a GPU is one device here
+    const std::size_t one = out.size();
+    for (const budget& b : split) {
+      out.push_back(measure(name, z, bytes, b, opt));
+      if (b.devices > 1) out.back().compare_to(out[one]);
+    }
   }
   return out;
 }
@@ -119,7 +141,7 @@ std::vector<record> run(const options& opt) {
 const suite_registration registration{
     "workloads",
     "matmul, Jacobi, BFS, SpMV, k-means, hash join, layer streaming and embedding gather at 50% "
-    "and 75% of their footprint vs all resident",
+    "and 75% of their footprint vs all resident, and split across two emulated devices vs one",
     run};
 
 }  // namespace
