@@ -4,6 +4,7 @@
 
 #include "tests/common/fault_mechanism.hpp"
 
+#include <uvm/launch_scope.hpp>
 #include <uvm/uvm.hpp>
 
 #include <gtest/gtest.h>
@@ -475,6 +476,26 @@ TEST(MultiDevice, AWriteThroughAReadOnlyRemoteMappingUpgradesItWhileTheKernelRun
   check_on(m, v, s1, 6, wrong);  // device 1's duplicate is gone: it reads the new value
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(v[0], 6u);
+}
+
+// A span declared at begin_launch on one device, whose pages another device's kernel wrote: they
+// come to the launching device's frames (through the host) and the raw kernel sees the data.
+TEST(MultiDevice, ALaunchScopeOnOneDeviceTakesThePagesAnotherDeviceHolds) {
+  uvm::manager m{devices(2)};
+  constexpr std::size_t pages = 4;
+  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
+  const uvm::stream s0 = m.create_stream("d0", 0);
+  const uvm::stream s1 = m.create_stream("d1", 1);
+  std::atomic<int> wrong{0};
+  add_on(m, v, s1, 0, 7, wrong);  // device 1 holds every page, written
+  {
+    uvm::launch_scope scope = m.begin_launch({uvm::writes(v)}, s0);
+    std::uint64_t* d = scope.device_pointer(v.data());
+    scope.parallel_for(pages, [d](std::size_t p) { d[p * words_per_page] += 1; });  // raw
+  }
+  m.synchronize();
+  for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(v[p * words_per_page], 8u) << p;
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace

@@ -152,17 +152,28 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   //    (evicted, dirty ones copied back), the span's pages in other frames (simplest: through
   //    the host), and, for reading, the span's exclusive pages already in place (copied back if
   //    dirty; the frame stays as a duplicate).
-  for (device_id o = 0; o < devices_; ++o) {
-    if (o == d) continue;
-    chunk away(&pipe_);
-    away.device = o;
+  if (devices_ > 1) {
+    // The device whose frame holds each page's only copy (d: none other).
+    std::vector<device_id> owner(count, d);
+    std::uint32_t owners = 0;  // bit o: some page's
     for (std::size_t p = first; p < first + count; ++p) {
-      if (data_device(r, p) == o && holders_of(r, p).owner == o) {
-        (void)start_to_host(r, p, true, away);
+      const holders h = holders_of(r, p);
+      if (h.owner && *h.owner != d &&
+          stored_state(r.pages().load(p)) == page_state::device_exclusive) {
+        owner[p - first] = *h.owner;
+        owners |= 1u << *h.owner;
       }
     }
-    pipe_.enqueue(away, copy_kind::device_to_host);
-    pipe_.complete(away);
+    for (device_id o = 0; o < devices_; ++o) {
+      if ((owners & (1u << o)) == 0) continue;
+      chunk away(&pipe_);
+      away.device = o;
+      for (std::size_t p = first; p < first + count; ++p) {
+        if (owner[p - first] == o) (void)start_to_host(r, p, true, away);
+      }
+      pipe_.enqueue(away, copy_kind::device_to_host);
+      pipe_.complete(away);
+    }
   }
   chunk back(&pipe_);
   back.device = d;
