@@ -68,6 +68,18 @@ void check_on(uvm::manager& m, const uvm::typed_range<std::uint64_t>& v, const u
   run_on(m, v, s, expect, std::nullopt, wrong);
 }
 
+// A manager with cfg.emulated_devices devices, a range of `pages` pages and a stream on each
+// device (s[d] on device d).
+struct rig {
+  explicit rig(std::size_t pages, const uvm::config& cfg = devices(2))
+      : m(cfg), v(m.allocate<std::uint64_t>(pages * words_per_page)) {
+    for (int d = 0; d < m.device_count(); ++d) s.push_back(m.create_stream("d", d));
+  }
+  uvm::manager m;
+  uvm::typed_range<std::uint64_t> v;
+  std::vector<uvm::stream> s;
+};
+
 TEST(MultiDevice, TheConfigurationSaysHowManyDevicesAndStreamsBelongToOne) {
   uvm::manager m{devices(3)};
   EXPECT_EQ(m.device_count(), 3);
@@ -82,11 +94,9 @@ TEST(MultiDevice, TheConfigurationSaysHowManyDevicesAndStreamsBelongToOne) {
 // A page a kernel on one device wrote moves to the next device's frames directly: device to
 // device, nothing through the host.
 TEST(MultiDevice, APageMovesDeviceToDeviceWithoutPassingThroughTheHost) {
-  uvm::manager m{devices(3)};
   constexpr std::size_t pages = 8;
-  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
-  const uvm::stream s[3] = {m.create_stream("d0", 0), m.create_stream("d1", 1),
-                            m.create_stream("d2", 2)};
+  rig t(pages, devices(3));
+  auto& [m, v, s] = t;
   std::atomic<int> wrong{0};
   add_on(m, v, s[0], 0, 1, wrong);  // first touch on device 0
   m.reset_stats();
@@ -158,11 +168,9 @@ TEST(MultiDevice, EveryTransitionBetweenEveryPairOfAgentsKeepsTheData) {
 // Read-mostly pages are duplicated on every device that reads them, and a write anywhere
 // collapses the duplicates: later readers see the new data.
 TEST(MultiDevice, ReadDuplicatesOnSeveralDevicesCollapseOnAWrite) {
-  uvm::manager m{devices(3)};
   constexpr std::size_t pages = 4;
-  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
-  const uvm::stream s[3] = {m.create_stream("d0", 0), m.create_stream("d1", 1),
-                            m.create_stream("d2", 2)};
+  rig t(pages, devices(3));
+  auto& [m, v, s] = t;
   for (std::size_t p = 0; p < pages; ++p) v[p * words_per_page] = 5;
   m.advise(v.data(), pages * page_bytes, uvm::advice::set_read_mostly);
   std::atomic<std::uint64_t> sum{0};
@@ -377,22 +385,20 @@ TEST(MultiDevice, AdviceNamesADeviceAndTheAttributesSayWhichOne) {
 // A page on its preferred device stays there: another device's kernel maps it from the peer,
 // and its stores come back with the page.
 TEST(MultiDevice, APageOnItsPreferredDeviceIsMappedFromThereInsteadOfMoving) {
-  uvm::manager m{devices(2)};
   constexpr std::size_t pages = 4;
-  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
-  const uvm::stream s0 = m.create_stream("d0", 0);
-  const uvm::stream s1 = m.create_stream("d1", 1);
+  rig t(pages);
+  auto& [m, v, s] = t;
   m.advise(v.data(), pages * page_bytes, uvm::advice::set_preferred_location,
            uvm::location::device(1));
   std::atomic<int> wrong{0};
-  add_on(m, v, s1, 0, 1, wrong);  // on device 1, its preferred location
+  add_on(m, v, s[1], 0, 1, wrong);  // on device 1, its preferred location
   m.reset_stats();
-  add_on(m, v, s0, 1, 10, wrong);
+  add_on(m, v, s[0], 1, 10, wrong);
   const uvm::stats st = m.stats();
   EXPECT_EQ(st.bytes_device_to_device, 0u) << "the page left its preferred device";
   ASSERT_EQ(st.devices.size(), 2u);
   EXPECT_EQ(st.devices[0].remote_mappings, pages) << "device 0 mapped device 1's frames";
-  add_on(m, v, s1, 11, 100, wrong);  // device 1 sees device 0's stores in its own frames
+  add_on(m, v, s[1], 11, 100, wrong);  // device 1 sees device 0's stores in its own frames
   EXPECT_EQ(m.stats().bytes_device_to_device, 0u);
   for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(v[p * words_per_page], 111u) << p;
   EXPECT_EQ(wrong.load(), 0);
@@ -436,12 +442,13 @@ TEST(MultiDevice, APageTwoDevicesWriteInTurnIsPinnedWhereItIsAndMappedFromThePee
   uvm::config cfg = devices(2);
   cfg.thrashing_migrations = 3;
   cfg.thrashing_lapse = std::chrono::seconds(5);  // every round counts, however slow the machine
-  uvm::manager m{cfg};
-  auto v = m.allocate<std::uint64_t>(words_per_page);
-  const uvm::stream s[2] = {m.create_stream("d0", 0), m.create_stream("d1", 1)};
+  rig t(1, cfg);
+  auto& [m, v, s] = t;
   std::atomic<int> wrong{0};
   constexpr int rounds = 20;
-  for (int k = 0; k < rounds; ++k) add_on(m, v, s[k % 2], static_cast<std::uint64_t>(k), 1, wrong);
+  for (int k = 0; k < rounds; ++k) {
+    add_on(m, v, s[static_cast<std::size_t>(k % 2)], static_cast<std::uint64_t>(k), 1, wrong);
+  }
   const uvm::stats st = m.stats();
   EXPECT_EQ(st.bytes_device_to_device, 9 * page_bytes)
       << "bounded by the pin, not by the " << rounds << " rounds";
@@ -459,21 +466,19 @@ TEST(MultiDevice, APageTwoDevicesWriteInTurnIsPinnedWhereItIsAndMappedFromThePee
 TEST(MultiDevice, AWriteThroughAReadOnlyRemoteMappingUpgradesItWhileTheKernelRuns) {
   uvm::config cfg = devices(2);
   cfg.fault_timeout = std::chrono::seconds(20);
-  uvm::manager m{cfg};
-  auto v = m.allocate<std::uint64_t>(words_per_page);
-  const uvm::stream s0 = m.create_stream("d0", 0);
-  const uvm::stream s1 = m.create_stream("d1", 1);
+  rig t(1, cfg);
+  auto& [m, v, s] = t;
   v[0] = 5;
   m.advise(v.data(), page_bytes, uvm::advice::set_read_mostly, uvm::location::device());
   std::atomic<int> wrong{0};
-  check_on(m, v, s1, 5, wrong);  // device 1 keeps a read-only duplicate
+  check_on(m, v, s[1], 5, wrong);  // device 1 keeps a read-only duplicate
   ASSERT_EQ(m.state_of(v.data()), uvm::page_state::shared);
   m.advise(v.data(), page_bytes, uvm::advice::set_accessed_by, uvm::location::device(0));
   const auto view = v.view();
   m.parallel_for(
-      1, [=](std::size_t) { view.store(0, view.load(0) + 1); }, s0);  // a read, then a write
-  EXPECT_NO_THROW(m.synchronize(s0, std::chrono::seconds(10)));
-  check_on(m, v, s1, 6, wrong);  // device 1's duplicate is gone: it reads the new value
+      1, [=](std::size_t) { view.store(0, view.load(0) + 1); }, s[0]);  // a read, then a write
+  EXPECT_NO_THROW(m.synchronize(s[0], std::chrono::seconds(10)));
+  check_on(m, v, s[1], 6, wrong);  // device 1's duplicate is gone: it reads the new value
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(v[0], 6u);
 }
@@ -481,15 +486,13 @@ TEST(MultiDevice, AWriteThroughAReadOnlyRemoteMappingUpgradesItWhileTheKernelRun
 // A span declared at begin_launch on one device, whose pages another device's kernel wrote: they
 // come to the launching device's frames (through the host) and the raw kernel sees the data.
 TEST(MultiDevice, ALaunchScopeOnOneDeviceTakesThePagesAnotherDeviceHolds) {
-  uvm::manager m{devices(2)};
   constexpr std::size_t pages = 4;
-  auto v = m.allocate<std::uint64_t>(pages * words_per_page);
-  const uvm::stream s0 = m.create_stream("d0", 0);
-  const uvm::stream s1 = m.create_stream("d1", 1);
+  rig t(pages);
+  auto& [m, v, s] = t;
   std::atomic<int> wrong{0};
-  add_on(m, v, s1, 0, 7, wrong);  // device 1 holds every page, written
+  add_on(m, v, s[1], 0, 7, wrong);  // device 1 holds every page, written
   {
-    uvm::launch_scope scope = m.begin_launch({uvm::writes(v)}, s0);
+    uvm::launch_scope scope = m.begin_launch({uvm::writes(v)}, s[0]);
     std::uint64_t* d = scope.device_pointer(v.data());
     scope.parallel_for(pages, [d](std::size_t p) { d[p * words_per_page] += 1; });  // raw
   }
