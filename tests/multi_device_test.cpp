@@ -108,6 +108,9 @@ TEST(MultiDevice, APageMovesDeviceToDeviceWithoutPassingThroughTheHost) {
   ASSERT_EQ(st.devices.size(), 3u);
   EXPECT_EQ(st.devices[0].bytes_to_devices, pages * page_bytes);
   EXPECT_EQ(st.devices[1].bytes_from_devices, pages * page_bytes);
+  ASSERT_EQ(st.devices[1].bytes_from_device.size(), 3u);
+  EXPECT_EQ(st.devices[1].bytes_from_device[0], pages * page_bytes) << "the link 0 -> 1";
+  EXPECT_EQ(st.devices[1].bytes_from_device[2], 0u);
   EXPECT_EQ(st.devices[1].faults, st.device.count) << "device 1's kernel took every fault";
   EXPECT_EQ(st.devices[0].faults + st.devices[2].faults, 0u);
   EXPECT_EQ(st.devices[2].bytes_from_devices + st.devices[2].bytes_from_host, 0u);
@@ -115,6 +118,8 @@ TEST(MultiDevice, APageMovesDeviceToDeviceWithoutPassingThroughTheHost) {
   add_on(m, v, s[0], 111, 1000, wrong);
   st = m.stats();
   EXPECT_EQ(st.bytes_device_to_device, 3 * pages * page_bytes);
+  EXPECT_EQ(st.devices[2].bytes_from_device[1], pages * page_bytes) << "the link 1 -> 2";
+  EXPECT_EQ(st.devices[0].bytes_from_device[2], pages * page_bytes) << "the link 2 -> 0";
   EXPECT_EQ(st.bytes_host_to_device + st.bytes_device_to_host, 0u);
   EXPECT_EQ(wrong.load(), 0);
   for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(v[p * words_per_page], 1111u) << p;

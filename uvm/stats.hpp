@@ -69,6 +69,9 @@ struct device_stats {
   std::uint64_t bytes_to_devices = 0;    ///< copied from its frames to other devices' frames
   std::uint64_t evictions = 0;           ///< pages whose frame it reclaimed
   std::uint64_t remote_mappings = 0;     ///< host pages or other devices' frames it mapped
+  /// Per link: [o] is what was copied into its frames from device o's frames (one entry per
+  /// device of the manager; its own is 0). Adds up to bytes_from_devices.
+  std::vector<std::uint64_t> bytes_from_device;
 };
 
 /// @brief A snapshot of a manager's counters since its creation or the last reset_stats().

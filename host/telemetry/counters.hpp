@@ -107,20 +107,28 @@ struct counters {
     std::atomic<std::uint64_t> bytes_to_devices{0};
     std::atomic<std::uint64_t> evictions{0};
     std::atomic<std::uint64_t> remote_mappings{0};
-    [[nodiscard]] device_stats snapshot() const noexcept {
-      return {faults.load(std::memory_order_relaxed),
-              bytes_from_host.load(std::memory_order_relaxed),
-              bytes_to_host.load(std::memory_order_relaxed),
-              bytes_from_devices.load(std::memory_order_relaxed),
-              bytes_to_devices.load(std::memory_order_relaxed),
-              evictions.load(std::memory_order_relaxed),
-              remote_mappings.load(std::memory_order_relaxed)};
+    std::array<std::atomic<std::uint64_t>, max_devices> from_device{};  // by source device
+    /// @throws std::bad_alloc
+    [[nodiscard]] device_stats snapshot(std::size_t device_count) const {
+      device_stats s{faults.load(std::memory_order_relaxed),
+                     bytes_from_host.load(std::memory_order_relaxed),
+                     bytes_to_host.load(std::memory_order_relaxed),
+                     bytes_from_devices.load(std::memory_order_relaxed),
+                     bytes_to_devices.load(std::memory_order_relaxed),
+                     evictions.load(std::memory_order_relaxed),
+                     remote_mappings.load(std::memory_order_relaxed),
+                     {}};
+      for (std::size_t o = 0; o < device_count && o < from_device.size(); ++o) {
+        s.bytes_from_device.push_back(from_device[o].load(std::memory_order_relaxed));
+      }
+      return s;
     }
     void reset() noexcept {
       for (auto* c : {&faults, &bytes_from_host, &bytes_to_host, &bytes_from_devices,
                       &bytes_to_devices, &evictions, &remote_mappings}) {
         c->store(0, std::memory_order_relaxed);
       }
+      for (auto& c : from_device) c.store(0, std::memory_order_relaxed);
     }
   };
   std::array<per_device, max_devices> devices;
@@ -134,7 +142,7 @@ struct counters {
   [[nodiscard]] stats snapshot(std::size_t device_count = 1) const {
     stats s;
     for (std::size_t d = 0; d < device_count && d < devices.size(); ++d) {
-      s.devices.push_back(devices[d].snapshot());
+      s.devices.push_back(devices[d].snapshot(device_count));
     }
     s.first_touch = first_touch.snapshot();
     s.upgrade = upgrade.snapshot();
