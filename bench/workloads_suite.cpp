@@ -37,10 +37,11 @@ constexpr std::size_t page_size = 4096;
 struct budget {
   const char* label;  // in record names and trace files
   int percent;        // of the footprint; 100: everything resident and prefetched
-  int devices = 1;    // > 1: split across that many devices, nothing prefetched
+  int devices = 1;
+  bool split = false;  // run_on one stream per device, nothing prefetched, no trace
 };
 constexpr budget budgets[] = {{"resident", 100}, {"75%", 75}, {"50%", 50}};
-constexpr budget split[] = {{"1 device", 101, 1}, {"2 devices", 101, 2}};
+constexpr budget split[] = {{"1 device", 100, 1, true}, {"2 devices", 100, 2, true}};
 
 std::string trace_file(const options& opt, std::string_view workload, int percent) {
   if (opt.trace_dir.empty()) return {};
@@ -55,15 +56,14 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
   cfg.device_budget = b.percent >= 100
                           ? (pages + 64) * page_size
                           : std::max<std::size_t>(1, pages * b.percent / 100) * page_size;
-  const bool splitting = b.percent > 100;  // the split runs: nothing prefetched
-  cfg.trace_path = splitting ? std::string() : trace_file(opt, name, b.percent);
+  cfg.trace_path = b.split ? std::string() : trace_file(opt, name, b.percent);
   cfg.emulated_devices = static_cast<unsigned>(b.devices);
   uvm::manager mgr(cfg);
   auto w = uvm::workloads::make_workload(name, z);
   w->setup(mgr);
   std::vector<uvm::stream> on;
   for (int d = 0; d < b.devices; ++d) on.push_back(mgr.create_stream("workload", d));
-  if (b.percent == 100) {
+  if (b.percent >= 100 && !b.split) {
     for (const uvm::range* r : w->ranges()) mgr.prefetch(*r, uvm::location::device(), on[0]);
     mgr.synchronize(on[0]);
   }
@@ -87,7 +87,7 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
               {"scale", static_cast<std::int64_t>(z.scale)},
               {"page_size", static_cast<std::int64_t>(page_size)},
               {"footprint_bytes", i64(bytes)},
-              {"budget_percent", static_cast<std::int64_t>(std::min(b.percent, 100))},
+              {"budget_percent", static_cast<std::int64_t>(b.percent)},
               {"devices", static_cast<std::int64_t>(b.devices)},
               {"budget_bytes", i64(cfg.device_budget)},
               {"eviction", std::string(uvm::to_string(mgr.configuration().eviction))},

@@ -118,7 +118,6 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
   // Bytes by device, added to the counters once per chunk: host side (into the device for h2d,
   // out of it for d2h), from other devices, to other devices.
   std::array<std::array<std::uint64_t, 3>, max_devices> moved{};
-  std::array<std::array<std::uint64_t, max_devices>, max_devices> link{};  // [to][from]
   for (const move& m : c.moves) {
     if (m.src == nullptr) continue;
     const std::size_t page = m.range->page_size();
@@ -126,7 +125,8 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
     if (m.from_peer) {
       moved[m.device][1] += page;
       moved[m.source][2] += page;
-      link[m.device][m.source] += page;
+      // Per link, counted per page: only device-to-device moves pay for it.
+      counters_.devices[m.device].from_device[m.source].fetch_add(page, std::memory_order_relaxed);
     } else {
       moved[m.device][0] += page;
     }
@@ -141,10 +141,6 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
     }
     if (moved[d][1] != 0) on.bytes_from_devices.fetch_add(moved[d][1], std::memory_order_relaxed);
     if (moved[d][2] != 0) on.bytes_to_devices.fetch_add(moved[d][2], std::memory_order_relaxed);
-    if (moved[d][1] == 0) continue;
-    for (std::size_t o = 0; o < max_devices; ++o) {
-      if (link[d][o] != 0) on.from_device[o].fetch_add(link[d][o], std::memory_order_relaxed);
-    }
   }
   auto& bytes = kind == copy_kind::host_to_device ? counters_.bytes_host_to_device
                                                   : counters_.bytes_device_to_host;
