@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -95,6 +96,19 @@ std::uint64_t parse_count(const char* var, std::string_view v) {
   return n;
 }
 
+// `all` (empty) or a comma-separated list of ordinals such as `0,2`.
+std::vector<unsigned> parse_devices(const char* var, std::string_view v) {
+  std::vector<unsigned> list;
+  if (v == "all") return list;
+  while (true) {
+    const std::size_t comma = v.find(',');
+    const std::uint64_t n = parse_count(var, v.substr(0, comma));
+    list.push_back(static_cast<unsigned>(std::min<std::uint64_t>(n, std::uint64_t{1} << 31)));
+    if (comma == std::string_view::npos) return list;
+    v.remove_prefix(comma + 1);
+  }
+}
+
 bool parse_flag(const char* var, std::string_view v) {
   UVM_EXPECTS(v == "0" || v == "1", "uvm: {}='{}' is neither 0 nor 1", var, v);
   return v == "1";
@@ -140,6 +154,7 @@ config config::from_env(config c) {
     c.emulated_devices = static_cast<unsigned>(
         std::min<std::uint64_t>(parse_count("UVM_EMULATED_DEVICES", *v), std::uint64_t{1} << 31));
   }
+  if (auto v = env("UVM_CUDA_DEVICES")) c.cuda_devices = parse_devices("UVM_CUDA_DEVICES", *v);
   c.validate();
   return c;
 }
@@ -155,6 +170,19 @@ void config::validate() const {
   UVM_EXPECTS(emulated_devices >= 1 && emulated_devices <= detail::max_devices,
               "uvm: {} emulated devices; between 1 and {} (UVM_EMULATED_DEVICES)", emulated_devices,
               detail::max_devices);
+  UVM_EXPECTS(cuda_devices.size() <= detail::max_devices,
+              "uvm: {} CUDA devices listed; at most {} (UVM_CUDA_DEVICES)", cuda_devices.size(),
+              detail::max_devices);
+  for (std::size_t i = 0; i < cuda_devices.size(); ++i) {
+    UVM_EXPECTS(cuda_devices[i] < detail::max_native_devices,
+                "uvm: CUDA device {} is beyond the {} that device code can tell apart "
+                "(UVM_CUDA_DEVICES)",
+                cuda_devices[i], detail::max_native_devices);
+    for (std::size_t j = 0; j < i; ++j) {
+      UVM_EXPECTS(cuda_devices[j] != cuda_devices[i],
+                  "uvm: CUDA device {} is listed twice (UVM_CUDA_DEVICES)", cuda_devices[i]);
+    }
+  }
   UVM_EXPECTS(fault_timeout.count() > 0 && fault_timeout <= std::chrono::hours(1),
               "uvm: fault timeout {} ms is outside 1 ms .. 1 hour (UVM_FAULT_TIMEOUT_MS)",
               fault_timeout.count());

@@ -6,11 +6,12 @@
 namespace uvm {
 
 launch_scope::launch_scope(std::shared_ptr<detail::runtime> rt, stream s, void* native,
-                           std::vector<detail::resident_mapping> spans,
+                           int native_device, std::vector<detail::resident_mapping> spans,
                            std::uint64_t epoch) noexcept
     : runtime_(std::move(rt)),
       stream_(std::move(s)),
       native_(native),
+      native_device_(native_device),
       spans_(std::move(spans)),
       epoch_(epoch) {}
 
@@ -18,6 +19,7 @@ launch_scope::launch_scope(launch_scope&& other) noexcept
     : runtime_(std::move(other.runtime_)),
       stream_(std::move(other.stream_)),
       native_(other.native_),
+      native_device_(other.native_device_),
       spans_(std::move(other.spans_)),
       epoch_(other.epoch_) {}
 

@@ -55,7 +55,8 @@ launch_scope manager::begin_launch(std::initializer_list<resident_span> declared
   detail::runtime::epoch e =
       runtime_->begin_epoch({declared.begin(), declared.size()}, {}, false, s);
   runtime_->hold_for_registrations(s, e.ticket);
-  return launch_scope(runtime_, s, native, std::move(e.mappings), e.ticket);
+  return launch_scope(runtime_, s, native, runtime_->native_device(s), std::move(e.mappings),
+                      e.ticket);
 }
 
 launch_scope manager::begin_declared_launch(std::initializer_list<resident_span> touches,
@@ -63,7 +64,7 @@ launch_scope manager::begin_declared_launch(std::initializer_list<resident_span>
   void* native = runtime_->native_stream(s);
   detail::runtime::epoch e = runtime_->begin_epoch({}, {touches.begin(), touches.size()}, true, s);
   runtime_->hold_for_registrations(s, e.ticket);
-  return launch_scope(runtime_, s, native, {}, e.ticket);
+  return launch_scope(runtime_, s, native, runtime_->native_device(s), {}, e.ticket);
 }
 
 void manager::launch(std::size_t n, std::function<void(std::size_t, std::size_t)> body,

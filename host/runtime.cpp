@@ -21,6 +21,17 @@
 
 namespace uvm::detail {
 
+namespace {
+
+// Every device gets the same budget: with none configured, what the smallest default allows.
+std::size_t smallest_default_budget(backend& b) {
+  std::size_t budget = b.default_budget(0);
+  for (device_id d = 1; d < b.device_count(); ++d) budget = std::min(budget, b.default_budget(d));
+  return budget;
+}
+
+}  // namespace
+
 runtime::runtime(config cfg)
     : cfg_((cfg.validate(), set_log_level(cfg.log), cfg)),  // the level first: choices log
       kind_(resolve_backend(cfg_.backend)),
@@ -30,28 +41,32 @@ runtime::runtime(config cfg)
                  : std::make_unique<trace_writer>(cfg_.trace_path, cfg_.page_size)),
       timeline_(cfg_.timeline_path.empty() ? nullptr
                                            : std::make_unique<timeline>(cfg_.timeline_path)),
-      backend_(make_backend(kind_, cfg_.emulated_devices)),
+      backend_(make_backend(kind_, cfg_)),
       migrator_(std::make_unique<migrator>(
           *backend_, counters_,
           migrator::settings{
               cfg_.page_size,
-              cfg_.device_budget != 0 ? cfg_.device_budget : backend_->default_budget(),
+              cfg_.device_budget != 0 ? cfg_.device_budget : smallest_default_budget(*backend_),
               cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
               cfg_.thrashing_migrations, cfg_.thrashing_lapse,
               /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote,
               cfg_.custom_eviction, cfg_.custom_prefetch, timeline_.get()})),
       moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout, issue_)),
-      service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(), timeline_.get())),
+      service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(), timeline_.get(),
+                                               backend_->device_count())),
       ctx_{source_.get(),      &counters_,   &events_,       service_.get(),
            cfg_.fault_timeout, trace_.get(), timeline_.get()} {
   migrator_->set_trace(trace_.get());
   if (timeline_ != nullptr) timeline_->set_devices(backend_->device_count());
-  control_ = static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control)));
-  control_stream_ = backend_->create_stream("control");
-  migrator_->set_mailbox(
-      static_cast<fault_mailbox*>(backend_->register_host(
-          &service_->mailbox(), sizeof(fault_mailbox), host_registration::read_write)),
-      control_);
+  for (device_id d = 0; d < backend_->device_count(); ++d) {
+    controls_.push_back({nullptr, backend_->create_stream("control", d)});
+    controls_.back().words =
+        static_cast<mailbox_control*>(backend_->allocate_device(sizeof(mailbox_control), d));
+    migrator_->set_mailbox(
+        static_cast<fault_mailbox*>(backend_->register_host(
+            &service_->mailbox(d), sizeof(fault_mailbox), host_registration::read_write)),
+        controls_.back().words, d);
+  }
   void* w = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (w == MAP_FAILED) throw_system("mmap of the device words' bounce page", errno);
   words_ = static_cast<std::byte*>(w);
@@ -88,7 +103,7 @@ runtime::~runtime() {
     (void)leak_on_purpose(service_.release());
     (void)leak_on_purpose(moves_.release());
     (void)leak_on_purpose(migrator_.release());
-    (void)leak_on_purpose(new stream(std::move(control_stream_)));  // its thread goes with it
+    (void)leak_on_purpose(new std::vector(std::move(controls_)));  // their threads go with them
     (void)leak_on_purpose(backend_.release());
     (void)leak_on_purpose(trace_.release());
     if (timeline_ != nullptr) timeline_->finish();  // what the leaked parts push is not written
@@ -100,10 +115,12 @@ runtime::~runtime() {
     while (!ranges_.empty()) destroy(ranges_.begin());
   }
   service_->stop();
-  backend_->unregister_host(&service_->mailbox());
+  for (device_id d = 0; d < controls_.size(); ++d) {
+    backend_->unregister_host(&service_->mailbox(d));
+    backend_->free_device(controls_[d].words);
+  }
   backend_->unregister_host(words_);
   munmap(words_, 4096);
-  backend_->free_device(control_);
 }
 
 managed_range* runtime::allocate(std::size_t bytes, attach_kind initial) {
@@ -421,13 +438,17 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
 }
 
 void runtime::take_device_error() {
+  for (const control_words& c : controls_) take_device_error(c);
+}
+
+void runtime::take_device_error(const control_words& c) {
   // The control words are device memory: read them with a copy on a library stream (never a
   // synchronous read on the legacy stream), clear the error the same way. Their own stream: on
   // the default one, synchronize(s) of any stream would wait behind a running kernel.
-  const stream& s = control_stream_;
+  const stream& s = c.reader;
   // One reader at a time: the words land in one bounce page (synchronize from many threads).
   std::unique_lock words_lock(words_mutex_);
-  backend_->copy_async(words_, control_, sizeof(mailbox_control), copy_kind::device_to_host, s);
+  backend_->copy_async(words_, c.words, sizeof(mailbox_control), copy_kind::device_to_host, s);
   if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
     log().error("uvm: reading the device error flag did not finish in time");
     return;
@@ -438,7 +459,7 @@ void runtime::take_device_error() {
   const std::uint32_t range_id = seen.error_range - 1;
   const std::uint32_t page = seen.error_page;
   auto* zeros = reinterpret_cast<std::uint32_t*>(words_) + 16;  // stays zero
-  backend_->copy_entries_async(&control_->error, zeros, 2, s);  // error, error_range
+  backend_->copy_entries_async(&c.words->error, zeros, 2, s);   // error, error_range
   if (!backend_->wait(backend_->record(s), cfg_.fault_timeout)) {
     log().error("uvm: clearing the device error flag did not finish in time");
   }
@@ -452,6 +473,13 @@ void runtime::take_device_error() {
                             to_string(e.range->state_of(page)));
       }
     }
+  }
+  if (seen.error == static_cast<std::uint32_t>(device_error::foreign_device)) {
+    throw device_fault(fmt::format(
+        "uvm: a kernel on a device this manager does not drive accessed page {} of {}; launch "
+        "kernels on the manager's streams (manager::create_stream, device_count()); the access "
+        "was dropped",
+        page, where));
   }
   if (seen.error == static_cast<std::uint32_t>(device_error::not_attached)) {
     throw device_fault(fmt::format(

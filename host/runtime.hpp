@@ -85,6 +85,11 @@ class runtime {
   [[nodiscard]] void* native_stream(const uvm::stream& s) {
     return backend_->native_handle(stream_of(s));
   }
+  /// The CUDA ordinal of `s`'s GPU; -1 on the emulated device.
+  [[nodiscard]] int native_device(const uvm::stream& s) {
+    if (native_stream(s) == nullptr) return -1;
+    return static_cast<int>(backend_->native_device(backend_->device_of(stream_of(s))));
+  }
   /// @throws uvm::error on a device error or a timeout.
   void synchronize(const uvm::stream& s, std::chrono::milliseconds timeout);
   /// Queues one stream operation on `s` over `spans`: with `discard`, their whole pages are
@@ -145,12 +150,18 @@ class runtime {
   // Held while work is enqueued on a stream (a kernel; a queued move's event and gate), so the
   // order in which such calls take effect is the order their stream runs them.
   std::mutex issue_;
-  std::unique_ptr<move_queue> moves_;   // stream-ordered prefetches and discards
-  mailbox_control* control_ = nullptr;  // device memory
-  std::byte* words_ = nullptr;          // a registered host page: control words read back
-  std::mutex words_mutex_;              // take_device_error's use of words_
-  detail::stream control_stream_;       // reads the control words: never behind a running kernel
-  std::unique_ptr<fault_service> service_;          // leaked with the device if kernels never end
+  std::unique_ptr<move_queue> moves_;  // stream-ordered prefetches and discards
+  // Each device's fault ring's control words (its memory), and a stream on it that reads them
+  // back: never behind a running kernel.
+  struct control_words {
+    mailbox_control* words = nullptr;
+    detail::stream reader;
+  };
+  std::vector<control_words> controls_;  // by device
+  void take_device_error(const control_words& c);
+  std::byte* words_ = nullptr;              // a registered host page: control words read back
+  std::mutex words_mutex_;                  // take_device_error's use of words_
+  std::unique_ptr<fault_service> service_;  // leaked with the device if kernels never end
   std::atomic<std::uint64_t> service_cpu_base_{0};  // its CPU time at the last reset_stats
   fault_context ctx_;
   mutable std::mutex mutex_;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -49,6 +50,27 @@ TEST(Config, EveryVariableOverridesItsField) {
   EXPECT_EQ(cfg.prefetch, uvm::prefetch_kind::tree);
   EXPECT_EQ(cfg.thrashing_migrations, 5u);
   EXPECT_EQ(cfg.thrashing_lapse.count(), 2000);
+}
+
+TEST(Config, TheCudaDevicesAreAllOrAListOfDistinctOrdinals) {
+  EXPECT_TRUE(uvm::config{}.cuda_devices.empty()) << "every visible GPU by default";
+  {
+    scoped_env e("UVM_CUDA_DEVICES", "2,0");
+    EXPECT_EQ(uvm::config::from_env().cuda_devices, (std::vector<unsigned>{2, 0}));
+  }
+  {
+    scoped_env e("UVM_CUDA_DEVICES", "all");
+    EXPECT_TRUE(uvm::config::from_env().cuda_devices.empty());
+  }
+  for (const char* bad : {"1,1", "32", "0,1,2,3,4,5,6,7,8", "", "0,", "a", "-1", "0;1"}) {
+    scoped_env e("UVM_CUDA_DEVICES", bad);
+    try {
+      (void)uvm::config::from_env();
+      ADD_FAILURE() << "'" << bad << "' was accepted";
+    } catch (const uvm::invalid_argument& ex) {
+      EXPECT_NE(std::string(ex.what()).find("UVM_CUDA_DEVICES"), std::string::npos) << ex.what();
+    }
+  }
 }
 
 TEST(Config, SizesAcceptSuffixes) {

@@ -31,14 +31,18 @@ struct fake_device {
   std::vector<std::byte> frames = std::vector<std::byte>(4 << 16);
   device_range range() {
     device_range r;
-    r.slots[0] = {.ptes = ptes.data(), .frames = frames.data()};
+    r.slots[0] = slot();
     r.host = frames.data();
-    r.mailbox = mailbox.get();
-    r.control = &control;
     r.bytes = frames.size();
     r.timeout_ns = 5'000'000'000;
     r.page_shift = 16;
     return r;
+  }
+  device_slot slot() {
+    return {.ptes = ptes.data(),
+            .frames = frames.data(),
+            .mailbox = mailbox.get(),
+            .control = &control};
   }
   std::uint32_t records() { return std::atomic_ref<std::uint32_t>(control.head).load(); }
 };
@@ -53,7 +57,7 @@ TEST(DeviceView, LanesWaitingOnOnePagePostOnceWhileARecordIsPending) {
   for (int i = 0; i < lanes; ++i) {
     threads.emplace_back([&] {
       entering.fetch_add(1);
-      if (r.fault(1, false) != 0) done.fetch_add(1);
+      if (r.fault(0, 1, false) != 0) done.fetch_add(1);
     });
   }
   // The slow host's 120 ms count from the moment every lane is in fault() (or about to enter it)
@@ -85,14 +89,14 @@ TEST(DeviceView, ARecordThatCouldNotBePostedIsNotPending) {
   const device_range r = dev.range();
   dev.control.head = fault_mailbox::capacity;  // full: the host has consumed nothing
   const fault_record rec{0, 2, device_access::write, 0, 0, 0};
-  EXPECT_EQ(r.post_once(2, rec, false), device_range::post_result::ring_full);
+  EXPECT_EQ(r.post_once(0, 2, rec, false), device_range::post_result::ring_full);
   EXPECT_EQ(dev.ptes[2] & pte_fault_pending, 0u)
       << "a record that could not be posted is not pending";
   EXPECT_EQ(dev.records(), fault_mailbox::capacity);
   std::atomic_ref<std::uint32_t>(dev.mailbox->tail).store(fault_mailbox::capacity);
-  EXPECT_EQ(r.post_once(2, rec, false), device_range::post_result::posted);
+  EXPECT_EQ(r.post_once(0, 2, rec, false), device_range::post_result::posted);
   EXPECT_NE(dev.ptes[2] & pte_fault_pending, 0u);
-  EXPECT_EQ(r.post_once(2, rec, false), device_range::post_result::pending_elsewhere);
+  EXPECT_EQ(r.post_once(0, 2, rec, false), device_range::post_result::pending_elsewhere);
   EXPECT_EQ(dev.records(), fault_mailbox::capacity + 1);
 }
 
@@ -104,7 +108,7 @@ TEST(DeviceView, AFullRingIsRetried) {
   std::atomic<bool> entering{false};
   std::thread lane([&] {
     entering = true;
-    (void)r.fault(2, true);
+    (void)r.fault(0, 2, true);
   });
   const auto entered = std::chrono::steady_clock::now() + 5s;
   while (!entering && std::chrono::steady_clock::now() < entered) std::this_thread::yield();
@@ -123,13 +127,14 @@ TEST(DeviceView, AFullRingIsRetried) {
 }
 
 // With several devices, code translates through the page table and frames of the device it runs
-// on, and a fault it posts names that device (and marks that device's entry pending only).
+// on, and a fault it posts names that device, goes to that device's ring (and marks that device's
+// entry pending only).
 TEST(DeviceView, CodeOnEachDeviceUsesItsOwnTableAndFramesAndItsFaultsNameIt) {
   fake_device zero;
   fake_device one;
   device_range r = zero.range();
   r.devices = 2;
-  r.slots[1] = {.ptes = one.ptes.data(), .frames = one.frames.data()};
+  r.slots[1] = one.slot();
   r.timeout_ns = 20'000'000;
   zero.ptes[0] = make_pte(0, pte_valid | pte_writable);
   one.ptes[0] = make_pte(3, pte_valid | pte_writable);
@@ -156,12 +161,49 @@ TEST(DeviceView, CodeOnEachDeviceUsesItsOwnTableAndFramesAndItsFaultsNameIt) {
   EXPECT_NE(one.ptes[0] & pte_dirty, 0u) << "the store marked device 1's entry";
   EXPECT_EQ(zero.ptes[0] & pte_dirty, 0u) << "device 0's entry is not device 1's";
   EXPECT_EQ(faulted, nullptr) << "device 1 read through device 0's entry";
-  ASSERT_EQ(zero.records(), 1u);
-  EXPECT_EQ(zero.mailbox->slots[0].record.device, 1u);
-  EXPECT_EQ(zero.mailbox->slots[0].record.page, 1u);
+  EXPECT_EQ(zero.records(), 0u) << "device 1 posted to device 0's ring";
+  ASSERT_EQ(one.records(), 1u);
+  EXPECT_EQ(one.mailbox->slots[0].record.device, 1u);
+  EXPECT_EQ(one.mailbox->slots[0].record.page, 1u);
   EXPECT_NE(one.ptes[1] & pte_fault_pending, 0u);
   EXPECT_EQ(zero.ptes[1] & pte_fault_pending, 0u);
-  EXPECT_EQ(zero.control.error, static_cast<std::uint32_t>(device_error::fault_timeout));
+  EXPECT_EQ(one.control.error, static_cast<std::uint32_t>(device_error::fault_timeout));
+  EXPECT_EQ(zero.control.error, 0u);
+}
+
+// Device code maps the device it runs on to its slot through the range's table, so the manager's
+// device 0 may be any native device; a device the range has no slot for touches no frame and
+// reports foreign_device.
+TEST(DeviceView, NativeDevicesMapToTheirSlotsAndAForeignDeviceIsAnError) {
+  fake_device zero;
+  fake_device one;
+  device_range r = zero.range();
+  r.devices = 2;
+  r.slots[1] = one.slot();
+  for (auto& s : r.slot_of) s = no_slot;
+  r.slot_of[5] = 0;  // the manager's device 0 is native device 5, its device 1 native 2
+  r.slot_of[2] = 1;
+  zero.ptes[0] = make_pte(1, pte_valid | pte_writable);
+  one.ptes[0] = make_pte(2, pte_valid | pte_writable);
+  std::byte* on_five = nullptr;
+  std::byte* on_two = nullptr;
+  std::byte* on_zero = reinterpret_cast<std::byte*>(1);
+  std::thread worker([&] {
+    emulated_device = 5;
+    on_five = r.translate(8, false);
+    emulated_device = 2;
+    on_two = r.translate(8, false);
+    emulated_device = 0;
+    on_zero = r.translate(8, false);
+  });
+  worker.join();
+  EXPECT_EQ(on_five, zero.frames.data() + (std::size_t{1} << 16) + 8);
+  EXPECT_EQ(on_two, one.frames.data() + (std::size_t{2} << 16) + 8);
+  EXPECT_EQ(on_zero, nullptr) << "native device 0 is no device of the range";
+  EXPECT_EQ(zero.control.error, static_cast<std::uint32_t>(device_error::foreign_device));
+  EXPECT_EQ(zero.records() + one.records(), 0u) << "a foreign device posts no fault";
+  EXPECT_EQ(zero.ptes[0] & pte_accessed, pte_accessed);
+  EXPECT_EQ(one.ptes[0] & pte_accessed, pte_accessed);
 }
 
 // A GPU stores to the doorbell but cannot wake a host thread, so the fault service polls while

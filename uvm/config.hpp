@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace uvm {
 
@@ -76,8 +77,17 @@ struct config {
 
   /// How many devices the emulated backend has, 1 to 8: each with its own frames (and
   /// `device_budget` of them), page tables, copy engines and kernel workers. The cuda backend
-  /// drives one GPU whatever this says. Env: `UVM_EMULATED_DEVICES`.
+  /// ignores it (see cuda_devices). Env: `UVM_EMULATED_DEVICES`.
   unsigned emulated_devices = 1;
+
+  /// The GPUs the cuda backend drives, by CUDA ordinal (as CUDA_VISIBLE_DEVICES leaves them
+  /// numbered): the manager's device i is GPU cuda_devices[i]. At most 8, each below 32, none
+  /// twice. Empty: every visible GPU, the first 8 if there are more. Each GPU gets
+  /// `device_budget` of frames (0: a share of its own free memory). With several, each must map
+  /// registered host memory at the host's address (every 64-bit Linux system does), and pages
+  /// move GPU to GPU by peer copies where cudaDeviceCanAccessPeer allows (through host memory
+  /// elsewhere). Env: `UVM_CUDA_DEVICES` = `all` or a list such as `0,2`.
+  std::vector<unsigned> cuda_devices;
 
   /// Env: `UVM_FAULT_MECHANISM` = `auto` | `signal` | `userfaultfd`.
   fault_mechanism faults = fault_mechanism::automatic;

@@ -61,10 +61,14 @@ UVM_HOST_DEVICE inline std::uint16_t fault_origin() noexcept {
 
 static_assert(max_devices <= 8, "a peer entry names its device in 3 bits");
 
-/// What one device holds of a range: its page table of the range, and its frames.
+/// What one device holds of a range: its page table of the range, its frames, and where its
+/// kernels post faults (each device its own ring, as each GPU has its own fault buffer: the
+/// ring's claim counter is that device's memory, reached by its own atomics, never a peer's).
 struct device_slot {
-  device_pte* ptes = nullptr;   ///< the device's page table, one entry per page
-  std::byte* frames = nullptr;  ///< the device's frame pool
+  device_pte* ptes = nullptr;          ///< the device's page table, one entry per page
+  std::byte* frames = nullptr;         ///< the device's frame pool
+  fault_mailbox* mailbox = nullptr;    ///< the device's fault ring (host memory)
+  mailbox_control* control = nullptr;  ///< its claim counter and error flag (device memory)
 };
 
 /// A range as device code sees it: one slot per device of the manager, and the code running on
@@ -73,60 +77,71 @@ struct device_range {
   std::uint32_t devices = 1;  ///< slots in use: the manager's devices
   std::uint32_t range_id = 0;
   device_slot slots[max_devices]{};
+  /// The slot of each native device (a CUDA ordinal on a GPU, the worker's device on the
+  /// emulated device): no_slot for a device the manager does not drive.
+  std::uint8_t slot_of[max_native_devices] = {
+      0,       1,       2,       3,       4,       5,       6,       7,
+      no_slot, no_slot, no_slot, no_slot, no_slot, no_slot, no_slot, no_slot,
+      no_slot, no_slot, no_slot, no_slot, no_slot, no_slot, no_slot, no_slot,
+      no_slot, no_slot, no_slot, no_slot, no_slot, no_slot, no_slot, no_slot};
   std::byte* host = nullptr;  ///< device address of the range's host pages (remote pages)
-  fault_mailbox* mailbox = nullptr;
-  mailbox_control* control = nullptr;
   std::uint64_t bytes = 0;
   std::uint64_t timeout_ns = 0;
   std::uint32_t page_shift = 0;
 
-  /// The slot of the device the caller runs on (with one device, no lookup).
-  UVM_HOST_DEVICE const device_slot& slot() const noexcept {
-    return slots[devices > 1 ? current_device() : 0];
+  /// The manager's index of the device the caller runs on (0 with one device, no lookup), or
+  /// no_slot on a device the manager does not drive.
+  UVM_HOST_DEVICE std::uint32_t device_index() const noexcept {
+    if (devices == 1) return 0;
+    const std::uint32_t native = current_device();
+    return native < max_native_devices ? slot_of[native] : no_slot;
   }
 
   enum class post_result : std::uint8_t { posted, pending_elsewhere, ring_full };
 
-  /// Posts the fault record for `page` unless another lane's is already on its way (the entry's
-  /// fault-pending bit, which the host's next publication of the entry clears), or `force`.
-  UVM_HOST_DEVICE post_result post_once(std::uint32_t page, const fault_record& rec,
-                                        bool force) const noexcept {
-    device_pte* const ptes = slot().ptes;
-    const device_pte before = fetch_or_device(&ptes[page], pte_fault_pending);
+  /// Posts device `d`'s fault record for `page` to its ring unless another lane's is already on
+  /// its way (the entry's fault-pending bit, which the host's next publication of the entry
+  /// clears), or `force`.
+  UVM_HOST_DEVICE post_result post_once(std::uint32_t d, std::uint32_t page,
+                                        const fault_record& rec, bool force) const noexcept {
+    const device_slot& s = slots[d];
+    const device_pte before = fetch_or_device(&s.ptes[page], pte_fault_pending);
     if ((before & pte_fault_pending) != 0 && !force) return post_result::pending_elsewhere;
-    if (post_fault(control, mailbox, rec)) return post_result::posted;
-    if ((before & pte_fault_pending) == 0) fetch_and_device(&ptes[page], ~pte_fault_pending);
+    if (post_fault(s.control, s.mailbox, rec)) return post_result::posted;
+    if ((before & pte_fault_pending) == 0) fetch_and_device(&s.ptes[page], ~pte_fault_pending);
     return post_result::ring_full;
   }
 
-  /// Slow path: posts a fault for `page` (once per group of lanes, and once per page while a
-  /// record is pending) and waits until its entry allows the access, backing off from 64 ns to
-  /// 65 us. @return the entry, or 0 after the fault timeout (the error is recorded for the host).
-  UVM_HOST_DEVICE UVM_NOINLINE device_pte fault(std::uint32_t page, bool write) const noexcept {
+  /// Slow path of device `d`: posts a fault for `page` (once per group of lanes, and once per
+  /// page while a record is pending) and waits until its entry allows the access, backing off
+  /// from 64 ns to 65 us. @return the entry, or 0 after the fault timeout (the error is
+  /// recorded for the host).
+  UVM_HOST_DEVICE UVM_NOINLINE device_pte fault(std::uint32_t d, std::uint32_t page,
+                                                bool write) const noexcept {
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
     const fault_group g = group_fault(range_id, page, write);
     const fault_record rec{range_id,
                            page,
                            g.write ? device_access::write : device_access::read,
                            fault_origin(),
-                           static_cast<std::uint16_t>(current_device()),
+                           static_cast<std::uint16_t>(d),
                            device_clock_ns()};
-    const device_pte* const ptes = slot().ptes;
+    const device_slot& s = slots[d];
     const std::uint64_t start = rec.time_ns;
     std::uint64_t last_try = start;   // this lane's last look at whether to post
     std::uint64_t last_post = start;  // its last record actually posted (or its wait's start)
-    bool posted = !g.leader || post_once(page, rec, false) != post_result::ring_full;
+    bool posted = !g.leader || post_once(d, page, rec, false) != post_result::ring_full;
     std::uint32_t pause = 64;
     for (;;) {
-      const device_pte e = load_acquire_device(&ptes[page]);
+      const device_pte e = load_acquire_device(&s.ptes[page]);
       if ((e & need) == need) return e;
       if ((e & pte_denied) != 0) {
-        report_device_error(control, device_error::not_attached, range_id, page);
+        report_device_error(s.control, device_error::not_attached, range_id, page);
         return 0;
       }
       const std::uint64_t now = device_clock_ns();
       if (now - start > timeout_ns) {
-        report_device_error(control, device_error::fault_timeout, range_id, page);
+        report_device_error(s.control, device_error::fault_timeout, range_id, page);
         return 0;
       }
       // A record can be lost to a full ring, or served before a racing transition ended: every
@@ -134,7 +149,7 @@ struct device_range {
       // whatever the bit says (the bound on any path that left it set). The host deduplicates.
       if (!posted || now - last_try > 2'000'000) {
         last_try = now;
-        const post_result r = post_once(page, rec, now - last_post > 50'000'000);
+        const post_result r = post_once(d, page, rec, now - last_post > 50'000'000);
         posted = r != post_result::ring_full;
         if (r == post_result::posted) last_post = now;
       }
@@ -143,14 +158,20 @@ struct device_range {
     }
   }
 
-  /// @return the address of byte `offset` for the access, or nullptr after a failed fault.
+  /// @return the address of byte `offset` for the access, or nullptr after a failed fault (or
+  /// on a device the manager does not drive, reported as device_error::foreign_device).
   UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write) const noexcept {
     const auto page = static_cast<std::uint32_t>(offset >> page_shift);
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
-    const device_slot& s = slot();
+    const std::uint32_t d = device_index();
+    if (d >= devices) {
+      report_device_error(slots[0].control, device_error::foreign_device, range_id, page);
+      return nullptr;
+    }
+    const device_slot& s = slots[d];
     device_pte e = load_relaxed_device(&s.ptes[page]);  // the fast path: no fence
     if ((e & need) != need) {
-      e = fault(page, write);
+      e = fault(d, page, write);
       if (e == 0) return nullptr;
     }
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;

@@ -41,6 +41,34 @@ __global__ void for_each_index(std::size_t n, F f) {
   }
 }
 
+/// Makes `ordinal` the calling thread's current GPU while it lives (a kernel launches on the
+/// current GPU, and a stream of another GPU refuses it), then restores the previous one.
+class current_gpu {
+ public:
+  explicit current_gpu(int ordinal) noexcept {
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      (void)cudaGetLastError();  // this query's own error
+      previous_ = -1;
+    }
+    if (ordinal < 0 || previous_ == ordinal) {
+      previous_ = -1;
+      return;
+    }
+    if (cudaSetDevice(ordinal) != cudaSuccess) {
+      (void)cudaGetLastError();  // the launch then fails with its own error
+      previous_ = -1;
+    }
+  }
+  ~current_gpu() {
+    if (previous_ >= 0) (void)cudaSetDevice(previous_);
+  }
+  current_gpu(const current_gpu&) = delete;
+  current_gpu& operator=(const current_gpu&) = delete;
+
+ private:
+  int previous_ = -1;
+};
+
 /// Blocks for a grid-stride loop over `n` indices: enough to fill the device, no more.
 inline unsigned grid_for(std::size_t n, unsigned block) {
   int device = 0, sms = 0;
@@ -62,6 +90,7 @@ template <class F>
 void launch_in(launch_scope& scope, std::size_t n, F f) {
 #if defined(__CUDACC__)
   if (n == 0) return;
+  const current_gpu on(scope.native_device());
   constexpr unsigned block = 256;
   // cudaLaunchKernel answers for this launch alone. The <<<>>> form would leave the launch's
   // error to cudaGetLastError, which also takes (and clears) the application's own pending

@@ -5,8 +5,8 @@
 /// manager knows of. Two uses:
 ///
 /// - Instrumented kernels (taking uvm::device_view) launched with your own `<<<...>>>`: open a
-///   scope, launch on native_stream(), let the scope end. uvm::launch (<uvm/launch.hpp>) does
-///   this for you.
+///   scope, make its GPU current (native_device()), launch on native_stream(), let the scope
+///   end. uvm::launch (<uvm/launch.hpp>) does this for you.
 /// - Launch-residency mode, for kernels that are not instrumented and take raw pointers: declare
 ///   the spans they read and write; before the scope opens they are made device-resident in
 ///   contiguous device memory, and device_pointer() gives the raw pointer that is valid for the
@@ -19,6 +19,7 @@
 /// {
 ///   uvm::launch_scope scope = mgr.begin_launch({uvm::writes(x)}, s);
 ///   float* xd = scope.device_pointer(x.data());
+///   cudaSetDevice(scope.native_device());  // the stream's GPU (s = mgr.create_stream(name, d))
 ///   scale<<<grid, block, 0, static_cast<cudaStream_t>(scope.native_stream())>>>(xd, n);
 /// }                                  // the epoch ends after the kernel
 /// mgr.synchronize(s);
@@ -88,6 +89,11 @@ class launch_scope {
   /// emulated device (use parallel_for there).
   [[nodiscard]] void* native_stream() const noexcept { return native_; }
 
+  /// @return the CUDA ordinal of the GPU the scope's stream belongs to (-1 on the emulated
+  /// device). Make it current (cudaSetDevice) before launching on native_stream():
+  /// uvm::launch and uvm::thrust::par do.
+  [[nodiscard]] int native_device() const noexcept { return native_device_; }
+
   /// @return the device address of `p`, which must lie in a span declared at begin_launch.
   /// @throws uvm::invalid_argument otherwise.
   template <class T>
@@ -114,7 +120,7 @@ class launch_scope {
 
  private:
   friend class manager;
-  launch_scope(std::shared_ptr<detail::runtime> rt, stream s, void* native,
+  launch_scope(std::shared_ptr<detail::runtime> rt, stream s, void* native, int native_device,
                std::vector<detail::resident_mapping> spans, std::uint64_t epoch) noexcept;
   [[nodiscard]] void* translate(const void* p) const;
   void run(std::size_t n, std::function<void(std::size_t, std::size_t)> body);
@@ -122,6 +128,7 @@ class launch_scope {
   std::shared_ptr<detail::runtime> runtime_;
   stream stream_;
   void* native_ = nullptr;
+  int native_device_ = -1;
   std::vector<detail::resident_mapping> spans_;
   std::uint64_t epoch_ = 0;  // the launch's ticket among the kernels in flight
 };

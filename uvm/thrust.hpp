@@ -190,13 +190,21 @@ struct stream_ordered_allocator {
 /// compiled by nvcc, with its temporary storage from stream_ordered_allocator. Thrust's kernels
 /// are enqueued after the stream's earlier work and, while the scope is open, before the epoch
 /// ends; the algorithm synchronises the stream before it returns. Use it only while the scope is
-/// open: it cannot tell that the scope has ended.
-/// @throws uvm::invalid_argument if the scope is on the emulated device (see with_policy).
+/// open: it cannot tell that the scope has ended. Thrust launches on the current GPU, so this
+/// makes the scope's GPU (scope.native_device()) current on the calling thread, and leaves it so.
+/// @throws uvm::invalid_argument if the scope is on the emulated device (see with_policy);
+/// uvm::cuda_error if its GPU cannot be made current.
 [[nodiscard]] inline auto cuda_policy(const launch_scope& scope) {
   if (scope.native_stream() == nullptr) {
     throw uvm::invalid_argument(
         "uvm::thrust::cuda_policy: the scope is on the emulated device; use "
         "uvm::thrust::with_policy (or emulated_policy) there");
+  }
+  if (const cudaError_t e = cudaSetDevice(scope.native_device()); e != cudaSuccess) {
+    (void)cudaGetLastError();  // this call's own error
+    throw uvm::cuda_error(
+        std::string("uvm::thrust::cuda_policy: cudaSetDevice: ") + cudaGetErrorString(e),
+        static_cast<int>(e));
   }
   const auto s = static_cast<cudaStream_t>(scope.native_stream());
   return ::thrust::cuda::par(stream_ordered_allocator{s}).on(s);

@@ -74,6 +74,11 @@ class backend {
 
   /// How many devices the backend drives (at least 1).
   [[nodiscard]] device_id device_count() const noexcept { return do_device_count(); }
+  /// The number the device API gives device `d` (its CUDA ordinal; `d` on the emulated
+  /// device), which device code reads as current_device(): below max_native_devices.
+  [[nodiscard]] std::uint32_t native_device(device_id d) const noexcept {
+    return do_native_device(d);
+  }
   /// Whether device code on `from` reaches the memory of device `to` directly (peer access;
   /// always for from == to). Where it does not, a copy between them goes through host memory.
   /// False if either is not a device of the backend.
@@ -178,6 +183,7 @@ class backend {
   virtual bool do_device_clock_is_host() const noexcept { return false; }
   virtual device_id do_device_count() const noexcept { return 1; }
   virtual bool do_can_access_peer(device_id, device_id) const noexcept { return false; }
+  virtual std::uint32_t do_native_device(device_id d) const noexcept { return d; }
   virtual void* do_allocate_device(std::size_t bytes, device_id d) = 0;
   virtual void do_free_device(void* p) noexcept = 0;
   virtual void* do_register_host(void* p, std::size_t bytes, host_registration how) = 0;

@@ -4,9 +4,13 @@
 // once when the backend starts, and the path it takes for each: what it does where a capability
 // is missing is chosen here, as a pure decision tested without a GPU.
 
+#include <uvm/detail/current_device.hpp>
+
 #include <fmt/format.h>
 
+#include <span>
 #include <string>
+#include <vector>
 
 namespace uvm::detail {
 
@@ -43,6 +47,42 @@ struct backend_paths {
 [[nodiscard]] constexpr backend_paths choose_paths(const device_capabilities& c) noexcept {
   return {c.host_register_read_only == 1, c.host_pointer_for_registered_mem == 1,
           c.stream_wait_value == 1};
+}
+
+/// The paths of a backend that drives all of `devices`: a capability is used only where every
+/// one has it (host memory is registered once for all of them, and gates serve every stream).
+[[nodiscard]] inline backend_paths choose_paths(std::span<const device_capabilities> devices) {
+  backend_paths p{true, true, true};
+  for (const device_capabilities& c : devices) {
+    const backend_paths one = choose_paths(c);
+    p.zero_source_read_only &= one.zero_source_read_only;
+    p.host_pointer_on_device &= one.host_pointer_on_device;
+    p.gates_wait_value &= one.gates_wait_value;
+  }
+  return p;
+}
+
+/// Which GPUs a cuda backend drives: `listed` (CUDA ordinals, config::cuda_devices) or, if it is
+/// empty, the first max_devices of the `visible` ones.
+/// @return the ordinals, or what is wrong with the list (an ordinal that is not visible).
+[[nodiscard]] inline std::vector<int> select_gpus(std::span<const int> listed, int visible,
+                                                  std::string* wrong) {
+  std::vector<int> gpus;
+  if (listed.empty()) {
+    for (int o = 0; o < visible && gpus.size() < max_devices; ++o) gpus.push_back(o);
+    return gpus;
+  }
+  for (const int o : listed) {
+    if (o < 0 || o >= visible) {
+      *wrong = fmt::format(
+          "CUDA device {} is not there: {} visible (UVM_CUDA_DEVICES, "
+          "config::cuda_devices; CUDA_VISIBLE_DEVICES renumbers them)",
+          o, visible);
+      return {};
+    }
+    gpus.push_back(o);
+  }
+  return gpus;
 }
 
 /// One line for the log: the device, its capabilities and the paths taken.

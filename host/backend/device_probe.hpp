@@ -36,10 +36,10 @@ inline constexpr const char* device_connections = "32";
 
 class backend;
 
-/// The backend for `kind` (resolved: cuda or emulated).
-/// @throws uvm::cuda_error if the device cannot be used.
-[[nodiscard]] std::unique_ptr<backend> make_backend(backend_kind kind,
-                                                    device_id emulated_devices = 1);
+/// The backend for `kind` (resolved: cuda or emulated), with the devices `cfg` names
+/// (emulated_devices, cuda_devices).
+/// @throws uvm::cuda_error if a device cannot be used.
+[[nodiscard]] std::unique_ptr<backend> make_backend(backend_kind kind, const config& cfg);
 
 /// `automatic` -> cuda or emulated; `cuda` is checked.
 /// @throws uvm::cuda_error if `cuda` is asked for and no device is usable.

@@ -15,9 +15,9 @@ device_capabilities probe_cuda_capabilities(int) noexcept {
   return c;
 }
 
-std::unique_ptr<backend> make_backend(backend_kind, device_id emulated_devices) {
+std::unique_ptr<backend> make_backend(backend_kind, const config& cfg) {
   // resolve_backend never answers `cuda` in this build: the probe finds no device.
-  return std::make_unique<emulated_backend>(0, emulated_devices);
+  return std::make_unique<emulated_backend>(0, cfg.emulated_devices);
 }
 
 }  // namespace uvm::detail

@@ -125,11 +125,15 @@ void migrator::attach(managed_range& r) {
   device_range d;
   d.devices = devices_;
   for (device_id dev = 0; dev < devices_; ++dev) {
-    d.slots[dev] = {.ptes = ranges_.table(*id, dev).device(), .frames = residency(dev).frames()};
+    d.slots[dev] = {.ptes = ranges_.table(*id, dev).device(),
+                    .frames = residency(dev).frames(),
+                    .mailbox = rings_[dev].mailbox,
+                    .control = rings_[dev].control};
   }
+  for (std::uint32_t n = 0; n < max_native_devices; ++n) d.slot_of[n] = no_slot;
+  for (device_id dev = 0; dev < devices_; ++dev)
+    d.slot_of[backend_.native_device(dev)] = static_cast<std::uint8_t>(dev);
   d.host = ranges_.host_address(*id);
-  d.mailbox = mailbox_;
-  d.control = control_;
   d.bytes = r.reserved();
   d.timeout_ns = static_cast<std::uint64_t>(settings_.timeout.count());
   d.page_shift = page_shift_;

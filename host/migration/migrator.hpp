@@ -83,11 +83,11 @@ class migrator final : public fault_resolver {
   migrator(const migrator&) = delete;
   migrator& operator=(const migrator&) = delete;
 
-  /// Where device code posts faults: the device's address of the service's mailbox, and the
-  /// mailbox's control words in device memory.
-  void set_mailbox(fault_mailbox* device_address, mailbox_control* control) noexcept {
-    mailbox_ = device_address;
-    control_ = control;
+  /// Where device `d`'s code posts faults: the device's address of its ring in the service,
+  /// and the ring's control words in `d`'s memory. Set for every device before attach.
+  void set_mailbox(fault_mailbox* device_address, mailbox_control* control,
+                   device_id d = 0) noexcept {
+    rings_.at(d) = {device_address, control};
   }
   /// Records the pages kernels use into `t` (null: none), at each epoch's end.
   void set_trace(trace_writer* t) noexcept { trace_ = t; }
@@ -407,8 +407,11 @@ class migrator final : public fault_resolver {
   [[nodiscard]] bool pinned(page_ref p);
   stream compute_;
   kernel_epochs epochs_;  // kernels in flight, and fairness with CPU faults (its own lock)
-  fault_mailbox* mailbox_ = nullptr;
-  mailbox_control* control_ = nullptr;
+  struct ring {
+    fault_mailbox* mailbox = nullptr;
+    mailbox_control* control = nullptr;
+  };
+  std::array<ring, max_devices> rings_{};  // by device
   trace_writer* trace_ = nullptr;
   timeline* timeline_ = nullptr;
   const stream_base* moving_on_ = nullptr;          // see moving_scope

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace uvm::detail {
 namespace {
@@ -27,6 +28,35 @@ TEST(DeviceProbe, AskingForCudaWithoutADeviceIsAClearError) {
   } catch (const uvm::cuda_error& e) {
     EXPECT_NE(std::string(e.what()).find("no CUDA device is usable"), std::string::npos);
   }
+}
+
+TEST(DeviceCapabilities, SeveralGpusTakeAPathOnlyWhereEveryOneHasItsCapability) {
+  device_capabilities all;
+  all.host_register_read_only = 1;
+  all.host_pointer_for_registered_mem = 1;
+  all.stream_wait_value = 1;
+  device_capabilities no_gates = all;
+  no_gates.stream_wait_value = 0;
+  const std::vector<device_capabilities> both{all, all};
+  EXPECT_TRUE(choose_paths(both).gates_wait_value);
+  EXPECT_TRUE(choose_paths(both).host_pointer_on_device);
+  const std::vector<device_capabilities> mixed{all, no_gates};
+  const backend_paths p = choose_paths(mixed);
+  EXPECT_FALSE(p.gates_wait_value) << "one GPU without stream memory waits: no gates";
+  EXPECT_TRUE(p.zero_source_read_only);
+  EXPECT_TRUE(p.host_pointer_on_device);
+}
+
+TEST(DeviceCapabilities, TheGpusAreTheListedOnesOrTheFirstEightVisible) {
+  std::string wrong;
+  EXPECT_EQ(select_gpus({}, 3, &wrong), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(select_gpus({}, 12, &wrong).size(), max_devices);
+  const std::vector<int> listed{2, 0};
+  EXPECT_EQ(select_gpus(listed, 3, &wrong), listed) << "in the listed order";
+  EXPECT_TRUE(wrong.empty());
+  const std::vector<int> missing{0, 3};
+  EXPECT_TRUE(select_gpus(missing, 3, &wrong).empty());
+  EXPECT_NE(wrong.find("CUDA device 3 is not there: 3 visible"), std::string::npos) << wrong;
 }
 
 TEST(DeviceCapabilities, EveryMissingOrUnknownCapabilityTakesItsFallback) {

@@ -25,6 +25,9 @@ class forwarding_backend : public backend {
   std::string_view do_name() const noexcept override { return inner_.name(); }
   bool do_device_clock_is_host() const noexcept override { return inner_.device_clock_is_host(); }
   device_id do_device_count() const noexcept override { return inner_.device_count(); }
+  std::uint32_t do_native_device(device_id d) const noexcept override {
+    return inner_.native_device(d);
+  }
   bool do_can_access_peer(device_id from, device_id to) const noexcept override {
     return inner_.can_access_peer(from, to);
   }

@@ -38,10 +38,11 @@ struct gpu_range {
     ASSERT_EQ(cudaMalloc(&r.slots[0].frames, pages * page_bytes), cudaSuccess);
     ASSERT_EQ(cudaMalloc(&r.slots[0].ptes, pages * sizeof(device_pte)), cudaSuccess);
     ASSERT_EQ(cudaMemset(r.slots[0].ptes, 0, pages * sizeof(device_pte)), cudaSuccess);
-    ASSERT_EQ(cudaHostAlloc(&r.mailbox, sizeof(fault_mailbox), cudaHostAllocMapped), cudaSuccess);
-    std::memset(static_cast<void*>(r.mailbox), 0, sizeof(fault_mailbox));
-    ASSERT_EQ(cudaMalloc(&r.control, sizeof(mailbox_control)), cudaSuccess);
-    ASSERT_EQ(cudaMemset(r.control, 0, sizeof(mailbox_control)), cudaSuccess);
+    ASSERT_EQ(cudaHostAlloc(&r.slots[0].mailbox, sizeof(fault_mailbox), cudaHostAllocMapped),
+              cudaSuccess);
+    std::memset(static_cast<void*>(r.slots[0].mailbox), 0, sizeof(fault_mailbox));
+    ASSERT_EQ(cudaMalloc(&r.slots[0].control, sizeof(mailbox_control)), cudaSuccess);
+    ASSERT_EQ(cudaMemset(r.slots[0].control, 0, sizeof(mailbox_control)), cudaSuccess);
     ASSERT_EQ(cudaMalloc(&sum, sizeof(*sum)), cudaSuccess);
     ASSERT_EQ(cudaMemset(sum, 0, sizeof(*sum)), cudaSuccess);
     r.bytes = pages * page_bytes;
@@ -62,7 +63,7 @@ struct gpu_range {
   }
   mailbox_control control() const {
     mailbox_control c{};
-    cudaMemcpy(&c, r.control, sizeof(c), cudaMemcpyDeviceToHost);
+    cudaMemcpy(&c, r.slots[0].control, sizeof(c), cudaMemcpyDeviceToHost);
     return c;
   }
   unsigned long long total() const {
@@ -73,8 +74,8 @@ struct gpu_range {
   ~gpu_range() {
     cudaFree(r.slots[0].frames);
     cudaFree(r.slots[0].ptes);
-    cudaFreeHost(r.mailbox);
-    cudaFree(r.control);
+    cudaFreeHost(r.slots[0].mailbox);
+    cudaFree(r.slots[0].control);
     cudaFree(sum);
   }
 };
@@ -104,7 +105,7 @@ TEST(DeviceViewGpu, ResidentPagesAndFaultsServedThroughTheMailbox) {
   std::atomic<bool> stop{false};
   std::atomic<int> served{0};
   std::thread service([&] {
-    fault_mailbox& mb = *g.r.mailbox;
+    fault_mailbox& mb = *g.r.slots[0].mailbox;
     std::uint32_t tail = 0;
     std::vector<bool> done(pages, false);
     while (!stop) {

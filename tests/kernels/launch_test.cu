@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace {
 
@@ -32,6 +33,55 @@ void twice_by_page(uvm::manager& mgr, uvm::const_device_view<float> x, uvm::devi
         for (std::size_t k = 0; k < src.count; ++k) dst.data[k] = 2 * src.data[k];
       },
       s);
+}
+
+// Adds 1000000 times the number of the device it runs on (detail::current_device(): the CUDA
+// ordinal on a GPU, the emulated device's index) to elements [first, first + n).
+void stamp_device(uvm::manager& mgr, uvm::device_view<std::uint32_t> v, std::size_t first,
+                  std::size_t n, const uvm::stream& s) {
+  uvm::launch(
+      mgr, n,
+      [=] UVM_HOST_DEVICE(std::size_t i) {
+        v.store(first + i, uvm::detail::current_device() * 1000000u + v.load(first + i));
+      },
+      s);
+}
+
+void copy_span(uvm::manager& mgr, uvm::const_device_view<std::uint32_t> from,
+               uvm::device_view<std::uint32_t> to, std::size_t first, std::size_t n,
+               const uvm::stream& s) {
+  uvm::launch(
+      mgr, n, [=] UVM_HOST_DEVICE(std::size_t i) { to.store(i, from.load(first + i)); }, s);
+}
+
+// Several devices in one manager (every visible GPU on the cuda backend, two emulated devices
+// elsewhere): a kernel on a stream of device d runs on device d and knows it, and a kernel on
+// device 1 reads what device 0 wrote, moved device to device.
+TEST(Launch, KernelsRunOnTheirStreamsDeviceAndReadWhatAnotherDeviceWrote) {
+  uvm::config cfg = with_page(64 << 10);
+  cfg.emulated_devices = 2;
+  uvm::manager mgr(cfg);
+  if (mgr.device_count() < 2) GTEST_SKIP() << "one GPU: the multi-device launch needs two";
+  const auto devices = static_cast<std::size_t>(mgr.device_count());
+  constexpr std::size_t per = 4 * 16384;  // four pages per device
+  auto a = mgr.allocate<std::uint32_t>(devices * per);
+  auto b = mgr.allocate<std::uint32_t>(per);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<std::uint32_t>(i);
+  std::vector<uvm::stream> streams;
+  for (std::size_t d = 0; d < devices; ++d) {
+    streams.push_back(mgr.create_stream("device", static_cast<int>(d)));
+    stamp_device(mgr, a.view(), d * per, per, streams[d]);
+  }
+  mgr.synchronize();
+  copy_span(mgr, a.const_view(), b.view(), 0, per, streams[1]);  // device 0's quarter
+  mgr.synchronize();
+  const uvm::stats st = mgr.stats();
+  EXPECT_EQ(st.devices[1].bytes_from_device[0], per * 4)
+      << "device 0's quarter did not move to device 1 device to device";
+  for (std::size_t i = 0; i < per; ++i) ASSERT_EQ(b[i], i) << i;  // device 0 added 0
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i], (i / per) * 1000000u + i) << "element " << i << " ran on the wrong device";
+  }
 }
 
 TEST(Launch, LeavesTheApplicationsPendingErrorForTheApplication) {

@@ -23,8 +23,9 @@ enum class device_access : std::uint32_t { read = 0, write = 1 };
 /// Why device code gave up on an access. Reported by manager::synchronize as an exception.
 enum class device_error : std::uint32_t {
   none = 0,
-  fault_timeout = 1,  ///< the access was not served within the fault timeout
-  not_attached = 2,   ///< no kernel in flight may use the page (attachment, declaration)
+  fault_timeout = 1,   ///< the access was not served within the fault timeout
+  not_attached = 2,    ///< no kernel in flight may use the page (attachment, declaration)
+  foreign_device = 3,  ///< a kernel ran on a device the range's manager does not drive
 };
 
 struct fault_record {
@@ -32,7 +33,7 @@ struct fault_record {
   std::uint32_t page;
   device_access access;
   std::uint16_t origin;  ///< SM id on a GPU, worker index on the emulated device
-  std::uint16_t device;  ///< the device whose kernel faulted (detail::current_device())
+  std::uint16_t device;  ///< the device whose kernel faulted, as the manager numbers them
   std::uint64_t time_ns;
 };
 

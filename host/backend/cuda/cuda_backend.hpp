@@ -1,9 +1,17 @@
 #pragma once
 
-// The backend on a real NVIDIA GPU: frames and page tables from cudaMalloc, host memory pinned
-// and mapped with cudaHostRegister (the runtime view, so DMA reads and writes the application's
-// pages with no staging copy), non-blocking streams, events. Kernels are launched by device
-// code (uvm/launch.hpp, or the application on a launch_scope), not through launch().
+// The backend on real NVIDIA GPUs, one or several: frames and page tables from cudaMalloc on
+// each, host memory pinned and mapped with cudaHostRegister for all of them (the runtime view,
+// so DMA reads and writes the application's pages with no staging copy), non-blocking streams
+// that belong to a GPU, events. Kernels are launched by device code (uvm/launch.hpp, or the
+// application on a launch_scope), not through launch().
+//
+// Several GPUs: every call that needs a current device makes the GPU it works on current for
+// the call and restores the application's after (the library's calls run on its threads). Peer
+// access is enabled between every pair that cudaDeviceCanAccessPeer allows, so a GPU maps a
+// peer's frames and copies between them are peer copies (cudaMemcpyAsync with UVA; the driver
+// stages the others through host memory). Device code learns which GPU it runs on from each
+// module's module_native_device (uvm/detail/current_device.hpp), written here for every GPU.
 //
 // Copy streams and the threads that drive them are named for Nsight Systems. Nothing runs on the
 // legacy default stream (it would synchronise with the application's blocking streams), and
@@ -22,26 +30,43 @@ namespace uvm::detail {
 
 class cuda_backend final : public backend {
  public:
-  /// @throws uvm::cuda_error if `device` cannot be used.
-  explicit cuda_backend(int device = 0);
+  /// Drives the GPUs `ordinals` (CUDA ordinals; the backend's device i is ordinals[i]); empty:
+  /// every visible GPU, the first max_devices.
+  /// @throws uvm::invalid_argument for a GPU that is not there; uvm::cuda_error if one cannot
+  /// be used, or several cannot share registered host memory at the host's address.
+  explicit cuda_backend(const std::vector<int>& ordinals = {});
   ~cuda_backend() override;
 
-  /// What the device offers, queried once at start, and the paths taken for what it lacks.
-  [[nodiscard]] const device_capabilities& capabilities() const noexcept { return capabilities_; }
+  /// What device `d` offers, queried once at start.
+  [[nodiscard]] const device_capabilities& capabilities(device_id d = 0) const {
+    return gpus_.at(d).caps;
+  }
+  /// The paths taken for what the devices lack (a capability only where all of them have it).
   [[nodiscard]] const backend_paths& paths() const noexcept { return paths_; }
 
  private:
   struct cuda_gate;
   void do_open_gate_slot(cuda_gate& g) noexcept;
   std::string_view do_name() const noexcept override { return "cuda"; }
+  device_id do_device_count() const noexcept override {
+    return static_cast<device_id>(gpus_.size());
+  }
+  bool do_can_access_peer(device_id from, device_id to) const noexcept override {
+    return (peers_ >> (from * max_devices + to) & 1u) != 0;
+  }
+  std::uint32_t do_native_device(device_id d) const noexcept override {
+    return static_cast<std::uint32_t>(gpus_[d].ordinal);
+  }
+  // Enables peer access between every pair of GPUs that allows it.
+  void enable_peers();
   void* do_allocate_device(std::size_t bytes, device_id d) override;
   void do_free_device(void* p) noexcept override;
   void* do_register_host(void* p, std::size_t bytes, host_registration how) override;
   void do_unregister_host(void* p) noexcept override;
   stream do_create_stream(std::string_view name, device_id d) override;
   device_id do_device_of(const stream& s) const override;
-  // The backend drives one GPU, its device 0. @throws uvm::invalid_argument for another.
-  static void expect_device(device_id d, const char* call);
+  // The GPU of device `d`. @throws uvm::invalid_argument for a device the backend lacks.
+  [[nodiscard]] int ordinal(device_id d, const char* call) const;
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override;
   void do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src, std::size_t count,
@@ -56,27 +81,33 @@ class cuda_backend final : public backend {
   bool do_wait(const event& e, std::chrono::nanoseconds timeout) noexcept override;
   std::string do_take_error() override;
 
-  int device_;
-  device_capabilities capabilities_;
+  struct gate_stream {
+    void* s = nullptr;  // cudaStream_t
+    void* e = nullptr;  // cudaEvent_t, recorded after the wait
+    device_id device = 0;
+  };
+  struct gpu {
+    int ordinal = 0;
+    device_capabilities caps;
+    void* zeroing = nullptr;  // cudaStream_t: zero-fills new device memory (non-blocking)
+    std::vector<gate_stream> free_gate_streams;  // under gates_mutex_
+  };
+  std::vector<gpu> gpus_;
+  std::uint64_t peers_ = 0;  // bit from * max_devices + to: peer access from `from` to `to`
   backend_paths paths_;
   // Gates: 32-bit words in one registered host page that gate streams wait on with
   // cuStreamWaitValue32 (from the driver's entry point: no link to libcuda); the guarded stream
   // waits for the gate stream's event. Where the driver lacks stream memory operations there
   // are no gates. A word only grows: a slot is reused with a larger value once its gate was
-  // opened. A gate stream holds one gate at a time; more are created as gates overlap.
-  struct gate_stream {
-    void* s = nullptr;  // cudaStream_t
-    void* e = nullptr;  // cudaEvent_t, recorded after the wait
-  };
+  // opened. A gate stream holds one gate at a time; more are created as gates overlap. Each GPU
+  // has its own (a stream waits for an event on its own GPU's gate stream).
   std::mutex gates_mutex_;
   std::uint32_t* gate_words_ = nullptr;
   void* gate_words_device_ = nullptr;
   std::vector<std::uint32_t> free_slots_;
-  std::vector<std::uint32_t> slot_values_;  // the value of each slot's latest gate
-  std::vector<gate_stream> free_gate_streams_;
+  std::vector<std::uint32_t> slot_values_;     // the value of each slot's latest gate
   std::vector<gate_stream> all_gate_streams_;  // destroyed with the backend
   std::atomic<void*> wait_value_{nullptr};     // the driver's cuStreamWaitValue32, or null
-  void* zeroing_ = nullptr;  // cudaStream_t: zero-fills new device memory (non-blocking)
   std::mutex error_mutex_;
   std::string error_;  // the first failed event's error, reported once by take_error
 };

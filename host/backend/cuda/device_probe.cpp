@@ -108,9 +108,12 @@ device_capabilities probe_cuda_capabilities(int device) noexcept {
   return c;
 }
 
-std::unique_ptr<backend> make_backend(backend_kind kind, device_id emulated_devices) {
-  if (kind == backend_kind::cuda) return std::make_unique<cuda_backend>();
-  return std::make_unique<emulated_backend>(0, emulated_devices);
+std::unique_ptr<backend> make_backend(backend_kind kind, const config& cfg) {
+  if (kind == backend_kind::cuda) {
+    return std::make_unique<cuda_backend>(
+        std::vector<int>(cfg.cuda_devices.begin(), cfg.cuda_devices.end()));
+  }
+  return std::make_unique<emulated_backend>(0, cfg.emulated_devices);
 }
 
 }  // namespace uvm::detail

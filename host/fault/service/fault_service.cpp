@@ -1,5 +1,6 @@
 #include "host/fault/service/fault_service.hpp"
 
+#include <uvm/detail/current_device.hpp>
 #include "host/common/check.hpp"
 #include "host/common/clock.hpp"
 #include "host/common/futex.hpp"
@@ -32,26 +33,35 @@ void wake(fault_mailbox& mb) noexcept {
   futex_wake_all(doorbell(mb));
 }
 
-fault_mailbox* map_mailbox() {
-  // Page-aligned, so a backend can pin and map it for the device on its own.
-  void* p = mmap(nullptr, sizeof(fault_mailbox), PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw_system("mmap of the fault mailbox", errno);
-  return new (p) fault_mailbox{};
+std::vector<fault_mailbox*> map_mailboxes(std::uint32_t devices) {
+  UVM_EXPECTS(devices >= 1 && devices <= max_devices, "fault service: {} devices", devices);
+  std::vector<fault_mailbox*> rings;
+  for (std::uint32_t d = 0; d < devices; ++d) {
+    // Page-aligned, so a backend can pin and map it for the device on its own.
+    void* p = mmap(nullptr, sizeof(fault_mailbox), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      const int err = errno;
+      for (fault_mailbox* mb : rings) munmap(mb, sizeof(fault_mailbox));
+      throw_system("mmap of a fault mailbox", err);
+    }
+    rings.push_back(new (p) fault_mailbox{});
+  }
+  return rings;
 }
 
 }  // namespace
 
 fault_service::fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace,
-                             timeline* run_timeline)
+                             timeline* run_timeline, std::uint32_t devices)
     : resolver_(resolver),
       events_(events),
       trace_(trace),
       timeline_(run_timeline),
-      mailbox_(map_mailbox()),
+      mailboxes_(map_mailboxes(devices)),
       thread_([this] { run(); }) {
   if (timeline_ != nullptr) {
-    timeline_->set_waker([](void* mb) { wake(*static_cast<fault_mailbox*>(mb)); }, mailbox_);
+    timeline_->set_waker([](void* mb) { wake(*static_cast<fault_mailbox*>(mb)); }, &bell());
   }
   resolver_.set_bell([](void* s) { static_cast<fault_service*>(s)->kernel_admitted(); }, this);
 }
@@ -64,7 +74,7 @@ fault_service::~fault_service() {
     timeline_->set_waker(nullptr, nullptr);
     timeline_->drain();
   }
-  munmap(mailbox_, sizeof(fault_mailbox));
+  for (fault_mailbox* mb : mailboxes_) munmap(mb, sizeof(fault_mailbox));
 }
 
 void fault_service::drain_recorders() noexcept {
@@ -85,7 +95,7 @@ void fault_service::record_batch(timeline_kind kind, std::uint64_t start, std::u
 
 void fault_service::stop() noexcept {
   if (stop_.exchange(true, std::memory_order_acq_rel)) return;
-  wake(*mailbox_);
+  wake(bell());
   cpu_at_stop_.store(cpu_ns(), std::memory_order_relaxed);  // ~ the end: it is stopping
   thread_.join();
   stopped_.store(true, std::memory_order_release);
@@ -104,12 +114,12 @@ std::uint64_t fault_service::cpu_ns() noexcept {
 }
 
 void fault_service::kernel_admitted() noexcept {
-  if (idle_.load(std::memory_order_seq_cst)) wake(*mailbox_);
+  if (idle_.load(std::memory_order_seq_cst)) wake(bell());
 }
 
 bool fault_service::submit(fault_request& r) noexcept {
   if (!queue_.try_push(&r)) return false;
-  wake(*mailbox_);
+  wake(bell());
   return true;
 }
 
@@ -120,7 +130,7 @@ void fault_service::run() {
   (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   std::chrono::nanoseconds nap = shortest_nap;
   while (!stop_.load(std::memory_order_acquire)) {
-    const std::uint32_t seen = doorbell(*mailbox_).load(std::memory_order_acquire);
+    const std::uint32_t seen = doorbell(bell()).load(std::memory_order_acquire);
     const bool kernels = resolver_.poll();
     const bool cpu = serve_cpu_batch();
     const std::size_t records = serve_device_batch();
@@ -132,7 +142,7 @@ void fault_service::run() {
       // the timeline, stop). A launch that raced the poll above rings, or the poll below sees
       // its kernel.
       idle_.store(true, std::memory_order_seq_cst);
-      if (!resolver_.poll()) futex_wait_until(doorbell(*mailbox_), seen, deadline_after(idle_nap));
+      if (!resolver_.poll()) futex_wait_until(doorbell(bell()), seen, deadline_after(idle_nap));
       idle_.store(false, std::memory_order_relaxed);
       nap = shortest_nap;
       continue;
@@ -140,7 +150,7 @@ void fault_service::run() {
     // Kernels run or CPU faults wait for them. A GPU cannot wake this thread, so it polls the
     // mailbox in naps: short after a batch (more faults are likely), growing to `longest_nap`.
     if (cpu || records != 0) nap = shortest_nap;
-    futex_wait_until(doorbell(*mailbox_), seen, deadline_after(nap));
+    futex_wait_until(doorbell(bell()), seen, deadline_after(nap));
     nap = std::min<std::chrono::nanoseconds>(nap * 2, longest_nap);
   }
   // Nothing submitted before stop is left waiting.
@@ -209,26 +219,32 @@ bool fault_service::serve_cpu_batch() {
 }
 
 std::size_t fault_service::serve_device_batch() {
-  fault_mailbox& mb = *mailbox_;
   std::array<fault_record, max_batch> batch;
   std::size_t n = 0;
-  std::uint32_t tail = mb.tail;
-  while (n < batch.size()) {
-    const auto& slot = mb.slots[tail % fault_mailbox::capacity];
-    if (load_acquire(&slot.seq) != tail + 1) break;  // empty, or a producer is mid-post
-    batch[n++] = slot.record;
-    ++tail;
-    store_release(&mb.tail, tail);
+  const auto rings = static_cast<std::uint32_t>(mailboxes_.size());
+  for (std::uint32_t i = 0; i < rings && n < batch.size(); ++i) {
+    fault_mailbox& mb = *mailboxes_[(first_ring_ + i) % rings];
+    std::uint32_t tail = mb.tail;
+    while (n < batch.size()) {
+      const auto& slot = mb.slots[tail % fault_mailbox::capacity];
+      if (load_acquire(&slot.seq) != tail + 1) break;  // empty, or a producer is mid-post
+      batch[n++] = slot.record;
+      ++tail;
+      store_release(&mb.tail, tail);
+    }
   }
+  first_ring_ = (first_ring_ + 1) % rings;
   if (n == 0) return 0;
-  // Deduplicate by page, keeping the most intrusive access, in address order.
+  // Deduplicate by page and device (each device waits for its own entry), keeping the most
+  // intrusive access, in address order.
   std::sort(batch.begin(), batch.begin() + n, [](const auto& a, const auto& b) {
     if (a.range_id != b.range_id) return a.range_id < b.range_id;
     if (a.page != b.page) return a.page < b.page;
+    if (a.device != b.device) return a.device < b.device;
     return a.access > b.access;
   });
   const auto* end = std::unique(batch.begin(), batch.begin() + n, [](const auto& a, const auto& b) {
-    return a.range_id == b.range_id && a.page == b.page;
+    return a.range_id == b.range_id && a.page == b.page && a.device == b.device;
   });
   UVM_NVTX_RANGE("device fault batch", end - batch.begin());
   const std::uint64_t start = now_ns();

@@ -27,9 +27,10 @@ class fault_service {
   static constexpr std::size_t max_batch = 256;
 
   /// `trace` and `run_timeline`, if not null, are drained to their files by the service thread,
-  /// which also puts its fault batches on the timeline. Both outlive the service.
+  /// which also puts its fault batches on the timeline. Both outlive the service. `devices`:
+  /// one fault ring for each (1 .. max_devices).
   fault_service(fault_resolver& resolver, event_ring& events, trace_writer* trace = nullptr,
-                timeline* run_timeline = nullptr);
+                timeline* run_timeline = nullptr, std::uint32_t devices = 1);
   ~fault_service();
   fault_service(const fault_service&) = delete;
   fault_service& operator=(const fault_service&) = delete;
@@ -38,8 +39,8 @@ class fault_service {
   /// @return false if the queue is full (the caller retries until its deadline).
   bool submit(fault_request& r) noexcept;
 
-  /// The mailbox device code posts to (host memory; the backend maps it for the device).
-  [[nodiscard]] fault_mailbox& mailbox() noexcept { return *mailbox_; }
+  /// The ring device `d`'s code posts to (host memory; the backend maps it for the device).
+  [[nodiscard]] fault_mailbox& mailbox(std::uint32_t d = 0) noexcept { return *mailboxes_.at(d); }
 
   /// CPU time the service thread has used since it started (its polling included), in ns; what
   /// it had used when stopped, once stopped.
@@ -62,6 +63,7 @@ class fault_service {
   bool serve_cpu_batch();
   // @return the records it took (max_batch: more may be waiting).
   std::size_t serve_device_batch();
+  [[nodiscard]] fault_mailbox& bell() noexcept { return *mailboxes_.front(); }
   void drain_events();
   void drain_recorders() noexcept;  // the trace and the timeline, to their files
   void record_batch(timeline_kind kind, std::uint64_t start, std::uint32_t count,
@@ -72,7 +74,10 @@ class fault_service {
   trace_writer* trace_;
   timeline* timeline_;
   std::uint32_t tid_ = 0;  // the service thread's, for the timeline
-  fault_mailbox* mailbox_;
+  // One ring per device; the host's wakers ring the first one's doorbell, which the thread
+  // sleeps on (a device's post wakes no one: the thread polls every ring while kernels run).
+  std::vector<fault_mailbox*> mailboxes_;
+  std::uint32_t first_ring_ = 0;  // the ring a batch drains first: turns, so none starves
   bounded_queue<fault_request*, 1024> queue_;
   std::vector<fault_request*> deferred_;  // service thread only
   std::atomic<bool> stop_{false};

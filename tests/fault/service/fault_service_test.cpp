@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace uvm::detail {
@@ -77,6 +81,64 @@ TEST(FaultService, ConcurrentFaultsOnOnePageAreServedOnce) {
   // Faults on one page in one batch are resolved once; later batches find the page resolved.
   EXPECT_EQ(resolver.moves.load(), 1);
   EXPECT_LE(resolver.calls.load(), 8);
+}
+
+// Keeps every device fault record it is given; reports kernels in flight, so the service polls
+// the rings.
+class record_keeper final : public fault_resolver {
+ public:
+  std::vector<fault_record> seen() {
+    const std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  int do_resolve(managed_range&, std::size_t, access) noexcept override { return 0; }
+  void do_resolve_device(std::span<const fault_record> batch) noexcept override {
+    const std::lock_guard lock(mutex_);
+    seen_.insert(seen_.end(), batch.begin(), batch.end());
+  }
+  bool do_poll() noexcept override { return true; }
+  std::mutex mutex_;
+  std::vector<fault_record> seen_;
+};
+
+// Each device posts to its own ring (its claim counter is its own memory). The service serves
+// every ring, and a page two devices fault on is served for each: a record merged into the other
+// device's would leave the first device's lanes waiting for an entry no one publishes.
+TEST(FaultService, EveryDevicesRingIsServedAndEachDeviceGetsItsOwnRecord) {
+  record_keeper keeper;
+  event_ring events;
+  fault_service service(keeper, events, nullptr, nullptr, 2);
+  std::array<mailbox_control, 2> control{};
+  const fault_record from_zero{7, 3, device_access::read, 0, 0, 0};
+  const fault_record from_one{7, 3, device_access::write, 0, 1, 0};
+  const fault_record again_from_one{7, 3, device_access::read, 0, 1, 0};
+  const fault_record other_page{7, 4, device_access::read, 0, 1, 0};
+  ASSERT_TRUE(post_fault(&control[0], &service.mailbox(0), from_zero));
+  ASSERT_TRUE(post_fault(&control[0], &service.mailbox(0), from_one));  // a shared ring too
+  ASSERT_TRUE(post_fault(&control[1], &service.mailbox(1), again_from_one));
+  ASSERT_TRUE(post_fault(&control[1], &service.mailbox(1), other_page));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  auto consumed = [&] {
+    return std::atomic_ref<std::uint32_t>(service.mailbox(0).tail).load() == 2 &&
+           std::atomic_ref<std::uint32_t>(service.mailbox(1).tail).load() == 2;
+  };
+  while (!consumed() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(consumed()) << "a ring was not served";
+  service.stop();  // its last batch has been handed over
+  std::vector<std::tuple<std::uint32_t, std::uint16_t, device_access>> got;
+  for (const fault_record& r : keeper.seen()) got.emplace_back(r.page, r.device, r.access);
+  std::sort(got.begin(), got.end());
+  // Device 1's two records for page 3 are one (the write kept) if they met in one batch.
+  const bool merged = got.size() == 3;
+  ASSERT_TRUE(merged || got.size() == 4) << got.size() << " records";
+  EXPECT_EQ(got[0], std::make_tuple(3u, std::uint16_t{0}, device_access::read));
+  EXPECT_EQ(std::count_if(got.begin(), got.end(),
+                          [](const auto& t) { return std::get<0>(t) == 3 && std::get<1>(t) == 1; }),
+            merged ? 1 : 2)
+      << "device 1's fault on page 3 was merged into device 0's";
+  EXPECT_EQ(got.back(), std::make_tuple(4u, std::uint16_t{1}, device_access::read));
 }
 
 TEST(FaultServiceDeathTest, UnservedFaultEndsInAClearErrorNotAHang) {
