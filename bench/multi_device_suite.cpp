@@ -7,7 +7,9 @@
 //    keeps a read-only duplicate on every one; the baseline is three copies of the bytes. A host
 //    write to every page collapses the duplicates again between repetitions.
 //
-// Always on emulated devices (config::emulated_devices): the cuda backend drives one GPU.
+// Both on emulated devices (config::emulated_devices). With two or more GPUs on the cuda backend
+// a third figure, gpu-d2d: a range prefetched from GPU 0 to GPU 1 and back, against
+// cudaMemcpyPeerAsync of the same bytes between two cudaMalloc buffers, measured beside it.
 
 #include "bench/size_label.hpp"
 #include "bench/suite.hpp"
@@ -16,11 +18,16 @@
 
 #include <uvm/uvm.hpp>
 
+#if UVM_HAS_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -148,6 +155,80 @@ void measure_broadcast(std::size_t page_size, const plan& p, std::vector<std::ui
   }
 }
 
+#if UVM_HAS_CUDA
+void check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return;
+  (void)cudaGetLastError();
+  throw std::runtime_error(std::string("multi-device gpu-d2d: ") + what + ": " +
+                           cudaGetErrorString(e));
+}
+
+// A cudaMalloc buffer on one GPU and a stream there.
+struct gpu_buffer {
+  gpu_buffer(int gpu, std::size_t bytes) {
+    check(cudaSetDevice(gpu), "cudaSetDevice");
+    check(cudaMalloc(&p, bytes), "cudaMalloc");
+    check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+  }
+  ~gpu_buffer() {
+    (void)cudaStreamDestroy(s);
+    (void)cudaFree(p);
+  }
+  gpu_buffer(const gpu_buffer&) = delete;
+  gpu_buffer& operator=(const gpu_buffer&) = delete;
+  void* p = nullptr;
+  cudaStream_t s = nullptr;
+};
+
+// GPU 0 -> 1 and back through the manager, each beside a cudaMemcpyPeerAsync of the same bytes.
+// @return false (nothing measured) without two GPUs on the cuda backend.
+bool measure_gpu_d2d(std::size_t page_size, const plan& p, std::vector<std::uint64_t>& out,
+                     std::vector<std::uint64_t>& base) {
+  uvm::config cfg = uvm::config::from_env();
+  int visible = 0;
+  if (cfg.backend == uvm::backend_kind::emulated || cudaGetDeviceCount(&visible) != cudaSuccess ||
+      visible < 2 || (cfg.cuda_devices.size() == 1)) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  cfg.backend = uvm::backend_kind::cuda;
+  cfg.page_size = page_size;
+  cfg.device_budget = 2 * p.bytes;
+  const int gpu[2] = {cfg.cuda_devices.empty() ? 0 : static_cast<int>(cfg.cuda_devices[0]),
+                      cfg.cuda_devices.empty() ? 1 : static_cast<int>(cfg.cuda_devices[1])};
+  uvm::manager mgr(cfg);
+  uvm::range r = mgr.allocate(p.bytes);
+  std::memset(r.data(), 0x5a, p.bytes);
+  const uvm::stream s[2] = {mgr.create_stream("gpu-d2d-0", 0), mgr.create_stream("gpu-d2d-1", 1)};
+  mgr.prefetch(r.data(), p.bytes, uvm::location::device(0), s[0]);
+  mgr.synchronize();
+  gpu_buffer buf[2] = {gpu_buffer(gpu[0], p.bytes), gpu_buffer(gpu[1], p.bytes)};
+  for (std::size_t rep = 0; rep <= p.reps; ++rep) {
+    for (int to = 1; to >= 0; --to) {
+      const int from = 1 - to;
+      mgr.reset_stats();
+      const std::uint64_t t0 = now_ns();
+      mgr.prefetch(r.data(), p.bytes, uvm::location::device(to), s[to]);
+      mgr.synchronize(s[to]);
+      const std::uint64_t t1 = now_ns();
+      const uvm::stats st = mgr.stats();
+      warn("gpu-d2d bytes_device_to_device", page_size, st.bytes_device_to_device, p.bytes);
+      warn("gpu-d2d bytes through the host", page_size,
+           st.bytes_host_to_device + st.bytes_device_to_host, 0);
+      const std::uint64_t b0 = now_ns();
+      check(cudaMemcpyPeerAsync(buf[to].p, gpu[to], buf[from].p, gpu[from], p.bytes, buf[to].s),
+            "cudaMemcpyPeerAsync");
+      check(cudaStreamSynchronize(buf[to].s), "cudaStreamSynchronize");
+      const std::uint64_t b1 = now_ns();
+      if (rep == 0) continue;
+      out.push_back(t1 - t0);
+      base.push_back(b1 - b0);
+    }
+  }
+  return true;
+}
+#endif
+
 record throughput(std::string name, std::size_t page_size, std::size_t bytes,
                   const std::vector<std::uint64_t>& ns) {
   return throughput_record("multi-device", std::move(name), page_size, bytes, ns);
@@ -173,6 +254,16 @@ std::vector<record> run(const options& opt) {
     b.compare_to(bbase);
     records.push_back(std::move(b));
     records.push_back(std::move(bbase));
+#if UVM_HAS_CUDA
+    std::vector<std::uint64_t> gd, gd_base;
+    if (measure_gpu_d2d(page_size, p, gd, gd_base)) {
+      record gbase = throughput("cudaMemcpyPeerAsync/gpu-d2d/" + label, 0, p.bytes, gd_base);
+      record g = throughput("gpu-d2d/" + label, page_size, p.bytes, gd);
+      g.compare_to(gbase);
+      records.push_back(std::move(g));
+      records.push_back(std::move(gbase));
+    }
+#endif
   }
   return records;
 }
@@ -182,7 +273,7 @@ const suite_registration registration{
     "several emulated devices in one manager: prefetch of a written range device 0 -> 1 and back "
     "(device to device, nothing through the host) and of a read-mostly range to three devices "
     "(a duplicate on each), vs host memcpy of the same bytes measured beside them, at 64KiB and "
-    "2MiB pages",
+    "2MiB pages; with two GPUs also GPU 0 -> 1 and back vs cudaMemcpyPeerAsync",
     run};
 
 }  // namespace
