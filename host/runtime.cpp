@@ -374,7 +374,8 @@ runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
     throw;
   }
   if (trace_ != nullptr) {
-    trace_->push({trace_kind::epoch, 0, 0, 0, 0, epoch_.fetch_add(1) + 1});
+    trace_->push({trace_kind::epoch, 0, static_cast<std::uint16_t>(s.device()), 0, 0,
+                  epoch_.fetch_add(1) + 1});
   }
   return {std::move(out), t};
 }

@@ -2,10 +2,10 @@
 
 namespace uvm::replay {
 
-belady_eviction::belady_eviction(const trace& t) {
+belady_eviction::belady_eviction(const trace& t, std::uint16_t device) {
   for (std::size_t i = 0; i < t.records.size(); ++i) {
     const trace_record& r = t.records[i];
-    if (r.kind == trace_kind::device_access)
+    if (r.kind == trace_kind::device_access && r.device == device)
       pages_[detail::page_ref{r.range_id, r.page}].at.push_back(i);
   }
 }

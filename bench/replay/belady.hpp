@@ -37,8 +37,10 @@ class belady_eviction final : public detail::eviction_policy, public trace_posit
   /// Index of "never accessed again".
   static constexpr std::size_t never = std::numeric_limits<std::size_t>::max();
 
-  /// Learns every device access of `t` (the trace the simulator will replay).
-  explicit belady_eviction(const trace& t);
+  /// Learns every access of `device` in `t` (the trace the simulator will replay): with several
+  /// devices each has its own MIN, farthest next use on that device (the reference point per
+  /// device, not a bound on the moves between devices).
+  explicit belady_eviction(const trace& t, std::uint16_t device = 0);
 
   void advance(std::size_t index) override { now_ = index; }
 

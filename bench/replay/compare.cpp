@@ -62,13 +62,15 @@ struct counter {
   const char* name;
   std::uint64_t sim_result::*field;
 };
-constexpr std::array<counter, 11> counters{{
+constexpr std::array<counter, 13> counters{{
     {"device_faults", &sim_result::device_faults},
     {"cpu_faults", &sim_result::cpu_faults},
     {"migrations_h2d", &sim_result::migrations_h2d},
     {"migrations_d2h", &sim_result::migrations_d2h},
+    {"migrations_d2d", &sim_result::migrations_d2d},
     {"bytes_h2d", &sim_result::bytes_h2d},
     {"bytes_d2h", &sim_result::bytes_d2h},
+    {"bytes_d2d", &sim_result::bytes_d2d},
     {"evictions", &sim_result::evictions},
     {"prefetched_pages", &sim_result::prefetched_pages},
     {"prefetch_dropped", &sim_result::prefetch_dropped},
@@ -77,14 +79,19 @@ constexpr std::array<counter, 11> counters{{
 }};
 
 void write_table(std::ostream& out, const run_info& info, const std::vector<comparison_row>& rows) {
+  const bool several = info.devices > 1;
   out << "trace " << info.trace_name << ": " << info.records << " records, page " << info.page_size
       << " B, budget " << info.budget_pages << " pages (" << mib(info.budget_pages * info.page_size)
-      << " MiB)\n";
+      << " MiB)";
+  if (several) out << " on each of " << info.devices << " devices";
+  out << "\n";
   using line = std::vector<std::string>;
   std::vector<line> lines;
   lines.push_back({"eviction", "prefetch", "dev_faults", "cpu_faults", "mig_h2d", "mig_d2h",
                    "MiB_h2d", "MiB_d2h", "evictions", "prefetched", "throttles", "pins",
                    "bytes/min", "faults/none"});
+  // Several devices: the moves between them too.
+  if (several) lines.front().insert(lines.front().begin() + 8, {"mig_d2d", "MiB_d2d"});
   for (const comparison_row& row : rows) {
     const sim_result& r = row.result;
     lines.push_back({r.eviction, r.prefetch, std::to_string(r.device_faults),
@@ -93,6 +100,10 @@ void write_table(std::ostream& out, const run_info& info, const std::vector<comp
                      std::to_string(r.evictions), std::to_string(r.prefetched_pages),
                      std::to_string(r.thrashing_throttles), std::to_string(r.thrashing_pins),
                      ratio_text(row.bytes_vs_min), ratio_text(row.faults_vs_none)});
+    if (several) {
+      lines.back().insert(lines.back().begin() + 8,
+                          {std::to_string(r.migrations_d2d), mib(r.bytes_d2d)});
+    }
   }
   std::vector<std::size_t> width(lines[0].size());
   for (const line& l : lines) {
@@ -114,7 +125,7 @@ void write_table(std::ostream& out, const run_info& info, const std::vector<comp
 void write_json(std::ostream& out, const run_info& info, const std::vector<comparison_row>& rows) {
   out << "{\"trace\": \"" << json_escape(info.trace_name) << "\", \"records\": " << info.records
       << ", \"page_size\": " << info.page_size << ", \"budget_pages\": " << info.budget_pages
-      << ", \"rows\": [";
+      << ", \"devices\": " << info.devices << ", \"rows\": [";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const sim_result& r = rows[i].result;
     out << (i == 0 ? "\n  {" : ",\n  {") << "\"eviction\": \"" << json_escape(r.eviction)

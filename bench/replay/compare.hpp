@@ -37,8 +37,9 @@ enum class output_format { table, json, csv };
 struct run_info {
   std::string trace_name;
   std::uint64_t page_size = 0;
-  std::size_t budget_pages = 0;
+  std::size_t budget_pages = 0;  ///< per device
   std::uint64_t records = 0;
+  std::uint32_t devices = 1;  ///< the trace's devices
 };
 
 void write_comparison(std::ostream& out, const run_info& info,

@@ -222,7 +222,33 @@ std::uint32_t cyclic_pages(std::uint32_t budget_pages, double fraction) {
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(w));
 }
 
+namespace {
+
+// Epoch k's kernel runs on device k mod `devices`, and so do its accesses.
+void alternate_devices(trace& t, std::uint32_t devices) {
+  std::uint32_t epochs = 0;
+  std::uint16_t device = 0;
+  for (trace_record& r : t.records) {
+    if (r.kind == trace_kind::epoch) device = static_cast<std::uint16_t>(epochs++ % devices);
+    if (r.kind == trace_kind::epoch || r.kind == trace_kind::device_access) r.device = device;
+  }
+}
+
+trace generate_one_device(const gen_options& o);
+
+}  // namespace
+
 trace generate(const gen_options& o) {
+  UVM_EXPECTS(o.devices >= 1 && o.devices <= detail::max_devices,
+              "trace generator: {} devices; between 1 and {}", o.devices, detail::max_devices);
+  trace t = generate_one_device(o);
+  if (o.devices > 1) alternate_devices(t, o.devices);
+  return t;
+}
+
+namespace {
+
+trace generate_one_device(const gen_options& o) {
   UVM_EXPECTS(o.passes > 0, "trace generator: passes must be at least 1");
   UVM_EXPECTS(o.page_size != 0 && (o.page_size & (o.page_size - 1)) == 0,
               "trace generator: page size {} is not a power of two", o.page_size);
@@ -290,5 +316,7 @@ trace generate(const gen_options& o) {
   }
   return t;
 }
+
+}  // namespace
 
 }  // namespace uvm::replay

@@ -77,6 +77,10 @@ struct gen_options {
   double hot_fraction = 0.1;     ///< hot_cold: share of the range that is hot
   double hot_probability = 0.9;  ///< hot_cold: share of accesses that go to the hot set
   double write_fraction = 0.0;   ///< device accesses that are writes
+  /// Devices the kernels run on, 1 to 8: epoch k's kernel (and its accesses) on device
+  /// k mod devices, so each kernel takes over the pages the previous one used (a pipeline of
+  /// devices).
+  std::uint32_t devices = 1;
 };
 
 /// @throws uvm::invalid_argument for impossible options (0 pages, 0 passes, cyclic without a

@@ -30,7 +30,9 @@ constexpr const char* usage =
     "Defaults: --policy all --prefetch all --format table.\n"
     "bytes/min: bytes moved relative to MIN with the same prefetch.\n"
     "faults/none: device faults relative to the same eviction with prefetch none.\n"
-    "  --budget B    device frames: a page count, or bytes with K, M or G (required)\n"
+    "A trace that names several devices replays on that many, each with the budget and its\n"
+    "own policy (and its own MIN); the table adds the moves between devices.\n"
+    "  --budget B    each device's frames: a page count, or bytes with K, M or G (required)\n"
     "  --policy P    eviction policy to replay, or all (--eviction is the same)\n"
     "  --prefetch P  prefetch policy to replay, or all\n"
     "  --format F    output format\n"
@@ -105,8 +107,9 @@ int main(int argc, char** argv) {
                                       std::to_string(t.records.size()) + " records)");
       return uvm::replay::compare(t, evictions, prefetches, pages);
     }();
-    uvm::replay::write_comparison(std::cout, {*path, t.page_size, pages, t.records.size()}, rows,
-                                  *fmt);
+    uvm::replay::write_comparison(
+        std::cout, {*path, t.page_size, pages, t.records.size(), uvm::replay::device_count(t)},
+        rows, *fmt);
     return 0;
   } catch (const uvm::invalid_argument& e) {
     std::fprintf(stderr, "uvm-replay: %s\n%s", e.what(), parsed ? "" : usage);

@@ -27,6 +27,14 @@
 // not ping-pong, as the runtime rules too). Its throttles and pins are counted; the simulator
 // does not act on them except that prefetch skips pages the detector calls thrashing.
 //
+// Several devices (a trace whose records name devices 0 .. n-1): each device has its own
+// `budget_pages` of frames and its own eviction policy (offline ones learn that device's accesses
+// only); a page is on at most one device. A device access to a page another device holds moves
+// it device to device (D2D bytes, a migration for the thrashing detector; its dirtiness goes
+// with it), as the runtime does for a page no kernel on the holder may still use; a pinned page
+// stays where it is. A CPU access takes a page from whichever device holds it. Prefetch takes
+// only pages no device holds.
+//
 // Eviction policies that need the trace position (Belady's MIN) implement trace_position_hook:
 // the simulator calls advance(i) before it processes record i.
 
@@ -50,7 +58,7 @@ class trace_position_hook {
 };
 
 struct sim_options {
-  std::size_t budget_pages = 0;  ///< device frames, at least 1
+  std::size_t budget_pages = 0;  ///< frames of each device, at least 1
   /// A shipped policy's name (make_eviction_policy), or an offline one built from the trace:
   /// "min" (Belady) or "a0" (the static oracle).
   std::string eviction = "lru";
@@ -64,8 +72,9 @@ struct sim_options {
 struct sim_result {
   std::string eviction;
   std::string prefetch;
-  std::size_t budget_pages = 0;
+  std::size_t budget_pages = 0;  ///< per device
   std::uint64_t page_size = 0;
+  std::uint32_t devices = 1;  ///< the trace's devices
 
   std::uint64_t records = 0;
   std::uint64_t device_accesses = 0;
@@ -76,24 +85,29 @@ struct sim_result {
   std::uint64_t cpu_faults = 0;      ///< CPU accesses to device-resident pages
   std::uint64_t migrations_h2d = 0;  ///< pages brought to the device (faulting + prefetched)
   std::uint64_t migrations_d2h = 0;  ///< pages migrated back by CPU faults (not evictions)
+  std::uint64_t migrations_d2d = 0;  ///< pages moved from one device to another
   std::uint64_t bytes_h2d = 0;
   std::uint64_t bytes_d2h = 0;  ///< dirty pages written back: CPU faults and evictions
+  std::uint64_t bytes_d2d = 0;
   std::uint64_t evictions = 0;
   std::uint64_t prefetched_pages = 0;  ///< pages brought in that did not fault themselves
   std::uint64_t prefetch_dropped = 0;  ///< prefetch candidates dropped for lack of frames
   std::uint64_t thrashing_throttles = 0;
   std::uint64_t thrashing_pins = 0;
 
-  [[nodiscard]] std::uint64_t bytes_moved() const noexcept { return bytes_h2d + bytes_d2h; }
+  [[nodiscard]] std::uint64_t bytes_moved() const noexcept {
+    return bytes_h2d + bytes_d2h + bytes_d2d;
+  }
   friend bool operator==(const sim_result&, const sim_result&) = default;
 };
 
-/// Replays `t` with the policies named in `o`. @throws uvm::invalid_argument for a bad name, a
-/// zero budget or a malformed trace.
+/// Replays `t` with the policies named in `o` (one eviction policy of that name per device).
+/// @throws uvm::invalid_argument for a bad name, a zero budget or a malformed trace.
 [[nodiscard]] sim_result simulate(const trace& t, const sim_options& o);
 
-/// Replays `t` through caller-made policies (fresh ones: no resident pages); the names in `o`
-/// are ignored. If `eviction` also derives from trace_position_hook it is advanced.
+/// Replays a one-device trace `t` through caller-made policies (fresh ones: no resident pages);
+/// the names in `o` are ignored. If `eviction` also derives from trace_position_hook it is
+/// advanced. @throws uvm::invalid_argument for a trace that names several devices.
 [[nodiscard]] sim_result simulate(const trace& t, const sim_options& o,
                                   detail::eviction_policy& eviction,
                                   detail::prefetch_policy& prefetch);

@@ -2,9 +2,10 @@
 
 namespace uvm::replay {
 
-static_oracle::static_oracle(const trace& t) {
+static_oracle::static_oracle(const trace& t, std::uint16_t device) {
   for (const trace_record& r : t.records) {
-    if (r.kind == trace_kind::device_access) ++pages_[detail::page_ref{r.range_id, r.page}].uses;
+    if (r.kind == trace_kind::device_access && r.device == device)
+      ++pages_[detail::page_ref{r.range_id, r.page}].uses;
   }
 }
 

@@ -23,8 +23,8 @@ namespace uvm::replay {
 
 class static_oracle final : public detail::eviction_policy {
  public:
-  /// Counts every device access of `t` (the trace the simulator will replay).
-  explicit static_oracle(const trace& t);
+  /// Counts every access of `device` in `t` (the trace the simulator will replay).
+  explicit static_oracle(const trace& t, std::uint16_t device = 0);
 
  private:
   struct page_info {

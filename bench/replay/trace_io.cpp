@@ -2,6 +2,7 @@
 
 #include "host/common/check.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -58,6 +59,9 @@ class validator {
     UVM_EXPECTS(kind <= static_cast<std::uint8_t>(trace_kind::epoch),
                 "trace '{}': offset {}: record {}: unknown record kind {}", name_, off, index,
                 kind);
+    UVM_EXPECTS(r.device < detail::max_devices,
+                "trace '{}': offset {}: record {}: device {} (a manager has at most {})", name_,
+                off + 2, index, r.device, detail::max_devices);
     switch (r.kind) {
       case trace_kind::range:
         UVM_EXPECTS(r.value > 0, "trace '{}': offset {}: record {}: range {} declares 0 pages",
@@ -103,8 +107,9 @@ trace parse_trace(std::span<const std::byte> bytes, std::string_view name) {
   UVM_EXPECTS(std::memcmp(bytes.data(), detail::trace_magic, sizeof(detail::trace_magic)) == 0,
               "trace '{}': offset 0: bad magic (not a uvm trace; expected \"UVMTRC01\")", name);
   const auto version = load_le<std::uint32_t>(bytes.data() + 8);
-  UVM_EXPECTS(version == 1, "trace '{}': offset 8: unsupported version {} (expected 1)", name,
-              version);
+  UVM_EXPECTS(version == 1 || version == detail::trace_version,
+              "trace '{}': offset 8: unsupported version {} (expected 1 or {})", name, version,
+              detail::trace_version);
   trace t;
   t.page_size = load_le<std::uint64_t>(bytes.data() + 16);
   check_page_size(t.page_size, name);
@@ -121,7 +126,7 @@ trace parse_trace(std::span<const std::byte> bytes, std::string_view name) {
     trace_record r{};
     r.kind = static_cast<trace_kind>(load_le<std::uint8_t>(p));
     r.access = load_le<std::uint8_t>(p + 1);
-    r.reserved = load_le<std::uint16_t>(p + 2);
+    r.device = version == 1 ? 0 : load_le<std::uint16_t>(p + 2);  // reserved in version 1
     r.range_id = load_le<std::uint32_t>(p + 4);
     r.page = load_le<std::uint32_t>(p + 8);
     r.value = load_le<std::uint32_t>(p + 12);
@@ -144,7 +149,7 @@ std::vector<std::byte> serialize_trace(const trace& t) {
     std::byte* p = out.data() + record_offset(i);
     store_le(p, static_cast<std::uint8_t>(r.kind));
     store_le(p + 1, r.access);
-    store_le(p + 2, r.reserved);
+    store_le(p + 2, r.device);
     store_le(p + 4, r.range_id);
     store_le(p + 8, r.page);
     store_le(p + 12, r.value);
@@ -193,10 +198,12 @@ trace_record range_record(std::uint32_t range_id, std::uint32_t pages) noexcept 
   return r;
 }
 
-trace_record device_access(std::uint32_t range_id, std::uint32_t page, bool write) noexcept {
+trace_record device_access(std::uint32_t range_id, std::uint32_t page, bool write,
+                           std::uint16_t device) noexcept {
   trace_record r{};
   r.kind = trace_kind::device_access;
   r.access = write ? 1 : 0;
+  r.device = device;
   r.range_id = range_id;
   r.page = page;
   return r;
@@ -208,11 +215,22 @@ trace_record cpu_access(std::uint32_t range_id, std::uint32_t page, bool write) 
   return r;
 }
 
-trace_record epoch_record(std::uint32_t number) noexcept {
+trace_record epoch_record(std::uint32_t number, std::uint16_t device) noexcept {
   trace_record r{};
   r.kind = trace_kind::epoch;
+  r.device = device;
   r.value = number;
   return r;
+}
+
+std::uint32_t device_count(const trace& t) noexcept {
+  std::uint32_t n = 1;
+  for (const trace_record& r : t.records) {
+    if (r.kind == trace_kind::device_access || r.kind == trace_kind::epoch) {
+      n = std::max<std::uint32_t>(n, r.device + 1u);
+    }
+  }
+  return n;
 }
 
 }  // namespace uvm::replay

@@ -6,9 +6,10 @@
 // write, so the generator cannot produce a file the reader rejects). Every error is a
 // uvm::invalid_argument whose message names the input and the byte offset of the bad field or
 // record ("trace 'x.trc': offset 40: ..."):
-//  - header: at least 24 bytes, magic "UVMTRC01", version 1, page_size a power of two;
+//  - header: at least 24 bytes, magic "UVMTRC01", version 1 or 2, page_size a power of two;
 //  - the body is a whole number of 16-byte records;
-//  - record kind is range, cpu_access, device_access or epoch;
+//  - record kind is range, cpu_access, device_access or epoch; its device below 8 (version 1
+//    files have no device: every record is read as device 0);
 //  - range: at least one page (value), declared before any access to it;
 //  - cpu_access / device_access: access is 0 (read) or 1 (write), the range is declared and the
 //    page is inside it (the latest declaration of that id).
@@ -23,6 +24,8 @@
 // assembles integers byte by byte, so it reads the same on any host.
 
 #include "host/telemetry/trace_format.hpp"
+
+#include <uvm/detail/current_device.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -69,9 +72,12 @@ void write_trace(const std::string& path, const trace& t);
 /// Record builders, for generators and tests.
 [[nodiscard]] trace_record range_record(std::uint32_t range_id, std::uint32_t pages) noexcept;
 [[nodiscard]] trace_record device_access(std::uint32_t range_id, std::uint32_t page,
-                                         bool write = false) noexcept;
+                                         bool write = false, std::uint16_t device = 0) noexcept;
 [[nodiscard]] trace_record cpu_access(std::uint32_t range_id, std::uint32_t page,
                                       bool write = false) noexcept;
-[[nodiscard]] trace_record epoch_record(std::uint32_t number) noexcept;
+[[nodiscard]] trace_record epoch_record(std::uint32_t number, std::uint16_t device = 0) noexcept;
+
+/// The devices `t` names: one more than the highest device of its device accesses and epochs.
+[[nodiscard]] std::uint32_t device_count(const trace& t) noexcept;
 
 }  // namespace uvm::replay

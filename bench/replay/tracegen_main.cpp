@@ -24,14 +24,15 @@ constexpr const char* usage =
     "usage: uvm-tracegen OUT --pattern PATTERN\n"
     "                    [--pages N] [--passes N] [--budget PAGES|BYTES[K|M|G]] [--fraction F]\n"
     "                    [--seed S] [--page-size BYTES[K|M]] [--stride N] [--hot-fraction F]\n"
-    "                    [--hot-probability F] [--writes F]\n"
+    "                    [--hot-probability F] [--writes F] [--devices N]\n"
     "Patterns: sequential, strided, random, cyclic, hot_cold, ping_pong, and algorithms that\n"
     "record one kernel per epoch, as the runtime does: stencil (3D, two grids), pagerank\n"
     "(power-law graph), btree (Zipf lookups), merge_sort. A pass is one time step, iteration,\n"
     "batch of lookups or sort; --pages is the footprint (see bench/replay/generator.hpp).\n"
     "cyclic: a working set of F x budget pages (--fraction 1.5 = 150%), read --passes times.\n"
     "Defaults: --pages 4096 --passes 1 --fraction 1.5 --seed 1 --page-size 4096 --stride 16\n"
-    "          --hot-fraction 0.1 --hot-probability 0.9 --writes 0\n";
+    "          --hot-fraction 0.1 --hot-probability 0.9 --writes 0 --devices 1\n"
+    "--devices N: epoch k's kernel runs on device k mod N (uvm-replay then simulates N devices).\n";
 
 std::uint64_t to_u64(std::string_view name, std::string_view s) {
   std::uint64_t v = 0;
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
         o.hot_probability = to_double(a, value());
       } else if (a == "--writes") {
         o.write_fraction = to_double(a, value());
+      } else if (a == "--devices") {
+        o.devices = to_u32(a, value());
       } else if (a.starts_with("--")) {
         throw uvm::invalid_argument("unknown option '" + std::string(a) + "'");
       } else if (!out) {

@@ -385,7 +385,8 @@ void migrator::harvest_accessed(device_id d) {
           if ((e & pte_peer) == 0) residency.used({id, page}, (e & pte_remote) != 0);
           if (trace_ != nullptr) {
             trace_->push({trace_kind::device_access,
-                          static_cast<std::uint8_t>((e & pte_dirty) != 0), 0, id, page, 0});
+                          static_cast<std::uint8_t>((e & pte_dirty) != 0),
+                          static_cast<std::uint16_t>(d), id, page, 0});
           }
           t.set(p, e & ~pte_accessed);
           ++run;

@@ -1,5 +1,6 @@
 #include "bench/replay/generator.hpp"
 
+#include "bench/replay/simulator.hpp"
 #include "bench/replay/trace_io.hpp"
 
 #include <uvm/error.hpp>
@@ -39,6 +40,35 @@ trace make(pattern p, std::uint32_t pages, std::uint32_t passes, std::uint64_t s
   g.passes = passes;
   g.seed = seed;
   return generate(g);
+}
+
+// --devices: epoch k's kernel and its accesses run on device k mod N, and the replay of such a
+// trace moves each pass's pages from the previous pass's device.
+TEST(Generator, KernelsTakeTurnsOnTheDevicesAndTheReplayMovesPagesBetweenThem) {
+  gen_options o;
+  o.kind = pattern::sequential;
+  o.pages = 64;
+  o.passes = 4;
+  o.devices = 2;
+  const trace t = generate(o);
+  EXPECT_EQ(device_count(t), 2u);
+  std::uint16_t device = 0;
+  std::uint32_t epochs = 0;
+  for (const trace_record& r : t.records) {
+    if (r.kind == trace_kind::epoch) {
+      EXPECT_EQ(r.device, epochs++ % 2);
+      device = r.device;
+    }
+    if (r.kind == trace_kind::device_access) ASSERT_EQ(r.device, device);
+  }
+  sim_options so;
+  so.budget_pages = 64;
+  so.eviction = "lru";
+  const sim_result r = simulate(t, so);
+  EXPECT_EQ(r.migrations_h2d, 64u);
+  EXPECT_EQ(r.migrations_d2d, 3u * 64u) << "each later pass takes every page from the other";
+  o.devices = 9;
+  EXPECT_THROW((void)generate(o), uvm::invalid_argument);
 }
 
 TEST(Algorithms, EveryKernelListsItsPagesOnceInPageOrderInsideTheRange) {

@@ -120,6 +120,57 @@ TEST(Simulator, CountsEachKindOfMove) {
   EXPECT_EQ(r.prefetched_pages, 0u);
 }
 
+// A trace that names two devices replays on two, each with the budget: a page one device holds
+// moves to the other device to device, its dirtiness with it, and the CPU takes it from
+// whichever holds it.
+TEST(Simulator, PagesMoveBetweenTheDevicesATraceNames) {
+  trace t;
+  t.page_size = page;
+  t.records = {range_record(0, 6),
+               device_access(0, 0, true, 0),
+               device_access(0, 1, true, 0),
+               device_access(0, 2, true, 0),
+               device_access(0, 3, false, 1),
+               device_access(0, 4, false, 1),
+               device_access(0, 5, false, 1),   // six pages resident, three on each
+               device_access(0, 1, false, 1),   // 0 -> 1, device 1 evicts one of its reads
+               cpu_access(0, 1),                // from device 1, written on device 0
+               device_access(0, 2, false, 1),   // 0 -> 1 again
+               device_access(0, 2, false, 0)};  // and back
+  const sim_result r = run(t, "lru", "none", 3);
+  EXPECT_EQ(r.devices, 2u);
+  EXPECT_EQ(r.device_faults, 9u);
+  EXPECT_EQ(r.migrations_h2d, 6u);
+  EXPECT_EQ(r.migrations_d2d, 3u);
+  EXPECT_EQ(r.bytes_d2d, 3 * page);
+  EXPECT_EQ(r.evictions, 1u) << "device 1 makes room once (for page 1), device 0 never";
+  EXPECT_EQ(r.cpu_faults, 1u);
+  EXPECT_EQ(r.bytes_d2h, page) << "page 1's write on device 0 came back from device 1";
+  EXPECT_EQ(r.bytes_moved(), 6 * page + 3 * page + page);
+}
+
+// Each device has its own frames and its own MIN: two devices each cycling the textbook string
+// over pages of their own take the textbook optimum each, and the caller-made overload (one
+// policy) refuses a trace of two devices.
+TEST(Simulator, EachDeviceHasItsOwnBudgetAndItsOwnMin) {
+  trace t;
+  t.page_size = page;
+  t.records.push_back(range_record(0, 16));
+  for (const std::uint32_t r : textbook) {
+    t.records.push_back(device_access(0, r, false, 0));
+    t.records.push_back(device_access(0, r + 8, false, 1));
+  }
+  const sim_result min = run(t, "min", "none", 3);
+  EXPECT_EQ(min.device_faults, 18u) << "the optimum, 9, on each device";
+  EXPECT_EQ(min.migrations_d2d, 0u);
+  EXPECT_EQ(run(t, "lru", "none", 3).device_faults, 24u) << "lru's 12 on each";
+  sim_options o;
+  o.budget_pages = 3;
+  const auto ev = detail::make_eviction_policy("lru");
+  const auto pf = detail::make_prefetch_policy("none");
+  EXPECT_THROW((void)simulate(t, o, *ev, *pf), uvm::invalid_argument);
+}
+
 TEST(Simulator, ReusedRangeIdDropsTheOldRange) {
   trace t;
   t.page_size = page;

@@ -18,7 +18,7 @@ namespace uvm::replay {
 namespace {
 
 bool same(const trace_record& a, const trace_record& b) {
-  return a.kind == b.kind && a.access == b.access && a.reserved == b.reserved &&
+  return a.kind == b.kind && a.access == b.access && a.device == b.device &&
          a.range_id == b.range_id && a.page == b.page && a.value == b.value;
 }
 
@@ -33,9 +33,11 @@ void expect_same(const trace& a, const trace& b) {
 trace small_trace() {
   trace t;
   t.page_size = 65536;
-  t.records = {range_record(3, 8),  epoch_record(0),        device_access(3, 0, true),
-               device_access(3, 7), cpu_access(3, 0, true), range_record(9, 1),
-               epoch_record(4),     device_access(9, 0),    cpu_access(9, 0)};
+  t.records = {range_record(3, 8),        epoch_record(0),
+               device_access(3, 0, true), device_access(3, 7),
+               cpu_access(3, 0, true),    range_record(9, 1),
+               epoch_record(4, 2),        device_access(9, 0, false, 2),
+               cpu_access(9, 0)};
   return t;
 }
 
@@ -68,12 +70,28 @@ TEST(TraceIo, HeaderMatchesTheFormat) {
   const std::vector<std::byte> b = serialize_trace(small_trace());
   ASSERT_EQ(b.size(), 24u + 16u * 9u);
   EXPECT_EQ(std::memcmp(b.data(), "UVMTRC01", 8), 0);
-  EXPECT_EQ(std::to_integer<int>(b[8]), 1);       // version, little-endian
+  EXPECT_EQ(std::to_integer<int>(b[8]), 2);       // version, little-endian
   EXPECT_EQ(std::to_integer<int>(b[16 + 2]), 1);  // 65536 = 0x10000
   // Record 2 (device write of page 0, range 3): kind 2, access 1, range 3 at +4.
   EXPECT_EQ(std::to_integer<int>(b[record_offset(2)]), 2);
   EXPECT_EQ(std::to_integer<int>(b[record_offset(2) + 1]), 1);
   EXPECT_EQ(std::to_integer<int>(b[record_offset(2) + 4]), 3);
+  // Record 7 (device 2 reads page 0 of range 9): the device at +2.
+  EXPECT_EQ(std::to_integer<int>(b[record_offset(7) + 2]), 2);
+  EXPECT_EQ(device_count(small_trace()), 3u);
+}
+
+// Version 1 had no device (the field was reserved, written 0): such a file reads as device 0
+// whatever the field holds. In version 2 a device the manager cannot have is rejected.
+TEST(TraceIo, VersionOneIsReadAsOneDeviceAndADeviceBeyondEightIsRejected) {
+  std::vector<std::byte> b = serialize_trace(small_trace());
+  put32(b, 8, 1);
+  const trace old = parse_trace(b);
+  EXPECT_EQ(device_count(old), 1u);
+  EXPECT_EQ(old.records[7].device, 0u);
+  b = serialize_trace(small_trace());
+  b[record_offset(7) + 2] = std::byte{8};
+  expect_rejected(b, record_offset(7) + 2, "device 8 (a manager has at most 8)");
 }
 
 TEST(TraceIo, RoundTripInMemoryAndThroughAFile) {
@@ -112,8 +130,8 @@ TEST(TraceIo, RejectsMalformedHeaders) {
   expect_rejected(b, 0, "bad magic");
 
   b = good;
-  put32(b, 8, 2);
-  expect_rejected(b, 8, "unsupported version 2");
+  put32(b, 8, 3);
+  expect_rejected(b, 8, "unsupported version 3 (expected 1 or 2)");
 
   b = good;
   put32(b, 16, 3000);

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -48,7 +49,7 @@ TEST(TraceWriter, RecordsRangesFaultsAndEpochsInOrder) {
   const std::vector<trace_record> t = read_trace(path, h);
   std::remove(path.c_str());
   EXPECT_EQ(std::memcmp(h.magic, trace_magic, sizeof h.magic), 0);
-  EXPECT_EQ(h.version, 1u);
+  EXPECT_EQ(h.version, trace_version);
   EXPECT_EQ(h.page_size, page);
   ASSERT_EQ(t.size(), 7u);
   EXPECT_EQ(t[0].kind, trace_kind::range);
@@ -105,6 +106,40 @@ TEST(TraceWriter, KernelsOnResidentPagesAreRecordedEpochByEpoch) {
   for (std::uint32_t p = 0; p < 8; ++p) first.emplace_back(p, 0);
   EXPECT_EQ(epochs[0], first);
   EXPECT_EQ(epochs[1], second);
+}
+
+// With several devices each device access and each epoch names its device, so uvm-replay
+// replays the run on as many devices.
+TEST(TraceWriter, EachKernelsAccessesAndEpochNameItsDevice) {
+  const std::string path = ::testing::TempDir() + "uvm-trace-devices-" + std::to_string(getpid());
+  constexpr std::size_t page = 4096;
+  {
+    uvm::config cfg = uvm::testing::emulated(page);
+    cfg.trace_path = path;
+    cfg.emulated_devices = 3;
+    uvm::manager mgr(cfg);
+    auto a = mgr.allocate<std::uint32_t>(3 * page / 4);
+    auto v = a.view();
+    for (int d = 2; d >= 0; --d) {  // device d writes page d, on its own stream, one at a time
+      const uvm::stream s = mgr.create_stream("d", d);
+      mgr.parallel_for(
+          1, [=](std::size_t) { v.store(static_cast<std::size_t>(d) * (page / 4), 1); }, s);
+      mgr.synchronize(s);
+    }
+    mgr.synchronize();
+  }
+  trace_header h{};
+  const std::vector<trace_record> t = read_trace(path, h);
+  std::remove(path.c_str());
+  std::vector<std::uint16_t> epochs;
+  std::vector<std::pair<std::uint32_t, std::uint16_t>> writes;  // page, device
+  for (const trace_record& r : t) {
+    if (r.kind == trace_kind::epoch) epochs.push_back(r.device);
+    if (r.kind == trace_kind::device_access) writes.emplace_back(r.page, r.device);
+  }
+  EXPECT_EQ(epochs, (std::vector<std::uint16_t>{2, 1, 0}));
+  std::sort(writes.begin(), writes.end());
+  EXPECT_EQ(writes, (std::vector<std::pair<std::uint32_t, std::uint16_t>>{{0, 0}, {1, 1}, {2, 2}}));
 }
 
 TEST(TraceWriter, AnUnwritablePathIsAClearError) {
