@@ -338,6 +338,45 @@ TEST(MultiDevice, EvictionOnOneDeviceWhileAnotherDevicesKernelRuns) {
   EXPECT_EQ(b[0], 1u);
 }
 
+// Attachment holds per device: a range attached to a stream on device 0 is denied to a kernel
+// on device 1 even while a kernel on device 0 that may use it runs (which once made device 1's
+// fault look served: it mapped device 0's frame), and it stays where it is.
+TEST(MultiDevice, MemoryAttachedToAStreamOnOneDeviceIsDeniedToAnotherDevicesKernel) {
+  rig t(4);
+  auto& [m, v, s] = t;
+  for (std::size_t p = 0; p < 4; ++p) v[p * words_per_page] = p + 1;
+  m.attach(v.bytes(), uvm::attach_kind::single, s[0]);
+  m.prefetch(v.bytes(), uvm::location::device(0), s[0]);
+  m.synchronize();
+  std::atomic<bool> release{false};
+  std::atomic<bool> started{false};
+  const auto view = v.const_view();
+  std::atomic<std::uint64_t> seen0{0};
+  m.parallel_for(
+      1,
+      [=, &release, &started, &seen0](std::size_t) {
+        seen0 = view.load(0);
+        started = true;
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!release && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+      },
+      s[0]);
+  while (!started) std::this_thread::yield();
+  std::atomic<std::uint64_t> seen1{0};
+  m.parallel_for(
+      1, [=, &seen1](std::size_t) { seen1 = view.load(2 * words_per_page); }, s[1]);
+  EXPECT_THROW(m.synchronize(s[1]), uvm::device_fault) << "device 1 used a range attached to s[0]";
+  EXPECT_EQ(seen1.load(), 0u) << "the denied access read the page";
+  release = true;
+  m.synchronize(s[0]);
+  EXPECT_EQ(seen0.load(), 1u);
+  EXPECT_EQ(m.state_of(v.data() + 2 * words_per_page), uvm::page_state::device_exclusive);
+  const uvm::stats st = m.stats();
+  EXPECT_EQ(st.devices[1].remote_mappings + st.devices[1].bytes_from_devices, 0u)
+      << "device 1 mapped or took the page";
+  EXPECT_EQ(v[2 * words_per_page], 3u);
+}
+
 // Ranges freed and the manager destroyed while kernels on several devices run: the frees wait
 // for them; nothing is lost or left busy.
 TEST(MultiDevice, FreesAndDestructionWaitForKernelsOnEveryDevice) {

@@ -924,9 +924,11 @@ void migrator::resolve_on(device_id d, std::span<const fault_record> batch,
       // publishing the shadow's (denied or not) would lose it, and the page's stores with it.
       continue;
     }
-    if (!epochs_.in_use({f.range_id, f.page, 1})) {
-      // No kernel in flight may use the page (attached to the host or to another stream, or
-      // outside what the launches declared): the lanes report it instead of waiting.
+    if (!epochs_.in_use_on({f.range_id, f.page, 1}, 1u << d)) {
+      // No kernel in flight on this device may use the page (attached to the host or to another
+      // stream, or outside what the launches declared): the lanes report it instead of waiting.
+      // Another device's kernel that may use it does not count: the page would move to a device
+      // whose kernels may not touch it, away from the one whose kernels may.
       deny(*r, f.page, d);
       republished = true;
       continue;

@@ -18,15 +18,24 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <future>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 namespace uvm::testing {
+
+/// The devices the cases spread their streams over: 1 (streams_test, streams_gpu_test), or 2
+/// where an includer defines it so (multi_device_streams_test): each stream a case makes then
+/// goes to the next device, and what the case places for a stream's kernels goes to its device.
+#ifndef UVM_STREAM_CASES_DEVICES
+#define UVM_STREAM_CASES_DEVICES 1
+#endif
 
 /// The configuration of these cases: the emulated device in the host build; on a GPU where
 /// nvcc built them and one is usable.
@@ -34,6 +43,7 @@ inline config stream_config(std::size_t page = 64 << 10) {
   config c = test_config();
 #if !defined(__CUDACC__)
   c.backend = backend_kind::emulated;
+  c.emulated_devices = UVM_STREAM_CASES_DEVICES;
 #endif
   c.page_size = page;
   c.fault_timeout = std::chrono::seconds(30);
@@ -41,6 +51,18 @@ inline config stream_config(std::size_t page = 64 << 10) {
 }
 
 using shared_words = kernels::host_words;
+
+/// A stream on the next device of the spread (device 0 without one).
+inline stream new_stream(manager& m, std::string_view name) {
+  static std::atomic<int> next{0};
+  const int spread = std::min(UVM_STREAM_CASES_DEVICES, m.device_count());
+  return m.create_stream(name, next.fetch_add(1) % spread);
+}
+
+/// Where pages go for kernels on `s`: its device.
+inline location device_of(const stream& s) {
+  return location::device(s.device());
+}
 
 inline constexpr unsigned go_word = 0;     // the test opens it
 inline constexpr unsigned ended_word = 1;  // the kernel sets it as it ends
@@ -102,7 +124,7 @@ inline typed_range<std::uint32_t> device_resident(manager& m, std::size_t pages,
   const std::size_t per_page = m.configuration().page_size / 4;
   auto r = m.allocate<std::uint32_t>(pages * per_page);
   for (std::size_t p = 0; p < pages; ++p) r[p * per_page] = static_cast<std::uint32_t>(p + 1);
-  m.prefetch(r.bytes(), location::device(), s);
+  m.prefetch(r.bytes(), device_of(s), s);
   m.synchronize(s);
   return r;
 }
@@ -156,8 +178,8 @@ auto access_while_held(manager& mgr, shared_words& w, F access) {
 
 TEST(Streams, CpuUsesMemoryAttachedToAnotherStreamWhileAKernelRuns) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
-  const stream s2 = mgr.create_stream("other");
+  const stream s1 = new_stream(mgr, "kernel");
+  const stream s2 = new_stream(mgr, "other");
   auto a = device_resident(mgr, 8);
   auto b = device_resident(mgr, 8);
   mgr.attach(b.bytes(), attach_kind::single, s2);
@@ -176,7 +198,7 @@ TEST(Streams, CpuUsesMemoryAttachedToAnotherStreamWhileAKernelRuns) {
 
 TEST(Streams, CpuAccessToGlobalMemoryWaitsForTheKernel) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
+  const stream s1 = new_stream(mgr, "kernel");
   auto a = device_resident(mgr, 4);
   auto b = device_resident(mgr, 4);
   shared_words w(mgr);
@@ -189,7 +211,7 @@ TEST(Streams, CpuAccessToGlobalMemoryWaitsForTheKernel) {
 
 TEST(Streams, ADeclaredLaunchHoldsOnlyCpuFaultsOnWhatItDeclared) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
+  const stream s1 = new_stream(mgr, "kernel");
   auto a = device_resident(mgr, 4);
   auto b = device_resident(mgr, 4);
   shared_words w(mgr);
@@ -235,8 +257,8 @@ TEST(Streams, HostAttachedMemoryUsedByAKernelIsADeviceErrorNamingTheRange) {
 
 TEST(Streams, MemoryAttachedToOneStreamIsADeviceErrorOnAnother) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("one");
-  const stream s2 = mgr.create_stream("two");
+  const stream s1 = new_stream(mgr, "one");
+  const stream s2 = new_stream(mgr, "two");
   const std::size_t per_page = mgr.configuration().page_size / 4;
   auto b = mgr.allocate<std::uint32_t>(2 * per_page);
   b[0] = 9;
@@ -251,7 +273,7 @@ TEST(Streams, MemoryAttachedToOneStreamIsADeviceErrorOnAnother) {
 
 TEST(Streams, AnAttachQueuedBehindAKernelTakesEffectAfterIt) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
+  const stream s1 = new_stream(mgr, "kernel");
   auto a = device_resident(mgr, 4);
   auto b = device_resident(mgr, 4);
   shared_words w(mgr);
@@ -274,18 +296,18 @@ TEST(Streams, AnAttachQueuedBehindAKernelTakesEffectAfterIt) {
 
 TEST(Streams, PrefetchIsStreamOrderedAndTheNextKernelTakesNoDeviceFault) {
   manager mgr(stream_config());
-  const stream s = mgr.create_stream("work");
+  const stream s = new_stream(mgr, "work");
   const std::size_t per_page = mgr.configuration().page_size / 4;
-  auto gate = device_resident(mgr, 1);
+  auto gate = device_resident(mgr, 1, s);  // on s's device: the held kernel takes no fault
   auto x = mgr.allocate<std::uint32_t>(16 * per_page);
   for (std::size_t p = 0; p < 16; ++p) x[p * per_page] = static_cast<std::uint32_t>(p + 1);
   shared_words w(mgr);
   launch_hold(mgr, gate, w, s);
-  mgr.prefetch(x.bytes(), location::device(), s);  // returns at once, queued behind the kernel
+  mgr.prefetch(x.bytes(), device_of(s), s);  // returns at once, queued behind the kernel
   EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive) << "moved before its turn";
   auto out = mgr.allocate<std::uint32_t>(per_page);  // while the kernel is held
   EXPECT_EQ(w.get(ended_word), 0u) << "allocate waited for the held kernel";
-  mgr.prefetch(out.bytes(), location::device(), s);
+  mgr.prefetch(out.bytes(), device_of(s), s);
   launch(mgr, 16, sum_body{x.const_view(), per_page, out.view()}, s);
   mgr.reset_stats();
   w.set(go_word, 1);
@@ -304,7 +326,7 @@ TEST(Streams, APrefetchBeforeALaunchOnItsStreamEvictsToMakeRoom) {
   config c = stream_config();
   c.device_budget = 8 * c.page_size;
   manager mgr(c);
-  const stream s = mgr.create_stream("work");
+  const stream s = new_stream(mgr, "work");
   const std::size_t per_page = mgr.configuration().page_size / 4;
   auto gate = device_resident(mgr, 1);
   auto filler = device_resident(mgr, 7);  // every frame taken
@@ -314,8 +336,8 @@ TEST(Streams, APrefetchBeforeALaunchOnItsStreamEvictsToMakeRoom) {
   out[0] = 0;
   shared_words w(mgr);
   launch_hold(mgr, gate, w, s);  // the prefetches wait for it; the launch after them is queued
-  mgr.prefetch(x.bytes(), location::device(), s);
-  mgr.prefetch(out.bytes(), location::device(), s);
+  mgr.prefetch(x.bytes(), device_of(s), s);
+  mgr.prefetch(out.bytes(), device_of(s), s);
   launch(mgr, 4, sum_body{x.const_view(), per_page, out.view()}, s);
   mgr.reset_stats();
   w.set(go_word, 1);
@@ -352,7 +374,7 @@ TEST(Streams, AChunkedPipelineOnTwoStreamsReusesTheFramesItsChunksGiveBack) {
   constexpr std::size_t chunk = 4, chunks = 16;
   c.device_budget = 4 * chunk * c.page_size;
   manager mgr(c);
-  const stream streams[2] = {mgr.create_stream("even"), mgr.create_stream("odd")};
+  const stream streams[2] = {new_stream(mgr, "even"), new_stream(mgr, "odd")};
   const std::size_t per_page = mgr.configuration().page_size / 4;
   auto x = mgr.allocate<std::uint32_t>(chunk * chunks * per_page);
   for (std::size_t p = 0; p < chunk * chunks; ++p) x[p * per_page] = static_cast<std::uint32_t>(p);
@@ -361,7 +383,7 @@ TEST(Streams, AChunkedPipelineOnTwoStreamsReusesTheFramesItsChunksGiveBack) {
     const stream& s = streams[k % 2];
     std::uint32_t* first = x.data() + k * chunk * per_page;
     const std::size_t bytes = chunk * c.page_size;
-    mgr.prefetch(first, bytes, location::device(), s);
+    mgr.prefetch(first, bytes, device_of(s), s);
     launch(mgr, chunk, scale_body{x.view(), per_page, k * chunk}, s, {writes(first, bytes)});
     mgr.prefetch(first, bytes, location::host(), s);
   }
@@ -379,7 +401,7 @@ TEST(Streams, AChunkedPipelineOnTwoStreamsReusesTheFramesItsChunksGiveBack) {
 
 TEST(Streams, PrefetchToTheHostAfterAKernelOnTheStreamBringsItsWritesBack) {
   manager mgr(stream_config());
-  const stream s = mgr.create_stream("work");
+  const stream s = new_stream(mgr, "work");
   auto x = device_resident(mgr, 8);
   launch_fill(mgr, x, 77, s);
   mgr.prefetch(x.bytes(), location::host(), s);
@@ -392,13 +414,13 @@ TEST(Streams, PrefetchToTheHostAfterAKernelOnTheStreamBringsItsWritesBack) {
 
 TEST(Streams, ABatchPrefetchesSeveralRangesInOneCall) {
   manager mgr(stream_config());
-  const stream s = mgr.create_stream("work");
+  const stream s = new_stream(mgr, "work");
   auto x = device_resident(mgr, 4);
   const std::size_t per_page = mgr.configuration().page_size / 4;
   auto y = mgr.allocate<std::uint32_t>(4 * per_page);
   y[0] = 1;
   const prefetch_span spans[] = {{x.data(), 4 * per_page * 4, location::host()},
-                                 {y.data(), 4 * per_page * 4, location::device()}};
+                                 {y.data(), 4 * per_page * 4, device_of(s)}};
   mgr.prefetch(spans, s);
   mgr.synchronize(s);
   EXPECT_EQ(mgr.state_of(x.data()), page_state::host_exclusive);
@@ -410,7 +432,7 @@ TEST(Streams, ABatchPrefetchesSeveralRangesInOneCall) {
 
 TEST(Streams, DiscardDropsPagesWithoutCopiesAndTheyReadZeros) {
   manager mgr(stream_config());
-  const stream s = mgr.create_stream("work");
+  const stream s = new_stream(mgr, "work");
   const std::size_t page = mgr.configuration().page_size;
   const std::size_t per_page = page / 4;
   auto x = device_resident(mgr, 8);
@@ -438,13 +460,13 @@ TEST(Streams, DiscardDropsPagesWithoutCopiesAndTheyReadZeros) {
 
 TEST(Streams, DiscardAndPrefetchLandsZerosOnTheDevice) {
   manager mgr(stream_config());
-  const stream s = mgr.create_stream("work");
+  const stream s = new_stream(mgr, "work");
   const std::size_t page = mgr.configuration().page_size;
   auto x = device_resident(mgr, 4);
   launch_fill(mgr, x, 66, s);
   mgr.synchronize(s);
   mgr.reset_stats();
-  const prefetch_span spans[] = {{x.data(), 4 * page, location::device()}};
+  const prefetch_span spans[] = {{x.data(), 4 * page, device_of(s)}};
   mgr.discard_and_prefetch(spans, s);
   mgr.synchronize(s);
   EXPECT_EQ(mgr.stats().bytes_device_to_host, 0u);
@@ -454,14 +476,14 @@ TEST(Streams, DiscardAndPrefetchLandsZerosOnTheDevice) {
 
 TEST(Streams, SynchronizingAStreamDoesNotWaitForAnotherStreamsKernel) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
-  const stream s2 = mgr.create_stream("other");
+  const stream s1 = new_stream(mgr, "kernel");
+  const stream s2 = new_stream(mgr, "other");
   auto a = device_resident(mgr, 2);
   auto x = mgr.allocate<std::uint32_t>(mgr.configuration().page_size / 4);
   x[0] = 1;
   shared_words w(mgr);
   launch_hold(mgr, a, w, s1, /*declared=*/true);
-  mgr.prefetch(x.bytes(), location::device(), s2);
+  mgr.prefetch(x.bytes(), device_of(s2), s2);
   mgr.synchronize(s2);  // cudaStreamSynchronize: s2's work only
   EXPECT_EQ(mgr.state_of(x.data()), page_state::device_exclusive);
   EXPECT_EQ(w.get(ended_word), 0u) << "synchronize(s2) waited for the kernel on s1";
@@ -472,7 +494,7 @@ TEST(Streams, SynchronizingAStreamDoesNotWaitForAnotherStreamsKernel) {
 
 TEST(Streams, FreeingARangeWaitsOnlyForKernelsThatMayUseIt) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
+  const stream s1 = new_stream(mgr, "kernel");
   auto a = device_resident(mgr, 2);
   auto b = device_resident(mgr, 2);
   shared_words w(mgr);
@@ -491,7 +513,7 @@ TEST(Streams, SynchronizingAnIdleStreamDoesNotWaitForADefaultStreamKernel) {
   config cfg = stream_config();
   cfg.fault_timeout = std::chrono::seconds(60);  // past the kernel's own 25 s bound
   manager mgr(cfg);
-  const stream s2 = mgr.create_stream("idle");
+  const stream s2 = new_stream(mgr, "idle");
   auto a = mgr.allocate<std::uint32_t>(8 * (64 << 10) / 4);
   shared_words w(mgr);
   launch_hold(mgr, a, w, stream{});  // the default stream
@@ -525,7 +547,7 @@ inline void prefetch_from_threads(manager& mgr, const stream& s) {
         arrived.fetch_add(1);
         while (arrived.load() < (round + 1) * threads && !failed.load()) std::this_thread::yield();
         try {
-          const location to = round % 2 == 0 ? location::device() : location::host();
+          const location to = round % 2 == 0 ? device_of(s) : location::host();
           mgr.prefetch(ranges[t].bytes(), to, s);
           mgr.synchronize(s, 10s);
         } catch (const std::exception& e) {
@@ -547,7 +569,7 @@ inline void prefetch_from_threads(manager& mgr, const stream& s) {
 
 TEST(Streams, PrefetchesQueuedFromManyThreadsOnACreatedStreamAllRun) {
   manager mgr(stream_config());
-  prefetch_from_threads(mgr, mgr.create_stream("shared"));
+  prefetch_from_threads(mgr, new_stream(mgr, "shared"));
 }
 
 TEST(Streams, PrefetchesQueuedFromManyThreadsOnTheDefaultStreamAllRun) {
@@ -578,7 +600,7 @@ TEST(Streams, ADeviceWideSynchronizeWaitsForWhatWasIssuedBeforeItWhileAnotherThr
   std::atomic<bool> stop{false};
   std::atomic<unsigned> launched{0};
   std::thread other([&] {
-    const stream s = mgr.create_stream("busy");
+    const stream s = new_stream(mgr, "busy");
     while (!stop.load()) {
       launch(mgr, 1, increment_body{theirs.view(), per_page}, s, {writes(theirs)});
       mgr.synchronize(s, 20s);
@@ -586,7 +608,7 @@ TEST(Streams, ADeviceWideSynchronizeWaitsForWhatWasIssuedBeforeItWhileAnotherThr
     }
   });
   while (launched.load() < 10) std::this_thread::yield();
-  const stream s = mgr.create_stream("mine");
+  const stream s = new_stream(mgr, "mine");
   unsigned timeouts = 0;
   std::string first;
   constexpr unsigned calls = 1500;
@@ -610,7 +632,7 @@ TEST(Streams, HostAttachedPagesAlreadyOnTheDeviceAreADeviceErrorToo) {
   // device error also when the page sits in a device frame (it used to read and write the
   // frame without any error, racing the CPU, which never waits for host-attached memory).
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("one");
+  const stream s1 = new_stream(mgr, "one");
   auto a = device_resident(mgr, 4);
   ASSERT_EQ(mgr.state_of(a.data()), page_state::device_exclusive);
   mgr.attach(a.bytes(), attach_kind::host);
@@ -620,7 +642,7 @@ TEST(Streams, HostAttachedPagesAlreadyOnTheDeviceAreADeviceErrorToo) {
   EXPECT_TRUE(cpu_round_trip(a)) << "a store of the denied kernel reached the page";
   // Global again: kernels use the pages as before.
   mgr.attach(a.bytes(), attach_kind::global);
-  mgr.prefetch(a.bytes(), location::device(), s1);
+  mgr.prefetch(a.bytes(), device_of(s1), s1);
   launch_fill(mgr, a, 78, s1);
   mgr.synchronize(s1);
   EXPECT_EQ(a[0], 78u);
@@ -628,14 +650,14 @@ TEST(Streams, HostAttachedPagesAlreadyOnTheDeviceAreADeviceErrorToo) {
 
 TEST(Streams, PagesAttachedToOneStreamAlreadyOnTheDeviceAreADeviceErrorOnAnother) {
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("one");
-  const stream s2 = mgr.create_stream("two");
+  const stream s1 = new_stream(mgr, "one");
+  const stream s2 = new_stream(mgr, "two");
   const std::size_t per_page = mgr.configuration().page_size / 4;
-  auto b = device_resident(mgr, 4);
+  auto b = device_resident(mgr, 4, s2);  // on s2's device
   mgr.attach(b.bytes(), attach_kind::single, s2);
   mgr.synchronize();
   auto out = mgr.allocate<std::uint32_t>(4);
-  mgr.prefetch(out.bytes(), location::device(), s1);
+  mgr.prefetch(out.bytes(), device_of(s2), s1);  // where s2's kernel writes it
   mgr.synchronize(s1);
   launch_fill(mgr, b, 55, s1);
   EXPECT_THROW(mgr.synchronize(s1), device_fault);
@@ -656,7 +678,7 @@ TEST(Streams, TheCpuUsesAHostHeldPageAtOnceWhileAKernelThatMayUseItRuns) {
   // that may use them. A program that lets the CPU and a kernel use the same data unsynchronised
   // races, as on a GPU with concurrent managed access.
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
+  const stream s1 = new_stream(mgr, "kernel");
   auto a = device_resident(mgr, 2);
   const std::size_t per_page = mgr.configuration().page_size / 4;
   auto x = mgr.allocate<std::uint32_t>(per_page);
@@ -708,7 +730,7 @@ TEST(Streams, AHostPageAKernelMapsRemoteIsSharedWithTheCpuWhileItRuns) {
   config c = stream_config();
   c.device_budget = 4 * c.page_size;
   manager mgr(c);
-  const stream s1 = mgr.create_stream("kernel");
+  const stream s1 = new_stream(mgr, "kernel");
   auto filler = device_resident(mgr, 4);
   const std::size_t per_page = mgr.configuration().page_size / 4;
   auto x = mgr.allocate<std::uint32_t>(per_page);
@@ -727,7 +749,7 @@ TEST(Streams, AKernelThatMovesAHostPageToTheDeviceMakesTheCpuWaitForIt) {
   // The other way a kernel takes a host-held page: its fault moves the page into a frame, and
   // from then on a CPU access waits for the kernel and sees its store.
   manager mgr(stream_config());
-  const stream s1 = mgr.create_stream("kernel");
+  const stream s1 = new_stream(mgr, "kernel");
   const std::size_t per_page = mgr.configuration().page_size / 4;
   auto x = mgr.allocate<std::uint32_t>(per_page);
   x[0] = 1;
@@ -748,14 +770,14 @@ TEST(Streams, MoreStreamsThanHardwareQueuesEachWithAMoveBehindAHeldKernelAllComp
   constexpr unsigned streams = 12;
   manager mgr(stream_config());
   const std::size_t per_page = mgr.configuration().page_size / 4;
-  const stream held = mgr.create_stream("held");
+  const stream held = new_stream(mgr, "held");
   auto a = device_resident(mgr, 2);
   shared_words w(mgr);
   // Streams and ranges first: allocations and registrations may synchronise with the device.
   std::vector<stream> ss;
   std::vector<typed_range<std::uint32_t>> own;
   for (unsigned i = 0; i < streams; ++i) {
-    ss.push_back(mgr.create_stream("many"));
+    ss.push_back(new_stream(mgr, "many"));
     own.push_back(mgr.allocate<std::uint32_t>(per_page));
   }
   launch_hold(mgr, a, w, held, /*declared=*/true);
@@ -791,8 +813,8 @@ TEST(Streams, MovesToTheHostQueuedBehindOpenScopesOnTwoStreamsDoNotWaitForEachOt
   // stream's kernel and the second for the first's, neither would run until the fault timeout.
   manager mgr(stream_config());
   const std::size_t per_page = mgr.configuration().page_size / 4;
-  const stream s1 = mgr.create_stream("one");
-  const stream s2 = mgr.create_stream("two");
+  const stream s1 = new_stream(mgr, "one");
+  const stream s2 = new_stream(mgr, "two");
   auto a = device_resident(mgr, 2);
   auto b = device_resident(mgr, 2);
   {
@@ -817,8 +839,8 @@ TEST(Streams, MovesToTheHostQueuedBehindOpenScopesOnTwoStreamsDoNotWaitForEachOt
 struct allocated_while_held {
   allocated_while_held(manager& m, std::size_t pages)
       : per_page(m.configuration().page_size / 4),
-        held(m.create_stream("held")),
-        next(m.create_stream("next")),
+        held(new_stream(m, "held")),
+        next(new_stream(m, "next")),
         a(device_resident(m, 1)),
         out(device_resident(m, 1)),
         w(m) {
