@@ -437,7 +437,8 @@ class stalled_source {
 };
 
 TEST(EmulatedBackend, CopyEnginesOverlapAcrossDirectionsAndSerialiseWithin) {
-  emulated_backend b;
+  // Queued: the first copy stalls on its source, which the test thread itself supplies.
+  emulated_backend b(0, 1, emulated_backend::short_copies::queued);
   stalled_source stalled;
   if (!stalled.ok()) GTEST_SKIP() << "userfaultfd is not available here";
   const stream s1 = b.create_stream("h2d-1");
@@ -504,6 +505,41 @@ TEST(EmulatedBackend, ASmallCopyWaitsForALargeOneOnTheSameEngine) {
   EXPECT_EQ(d[copy_engine::handoff_bytes - 1], 0x21);
   EXPECT_EQ(std::memcmp(d + copy_engine::handoff_bytes, src.data(), src.size()), 0);
   EXPECT_EQ(back, std::vector<unsigned char>(back.size(), 0x66));
+}
+
+// A short copy issued on an idle stream with its engine free lands before copy_async returns, on
+// the issuing thread (no hand-off to the stream's thread); behind queued work it keeps its turn;
+// and with its engine busy it is queued instead of making the issuer wait.
+TEST(EmulatedBackend, AShortCopyOnAnIdleStreamLandsAtOnceAndOtherwiseKeepsItsTurn) {
+  emulated_backend b;
+  const stream s = b.create_stream("short");
+  device_buffer dev(b, 3 * 4096);
+  auto* d = static_cast<unsigned char*>(dev.p);
+  const std::vector<unsigned char> src = pattern(4096, 5);
+  b.copy_async(d, src.data(), src.size(), copy_kind::host_to_device, s);
+  EXPECT_EQ(std::memcmp(d, src.data(), src.size()), 0) << "not landed when the call returned";
+  const uvm::detail::gate g = b.enqueue_gate(s);
+  b.copy_async(d + 4096, src.data(), src.size(), copy_kind::host_to_device, s);
+  const event after = b.record(s);
+  EXPECT_FALSE(b.wait(after, 50ms));
+  EXPECT_EQ(d[4096], 0) << "a copy behind a closed gate ran ahead of it";
+  b.open_gate(g);
+  ASSERT_TRUE(b.wait(after, patience));
+  EXPECT_EQ(std::memcmp(d + 4096, src.data(), src.size()), 0);
+
+  stalled_source stalled(copy_engine::handoff_bytes);
+  if (!stalled.ok()) GTEST_SKIP() << "userfaultfd is not available here";
+  const stream big = b.create_stream("big");
+  device_buffer large(b, copy_engine::handoff_bytes);
+  b.copy_async(large.p, stalled.page(), copy_engine::handoff_bytes, copy_kind::host_to_device, big);
+  ASSERT_TRUE(stalled.wait_fault()) << "the large copy never started";
+  const stream idle = b.create_stream("idle");
+  b.copy_async(d + 2 * 4096, src.data(), src.size(), copy_kind::host_to_device, idle);  // returns
+  const event e_small = b.record(idle);
+  EXPECT_FALSE(b.query(e_small)) << "a short copy overtook the busy engine's copy";
+  stalled.supply(0x21);
+  ASSERT_TRUE(b.wait(e_small, patience));
+  EXPECT_EQ(std::memcmp(d + 2 * 4096, src.data(), src.size()), 0);
 }
 
 TEST(EmulatedBackend, EventsCompleteAfterEarlierWork) {

@@ -77,6 +77,18 @@ void copy_engine::copy(void* dst, const void* src, std::size_t bytes, bool words
     return;
   }
   const std::lock_guard busy(busy_);
+  copy_now(dst, src, bytes, words);
+}
+
+bool copy_engine::try_copy(void* dst, const void* src, std::size_t bytes, bool words) {
+  if (!words && bytes >= handoff_bytes) return false;
+  const std::unique_lock busy(busy_, std::try_to_lock);
+  if (!busy.owns_lock()) return false;
+  copy_now(dst, src, bytes, words);
+  return true;
+}
+
+void copy_engine::copy_now(void* dst, const void* src, std::size_t bytes, bool words) noexcept {
   if (words) {
     auto* d = static_cast<std::uint32_t*>(dst);
     const auto* s = static_cast<const std::uint32_t*>(src);

@@ -4,7 +4,9 @@
 // direction, so copies in one direction from any number of streams are serialised while
 // host-to-device, device-to-host and device-to-device overlap, as on a GPU.
 //
-// Where a copy runs: a small one on the thread of the stream that issued it (the stream waits
+// Where a copy runs: a small one issued on an idle stream while the engine is free, on the thread
+// that issued it (try_copy: it has landed when copy_async returns); another small one on the
+// thread of the stream that issued it (the stream waits
 // for its copy anyway, and a hand-off to another thread costs two context switches, which a
 // GPU's engine does not: on a 2-vCPU machine that halved the time a CPU fault on a device page
 // spends copying 64 KiB); a large one (handoff_bytes and up) on the engine's own thread, where
@@ -39,6 +41,11 @@ class copy_engine {
   /// that device code reads or changes meanwhile (page-table entries, control words).
   void copy(void* dst, const void* src, std::size_t bytes, bool words = false);
 
+  /// Copies now, on the calling thread, if the copy is short (below handoff_bytes) and the
+  /// engine is free: @return true once it has landed; false, copying nothing, otherwise. What
+  /// issues a copy never blocks on a busy engine, as cudaMemcpyAsync does not.
+  [[nodiscard]] bool try_copy(void* dst, const void* src, std::size_t bytes, bool words = false);
+
  private:
   struct job {
     void* dst;
@@ -48,6 +55,7 @@ class copy_engine {
   };
 
   void run() noexcept;
+  void copy_now(void* dst, const void* src, std::size_t bytes, bool words) noexcept;  // busy_ held
 
   const std::string thread_name_;
   std::mutex busy_;  // held for each copy, wherever it runs: one at a time

@@ -69,7 +69,8 @@ emulated_backend::device::device(device_id id, unsigned workers, error_sink& err
       d2d(engine_name(id, "d2d")),
       kernels(workers, errors, id) {}
 
-emulated_backend::emulated_backend(unsigned kernel_workers, device_id devices) {
+emulated_backend::emulated_backend(unsigned kernel_workers, device_id devices, short_copies copies)
+    : short_copies_(copies) {
   UVM_EXPECTS(devices >= 1 && devices <= max_devices,
               "emulated device: {} devices asked for; between 1 and {} can be emulated", devices,
               max_devices);
@@ -280,7 +281,23 @@ void emulated_backend::do_copy_async(void* dst, const void* src, std::size_t byt
                      reinterpret_cast<std::uintptr_t>(src) % 4 == 0 &&
                      reinterpret_cast<std::uintptr_t>(dst) % 4 == 0;
   // The stream thread blocks on the engine, so the stream's next operation waits for the copy.
-  core_of(s).enqueue([&engine, dst, src, bytes, words] { engine.copy(dst, src, bytes, words); });
+  copy_on(engine, dst, src, bytes, words, core_of(s));
+}
+
+void emulated_backend::copy_on(copy_engine& engine, void* dst, const void* src, std::size_t bytes,
+                               bool words, stream_core& core) {
+  // A short copy on an idle stream, with its engine free, runs on the caller's thread: it has
+  // landed when the call returns, as a fast engine's would, with no hand-off to the stream's
+  // thread and back (which costs two context switches on a small machine). The caller never
+  // waits for a busy engine: then the copy is queued as usual. (The runtime's copies read and
+  // write only memory it owns, which never faults into a thread of its own.)
+  bool tried = false;
+  bool landed = false;
+  if (short_copies_ == short_copies::run_when_idle && bytes < copy_engine::handoff_bytes) {
+    tried = core.run_if_idle([&] { landed = engine.try_copy(dst, src, bytes, words); });
+  }
+  if (tried && landed) return;
+  core.enqueue([&engine, dst, src, bytes, words] { engine.copy(dst, src, bytes, words); });
 }
 
 void emulated_backend::do_copy_entries_async(std::uint32_t* dst, const std::uint32_t* src,
@@ -290,8 +307,7 @@ void emulated_backend::do_copy_entries_async(std::uint32_t* dst, const std::uint
               static_cast<const void*>(src), count);
   // On the host-to-device engine, each word stored whole (release): a kernel reading an entry
   // sees the old or the new one, and with the new one everything the stream did before it.
-  copy_engine& engine = device_for(s).h2d;
-  core_of(s).enqueue([&engine, dst, src, count] { engine.copy(dst, src, count * 4, true); });
+  copy_on(device_for(s).h2d, dst, src, count * 4, true, core_of(s));
 }
 
 void emulated_backend::do_launch(std::size_t n, kernel_body body, const stream& s) {

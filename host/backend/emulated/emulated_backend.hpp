@@ -38,11 +38,19 @@ class stream_core;
 
 class emulated_backend final : public backend {
  public:
+  /// Where a short copy issued on an idle stream runs while its engine is free: on the thread
+  /// that issues it, landed when copy_async returns (as a fast engine's would, with no hand-off
+  /// to the stream's thread and back, two context switches on a small machine), or queued for
+  /// the stream's thread like every other operation (tests of the engines' order, whose sources
+  /// stall on purpose).
+  enum class short_copies : std::uint8_t { run_when_idle, queued };
+
   /// @param kernel_workers threads per device that run kernel chunks; 0 picks
   /// std::thread::hardware_concurrency(), at least 2.
   /// @param devices how many devices, 1 .. max_devices.
   /// @throws uvm::invalid_argument for another number of devices.
-  explicit emulated_backend(unsigned kernel_workers = 0, device_id devices = 1);
+  explicit emulated_backend(unsigned kernel_workers = 0, device_id devices = 1,
+                            short_copies copies = short_copies::run_when_idle);
   ~emulated_backend() override;
   emulated_backend(const emulated_backend&) = delete;
   emulated_backend& operator=(const emulated_backend&) = delete;
@@ -101,6 +109,10 @@ class emulated_backend final : public backend {
 
   /// @throws uvm::invalid_argument if `s` is null or not a stream of an emulated backend.
   static stream_core& core_of(const stream& s);
+  // Issues a copy on `core`'s stream, on the caller's thread where it can (short_copies).
+  void copy_on(copy_engine& engine, void* dst, const void* src, std::size_t bytes, bool words,
+               stream_core& core);
+  short_copies short_copies_;
   /// What runs the work of `s`. @throws as core_of.
   device& device_for(const stream& s) const;
 

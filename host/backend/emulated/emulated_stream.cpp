@@ -37,6 +37,28 @@ bool stream_core::enqueue_unless_idle(std::function<void()> op) {
   return true;
 }
 
+bool stream_core::run_if_idle(const std::function<void()>& op) {
+  {
+    const std::lock_guard lock(mutex_);
+    UVM_EXPECTS(!closing_, "emulated stream '{}' used after it was closed", thread_name_);
+    if (!queue_.empty() || running_) return false;
+    running_ = true;  // the stream's thread starts nothing until it is cleared
+  }
+  try {
+    op();
+  } catch (const std::exception& e) {
+    errors_.report(e.what());
+  } catch (...) {
+    errors_.report("emulated stream operation threw a non-standard exception");
+  }
+  {
+    const std::lock_guard lock(mutex_);
+    running_ = false;
+  }
+  cv_.notify_one();  // what was enqueued meanwhile
+  return true;
+}
+
 void stream_core::close() noexcept {
   {
     const std::lock_guard lock(mutex_);
@@ -57,7 +79,8 @@ void stream_core::run() noexcept {
     std::function<void()> op;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      // An operation running on a caller's thread (run_if_idle) goes first.
+      cv_.wait(lock, [this] { return (!queue_.empty() && !running_) || (closing_ && !running_); });
       if (queue_.empty()) break;  // closed and drained
       op = std::move(queue_.front());
       queue_.pop_front();

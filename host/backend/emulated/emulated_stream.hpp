@@ -34,6 +34,12 @@ class stream_core {
   /// appended and false is returned, so the caller can do at once what needs no earlier work.
   /// @throws uvm::invalid_argument if the stream was closed.
   [[nodiscard]] bool enqueue_unless_idle(std::function<void()> op);
+  /// Runs `op` on the calling thread if the stream is idle, as its thread would (operations
+  /// enqueued meanwhile wait for it; a throw goes to the error sink), and returns true; returns
+  /// false, running nothing, if it is not idle. A short copy the caller waits for anyway then
+  /// costs no hand-off to the stream's thread and back.
+  /// @throws uvm::invalid_argument if the stream was closed.
+  [[nodiscard]] bool run_if_idle(const std::function<void()>& op);
 
   /// No more operations: the thread finishes those queued and exits.
   void close() noexcept;
