@@ -44,6 +44,16 @@ bool stream_core::run_if_idle(const std::function<void()>& op) {
     if (!queue_.empty() || running_) return false;
     running_ = true;  // the stream's thread starts nothing until it is cleared
   }
+  run_one(op);
+  {
+    const std::lock_guard lock(mutex_);
+    running_ = false;
+  }
+  cv_.notify_one();  // what was enqueued meanwhile
+  return true;
+}
+
+void stream_core::run_one(const std::function<void()>& op) noexcept {
   try {
     op();
   } catch (const std::exception& e) {
@@ -51,12 +61,6 @@ bool stream_core::run_if_idle(const std::function<void()>& op) {
   } catch (...) {
     errors_.report("emulated stream operation threw a non-standard exception");
   }
-  {
-    const std::lock_guard lock(mutex_);
-    running_ = false;
-  }
-  cv_.notify_one();  // what was enqueued meanwhile
-  return true;
 }
 
 void stream_core::close() noexcept {
@@ -86,13 +90,7 @@ void stream_core::run() noexcept {
       queue_.pop_front();
       running_ = true;
     }
-    try {
-      op();
-    } catch (const std::exception& e) {
-      errors_.report(e.what());
-    } catch (...) {
-      errors_.report("emulated stream operation threw a non-standard exception");
-    }
+    run_one(op);
     op = nullptr;  // what it captured goes before the stream counts as idle
     const std::lock_guard lock(mutex_);
     running_ = false;

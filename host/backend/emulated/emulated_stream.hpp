@@ -50,6 +50,7 @@ class stream_core {
 
  private:
   void run() noexcept;
+  void run_one(const std::function<void()>& op) noexcept;  // a throw goes to the error sink
 
   const std::string thread_name_;
   error_sink& errors_;
