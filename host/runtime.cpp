@@ -424,8 +424,11 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
   // default stream synchronises with every stream, as CUDA's device-wide synchronize does: with
   // the work issued before the call, not with launches and moves that other threads issue
   // meanwhile (waiting for those could never end while a thread keeps launching).
+  // Attachments are stream-ordered operations too: once a device-wide synchronize returns, every
+  // one asked for before it is in effect.
   if (!backend_->wait(done, timeout) ||
-      (s.is_default() && (!migrator_->wait_launched(left()) || !moves_->wait_queued(left())))) {
+      (s.is_default() && (!migrator_->wait_launched(left()) || !moves_->wait_queued(left()) ||
+                          !migrator_->wait_attachments(left())))) {
     throw uvm::timeout(fmt::format(
         "uvm::manager::synchronize: the work did not finish within {} ms", timeout.count()));
   }

@@ -281,6 +281,28 @@ void kernel_epochs::attach(std::uint32_t range, attach_kind k, const stream& s, 
   served_.notify_all();  // launches held back for the range may no longer be able to use it
 }
 
+bool kernel_epochs::wait_attachments(std::chrono::nanoseconds timeout) noexcept {
+  std::vector<event> pending;
+  try {
+    const std::lock_guard lock(mutex_);
+    for (const auto& [range, bindings] : bindings_) {
+      for (const binding& b : bindings) {
+        if (b.effective) pending.push_back(b.effective);
+      }
+    }
+  } catch (...) {  // out of memory: wait for none, as before
+    return true;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const event& e : pending) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (!backend_.wait(e, std::max<std::chrono::nanoseconds>(left, std::chrono::nanoseconds(0)))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 attach_kind kernel_epochs::attachment(std::uint32_t range) noexcept {
   const std::lock_guard lock(mutex_);
   const auto it = bindings_.find(range);

@@ -135,6 +135,9 @@ class kernel_epochs {
   /// Attaches range `range` as `k` (to `s` for `single`), effective once `effective` has
   /// completed (null: at once, as at allocation). @throws std::bad_alloc
   void attach(std::uint32_t range, attach_kind k, const stream& s, event effective);
+  /// Waits until every attachment asked for so far is in effect (its event completed), as a
+  /// device-wide synchronize must. @return false if one was not by `timeout`.
+  [[nodiscard]] bool wait_attachments(std::chrono::nanoseconds timeout) noexcept;
   /// The latest attachment asked for (effective or not).
   [[nodiscard]] attach_kind attachment(std::uint32_t range) noexcept;
   /// A range attached other than `global` at some time, and whether an admitted kernel in

@@ -136,6 +136,11 @@ class migrator final : public fault_resolver {
   /// The service's batches for them are complete too (their counters included), and the
   /// epochs that ended are harvested.
   bool wait_launched(std::chrono::nanoseconds timeout);
+  /// Waits until the attachments asked for so far are in effect (a device-wide synchronize
+  /// waits for them, stream-ordered as they are). @return false if not by `timeout`.
+  bool wait_attachments(std::chrono::nanoseconds timeout) noexcept {
+    return epochs_.wait_attachments(timeout);
+  }
   /// Waits for the kernels in flight now that may use a page of `r`, not for those launched
   /// meanwhile (what a free waits for: a later launch cannot have been given the memory).
   /// @return false if they still ran at `timeout`.

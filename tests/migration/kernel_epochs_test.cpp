@@ -189,6 +189,27 @@ TEST(KernelEpochs, AnAttachmentTakesEffectInStreamOrder) {
   ASSERT_TRUE(k.wait(5s));
 }
 
+// A device-wide synchronize waits for the attachments asked for before it: one whose stream has
+// not reached it yet (here behind a closed gate) is waited for, and in effect after.
+TEST(KernelEpochs, WaitingForAttachmentsEndsWhenEachIsInEffect) {
+  emulated_backend b;
+  kernel_epochs k(b, 1s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  EXPECT_TRUE(k.wait_attachments(10ms)) << "none asked for";
+  const uvm::detail::gate g = b.enqueue_gate(s2);
+  k.attach(0, attach_kind::single, s2, b.record(s2));
+  EXPECT_FALSE(k.wait_attachments(50ms)) << "the attachment's stream has not reached it";
+  b.open_gate(g);
+  EXPECT_TRUE(k.wait_attachments(5s));
+  std::atomic<bool> go{false};
+  launch_until(b, k, s1, go);
+  EXPECT_TRUE(k.poll().in_flight);
+  EXPECT_FALSE(k.in_use(range0)) << "in effect once waited for";
+  go = true;
+  ASSERT_TRUE(k.wait(5s));
+}
+
 TEST(KernelEpochs, MemoryOfADestroyedStreamIsUsedByNoKernel) {
   emulated_backend b;
   kernel_epochs k(b, 1s);
