@@ -1,12 +1,13 @@
 #include "host/fault/service/fault_service.hpp"
 
-#include <uvm/detail/current_device.hpp>
 #include "host/common/check.hpp"
 #include "host/common/clock.hpp"
 #include "host/common/futex.hpp"
 #include "host/fault/service/map_budget.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
+
+#include <uvm/detail/current_device.hpp>
 
 #include <algorithm>
 #include <array>
