@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -104,6 +107,50 @@ TEST(CudaBackendGpu, AbsurdAllocationIsOutOfMemory) {
   REQUIRE_GPU();
   cuda_backend b;
   EXPECT_THROW((void)b.allocate_device(std::size_t{1} << 50), uvm::out_of_memory);
+}
+
+// The backend drives every visible GPU (the first 8): each device's memory and streams are on its
+// own GPU, a GPU that is not there is refused by name, and with two GPUs a device-to-device copy
+// lands (a peer copy where they reach each other), with the caller's current GPU left as it was.
+TEST(CudaBackendGpu, EveryVisibleGpuIsDrivenAndEachDevicesWorkIsOnItsOwn) {
+  REQUIRE_GPU();
+  int visible = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&visible), cudaSuccess);
+  EXPECT_THROW(cuda_backend({visible}), uvm::invalid_argument) << "GPU " << visible;
+  cuda_backend b;
+  ASSERT_EQ(b.device_count(), static_cast<device_id>(std::min(visible, 8)));
+  int before = -1;
+  ASSERT_EQ(cudaGetDevice(&before), cudaSuccess);
+  std::vector<void*> memory;
+  std::vector<stream> streams;
+  for (device_id d = 0; d < b.device_count(); ++d) {
+    EXPECT_EQ(b.native_device(d), d);
+    memory.push_back(b.allocate_device(4096, d));
+    cudaPointerAttributes a{};
+    ASSERT_EQ(cudaPointerGetAttributes(&a, memory.back()), cudaSuccess);
+    EXPECT_EQ(a.device, static_cast<int>(d)) << "device " << d << "'s memory is elsewhere";
+    streams.push_back(b.create_stream("gpu", d));
+    EXPECT_EQ(b.device_of(streams.back()), d);
+  }
+  int after = -1;
+  ASSERT_EQ(cudaGetDevice(&after), cudaSuccess);
+  EXPECT_EQ(after, before) << "the backend left another GPU current";
+  if (b.device_count() >= 2) {
+    std::uint32_t seed[1024];
+    for (std::uint32_t i = 0; i < 1024; ++i) seed[i] = i * 2654435761u;
+    b.copy_async(memory[0], seed, sizeof seed, copy_kind::host_to_device, streams[0]);
+    ASSERT_TRUE(b.wait(b.record(streams[0]), 10s));
+    b.copy_async(memory[1], memory[0], sizeof seed, copy_kind::device_to_device, streams[1]);
+    std::uint32_t back[1024] = {};
+    b.copy_async(back, memory[1], sizeof back, copy_kind::device_to_host, streams[1]);
+    ASSERT_TRUE(b.wait(b.record(streams[1]), 10s));
+    EXPECT_EQ(std::memcmp(back, seed, sizeof back), 0);
+    int can = 0;
+    ASSERT_EQ(cudaDeviceCanAccessPeer(&can, 1, 0), cudaSuccess);
+    EXPECT_EQ(b.can_access_peer(1, 0), can != 0);
+  }
+  EXPECT_EQ(b.take_error(), "");
+  for (void* p : memory) b.free_device(p);
 }
 
 }  // namespace
