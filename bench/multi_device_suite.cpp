@@ -86,6 +86,34 @@ void warn(const char* what, std::size_t page_size, unsigned long long got,
   }
 }
 
+// Prefetches the range at `data` (p.bytes, on device 0) to device 1 and back, p.reps + 1 times
+// (the first untimed), checking that each move went device to device; each move's time goes to
+// `out` and baseline(to)'s, the same bytes moved the plain way, to `base`.
+template <class Baseline>
+void round_trips(uvm::manager& mgr, void* data, std::size_t page_size, const plan& p,
+                 const uvm::stream (&s)[2], const std::string& what,
+                 std::vector<std::uint64_t>& out, std::vector<std::uint64_t>& base,
+                 Baseline baseline) {
+  for (std::size_t rep = 0; rep <= p.reps; ++rep) {
+    for (int to = 1; to >= 0; --to) {
+      mgr.reset_stats();
+      const std::uint64_t t0 = now_ns();
+      mgr.prefetch(data, p.bytes, uvm::location::device(to), s[to]);
+      mgr.synchronize(s[to]);
+      const std::uint64_t t1 = now_ns();
+      const uvm::stats st = mgr.stats();
+      warn((what + " bytes_device_to_device").c_str(), page_size, st.bytes_device_to_device,
+           p.bytes);
+      warn((what + " bytes through the host").c_str(), page_size,
+           st.bytes_host_to_device + st.bytes_device_to_host, 0);
+      const std::uint64_t b = baseline(to);
+      if (rep == 0) continue;
+      out.push_back(t1 - t0);
+      base.push_back(b);
+    }
+  }
+}
+
 // Device 0 -> 1 and back, each a timed sample.
 void measure_d2d(std::size_t page_size, const plan& p, std::vector<std::uint64_t>& out,
                  std::vector<std::uint64_t>& base, copy_baseline& copy) {
@@ -100,22 +128,7 @@ void measure_d2d(std::size_t page_size, const plan& p, std::vector<std::uint64_t
   mgr.parallel_for(
       pages, [=](std::size_t i) { view.store(i * stride, 7); }, s[0]);
   mgr.synchronize();
-  for (std::size_t rep = 0; rep <= p.reps; ++rep) {
-    for (int to = 1; to >= 0; --to) {
-      mgr.reset_stats();
-      const std::uint64_t t0 = now_ns();
-      mgr.prefetch(v.data(), p.bytes, uvm::location::device(to), s[to]);
-      mgr.synchronize(s[to]);
-      const std::uint64_t t1 = now_ns();
-      const uvm::stats st = mgr.stats();
-      warn("d2d bytes_device_to_device", page_size, st.bytes_device_to_device, p.bytes);
-      warn("d2d bytes through the host", page_size,
-           st.bytes_host_to_device + st.bytes_device_to_host, 0);
-      if (rep == 0) continue;
-      out.push_back(t1 - t0);
-      base.push_back(copy.time());
-    }
-  }
+  round_trips(mgr, v.data(), page_size, p, s, "d2d", out, base, [&](int) { return copy.time(); });
   std::size_t wrong = 0;
   for (std::size_t i = 0; i < pages; ++i) wrong += v[i * stride] != 7 ? 1 : 0;
   warn("d2d pages without the kernel's value", page_size, wrong, 0);
@@ -203,28 +216,14 @@ bool measure_gpu_d2d(std::size_t page_size, const plan& p, std::vector<std::uint
   mgr.prefetch(r.data(), p.bytes, uvm::location::device(0), s[0]);
   mgr.synchronize();
   gpu_buffer buf[2] = {gpu_buffer(gpu[0], p.bytes), gpu_buffer(gpu[1], p.bytes)};
-  for (std::size_t rep = 0; rep <= p.reps; ++rep) {
-    for (int to = 1; to >= 0; --to) {
-      const int from = 1 - to;
-      mgr.reset_stats();
-      const std::uint64_t t0 = now_ns();
-      mgr.prefetch(r.data(), p.bytes, uvm::location::device(to), s[to]);
-      mgr.synchronize(s[to]);
-      const std::uint64_t t1 = now_ns();
-      const uvm::stats st = mgr.stats();
-      warn("gpu-d2d bytes_device_to_device", page_size, st.bytes_device_to_device, p.bytes);
-      warn("gpu-d2d bytes through the host", page_size,
-           st.bytes_host_to_device + st.bytes_device_to_host, 0);
-      const std::uint64_t b0 = now_ns();
-      check(cudaMemcpyPeerAsync(buf[to].p, gpu[to], buf[from].p, gpu[from], p.bytes, buf[to].s),
-            "cudaMemcpyPeerAsync");
-      check(cudaStreamSynchronize(buf[to].s), "cudaStreamSynchronize");
-      const std::uint64_t b1 = now_ns();
-      if (rep == 0) continue;
-      out.push_back(t1 - t0);
-      base.push_back(b1 - b0);
-    }
-  }
+  round_trips(mgr, r.data(), page_size, p, s, "gpu-d2d", out, base, [&](int to) {
+    const int from = 1 - to;
+    const std::uint64_t b0 = now_ns();
+    check(cudaMemcpyPeerAsync(buf[to].p, gpu[to], buf[from].p, gpu[from], p.bytes, buf[to].s),
+          "cudaMemcpyPeerAsync");
+    check(cudaStreamSynchronize(buf[to].s), "cudaStreamSynchronize");
+    return now_ns() - b0;
+  });
   return true;
 }
 #endif
