@@ -450,7 +450,7 @@ TEST(MultiDevice, APageOnItsPreferredDeviceIsMappedFromThereInsteadOfMoving) {
 
 // A device that accesses a page maps it where it lives, the host or another device, while the
 // devices that do not move it to themselves.
-TEST(MultiDevice, ADeviceThatAccessesAPageMapsItWhereItLives) {
+TEST(MultiDevice, ADeviceThatAccessesAPageMapsItWhereItLivesAndKeepsItMappedAcrossMoves) {
   uvm::manager m{devices(3)};
   constexpr std::size_t pages = 4;
   auto v = m.allocate<std::uint64_t>(pages * words_per_page);
@@ -464,17 +464,22 @@ TEST(MultiDevice, ADeviceThatAccessesAPageMapsItWhereItLives) {
   EXPECT_EQ(st.bytes_host_to_device, 0u) << "device 1 moved a page it accesses where it lives";
   EXPECT_EQ(st.devices[1].remote_mappings, pages);
   add_on(m, v, s[0], 2, 1, wrong);  // device 0 does not: the pages move to it
-  EXPECT_EQ(m.stats().bytes_host_to_device, pages * page_bytes);
-  m.reset_stats();
-  add_on(m, v, s[1], 3, 1, wrong);  // mapped from device 0
   st = m.stats();
+  EXPECT_EQ(st.bytes_host_to_device, pages * page_bytes);
+  EXPECT_EQ(st.devices[1].remote_mappings, 2 * pages) << "device 1 mapped them at the move";
+  m.reset_stats();
+  add_on(m, v, s[1], 3, 1, wrong);  // through its peer mappings of device 0's frames
+  st = m.stats();
+  EXPECT_EQ(st.devices[1].faults, 0u) << "device 1 lost its mappings when the pages moved";
   EXPECT_EQ(st.bytes_device_to_device, 0u);
-  EXPECT_EQ(st.devices[1].remote_mappings, pages);
   add_on(m, v, s[2], 4, 1, wrong);  // device 2 takes them, device to device
-  EXPECT_EQ(m.stats().bytes_device_to_device, pages * page_bytes);
-  add_on(m, v, s[1], 5, 1, wrong);  // and device 1 maps them there
-  EXPECT_EQ(m.stats().bytes_device_to_device, pages * page_bytes);
-  EXPECT_EQ(m.stats().devices[1].remote_mappings, 2 * pages);
+  st = m.stats();
+  EXPECT_EQ(st.bytes_device_to_device, pages * page_bytes);
+  EXPECT_EQ(st.devices[1].remote_mappings, pages) << "mapped again, from device 2";
+  add_on(m, v, s[1], 5, 1, wrong);
+  st = m.stats();
+  EXPECT_EQ(st.devices[1].faults, 0u);
+  EXPECT_EQ(st.bytes_device_to_device, pages * page_bytes) << "nothing more moved";
   for (std::size_t p = 0; p < pages; ++p) EXPECT_EQ(v[p * words_per_page], 6u) << p;
   EXPECT_EQ(wrong.load(), 0);
 }

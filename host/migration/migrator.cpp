@@ -513,6 +513,7 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
       capacity = m.residency(mv.device).left(*mv.freed, ref, *fence[mv.device]);
     }
     if (mv.taken) capacity = m.residency(mv.device).arrived(ref);
+    m.map_accessing_devices(mv);
     if (m.settings_.thrashing_migrations == 0 || capacity || mv.target == page_state::unpopulated ||
         !((mv.taken && mv.from != page_state::unpopulated) || mv.freed)) {
       continue;
@@ -535,6 +536,35 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
             mv.page, static_cast<void*>(mv.range->base()));
         break;
     }
+  }
+}
+
+// As CUDA keeps an accessed-by device's mapping across migrations: each device advised to
+// access the page (set_accessed_by) that reaches the new owner's frame maps it as a peer, where it
+// had no entry. Stores through a peer mapping set the peer's dirty bit, so the owner's copy
+// counts as written (it comes back to the host). A device that cannot reach the frame maps the
+// page at its next fault, as before.
+void migrator::map_accessing_devices(const transfer_pipeline::move& mv) {
+  if (devices_ == 1 || !mv.taken || mv.target != page_state::device_exclusive ||
+      *mv.taken >= max_peer_frames) {
+    return;
+  }
+  std::uint32_t mask =
+      mv.range->device_advice().accessed_by(mv.page) & ~(1u << mv.device) & ((1u << devices_) - 1u);
+  bool mapped = false;
+  for (device_id a = 0; mask != 0; ++a, mask >>= 1) {
+    if ((mask & 1u) == 0 || !backend_.can_access_peer(a, mv.device)) continue;
+    device_page_table& t = table_of(*mv.range, a);
+    if ((t.get(mv.page) & pte_valid) != 0) continue;
+    t.set(mv.page, make_peer_pte(mv.device, *mv.taken, pte_valid | pte_writable));
+    t.publish(mv.page, 1, pipe_.h2d(a));
+    counters_.mapped_remote(a);
+    record_instant(timeline_kind::remote_mapping, mv.range->device().range_id, mv.page, 1, 0, 1, a);
+    mapped = true;
+  }
+  if (mapped) {
+    device_page_table& owner = table_of(*mv.range, mv.device);
+    owner.set(mv.page, owner.get(mv.page) | pte_dirty);
   }
 }
 

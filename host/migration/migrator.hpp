@@ -291,6 +291,9 @@ class migrator final : public fault_resolver {
   [[nodiscard]] device_pte read_pte(const managed_range& r, std::size_t page,
                                     device_id d = 0) const noexcept;
   [[nodiscard]] device_page_table& table_of(const managed_range& r, device_id d = 0) const noexcept;
+  // Devices advised to access a page keep it mapped where a move put it: a peer mapping of the
+  // new owner's frame, published once the move has landed.
+  void map_accessing_devices(const transfer_pipeline::move& mv);
   // Which devices map a page (bit d for device d): `frames`, those whose own frame holds it;
   // `mapped`, every valid entry (frames, remote and peer mappings); `owner`, the device whose
   // frame holds its only writable copy, if one does.
