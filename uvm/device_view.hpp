@@ -163,10 +163,13 @@ struct device_range {
   UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write) const noexcept {
     const auto page = static_cast<std::uint32_t>(offset >> page_shift);
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
-    const std::uint32_t d = device_index();
-    if (d >= devices) {
-      report_device_error(slots[0].control, device_error::foreign_device, range_id, page);
-      return nullptr;
+    std::uint32_t d = 0;  // one device: no lookup, as before there were several
+    if (devices > 1) {
+      d = device_index();
+      if (d >= devices) {
+        report_device_error(slots[0].control, device_error::foreign_device, range_id, page);
+        return nullptr;
+      }
     }
     const device_slot& s = slots[d];
     device_pte e = load_relaxed_device(&s.ptes[page]);  // the fast path: no fence

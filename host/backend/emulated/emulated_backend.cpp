@@ -291,12 +291,11 @@ void emulated_backend::copy_on(copy_engine& engine, void* dst, const void* src, 
   // thread and back (which costs two context switches on a small machine). The caller never
   // waits for a busy engine: then the copy is queued as usual. (The runtime's copies read and
   // write only memory it owns, which never faults into a thread of its own.)
-  bool tried = false;
-  bool landed = false;
+  bool landed = false;  // set only where run_if_idle ran the attempt
   if (short_copies_ == short_copies::run_when_idle && bytes < copy_engine::handoff_bytes) {
-    tried = core.run_if_idle([&] { landed = engine.try_copy(dst, src, bytes, words); });
+    (void)core.run_if_idle([&] { landed = engine.try_copy(dst, src, bytes, words); });
   }
-  if (tried && landed) return;
+  if (landed) return;
   core.enqueue([&engine, dst, src, bytes, words] { engine.copy(dst, src, bytes, words); });
 }
 

@@ -84,7 +84,7 @@ void stream_core::run() noexcept {
     {
       std::unique_lock lock(mutex_);
       // An operation running on a caller's thread (run_if_idle) goes first.
-      cv_.wait(lock, [this] { return (!queue_.empty() && !running_) || (closing_ && !running_); });
+      cv_.wait(lock, [this] { return !running_ && (!queue_.empty() || closing_); });
       if (queue_.empty()) break;  // closed and drained
       op = std::move(queue_.front());
       queue_.pop_front();
