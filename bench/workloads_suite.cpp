@@ -14,6 +14,10 @@
 // `<workload>/1 device`. The cost of the split (halos mapped from the peer or moved device to
 // device, faults on both) shows in its slowdown and its bytes_device_to_device.
 //
+// On the emulated device every run is also timed by the device model on each shipped profile
+// (uvm/device_model.hpp): `<workload>/<budget> @<profile>` is the run's modelled time, against
+// the modelled time of its baseline run (the slowdown a GPU of that profile would see).
+//
 // Compiled by nvcc in CUDA builds, so on a GPU the kernels are real ones (uvm::launch).
 
 #include "bench/suite.hpp"
@@ -48,9 +52,20 @@ std::string trace_file(const options& opt, std::string_view workload, int percen
   return opt.trace_dir + "/" + std::string(workload) + "-" + std::to_string(percent) + ".trc";
 }
 
-record measure(std::string_view name, const uvm::workloads::workload_size& z, std::size_t bytes,
-               const budget& b, const options& opt) {
+struct measured {
+  record wall;
+  std::vector<uvm::modelled_time> modelled;  // one per shipped profile on the emulated device
+};
+
+measured measure(std::string_view name, const uvm::workloads::workload_size& z, std::size_t bytes,
+                 const budget& b, const options& opt, bool emulated) {
   uvm::config cfg = uvm::config::from_env();
+  if (emulated) {
+    cfg.device_model.clear();
+    for (const std::string_view p : uvm::device_profile::shipped_profiles()) {
+      cfg.device_model += (cfg.device_model.empty() ? "" : ",") + std::string(p);
+    }
+  }
   cfg.page_size = page_size;
   const std::size_t pages = bytes / page_size;
   cfg.device_budget = b.percent >= 100
@@ -104,7 +119,32 @@ record measure(std::string_view name, const uvm::workloads::workload_size& z, st
               {"thrashing_throttles", i64(st.thrashing_throttles)},
               {"thrashing_pins", i64(st.thrashing_pins)}};
   if (!cfg.trace_path.empty()) r.params.push_back({"trace", cfg.trace_path});
-  return r;
+  return {std::move(r), st.modelled};
+}
+
+// The run's modelled time on each profile, against its baseline's.
+void add_modelled(std::vector<record>& out, const measured& m, const measured& base) {
+  for (std::size_t p = 0; p < m.modelled.size() && p < base.modelled.size(); ++p) {
+    const uvm::modelled_time& t = m.modelled[p];
+    record r;
+    r.suite = "workloads";
+    r.name = m.wall.name + " @" + t.profile;
+    r.unit = "modelled ms";
+    r.value = static_cast<double>(t.total.count()) / 1e6;
+    r.samples = 1;
+    r.params = {{"profile", t.profile},
+                {"kernels", static_cast<std::int64_t>(t.kernels)},
+                {"device_faults", static_cast<std::int64_t>(t.device_faults)},
+                {"fault_ms", static_cast<double>((t.fault_service + t.fault_copies).count()) / 1e6},
+                {"compute_ms", static_cast<double>(t.compute.count()) / 1e6},
+                {"remote_ms", static_cast<double>(t.remote.count()) / 1e6},
+                {"cpu_fault_ms", static_cast<double>(t.cpu_faults.count()) / 1e6}};
+    record b;
+    b.name = base.wall.name + " @" + base.modelled[p].profile;
+    b.value = static_cast<double>(base.modelled[p].total.count()) / 1e6;
+    r.compare_to(b);
+    out.push_back(std::move(r));
+  }
 }
 
 std::vector<record> run(const options& opt) {
@@ -123,17 +163,21 @@ std::vector<record> run(const options& opt) {
       w->setup(mgr);
       bytes = uvm::workloads::footprint(*w);
     }
-    const std::size_t first = out.size();
+    std::vector<measured> runs;
     for (const budget& b : budgets) {
-      out.push_back(measure(name, z, bytes, b, opt));
-      if (b.percent < 100) out.back().compare_to(out[first]);  // the slowdown
+      runs.push_back(measure(name, z, bytes, b, opt, emulated));
+      if (b.percent < 100) runs.back().wall.compare_to(runs.front().wall);  // the slowdown
+      out.push_back(runs.back().wall);
     }
     if (!emulated) continue;  // a GPU is one device here
-    const std::size_t one = out.size();
     for (const budget& b : split) {
-      out.push_back(measure(name, z, bytes, b, opt));
-      if (b.devices > 1) out.back().compare_to(out[one]);
+      runs.push_back(measure(name, z, bytes, b, opt, emulated));
+      if (b.devices > 1) runs.back().wall.compare_to(runs[runs.size() - 2].wall);
+      out.push_back(runs.back().wall);
     }
+    // Modelled: the oversubscribed runs against the resident one, two devices against one.
+    for (std::size_t i = 1; i < std::size(budgets); ++i) add_modelled(out, runs[i], runs[0]);
+    add_modelled(out, runs.back(), runs[runs.size() - 2]);
   }
   return out;
 }

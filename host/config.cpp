@@ -138,6 +138,7 @@ config config::from_env(config c) {
   if (auto v = env("UVM_LOG_LEVEL")) c.log = parse_enum("UVM_LOG_LEVEL", *v, level_names);
   if (auto v = env("UVM_TRACE")) c.trace_path = std::string(*v);
   if (auto v = env("UVM_TIMELINE")) c.timeline_path = std::string(*v);
+  if (auto v = env("UVM_DEVICE_MODEL")) c.device_model = std::string(*v);
   if (auto v = env("UVM_THRASHING_MIGRATIONS")) {
     c.thrashing_migrations =
         static_cast<unsigned>(parse_count("UVM_THRASHING_MIGRATIONS", *v) & 0xffffffffu);
@@ -153,6 +154,10 @@ config config::from_env(config c) {
   if (auto v = env("UVM_EMULATED_DEVICES")) {
     c.emulated_devices = static_cast<unsigned>(
         std::min<std::uint64_t>(parse_count("UVM_EMULATED_DEVICES", *v), std::uint64_t{1} << 31));
+  }
+  if (auto v = env("UVM_EMULATED_WORKERS")) {
+    c.emulated_workers = static_cast<unsigned>(
+        std::min<std::uint64_t>(parse_count("UVM_EMULATED_WORKERS", *v), std::uint64_t{1} << 31));
   }
   if (auto v = env("UVM_CUDA_DEVICES")) c.cuda_devices = parse_devices("UVM_CUDA_DEVICES", *v);
   c.validate();
@@ -170,6 +175,10 @@ void config::validate() const {
   UVM_EXPECTS(emulated_devices >= 1 && emulated_devices <= detail::max_devices,
               "uvm: {} emulated devices; between 1 and {} (UVM_EMULATED_DEVICES)", emulated_devices,
               detail::max_devices);
+  UVM_EXPECTS(emulated_workers <= 256,
+              "uvm: {} emulated workers; at most 256, or 0 for one per hardware thread "
+              "(UVM_EMULATED_WORKERS)",
+              emulated_workers);
   UVM_EXPECTS(cuda_devices.size() <= detail::max_devices,
               "uvm: {} CUDA devices listed; at most {} (UVM_CUDA_DEVICES)", cuda_devices.size(),
               detail::max_devices);

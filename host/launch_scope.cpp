@@ -44,7 +44,7 @@ void* launch_scope::translate(const void* p) const {
 
 void launch_scope::run(std::size_t n, std::function<void(std::size_t, std::size_t)> body) {
   UVM_EXPECTS(runtime_ != nullptr, "uvm::launch_scope::parallel_for: the scope has ended");
-  runtime_->run(n, std::move(body), stream_);
+  runtime_->run(n, std::move(body), stream_, epoch_);
 }
 
 }  // namespace uvm

@@ -23,6 +23,24 @@ namespace uvm::detail {
 
 namespace {
 
+std::unique_ptr<device_model> make_model(const config& c, backend_kind kind, backend& b) {
+  if (c.device_model.empty()) return nullptr;
+  UVM_EXPECTS(kind == backend_kind::emulated,
+              "uvm: a device model (UVM_DEVICE_MODEL={}) is for the emulated device; the cuda "
+              "backend's times are real",
+              c.device_model);
+  std::vector<device_profile> profiles;
+  std::string_view list = c.device_model;
+  while (!list.empty()) {
+    const std::size_t comma = std::min(list.find(','), list.size());
+    const std::string_view one = list.substr(0, comma);
+    UVM_EXPECTS(!one.empty(), "uvm: an empty profile name in UVM_DEVICE_MODEL={}", c.device_model);
+    profiles.push_back(device_profile::load(one));
+    list.remove_prefix(std::min(comma + 1, list.size()));
+  }
+  return std::make_unique<device_model>(std::move(profiles), c.page_size, b.device_count());
+}
+
 // Every device gets the same budget: with none configured, what the smallest default allows.
 std::size_t smallest_default_budget(backend& b) {
   std::size_t budget = b.default_budget(0);
@@ -42,6 +60,7 @@ runtime::runtime(config cfg)
       timeline_(cfg_.timeline_path.empty() ? nullptr
                                            : std::make_unique<timeline>(cfg_.timeline_path)),
       backend_(make_backend(kind_, cfg_)),
+      model_(make_model(cfg_, kind_, *backend_)),
       migrator_(std::make_unique<migrator>(
           *backend_, counters_,
           migrator::settings{
@@ -50,8 +69,9 @@ runtime::runtime(config cfg)
               cfg_.fault_timeout, to_string(cfg_.eviction), to_string(cfg_.prefetch),
               cfg_.thrashing_migrations, cfg_.thrashing_lapse,
               /*read_duplicates=*/!source_->splits_mappings(), cfg_.promote_remote,
-              cfg_.custom_eviction, cfg_.custom_prefetch, timeline_.get()})),
-      moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout, issue_)),
+              cfg_.custom_eviction, cfg_.custom_prefetch, timeline_.get(), model_.get()})),
+      moves_(std::make_unique<move_queue>(*backend_, *migrator_, cfg_.fault_timeout, issue_,
+                                          model_.get())),
       service_(std::make_unique<fault_service>(*migrator_, events_, trace_.get(), timeline_.get(),
                                                backend_->device_count())),
       ctx_{source_.get(),      &counters_,   &events_,       service_.get(),
@@ -300,6 +320,7 @@ void runtime::launch(std::size_t n, kernel_body body, const uvm::stream& s,
   // (kernel_epochs, Order), so the epoch's place is the kernel's.
   const std::unique_lock issue = lock_issue(s, e.ticket);
   try {
+    if (model_ != nullptr) body = metered(std::move(body), s, e.ticket);
     backend_->launch(n, std::move(body), stream_of(s));
   } catch (...) {
     close_epoch(s, e.ticket);
@@ -344,7 +365,21 @@ runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
     }
     spans.push_back(p);
   }
+  // The device model charges the placement to the stream, before the kernel.
+  const device_model::op_id placing =
+      model_ != nullptr && !spans.empty()
+          ? model_->issue_moves(reinterpret_cast<std::uintptr_t>(stream_of(s).get()),
+                                backend_->device_of(stream_of(s)))
+          : 0;
+  struct placed_for_model {
+    device_model* model;
+    device_model::op_id op;
+    ~placed_for_model() {
+      if (model != nullptr && op != 0) model->moves_done(op);
+    }
+  } done_placing{model_.get(), placing};
   try {
+    const device_model::charge_scope charge({device_model::target::kind::moves, placing});
     for (placed& p : spans) {
       // Spans placed for this launch keep their frames while the next ones are placed.
       p.device = migrator_->make_resident(*p.range, p.first, p.count, p.write,
@@ -410,9 +445,30 @@ void runtime::close_epoch(const uvm::stream& s, std::uint64_t ticket) noexcept {
   migrator_->end_launch(ticket, std::move(done));
 }
 
-void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s) {
+void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s, std::uint64_t ticket) {
   const std::lock_guard issue(issue_);
+  if (model_ != nullptr) body = metered(std::move(body), s, ticket);
   backend_->launch(n, std::move(body), stream_of(s));
+}
+
+kernel_body runtime::metered(kernel_body body, const uvm::stream& s, std::uint64_t ticket) {
+  const stream& on = stream_of(s);
+  std::shared_ptr<access_tally> tally =
+      model_->launch(ticket, reinterpret_cast<std::uintptr_t>(on.get()), backend_->device_of(on));
+  return [inner = std::move(body), tally = std::move(tally), shift = model_->line_shift()](
+             std::size_t begin, std::size_t end) {
+    access_meter m{.line_shift = shift};
+    struct installed {
+      access_meter* before;
+      access_meter& m;
+      access_tally& tally;
+      ~installed() {
+        install_meter(before);
+        tally.add(m);
+      }
+    } scope{install_meter(&m), m, *tally};
+    inner(begin, end);
+  };
 }
 
 void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeout) {
@@ -431,6 +487,15 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
                           !migrator_->wait_attachments(left())))) {
     throw uvm::timeout(fmt::format(
         "uvm::manager::synchronize: the work did not finish within {} ms", timeout.count()));
+  }
+  if (model_ != nullptr) {
+    // The kernels that ended are charged first (an epoch is retired when it is seen done).
+    migrator_->retire_kernels();
+    if (s.is_default()) {
+      model_->wait_all();
+    } else {
+      model_->wait(reinterpret_cast<std::uintptr_t>(stream_of(s).get()));
+    }
   }
   if (const std::string failed = backend_->take_error(); !failed.empty()) {
     throw error("uvm::manager::synchronize: a kernel failed: " + failed);
@@ -600,6 +665,7 @@ void runtime::unpin(const void* p, std::size_t bytes) {
 
 void runtime::reset_stats() noexcept {
   counters_.reset();
+  if (model_ != nullptr) model_->reset();
   if (service_) service_cpu_base_.store(service_->cpu_ns(), std::memory_order_relaxed);
 }
 
@@ -608,6 +674,7 @@ stats runtime::snapshot() const {
   const std::uint64_t cpu = service_ ? service_->cpu_ns() : 0;
   const std::uint64_t base = service_cpu_base_.load(std::memory_order_relaxed);
   s.service_cpu_time = std::chrono::nanoseconds(cpu > base ? cpu - base : 0);
+  if (model_ != nullptr) s.modelled = model_->snapshot();
   std::lock_guard lock(mutex_);
   s.live_ranges = ranges_.size();
   for (const auto& [base, e] : ranges_) s.reserved_bytes += e.range->reserved();

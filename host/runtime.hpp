@@ -9,6 +9,7 @@
 #include "host/memory/view_protection.hpp"
 #include "host/migration/migrator.hpp"
 #include "host/migration/move_queue.hpp"
+#include "host/model/device_model.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/event_ring.hpp"
 #include "host/telemetry/timeline.hpp"
@@ -79,8 +80,8 @@ class runtime {
   /// during kernels waits for its registration, they wait behind a gate on `s`
   /// (migrator::lock_issue). On failure the epoch is ended.
   void hold_for_registrations(const uvm::stream& s, std::uint64_t ticket);
-  /// Enqueues `body` on `s` inside an open epoch (emulated device).
-  void run(std::size_t n, kernel_body body, const uvm::stream& s);
+  /// Enqueues `body` on `s` inside the open epoch `ticket` (emulated device).
+  void run(std::size_t n, kernel_body body, const uvm::stream& s, std::uint64_t ticket);
   /// The stream as the device API knows it (nullptr on the emulated device).
   [[nodiscard]] void* native_stream(const uvm::stream& s) {
     return backend_->native_handle(stream_of(s));
@@ -136,6 +137,9 @@ class runtime {
   [[nodiscard]] const stream& stream_of(const uvm::stream& s) const noexcept {
     return s.is_default() ? migrator_->default_stream() : s.handle();
   }
+  // `body` as the device model counts it: each worker's share into the epoch's tally (model_
+  // set; the caller holds the stream issue lock).
+  kernel_body metered(kernel_body body, const uvm::stream& s, std::uint64_t ticket);
 
   config cfg_;
   backend_kind kind_;
@@ -146,6 +150,7 @@ class runtime {
   std::unique_ptr<timeline> timeline_;   // likewise; null: none
   std::atomic<std::uint32_t> epoch_{0};
   std::unique_ptr<detail::backend> backend_;
+  std::unique_ptr<device_model> model_;  // null: no device model
   std::unique_ptr<migrator> migrator_;
   // Held while work is enqueued on a stream (a kernel; a queued move's event and gate), so the
   // order in which such calls take effect is the order their stream runs them.

@@ -80,6 +80,11 @@ struct config {
   /// ignores it (see cuda_devices). Env: `UVM_EMULATED_DEVICES`.
   unsigned emulated_devices = 1;
 
+  /// Threads per emulated device that run kernels (its "SMs"), 1 to 256; 0: as many as the
+  /// machine has hardware threads, at least 2. A kernel holds the workers it runs on until it
+  /// returns, as on a GPU. Env: `UVM_EMULATED_WORKERS`.
+  unsigned emulated_workers = 0;
+
   /// The GPUs the cuda backend drives, by CUDA ordinal (as CUDA_VISIBLE_DEVICES leaves them
   /// numbered): the manager's device i is GPU cuda_devices[i]. At most 8, each below 32, none
   /// twice. Empty: every visible GPU, the first 8 if there are more. Each GPU gets
@@ -120,6 +125,13 @@ struct config {
   /// Counted by stats().promoted_pages. Off by default: on the emulated device it only adds
   /// bytes (docs/policies.md). Env: `UVM_PROMOTE_REMOTE` = `1` | `0`.
   bool promote_remote = false;
+
+  /// The device model (uvm/device_model.hpp): a shipped profile's name (`pcie3-1080ti`,
+  /// `h100-pcie5`, `gh200-c2c`) or the path of a profile in JSON, or several separated by
+  /// commas; empty: none. The emulated device then reports in stats().modelled what the run
+  /// would take on each of those GPUs; the cuda backend has real time, and a model there is an
+  /// invalid_argument. Env: `UVM_DEVICE_MODEL`.
+  std::string device_model;
 
   /// Where to record the run's page-access trace for uvm-replay (empty: no trace).
   /// Env: `UVM_TRACE`.

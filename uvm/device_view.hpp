@@ -10,6 +10,7 @@
 /// waits (with backoff, bounded by the fault timeout) until the runtime has moved the data and
 /// published the entry. Streaming loops can translate once per page with page_span().
 
+#include <uvm/detail/access_meter.hpp>
 #include <uvm/detail/current_device.hpp>
 #include <uvm/detail/device_atomic.hpp>
 #include <uvm/detail/device_pte.hpp>
@@ -88,6 +89,9 @@ struct device_range {
   std::uint64_t bytes = 0;
   std::uint64_t timeout_ns = 0;
   std::uint32_t page_shift = 0;
+  /// Nonzero where the manager has a device model: host-run device code counts what each
+  /// translation reaches (access_meter.hpp).
+  std::uint32_t metered = 0;
 
   /// The manager's index of the device the caller runs on (0 with one device, no lookup), or
   /// no_slot on a device the manager does not drive.
@@ -158,9 +162,11 @@ struct device_range {
     }
   }
 
-  /// @return the address of byte `offset` for the access, or nullptr after a failed fault (or
-  /// on a device the manager does not drive, reported as device_error::foreign_device).
-  UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write) const noexcept {
+  /// @return the address of byte `offset` for an access of `bytes` (which a device model counts),
+  /// or nullptr after a failed fault (or on a device the manager does not drive, reported as
+  /// device_error::foreign_device).
+  UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write,
+                                       std::uint64_t bytes = 1) const noexcept {
     const auto page = static_cast<std::uint32_t>(offset >> page_shift);
     const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
     std::uint32_t d = 0;  // one device: no lookup, as before there were several
@@ -179,6 +185,11 @@ struct device_range {
     }
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
     if ((e & mark) != mark) fetch_or_device(&s.ptes[page], mark);
+#if !defined(__CUDA_ARCH__)
+    if (metered != 0) meter_access(e, offset, bytes);
+#else
+    (void)bytes;
+#endif
     std::byte* base = (e & (pte_remote | pte_peer)) == 0
                           ? s.frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift)
                           : mapped_base(e, page);
@@ -217,7 +228,7 @@ class const_device_view {
   /// @return element `i`, or T{} if its page could not be made resident (an error that
   /// manager::synchronize reports).
   [[nodiscard]] UVM_HOST_DEVICE T load(std::size_t i) const noexcept {
-    const std::byte* p = r_.translate(i * sizeof(T), false);
+    const std::byte* p = r_.translate(i * sizeof(T), false, sizeof(T));
     return p != nullptr ? *reinterpret_cast<const T*>(p) : T{};
   }
   [[nodiscard]] UVM_HOST_DEVICE T operator[](std::size_t i) const noexcept { return load(i); }
@@ -235,7 +246,7 @@ class const_device_view {
     const std::uint64_t page_end = ((offset >> r.page_shift) + 1) << r.page_shift;
     std::size_t n = static_cast<std::size_t>((page_end - offset) / sizeof(T));
     if (n > count - i) n = count - i;
-    std::byte* p = r.translate(offset, write);
+    std::byte* p = r.translate(offset, write, n * sizeof(T));
     return {p != nullptr ? reinterpret_cast<U*>(p) : nullptr, p != nullptr ? n : 0};
   }
 
@@ -252,7 +263,7 @@ class device_view : public const_device_view<T> {
 
   /// Stores `v` at `i` (dropped if the page could not be made resident; see synchronize).
   UVM_HOST_DEVICE void store(std::size_t i, const T& v) const noexcept {
-    std::byte* p = this->r_.translate(i * sizeof(T), true);
+    std::byte* p = this->r_.translate(i * sizeof(T), true, sizeof(T));
     if (p != nullptr) *reinterpret_cast<T*>(p) = v;
   }
 

@@ -74,6 +74,29 @@ struct device_stats {
   std::vector<std::uint64_t> bytes_from_device;
 };
 
+/// @brief The device model's account (config::device_model; uvm/device_model.hpp): what the
+/// counted events would have taken on the modelled GPU. Every duration is modelled, not measured,
+/// and all are 0 without a model. The causes are busy times and overlap (copies on two engines,
+/// kernels on two streams), so they may add up to more than `total`.
+struct modelled_time {
+  std::string profile;  ///< the profile's name; empty: no model
+  /// The run's modelled length: the latest of the host's and every stream's clock.
+  std::chrono::nanoseconds total{0};
+  /// Kernels retired (a launch scope's kernels are one), and each one's modelled duration.
+  std::uint64_t kernels = 0;
+  latency_histogram per_kernel;
+  std::chrono::nanoseconds launch{0};         ///< kernel launches
+  std::chrono::nanoseconds compute{0};        ///< kernels' accesses to device memory
+  std::chrono::nanoseconds fault_service{0};  ///< device fault batches, faults, publication
+  std::chrono::nanoseconds fault_copies{0};   ///< copies made for device faults (evictions too)
+  std::chrono::nanoseconds remote{0};         ///< kernels' accesses to remote and peer pages
+  /// Copies of stream-ordered moves (prefetch, discard, launch residency) and their publication.
+  std::chrono::nanoseconds stream_copies{0};
+  std::chrono::nanoseconds cpu_faults{0};  ///< CPU faults that moved pages back, copies included
+  std::uint64_t device_faults = 0;         ///< pages mapped for device faults
+  std::uint64_t fault_batches = 0;         ///< the batches those formed (fault_batch_size each)
+};
+
 /// @brief A snapshot of a manager's counters since its creation or the last reset_stats().
 struct stats {
   fault_stats first_touch;            ///< CPU faults on unpopulated pages, resolved inline
@@ -113,6 +136,9 @@ struct stats {
   /// CPU time the fault service thread used, its polling while kernels run included: what
   /// serving faults costs the host beside the faulting threads.
   std::chrono::nanoseconds service_cpu_time{0};
+  /// The device model's accounts, one per profile of config::device_model in its order (empty
+  /// without a model).
+  std::vector<modelled_time> modelled;
   std::uint64_t live_ranges = 0;     ///< ranges allocated and not yet freed
   std::uint64_t reserved_bytes = 0;  ///< address space of the live ranges, page-rounded
 

@@ -5,6 +5,7 @@
 
 #include <uvm/advice.hpp>
 #include <uvm/config.hpp>
+#include <uvm/device_model.hpp>
 #include <uvm/device_view.hpp>
 #include <uvm/error.hpp>
 #include <uvm/launch.hpp>

@@ -41,6 +41,15 @@ std::string mib(std::uint64_t bytes) {
   return fixed(static_cast<double>(bytes) / double(1 << 20), 1);
 }
 
+std::string ms(std::uint64_t ns) {
+  return fixed(static_cast<double>(ns) / 1e6, 3);
+}
+
+// A policy an online runtime could run (not MIN, nor the static oracle, which know the trace).
+bool online(const sim_result& r) {
+  return r.eviction != "min" && r.eviction != "a0";
+}
+
 std::string json_escape(std::string_view s) {
   std::string out;
   for (const char c : s) {
@@ -92,6 +101,7 @@ void write_table(std::ostream& out, const run_info& info, const std::vector<comp
                    "bytes/min", "faults/none"});
   // Several devices: the moves between them too.
   if (several) lines.front().insert(lines.front().begin() + 8, {"mig_d2d", "MiB_d2d"});
+  for (const std::string& m : info.models) lines.front().push_back("ms_" + m);
   for (const comparison_row& row : rows) {
     const sim_result& r = row.result;
     lines.push_back({r.eviction, r.prefetch, std::to_string(r.device_faults),
@@ -104,6 +114,7 @@ void write_table(std::ostream& out, const run_info& info, const std::vector<comp
       lines.back().insert(lines.back().begin() + 8,
                           {std::to_string(r.migrations_d2d), mib(r.bytes_d2d)});
     }
+    for (const std::uint64_t ns : r.modelled_ns) lines.back().push_back(ms(ns));
   }
   std::vector<std::size_t> width(lines[0].size());
   for (const line& l : lines) {
@@ -120,6 +131,29 @@ void write_table(std::ostream& out, const run_info& info, const std::vector<comp
     out << text << '\n';
     if (i == 0) out << std::string(text.size(), '-') << '\n';
   }
+  // The online pairs (not MIN, nor the static oracle) that move fewest bytes and take least
+  // modelled time.
+  const comparison_row* fewest = nullptr;
+  for (const comparison_row& row : rows) {
+    if (!online(row.result)) continue;
+    if (fewest == nullptr || row.result.bytes_moved() < fewest->result.bytes_moved()) fewest = &row;
+  }
+  if (fewest != nullptr) {
+    out << "fewest bytes: " << fewest->result.eviction << " + " << fewest->result.prefetch << " ("
+        << mib(fewest->result.bytes_moved()) << " MiB)\n";
+  }
+  for (std::size_t m = 0; m < info.models.size(); ++m) {
+    const comparison_row* fastest = nullptr;
+    for (const comparison_row& row : rows) {
+      if (!online(row.result) || m >= row.result.modelled_ns.size()) continue;
+      if (fastest == nullptr || row.result.modelled_ns[m] < fastest->result.modelled_ns[m]) {
+        fastest = &row;
+      }
+    }
+    if (fastest == nullptr) continue;
+    out << "fastest on " << info.models[m] << ": " << fastest->result.eviction << " + "
+        << fastest->result.prefetch << " (" << ms(fastest->result.modelled_ns[m]) << " ms)\n";
+  }
 }
 
 void write_json(std::ostream& out, const run_info& info, const std::vector<comparison_row>& rows) {
@@ -134,21 +168,31 @@ void write_json(std::ostream& out, const run_info& info, const std::vector<compa
     out << ", \"bytes_moved\": " << r.bytes_moved();
     out << ", \"bytes_vs_min\": " << (rows[i].bytes_vs_min ? exact(*rows[i].bytes_vs_min) : "null");
     out << ", \"faults_vs_none\": "
-        << (rows[i].faults_vs_none ? exact(*rows[i].faults_vs_none) : "null") << "}";
+        << (rows[i].faults_vs_none ? exact(*rows[i].faults_vs_none) : "null");
+    out << ", \"modelled_ms\": {";
+    for (std::size_t m = 0; m < info.models.size() && m < r.modelled_ns.size(); ++m) {
+      out << (m == 0 ? "\"" : ", \"") << json_escape(info.models[m])
+          << "\": " << exact(static_cast<double>(r.modelled_ns[m]) / 1e6);
+    }
+    out << "}}";
   }
   out << (rows.empty() ? "]}\n" : "\n]}\n");
 }
 
-void write_csv(std::ostream& out, const std::vector<comparison_row>& rows) {
+void write_csv(std::ostream& out, const run_info& info, const std::vector<comparison_row>& rows) {
   out << "eviction,prefetch,budget_pages,page_size";
   for (const counter& c : counters) out << ',' << c.name;
-  out << ",bytes_moved,bytes_vs_min,faults_vs_none\n";
+  out << ",bytes_moved,bytes_vs_min,faults_vs_none";
+  for (const std::string& m : info.models) out << ",ms_" << m;
+  out << '\n';
   for (const comparison_row& row : rows) {
     const sim_result& r = row.result;
     out << r.eviction << ',' << r.prefetch << ',' << r.budget_pages << ',' << r.page_size;
     for (const counter& c : counters) out << ',' << r.*(c.field);
     out << ',' << r.bytes_moved() << ',' << (row.bytes_vs_min ? exact(*row.bytes_vs_min) : "")
-        << ',' << (row.faults_vs_none ? exact(*row.faults_vs_none) : "") << '\n';
+        << ',' << (row.faults_vs_none ? exact(*row.faults_vs_none) : "");
+    for (const std::uint64_t ns : r.modelled_ns) out << ',' << exact(static_cast<double>(ns) / 1e6);
+    out << '\n';
   }
 }
 
@@ -156,7 +200,8 @@ void write_csv(std::ostream& out, const std::vector<comparison_row>& rows) {
 
 std::vector<comparison_row> compare(const trace& t, const std::vector<std::string>& evictions,
                                     const std::vector<std::string>& prefetches,
-                                    std::size_t budget_pages) {
+                                    std::size_t budget_pages,
+                                    const std::vector<device_profile>& models) {
   std::map<std::pair<std::string, std::string>, sim_result> cache;
   auto run = [&](const std::string& ev, const std::string& pf) -> const sim_result& {
     auto it = cache.find({ev, pf});
@@ -165,6 +210,7 @@ std::vector<comparison_row> compare(const trace& t, const std::vector<std::strin
       o.budget_pages = budget_pages;
       o.eviction = ev;
       o.prefetch = pf;
+      o.models = models;
       it = cache.emplace(std::pair{ev, pf}, simulate(t, o)).first;
     }
     return it->second;
@@ -196,7 +242,7 @@ void write_comparison(std::ostream& out, const run_info& info,
   switch (f) {
     case output_format::table: write_table(out, info, rows); break;
     case output_format::json: write_json(out, info, rows); break;
-    case output_format::csv: write_csv(out, rows); break;
+    case output_format::csv: write_csv(out, info, rows); break;
   }
 }
 

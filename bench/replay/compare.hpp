@@ -4,6 +4,8 @@
 // prefetch, with two ratios per row:
 //   bytes_vs_min     bytes moved (H2D + D2H) / those of MIN with the same prefetch
 //   faults_vs_none   device faults / those of the same eviction with prefetch "none"
+// and, with device models, the replay's modelled time on each (sim_options::models): the table
+// says which pair is fastest on each model, as it says which moves fewest bytes.
 // The baselines are simulated even when not asked for (they are not printed then).
 
 #include "bench/replay/simulator.hpp"
@@ -28,7 +30,8 @@ struct comparison_row {
 [[nodiscard]] std::vector<comparison_row> compare(const trace& t,
                                                   const std::vector<std::string>& evictions,
                                                   const std::vector<std::string>& prefetches,
-                                                  std::size_t budget_pages);
+                                                  std::size_t budget_pages,
+                                                  const std::vector<device_profile>& models = {});
 
 enum class output_format { table, json, csv };
 [[nodiscard]] std::optional<output_format> parse_output_format(std::string_view s);
@@ -39,7 +42,8 @@ struct run_info {
   std::uint64_t page_size = 0;
   std::size_t budget_pages = 0;  ///< per device
   std::uint64_t records = 0;
-  std::uint32_t devices = 1;  ///< the trace's devices
+  std::uint32_t devices = 1;        ///< the trace's devices
+  std::vector<std::string> models;  ///< the device models' names, in the rows' order
 };
 
 void write_comparison(std::ostream& out, const run_info& info,

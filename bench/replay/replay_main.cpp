@@ -1,12 +1,14 @@
 // uvm-replay TRACE [--policy fifo|lru|clock|adaptive|lfu|dueling|a0|all] [--prefetch
 // none|sequential|tree|all]
-//                  --budget PAGES|BYTES[K|M|G] [--format table|json|csv]
+//                  --budget PAGES|BYTES[K|M|G] [--model PROFILE[,PROFILE...]]
+//                  [--format table|json|csv]
 // Replays a page-access trace through the shipped policies and Belady's MIN; see compare.hpp.
 
 #include "bench/progress.hpp"
 #include "bench/replay/compare.hpp"
 #include "bench/replay/trace_io.hpp"
 
+#include <uvm/device_model.hpp>
 #include <uvm/error.hpp>
 
 #include <cstdio>
@@ -22,7 +24,8 @@ namespace {
 constexpr const char* usage =
     "usage: uvm-replay TRACE --budget PAGES|BYTES[K|M|G] [--policy "
     "fifo|lru|clock|adaptive|lfu|dueling|a0|min|all]\n"
-    "                  [--prefetch none|sequential|tree|all] [--format table|json|csv]\n"
+    "                  [--prefetch none|sequential|tree|all] [--model PROFILE[,...]]\n"
+    "                  [--format table|json|csv]\n"
     "Replays TRACE through the eviction and prefetch policies and Belady's MIN (offline\n"
     "optimal eviction). a0 is the static oracle: it knows each page's share of the trace's\n"
     "accesses in advance and evicts the least popular page (the best an online policy does\n"
@@ -35,6 +38,9 @@ constexpr const char* usage =
     "  --budget B    each device's frames: a page count, or bytes with K, M or G (required)\n"
     "  --policy P    eviction policy to replay, or all (--eviction is the same)\n"
     "  --prefetch P  prefetch policy to replay, or all\n"
+    "  --model M     also time each replay on device model M (a shipped profile: pcie3-1080ti,\n"
+    "                h100-pcie5, gh200-c2c, or a profile file; several separated by commas):\n"
+    "                a column of modelled ms each, and the fastest pair on each\n"
     "  --format F    output format\n"
     "  --help        show this help and exit\n"
     "While a replay runs longer than a second, a progress line shows on stderr if it is a\n"
@@ -64,6 +70,8 @@ int main(int argc, char** argv) {
     std::string prefetch = "all";
     std::optional<std::string> budget;
     std::string format = "table";
+    std::vector<uvm::device_profile> models;
+    std::vector<std::string> model_names;
     for (int i = 1; i < argc; ++i) {
       const std::string_view a = argv[i];
       auto value = [&](std::string_view name) -> std::string {
@@ -82,6 +90,15 @@ int main(int argc, char** argv) {
         budget = value(a);
       } else if (a == "--format") {
         format = value(a);
+      } else if (a == "--model") {
+        std::string_view list = argv[i + 1 < argc ? i + 1 : i];
+        (void)value(a);
+        while (!list.empty()) {
+          const std::size_t comma = std::min(list.find(','), list.size());
+          models.push_back(uvm::device_profile::load(list.substr(0, comma)));
+          model_names.push_back(models.back().name);
+          list.remove_prefix(std::min(comma + 1, list.size()));
+        }
       } else if (a.starts_with("--")) {
         throw uvm::invalid_argument("unknown option '" + std::string(a) + "'");
       } else if (!path) {
@@ -105,10 +122,11 @@ int main(int argc, char** argv) {
     const auto rows = [&] {
       const bench::progress_line line("uvm-replay: " + *path + " (" +
                                       std::to_string(t.records.size()) + " records)");
-      return uvm::replay::compare(t, evictions, prefetches, pages);
+      return uvm::replay::compare(t, evictions, prefetches, pages, models);
     }();
     uvm::replay::write_comparison(
-        std::cout, {*path, t.page_size, pages, t.records.size(), uvm::replay::device_count(t)},
+        std::cout,
+        {*path, t.page_size, pages, t.records.size(), uvm::replay::device_count(t), model_names},
         rows, *fmt);
     return 0;
   } catch (const uvm::invalid_argument& e) {

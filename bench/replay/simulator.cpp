@@ -3,6 +3,7 @@
 #include "bench/replay/belady.hpp"
 #include "bench/replay/static_oracle.hpp"
 #include "host/common/check.hpp"
+#include "host/model/kernel_cost.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -63,6 +64,7 @@ class engine {
     r_.budget_pages = o.budget_pages;
     r_.page_size = t.page_size;
     r_.devices = static_cast<std::uint32_t>(ev.size());
+    r_.modelled_ns.assign(o.models.size(), 0);
   }
 
   sim_result run() {
@@ -74,12 +76,17 @@ class engine {
       const trace_record& rec = t_.records[i];
       switch (rec.kind) {
         case trace_kind::range: declare(rec); break;
-        case trace_kind::epoch: ++r_.epochs; break;
+        case trace_kind::epoch:
+          ++r_.epochs;
+          charge_epoch();
+          epoch_.launches = 1;
+          break;
         case trace_kind::device_access: on_device(rec); break;
         case trace_kind::cpu_access: on_cpu(rec); break;
       }
       if (i % decay_every == decay_every - 1) detector_.decay(now_);
     }
+    charge_epoch();
     r_.records = t_.records.size();
     r_.thrashing_throttles = detector_.throttles();
     r_.thrashing_pins = detector_.pins();
@@ -104,8 +111,23 @@ class engine {
     pages.assign(rec.value, 0);
   }
 
+  // The device model: the epoch so far as one kernel.
+  void charge_epoch() {
+    if (o_.models.empty()) return;
+    if (epoch_.launches != 0 || epoch_.faults != 0 || epoch_.access_bytes != 0) {
+      for (std::size_t m = 0; m < o_.models.size(); ++m) {
+        r_.modelled_ns[m] += detail::cost_of(o_.models[m], t_.page_size, epoch_).total();
+      }
+    }
+    epoch_ = {};
+  }
+  void model_move(page_ref p, copy_direction dir, std::uint32_t d) {
+    if (!o_.models.empty()) epoch_.fault_moves.push_back({p.range_id, p.page, dir, d});
+  }
+
   void on_device(const trace_record& rec) {
     ++r_.device_accesses;
+    if (!o_.models.empty()) epoch_.access_bytes += t_.page_size;
     const page_ref p{rec.range_id, rec.page};
     std::vector<std::uint8_t>& pages = ranges_.at(rec.range_id);
     const std::uint8_t s = pages[rec.page];
@@ -116,6 +138,7 @@ class engine {
       // device), mapped remote or from the peer.
     } else {
       ++r_.device_faults;
+      ++epoch_.faults;
       fault(rec.device, p, pages);
     }
     if (rec.access != 0) pages[rec.page] |= dirty_bit;
@@ -167,6 +190,7 @@ class engine {
       }
       ++r_.evictions;
       if (vs & dirty_bit) r_.bytes_d2h += t_.page_size;
+      if (vs & dirty_bit) model_move(*v, copy_direction::device_to_host, d);
       vs = evicted_bit;
       --to.resident;
       to.ev->on_released(*v);
@@ -178,10 +202,12 @@ class engine {
       release(p, s);
       ++r_.migrations_d2d;
       r_.bytes_d2d += t_.page_size;
+      model_move(p, copy_direction::device_to_device, d);
       s = static_cast<std::uint8_t>(resident_bit | batch_bit | (s & dirty_bit) | device_bits(d));
     } else {
       ++r_.migrations_h2d;
       r_.bytes_h2d += t_.page_size;
+      model_move(p, copy_direction::host_to_device, d);
       s = static_cast<std::uint8_t>(resident_bit | batch_bit | device_bits(d));
     }
     ++to.resident;
@@ -199,6 +225,11 @@ class engine {
     ++r_.cpu_faults;
     ++r_.migrations_d2h;
     if (s & dirty_bit) r_.bytes_d2h += t_.page_size;
+    for (std::size_t m = 0; m < o_.models.size(); ++m) {
+      const device_profile& dp = o_.models[m];
+      r_.modelled_ns[m] += detail::ns_of_us(dp.cpu_fault_us) +
+                           ((s & dirty_bit) != 0 ? dp.d2h.copy_ns(t_.page_size) : 0);
+    }
     release(p, s);
     s = 0;
     note_migration(p);
@@ -234,6 +265,7 @@ class engine {
   std::uint64_t now_ = 0;
   std::vector<std::size_t> extra_;
   std::vector<page_ref> batch_;
+  detail::kernel_account epoch_;  // the device model's account of the epoch so far
   sim_result r_;
 };
 

@@ -43,6 +43,8 @@
 #include "host/policy/prefetch_policy.hpp"
 #include "host/policy/thrashing_detector.hpp"
 
+#include <uvm/device_model.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -67,6 +69,11 @@ struct sim_options {
   detail::prefetch_settings prefetch_config{};
   detail::thrashing_settings thrashing{};
   std::uint64_t ns_per_record = 1000;  ///< the logical clock: 1 us per record
+  /// Device models (uvm/device_model.hpp) to time the replay on, as the runtime's model charges
+  /// a run: each epoch one kernel (one launch, each page it accesses read once at memory
+  /// bandwidth, its faults in batches, the copies they make and the dirty victims they write
+  /// back), each CPU fault its handling and its copy back, one after another.
+  std::vector<device_profile> models;
 };
 
 struct sim_result {
@@ -94,6 +101,8 @@ struct sim_result {
   std::uint64_t prefetch_dropped = 0;  ///< prefetch candidates dropped for lack of frames
   std::uint64_t thrashing_throttles = 0;
   std::uint64_t thrashing_pins = 0;
+  /// Modelled nanoseconds on each of sim_options::models, in order.
+  std::vector<std::uint64_t> modelled_ns;
 
   [[nodiscard]] std::uint64_t bytes_moved() const noexcept {
     return bytes_h2d + bytes_d2h + bytes_d2d;

@@ -17,7 +17,7 @@ device_capabilities probe_cuda_capabilities(int) noexcept {
 
 std::unique_ptr<backend> make_backend(backend_kind, const config& cfg) {
   // resolve_backend never answers `cuda` in this build: the probe finds no device.
-  return std::make_unique<emulated_backend>(0, cfg.emulated_devices);
+  return std::make_unique<emulated_backend>(cfg.emulated_workers, cfg.emulated_devices);
 }
 
 }  // namespace uvm::detail

@@ -64,6 +64,7 @@ kernel_epochs::state kernel_epochs::poll() noexcept {
   const std::uint64_t now = timeline_ != nullptr ? now_ns() : 0;
   std::erase_if(epochs_, [&](const epoch& e) {
     if (!(e.done && backend_.query(e.done))) return false;
+    if (model_ != nullptr) model_->kernel_done(e.id);
     if (timeline_ != nullptr) {
       timeline_->push({.start_ns = e.begun_ns,
                        .end_ns = e.ended_ns != 0 ? e.ended_ns : now,

@@ -32,6 +32,7 @@
 // calls, but not around begin() or wait_*(), which block.
 
 #include "host/backend/backend.hpp"
+#include "host/model/device_model.hpp"
 #include "host/telemetry/timeline.hpp"
 
 #include <uvm/stream.hpp>
@@ -88,6 +89,8 @@ class kernel_epochs {
   /// an epoch's end is seen soon (the timeline's writer, the service thread, polls while
   /// kernels run). Call before any launch.
   void set_timeline(timeline* t) noexcept { timeline_ = t; }
+  /// Whom poll() tells of each epoch it retires (null: nobody). Call before any launch.
+  void set_model(device_model* m) noexcept { model_ = m; }
 
   /// Whether a kernel that may be running now is in flight on a stream other than `own` (all
   /// streams if null), on `device` if given. A stream-ordered move on `own` runs when the work
@@ -244,6 +247,7 @@ class kernel_epochs {
   backend& backend_;
   std::chrono::nanoseconds timeout_;
   timeline* timeline_ = nullptr;
+  device_model* model_ = nullptr;
   std::mutex mutex_;
   std::condition_variable served_;
   ticket next_ = 0;

@@ -44,7 +44,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
       timeline_(s.run_timeline),
       ranges_(b, s.table_entries, devices_),
       late_(b, epochs_, s.timeout),
-      pipe_(b, c, ranges_, settler_, {s.page_size, s.timeout, s.run_timeline}) {
+      pipe_(b, c, ranges_, settler_, {s.page_size, s.timeout, s.run_timeline, s.model}) {
   for (device_id d = 0; d < devices_; ++d) {
     residencies_.push_back(std::make_unique<device_residency>(
         b, device_residency::settings{.page_size = s.page_size,
@@ -73,6 +73,7 @@ migrator::migrator(backend& b, counters& c, const settings& s)
     munmap(zero_, zero_bytes_);
     throw;
   }
+  epochs_.set_model(s.model);
   if (timeline_ != nullptr) {
     epochs_.set_timeline(timeline_);
     timeline_->name_stream(compute_.get(), "uvm-compute");
@@ -137,6 +138,7 @@ void migrator::attach(managed_range& r) {
   d.bytes = r.reserved();
   d.timeout_ns = static_cast<std::uint64_t>(settings_.timeout.count());
   d.page_shift = page_shift_;
+  d.metered = settings_.model != nullptr ? 1 : 0;
   d.range_id = *id;
   r.attach_device(d);
 }
@@ -864,6 +866,7 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
       const int err = pipe_.complete(c, &landed);
       // Copies that outlive the timeout finish later: the fault waits for them, bounded.
       if (err == ETIMEDOUT) return retry_later;
+      if (err == 0 && settings_.model != nullptr) settings_.model->cpu_fault();
       if (err == 0 && landed != 0) {
         counters_.serviced_stages.copied.record(landed - start);
         counters_.serviced_stages.opened.record(now_ns() - landed);
@@ -881,6 +884,7 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
 void migrator::do_resolve_device(std::span<const fault_record> batch) noexcept {
   std::lock_guard lock(mutex_);
   const cause_scope cause(pipe_, migration_cause::device_fault);
+  const device_model::charge_scope charge({device_model::target::kind::device_faults});
   const std::uint64_t start = now_ns();
   kernels_running_ = true;  // the faulting kernels
   try {
@@ -980,6 +984,7 @@ void migrator::resolve_on(device_id d, std::span<const fault_record> batch,
       continue;
     }
     ++served;
+    if (settings_.model != nullptr) settings_.model->device_fault(d, f.range_id, f.page);
     // Where the device's clock is the host's, how long the record waited for its batch.
     if (host_clock_ && f.time_ns <= start) {
       stages.queued.record(start - f.time_ns);

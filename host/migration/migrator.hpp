@@ -73,6 +73,8 @@ class migrator final : public fault_resolver {
     /// Where migrations, kernel epochs, thrashing, pins and remote mappings go (null: nowhere);
     /// it outlives the migrator.
     timeline* run_timeline = nullptr;
+    /// Told of faults, moves and kernels (null: no device model); it outlives the migrator.
+    device_model* model = nullptr;
     /// Page-table entries in each arena of the table pool (the first one is made at start).
     std::size_t table_entries = table_pool::default_entries;
   };
@@ -169,6 +171,11 @@ class migrator final : public fault_resolver {
   /// The ticket the next launch or stream operation will draw (a launch has arrived once it
   /// grew).
   [[nodiscard]] kernel_epochs::ticket next_ticket() { return epochs_.next(); }
+  /// Retires the kernels that have finished (their epochs, the accessed bits they set).
+  void retire_kernels() {
+    const std::lock_guard lock(mutex_);
+    (void)kernels_in_flight();
+  }
   /// Whether a kernel that an operation queued at `at` must wait for may use `u`.
   [[nodiscard]] bool in_use(const page_use& u, const queue_position& at) {
     return epochs_.in_use(u, at.before, at.stream);

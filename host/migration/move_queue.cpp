@@ -12,8 +12,11 @@
 
 namespace uvm::detail {
 
-move_queue::move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout, std::mutex& issue)
-    : backend_(b), migrator_(m), timeout_(timeout), issue_(issue), worker_([this] { run(); }) {}
+move_queue::move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout, std::mutex& issue,
+                       device_model* model)
+    : backend_(b), migrator_(m), timeout_(timeout), issue_(issue), model_(model), worker_([this] {
+        run();
+      }) {}
 
 move_queue::~move_queue() {
   stop();
@@ -55,6 +58,10 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
     try {
       r.at = migrator_.issue(r.back, s, gated);
       issued = true;
+      if (model_ != nullptr) {
+        r.modelled =
+            model_->issue_moves(reinterpret_cast<std::uintptr_t>(s.get()), backend_.device_of(s));
+      }
       r.waits = !r.back.empty();
       const std::lock_guard lock(mutex_);
       id = r.id = next_id_++;
@@ -147,6 +154,7 @@ void move_queue::run() noexcept {
 
 void move_queue::execute(request& r) noexcept {
   UVM_NVTX_RANGE("queued moves", r.items.size());
+  const device_model::charge_scope charge({device_model::target::kind::moves, r.modelled});
   for (const item& i : r.items) {
     try {
       switch (i.what) {
@@ -160,6 +168,8 @@ void move_queue::execute(request& r) noexcept {
       fail(e.what());
     }
   }
+  // Charged before the gate opens: the stream's later work, and a synchronize, come after it.
+  if (model_ != nullptr) model_->moves_done(r.modelled);
   migrator_.finish_operation(r.at);
   if (r.after) backend_.open_gate(r.after);  // the stream's later work may run
 }

@@ -23,6 +23,7 @@
 #include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
 #include "host/migration/migrator.hpp"
+#include "host/model/device_model.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -49,7 +50,9 @@ class move_queue {
 
   /// Starts the worker thread ("uvm-moves"). `timeout` bounds an operation's wait for kernels.
   /// `issue` is the lock that every enqueue of work on a stream (kernels included) holds.
-  move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout, std::mutex& issue);
+  /// `model`, if not null, is told of each operation (its place on its stream, its end).
+  move_queue(backend& b, migrator& m, std::chrono::nanoseconds timeout, std::mutex& issue,
+             device_model* model = nullptr);
   /// stop().
   ~move_queue();
   move_queue(const move_queue&) = delete;
@@ -87,7 +90,8 @@ class move_queue {
     event start;  // the work queued on `on` before the operation
     gate after;   // the work queued on `on` after it waits here
     queue_position at;
-    bool waits = false;  // a waiter was added (moves to the host, discards)
+    bool waits = false;                // a waiter was added (moves to the host, discards)
+    device_model::op_id modelled = 0;  // its operation in the device model (model_ set)
     bool running = false;
     std::chrono::steady_clock::time_point queued;
     std::chrono::steady_clock::time_point reached{};  // when `start` was seen complete
@@ -103,6 +107,7 @@ class move_queue {
   migrator& migrator_;
   std::chrono::nanoseconds timeout_;
   std::mutex& issue_;  // held from an operation's event to its place in queue_
+  device_model* model_;
   std::mutex mutex_;
   std::condition_variable wake_;  // the worker: new work, or stop
   std::condition_variable done_;  // wait_range: an operation finished

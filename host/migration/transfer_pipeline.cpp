@@ -60,6 +60,19 @@ void transfer_pipeline::record_migration(const chunk& c) noexcept {
   settings_.run_timeline->push(e);
 }
 
+void transfer_pipeline::charge_model(const chunk& c, copy_kind kind) {
+  std::vector<modelled_move> moved;
+  moved.reserve(c.moves.size());
+  for (const move& m : c.moves) {
+    if (m.src == nullptr) continue;
+    const copy_direction dir = kind == copy_kind::device_to_host ? copy_direction::device_to_host
+                               : m.from_peer                     ? copy_direction::device_to_device
+                                                                 : copy_direction::host_to_device;
+    moved.push_back({m.range->device().range_id, m.page, dir, c.device});
+  }
+  settings_.model->moved(device_model::current(), moved);
+}
+
 void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
   const stream& s = kind == copy_kind::host_to_device ? h2d(c.device) : d2h(c.device);
   // Page order lets neighbours share an mprotect and a copy (prefetched pages arrive unsorted;
@@ -133,6 +146,7 @@ void transfer_pipeline::enqueue(chunk& c, copy_kind kind) {
   }
   copies.flush(s);
   peer_copies.flush(s);
+  if (settings_.model != nullptr) charge_model(c, kind);
   for (std::size_t d = 0; d < moved.size(); ++d) {
     counters::per_device& on = counters_.devices[d];
     if (moved[d][0] != 0) {

@@ -18,6 +18,7 @@
 #include "host/backend/backend.hpp"
 #include "host/coherence/managed_range.hpp"
 #include "host/migration/range_table.hpp"
+#include "host/model/device_model.hpp"
 #include "host/telemetry/counters.hpp"
 #include "host/telemetry/timeline.hpp"
 
@@ -92,6 +93,7 @@ class transfer_pipeline {
     std::size_t page_size;
     std::chrono::nanoseconds timeout;  ///< longest wait for a chunk's copies
     timeline* run_timeline = nullptr;  ///< where migrations go (null: nowhere)
+    device_model* model = nullptr;     ///< told of every page whose data moves (null: none)
   };
 
   /// Creates the copy streams of each device that `ranges` has tables on. `ranges` gives each
@@ -170,6 +172,8 @@ class transfer_pipeline {
                        const stream& s, std::size_t* published);
   // Puts the chunk's migration on the timeline, from its issue to now.
   void record_migration(const chunk& c) noexcept;
+  // Tells the device model which pages of the chunk move their data (settings::model).
+  void charge_model(const chunk& c, copy_kind kind);
 
   backend& backend_;
   counters& counters_;

@@ -403,3 +403,53 @@ TEST(Thrashing, PingPongMigrationsAreBoundedByThePin) {
 
 }  // namespace
 }  // namespace uvm::replay
+
+namespace uvm::replay {
+namespace {
+
+// The device model's time of a replay: each epoch one kernel, each CPU fault its handling and,
+// for a dirty page, its copy back (docs/device-model.md).
+TEST(ModelledReplay, EachEpochIsAKernelAndEachCpuFaultIsChargedOnItsOwn) {
+  trace t;
+  t.page_size = page;
+  t.records.push_back(range_record(0, 8));
+  t.records.push_back(epoch_record(1));
+  for (std::uint32_t p = 0; p < 5; ++p) t.records.push_back(device_access(0, p, p == 0));
+  t.records.push_back(epoch_record(2));
+  for (std::uint32_t p = 0; p < 5; ++p) t.records.push_back(device_access(0, p));
+  t.records.push_back(cpu_access(0, 0));  // dirty on the device: copied back
+  t.records.push_back(cpu_access(0, 1));  // clean: only the fault
+  sim_options o;
+  o.budget_pages = 8;
+  o.eviction = "lru";
+  o.prefetch = "none";
+  device_profile p;
+  p.h2d = {2, {{1, 4.096}}};  // a 4 KiB page in 1 us, plus 2 us a copy
+  p.d2h = {1, {{1, 4.096}}};
+  p.d2d = p.h2d;
+  p.fault_batch_size = 4;
+  p.fault_batch_us = 20;
+  p.fault_us = 3;
+  p.publish_us = 1;
+  p.remote_gbps = 1;
+  p.memory_gbps = 4.096;  // a page read in 1 us
+  p.launch_us = 5;
+  p.cpu_fault_us = 7;
+  o.models = {p};
+  const sim_result r = simulate(t, o);
+  ASSERT_EQ(r.modelled_ns.size(), 1u);
+  // Epoch 1: a launch, 5 pages read, 5 faults in 2 batches, one copy of 5 pages.
+  const std::uint64_t first = 5'000 + 5'000 + 2 * (20'000 + 1'000) + 5 * 3'000 + (2'000 + 5'000);
+  // Epoch 2: a launch and 5 pages read; everything resident.
+  const std::uint64_t second = 5'000 + 5'000;
+  // Two CPU faults; page 0 was written, so it is copied back.
+  const std::uint64_t cpu = 2 * 7'000 + (1'000 + 1'000);
+  EXPECT_EQ(r.modelled_ns[0], first + second + cpu);
+  o.models.push_back(p);
+  o.models.back().fault_us = 4;
+  EXPECT_EQ(simulate(t, o).modelled_ns,
+            (std::vector<std::uint64_t>{first + second + cpu, first + 5'000 + second + cpu}));
+}
+
+}  // namespace
+}  // namespace uvm::replay

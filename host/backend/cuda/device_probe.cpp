@@ -113,7 +113,7 @@ std::unique_ptr<backend> make_backend(backend_kind kind, const config& cfg) {
     return std::make_unique<cuda_backend>(
         std::vector<int>(cfg.cuda_devices.begin(), cfg.cuda_devices.end()));
   }
-  return std::make_unique<emulated_backend>(0, cfg.emulated_devices);
+  return std::make_unique<emulated_backend>(cfg.emulated_workers, cfg.emulated_devices);
 }
 
 }  // namespace uvm::detail
