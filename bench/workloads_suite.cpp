@@ -14,9 +14,10 @@
 // `<workload>/1 device`. The cost of the split (halos mapped from the peer or moved device to
 // device, faults on both) shows in its slowdown and its bytes_device_to_device.
 //
-// On the emulated device every run is also timed by the device model on each shipped profile
-// (uvm/device_model.hpp): `<workload>/<budget> @<profile>` is the run's modelled time, against
-// the modelled time of its baseline run (the slowdown a GPU of that profile would see).
+// On the emulated device every run is also timed by the device model on each shipped profile, or
+// on those UVM_DEVICE_MODEL names (uvm/device_model.hpp): `<workload>/<budget> @<profile>` is the
+// run's modelled time, against the modelled time of its baseline run (the slowdown a GPU of that
+// profile would see).
 //
 // Compiled by nvcc in CUDA builds, so on a GPU the kernels are real ones (uvm::launch).
 
@@ -60,8 +61,7 @@ struct measured {
 measured measure(std::string_view name, const uvm::workloads::workload_size& z, std::size_t bytes,
                  const budget& b, const options& opt, bool emulated) {
   uvm::config cfg = uvm::config::from_env();
-  if (emulated) {
-    cfg.device_model.clear();
+  if (emulated && cfg.device_model.empty()) {  // UVM_DEVICE_MODEL, if set, names the profiles
     for (const std::string_view p : uvm::device_profile::shipped_profiles()) {
       cfg.device_model += (cfg.device_model.empty() ? "" : ",") + std::string(p);
     }
