@@ -457,7 +457,8 @@ kernel_body runtime::metered(kernel_body body, const uvm::stream& s, std::uint64
       model_->launch(ticket, reinterpret_cast<std::uintptr_t>(on.get()), backend_->device_of(on));
   return [inner = std::move(body), tally = std::move(tally), shift = model_->line_shift()](
              std::size_t begin, std::size_t end) {
-    access_meter m{.line_shift = shift};
+    access_meter m;
+    m.line_shift = shift;
     struct installed {
       access_meter* before;
       access_meter& m;

@@ -186,7 +186,7 @@ struct device_range {
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
     if ((e & mark) != mark) fetch_or_device(&s.ptes[page], mark);
 #if !defined(__CUDA_ARCH__)
-    if (metered != 0) meter_access(e, offset, bytes);
+    if (metered != 0) meter_access(e, range_id, offset, bytes);
 #else
     (void)bytes;
 #endif

@@ -984,7 +984,15 @@ void migrator::resolve_on(device_id d, std::span<const fault_record> batch,
       continue;
     }
     ++served;
-    if (settings_.model != nullptr) settings_.model->device_fault(d, f.range_id, f.page);
+    if (settings_.model != nullptr) {
+      // A device advised to access the page, which maps it where it lives, takes no fault on a
+      // GPU (the driver maps it at the advice): the model charges none.
+      const bool advised_mapping = !c.moves.empty() && c.moves.back().range == r &&
+                                   c.moves.back().page == f.page &&
+                                   (c.moves.back().pte & (pte_remote | pte_peer)) != 0 &&
+                                   (r->device_advice().accessed_by(f.page) & (1u << d)) != 0;
+      if (!advised_mapping) settings_.model->device_fault(d, f.range_id, f.page);
+    }
     // Where the device's clock is the host's, how long the record waited for its batch.
     if (host_clock_ && f.time_ns <= start) {
       stages.queued.record(start - f.time_ns);

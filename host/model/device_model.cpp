@@ -80,6 +80,28 @@ std::shared_ptr<access_tally> device_model::launch(op_id ticket, stream_key s, u
   return tally;
 }
 
+void access_tally::add(access_meter& m) noexcept {
+  const std::lock_guard lock(mutex_);
+  bytes_ += m.bytes;
+  remote_bytes_ += m.remote_bytes;
+  peer_bytes_ += m.peer_bytes;
+  try {
+    remote_.insert(m.remote_lines.begin(), m.remote_lines.end());
+    peer_.insert(m.peer_lines.begin(), m.peer_lines.end());
+  } catch (const std::bad_alloc&) {
+    // The count comes short; the bytes still count (read() takes the larger).
+  }
+}
+
+access_tally::totals access_tally::read(std::uint32_t line_shift) const noexcept {
+  const std::lock_guard lock(mutex_);
+  const auto at_least = [line_shift](std::uint64_t lines, std::uint64_t bytes) {
+    return std::max<std::uint64_t>(lines,
+                                   (bytes + (std::uint64_t{1} << line_shift) - 1) >> line_shift);
+  };
+  return {bytes_, at_least(remote_.size(), remote_bytes_), at_least(peer_.size(), peer_bytes_)};
+}
+
 void device_model::kernel_done(op_id ticket) noexcept {
   const std::lock_guard lock(mutex_);
   op* o = find(ticket);
@@ -185,9 +207,10 @@ void device_model::settle(stream_key s) noexcept {
 void device_model::charge_kernel(stream_key s, op& o) noexcept {
   kernel_account& a = o.account;
   if (o.tally != nullptr) {
-    a.access_bytes += o.tally->bytes.load(std::memory_order_relaxed);
-    a.remote_lines += o.tally->remote_lines.load(std::memory_order_relaxed);
-    a.peer_lines += o.tally->peer_lines.load(std::memory_order_relaxed);
+    const access_tally::totals t = o.tally->read(line_shift_);
+    a.access_bytes += t.bytes;
+    a.remote_lines += t.remote_lines;
+    a.peer_lines += t.peer_lines;
   }
   const std::uint64_t remote = a.remote_lines;
   const std::uint64_t peer = a.peer_lines;

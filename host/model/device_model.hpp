@@ -33,16 +33,23 @@
 namespace uvm::detail {
 
 /// What the workers of one kernel (or launch scope) reached: added to by each worker as it ends
-/// its share, read once the kernel is done.
-struct access_tally {
-  std::atomic<std::uint64_t> bytes{0};
-  std::atomic<std::uint64_t> remote_lines{0};
-  std::atomic<std::uint64_t> peer_lines{0};
-  void add(const access_meter& m) noexcept {
-    bytes.fetch_add(m.bytes, std::memory_order_relaxed);
-    remote_lines.fetch_add(m.remote_lines, std::memory_order_relaxed);
-    peer_lines.fetch_add(m.peer_lines, std::memory_order_relaxed);
-  }
+/// its share, read once the kernel is done. Lines of host pages and of peers' frames count once
+/// per kernel however many workers reached them, and at least as many as their bytes fill: a
+/// GPU's warps coalesce neighbouring lanes' accesses and its L2 keeps a line from crossing the
+/// link twice in a row (docs/device-model.md, "Remote accesses").
+class access_tally {
+ public:
+  void add(access_meter& m) noexcept;
+  struct totals {
+    std::uint64_t bytes, remote_lines, peer_lines;
+  };
+  /// The kernel's totals, in lines of 2^line_shift bytes.
+  [[nodiscard]] totals read(std::uint32_t line_shift) const noexcept;
+
+ private:
+  mutable std::mutex mutex_;
+  std::uint64_t bytes_ = 0, remote_bytes_ = 0, peer_bytes_ = 0;
+  std::unordered_set<std::uint64_t> remote_, peer_;
 };
 
 class device_model {

@@ -213,6 +213,15 @@ TEST(DeviceModel, RemoteAccessesAreChargedByTheLinesTheyReach) {
   ASSERT_EQ(s.remote_mappings, 1u) << "the page is mapped remote, not moved";
   EXPECT_EQ(ns(s.modelled.at(0).remote), 500u + (512u * 128u) / 16u);
   EXPECT_EQ(ns(s.modelled.at(0).fault_copies), 0u);
+  EXPECT_EQ(s.modelled.at(0).device_faults, 0u)
+      << "a GPU maps a page for a device advised to access it without a fault";
+
+  // Every word of the page, by many lanes (on every worker): each line once, as a GPU's warps
+  // coalesce neighbouring lanes and its L2 keeps the line; so 512 lines again.
+  m.reset_stats();
+  m.parallel_for(words, [=, &sum](std::size_t i) { sum += view.load(i); });
+  m.synchronize();
+  EXPECT_EQ(ns(m.stats().modelled.at(0).remote), 500u + (512u * 128u) / 16u);
 }
 
 // A program of kernels that fault (lanes load, then store: read faults, then write faults that
