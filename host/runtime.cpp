@@ -77,6 +77,7 @@ runtime::runtime(config cfg)
       ctx_{source_.get(),      &counters_,   &events_,       service_.get(),
            cfg_.fault_timeout, trace_.get(), timeline_.get()} {
   migrator_->set_trace(trace_.get());
+  if (model_ != nullptr) model_->set_timeline(timeline_.get());
   if (timeline_ != nullptr) timeline_->set_devices(backend_->device_count());
   for (device_id d = 0; d < backend_->device_count(); ++d) {
     controls_.push_back({nullptr, backend_->create_stream("control", d)});

@@ -46,6 +46,24 @@ device_model::device_model(std::vector<device_profile> profiles, std::uint64_t p
   }
 }
 
+void device_model::set_timeline(timeline* t) {
+  timeline_ = t;
+  if (t != nullptr && !ledgers_.empty()) t->set_modelled_profile(ledgers_.front().profile.name);
+}
+
+void device_model::show_copy(unsigned d, copy_direction dir, std::uint64_t bytes, std::uint64_t end,
+                             std::uint64_t ns) noexcept {
+  if (timeline_ == nullptr) return;
+  const std::uint64_t origin = timeline_->origin_ns();
+  timeline_->push(
+      {.start_ns = origin + end - ns,
+       .end_ns = origin + end,
+       .value = bytes,
+       .kind = timeline_kind::modelled_copy,
+       .flags = dir == copy_direction::device_to_host ? std::uint8_t{0} : to_device_flag,
+       .device = static_cast<std::uint8_t>(d)});
+}
+
 device_model::op* device_model::find(op_id id) {
   const auto w = where_.find(id);
   if (w == where_.end()) return nullptr;
@@ -153,10 +171,12 @@ void device_model::moved(const target& t, std::span<const modelled_move> moves) 
   }
   std::vector<modelled_move> copies(moves.begin(), moves.end());
   for_each_copy(copies, page_size_, [&](std::uint32_t on, copy_direction dir, std::uint64_t bytes) {
-    for (ledger& l : ledgers_) {
+    for (std::size_t i = 0; i < ledgers_.size(); ++i) {
+      ledger& l = ledgers_[i];
       const std::uint64_t ns = l.profile.link(dir).copy_ns(bytes);
       l.clock.host_copy(on, dir, ns);
       l.sums.cpu_faults += ns;
+      if (i == 0) show_copy(on, dir, bytes, l.clock.host(), ns);
     }
   });
 }
@@ -223,7 +243,16 @@ void device_model::charge_kernel(stream_key s, op& o) noexcept {
       return (n + (std::uint64_t{1} << wider) - 1) >> wider;
     };
     const kernel_cost c = cost_of(l.profile, page_size_, a, lines(remote), lines(peer));
-    l.clock.run(s, o.issued[i], c.total());
+    const std::uint64_t end = l.clock.run(s, o.issued[i], c.total());
+    if (i == 0 && timeline_ != nullptr) {
+      const std::uint64_t origin = timeline_->origin_ns();
+      timeline_->push({.start_ns = origin + end - c.total(),
+                       .end_ns = origin + end,
+                       .value = c.fault_service + c.fault_copies,
+                       .key = s,
+                       .count = static_cast<std::uint32_t>(a.faults),
+                       .kind = timeline_kind::modelled_kernel});
+    }
     totals& t = l.sums;
     ++t.kernels;
     record(t.per_kernel, c.total());
@@ -244,8 +273,9 @@ void device_model::charge_moves(stream_key s, op& o) noexcept {
     for_each_copy(o.moves, page_size_,
                   [&](std::uint32_t on, copy_direction dir, std::uint64_t bytes) {
                     const std::uint64_t ns = l.profile.link(dir).copy_ns(bytes);
-                    l.clock.copy(s, on, dir, o.issued[i], ns);
+                    const std::uint64_t end = l.clock.copy(s, on, dir, o.issued[i], ns);
                     l.sums.stream_copies += ns;
+                    if (i == 0) show_copy(on, dir, bytes, end, ns);
                   });
     const std::uint64_t publish = ns_of_us(l.profile.publish_us);
     l.clock.run(s, o.issued[i], publish);

@@ -15,6 +15,7 @@
 
 #include "host/model/kernel_cost.hpp"
 #include "host/model/model_clock.hpp"
+#include "host/telemetry/timeline.hpp"
 
 #include <uvm/detail/access_meter.hpp>
 #include <uvm/device_model.hpp>
@@ -81,6 +82,10 @@ class device_model {
 
   /// Charges every profile of `profiles` (at least one), each on clocks of its own.
   device_model(std::vector<device_profile> profiles, std::uint64_t page_size, unsigned devices);
+
+  /// Where the first profile's schedule goes (kernels per stream, copies per engine, on the
+  /// modelled clock); null: nowhere. Call before any work; `t` outlives the model.
+  void set_timeline(timeline* t);
 
   /// The smallest line size of the profiles, as a shift: what access meters count in.
   [[nodiscard]] std::uint32_t line_shift() const noexcept { return line_shift_; }
@@ -156,6 +161,10 @@ class device_model {
   std::vector<kernel_account> pending_;
   std::vector<std::unordered_set<std::uint64_t>> faulted_;
   op_id next_moves_ = op_id{1} << 63;  // above every epoch ticket
+  timeline* timeline_ = nullptr;
+  // The first profile's copy [end - ns, end) into or out of device `d`, on the timeline.
+  void show_copy(unsigned d, copy_direction dir, std::uint64_t bytes, std::uint64_t end,
+                 std::uint64_t ns) noexcept;
 };
 
 }  // namespace uvm::detail

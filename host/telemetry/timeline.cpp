@@ -25,6 +25,7 @@ constexpr std::uint64_t copy_track = std::uint64_t{1} << 56;
 constexpr std::uint64_t stream_track = std::uint64_t{2} << 56;
 constexpr std::uint64_t events_track = std::uint64_t{3} << 56;
 constexpr std::uint64_t stages_track = std::uint64_t{4} << 56;
+constexpr std::uint64_t modelled_track = std::uint64_t{5} << 56;
 // Synthetic tids (tracks that are no thread, and further lanes) lie above any pid_max.
 constexpr std::uint32_t first_synthetic_tid = 1u << 24;
 
@@ -273,6 +274,27 @@ void timeline::write_event(const timeline_event& e) {
       args = fmt::format(R"("range":"{}","page":{})", range_label(e.range_id), e.page);
       if (devices_ > 1) args += fmt::format(R"(,"device":{})", e.device);
       break;
+    case timeline_kind::modelled_kernel: {
+      const auto& [index, stream] = stream_of(e.key);
+      name = "kernel (modelled)";
+      args = fmt::format(R"("stream":"{}","faults":{},"fault_us":{:.3f})", stream, e.count,
+                         e.value / 1000.0);
+      tid =
+          lane_for(modelled_track | index,
+                   fmt::format("modelled {}: stream {}", modelled_profile_, stream), 0, start, end);
+      break;
+    }
+    case timeline_kind::modelled_copy: {
+      const bool in = (e.flags & to_device_flag) != 0;
+      name = in ? "copy to device (modelled)" : "copy to host (modelled)";
+      args = fmt::format(R"("bytes":{})", e.value);
+      tid = lane_for(
+          modelled_track | (std::uint64_t{1} << 40) | (std::uint64_t{e.device} << 1) | (in ? 0 : 1),
+          fmt::format("modelled {}: device {} copies {}", modelled_profile_, e.device,
+                      in ? "in" : "out"),
+          0, start, end);
+      break;
+    }
     case timeline_kind::device_fault_stages: {
       // One slice per stage, back to back on a track of their own.
       const std::array<std::pair<std::string_view, std::uint64_t>, 4> stages = {

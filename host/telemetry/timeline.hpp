@@ -71,6 +71,11 @@ class timeline {
   /// The run has `n` devices: beyond one, the copy tracks are per device and name it. Call
   /// before anything is pushed.
   void set_devices(unsigned n) noexcept { devices_ = n; }
+  /// The device model's first profile, whose schedule goes on tracks `modelled <profile>: ...`
+  /// (events modelled_kernel and modelled_copy). Call before anything is pushed.
+  void set_modelled_profile(std::string name) { modelled_profile_ = std::move(name); }
+  /// The file's time 0 (CLOCK_MONOTONIC ns): modelled events are pushed at origin + modelled ns.
+  [[nodiscard]] std::uint64_t origin_ns() const noexcept { return origin_ns_; }
 
   /// Writes the queued events. Thread-safe; the service thread calls it as it goes.
   void drain() noexcept;
@@ -127,6 +132,7 @@ class timeline {
   std::map<std::uint64_t, track> tracks_;
   std::uint32_t next_synthetic_tid_;
   unsigned devices_ = 1;
+  std::string modelled_profile_;
   // Streams by identity: their track's index and name (named ones first, by name_stream).
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::string>> streams_;
   std::map<std::uint32_t, std::uint64_t> ranges_;  // id -> bytes, for labels and the metadata

@@ -27,6 +27,10 @@ enum class timeline_kind : std::uint8_t {
                         ///< device's frame, for `device`
   device_fault_stages,  ///< a batch's stages, start to end: `count` pages, stage_pair(planned,
                         ///< issued) in `value`, stage_pair(landed, published) in `key` (ns)
+  modelled_kernel,      ///< the device model's kernel on the stream `key`, on the modelled clock
+                        ///< (origin + modelled ns): `value` its fault time, `count` its faults
+  modelled_copy,        ///< the device model's copy on `device`'s engine, `flags` to_device_flag
+                        ///< for copies into it, `value` bytes, on the modelled clock
 };
 
 /// Two stage durations in one 64-bit field, each clamped to 32 bits of nanoseconds (4.29 s).

@@ -394,3 +394,57 @@ TEST(Timeline, EachDeviceHasCopyTracksOfItsOwn) {
 
 }  // namespace
 }  // namespace uvm::detail
+
+namespace uvm::detail {
+namespace {
+
+// With a device model, the timeline also holds the first profile's schedule on the modelled
+// clock: each kernel on its stream's modelled track, each stream-ordered copy on its engine's,
+// with the modelled durations stats() reports.
+TEST(Timeline, TheDeviceModelsScheduleIsOnTracksOfItsOwn) {
+  const std::string path = temp_path("modelled");
+  constexpr std::size_t page = 64 << 10, pages = 8;
+  uvm::modelled_time t;
+  {
+    uvm::config cfg = uvm::testing::emulated(page);
+    cfg.timeline_path = path;
+    cfg.device_model = "h100-pcie5,pcie3-1080ti";
+    uvm::manager mgr(cfg);
+    auto a = mgr.allocate<std::uint32_t>(pages * page / 4);
+    auto b = mgr.allocate<std::uint32_t>(pages * page / 4);
+    for (std::size_t p = 0; p < pages; ++p) a[p * (page / 4)] = b[p * (page / 4)] = 1;
+    const uvm::stream s = mgr.create_stream("work");
+    mgr.prefetch(b.data(), pages * page, uvm::location::device(), s);
+    auto v = a.view();
+    mgr.parallel_for(
+        pages, [=](std::size_t p) { v.store(p * (page / 4), v.load(p * (page / 4)) + 1); }, s);
+    mgr.synchronize(s);
+    t = mgr.stats().modelled.at(0);
+  }
+  ASSERT_EQ(t.profile, "h100-pcie5");
+  ASSERT_EQ(t.kernels, 1u);
+  const json doc = read_json(path);
+  const std::map<track_key, std::string> names = check_tracks(doc);
+  double kernel_us = -1, copied_bytes = 0, kernel_start = 0, copy_end = 0;
+  for (const json& e : doc["traceEvents"].arr()) {
+    if (e["ph"].str() == "M") continue;
+    const std::string& track = names.at({e["pid"].num(), e["tid"].num()});
+    if (e["name"].str() == "kernel (modelled)") {
+      EXPECT_EQ(track, "modelled h100-pcie5: stream work");
+      EXPECT_EQ(e["args"]["faults"].num(), double(pages));
+      kernel_us = e["dur"].num();
+      kernel_start = e["ts"].num();
+    }
+    if (e["name"].str() == "copy to device (modelled)") {
+      EXPECT_EQ(track, "modelled h100-pcie5: device 0 copies in");
+      copied_bytes += e["args"]["bytes"].num();
+      copy_end = std::max(copy_end, e["ts"].num() + e["dur"].num());
+    }
+  }
+  EXPECT_NEAR(kernel_us, double(t.per_kernel.total_ns) / 1e3, 1e-3);
+  EXPECT_EQ(copied_bytes, double(pages * page)) << "the prefetch, as one copy";
+  EXPECT_GE(kernel_start + 1e-3, copy_end) << "the kernel follows the prefetch on its stream";
+}
+
+}  // namespace
+}  // namespace uvm::detail
