@@ -35,6 +35,8 @@ namespace {
 
 constexpr const char* suite_name = "calibrate";
 
+#if defined(__CUDACC__)
+
 record make_record(std::string name, std::string unit) {
   record r;
   r.suite = suite_name;
@@ -42,8 +44,6 @@ record make_record(std::string name, std::string unit) {
   r.unit = std::move(unit);
   return r;
 }
-
-#if defined(__CUDACC__)
 
 constexpr std::size_t kib = std::size_t{1} << 10;
 constexpr std::size_t mib = std::size_t{1} << 20;
@@ -144,6 +144,25 @@ void faults(std::vector<record>& out, std::size_t reps) {
   }
 }
 
+// `name`: a kernel streaming the `bytes` at `p` (device memory, or mapped host memory), in GB/s.
+record read_bandwidth(std::string name, const ::uint4* p, std::size_t bytes, std::size_t reps) {
+  const auto sink = device_alloc<unsigned>(1);
+  const cuda_stream s;
+  event_timer t;
+  std::vector<double> gbps;
+  const unsigned blocks = static_cast<unsigned>(sm_count()) * 8;
+  for (std::size_t r = 0; r <= reps; ++r) {
+    t.start(s.get());
+    read_words<<<blocks, 256, 0, s.get()>>>(p, bytes / sizeof(::uint4), sink.get());
+    UVM_BENCH_CUDA_CHECK(cudaGetLastError());
+    t.stop(s.get());
+    if (r > 0) gbps.push_back(static_cast<double>(bytes) / static_cast<double>(t.elapsed_ns()));
+  }
+  record bw = sampled(std::move(name), "GB/s", gbps);
+  bw.params = {{"bytes", static_cast<std::int64_t>(bytes)}};
+  return bw;
+}
+
 void remote(std::vector<record>& out, std::size_t reps) {
   const auto sink = device_alloc<unsigned>(1);
   const cuda_stream s;
@@ -155,20 +174,7 @@ void remote(std::vector<record>& out, std::size_t reps) {
   std::fill(host.get(), host.get() + bytes, 3);
   void* d = nullptr;
   UVM_BENCH_CUDA_CHECK(cudaHostGetDevicePointer(&d, h, 0));
-  std::vector<double> gbps;
-  const unsigned blocks = static_cast<unsigned>(sm_count()) * 8;
-  for (std::size_t r = 0; r <= reps; ++r) {
-    t.start(s.get());
-    read_words<<<blocks, 256, 0, s.get()>>>(static_cast<const ::uint4*>(d), bytes / sizeof(::uint4),
-                                            sink.get());
-    UVM_BENCH_CUDA_CHECK(cudaGetLastError());
-    t.stop(s.get());
-    const double ns = static_cast<double>(t.elapsed_ns());
-    if (r > 0) gbps.push_back(static_cast<double>(bytes) / ns);
-  }
-  record bw = sampled("remote/read", "GB/s", gbps);
-  bw.params = {{"bytes", static_cast<std::int64_t>(bytes)}};
-  out.push_back(std::move(bw));
+  out.push_back(read_bandwidth("remote/read", static_cast<const ::uint4*>(d), bytes, reps));
 
   // A chain of dependent loads, each to another 4 KiB page of host memory.
   const std::size_t hops = 512;
@@ -189,24 +195,11 @@ void remote(std::vector<record>& out, std::size_t reps) {
 }
 
 void memory_and_launch(std::vector<record>& out, std::size_t reps) {
-  const auto sink = device_alloc<unsigned>(1);
-  const cuda_stream s;
-  event_timer t;
   const std::size_t bytes = 256 * mib;
   const auto dev = device_alloc<::uint4>(bytes / sizeof(::uint4));
   UVM_BENCH_CUDA_CHECK(cudaMemset(dev.get(), 1, bytes));
-  std::vector<double> gbps;
-  const unsigned blocks = static_cast<unsigned>(sm_count()) * 8;
-  for (std::size_t r = 0; r <= reps; ++r) {
-    t.start(s.get());
-    read_words<<<blocks, 256, 0, s.get()>>>(dev.get(), bytes / sizeof(::uint4), sink.get());
-    UVM_BENCH_CUDA_CHECK(cudaGetLastError());
-    t.stop(s.get());
-    if (r > 0) gbps.push_back(static_cast<double>(bytes) / static_cast<double>(t.elapsed_ns()));
-  }
-  record bw = sampled("memory/read", "GB/s", gbps);
-  bw.params = {{"bytes", static_cast<std::int64_t>(bytes)}};
-  out.push_back(std::move(bw));
+  out.push_back(read_bandwidth("memory/read", dev.get(), bytes, reps));
+  const cuda_stream s;
 
   std::vector<double> us;
   for (std::size_t r = 0; r <= 10 * reps; ++r) {
@@ -234,17 +227,11 @@ std::vector<record> measure_all(const options& opt) {
 std::vector<record> run(const options& opt) {
 #if defined(__CUDACC__)
   if (probe_backend() == uvm::backend_kind::cuda) return measure_all(opt);
-  const std::string reason =
-      "needs a CUDA device; the backend is emulated (no usable GPU, or UVM_BACKEND=emulated)";
+  return {needs_cuda(suite_name, "us", true)};
 #else
   (void)opt;
-  const std::string reason =
-      "needs a CUDA device and a build with the CUDA toolkit; this build has none";
+  return {needs_cuda(suite_name, "us", false)};
 #endif
-  std::fprintf(stderr, "uvm-bench: calibrate skipped: %s\n", reason.c_str());
-  record r = make_record("all", "us");
-  r.skipped = reason;
-  return {r};
 }
 
 const suite_registration registration{

@@ -49,6 +49,8 @@ namespace {
 
 constexpr const char* suite_name = "um-compare";
 
+#if defined(__CUDACC__)
+
 record make_record(std::string name, std::string unit) {
   record r;
   r.suite = suite_name;
@@ -56,8 +58,6 @@ record make_record(std::string name, std::string unit) {
   r.unit = std::move(unit);
   return r;
 }
-
-#if defined(__CUDACC__)
 
 using element = std::uint32_t;
 constexpr std::size_t mib = std::size_t{1} << 20;
@@ -442,17 +442,11 @@ std::vector<record> measure_all(const options& opt) {
 std::vector<record> run(const options& opt) {
 #if defined(__CUDACC__)
   if (probe_backend() == uvm::backend_kind::cuda) return measure_all(opt);
-  const std::string reason =
-      "needs a CUDA device; the backend is emulated (no usable GPU, or UVM_BACKEND=emulated)";
+  return {needs_cuda(suite_name, "ms", true)};
 #else
   (void)opt;
-  const std::string reason =
-      "needs a CUDA device and a build with the CUDA toolkit; this build has none";
+  return {needs_cuda(suite_name, "ms", false)};
 #endif
-  std::fprintf(stderr, "uvm-bench: um-compare skipped: %s\n", reason.c_str());
-  record r = make_record("all", "ms");
-  r.skipped = reason;
-  return {r};
 }
 
 const suite_registration registration{

@@ -14,10 +14,11 @@
 // `<workload>/1 device`. The cost of the split (halos mapped from the peer or moved device to
 // device, faults on both) shows in its slowdown and its bytes_device_to_device.
 //
-// On the emulated device every run is also timed by the device model on each shipped profile, or
-// on those UVM_DEVICE_MODEL names (uvm/device_model.hpp): `<workload>/<budget> @<profile>` is the
-// run's modelled time, against the modelled time of its baseline run (the slowdown a GPU of that
-// profile would see).
+// On the emulated device every run is made again with the device model on each shipped profile,
+// or on those UVM_DEVICE_MODEL names (uvm/device_model.hpp): `<workload>/<budget> @<profile>` is
+// that run's modelled time, against the modelled time of its baseline run (the slowdown a GPU of
+// that profile would see). Apart, because counting every access slows the emulated kernels: the
+// wall-clock records are of runs without a model.
 //
 // Compiled by nvcc in CUDA builds, so on a GPU the kernels are real ones (uvm::launch).
 
@@ -59,9 +60,11 @@ struct measured {
 };
 
 measured measure(std::string_view name, const uvm::workloads::workload_size& z, std::size_t bytes,
-                 const budget& b, const options& opt, bool emulated) {
+                 const budget& b, const options& opt, bool modelled) {
   uvm::config cfg = uvm::config::from_env();
-  if (emulated && cfg.device_model.empty()) {  // UVM_DEVICE_MODEL, if set, names the profiles
+  if (!modelled) {
+    cfg.device_model.clear();
+  } else if (cfg.device_model.empty()) {  // UVM_DEVICE_MODEL, if set, names the profiles
     for (const std::string_view p : uvm::device_profile::shipped_profiles()) {
       cfg.device_model += (cfg.device_model.empty() ? "" : ",") + std::string(p);
     }
@@ -71,7 +74,7 @@ measured measure(std::string_view name, const uvm::workloads::workload_size& z, 
   cfg.device_budget = b.percent >= 100
                           ? (pages + 64) * page_size
                           : std::max<std::size_t>(1, pages * b.percent / 100) * page_size;
-  cfg.trace_path = b.split ? std::string() : trace_file(opt, name, b.percent);
+  cfg.trace_path = b.split || modelled ? std::string() : trace_file(opt, name, b.percent);
   cfg.emulated_devices = static_cast<unsigned>(b.devices);
   uvm::manager mgr(cfg);
   auto w = uvm::workloads::make_workload(name, z);
@@ -163,19 +166,21 @@ std::vector<record> run(const options& opt) {
       w->setup(mgr);
       bytes = uvm::workloads::footprint(*w);
     }
-    std::vector<measured> runs;
+    const std::size_t first = out.size();
     for (const budget& b : budgets) {
-      runs.push_back(measure(name, z, bytes, b, opt, emulated));
-      if (b.percent < 100) runs.back().wall.compare_to(runs.front().wall);  // the slowdown
-      out.push_back(runs.back().wall);
+      out.push_back(measure(name, z, bytes, b, opt, false).wall);
+      if (b.percent < 100) out.back().compare_to(out[first]);  // the slowdown
     }
     if (!emulated) continue;  // a GPU is one device here
+    const std::size_t one = out.size();
     for (const budget& b : split) {
-      runs.push_back(measure(name, z, bytes, b, opt, emulated));
-      if (b.devices > 1) runs.back().wall.compare_to(runs[runs.size() - 2].wall);
-      out.push_back(runs.back().wall);
+      out.push_back(measure(name, z, bytes, b, opt, false).wall);
+      if (b.devices > 1) out.back().compare_to(out[one]);
     }
     // Modelled: the oversubscribed runs against the resident one, two devices against one.
+    std::vector<measured> runs;
+    for (const budget& b : budgets) runs.push_back(measure(name, z, bytes, b, opt, true));
+    for (const budget& b : split) runs.push_back(measure(name, z, bytes, b, opt, true));
     for (std::size_t i = 1; i < std::size(budgets); ++i) add_modelled(out, runs[i], runs[0]);
     add_modelled(out, runs.back(), runs[runs.size() - 2]);
   }
