@@ -73,11 +73,7 @@ outcome run_one(pattern p, mode m, std::size_t bytes, std::size_t budget) {
   cfg.prefetch = uvm::prefetch_kind::tree;  // the driver's prefetcher
   cfg.eviction = uvm::eviction_kind::fifo;  // what the driver effectively does
   cfg.trace_path.clear();
-  if (cfg.device_model.empty()) {
-    for (const std::string_view name : uvm::device_profile::shipped_profiles()) {
-      cfg.device_model += (cfg.device_model.empty() ? "" : ",") + std::string(name);
-    }
-  }
+  if (cfg.device_model.empty()) cfg.device_model = "all";
   uvm::manager mgr(cfg);
   const std::size_t n = bytes / sizeof(std::uint64_t);
   auto v = mgr.allocate<std::uint64_t>(n);

@@ -65,9 +65,7 @@ measured measure(std::string_view name, const uvm::workloads::workload_size& z, 
   if (!modelled) {
     cfg.device_model.clear();
   } else if (cfg.device_model.empty()) {  // UVM_DEVICE_MODEL, if set, names the profiles
-    for (const std::string_view p : uvm::device_profile::shipped_profiles()) {
-      cfg.device_model += (cfg.device_model.empty() ? "" : ",") + std::string(p);
-    }
+    cfg.device_model = "all";
   }
   cfg.page_size = page_size;
   const std::size_t pages = bytes / page_size;

@@ -35,7 +35,13 @@ std::unique_ptr<device_model> make_model(const config& c, backend_kind kind, bac
     const std::size_t comma = std::min(list.find(','), list.size());
     const std::string_view one = list.substr(0, comma);
     UVM_EXPECTS(!one.empty(), "uvm: an empty profile name in UVM_DEVICE_MODEL={}", c.device_model);
-    profiles.push_back(device_profile::load(one));
+    if (one == "all") {
+      for (const std::string_view name : device_profile::shipped_profiles()) {
+        profiles.push_back(device_profile::shipped(name));
+      }
+    } else {
+      profiles.push_back(device_profile::load(one));
+    }
     list.remove_prefix(std::min(comma + 1, list.size()));
   }
   return std::make_unique<device_model>(std::move(profiles), c.page_size, b.device_count());

@@ -128,9 +128,9 @@ struct config {
 
   /// The device model (uvm/device_model.hpp): a shipped profile's name (`pcie3-1080ti`,
   /// `h100-pcie5`, `gh200-c2c`) or the path of a profile in JSON, or several separated by
-  /// commas; empty: none. The emulated device then reports in stats().modelled what the run
-  /// would take on each of those GPUs; the cuda backend has real time, and a model there is an
-  /// invalid_argument. Env: `UVM_DEVICE_MODEL`.
+  /// commas (`all`: every shipped profile); empty: none. The emulated device then reports in
+  /// stats().modelled what the run would take on each of those GPUs; the cuda backend has real
+  /// time, and a model there is an invalid_argument. Env: `UVM_DEVICE_MODEL`.
   std::string device_model;
 
   /// Where to record the run's page-access trace for uvm-replay (empty: no trace).

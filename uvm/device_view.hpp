@@ -167,29 +167,48 @@ struct device_range {
   /// device_error::foreign_device).
   UVM_HOST_DEVICE std::byte* translate(std::uint64_t offset, bool write,
                                        std::uint64_t bytes = 1) const noexcept {
-    const auto page = static_cast<std::uint32_t>(offset >> page_shift);
-    const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
-    std::uint32_t d = 0;  // one device: no lookup, as before there were several
+    // One device and no model: no lookup and nothing counted, one compare as with one device
+    // before there were several.
+    if (devices + metered > 1) return translate_general(offset, write, bytes);
+    device_pte e;
+    return translate_on(0, offset, write, e);
+  }
+
+  /// translate() with a device to look up (several devices) or a device model to tell.
+  UVM_HOST_DEVICE std::byte* translate_general(std::uint64_t offset, bool write,
+                                               std::uint64_t bytes) const noexcept {
+    std::uint32_t d = 0;
     if (devices > 1) {
       d = device_index();
       if (d >= devices) {
-        report_device_error(slots[0].control, device_error::foreign_device, range_id, page);
+        report_device_error(slots[0].control, device_error::foreign_device, range_id,
+                            static_cast<std::uint32_t>(offset >> page_shift));
         return nullptr;
       }
     }
+    device_pte e;
+    std::byte* p = translate_on(d, offset, write, e);
+#if !defined(__CUDA_ARCH__)
+    if (p != nullptr && metered != 0) meter_access(e, range_id, offset, bytes);
+#else
+    (void)bytes;
+#endif
+    return p;
+  }
+
+  /// The translation through device `d`'s slot; `e` gets the entry used.
+  UVM_HOST_DEVICE std::byte* translate_on(std::uint32_t d, std::uint64_t offset, bool write,
+                                          device_pte& e) const noexcept {
+    const auto page = static_cast<std::uint32_t>(offset >> page_shift);
+    const device_pte need = write ? (pte_valid | pte_writable) : pte_valid;
     const device_slot& s = slots[d];
-    device_pte e = load_relaxed_device(&s.ptes[page]);  // the fast path: no fence
+    e = load_relaxed_device(&s.ptes[page]);  // the fast path: no fence
     if ((e & need) != need) {
       e = fault(d, page, write);
       if (e == 0) return nullptr;
     }
     const device_pte mark = write ? (pte_dirty | pte_accessed) : pte_accessed;
     if ((e & mark) != mark) fetch_or_device(&s.ptes[page], mark);
-#if !defined(__CUDA_ARCH__)
-    if (metered != 0) meter_access(e, range_id, offset, bytes);
-#else
-    (void)bytes;
-#endif
     std::byte* base = (e & (pte_remote | pte_peer)) == 0
                           ? s.frames + (static_cast<std::uint64_t>(pte_frame(e)) << page_shift)
                           : mapped_base(e, page);

@@ -113,6 +113,13 @@ TEST(DeviceModel, EachProfileOfAListGetsAnAccountOfItsOwn) {
   const uvm::device_profile old = uvm::device_profile::shipped("pcie3-1080ti");
   EXPECT_EQ(ns(s.modelled[2].fault_service), 8 * 45'000u);
   EXPECT_EQ(ns(s.modelled[2].fault_copies), old.h2d.copy_ns(8 * page_bytes));
+
+  c.device_model = "all";
+  uvm::manager every{c};
+  ASSERT_EQ(every.stats().modelled.size(), uvm::device_profile::shipped_profiles().size());
+  for (std::size_t i = 0; i < uvm::device_profile::shipped_profiles().size(); ++i) {
+    EXPECT_EQ(every.stats().modelled[i].profile, uvm::device_profile::shipped_profiles()[i]);
+  }
 }
 
 TEST(DeviceModel, AKernelIsChargedItsLaunchItsFaultBatchesAndTheirCopies) {
