@@ -9,8 +9,9 @@
 /// profile gives it, and advances modelled clocks: one for the host, one per stream, one per copy
 /// engine of each device. `stats().modelled` reports the result beside the wall-clock figures.
 /// The model never changes what the runtime does, only what it reports, and it depends on
-/// counted events, not on the machine's clock: the same program gives the same modelled time on
-/// any machine (docs/device-model.md says exactly when, and what each term charges).
+/// counted events, not on the machine's clock: the same events give the same modelled time on
+/// any machine (docs/device-model.md says what each term charges, and when a program's events
+/// themselves vary).
 ///
 /// @code
 /// uvm::config cfg;
