@@ -375,7 +375,7 @@ runtime::epoch runtime::begin_epoch(std::span<const resident_span> declared,
   // The device model charges the placement to the stream, before the kernel.
   const device_model::op_id placing =
       model_ != nullptr && !spans.empty()
-          ? model_->issue_moves(reinterpret_cast<std::uintptr_t>(stream_of(s).get()),
+          ? model_->issue_moves(device_model::key_of(stream_of(s).get()),
                                 backend_->device_of(stream_of(s)))
           : 0;
   struct placed_for_model {
@@ -461,7 +461,7 @@ void runtime::run(std::size_t n, kernel_body body, const uvm::stream& s, std::ui
 kernel_body runtime::metered(kernel_body body, const uvm::stream& s, std::uint64_t ticket) {
   const stream& on = stream_of(s);
   std::shared_ptr<access_tally> tally =
-      model_->launch(ticket, reinterpret_cast<std::uintptr_t>(on.get()), backend_->device_of(on));
+      model_->launch(ticket, device_model::key_of(on.get()), backend_->device_of(on));
   return [inner = std::move(body), tally = std::move(tally), shift = model_->line_shift()](
              std::size_t begin, std::size_t end) {
     access_meter m;
@@ -502,7 +502,7 @@ void runtime::synchronize(const uvm::stream& s, std::chrono::milliseconds timeou
     if (s.is_default()) {
       model_->wait_all();
     } else {
-      model_->wait(reinterpret_cast<std::uintptr_t>(stream_of(s).get()));
+      model_->wait(device_model::key_of(stream_of(s).get()));
     }
   }
   if (const std::string failed = backend_->take_error(); !failed.empty()) {

@@ -53,6 +53,9 @@ void kernel_epochs::end(ticket t, event e) {
       std::find_if(epochs_.begin(), epochs_.end(), [t](const epoch& x) { return x.id == t; });
   if (it == epochs_.end()) return;
   if (e == nullptr) {
+    // Nothing to wait for: a model charges what its workers did (none, if it never ran), so the
+    // stream's later work is not held behind it.
+    if (model_ != nullptr) model_->kernel_done(t);
     epochs_.erase(it);
   } else {
     it->done = std::move(e);

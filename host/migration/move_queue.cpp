@@ -59,8 +59,7 @@ void move_queue::enqueue(std::vector<item> items, const stream& s) {
       r.at = migrator_.issue(r.back, s, gated);
       issued = true;
       if (model_ != nullptr) {
-        r.modelled =
-            model_->issue_moves(reinterpret_cast<std::uintptr_t>(s.get()), backend_.device_of(s));
+        r.modelled = model_->issue_moves(device_model::key_of(s.get()), backend_.device_of(s));
       }
       r.waits = !r.back.empty();
       const std::lock_guard lock(mutex_);

@@ -83,6 +83,11 @@ class device_model {
   /// Charges every profile of `profiles` (at least one), each on clocks of its own.
   device_model(std::vector<device_profile> profiles, std::uint64_t page_size, unsigned devices);
 
+  /// The key of stream `s` (its identity, as the timeline's).
+  [[nodiscard]] static stream_key key_of(const void* s) noexcept {
+    return reinterpret_cast<std::uintptr_t>(s);
+  }
+
   /// Where the first profile's schedule goes (kernels per stream, copies per engine, on the
   /// modelled clock); null: nowhere. Call before any work; `t` outlives the model.
   void set_timeline(timeline* t);
