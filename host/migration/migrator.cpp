@@ -466,7 +466,16 @@ void migrator::expand_fault(managed_range& r, std::size_t page, device_id d, chu
   std::vector<std::size_t> extra;
   prefetch_->expand(page, b, extra);
   std::size_t started = 0;
-  for (const std::size_t q : extra) started += start_to_device(r, q, d, false, false, c) ? 1 : 0;
+  for (const std::size_t q : extra) {
+    // Advice that keeps a page where it lives holds for the pages a fault brings along, as for
+    // the faulting one (which a fault maps rather than moves): preferred on the host or on
+    // another device, or accessed by this one. Only an explicit prefetch moves such pages.
+    const page_word w = r.pages().load(q);
+    const bool stays = (w & preferred_host_bit) != 0 ||
+                       ((w & preferred_device_bit) != 0 && r.device_advice().preferred(q) != d) ||
+                       (r.device_advice().accessed_by(q) & (1u << d)) != 0;
+    if (!stays) started += start_to_device(r, q, d, false, false, c) ? 1 : 0;
+  }
   counters_.prefetched_pages.fetch_add(started, std::memory_order_relaxed);
 }
 

@@ -464,6 +464,31 @@ TEST(Advice, PreferredHostAndAccessedByMapRemoteInsteadOfMoving) {
   }
 }
 
+// The pages a fault brings along (tree prefetch) follow the same advice as the faulting page:
+// pages preferred on the host, or accessed by the device, are mapped where they live, not moved
+// (before, a block mostly mapped remote looked occupied, and the rest of it moved into frames).
+TEST(Advice, PagesAFaultBringsAlongStayWhereTheAdviceKeepsThem) {
+  for (auto a : {uvm::advice::set_preferred_location, uvm::advice::set_accessed_by}) {
+    constexpr std::size_t page = 4096;
+    uvm::config cfg = emulated(page);
+    cfg.prefetch = uvm::prefetch_kind::tree;
+    uvm::manager mgr(cfg);
+    auto x = mgr.allocate<std::uint32_t>(1024 * page / 4);  // two 2 MiB blocks
+    for (auto& e : x) e = 3;
+    x.bytes().advise(a, a == uvm::advice::set_preferred_location ? uvm::location::host()
+                                                                 : uvm::location::device());
+    mgr.reset_stats();
+    auto v = x.view();
+    mgr.parallel_for(x.size() / 64, [=](std::size_t i) { v.store(i * 64, v.load(i * 64) + 1); });
+    mgr.synchronize();
+    const uvm::stats s = mgr.stats();
+    EXPECT_EQ(s.bytes_host_to_device, 0u) << "no page moved to the device";
+    EXPECT_EQ(s.prefetched_pages, 0u);
+    EXPECT_EQ(s.remote_mappings, 1024u);
+    for (std::size_t i = 0; i < x.size(); i += 64) ASSERT_EQ(x[i], 4u);
+  }
+}
+
 TEST(Advice, AttributesReportWhatEveryPageAgreesOn) {
   uvm::manager mgr(emulated(64 << 10));
   auto x = mgr.allocate<std::uint32_t>(4 * (64 << 10) / 4);

@@ -16,6 +16,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 namespace {
 
 constexpr std::size_t page_bytes = std::size_t{64} << 10;
@@ -34,7 +36,9 @@ const char* const profile_json = R"json({
 
 std::string profile_path() {
   static const std::string path = [] {
-    std::string p = testing::TempDir() + "uvm_device_model_test.json";
+    // One file per process: ctest runs this binary's tests as processes at once.
+    std::string p =
+        testing::TempDir() + "uvm_device_model_test." + std::to_string(getpid()) + ".json";
     std::ofstream(p) << profile_json;
     return p;
   }();

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 namespace {
 
 const char* const minimal = R"json({
@@ -115,7 +117,8 @@ TEST(DeviceProfile, AnUnknownNameOrFileIsAClearError) {
 }
 
 TEST(DeviceProfile, LoadsAFileAndNamesItInErrors) {
-  const std::string path = testing::TempDir() + "uvm_profile_test.json";
+  const std::string path =
+      testing::TempDir() + "uvm_profile_test." + std::to_string(getpid()) + ".json";
   {
     std::ofstream out(path);
     out << minimal;
