@@ -72,8 +72,10 @@ class frame_pool {
   /// Returns a taken frame that kernels in flight may still cache: it stays taken until
   /// release_quarantined() is told that no kernel with a ticket below `fence` (one past the
   /// newest kernel that may have started at the free: kernel_epochs::free_fence) is in flight.
-  /// A fence below the last one's is raised to it, so that fences never decrease (the frame
-  /// waits a little longer: safe).
+  /// Each frame waits for its own fence only. Frees on two streams can come in either order of
+  /// their fences (one stream's chunk is freed while the other's newer kernel runs, the next
+  /// one's while an older kernel does), and a frame held for a newer fence than its own would
+  /// leave a pipeline without frames while kernels keep running.
   void quarantine(std::uint32_t frame, ticket fence) noexcept {
     assert(frame < count_ && !is_free(frame) && quarantined() < count_);
     if (head_ != 0 && quarantine_.size() == quarantine_.capacity()) {  // room at the front
@@ -81,15 +83,18 @@ class frame_pool {
                         quarantine_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }
-    if (quarantined() != 0) fence = std::max(fence, quarantine_.back().fence);
-    quarantine_.push_back({fence, frame});  // within the capacity reserved for every frame
+    // Kept sorted by fence: frees mostly come with rising fences, so this is near the end.
+    const auto at = std::upper_bound(quarantine_.begin() + static_cast<std::ptrdiff_t>(head_),
+                                     quarantine_.end(), fence,
+                                     [](ticket f, const held& h) { return f < h.fence; });
+    quarantine_.insert(at, {fence, frame});  // within the capacity reserved for every frame
   }
 
   /// Returns the quarantined frames whose fence is at most `oldest` (the ticket of the oldest
   /// kernel in flight; the largest ticket if none is) to the pool. @return how many.
   std::size_t release_quarantined(ticket oldest) noexcept {
     std::size_t n = 0;
-    // Fences never decrease along the queue (quarantine), so the oldest frees come first.
+    // The queue is sorted by fence (quarantine): the frames that may come back are at its head.
     while (head_ < quarantine_.size() && quarantine_[head_].fence <= oldest) {
       set(quarantine_[head_++].frame);
       ++n;

@@ -115,11 +115,13 @@ kernel_epochs::ticket kernel_epochs::oldest_running(std::optional<device_id> dev
 }
 
 kernel_epochs::ticket kernel_epochs::free_fence(const stream_base* own,
-                                                std::optional<device_id> device) noexcept {
+                                                std::optional<device_id> device,
+                                                const page_use* pages) noexcept {
   const std::lock_guard lock(mutex_);
   ticket newest = no_ticket;
   for (const epoch& e : epochs_) {
-    if ((own != nullptr && e.on.get() == own) || (device && e.device != *device) || !running(e)) {
+    if ((own != nullptr && e.on.get() == own) || (device && e.device != *device) || !running(e) ||
+        (pages != nullptr && !may_use(e, *pages))) {
       continue;
     }
     // A launch arriving after an operation issued on its stream was enqueued after its gate

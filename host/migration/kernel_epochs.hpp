@@ -115,9 +115,13 @@ class kernel_epochs {
   /// ticket. A kernel queued behind a closed gate (an operation issued before it on its stream
   /// and not finished) has not started, and will read the new entry; so has a launch not
   /// enqueued yet. Only the kernels of the frame's device can have cached it, unless another
-  /// device's kernel that may use its page still runs (the migrator never frees it then).
+  /// device's kernel that may use its page still runs (the migrator never frees it then). With
+  /// `pages` (the pages whose frames are freed), only kernels that may use one of them count: a
+  /// kernel that may not (a declared launch elsewhere, a stream the range is not attached to)
+  /// has cached none of their lines.
   [[nodiscard]] ticket free_fence(const stream_base* own,
-                                  std::optional<device_id> device = std::nullopt) noexcept;
+                                  std::optional<device_id> device = std::nullopt,
+                                  const page_use* pages = nullptr) noexcept;
   /// Whether an admitted kernel in flight, placed before `before` and not on `except`, may use a
   /// page of `u`.
   [[nodiscard]] bool in_use(const page_use& u, ticket before = no_ticket,

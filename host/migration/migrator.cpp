@@ -340,13 +340,13 @@ bool migrator::kernels_in_flight() {
 // A fence of no kernel frees a frame at once.
 static_assert(kernel_epochs::no_ticket == device_residency::no_fence);
 
-kernel_epochs::ticket migrator::free_fence(device_id d) noexcept {
+kernel_epochs::ticket migrator::free_fence(device_id d, const page_use* pages) noexcept {
   // A stream-ordered move's own stream runs no kernel now: its earlier ones have finished, and
   // its later ones wait behind the move's gate (they start after the free, caches fresh). Nor
   // have the kernels queued behind other operations' gates started: a pipeline's frames, given
   // back by one chunk while the next chunk's kernel waits, are free once the kernels running
   // meanwhile end, not once every kernel queued by then has.
-  return epochs_.free_fence(moving_on_, d);
+  return epochs_.free_fence(moving_on_, d, pages);
 }
 
 void migrator::harvest_accessed() {
@@ -510,8 +510,26 @@ void migrator::do_cpu_faults_waiting(bool waiting) noexcept {
 void migrator::page_settler::do_landed(std::span<const move> moves) {
   migrator& m = m_;
   const std::uint64_t now = now_ns();  // one clock read per chunk, not per page
-  // Frames freed while kernels run are quarantined until those kernels have ended (their
-  // caches may hold the old page): asked once per chunk, and only if it frees a frame.
+  // Frames freed while kernels run are quarantined until those kernels that may use the pages
+  // have ended (their caches may hold the old page): asked once per chunk and device, for the
+  // span of the pages it frees there (all pages if they are of several ranges), and only if it
+  // frees a frame.
+  std::array<std::optional<page_use>, max_devices> freed;  // by device: the span freed
+  std::array<bool, max_devices> ranges{};                  // by device: several ranges freed
+  for (const move& mv : moves) {
+    if (!mv.freed) continue;
+    const std::uint32_t id = mv.range->device().range_id;
+    std::optional<page_use>& f = freed[mv.device];
+    if (!f) {
+      f = page_use{id, mv.page, 1};
+    } else if (f->range != id) {
+      ranges[mv.device] = true;
+    } else {
+      const std::size_t first = std::min(f->first, mv.page);
+      const std::size_t end = std::max(f->first + f->count, mv.page + 1);
+      f = page_use{id, first, end - first};
+    }
+  }
   std::array<std::optional<kernel_epochs::ticket>, max_devices> fence;  // by device
   for (const move& mv : moves) {
     const page_ref ref{mv.range->device().range_id, static_cast<std::uint32_t>(mv.page)};
@@ -520,7 +538,10 @@ void migrator::page_settler::do_landed(std::span<const move> moves) {
     // misses, and pinning the pages of a loop too big for the device would only make it worse.
     bool capacity = false;
     if (mv.freed) {
-      if (!fence[mv.device]) fence[mv.device] = m.free_fence(mv.device);
+      if (!fence[mv.device]) {
+        fence[mv.device] =
+            m.free_fence(mv.device, ranges[mv.device] ? nullptr : &*freed[mv.device]);
+      }
       capacity = m.residency(mv.device).left(*mv.freed, ref, *fence[mv.device]);
     }
     if (mv.taken) capacity = m.residency(mv.device).arrived(ref);

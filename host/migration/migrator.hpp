@@ -388,7 +388,9 @@ class migrator final : public fault_resolver {
   // Frames freed now: the ticket they wait for, kernel_epochs::no_ticket when no kernel may
   // have started besides those of moving_on_'s stream (they are free at once). Asked once per
   // batch of frees.
-  [[nodiscard]] kernel_epochs::ticket free_fence(device_id d) noexcept;
+  // With `pages`, for frames of those pages only: kernels that may not use them do not count.
+  [[nodiscard]] kernel_epochs::ticket free_fence(device_id d,
+                                                 const page_use* pages = nullptr) noexcept;
   // A frame of device `d` for `p`: the lowest free one, else one whose quarantine has ended.
   [[nodiscard]] std::optional<std::uint32_t> take_frame(device_id d, page_ref p) {
     return residency(d).take(p, [this, d] { return epochs_.oldest_running(d); });

@@ -157,18 +157,24 @@ TEST(FramePool, QuarantinedFramesComeBackOnceTheKernelsBeforeTheirFenceHaveEnded
   }
 }
 
-TEST(FramePool, AFenceBelowTheLastQuarantinedOneWaitsForIt) {
+TEST(FramePool, EachQuarantinedFrameComesBackAtItsOwnFence) {
   // Fences follow the kernels that may have started at each free, which may be older at a later
-  // free (a kernel queued behind a gate started meanwhile): the queue keeps them non-decreasing,
-  // so a later frame never comes back before an earlier one, and never before its own fence.
+  // free (two streams' chunks freed while each other's kernels run): a frame comes back once its
+  // own fence has passed, not once the newest fence quarantined before it has. Frames used to
+  // wait for the newest earlier fence, and a two-stream pipeline ran out of frames under load.
   frame_pool pool(4);
   for (std::uint32_t f = 0; f < 4; ++f) ASSERT_EQ(pool.take(), f);
   pool.quarantine(0, 11);
-  pool.quarantine(1, 9);  // raised to 11
-  EXPECT_EQ(pool.release_quarantined(10), 0u) << "frame 1 came back before frame 0's fence";
-  EXPECT_EQ(pool.release_quarantined(11), 2u);
-  pool.quarantine(2, 5);  // an empty queue: its own fence
-  EXPECT_EQ(pool.release_quarantined(5), 1u);
+  pool.quarantine(1, 9);
+  pool.quarantine(2, 10);
+  EXPECT_EQ(pool.release_quarantined(8), 0u) << "kernel 8 still runs";
+  EXPECT_EQ(pool.release_quarantined(9), 1u) << "frame 1's fence has passed, frame 0's has not";
+  EXPECT_TRUE(pool.is_free(1));
+  EXPECT_TRUE(pool.is_quarantined(0));
+  EXPECT_EQ(pool.release_quarantined(10), 1u);
+  EXPECT_TRUE(pool.is_free(2));
+  EXPECT_EQ(pool.release_quarantined(11), 1u);
+  EXPECT_EQ(pool.quarantined(), 0u);
 }
 
 }  // namespace

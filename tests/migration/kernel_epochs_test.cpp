@@ -382,6 +382,31 @@ TEST(KernelEpochs, AFreedFrameWaitsOnlyForKernelsThatMayHaveStarted) {
   EXPECT_EQ(k.free_fence(nullptr), kernel_epochs::no_ticket);
 }
 
+// Frames freed while a declared launch runs elsewhere: only kernels that may use the freed pages
+// fence them. A two-stream pipeline whose other stream's kernel ran long (under load) used to
+// find every frame its chunks gave back fenced by that kernel, which never touches them.
+TEST(KernelEpochs, OnlyKernelsThatMayUseTheFreedPagesFenceTheirFrames) {
+  emulated_backend b;
+  kernel_epochs k(b, 5s);
+  const stream s1 = b.create_stream("one");
+  const stream s2 = b.create_stream("two");
+  std::atomic<bool> go1{false}, go2{false};
+  const auto declared = launch_until(b, k, s1, go1, {page_use{0, 0, 4}}, /*declared=*/true);
+  const page_use elsewhere{0, 8, 4};
+  const page_use its_own{0, 2, 1};
+  EXPECT_EQ(k.free_fence(nullptr, 0, &elsewhere), kernel_epochs::no_ticket)
+      << "the declared kernel cannot have cached pages it may not use";
+  EXPECT_EQ(k.free_fence(nullptr, 0, &its_own), declared + 1);
+  EXPECT_EQ(k.free_fence(nullptr, 0), declared + 1) << "without pages, every running kernel";
+  // An undeclared kernel may use any page of a range attached globally.
+  const auto any = launch_until(b, k, s2, go2);
+  EXPECT_EQ(k.free_fence(nullptr, 0, &elsewhere), any + 1);
+  go1 = true;
+  go2 = true;
+  ASSERT_TRUE(k.wait(5s));
+  EXPECT_EQ(k.free_fence(nullptr, 0, &its_own), kernel_epochs::no_ticket);
+}
+
 TEST(KernelEpochs, ALaunchThatWaitsPastTheTimeoutIsAnError) {
   emulated_backend b;
   kernel_epochs k(b, 50ms);

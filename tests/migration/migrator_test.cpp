@@ -347,7 +347,12 @@ TEST(Migrator, CpuAccessDuringAKernelWaitsForItAndSeesNoTornPage) {
 // A frame freed while a kernel runs may still have lines of its old page in that kernel's
 // caches: it is not handed to a kernel that was already running at the free, only to kernels
 // that start after every such kernel has ended.
-TEST(Migrator, FramesFreedWhileAKernelRunsAreNotReusedUntilItEnds) {
+// Frames freed while a kernel runs go to it only if it may not use the pages they held: a kernel
+// that may use a page can have lines of it in an L1 (invalidated only when a kernel starts); one
+// that may not (a declared launch elsewhere) has none, and may take the frame at once. (Every
+// frame freed under a running kernel used to wait for it, which left a two-stream pipeline
+// without frames while the other stream's kernel ran long.)
+TEST(Migrator, FramesFreedWhileAKernelRunsGoToItOnlyIfItMayNotUseTheirPages) {
   constexpr std::size_t page = 64 << 10;
   uvm::manager mgr(emulated(page, 4 * page));
   auto b = mgr.allocate<std::uint32_t>(4 * page / 4);
@@ -379,12 +384,9 @@ TEST(Migrator, FramesFreedWhileAKernelRunsAreNotReusedUntilItEnds) {
   // once its entry lands, a moment before the page's state is published).
   mgr.synchronize();
   EXPECT_EQ(seen.load(), 5u);
-  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::remote)
-      << "the running kernel was given a frame freed under it";
-  EXPECT_EQ(mgr.stats().remote_mappings, 1u);
-  // Once it has ended, the frames are free again.
-  EXPECT_EQ(uvm::testing::prefetch_now(mgr, b.bytes(), uvm::location::device()), 4u);
-  EXPECT_EQ(mgr.state_of(b.data()), uvm::page_state::device_exclusive);
+  EXPECT_EQ(mgr.state_of(a.data()), uvm::page_state::device_exclusive)
+      << "the kernel, which may not use b, was not given a frame b freed";
+  EXPECT_EQ(mgr.stats().remote_mappings, 0u);
 }
 
 TEST(Migrator, CpuThreadsFaultWhileKernelsRun) {
