@@ -15,11 +15,13 @@
 ///
 /// @code
 /// uvm::config cfg;
-/// cfg.device_model = "h100-pcie5";  // or a path to a profile in JSON
+/// cfg.device_model = "h100-pcie5";  // a path to a profile in JSON; several, comma-separated; all
 /// uvm::manager mgr{cfg};
 /// ... kernels, prefetches, CPU accesses ...
 /// mgr.synchronize();
-/// std::printf("%.3f ms on the modelled GPU\n", mgr.stats().modelled.total.count() / 1e6);
+/// const uvm::stats s = mgr.stats();
+/// const uvm::modelled_time& t = s.modelled.at(0);  // one per profile, in order
+/// std::printf("%.3f ms on %s\n", t.total.count() / 1e6, t.profile.c_str());
 /// @endcode
 
 #include <cstdint>
