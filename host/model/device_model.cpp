@@ -1,5 +1,7 @@
 #include "host/model/device_model.hpp"
 
+#include "host/telemetry/counters.hpp"
+
 #include <algorithm>
 #include <bit>
 
@@ -8,10 +10,7 @@ namespace uvm::detail {
 namespace {
 
 void record(latency_histogram& h, std::uint64_t ns) noexcept {
-  const std::size_t b =
-      ns == 0 ? 0
-              : std::min<std::size_t>(std::bit_width(ns) - 1, latency_histogram::bucket_count - 1);
-  ++h.buckets[b];
+  ++h.buckets[histogram_bucket(ns)];
   h.total_ns += ns;
 }
 

@@ -4,6 +4,8 @@
 #include "host/model/json_value.hpp"
 #include "host/model/shipped_profiles.hpp"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -150,10 +152,8 @@ std::span<const std::string_view> device_profile::shipped_profiles() noexcept {
 std::string_view device_profile::shipped_json(std::string_view name) {
   const std::string_view json = detail::shipped_profile_json(name);
   if (json.empty()) {
-    std::string names;
-    for (std::string_view n : shipped_profiles())
-      names += (names.empty() ? "" : ", ") + std::string(n);
-    detail::throw_invalid("device model: no shipped profile '{}' (shipped: {})", name, names);
+    detail::throw_invalid("device model: no shipped profile '{}' (shipped: {})", name,
+                          fmt::join(shipped_profiles(), ", "));
   }
   return json;
 }
@@ -166,12 +166,9 @@ device_profile device_profile::load(std::string_view name_or_path) {
   if (!detail::shipped_profile_json(name_or_path).empty()) return shipped(name_or_path);
   std::ifstream in{std::string(name_or_path)};
   if (!in) {
-    std::string names;
-    for (std::string_view n : shipped_profiles())
-      names += (names.empty() ? "" : ", ") + std::string(n);
     detail::throw_invalid(
         "device model: '{}' is neither a shipped profile ({}) nor a file that can be read",
-        name_or_path, names);
+        name_or_path, fmt::join(shipped_profiles(), ", "));
   }
   std::stringstream text;
   text << in.rdbuf();

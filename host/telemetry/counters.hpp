@@ -12,13 +12,17 @@
 
 namespace uvm::detail {
 
+/// The bucket of latency_histogram that `ns` falls in.
+[[nodiscard]] inline std::size_t histogram_bucket(std::uint64_t ns) noexcept {
+  return ns == 0
+             ? 0
+             : std::min<std::size_t>(std::bit_width(ns) - 1, latency_histogram::bucket_count - 1);
+}
+
 class atomic_histogram {
  public:
   void record(std::uint64_t ns) noexcept {
-    const std::size_t b = ns == 0 ? 0
-                                  : std::min<std::size_t>(std::bit_width(ns) - 1,
-                                                          latency_histogram::bucket_count - 1);
-    buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    buckets_[histogram_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
     total_ns_.fetch_add(ns, std::memory_order_relaxed);
   }
   [[nodiscard]] latency_histogram snapshot() const noexcept {
