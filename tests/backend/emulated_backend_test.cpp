@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -540,6 +541,68 @@ TEST(EmulatedBackend, AShortCopyOnAnIdleStreamLandsAtOnceAndOtherwiseKeepsItsTur
   stalled.supply(0x21);
   ASSERT_TRUE(b.wait(e_small, patience));
   EXPECT_EQ(std::memcmp(d + 2 * 4096, src.data(), src.size()), 0);
+}
+
+// The thread of a stream whose thread name starts with `comm` (names are cut to 15 characters).
+pid_t thread_named(const std::string& comm) {
+  for (int tries = 0; tries < 1000; ++tries) {  // the thread names itself when it starts
+    for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream in(t.path() / "comm");
+      std::string name;
+      if (std::getline(in, name) && name == comm.substr(0, 15)) {
+        return static_cast<pid_t>(std::stoi(t.path().filename().string()));
+      }
+    }
+    std::this_thread::yield();
+  }
+  return -1;
+}
+
+// Field `key` of /proc/self/task/<tid>/status.
+std::string task_status(pid_t tid, const std::string& key) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) == 0) {
+      const std::size_t v = line.find_first_not_of(" \t", key.size() + 1);
+      return v == std::string::npos ? "" : line.substr(v);
+    }
+  }
+  return "";
+}
+
+// Short copies that land on the issuing thread leave the stream's own thread asleep: nothing
+// was queued for it (each copy woke it before, for nothing: a futex call and two context
+// switches per copy on the fault path).
+TEST(EmulatedBackend, CopiesThatLandOnTheIssuingThreadLeaveTheStreamsThreadAsleep) {
+  emulated_backend b;
+  const stream s = b.create_stream("quiet");
+  const pid_t tid = thread_named("uvm-stream-quiet");
+  ASSERT_GT(tid, 0) << "no thread named uvm-stream-quiet";
+  const auto asleep = [&] {  // waiting for work, as the thread is between operations
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (task_status(tid, "State").rfind('S', 0) != 0) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  };
+  ASSERT_TRUE(asleep()) << "the stream's thread never slept";
+  const auto switches = [&] { return std::stoull(task_status(tid, "voluntary_ctxt_switches")); };
+  const unsigned long long before = switches();
+  device_buffer dev(b, 4096);
+  const std::vector<unsigned char> src = pattern(4096, 9);
+  constexpr int copies = 200;
+  for (int i = 0; i < copies; ++i) {
+    b.copy_async(dev.p, src.data(), src.size(), copy_kind::host_to_device, s);
+    ASSERT_TRUE(asleep());  // copies on the fault path come apart, each to a sleeping thread
+  }
+  EXPECT_EQ(std::memcmp(dev.p, src.data(), src.size()), 0);
+  EXPECT_LT(switches() - before, 10u) << "the stream's thread was woken by copies it never ran";
+  // Work queued for it still wakes it.
+  const uvm::detail::gate g = b.enqueue_gate(s);
+  const event e = b.record(s);
+  b.open_gate(g);
+  EXPECT_TRUE(b.wait(e, patience));
 }
 
 TEST(EmulatedBackend, EventsCompleteAfterEarlierWork) {
