@@ -38,6 +38,10 @@ using device_id = std::uint32_t;
 /// on x86/PCIe systems, and so does the emulated device.
 enum class host_registration : std::uint8_t { read_write, read_only };
 
+/// What newly allocated device memory holds: zeros, or whatever it held (the caller writes
+/// every byte before it reads it).
+enum class device_fill : std::uint8_t { zeros, any };
+
 class stream_base {
  public:
   virtual ~stream_base() = default;
@@ -87,12 +91,14 @@ class backend {
     return from == to || do_can_access_peer(from, to);
   }
 
-  /// Device memory on device `d` (frames, the device page table), zero-filled before it is
-  /// returned (without touching a legacy stream).
+  /// Device memory on device `d` (frames, the device page table). With device_fill::zeros it is
+  /// zero-filled before it is returned (without touching a legacy stream); with
+  /// device_fill::any its contents are unknown (frames: every page's data arrives by copy).
   /// @throws uvm::out_of_memory
-  [[nodiscard]] void* allocate_device(std::size_t bytes, device_id d = 0) {
+  [[nodiscard]] void* allocate_device(std::size_t bytes, device_id d = 0,
+                                      device_fill fill = device_fill::zeros) {
     UVM_NVTX_FUNC_RANGE();
-    return do_allocate_device(bytes, d);
+    return do_allocate_device(bytes, d, fill);
   }
   /// Frees device memory. As cudaFree does in practice, it waits until no kernel runs: never call
   /// it while holding a lock that a faulting kernel's service needs.
@@ -184,7 +190,7 @@ class backend {
   virtual device_id do_device_count() const noexcept { return 1; }
   virtual bool do_can_access_peer(device_id, device_id) const noexcept { return false; }
   virtual std::uint32_t do_native_device(device_id d) const noexcept { return d; }
-  virtual void* do_allocate_device(std::size_t bytes, device_id d) = 0;
+  virtual void* do_allocate_device(std::size_t bytes, device_id d, device_fill fill) = 0;
   virtual void do_free_device(void* p) noexcept = 0;
   virtual void* do_register_host(void* p, std::size_t bytes, host_registration how) = 0;
   virtual void do_unregister_host(void* p) noexcept = 0;

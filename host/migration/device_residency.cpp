@@ -27,7 +27,8 @@ device_residency::device_residency(backend& b, const settings& s)
       eviction_(s.custom_eviction ? std::make_unique<guarded_eviction>(s.custom_eviction())
                                   : make_eviction_policy(s.eviction)) {
   frames_ = static_cast<std::byte*>(
-      backend_.allocate_device(std::size_t{pool_.size()} << page_shift_, s.device));
+      backend_.allocate_device(std::size_t{pool_.size()} << page_shift_, s.device,
+                               device_fill::any));  // every page arrives by copy
 }
 
 device_residency::~device_residency() {

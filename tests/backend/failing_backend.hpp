@@ -49,9 +49,9 @@ class failing_backend final : public forwarding_backend {
     }
   }
 
-  void* do_allocate_device(std::size_t bytes, device_id d) override {
+  void* do_allocate_device(std::size_t bytes, device_id d, device_fill fill) override {
     maybe_fail(op::allocate, "allocate_device");
-    return inner().allocate_device(bytes, d);
+    return inner().allocate_device(bytes, d, fill);
   }
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override {

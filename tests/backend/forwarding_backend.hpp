@@ -31,8 +31,8 @@ class forwarding_backend : public backend {
   bool do_can_access_peer(device_id from, device_id to) const noexcept override {
     return inner_.can_access_peer(from, to);
   }
-  void* do_allocate_device(std::size_t bytes, device_id d) override {
-    return inner_.allocate_device(bytes, d);
+  void* do_allocate_device(std::size_t bytes, device_id d, device_fill fill) override {
+    return inner_.allocate_device(bytes, d, fill);
   }
   void do_free_device(void* p) noexcept override { inner_.free_device(p); }
   void* do_register_host(void* p, std::size_t bytes, host_registration how) override {

@@ -44,9 +44,9 @@ class sticky_backend final : public testing::forwarding_backend {
       throw cuda_error(std::string(call) + ": cudaErrorIllegalAddress (sticky, emulated)", 700);
     }
   }
-  void* do_allocate_device(std::size_t bytes, device_id d) override {
+  void* do_allocate_device(std::size_t bytes, device_id d, device_fill fill) override {
     check("cudaMalloc");
-    return inner().allocate_device(bytes, d);
+    return inner().allocate_device(bytes, d, fill);
   }
   void do_copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind,
                      const stream& s) override {

@@ -304,7 +304,7 @@ int cuda_backend::ordinal(device_id d, const char* call) const {
   return gpus_[d].ordinal;
 }
 
-void* cuda_backend::do_allocate_device(std::size_t bytes, device_id d) {
+void* cuda_backend::do_allocate_device(std::size_t bytes, device_id d, device_fill fill) {
   const device_scope on(ordinal(d, "allocate_device"));
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, bytes);
@@ -313,8 +313,9 @@ void* cuda_backend::do_allocate_device(std::size_t bytes, device_id d) {
     throw out_of_memory(fmt::format("cudaMalloc of {} bytes: out of device memory", bytes));
   }
   if (e != cudaSuccess) throw_cuda(e, "cudaMalloc", __FILE__, __LINE__);
-  // The interface promises zeroed memory. cudaMemset would run on the legacy stream, unordered
-  // with the library's non-blocking streams and stalled by any blocking user stream.
+  if (fill == device_fill::any) return p;
+  // Zeroed, as asked. cudaMemset would run on the legacy stream, unordered with the library's
+  // non-blocking streams and stalled by any blocking user stream.
   const auto z = static_cast<cudaStream_t>(gpus_[d].zeroing);
   const cudaError_t m = cudaMemsetAsync(p, 0, bytes, z);
   const cudaError_t w = m == cudaSuccess ? cudaStreamSynchronize(z) : m;

@@ -59,7 +59,7 @@ class cuda_backend final : public backend {
   }
   // Enables peer access between every pair of GPUs that allows it.
   void enable_peers();
-  void* do_allocate_device(std::size_t bytes, device_id d) override;
+  void* do_allocate_device(std::size_t bytes, device_id d, device_fill fill) override;
   void do_free_device(void* p) noexcept override;
   void* do_register_host(void* p, std::size_t bytes, host_registration how) override;
   void do_unregister_host(void* p) noexcept override;

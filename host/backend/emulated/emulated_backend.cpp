@@ -1,5 +1,6 @@
 #include "host/backend/emulated/emulated_backend.hpp"
 
+#include "host/backend/emulated/device_memory.hpp"
 #include "host/backend/emulated/emulated_event.hpp"
 #include "host/backend/emulated/emulated_stream.hpp"
 #include "host/common/check.hpp"
@@ -18,7 +19,6 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <sys/mman.h>
 
 namespace uvm::detail {
 namespace {
@@ -90,7 +90,7 @@ emulated_backend::~emulated_backend() {
   }
   for (auto& s : streams) s->close();  // all drain in parallel, as they would on a device
   for (auto& s : streams) s->join();
-  for (const auto& [p, bytes] : device_) munmap(p, bytes);
+  for (const auto& [p, bytes] : device_) device_memory::process().unmap(p, bytes);
 }
 
 void emulated_backend::expect_device(device_id d, const char* call) const {
@@ -133,45 +133,16 @@ bool emulated_backend::wait_for_kernels_noexcept(const char* call, const void* p
   return false;
 }
 
-namespace {
-
-// Device memory: NORESERVE, so a large pool costs nothing until it is touched, as a budget of
-// device memory costs the host nothing; in 2 MiB huge pages where the kernel offers them, as a
-// GPU maps its memory in large pages: a copy into a frame touched for the first time then
-// faults once per 2 MiB, not once per 4 KiB page (which would charge the copy path what a
-// GPU's DMA never pays).
-void* map_device_memory(std::size_t bytes) {
-  constexpr std::size_t huge = std::size_t{2} << 20;
-  const std::size_t reserved = bytes + huge;
-  void* raw = mmap(nullptr, reserved, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw == MAP_FAILED) {
-    throw_system(fmt::format("mmap of {} bytes of emulated device memory", bytes), errno);
-  }
-  // Keep the 2 MiB-aligned part only: the mapping is then exactly [p, p + bytes).
-  const auto start = reinterpret_cast<std::uintptr_t>(raw);
-  const std::uintptr_t aligned = (start + huge - 1) & ~(huge - 1);
-  if (aligned > start) munmap(raw, aligned - start);
-  const std::uintptr_t end = start + reserved;
-  const std::uintptr_t used_end = aligned + ((bytes + 4095) & ~std::size_t{4095});
-  if (end > used_end) munmap(reinterpret_cast<void*>(used_end), end - used_end);
-  void* p = reinterpret_cast<void*>(aligned);
-  (void)madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
-  return p;
-}
-
-}  // namespace
-
-void* emulated_backend::do_allocate_device(std::size_t bytes, device_id d) {
+void* emulated_backend::do_allocate_device(std::size_t bytes, device_id d, device_fill fill) {
   UVM_EXPECTS(bytes > 0, "allocate_device: zero bytes");
   expect_device(d, "allocate_device");
   wait_for_kernels("allocate_device");  // cudaMalloc may synchronise with the device
-  void* p = map_device_memory(bytes);
+  void* p = device_memory::process().map(bytes, fill == device_fill::zeros);
   try {
     const std::lock_guard lock(memory_mutex_);
     device_.emplace(p, bytes);
   } catch (...) {
-    munmap(p, bytes);
+    device_memory::process().unmap(p, bytes);
     throw;
   }
   return p;
@@ -190,7 +161,7 @@ void emulated_backend::do_free_device(void* p) noexcept {
     bytes = it->second;
     device_.erase(it);
   }
-  munmap(p, bytes);
+  device_memory::process().unmap(p, bytes);
 }
 
 void* emulated_backend::do_register_host(void* p, std::size_t bytes, host_registration how) {

@@ -77,7 +77,7 @@ class emulated_backend final : public backend {
   }
   // Every device reaches every other (backend::can_access_peer has checked both exist).
   bool do_can_access_peer(device_id, device_id) const noexcept override { return true; }
-  void* do_allocate_device(std::size_t bytes, device_id d) override;
+  void* do_allocate_device(std::size_t bytes, device_id d, device_fill fill) override;
   void do_free_device(void* p) noexcept override;
   void* do_register_host(void* p, std::size_t bytes, host_registration how) override;
   void do_unregister_host(void* p) noexcept override;
