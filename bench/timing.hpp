@@ -20,6 +20,15 @@ namespace bench {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// CPU time used so far by `clock`: CLOCK_PROCESS_CPUTIME_ID (every thread) or
+// CLOCK_THREAD_CPUTIME_ID (the caller's).
+[[nodiscard]] inline std::uint64_t cpu_time_ns(clockid_t clock) noexcept {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 // One timed 1-byte write to the first byte of each of `pages` pages from `base`, in address
 // order (one fault each where the pages fault), appending each latency in ns to `out`. The
 // signal fences keep the compiler from moving the store across the clock reads.

@@ -296,7 +296,10 @@ managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
   req.taken_ns = req.started_ns = req.completed_ns = 0;
   req.posted_ns = now_ns();
   req.status.store(fault_request::pending, std::memory_order_relaxed);
-  while (!ctx_.service->submit(req)) {
+  // A handler on a thread of its own resolves what needs no waiting itself; the rest (and every
+  // fault caught in a signal handler) goes to the service thread.
+  const bool here = !ctx_.source->handles_in_signal_handler() && ctx_.service->serve_here(req);
+  while (!here && !ctx_.service->submit(req)) {
     if (passed(deadline)) return {status::timed_out, ETIMEDOUT, pages_.load(page)};
     sched_yield();
   }

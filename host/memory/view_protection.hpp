@@ -39,6 +39,13 @@ class view_protection {
   /// view is mapped read-write and attached.
   [[nodiscard]] bool splits_mappings() const noexcept { return do_splits_mappings(); }
 
+  /// Whether faults are caught in a signal handler on the faulting thread (only
+  /// async-signal-safe work may be done there), rather than on a thread of the mechanism's own,
+  /// which may take locks and wait.
+  [[nodiscard]] bool handles_in_signal_handler() const noexcept {
+    return do_handles_in_signal_handler();
+  }
+
   /// Starts catching faults on a new app view [app, app + bytes), all of whose pages are
   /// unpopulated. @throws uvm::system_error naming the failing call.
   void attach(std::byte* app, std::size_t bytes) { do_attach(app, bytes); }
@@ -49,6 +56,7 @@ class view_protection {
  private:
   virtual int do_protect(const view_span& v, host_access from, host_access to) noexcept = 0;
   virtual bool do_splits_mappings() const noexcept { return true; }
+  virtual bool do_handles_in_signal_handler() const noexcept { return true; }
   virtual void do_attach(std::byte*, std::size_t) {}
   virtual std::string_view do_name() const noexcept = 0;
 };

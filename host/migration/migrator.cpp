@@ -871,7 +871,17 @@ bool migrator::start_to_host(managed_range& r, std::size_t page, bool write, chu
 }
 
 int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept {
-  std::lock_guard lock(mutex_);
+  const std::lock_guard lock(mutex_);
+  return resolve_to_host(r, page, a, true);
+}
+
+int migrator::do_try_resolve(managed_range& r, std::size_t page, access a) noexcept {
+  const std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return retry_later;  // a migration is under way: the service waits
+  return resolve_to_host(r, page, a, false);
+}
+
+int migrator::resolve_to_host(managed_range& r, std::size_t page, access a, bool defer) noexcept {
   const page_word w = r.pages().load(page);
   if ((w & device_mapped_bit) == 0) return 0;  // resolved meanwhile: the access retries
   if ((w & busy_bit) != 0) return retry_later;
@@ -879,6 +889,7 @@ int migrator::do_resolve(managed_range& r, std::size_t page, access a) noexcept 
   // use it wait for this fault meanwhile (fairness).
   const page_use u{r.device().range_id, page, 1};
   if (epochs_.in_use(u)) {
+    if (!defer) return retry_later;
     counters_.cpu_fault_deferrals.fetch_add(1, std::memory_order_relaxed);
     try {
       cpu_waiting_.push_back(u);

@@ -280,6 +280,10 @@ class migrator final : public fault_resolver {
     return {r.device().range_id, 0, r.page_count()};
   }
   int do_resolve(managed_range& r, std::size_t page, access a) noexcept override;
+  int do_try_resolve(managed_range& r, std::size_t page, access a) noexcept override;
+  // A CPU fault's move to the host, mutex_ held; `defer`: a page that a kernel in flight may
+  // use is noted so that launches wait for its fault (the service's retries).
+  int resolve_to_host(managed_range& r, std::size_t page, access a, bool defer) noexcept;
   void do_resolve_device(std::span<const fault_record> batch) noexcept override;
   bool do_poll() noexcept override;
   void do_cpu_faults_waiting(bool waiting) noexcept override;

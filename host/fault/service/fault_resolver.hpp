@@ -25,11 +25,20 @@ class fault_resolver {
   virtual ~fault_resolver() = default;
 
   /// Brings `page` of `r` to a state that allows the CPU access `a`. Runs on the service
-  /// thread, may block on copies.
+  /// thread, may block on copies and on the resolver's lock.
   /// @return 0, retry_later, or an errno-style code that the faulting thread reports.
   [[nodiscard]] int resolve(managed_range& r, std::size_t page, access a) noexcept {
     UVM_NVTX_FUNC_RANGE();
     return do_resolve(r, page, a);
+  }
+
+  /// resolve(), on a thread that faults do not wait behind (the userfaultfd handler's) and only
+  /// if it needs no waiting for others: @return retry_later, having changed nothing, where
+  /// resolve() would wait for another thread's migration or for a kernel (such a request goes
+  /// to the service thread, which queues and defers it).
+  [[nodiscard]] int try_resolve(managed_range& r, std::size_t page, access a) noexcept {
+    UVM_NVTX_FUNC_RANGE();
+    return do_try_resolve(r, page, a);
   }
 
   /// Maps the pages of a batch of device faults (deduplicated, most intrusive access kept,
@@ -60,6 +69,7 @@ class fault_resolver {
 
  private:
   virtual int do_resolve(managed_range& r, std::size_t page, access a) noexcept = 0;
+  virtual int do_try_resolve(managed_range&, std::size_t, access) noexcept { return retry_later; }
   virtual void do_resolve_device(std::span<const fault_record>) noexcept {}
   virtual bool do_poll() noexcept { return false; }
   virtual void do_cpu_faults_waiting(bool) noexcept {}

@@ -219,6 +219,17 @@ bool fault_service::serve_cpu_batch() {
   return n > carried;
 }
 
+bool fault_service::serve_here(fault_request& r) noexcept {
+  const std::uint64_t start = now_ns();
+  const int err = resolver_.try_resolve(*r.range, r.page, r.kind);
+  if (err == fault_resolver::retry_later) return false;
+  r.taken_ns = r.started_ns = start;
+  r.error = err;
+  r.completed_ns = now_ns();
+  r.status.store(err == 0 ? fault_request::done : fault_request::failed, std::memory_order_release);
+  return true;
+}
+
 std::size_t fault_service::serve_device_batch() {
   std::array<fault_record, max_batch> batch;
   std::size_t n = 0;

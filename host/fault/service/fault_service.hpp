@@ -39,6 +39,13 @@ class fault_service {
   /// @return false if the queue is full (the caller retries until its deadline).
   bool submit(fault_request& r) noexcept;
 
+  /// Resolves `r` on the calling thread, if that needs no waiting for other threads
+  /// (fault_resolver::try_resolve): @return true with `r` completed (its stages say it was never
+  /// queued), false with nothing done (submit it). Not async-signal-safe: for a fault mechanism
+  /// whose handler is a thread of its own (userfaultfd), which then spares the fault two
+  /// hand-offs between threads (to the service and back).
+  bool serve_here(fault_request& r) noexcept;
+
   /// The ring device `d`'s code posts to (host memory; the backend maps it for the device).
   [[nodiscard]] fault_mailbox& mailbox(std::uint32_t d = 0) noexcept { return *mailboxes_.at(d); }
 

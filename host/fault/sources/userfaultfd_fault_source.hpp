@@ -60,6 +60,7 @@ class userfaultfd_fault_source final : public view_protection {
 
   int do_protect(const view_span& v, host_access from, host_access to) noexcept override;
   bool do_splits_mappings() const noexcept override { return false; }
+  bool do_handles_in_signal_handler() const noexcept override { return false; }
   void do_attach(std::byte* app, std::size_t bytes) override;
   std::string_view do_name() const noexcept override { return "userfaultfd"; }
 

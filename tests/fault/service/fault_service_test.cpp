@@ -8,9 +8,12 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include <pthread.h>
 
 namespace uvm::detail {
 namespace {
@@ -81,6 +84,89 @@ TEST(FaultService, ConcurrentFaultsOnOnePageAreServedOnce) {
   // Faults on one page in one batch are resolved once; later batches find the page resolved.
   EXPECT_EQ(resolver.moves.load(), 1);
   EXPECT_LE(resolver.calls.load(), 8);
+}
+
+// The name of the calling thread.
+std::string thread_name() {
+  std::array<char, 16> name{};
+  pthread_getname_np(pthread_self(), name.data(), name.size());
+  return name.data();
+}
+
+// fill_resolver's move, which also resolves on the faulting mechanism's thread (try_resolve)
+// unless told that it would have to wait there; notes the threads each call ran on.
+class handler_resolver final : public fault_resolver {
+ public:
+  explicit handler_resolver(bool handler_may_resolve) : handler_may_(handler_may_resolve) {}
+  std::vector<std::string> tried_on() {
+    const std::lock_guard lock(mutex_);
+    return tried_;
+  }
+  std::vector<std::string> resolved_on() {
+    const std::lock_guard lock(mutex_);
+    return resolved_;
+  }
+
+ private:
+  int do_resolve(managed_range& r, std::size_t page, access) noexcept override {
+    note(resolved_);
+    return fill(r, page);
+  }
+  int do_try_resolve(managed_range& r, std::size_t page, access) noexcept override {
+    note(tried_);
+    return handler_may_ ? fill(r, page) : retry_later;
+  }
+  void note(std::vector<std::string>& on) {
+    const std::lock_guard lock(mutex_);
+    on.push_back(thread_name());
+  }
+  static int fill(managed_range& r, std::size_t page) {
+    page_word w = r.pages().load(page);
+    if (stored_state(w) != page_state::device_exclusive) return 0;
+    while (!r.pages().try_claim(page, w)) w &= ~busy_bit;
+    std::memset(r.runtime_view() + page * r.page_size(), static_cast<int>(0xa0 + page),
+                r.page_size());
+    const auto o = r.commit(page, w, page_state::host_exclusive);
+    return o.st == managed_range::fault_outcome::status::resolved ? 0 : o.error;
+  }
+  bool handler_may_;
+  std::mutex mutex_;
+  std::vector<std::string> tried_;
+  std::vector<std::string> resolved_;
+};
+
+// A fault whose move needs no waiting is resolved by the userfaultfd handler thread itself: no
+// hand-off to the service thread and back (two thread wake-ups, the larger part of a CPU read
+// of a device page). In a signal handler nothing may take a lock: the service resolves it.
+TEST(FaultService, AFaultThatNeedsNoWaitingIsResolvedOnTheUserfaultfdHandlersThread) {
+  handler_resolver resolver(true);
+  fault_harness h(resolver, 5000ms, 4 * 65536, 65536);
+  h.set_state(1, page_state::device_exclusive);
+  volatile auto* p = reinterpret_cast<volatile unsigned char*>(h.range.page_address(1));
+  EXPECT_EQ(p[7], 0xa1);
+  EXPECT_EQ(h.range.state_of(1), page_state::host_exclusive);
+  EXPECT_EQ(h.stats.serviced.snapshot().count, 1u);
+  if (uvm::testing::under_userfaultfd()) {
+    EXPECT_EQ(resolver.tried_on(), std::vector<std::string>{"uvm-uffd"});
+    EXPECT_TRUE(resolver.resolved_on().empty()) << "handed to " << resolver.resolved_on()[0];
+  } else {
+    EXPECT_TRUE(resolver.tried_on().empty()) << "resolved in the signal handler";
+    EXPECT_EQ(resolver.resolved_on().size(), 1u);
+  }
+}
+
+// What the handler cannot resolve without waiting goes to the service thread, as before.
+TEST(FaultService, AFaultTheHandlerWouldWaitForGoesToTheServiceThread) {
+  handler_resolver resolver(false);
+  fault_harness h(resolver, 5000ms, 4 * 65536, 65536);
+  h.set_state(3, page_state::device_exclusive);
+  volatile auto* p = reinterpret_cast<volatile unsigned char*>(h.range.page_address(3));
+  EXPECT_EQ(p[9], 0xa3);
+  EXPECT_EQ(h.range.state_of(3), page_state::host_exclusive);
+  const std::vector<std::string> resolved = resolver.resolved_on();
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_NE(resolved[0], "uvm-uffd");
+  EXPECT_EQ(resolver.tried_on().size(), uvm::testing::under_userfaultfd() ? 1u : 0u);
 }
 
 // Keeps every device fault record it is given; reports kernels in flight, so the service polls
