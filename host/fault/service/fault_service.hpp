@@ -46,6 +46,13 @@ class fault_service {
   /// hand-offs between threads (to the service and back).
   bool serve_here(fault_request& r) noexcept;
 
+  /// Whether kernels were in flight at the thread's last look: then the CPUs are busy with
+  /// them, and a thread waiting for its request sleeps at once rather than polling (a poll
+  /// would take the CPU from the kernels and from this thread). Async-signal-safe.
+  [[nodiscard]] bool kernels_in_flight() const noexcept {
+    return kernels_.load(std::memory_order_relaxed);
+  }
+
   /// The ring device `d`'s code posts to (host memory; the backend maps it for the device).
   [[nodiscard]] fault_mailbox& mailbox(std::uint32_t d = 0) noexcept { return *mailboxes_.at(d); }
 
@@ -62,12 +69,19 @@ class fault_service {
   static constexpr std::chrono::microseconds shortest_nap{5};
   static constexpr std::chrono::microseconds longest_nap{50};
   static constexpr std::chrono::milliseconds idle_nap{50};
+  // How long the thread polls for more CPU faults after serving some before it sleeps: a thread
+  // that reads its way through a range faults page after page, and a thread woken on an idle
+  // CPU starts tens of microseconds late.
+  static constexpr std::chrono::microseconds cpu_fault_spin{50};
 
   void run();
   // The resolver admitted a kernel: wakes the thread if it sleeps as though none ran.
   void kernel_admitted() noexcept;
   // @return whether it took new requests.
   bool serve_cpu_batch();
+  // Polls (yielding) until the bell rang since `seen` or cpu_fault_spin passed: @return whether
+  // it rang.
+  bool await_ring(std::uint32_t seen) noexcept;
   // @return the records it took (max_batch: more may be waiting).
   std::size_t serve_device_batch();
   [[nodiscard]] fault_mailbox& bell() noexcept { return *mailboxes_.front(); }
@@ -88,7 +102,8 @@ class fault_service {
   bounded_queue<fault_request*, 1024> queue_;
   std::vector<fault_request*> deferred_;  // service thread only
   std::atomic<bool> stop_{false};
-  std::atomic<bool> idle_{false};  // sleeping as though no kernel ran
+  std::atomic<bool> idle_{false};     // sleeping as though no kernel ran
+  std::atomic<bool> kernels_{false};  // kernels_in_flight()
   bool warned_coarsening_ = false;
   std::uint64_t dropped_reported_ = 0;
   std::atomic<std::uint64_t> cpu_at_stop_{0};
