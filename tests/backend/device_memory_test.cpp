@@ -12,7 +12,7 @@
 namespace uvm::detail {
 namespace {
 
-constexpr std::size_t block = std::size_t{4} << 20;
+constexpr std::size_t block_bytes = std::size_t{4} << 20;
 
 long minor_faults() {
   rusage u{};
@@ -20,58 +20,71 @@ long minor_faults() {
   return u.ru_minflt;
 }
 
-// Page faults taken while writing every 4 KiB page of [p, p + bytes).
-long faults_touching(void* p, std::size_t bytes) {
+// Page faults taken while writing every 4 KiB page of `b`.
+long faults_touching(const device_memory::block& b) {
   const long before = minor_faults();
-  auto* b = static_cast<volatile unsigned char*>(p);
-  for (std::size_t i = 0; i < bytes; i += 4096) b[i] = 1;
+  auto* p = static_cast<volatile unsigned char*>(b.p);
+  for (std::size_t i = 0; i < b.bytes; i += 4096) p[i] = 1;
   return minor_faults() - before;
 }
 
-TEST(DeviceMemory, IsAlignedForHugePages) {
+TEST(DeviceMemory, IsAlignedForHugePagesAndRoundedToWholePages) {
   device_memory& m = device_memory::process();
-  void* p = m.map(block + 4096, true);
-  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % (std::size_t{2} << 20), 0u);
-  m.unmap(p, block + 4096);
+  const device_memory::block b = m.map(block_bytes + 100, true);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.p) % (std::size_t{2} << 20), 0u);
+  EXPECT_EQ(b.bytes, block_bytes + 4096);
+  m.unmap(b);
 }
 
 // Frames of a manager made after another one's are warm: the block its frames had comes back,
 // touched, and a copy into it takes no page fault (a GPU's memory is backed when it is allocated).
 TEST(DeviceMemory, AFreedBlockComesBackWarmToTheNextRequestOfItsSizeThatNeedsNoZeros) {
   device_memory& m = device_memory::process();
-  void* first = m.map(block, false);
-  EXPECT_GT(faults_touching(first, block), 0) << "fresh memory is backed on its first touch";
-  m.unmap(first, block);
-  void* again = m.map(block, false);
-  EXPECT_EQ(again, first);
-  EXPECT_EQ(faults_touching(again, block), 0) << "the kept block was not warm";
-  m.unmap(again, block);
+  const device_memory::block first = m.map(block_bytes, false);
+  EXPECT_GT(faults_touching(first), 0) << "fresh memory is backed on its first touch";
+  m.unmap(first);
+  const device_memory::block again = m.map(block_bytes, false);
+  EXPECT_EQ(again.p, first.p);
+  EXPECT_EQ(faults_touching(again), 0) << "the kept block was not warm";
+  m.unmap(again);
 }
 
 TEST(DeviceMemory, MemoryThatMustBeZeroIsNeverAKeptBlock) {
   device_memory& m = device_memory::process();
-  void* dirty = m.map(block, false);
-  std::memset(dirty, 0xab, block);
-  m.unmap(dirty, block);
-  void* zeroed = m.map(block, true);
-  EXPECT_NE(zeroed, dirty);
-  const std::vector<unsigned char> zeros(block, 0);
-  EXPECT_EQ(std::memcmp(zeroed, zeros.data(), block), 0);
-  m.unmap(zeroed, block);
+  const device_memory::block dirty = m.map(block_bytes, false);
+  std::memset(dirty.p, 0xab, block_bytes);
+  m.unmap(dirty);
+  const device_memory::block zeroed = m.map(block_bytes, true);
+  EXPECT_NE(zeroed.p, dirty.p);
+  const std::vector<unsigned char> zeros(block_bytes, 0);
+  EXPECT_EQ(std::memcmp(zeroed.p, zeros.data(), block_bytes), 0);
+  m.unmap(zeroed);
+}
+
+// Only blocks that may hold anything are kept: freeing a manager's zeroed allocations (page
+// tables, control words) after its frames does not push the frames out.
+TEST(DeviceMemory, FreeingZeroedBlocksKeepsTheReusableOnes) {
+  device_memory& m = device_memory::process();
+  const device_memory::block frames = m.map(block_bytes, false);
+  m.unmap(frames);
+  for (std::size_t i = 0; i < 2 * device_memory::max_kept; ++i) m.unmap(m.map(4096, true));
+  const device_memory::block again = m.map(block_bytes, false);
+  EXPECT_EQ(again.p, frames.p);
+  m.unmap(again);
 }
 
 TEST(DeviceMemory, AtMostAFewBlocksAreKept) {
   device_memory& m = device_memory::process();
-  std::vector<void*> blocks;
+  std::vector<device_memory::block> blocks;
   for (std::size_t i = 0; i < device_memory::max_kept + 3; ++i) {
-    blocks.push_back(m.map(block + (i + 1) * 4096, true));  // sizes no kept block has
+    blocks.push_back(m.map(block_bytes + (i + 1) * 4096, false));  // sizes no kept block has
   }
-  for (std::size_t i = 0; i < blocks.size(); ++i) m.unmap(blocks[i], block + (i + 1) * 4096);
+  for (const auto& b : blocks) m.unmap(b);
   EXPECT_EQ(m.kept(), device_memory::max_kept);
   // The newest are kept: the oldest went back to the system.
-  void* newest = m.map(block + blocks.size() * 4096, false);
-  EXPECT_EQ(newest, blocks.back());
-  m.unmap(newest, block + blocks.size() * 4096);
+  const device_memory::block newest = m.map(blocks.back().bytes, false);
+  EXPECT_EQ(newest.p, blocks.back().p);
+  m.unmap(newest);
 }
 
 }  // namespace

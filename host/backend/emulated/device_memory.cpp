@@ -44,33 +44,36 @@ device_memory& device_memory::process() {
   return *store;
 }
 
-void* device_memory::map(std::size_t bytes, bool zeros) {
+device_memory::block device_memory::map(std::size_t bytes, bool zeros) {
   bytes = rounded(bytes);
   if (!zeros) {
     const std::lock_guard lock(mutex_);
     for (auto it = kept_.rbegin(); it != kept_.rend(); ++it) {  // the newest: likely resident
       if (it->bytes == bytes) {
-        void* p = it->p;
+        const block b = *it;
         kept_.erase(std::next(it).base());
-        return p;
+        return b;
       }
     }
   }
-  return map_fresh(bytes);
+  return {map_fresh(bytes), bytes, !zeros};
 }
 
-void device_memory::unmap(void* p, std::size_t bytes) noexcept {
-  bytes = rounded(bytes);
+void device_memory::unmap(const block& b) noexcept {
+  if (!b.reusable) {
+    munmap(b.p, b.bytes);
+    return;
+  }
   // Lazily freed: the kernel may take the pages back under pressure instead of swapping them.
-  (void)madvise(p, bytes, MADV_FREE);
-  block dropped{nullptr, 0};
+  (void)madvise(b.p, b.bytes, MADV_FREE);
+  block dropped;
   {
     const std::lock_guard lock(mutex_);
     if (kept_.size() == max_kept) {
       dropped = kept_.front();
       kept_.erase(kept_.begin());
     }
-    kept_.push_back({p, bytes});  // within the capacity reserved: never throws
+    kept_.push_back(b);  // within the capacity reserved: never throws
   }
   if (dropped.p != nullptr) munmap(dropped.p, dropped.bytes);
 }

@@ -1,6 +1,5 @@
 #include "host/backend/emulated/emulated_backend.hpp"
 
-#include "host/backend/emulated/device_memory.hpp"
 #include "host/backend/emulated/emulated_event.hpp"
 #include "host/backend/emulated/emulated_stream.hpp"
 #include "host/common/check.hpp"
@@ -90,7 +89,7 @@ emulated_backend::~emulated_backend() {
   }
   for (auto& s : streams) s->close();  // all drain in parallel, as they would on a device
   for (auto& s : streams) s->join();
-  for (const auto& [p, bytes] : device_) device_memory::process().unmap(p, bytes);
+  for (const auto& [p, b] : device_) device_memory::process().unmap(b);
 }
 
 void emulated_backend::expect_device(device_id d, const char* call) const {
@@ -137,15 +136,15 @@ void* emulated_backend::do_allocate_device(std::size_t bytes, device_id d, devic
   UVM_EXPECTS(bytes > 0, "allocate_device: zero bytes");
   expect_device(d, "allocate_device");
   wait_for_kernels("allocate_device");  // cudaMalloc may synchronise with the device
-  void* p = device_memory::process().map(bytes, fill == device_fill::zeros);
+  const device_memory::block b = device_memory::process().map(bytes, fill == device_fill::zeros);
   try {
     const std::lock_guard lock(memory_mutex_);
-    device_.emplace(p, bytes);
+    device_.emplace(b.p, b);
   } catch (...) {
-    device_memory::process().unmap(p, bytes);
+    device_memory::process().unmap(b);
     throw;
   }
-  return p;
+  return b.p;
 }
 
 void emulated_backend::do_free_device(void* p) noexcept {
@@ -153,15 +152,15 @@ void emulated_backend::do_free_device(void* p) noexcept {
   // cudaFree waits for the device: so does this, bounded. Past the bound the memory is leaked
   // rather than unmapped under a kernel.
   if (!wait_for_kernels_noexcept("free_device", p)) return;
-  std::size_t bytes = 0;
+  device_memory::block b;
   {
     const std::lock_guard lock(memory_mutex_);
     const auto it = device_.find(p);
     if (it == device_.end()) return;  // not ours: ignored, as the interface cannot report it
-    bytes = it->second;
+    b = it->second;
     device_.erase(it);
   }
-  device_memory::process().unmap(p, bytes);
+  device_memory::process().unmap(b);
 }
 
 void* emulated_backend::do_register_host(void* p, std::size_t bytes, host_registration how) {

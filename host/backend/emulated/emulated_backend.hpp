@@ -20,6 +20,7 @@
 
 #include "host/backend/backend.hpp"
 #include "host/backend/emulated/copy_engine.hpp"
+#include "host/backend/emulated/device_memory.hpp"
 #include "host/backend/emulated/error_sink.hpp"
 #include "host/backend/emulated/kernel_pool.hpp"
 
@@ -120,8 +121,8 @@ class emulated_backend final : public backend {
   std::vector<std::unique_ptr<device>> devices_;
 
   std::mutex memory_mutex_;
-  std::unordered_map<void*, std::size_t> device_;  // mapping -> bytes, for munmap
-  std::map<std::uintptr_t, std::size_t> host_;     // registered start -> bytes, ordered for overlap
+  std::unordered_map<void*, device_memory::block> device_;  // by address
+  std::map<std::uintptr_t, std::size_t> host_;  // registered start -> bytes, ordered for overlap
 
   std::mutex streams_mutex_;
   std::vector<std::shared_ptr<stream_core>> streams_;  // joined by the destructor
