@@ -47,11 +47,14 @@ struct device_fault_stages {
   latency_histogram published;  ///< landed → host access widened and the pages published
 };
 
-/// @brief Where the time of serviced CPU faults goes (`stats::serviced`: faults handed to the
-/// fault service thread). One sample per fault for queued, waited and woken; copied and opened
-/// only for faults whose page moved, one sample per move.
+/// @brief Where the time of serviced CPU faults goes (`stats::serviced`: faults whose page data
+/// moved, handed to the fault service thread or, under userfaultfd, resolved by the handler's
+/// thread where that needed no waiting). One sample per fault for queued, waited and woken; copied
+/// and opened only for faults whose page moved, one sample per move.
 struct cpu_fault_stages {
-  latency_histogram queued;  ///< handed over by the handler → taken by the service thread
+  /// Handed over by the handler → taken by the service thread; 0 for a fault the userfaultfd
+  /// handler's thread resolved itself (no hand-off: it needed no waiting for other threads).
+  latency_histogram queued;
   /// Taken → its resolution started: put off while a kernel that may use the page ran, and
   /// behind the earlier faults of its batch.
   latency_histogram waited;
@@ -102,7 +105,7 @@ struct stats {
   fault_stats first_touch;            ///< CPU faults on unpopulated pages, resolved inline
   fault_stats upgrade;                ///< CPU write faults on shared pages, resolved inline
   fault_stats waited;                 ///< CPU faults on a page another thread was changing
-  fault_stats serviced;               ///< CPU faults handed to the fault service thread
+  fault_stats serviced;               ///< CPU faults on pages a device held
   std::uint64_t spurious_faults = 0;  ///< faults whose page already allowed the access (races)
 
   /// Pages mapped for the device on its faults; latency from the service thread taking the

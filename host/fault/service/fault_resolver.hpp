@@ -32,10 +32,11 @@ class fault_resolver {
     return do_resolve(r, page, a);
   }
 
-  /// resolve(), on a thread that faults do not wait behind (the userfaultfd handler's) and only
-  /// if it needs no waiting for others: @return retry_later, having changed nothing, where
-  /// resolve() would wait for another thread's migration or for a kernel (such a request goes
-  /// to the service thread, which queues and defers it).
+  /// resolve(), on a thread other than the service's (the userfaultfd handler's), and only if it
+  /// needs no waiting for others: @return retry_later, having changed nothing, where resolve()
+  /// would wait for the resolver's lock or defer the fault behind a kernel (the request then
+  /// goes to the service thread, which queues and defers it); also retry_later, as resolve()
+  /// returns it, where the move's copy outlived the fault timeout (it completes later).
   [[nodiscard]] int try_resolve(managed_range& r, std::size_t page, access a) noexcept {
     UVM_NVTX_FUNC_RANGE();
     return do_try_resolve(r, page, a);
