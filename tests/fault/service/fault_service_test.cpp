@@ -27,6 +27,20 @@ using testing::fault_harness;
   return ::testing::KilledBySignal(uvm::testing::under_userfaultfd() ? SIGBUS : SIGABRT);
 }
 
+// "Copies the device's data back": fills `page` (with 0xa0 + page) through the runtime view and
+// makes it host_exclusive. As the migration layer does, a request that finds its page resolved
+// moves nothing (`moved` stays false).
+int fill_back(managed_range& r, std::size_t page, bool& moved) {
+  page_word w = r.pages().load(page);
+  if (stored_state(w) != page_state::device_exclusive) return 0;
+  moved = true;
+  while (!r.pages().try_claim(page, w)) w &= ~busy_bit;
+  std::memset(r.runtime_view() + page * r.page_size(), static_cast<int>(0xa0 + page),
+              r.page_size());
+  const auto o = r.commit(page, w, page_state::host_exclusive);
+  return o.st == managed_range::fault_outcome::status::resolved ? 0 : o.error;
+}
+
 // Plays the migration layer: "copies the device's data back" by filling the page through the
 // runtime view, then makes it host_exclusive.
 class fill_resolver final : public fault_resolver {
@@ -41,30 +55,30 @@ class fill_resolver final : public fault_resolver {
     calls.fetch_add(1);
     std::this_thread::sleep_for(delay_);
     if (result_ != 0) return result_;
-    page_word w = r.pages().load(page);
-    // As the migration layer does: a request that finds its page resolved moves nothing.
-    if (stored_state(w) != page_state::device_exclusive) return 0;
-    moves.fetch_add(1);
-    while (!r.pages().try_claim(page, w)) w &= ~busy_bit;
-    std::memset(r.runtime_view() + page * r.page_size(), static_cast<int>(0xa0 + page),
-                r.page_size());
-    const auto o = r.commit(page, w, page_state::host_exclusive);
-    return o.st == managed_range::fault_outcome::status::resolved ? 0 : o.error;
+    bool moved = false;
+    const int err = fill_back(r, page, moved);
+    if (moved) moves.fetch_add(1);
+    return err;
   }
   std::chrono::milliseconds delay_;
   int result_;
 };
 
+// Reads page `page` of `h`'s range, device_exclusive first: the read sees the resolver's fill.
+void read_from_the_device(fault_harness& h, std::size_t page) {
+  h.set_state(page, page_state::device_exclusive);
+  ASSERT_EQ(h.range.state_of(page), page_state::device_exclusive);
+  volatile auto* p = reinterpret_cast<volatile unsigned char*>(h.range.page_address(page));
+  EXPECT_EQ(p[7], 0xa0 + page);
+  EXPECT_EQ(h.range.state_of(page), page_state::host_exclusive);
+  EXPECT_EQ(h.stats.serviced.snapshot().count, 1u);
+}
+
 TEST(FaultService, DeviceExclusivePageIsServedAndItsDataIsSeen) {
   fill_resolver resolver;
   fault_harness h(resolver, 5000ms, 4 * 65536, 65536);
-  h.set_state(2, page_state::device_exclusive);
-  ASSERT_EQ(h.range.state_of(2), page_state::device_exclusive);
-  volatile auto* p = reinterpret_cast<volatile unsigned char*>(h.range.page_address(2));
-  EXPECT_EQ(p[100], 0xa2);
-  EXPECT_EQ(h.range.state_of(2), page_state::host_exclusive);
+  read_from_the_device(h, 2);
   EXPECT_EQ(resolver.calls.load(), 1);
-  EXPECT_EQ(h.stats.serviced.snapshot().count, 1u);
 }
 
 TEST(FaultService, ConcurrentFaultsOnOnePageAreServedOnce) {
@@ -93,7 +107,7 @@ std::string thread_name() {
   return name.data();
 }
 
-// fill_resolver's move, which also resolves on the faulting mechanism's thread (try_resolve)
+// fill_back, which also resolves on the faulting mechanism's thread (try_resolve)
 // unless told that it would have to wait there; notes the threads each call ran on.
 class handler_resolver final : public fault_resolver {
  public:
@@ -110,24 +124,17 @@ class handler_resolver final : public fault_resolver {
  private:
   int do_resolve(managed_range& r, std::size_t page, access) noexcept override {
     note(resolved_);
-    return fill(r, page);
+    bool moved = false;
+    return fill_back(r, page, moved);
   }
   int do_try_resolve(managed_range& r, std::size_t page, access) noexcept override {
     note(tried_);
-    return handler_may_ ? fill(r, page) : retry_later;
+    bool moved = false;
+    return handler_may_ ? fill_back(r, page, moved) : retry_later;
   }
   void note(std::vector<std::string>& on) {
     const std::lock_guard lock(mutex_);
     on.push_back(thread_name());
-  }
-  static int fill(managed_range& r, std::size_t page) {
-    page_word w = r.pages().load(page);
-    if (stored_state(w) != page_state::device_exclusive) return 0;
-    while (!r.pages().try_claim(page, w)) w &= ~busy_bit;
-    std::memset(r.runtime_view() + page * r.page_size(), static_cast<int>(0xa0 + page),
-                r.page_size());
-    const auto o = r.commit(page, w, page_state::host_exclusive);
-    return o.st == managed_range::fault_outcome::status::resolved ? 0 : o.error;
   }
   bool handler_may_;
   std::mutex mutex_;
@@ -141,11 +148,7 @@ class handler_resolver final : public fault_resolver {
 TEST(FaultService, AFaultThatNeedsNoWaitingIsResolvedOnTheUserfaultfdHandlersThread) {
   handler_resolver resolver(true);
   fault_harness h(resolver, 5000ms, 4 * 65536, 65536);
-  h.set_state(1, page_state::device_exclusive);
-  volatile auto* p = reinterpret_cast<volatile unsigned char*>(h.range.page_address(1));
-  EXPECT_EQ(p[7], 0xa1);
-  EXPECT_EQ(h.range.state_of(1), page_state::host_exclusive);
-  EXPECT_EQ(h.stats.serviced.snapshot().count, 1u);
+  read_from_the_device(h, 1);
   if (uvm::testing::under_userfaultfd()) {
     EXPECT_EQ(resolver.tried_on(), std::vector<std::string>{"uvm-uffd"});
     EXPECT_TRUE(resolver.resolved_on().empty()) << "handed to " << resolver.resolved_on()[0];
@@ -159,10 +162,7 @@ TEST(FaultService, AFaultThatNeedsNoWaitingIsResolvedOnTheUserfaultfdHandlersThr
 TEST(FaultService, AFaultTheHandlerWouldWaitForGoesToTheServiceThread) {
   handler_resolver resolver(false);
   fault_harness h(resolver, 5000ms, 4 * 65536, 65536);
-  h.set_state(3, page_state::device_exclusive);
-  volatile auto* p = reinterpret_cast<volatile unsigned char*>(h.range.page_address(3));
-  EXPECT_EQ(p[9], 0xa3);
-  EXPECT_EQ(h.range.state_of(3), page_state::host_exclusive);
+  read_from_the_device(h, 3);
   const std::vector<std::string> resolved = resolver.resolved_on();
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_NE(resolved[0], "uvm-uffd");
