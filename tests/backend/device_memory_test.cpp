@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace uvm::detail {
 namespace {
@@ -71,6 +73,26 @@ TEST(DeviceMemory, FreeingZeroedBlocksKeepsTheReusableOnes) {
   const device_memory::block again = m.map(block_bytes, false);
   EXPECT_EQ(again.p, frames.p);
   m.unmap(again);
+}
+
+// A child of fork() keeps nothing of its parent's: a parent's thread may have held the store's
+// lock at the fork, or been changing its list.
+TEST(DeviceMemory, AChildOfForkStartsWithNoBlockKept) {
+  device_memory& m = device_memory::process();
+  const device_memory::block kept = m.map(block_bytes, false);
+  m.unmap(kept);
+  ASSERT_GT(m.kept(), 0u);
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    const bool none = m.kept() == 0;
+    const device_memory::block b = m.map(block_bytes, false);
+    _exit(none && b.p != kept.p ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  m.unmap(m.map(block_bytes, false));  // the parent still has it
 }
 
 TEST(DeviceMemory, AtMostAFewBlocksAreKept) {

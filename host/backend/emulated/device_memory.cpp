@@ -4,8 +4,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <iterator>
+#include <new>
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 namespace uvm::detail {
@@ -41,6 +44,16 @@ void* map_fresh(std::size_t bytes) {
 
 device_memory& device_memory::process() {
   static device_memory* const store = new device_memory;  // never destroyed: blocks outlive exit
+  // A child of fork() has one thread: a parent's thread that held the mutex at fork() is gone,
+  // and the list may be half changed, so the child starts with none kept (their copies stay
+  // mapped in it, unused).
+  static const bool forgets_in_child = [] {
+    return pthread_atfork(nullptr, nullptr, [] {
+             new (&store->mutex_) std::mutex();
+             store->kept_.clear();
+           }) == 0;
+  }();
+  (void)forgets_in_child;
   return *store;
 }
 

@@ -89,7 +89,7 @@ emulated_backend::~emulated_backend() {
   }
   for (auto& s : streams) s->close();  // all drain in parallel, as they would on a device
   for (auto& s : streams) s->join();
-  for (const auto& [p, b] : device_) device_memory::process().unmap(b);
+  for (const auto& entry : device_) device_memory::process().unmap(entry.second);
 }
 
 void emulated_backend::expect_device(device_id d, const char* call) const {
