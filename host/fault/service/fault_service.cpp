@@ -233,6 +233,7 @@ bool fault_service::serve_cpu_batch() {
 }
 
 bool fault_service::serve_here(fault_request& r) noexcept {
+  UVM_NVTX_RANGE("cpu fault batch", 1);  // a batch of one, on the handler's thread
   const std::uint64_t start = now_ns();
   const int err = resolver_.try_resolve(*r.range, r.page, r.kind);
   if (err == fault_resolver::retry_later) return false;
