@@ -139,8 +139,8 @@ void measure_uvm(std::size_t pages, samples& out, bool keep) {
   std::vector<std::uint64_t> reads;
   reads.reserve(pages);
   std::size_t wrong = 0;
-  const std::uint64_t process0 = cpu_time_ns(CLOCK_PROCESS_CPUTIME_ID);
-  const std::uint64_t reader0 = cpu_time_ns(CLOCK_THREAD_CPUTIME_ID);
+  const std::uint64_t process0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+  const std::uint64_t reader0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   for (std::size_t i = 0; i < pages; ++i) {
     const volatile unsigned char* p = reinterpret_cast<unsigned char*>(r.data() + i * page_size);
     const std::uint64_t r0 = now_ns();
@@ -151,8 +151,8 @@ void measure_uvm(std::size_t pages, samples& out, bool keep) {
     reads.push_back(r1 - r0);
     wrong += c != static_cast<unsigned char>(kernel_value & 0xff) ? 1 : 0;  // little-endian
   }
-  const std::uint64_t reader = cpu_time_ns(CLOCK_THREAD_CPUTIME_ID) - reader0;
-  const std::uint64_t process = cpu_time_ns(CLOCK_PROCESS_CPUTIME_ID) - process0;
+  const std::uint64_t reader = clock_ns(CLOCK_THREAD_CPUTIME_ID) - reader0;
+  const std::uint64_t process = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - process0;
   const uvm::stats after = mgr.stats();
   warn_count("cpu faults on device-written pages", after.cpu_faults(), pages);
   warn_count("bytes_device_to_host / page_size", after.bytes_device_to_host / page_size, pages);

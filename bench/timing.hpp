@@ -11,22 +11,19 @@
 
 namespace bench {
 
-// CLOCK_MONOTONIC through the vDSO: about 20 ns and no syscall, so it barely shifts a
-// microsecond-scale fault.
-[[nodiscard]] inline std::uint64_t now_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-// CPU time used so far by `clock`: CLOCK_PROCESS_CPUTIME_ID (every thread) or
-// CLOCK_THREAD_CPUTIME_ID (the caller's).
-[[nodiscard]] inline std::uint64_t cpu_time_ns(clockid_t clock) noexcept {
+// Clock `clock` in nanoseconds: CLOCK_MONOTONIC, or the CPU time used so far by
+// CLOCK_PROCESS_CPUTIME_ID (every thread) or CLOCK_THREAD_CPUTIME_ID (the caller's).
+[[nodiscard]] inline std::uint64_t clock_ns(clockid_t clock) noexcept {
   timespec ts{};
   clock_gettime(clock, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
          static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// CLOCK_MONOTONIC through the vDSO: about 20 ns and no syscall, so it barely shifts a
+// microsecond-scale fault.
+[[nodiscard]] inline std::uint64_t now_ns() noexcept {
+  return clock_ns(CLOCK_MONOTONIC);
 }
 
 // One timed 1-byte write to the first byte of each of `pages` pages from `base`, in address

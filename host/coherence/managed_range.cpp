@@ -28,7 +28,7 @@ using status = managed_range::fault_outcome::status;
 namespace {
 std::atomic<std::uint64_t> g_next_serial{1};
 // How long a thread whose fault went to the service polls for its completion before sleeping.
-constexpr std::uint64_t service_poll_ns = 100'000;
+constexpr std::chrono::microseconds service_poll{100};
 }  // namespace
 
 managed_range::managed_range(const fault_context& ctx, std::size_t bytes, std::size_t page_size)
@@ -305,16 +305,15 @@ managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
     if (passed(deadline)) return {status::timed_out, ETIMEDOUT, pages_.load(page)};
     sched_yield();
   }
-  std::uint32_t s;
-  // Poll (yielding) for a while before sleeping: the service usually completes a request within
-  // tens of microseconds, and a thread woken on an idle CPU starts tens of microseconds late.
-  // Not while kernels run: the CPUs are theirs, and the poll would slow the service it waits for.
-  const std::uint64_t poll_until =
-      ctx_.service->kernels_in_flight() ? 0 : now_ns() + service_poll_ns;
-  while ((s = req.status.load(std::memory_order_acquire)) == fault_request::pending &&
-         now_ns() < poll_until) {
-    sched_yield();
+  // Poll for a while before sleeping: the service usually completes a request within tens of
+  // microseconds. Not while kernels run: the CPUs are theirs, and the poll would slow the
+  // service it waits for.
+  if (!ctx_.service->kernels_in_flight()) {
+    (void)poll_for(service_poll, [&] {
+      return req.status.load(std::memory_order_acquire) != fault_request::pending;
+    });
   }
+  std::uint32_t s;
   while ((s = req.status.load(std::memory_order_acquire)) == fault_request::pending) {
     if (!futex_wait_until(req.status, fault_request::pending, deadline)) {
       return {status::timed_out, ETIMEDOUT, pages_.load(page)};

@@ -15,7 +15,6 @@
 #include <new>
 
 #include <pthread.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -141,7 +140,11 @@ void fault_service::run() {
     drain_recorders();
     if (records == max_batch) continue;  // more may be waiting
     if (!kernels && deferred_.empty()) {
-      if (cpu && await_ring(seen)) continue;  // CPU faults come in runs
+      if (cpu && poll_for(cpu_fault_spin, [&] {  // CPU faults come in runs
+            return doorbell(bell()).load(std::memory_order_acquire) != seen;
+          })) {
+        continue;
+      }
       // Nothing can post a device fault: sleep until the host rings (a CPU fault, a launch,
       // the timeline, stop). A launch that raced the poll above rings, or the poll below sees
       // its kernel.
@@ -167,16 +170,6 @@ void fault_service::run() {
   deferred_.clear();
   resolver_.cpu_faults_waiting(false);
   drain_recorders();
-}
-
-bool fault_service::await_ring(std::uint32_t seen) noexcept {
-  const std::uint64_t until =
-      now_ns() + static_cast<std::uint64_t>(std::chrono::nanoseconds(cpu_fault_spin).count());
-  while (doorbell(bell()).load(std::memory_order_acquire) == seen) {
-    if (now_ns() >= until) return false;
-    sched_yield();
-  }
-  return true;
 }
 
 bool fault_service::serve_cpu_batch() {

@@ -79,9 +79,6 @@ class fault_service {
   void kernel_admitted() noexcept;
   // @return whether it took new requests.
   bool serve_cpu_batch();
-  // Polls (yielding) until the bell rang since `seen` or cpu_fault_spin passed: @return whether
-  // it rang.
-  bool await_ring(std::uint32_t seen) noexcept;
   // @return the records it took (max_batch: more may be waiting).
   std::size_t serve_device_batch();
   [[nodiscard]] fault_mailbox& bell() noexcept { return *mailboxes_.front(); }
