@@ -155,7 +155,14 @@ void fault_service::run() {
       continue;
     }
     // Kernels run or CPU faults wait for them. A GPU cannot wake this thread, so it polls the
-    // mailbox in naps: short after a batch (more faults are likely), growing to `longest_nap`.
+    // mailbox: spinning right after a batch (more faults are likely), then in naps, short at
+    // first, growing to `longest_nap`.
+    if (records != 0 && kernels && poll_for(device_fault_spin, [&] {
+          return device_faults_posted() ||
+                 doorbell(bell()).load(std::memory_order_acquire) != seen;
+        })) {
+      continue;
+    }
     if (cpu || records != 0) nap = shortest_nap;
     futex_wait_until(doorbell(bell()), seen, deadline_after(nap));
     nap = std::min<std::chrono::nanoseconds>(nap * 2, longest_nap);
@@ -235,6 +242,14 @@ bool fault_service::serve_here(fault_request& r) noexcept {
   r.completed_ns = now_ns();
   r.status.store(err == 0 ? fault_request::done : fault_request::failed, std::memory_order_release);
   return true;
+}
+
+bool fault_service::device_faults_posted() const noexcept {
+  for (const fault_mailbox* mb : mailboxes_) {
+    const auto& slot = mb->slots[mb->tail % fault_mailbox::capacity];
+    if (load_acquire(&slot.seq) == mb->tail + 1) return true;
+  }
+  return false;
 }
 
 std::size_t fault_service::serve_device_batch() {

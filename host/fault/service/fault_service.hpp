@@ -73,6 +73,9 @@ class fault_service {
   // that reads its way through a range faults page after page, and a thread woken on an idle
   // CPU starts tens of microseconds late.
   static constexpr std::chrono::microseconds cpu_fault_spin{50};
+  // How long it polls the rings for more device faults after serving some while kernels run: a
+  // kernel's lanes fault in waves, and a nap of even a few microseconds on a busy CPU ends late.
+  static constexpr std::chrono::microseconds device_fault_spin{50};
 
   void run();
   // The resolver admitted a kernel: wakes the thread if it sleeps as though none ran.
@@ -81,6 +84,8 @@ class fault_service {
   bool serve_cpu_batch();
   // @return the records it took (max_batch: more may be waiting).
   std::size_t serve_device_batch();
+  // Whether a device posted a record the service has not taken (any ring).
+  [[nodiscard]] bool device_faults_posted() const noexcept;
   [[nodiscard]] fault_mailbox& bell() noexcept { return *mailboxes_.front(); }
   void drain_events();
   void drain_recorders() noexcept;  // the trace and the timeline, to their files
