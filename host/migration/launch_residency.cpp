@@ -124,6 +124,8 @@ std::byte* migrator::place(managed_range& r, std::size_t first, std::size_t coun
   device_residency& residency = this->residency(d);
   const std::uint32_t id = r.device().range_id;
   kernels_running_ = false;  // make_resident waited for them
+  const page_use span = pages_of(r, first, count);
+  settle_in_flight(&span);  // a queued move left copying: its pages are busy until it ends
   const auto n = static_cast<std::uint32_t>(count);
   const timespec deadline = deadline_after(settings_.timeout);
   // Refuse host pins before anything moves; remember device pins, to restore them after.

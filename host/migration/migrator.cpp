@@ -1082,15 +1082,17 @@ std::size_t migrator::evict(device_id d, std::size_t frames, bool unused_only) {
 }
 
 std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t count,
-                               bool to_device, const queue_position& at, device_id device) {
+                               bool to_device, const queue_position& at, device_id device,
+                               in_flight_move* in_flight) {
   UVM_NVTX_RANGE(to_device ? "prefetch to device" : "prefetch to host",
                  count * settings_.page_size);
   std::unique_lock lock(mutex_);
   const cause_scope cause(pipe_, migration_cause::prefetch);
+  const page_use span = pages_of(r, first, count);
+  settle_in_flight(&span);  // a move of these pages left copying ends first
   // Pages come back only when no kernel that may use them runs.
   if (!to_device) {
-    wait_until_unused(lock, {r.device().range_id, first, count}, at,
-                      "uvm::manager::prefetch to the host");
+    wait_until_unused(lock, span, at, "uvm::manager::prefetch to the host");
   }
   const moving_scope moving(*this, at.stream);  // the lock is held from here on
   // Kernels that may run during the move: frames are not reclaimed and remote pages not moved
@@ -1106,6 +1108,7 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
   if (to_device) r.device_advice().prefetched_to(first, count, static_cast<std::uint8_t>(device));
   r.pages().set_flag(first, count, to_device ? prefetched_device_bit : prefetched_host_bit, true);
   std::size_t moved = 0;
+  chunk last(&pipe_);  // with `in_flight`: the last chunk, its copies in flight (undone if thrown)
   if (to_device) {
     device_residency& residency = this->residency(device);
     moved = pipe_.run(
@@ -1119,17 +1122,56 @@ std::size_t migrator::prefetch(managed_range& r, std::size_t first, std::size_t 
         },
         [&](std::size_t i, chunk& c) {
           return start_to_device(r, first + i, device, false, false, c);
-        });
+        },
+        in_flight != nullptr ? &last : nullptr);
   } else {
     // A pass per device: each copies back the pages whose data its frames hold.
     for (device_id d = 0; d < devices_; ++d) {
       moved += pipe_.run(
           count, copy_kind::device_to_host, d, [](std::size_t, std::size_t) {},
-          [&](std::size_t i, chunk& c) { return start_to_host(r, first + i, true, c); });
+          [&](std::size_t i, chunk& c) { return start_to_host(r, first + i, true, c); },
+          in_flight != nullptr && d + 1 == devices_ ? &last : nullptr);
     }
+  }
+  if (!last.moves.empty()) {
+    in_flight_.push_back({next_in_flight_, at.stream, chunk(&pipe_)});
+    in_flight_.back().moves.swap(last);
+    *in_flight = {next_in_flight_++, in_flight_.back().moves.done};
   }
   counters_.prefetched_pages.fetch_add(moved, std::memory_order_relaxed);
   return moved;
+}
+
+void migrator::complete_in_flight(in_flight_chunk& f) noexcept {
+  if (f.moves.moves.empty()) return;
+  // Frames it frees wait for no kernel of its own stream: those are behind its closed gate.
+  const moving_scope moving(*this, f.on);
+  try {
+    (void)pipe_.complete(f.moves);  // empties it, or keeps it stalled in the pipeline
+  } catch (const std::exception& e) {
+    log().error("finishing the last pages of a prefetch failed: {}", e.what());
+  }
+}
+
+void migrator::settle_in_flight(const page_use* pages) noexcept {
+  for (in_flight_chunk& f : in_flight_) {
+    if (pages == nullptr ||
+        std::any_of(f.moves.moves.begin(), f.moves.moves.end(), [pages](const move& m) {
+          return m.range->device().range_id == pages->range && m.page >= pages->first &&
+                 m.page < pages->first + pages->count;
+        })) {
+      complete_in_flight(f);
+    }
+  }
+}
+
+void migrator::finish_in_flight(const in_flight_move& m) noexcept {
+  const std::lock_guard lock(mutex_);
+  const auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                               [&](const in_flight_chunk& f) { return f.id == m.id; });
+  if (it == in_flight_.end()) return;
+  complete_in_flight(*it);
+  in_flight_.erase(it);  // what is left in it is undone
 }
 
 bool migrator::start_discard(managed_range& r, std::size_t page, chunk& c) {
@@ -1175,7 +1217,9 @@ std::size_t migrator::discard(managed_range& r, std::size_t first, std::size_t c
                 "first (nothing was discarded)",
                 p, static_cast<void*>(r.base()));
   }
-  wait_until_unused(lock, {r.device().range_id, first, count}, at, "uvm::manager::discard");
+  const page_use span = pages_of(r, first, count);
+  settle_in_flight(&span);  // a move of these pages left copying ends first
+  wait_until_unused(lock, span, at, "uvm::manager::discard");
   std::optional<moving_scope> moving(std::in_place, *this, at.stream);
   const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(settings_.timeout.count());
   std::size_t dropped = 0;

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -193,15 +194,29 @@ class migrator final : public fault_resolver {
   /// The operation queued at `at` is finished: call once, before opening its gate.
   void finish_operation(const queue_position& at) noexcept { epochs_.finish_operation(at.before); }
 
+  /// The last chunk of a prefetch whose copies were left in flight (prefetch's `in_flight`): its
+  /// pages stay busy until finish_in_flight, which the caller calls once `done` has completed,
+  /// running other operations meanwhile.
+  struct in_flight_move {
+    std::uint64_t id = 0;  ///< 0: nothing was left in flight
+    event done;            ///< completes once its copies and entries have landed
+  };
+
   /// Moves pages [first, first + count) of `r` to device `device` (as many as frames allow,
   /// evicting the oldest pages between its kernels; from another device directly) or back to the
-  /// host, in pipelined chunks.
+  /// host, in pipelined chunks. With `in_flight`, the last chunk's copies are not waited for:
+  /// it is kept, and named there, for finish_in_flight.
   /// A move to the host first waits for the kernels that may use the pages (those placed before
   /// `at`, on other streams than `at`'s: its own stream's earlier work has finished).
   /// @return the number of pages moved.
   /// @throws uvm::timeout if those kernels still run after the timeout (nothing moved).
   std::size_t prefetch(managed_range& r, std::size_t first, std::size_t count, bool to_device,
-                       const queue_position& at = {}, device_id device = 0);
+                       const queue_position& at = {}, device_id device = 0,
+                       in_flight_move* in_flight = nullptr);
+  /// Finishes the move prefetch left in flight as `m`: waits for its copies (the timeout at
+  /// most: a chunk that outlives it is finished once they land), then publishes its pages. Call
+  /// once per move, before finish_operation of its operation.
+  void finish_in_flight(const in_flight_move& m) noexcept;
 
   /// Drops the contents of pages [first, first + count) of `r` wherever they are, without a
   /// copy: device frames are freed, host pages released; the pages are unpopulated again (they
@@ -386,6 +401,17 @@ class migrator final : public fault_resolver {
     migrator& m_;
     const stream_base* saved_;
   };
+  // A chunk prefetch left with its copies in flight.
+  struct in_flight_chunk {
+    std::uint64_t id;       // in_flight_move::id
+    const stream_base* on;  // the stream of its operation (moving_scope when it completes)
+    chunk moves;            // empty once completed
+  };
+  // Completes the chunks left in flight that move pages of `pages` (all of them if null),
+  // waiting for their copies: for a caller that holds the lock and needs those pages idle, which
+  // only completing them makes them. Their entries stay for finish_in_flight.
+  void settle_in_flight(const page_use* pages = nullptr) noexcept;
+  void complete_in_flight(in_flight_chunk& f) noexcept;  // mutex_ held
   // Evicts up to `frames` of device `d`'s eviction policy's victims; with `unused_only`, stops at
   // the first victim a kernel used in the last epoch. @return the frames freed.
   std::size_t evict(device_id d, std::size_t frames, bool unused_only = false);
@@ -445,6 +471,9 @@ class migrator final : public fault_resolver {
   late_registrations late_;  // holds launches while ranges wait for registration
   page_settler settler_{*this};
   transfer_pipeline pipe_;   // the copies: plan, narrow, copy, publish, complete or undo
+  // Chunks prefetch left with their copies in flight (destroyed, so undone, before pipe_).
+  std::list<in_flight_chunk> in_flight_;
+  std::uint64_t next_in_flight_ = 1;
   bool gates_ = false;       // the backend has gates to hold launches with
   bool host_clock_ = false;  // device fault records carry host times (stats queued stage)
   struct denial {

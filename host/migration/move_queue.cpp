@@ -105,6 +105,7 @@ void move_queue::run() noexcept {
   name_thread("uvm-moves");
   std::unique_lock lock(mutex_);
   for (;;) {
+    const std::size_t copying = finish_landed(lock);
     if (queue_.empty()) {
       if (stopping_) return;
       wake_.wait(lock);
@@ -115,7 +116,7 @@ void move_queue::run() noexcept {
     std::vector<const stream_base*> seen;  // streams whose first operation is not ready
     for (request& r : queue_) {
       if (std::find(seen.begin(), seen.end(), r.on.get()) != seen.end()) continue;
-      if (ready(r, now)) {
+      if (!r.running && !overlaps_in_flight(r) && ready(r, now)) {
         pick = &r;
         break;
       }
@@ -128,7 +129,7 @@ void move_queue::run() noexcept {
     if (pick == nullptr && stopping_) {
       // Stopping, and a stream does not reach its operation: drop it after the timeout.
       for (request& r : queue_) {
-        if (now - r.queued <= timeout_) continue;
+        if (r.running || now - r.queued <= timeout_) continue;
         log().error(
             "a queued prefetch or discard was dropped: its stream did not reach it "
             "within the fault timeout before the manager ended");
@@ -138,35 +139,101 @@ void move_queue::run() noexcept {
       }
     }
     if (pick == nullptr) {
-      // Nothing ready: the stream or the kernels in the way finish without a wake-up.
-      wake_.wait_for(lock, std::chrono::microseconds(100));
+      // Nothing ready: the stream or the kernels in the way finish without a wake-up. With a
+      // move copying, its copies landing end the nap.
+      const auto in_flight = std::find_if(queue_.begin(), queue_.end(),
+                                          [](const request& q) { return q.copying.id != 0; });
+      if (in_flight == queue_.end()) {
+        wake_.wait_for(lock, std::chrono::microseconds(100));
+        continue;
+      }
+      const event landed = in_flight->copying.done;
+      lock.unlock();
+      (void)backend_.wait(landed, std::chrono::microseconds(100));
+      lock.lock();
       continue;
     }
+    // Left copying only while another operation may use the time.
+    const bool leave = copying < max_in_flight &&
+                       std::any_of(queue_.begin(), queue_.end(), [pick](const request& q) {
+                         return &q != pick && !q.running;
+                       });
     pick->running = true;
     lock.unlock();
-    execute(*pick);
+    execute(*pick, leave);
     lock.lock();
+    if (pick->copying.id != 0) {
+      pick->executed = std::chrono::steady_clock::now();
+      continue;
+    }
     queue_.remove_if([pick](const request& r) { return &r == pick; });
     done_.notify_all();
   }
 }
 
-void move_queue::execute(request& r) noexcept {
+std::size_t move_queue::finish_landed(std::unique_lock<std::mutex>& lock) {
+  std::size_t copying = 0;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    request& r = *it;
+    if (r.copying.id == 0) {
+      ++it;
+      continue;
+    }
+    if (!backend_.query(r.copying.done) && now - r.executed <= timeout_) {
+      ++copying;
+      ++it;
+      continue;
+    }
+    lock.unlock();
+    migrator_.finish_in_flight(r.copying);
+    finish(r);
+    lock.lock();
+    it = queue_.erase(it);  // only this thread removes entries
+    done_.notify_all();
+  }
+  return copying;
+}
+
+bool move_queue::overlaps_in_flight(const request& r) const noexcept {
+  for (const request& q : queue_) {
+    if (q.copying.id == 0) continue;
+    for (const item& a : q.items) {
+      for (const item& b : r.items) {
+        if (a.range == b.range && a.first < b.first + b.count && b.first < a.first + a.count) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+void move_queue::execute(request& r, bool leave) noexcept {
   UVM_NVTX_RANGE("queued moves", r.items.size());
   const device_model::charge_scope charge({device_model::target::kind::moves, r.modelled});
-  for (const item& i : r.items) {
+  for (std::size_t k = 0; k < r.items.size(); ++k) {
+    const item& i = r.items[k];
+    // The last item's copies may be left in flight: nothing of the operation follows them.
+    migrator::in_flight_move* in_flight = leave && k + 1 == r.items.size() ? &r.copying : nullptr;
     try {
       switch (i.what) {
         case op::to_device:
-          (void)migrator_.prefetch(*i.range, i.first, i.count, true, r.at, i.device);
+          (void)migrator_.prefetch(*i.range, i.first, i.count, true, r.at, i.device, in_flight);
           break;
-        case op::to_host: (void)migrator_.prefetch(*i.range, i.first, i.count, false, r.at); break;
+        case op::to_host:
+          (void)migrator_.prefetch(*i.range, i.first, i.count, false, r.at, 0, in_flight);
+          break;
         case op::discard: (void)migrator_.discard(*i.range, i.first, i.count, r.at); break;
       }
     } catch (const std::exception& e) {
       fail(e.what());
     }
   }
+  if (r.copying.id == 0) finish(r);
+}
+
+void move_queue::finish(request& r) noexcept {
   // Charged before the gate opens: the stream's later work, and a synchronize, come after it.
   if (model_ != nullptr) model_->moves_done(r.modelled);
   migrator_.finish_operation(r.at);

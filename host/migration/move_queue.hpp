@@ -15,6 +15,12 @@
 // reported by the next take_error() (the manager's synchronize), as CUDA reports asynchronous
 // errors.
 //
+// Operations of different streams overlap: while other operations are queued, a prefetch's last
+// chunk is left copying (migrator::in_flight_move) and the worker goes on with the next ready
+// operation, so one stream's move to the device, another's way back and the planning of a third
+// share the copy engines as a GPU's do; the operation is finished, and its gate opened, once its
+// copies land. An operation whose pages overlap one in flight waits for it.
+//
 // Operations that threads queue on one stream at once run in the order in which their calls took
 // effect: the event, the gate and the queue entry of one operation are made under the stream
 // issue lock (which kernel launches take too), so no other operation or kernel lands between an
@@ -82,6 +88,7 @@ class move_queue {
 
  private:
   static constexpr std::size_t max_queued = 512;  // below the CUDA backend's gate slots
+  static constexpr std::size_t max_in_flight = 2;   // operations left copying at once
   struct request {
     std::uint64_t id;  // in queue order
     std::vector<item> items;
@@ -93,14 +100,25 @@ class move_queue {
     bool waits = false;                // a waiter was added (moves to the host, discards)
     device_model::op_id modelled = 0;  // its operation in the device model (model_ set)
     bool running = false;
+    migrator::in_flight_move copying;  // its last chunk, still copying (id 0: none)
     std::chrono::steady_clock::time_point queued;
+    std::chrono::steady_clock::time_point executed{};  // when it was left copying
     std::chrono::steady_clock::time_point reached{};  // when `start` was seen complete
   };
 
   void run() noexcept;
   // mutex_ held. Whether `r` may run now (or must, having waited past the timeout).
   bool ready(request& r, std::chrono::steady_clock::time_point now) noexcept;
-  void execute(request& r) noexcept;  // mutex_ not held
+  // mutex_ not held. With `leave`, its last prefetch may be left copying (r.copying); the
+  // operation is done otherwise.
+  void execute(request& r, bool leave) noexcept;
+  // mutex_ not held. Ends an operation that has run: its gate opens.
+  void finish(request& r) noexcept;
+  // mutex_ held through `lock` (released while finishing). Finishes the operations left copying
+  // whose copies have landed (or outlived the timeout). @return how many are still copying.
+  std::size_t finish_landed(std::unique_lock<std::mutex>& lock);
+  // Whether an item of `r` overlaps one of an operation left copying (mutex_ held).
+  [[nodiscard]] bool overlaps_in_flight(const request& r) const noexcept;
   void fail(const std::string& what) noexcept;
 
   backend& backend_;

@@ -28,6 +28,8 @@ void migrator::pin(managed_range& r, std::size_t first, std::size_t count, bool 
   for (int attempt = 1;; ++attempt) {
     (void)prefetch(r, first, count, to_device, {}, device);
     lock.lock();
+    const page_use span = pages_of(r, first, count);
+    settle_in_flight(&span);  // a queued move left copying meanwhile: its pages are busy
     bool placed = true;
     for (std::size_t p = first; p < first + count && placed; ++p) placed = in_place(p);
     if (placed || attempt == pin_attempts) break;

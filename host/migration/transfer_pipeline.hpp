@@ -125,10 +125,13 @@ class transfer_pipeline {
 
   /// Moves items [0, n) in chunks of about chunk_bytes of pages, on the streams of `device`:
   /// before(i, end) runs before items [i, end) are planned, plan(i, c) plans item i into c and
-  /// says whether it moves.
+  /// says whether it moves. With `in_flight` (an empty chunk of this pipeline), the last chunk
+  /// is left there once enqueued, its copies in flight, for the caller to complete(); otherwise
+  /// every chunk is completed before it returns.
   /// @return the items that moved.
   template <class Before, class Plan>
-  std::size_t run(std::size_t n, copy_kind kind, device_id device, Before&& before, Plan&& plan);
+  std::size_t run(std::size_t n, copy_kind kind, device_id device, Before&& before, Plan&& plan,
+                  chunk* in_flight = nullptr);
 
   /// What the chunks enqueued meanwhile are for, on the timeline.
   class cause_scope {
@@ -273,7 +276,7 @@ class transfer_pipeline::chunk {
 
 template <class Before, class Plan>
 std::size_t transfer_pipeline::run(std::size_t n, copy_kind kind, device_id device, Before&& before,
-                                   Plan&& plan) {
+                                   Plan&& plan, chunk* in_flight) {
   const std::size_t per_chunk = std::max<std::size_t>(1, chunk_bytes / settings_.page_size);
   std::size_t moved = 0;
   chunk previous(this);
@@ -288,7 +291,11 @@ std::size_t transfer_pipeline::run(std::size_t n, copy_kind kind, device_id devi
     (void)complete(previous);  // empties it, keeping its capacity
     previous.swap(current);
   }
-  (void)complete(previous);
+  if (in_flight != nullptr) {
+    in_flight->swap(previous);
+  } else {
+    (void)complete(previous);
+  }
   return moved;
 }
 
