@@ -1,5 +1,7 @@
 #include "bench/replay/generator.hpp"
 
+#include "bench/replay/heldout_algorithms.hpp"
+#include "bench/replay/trace_building.hpp"
 #include "host/common/check.hpp"
 
 #include <algorithm>
@@ -14,76 +16,15 @@
 namespace uvm::replay {
 namespace {
 
-// splitmix64 (Steele, Lea, Flood 2014): tiny, fast and the same everywhere.
-class rng {
- public:
-  explicit rng(std::uint64_t seed) : s_(seed) {}
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, n), n > 0 (Lemire's multiply-shift; the tiny bias is irrelevant here).
-  std::uint32_t below(std::uint32_t n) noexcept {
-    return static_cast<std::uint32_t>((next() >> 32) * n >> 32);
-  }
-  /// Uniform in [0, 1).
-  double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+using detail::kernel_pages;
+using detail::rng;
+using detail::zipf;
 
- private:
-  std::uint64_t s_;
-};
-
-constexpr std::array all_patterns{
-    pattern::sequential, pattern::strided, pattern::random,   pattern::cyclic, pattern::hot_cold,
-    pattern::ping_pong,  pattern::stencil, pattern::pagerank, pattern::btree,  pattern::merge_sort};
-
-// Zipf-distributed draws over n items, item k (0-based, in a fixed shuffled order, so the
-// popular ones are scattered) drawn with weight 1 / (k + 1)^exponent.
-class zipf {
- public:
-  zipf(std::uint32_t n, double exponent, rng& gen) : order_(n), cumulative_(n) {
-    std::iota(order_.begin(), order_.end(), 0u);
-    for (std::uint32_t i = n; i > 1; --i) std::swap(order_[i - 1], order_[gen.below(i)]);
-    double sum = 0;
-    for (std::uint32_t k = 0; k < n; ++k) cumulative_[k] = sum += std::pow(k + 1.0, -exponent);
-  }
-  std::uint32_t draw(rng& gen) const {
-    const double x = gen.unit() * cumulative_.back();
-    const auto k =
-        std::upper_bound(cumulative_.begin(), cumulative_.end(), x) - cumulative_.begin();
-    return order_[std::min<std::size_t>(order_.size() - 1, static_cast<std::size_t>(k))];
-  }
-
- private:
-  std::vector<std::uint32_t> order_;
-  std::vector<double> cumulative_;
-};
-
-// One kernel of an algorithm: the pages it uses, each once, in page order (a page both read and
-// written is a write), as the runtime's trace lists them.
-class kernel_pages {
- public:
-  void read(std::uint32_t first, std::uint32_t count = 1) { add(first, count, false); }
-  void write(std::uint32_t first, std::uint32_t count = 1) { add(first, count, true); }
-  // Appends the kernel to `t` as epoch `epoch`, and empties it.
-  void emit(trace& t, std::uint32_t epoch) {
-    std::sort(uses_.begin(), uses_.end());  // a page's writes after its reads
-    t.records.push_back(epoch_record(epoch));
-    for (std::size_t i = 0; i < uses_.size(); ++i) {
-      if (i + 1 < uses_.size() && uses_[i + 1].first == uses_[i].first) continue;
-      t.records.push_back(device_access(0, uses_[i].first, uses_[i].second));
-    }
-    uses_.clear();
-  }
-
- private:
-  void add(std::uint32_t first, std::uint32_t count, bool write) {
-    for (std::uint32_t p = first; p < first + count; ++p) uses_.emplace_back(p, write);
-  }
-  std::vector<std::pair<std::uint32_t, bool>> uses_;
-};
+constexpr std::array all_patterns{pattern::sequential,   pattern::strided,    pattern::random,
+                                  pattern::cyclic,       pattern::hot_cold,   pattern::ping_pong,
+                                  pattern::stencil,      pattern::pagerank,   pattern::btree,
+                                  pattern::merge_sort,   pattern::hash_probe, pattern::fft2d,
+                                  pattern::phase_change, pattern::kv_cache,   pattern::grid_bfs};
 
 // The algorithms of generator.hpp. Each appends `passes` passes to `t`, numbering epochs from
 // `epoch`, over a range of `pages` pages.
@@ -203,13 +144,18 @@ std::string_view pattern_name(pattern p) noexcept {
     case pattern::pagerank: return "pagerank";
     case pattern::btree: return "btree";
     case pattern::merge_sort: return "merge_sort";
+    case pattern::hash_probe: return "hash_probe";
+    case pattern::fft2d: return "fft2d";
+    case pattern::phase_change: return "phase_change";
+    case pattern::kv_cache: return "kv_cache";
+    case pattern::grid_bfs: return "grid_bfs";
   }
   return "?";
 }
 
 std::string_view pattern_names() noexcept {
   return "sequential, strided, random, cyclic, hot_cold, ping_pong, stencil, pagerank, btree, "
-         "merge_sort";
+         "merge_sort, hash_probe, fft2d, phase_change, kv_cache, grid_bfs";
 }
 
 std::uint32_t cyclic_pages(std::uint32_t budget_pages, double fraction) {
@@ -239,8 +185,8 @@ trace generate_one_device(const gen_options& o);
 }  // namespace
 
 trace generate(const gen_options& o) {
-  UVM_EXPECTS(o.devices >= 1 && o.devices <= detail::max_devices,
-              "trace generator: {} devices; between 1 and {}", o.devices, detail::max_devices);
+  UVM_EXPECTS(o.devices >= 1 && o.devices <= uvm::detail::max_devices,
+              "trace generator: {} devices; between 1 and {}", o.devices, uvm::detail::max_devices);
   trace t = generate_one_device(o);
   if (o.devices > 1) alternate_devices(t, o.devices);
   return t;
@@ -263,6 +209,9 @@ trace generate_one_device(const gen_options& o) {
     UVM_EXPECTS(pages >= 2, "trace generator: {} needs at least 2 pages", pattern_name(o.kind));
   if (o.kind == pattern::pagerank)
     UVM_EXPECTS(pages >= 256, "trace generator: pagerank needs at least 256 pages");
+  if (o.kind == pattern::hash_probe || o.kind == pattern::fft2d ||
+      o.kind == pattern::phase_change || o.kind == pattern::kv_cache || o.kind == pattern::grid_bfs)
+    UVM_EXPECTS(pages >= 512, "trace generator: {} needs at least 512 pages", pattern_name(o.kind));
   std::uint32_t hot = 0;
   if (o.kind == pattern::hot_cold) {
     UVM_EXPECTS(o.hot_fraction > 0 && o.hot_fraction < 1,
@@ -287,6 +236,11 @@ trace generate_one_device(const gen_options& o) {
     case pattern::pagerank: pagerank(t, pages, o.passes, gen, epoch); return t;
     case pattern::btree: btree(t, pages, o.passes, gen, epoch); return t;
     case pattern::merge_sort: merge_sort(t, pages, o.passes, epoch); return t;
+    case pattern::hash_probe: detail::hash_probe(t, pages, o.passes, gen, epoch); return t;
+    case pattern::fft2d: detail::fft2d(t, pages, o.passes, epoch); return t;
+    case pattern::phase_change: detail::phase_change(t, pages, o.passes, gen, epoch); return t;
+    case pattern::kv_cache: detail::kv_cache(t, pages, o.passes, epoch); return t;
+    case pattern::grid_bfs: detail::grid_bfs(t, pages, o.passes, gen, epoch); return t;
     default: break;
   }
   for (std::uint32_t pass = 0; pass < o.passes; ++pass) {

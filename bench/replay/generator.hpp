@@ -35,6 +35,7 @@
 //  merge_sort  a bottom-up merge sort between two arrays of pages/2 pages: each merge pass is
 //              one kernel per pair of runs, reading both runs and writing their merge into the
 //              other array, runs doubling from one page until one run holds everything
+// and hash_probe, fft2d, phase_change, kv_cache and grid_bfs: see heldout_algorithms.hpp.
 
 #include "bench/replay/trace_io.hpp"
 
@@ -55,7 +56,12 @@ enum class pattern {
   stencil,
   pagerank,
   btree,
-  merge_sort
+  merge_sort,
+  hash_probe,  ///< heldout_algorithms.hpp, as are the four below
+  fft2d,
+  phase_change,
+  kv_cache,
+  grid_bfs
 };
 
 /// A pattern's name as pattern_name() spells it (or with '-' for '_': "hot-cold") -> the

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -72,8 +73,9 @@ TEST(Generator, KernelsTakeTurnsOnTheDevicesAndTheReplayMovesPagesBetweenThem) {
 }
 
 TEST(Algorithms, EveryKernelListsItsPagesOnceInPageOrderInsideTheRange) {
-  for (const pattern p :
-       {pattern::stencil, pattern::pagerank, pattern::btree, pattern::merge_sort}) {
+  for (const pattern p : {pattern::stencil, pattern::pagerank, pattern::btree, pattern::merge_sort,
+                          pattern::hash_probe, pattern::fft2d, pattern::phase_change,
+                          pattern::kv_cache, pattern::grid_bfs}) {
     const trace t = make(p, 1024, 3);
     ASSERT_EQ(t.records.front().kind, trace_kind::range) << pattern_name(p);
     EXPECT_EQ(t.records.front().value, 1024u);
@@ -150,8 +152,32 @@ TEST(Algorithms, MergeSortPassesDoubleTheirRunsBetweenTheArrays) {
   EXPECT_EQ(k[14].pages.size(), 32u);                             // the last merge: everything
 }
 
+TEST(Algorithms, HeldOutPatternsUseTheirWholeFootprint) {
+  for (const pattern p : {pattern::hash_probe, pattern::fft2d, pattern::phase_change,
+                          pattern::kv_cache, pattern::grid_bfs}) {
+    std::vector<bool> used(4096);
+    for (const kernel_uses& k : kernels_of(make(p, 4096, 2))) {
+      for (const std::uint32_t page : k.pages) used[page] = true;
+    }
+    const auto n = std::count(used.begin(), used.end(), true);
+    EXPECT_GT(n, 4096 * 9 / 10) << pattern_name(p) << " leaves pages it owns unused";
+    EXPECT_EQ(parse_pattern(pattern_name(p)), p);
+  }
+  EXPECT_THROW((void)make(pattern::kv_cache, 256, 1), uvm::invalid_argument);
+}
+
+TEST(Algorithms, KvCacheRereadsEveryLayersWeightsEachStepAndGrowsItsCache) {
+  // 4096 pages: 16 layers of 64 weight pages, then 48 pages per layer and sequence.
+  const auto k = kernels_of(make(pattern::kv_cache, 4096, 1));
+  ASSERT_EQ(k.size(), 16u * 16u);
+  for (std::uint32_t page = 0; page < 64; ++page) EXPECT_EQ(k[0].pages[page], page);
+  EXPECT_EQ(k[16].pages[0], 0u) << "the next step reads layer 0's weights again";
+  EXPECT_EQ(k[16].pages.size(), k[0].pages.size() + 4) << "one more page per sequence";
+}
+
 TEST(Algorithms, AreDeterministicAndFollowTheSeed) {
-  for (const pattern p : {pattern::pagerank, pattern::btree}) {
+  for (const pattern p : {pattern::pagerank, pattern::btree, pattern::hash_probe,
+                          pattern::phase_change, pattern::grid_bfs}) {
     EXPECT_EQ(serialize_trace(make(p, 2048, 2, 7)), serialize_trace(make(p, 2048, 2, 7)));
     EXPECT_NE(serialize_trace(make(p, 2048, 2, 7)), serialize_trace(make(p, 2048, 2, 8)));
   }
