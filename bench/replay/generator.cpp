@@ -1,6 +1,7 @@
 #include "bench/replay/generator.hpp"
 
 #include "bench/replay/heldout_algorithms.hpp"
+#include "bench/replay/phase_algorithms.hpp"
 #include "bench/replay/trace_building.hpp"
 #include "host/common/check.hpp"
 
@@ -20,11 +21,12 @@ using detail::kernel_pages;
 using detail::rng;
 using detail::zipf;
 
-constexpr std::array all_patterns{pattern::sequential,   pattern::strided,    pattern::random,
-                                  pattern::cyclic,       pattern::hot_cold,   pattern::ping_pong,
-                                  pattern::stencil,      pattern::pagerank,   pattern::btree,
-                                  pattern::merge_sort,   pattern::hash_probe, pattern::fft2d,
-                                  pattern::phase_change, pattern::kv_cache,   pattern::grid_bfs};
+constexpr std::array all_patterns{pattern::sequential,    pattern::strided,      pattern::random,
+                                  pattern::cyclic,        pattern::hot_cold,     pattern::ping_pong,
+                                  pattern::stencil,       pattern::pagerank,     pattern::btree,
+                                  pattern::merge_sort,    pattern::hash_probe,   pattern::fft2d,
+                                  pattern::phase_change,  pattern::kv_cache,     pattern::grid_bfs,
+                                  pattern::uneven_phases, pattern::drifting_loop};
 
 // The algorithms of generator.hpp. Each appends `passes` passes to `t`, numbering epochs from
 // `epoch`, over a range of `pages` pages.
@@ -149,13 +151,16 @@ std::string_view pattern_name(pattern p) noexcept {
     case pattern::phase_change: return "phase_change";
     case pattern::kv_cache: return "kv_cache";
     case pattern::grid_bfs: return "grid_bfs";
+    case pattern::uneven_phases: return "uneven_phases";
+    case pattern::drifting_loop: return "drifting_loop";
   }
   return "?";
 }
 
 std::string_view pattern_names() noexcept {
   return "sequential, strided, random, cyclic, hot_cold, ping_pong, stencil, pagerank, btree, "
-         "merge_sort, hash_probe, fft2d, phase_change, kv_cache, grid_bfs";
+         "merge_sort, hash_probe, fft2d, phase_change, kv_cache, grid_bfs, uneven_phases, "
+         "drifting_loop";
 }
 
 std::uint32_t cyclic_pages(std::uint32_t budget_pages, double fraction) {
@@ -210,7 +215,9 @@ trace generate_one_device(const gen_options& o) {
   if (o.kind == pattern::pagerank)
     UVM_EXPECTS(pages >= 256, "trace generator: pagerank needs at least 256 pages");
   if (o.kind == pattern::hash_probe || o.kind == pattern::fft2d ||
-      o.kind == pattern::phase_change || o.kind == pattern::kv_cache || o.kind == pattern::grid_bfs)
+      o.kind == pattern::phase_change || o.kind == pattern::kv_cache ||
+      o.kind == pattern::grid_bfs || o.kind == pattern::uneven_phases ||
+      o.kind == pattern::drifting_loop)
     UVM_EXPECTS(pages >= 512, "trace generator: {} needs at least 512 pages", pattern_name(o.kind));
   std::uint32_t hot = 0;
   if (o.kind == pattern::hot_cold) {
@@ -241,6 +248,8 @@ trace generate_one_device(const gen_options& o) {
     case pattern::phase_change: detail::phase_change(t, pages, o.passes, gen, epoch); return t;
     case pattern::kv_cache: detail::kv_cache(t, pages, o.passes, epoch); return t;
     case pattern::grid_bfs: detail::grid_bfs(t, pages, o.passes, gen, epoch); return t;
+    case pattern::uneven_phases: detail::uneven_phases(t, pages, o.passes, gen, epoch); return t;
+    case pattern::drifting_loop: detail::drifting_loop(t, pages, o.passes, epoch); return t;
     default: break;
   }
   for (std::uint32_t pass = 0; pass < o.passes; ++pass) {

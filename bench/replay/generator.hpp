@@ -35,7 +35,8 @@
 //  merge_sort  a bottom-up merge sort between two arrays of pages/2 pages: each merge pass is
 //              one kernel per pair of runs, reading both runs and writing their merge into the
 //              other array, runs doubling from one page until one run holds everything
-// and hash_probe, fft2d, phase_change, kv_cache and grid_bfs: see heldout_algorithms.hpp.
+// and hash_probe, fft2d, phase_change, kv_cache and grid_bfs: see heldout_algorithms.hpp;
+// uneven_phases and drifting_loop: see phase_algorithms.hpp.
 
 #include "bench/replay/trace_io.hpp"
 
@@ -61,7 +62,9 @@ enum class pattern {
   fft2d,
   phase_change,
   kv_cache,
-  grid_bfs
+  grid_bfs,
+  uneven_phases,  ///< phase_algorithms.hpp, as is the one below
+  drifting_loop
 };
 
 /// A pattern's name as pattern_name() spells it (or with '-' for '_': "hot-cold") -> the

@@ -73,9 +73,10 @@ TEST(Generator, KernelsTakeTurnsOnTheDevicesAndTheReplayMovesPagesBetweenThem) {
 }
 
 TEST(Algorithms, EveryKernelListsItsPagesOnceInPageOrderInsideTheRange) {
-  for (const pattern p : {pattern::stencil, pattern::pagerank, pattern::btree, pattern::merge_sort,
-                          pattern::hash_probe, pattern::fft2d, pattern::phase_change,
-                          pattern::kv_cache, pattern::grid_bfs}) {
+  for (const pattern p :
+       {pattern::stencil, pattern::pagerank, pattern::btree, pattern::merge_sort,
+        pattern::hash_probe, pattern::fft2d, pattern::phase_change, pattern::kv_cache,
+        pattern::grid_bfs, pattern::uneven_phases, pattern::drifting_loop}) {
     const trace t = make(p, 1024, 3);
     ASSERT_EQ(t.records.front().kind, trace_kind::range) << pattern_name(p);
     EXPECT_EQ(t.records.front().value, 1024u);
@@ -154,7 +155,8 @@ TEST(Algorithms, MergeSortPassesDoubleTheirRunsBetweenTheArrays) {
 
 TEST(Algorithms, HeldOutPatternsUseTheirWholeFootprint) {
   for (const pattern p : {pattern::hash_probe, pattern::fft2d, pattern::phase_change,
-                          pattern::kv_cache, pattern::grid_bfs}) {
+                          pattern::kv_cache, pattern::grid_bfs, pattern::drifting_loop}) {
+    // (uneven_phases draws from all its pages with Zipf popularity: not all in two passes.)
     std::vector<bool> used(4096);
     for (const kernel_uses& k : kernels_of(make(p, 4096, 2))) {
       for (const std::uint32_t page : k.pages) used[page] = true;
@@ -173,6 +175,16 @@ TEST(Algorithms, KvCacheRereadsEveryLayersWeightsEachStepAndGrowsItsCache) {
   for (std::uint32_t page = 0; page < 64; ++page) EXPECT_EQ(k[0].pages[page], page);
   EXPECT_EQ(k[16].pages[0], 0u) << "the next step reads layer 0's weights again";
   EXPECT_EQ(k[16].pages.size(), k[0].pages.size() + 4) << "one more page per sequence";
+}
+
+TEST(Algorithms, DriftingLoopGrowsToTheFootprintAndShrinksBack) {
+  // 1024 pages: sweeps over 256, 384, ..., 1024, ..., 384 pages, 4 kernels each.
+  const auto k = kernels_of(make(pattern::drifting_loop, 1024, 1));
+  ASSERT_EQ(k.size(), 12u * 4u);
+  EXPECT_EQ(k[3].pages.back(), 255u);
+  EXPECT_EQ(k[7].pages.back(), 383u);
+  EXPECT_EQ(k[27].pages.back(), 1023u) << "the seventh sweep covers everything";
+  EXPECT_EQ(k[47].pages.back(), 383u);
 }
 
 TEST(Algorithms, AreDeterministicAndFollowTheSeed) {
