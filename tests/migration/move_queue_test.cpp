@@ -91,6 +91,20 @@ struct queue_rig {
   move_queue queue{dev, rig.mig, 3s, issue};
   stream one = dev.create_stream("one");
   stream two = dev.create_stream("two");
+
+  /// Queues `first` on `one` and `second` on `two` before either runs (the streams' own gates
+  /// hold them: the worker then knows of the second when it runs the first), lets `one` go with
+  /// copies to the device held, and waits until they are issued. @return the gate holding `two`.
+  gate queue_two(const move_queue::item& first, const move_queue::item& second) {
+    const gate hold_one = dev.enqueue_gate(one);
+    gate hold_two = dev.enqueue_gate(two);
+    dev.hold(copy_kind::host_to_device);
+    queue.enqueue({first}, one);
+    queue.enqueue({second}, two);
+    dev.open_gate(hold_one);
+    EXPECT_TRUE(dev.wait_held(2000ms)) << "the move to the device never copied";
+    return hold_two;
+  }
 };
 
 TEST(MoveQueue, AMoveBackOnAnotherStreamRunsWhileAMoveToTheDeviceIsStillCopying) {
@@ -100,15 +114,8 @@ TEST(MoveQueue, AMoveBackOnAnotherStreamRunsWhileAMoveToTheDeviceIsStillCopying)
   fill(in, 1);
   fill(back, 2);
   ASSERT_EQ(q.rig.mig.prefetch(back, 0, pages, true), pages);
-  // Both operations queued before either runs: the worker then knows of the second when it
-  // runs the first. The streams' own gates hold them until then.
-  const gate hold_one = q.dev.enqueue_gate(q.one);
-  const gate hold_two = q.dev.enqueue_gate(q.two);
-  q.dev.hold(copy_kind::host_to_device);
-  q.queue.enqueue({{&in, 0, pages, move_queue::op::to_device}}, q.one);
-  q.queue.enqueue({{&back, 0, pages, move_queue::op::to_host}}, q.two);
-  q.dev.open_gate(hold_one);
-  ASSERT_TRUE(q.dev.wait_held(2000ms)) << "the move to the device never copied";
+  const gate hold_two = q.queue_two({&in, 0, pages, move_queue::op::to_device},
+                                    {&back, 0, pages, move_queue::op::to_host});
   q.dev.open_gate(hold_two);
   // The second stream's work after its move: done while the first move's copies are held.
   const event after_two = q.dev.record(q.two);
@@ -134,13 +141,8 @@ TEST(MoveQueue, APinOfPagesStillCopyingFinishesTheirMoveInsteadOfTimingOut) {
   managed_range& other = q.rig.allocate(pages);
   fill(in, 3);
   fill(other, 4);
-  const gate hold_one = q.dev.enqueue_gate(q.one);
-  const gate hold_two = q.dev.enqueue_gate(q.two);
-  q.dev.hold(copy_kind::host_to_device);
-  q.queue.enqueue({{&in, 0, pages, move_queue::op::to_device}}, q.one);
-  q.queue.enqueue({{&other, 0, pages, move_queue::op::to_device}}, q.two);
-  q.dev.open_gate(hold_one);
-  ASSERT_TRUE(q.dev.wait_held(2000ms));
+  const gate hold_two = q.queue_two({&in, 0, pages, move_queue::op::to_device},
+                                    {&other, 0, pages, move_queue::op::to_device});
   // The pin needs the pages idle under the migrator's lock, which finishing the move takes: it
   // must finish the move itself (once the copies land), not wait for the queue to.
   auto pin = std::async(std::launch::async, [&] { q.rig.mig.pin(in, 0, pages, false); });
