@@ -470,7 +470,7 @@ class migrator final : public fault_resolver {
   range_table ranges_;       // live ranges, their page tables and registrations, the graveyard
   late_registrations late_;  // holds launches while ranges wait for registration
   page_settler settler_{*this};
-  transfer_pipeline pipe_;   // the copies: plan, narrow, copy, publish, complete or undo
+  transfer_pipeline pipe_;  // the copies: plan, narrow, copy, publish, complete or undo
   // Chunks prefetch left with their copies in flight (destroyed, so undone, before pipe_).
   std::list<in_flight_chunk> in_flight_;
   std::uint64_t next_in_flight_ = 1;

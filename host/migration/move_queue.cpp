@@ -155,9 +155,8 @@ void move_queue::run() noexcept {
     }
     // Left copying only while another operation may use the time.
     const bool leave = copying < max_in_flight &&
-                       std::any_of(queue_.begin(), queue_.end(), [pick](const request& q) {
-                         return &q != pick && !q.running;
-                       });
+                       std::any_of(queue_.begin(), queue_.end(),
+                                   [pick](const request& q) { return &q != pick && !q.running; });
     pick->running = true;
     lock.unlock();
     execute(*pick, leave);

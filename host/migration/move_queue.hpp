@@ -87,8 +87,8 @@ class move_queue {
   void stop() noexcept;
 
  private:
-  static constexpr std::size_t max_queued = 512;  // below the CUDA backend's gate slots
-  static constexpr std::size_t max_in_flight = 2;   // operations left copying at once
+  static constexpr std::size_t max_queued = 512;   // below the CUDA backend's gate slots
+  static constexpr std::size_t max_in_flight = 2;  // operations left copying at once
   struct request {
     std::uint64_t id;  // in queue order
     std::vector<item> items;
@@ -103,7 +103,7 @@ class move_queue {
     migrator::in_flight_move copying;  // its last chunk, still copying (id 0: none)
     std::chrono::steady_clock::time_point queued;
     std::chrono::steady_clock::time_point executed{};  // when it was left copying
-    std::chrono::steady_clock::time_point reached{};  // when `start` was seen complete
+    std::chrono::steady_clock::time_point reached{};   // when `start` was seen complete
   };
 
   void run() noexcept;

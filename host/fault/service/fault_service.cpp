@@ -158,8 +158,7 @@ void fault_service::run() {
     // mailbox: spinning right after a batch (more faults are likely), then in naps, short at
     // first, growing to `longest_nap`.
     if (records != 0 && kernels && poll_for(device_fault_spin, [&] {
-          return device_faults_posted() ||
-                 doorbell(bell()).load(std::memory_order_acquire) != seen;
+          return device_faults_posted() || doorbell(bell()).load(std::memory_order_acquire) != seen;
         })) {
       continue;
     }
