@@ -21,12 +21,12 @@ using detail::kernel_pages;
 using detail::rng;
 using detail::zipf;
 
-constexpr std::array all_patterns{pattern::sequential,    pattern::strided,      pattern::random,
-                                  pattern::cyclic,        pattern::hot_cold,     pattern::ping_pong,
-                                  pattern::stencil,       pattern::pagerank,     pattern::btree,
-                                  pattern::merge_sort,    pattern::hash_probe,   pattern::fft2d,
-                                  pattern::phase_change,  pattern::kv_cache,     pattern::grid_bfs,
-                                  pattern::uneven_phases, pattern::drifting_loop};
+constexpr std::array all_patterns{
+    pattern::sequential,    pattern::strided,       pattern::random,        pattern::cyclic,
+    pattern::hot_cold,      pattern::ping_pong,     pattern::stencil,       pattern::pagerank,
+    pattern::btree,         pattern::merge_sort,    pattern::hash_probe,    pattern::fft2d,
+    pattern::phase_change,  pattern::kv_cache,      pattern::grid_bfs,      pattern::uneven_phases,
+    pattern::drifting_loop, pattern::shifting_zipf, pattern::stencil_lookup};
 
 // The algorithms of generator.hpp. Each appends `passes` passes to `t`, numbering epochs from
 // `epoch`, over a range of `pages` pages.
@@ -153,6 +153,8 @@ std::string_view pattern_name(pattern p) noexcept {
     case pattern::grid_bfs: return "grid_bfs";
     case pattern::uneven_phases: return "uneven_phases";
     case pattern::drifting_loop: return "drifting_loop";
+    case pattern::shifting_zipf: return "shifting_zipf";
+    case pattern::stencil_lookup: return "stencil_lookup";
   }
   return "?";
 }
@@ -160,7 +162,7 @@ std::string_view pattern_name(pattern p) noexcept {
 std::string_view pattern_names() noexcept {
   return "sequential, strided, random, cyclic, hot_cold, ping_pong, stencil, pagerank, btree, "
          "merge_sort, hash_probe, fft2d, phase_change, kv_cache, grid_bfs, uneven_phases, "
-         "drifting_loop";
+         "drifting_loop, shifting_zipf, stencil_lookup";
 }
 
 std::uint32_t cyclic_pages(std::uint32_t budget_pages, double fraction) {
@@ -217,7 +219,8 @@ trace generate_one_device(const gen_options& o) {
   if (o.kind == pattern::hash_probe || o.kind == pattern::fft2d ||
       o.kind == pattern::phase_change || o.kind == pattern::kv_cache ||
       o.kind == pattern::grid_bfs || o.kind == pattern::uneven_phases ||
-      o.kind == pattern::drifting_loop)
+      o.kind == pattern::drifting_loop || o.kind == pattern::shifting_zipf ||
+      o.kind == pattern::stencil_lookup)
     UVM_EXPECTS(pages >= 512, "trace generator: {} needs at least 512 pages", pattern_name(o.kind));
   std::uint32_t hot = 0;
   if (o.kind == pattern::hot_cold) {
@@ -250,6 +253,8 @@ trace generate_one_device(const gen_options& o) {
     case pattern::grid_bfs: detail::grid_bfs(t, pages, o.passes, gen, epoch); return t;
     case pattern::uneven_phases: detail::uneven_phases(t, pages, o.passes, gen, epoch); return t;
     case pattern::drifting_loop: detail::drifting_loop(t, pages, o.passes, epoch); return t;
+    case pattern::shifting_zipf: detail::shifting_zipf(t, pages, o.passes, gen, epoch); return t;
+    case pattern::stencil_lookup: detail::stencil_lookup(t, pages, o.passes, gen, epoch); return t;
     default: break;
   }
   for (std::uint32_t pass = 0; pass < o.passes; ++pass) {

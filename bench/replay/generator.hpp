@@ -36,7 +36,7 @@
 //              one kernel per pair of runs, reading both runs and writing their merge into the
 //              other array, runs doubling from one page until one run holds everything
 // and hash_probe, fft2d, phase_change, kv_cache and grid_bfs: see heldout_algorithms.hpp;
-// uneven_phases and drifting_loop: see phase_algorithms.hpp.
+// uneven_phases, drifting_loop, shifting_zipf and stencil_lookup: see phase_algorithms.hpp.
 
 #include "bench/replay/trace_io.hpp"
 
@@ -64,7 +64,9 @@ enum class pattern {
   kv_cache,
   grid_bfs,
   uneven_phases,  ///< phase_algorithms.hpp, as is the one below
-  drifting_loop
+  drifting_loop,
+  shifting_zipf,  ///< phase_algorithms.hpp, as is the one below
+  stencil_lookup
 };
 
 /// A pattern's name as pattern_name() spells it (or with '-' for '_': "hot-cold") -> the

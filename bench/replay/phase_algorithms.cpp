@@ -41,4 +41,37 @@ void drifting_loop(trace& t, std::uint32_t pages, std::uint32_t passes, std::uin
   }
 }
 
+void shifting_zipf(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen,
+                   std::uint32_t& epoch) {
+  const zipf popular(pages, 0.9, gen);
+  const std::uint32_t draws = std::max<std::uint32_t>(1, pages / 8);
+  std::uint32_t shift = 0;
+  kernel_pages k;
+  for (std::uint32_t pass = 0; pass < passes; ++pass) {
+    for (std::uint32_t phase = 0; phase < 4; ++phase, shift += pages / 8) {
+      for (std::uint32_t b = 0; b < 4; ++b) {
+        for (std::uint32_t d = 0; d < draws; ++d) k.read((popular.draw(gen) + shift) % pages);
+        k.emit(t, epoch++);
+      }
+    }
+  }
+}
+
+void stencil_lookup(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen,
+                    std::uint32_t& epoch) {
+  const std::uint32_t table = std::max<std::uint32_t>(1, pages / 16);
+  const std::uint32_t grid = pages - table;
+  const std::uint32_t draws = std::max<std::uint32_t>(1, table / 4);
+  kernel_pages k;
+  for (std::uint32_t pass = 0; pass < passes; ++pass) {
+    for (std::uint32_t b = 0; b < 8; ++b) {
+      const std::uint32_t a = grid * b / 8, z = grid * (b + 1) / 8;
+      if (z > a) k.write(table + a, z - a);
+      for (std::uint32_t d = 0; d < draws; ++d)
+        k.read(static_cast<std::uint32_t>(gen.next() % table));
+      k.emit(t, epoch++);
+    }
+  }
+}
+
 }  // namespace uvm::replay::detail

@@ -76,7 +76,8 @@ TEST(Algorithms, EveryKernelListsItsPagesOnceInPageOrderInsideTheRange) {
   for (const pattern p :
        {pattern::stencil, pattern::pagerank, pattern::btree, pattern::merge_sort,
         pattern::hash_probe, pattern::fft2d, pattern::phase_change, pattern::kv_cache,
-        pattern::grid_bfs, pattern::uneven_phases, pattern::drifting_loop}) {
+        pattern::grid_bfs, pattern::uneven_phases, pattern::drifting_loop, pattern::shifting_zipf,
+        pattern::stencil_lookup}) {
     const trace t = make(p, 1024, 3);
     ASSERT_EQ(t.records.front().kind, trace_kind::range) << pattern_name(p);
     EXPECT_EQ(t.records.front().value, 1024u);
