@@ -1,7 +1,6 @@
 #include "bench/replay/generator.hpp"
 
 #include "bench/replay/heldout_algorithms.hpp"
-#include "bench/replay/phase_algorithms.hpp"
 #include "bench/replay/trace_building.hpp"
 #include "host/common/check.hpp"
 

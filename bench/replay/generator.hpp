@@ -35,8 +35,8 @@
 //  merge_sort  a bottom-up merge sort between two arrays of pages/2 pages: each merge pass is
 //              one kernel per pair of runs, reading both runs and writing their merge into the
 //              other array, runs doubling from one page until one run holds everything
-// and hash_probe, fft2d, phase_change, kv_cache and grid_bfs: see heldout_algorithms.hpp;
-// uneven_phases, drifting_loop, shifting_zipf and stencil_lookup: see phase_algorithms.hpp.
+// and hash_probe, fft2d, phase_change, kv_cache, grid_bfs, uneven_phases, drifting_loop,
+// shifting_zipf and stencil_lookup: see heldout_algorithms.hpp.
 
 #include "bench/replay/trace_io.hpp"
 
@@ -58,14 +58,14 @@ enum class pattern {
   pagerank,
   btree,
   merge_sort,
-  hash_probe,  ///< heldout_algorithms.hpp, as are the four below
+  hash_probe,  ///< heldout_algorithms.hpp, as are the eight below
   fft2d,
   phase_change,
   kv_cache,
   grid_bfs,
-  uneven_phases,  ///< phase_algorithms.hpp, as is the one below
+  uneven_phases,
   drifting_loop,
-  shifting_zipf,  ///< phase_algorithms.hpp, as is the one below
+  shifting_zipf,
   stencil_lookup
 };
 

@@ -24,6 +24,20 @@
 //                random source each pass: kernels of 4 levels read the adjacency (7/8 of the
 //                pages, row-major) of a diamond-shaped frontier and read and write distances
 //                (1/8). Recency within a search, a loop larger than the device across them.
+// Four more, written later (docs/policies.md, "A faster election for the duel"), so that a duel
+// that weighs the cost of a switch is judged on phases that change at other rhythms than
+// phase_change's too:
+//  uneven_phases  a long phase of Zipf (0.9) gathers over all the pages (12 kernels of pages/8
+//                 draws) and a short one, one sweep over the first 5/8 of the pages (4 kernels
+//                 that read and write): frequency most of the time, a loop now and then.
+//  drifting_loop  sweeps over the first n pages, n going from pages/4 up to all of them and
+//                 back by pages/8 each sweep (one pass is one such round trip, 4 kernels a
+//                 sweep): a loop that fits the device for some sweeps and not for others.
+//  shifting_zipf  Zipf (0.9) gathers (4 kernels of pages/8 draws a phase) whose hot pages move
+//                 by pages/8 each phase: skewed popularity that does not stay put.
+//  stencil_lookup a sweep over all but the first pages/16 (8 kernels that read and write), each
+//                 kernel also reading pages/64 uniform draws from a lookup table in those
+//                 first pages/16: a loop with a small hot set beside it.
 
 #include "bench/replay/trace_building.hpp"
 #include "bench/replay/trace_io.hpp"
@@ -39,5 +53,12 @@ void phase_change(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen,
                   std::uint32_t& epoch);
 void kv_cache(trace& t, std::uint32_t pages, std::uint32_t passes, std::uint32_t& epoch);
 void grid_bfs(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen, std::uint32_t& epoch);
+void uneven_phases(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen,
+                   std::uint32_t& epoch);
+void drifting_loop(trace& t, std::uint32_t pages, std::uint32_t passes, std::uint32_t& epoch);
+void shifting_zipf(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen,
+                   std::uint32_t& epoch);
+void stencil_lookup(trace& t, std::uint32_t pages, std::uint32_t passes, rng& gen,
+                    std::uint32_t& epoch);
 
 }  // namespace uvm::replay::detail
