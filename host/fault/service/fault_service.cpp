@@ -132,6 +132,7 @@ void fault_service::run() {
   std::chrono::nanoseconds nap = shortest_nap;
   while (!stop_.load(std::memory_order_acquire)) {
     const std::uint32_t seen = doorbell(bell()).load(std::memory_order_acquire);
+    const auto rung = [&] { return doorbell(bell()).load(std::memory_order_acquire) != seen; };
     const bool kernels = resolver_.poll();
     kernels_.store(kernels, std::memory_order_relaxed);
     const bool cpu = serve_cpu_batch();
@@ -140,11 +141,7 @@ void fault_service::run() {
     drain_recorders();
     if (records == max_batch) continue;  // more may be waiting
     if (!kernels && deferred_.empty()) {
-      if (cpu && poll_for(cpu_fault_spin, [&] {  // CPU faults come in runs
-            return doorbell(bell()).load(std::memory_order_acquire) != seen;
-          })) {
-        continue;
-      }
+      if (cpu && poll_for(cpu_fault_spin, rung)) continue;  // CPU faults come in runs
       // Nothing can post a device fault: sleep until the host rings (a CPU fault, a launch,
       // the timeline, stop). A launch that raced the poll above rings, or the poll below sees
       // its kernel.
@@ -155,11 +152,10 @@ void fault_service::run() {
       continue;
     }
     // Kernels run or CPU faults wait for them. A GPU cannot wake this thread, so it polls the
-    // mailbox: spinning right after a batch (more faults are likely), then in naps, short at
+    // mailbox: polling right after a batch (more faults are likely), then in naps, short at
     // first, growing to `longest_nap`.
-    if (records != 0 && kernels && poll_for(device_fault_spin, [&] {
-          return device_faults_posted() || doorbell(bell()).load(std::memory_order_acquire) != seen;
-        })) {
+    if (records != 0 && kernels &&
+        poll_for(device_fault_spin, [&] { return device_faults_posted() || rung(); })) {
       continue;
     }
     if (cpu || records != 0) nap = shortest_nap;
