@@ -7,6 +7,7 @@
 #include "host/policy/dueling_eviction.hpp"
 #include "host/policy/fifo_eviction.hpp"
 #include "host/policy/lfu_eviction.hpp"
+#include "host/policy/lirs_eviction.hpp"
 #include "host/policy/lru_eviction.hpp"
 
 namespace uvm::detail {
@@ -19,8 +20,10 @@ std::unique_ptr<eviction_policy> make_eviction_policy(std::string_view name) {
   if (name == "lfu") return std::make_unique<lfu_eviction>();
   if (name == "dueling") return std::make_unique<dueling_eviction>();
   if (name == "arc") return std::make_unique<arc_eviction>();
+  if (name == "lirs") return std::make_unique<lirs_eviction>();
   throw_invalid(
-      "unknown eviction policy '{}' (valid: fifo, lru, clock, adaptive, lfu, dueling, arc)", name);
+      "unknown eviction policy '{}' (valid: fifo, lru, clock, adaptive, lfu, dueling, arc, lirs)",
+      name);
 }
 
 }  // namespace uvm::detail

@@ -205,7 +205,7 @@ TEST_P(EachEvictionPolicy, VictimIsStableUntilReleased) {
 
 INSTANTIATE_TEST_SUITE_P(Policies, EachEvictionPolicy,
                          testing::Values("fifo", "lru", "clock", "adaptive", "lfu", "dueling",
-                                         "arc"),
+                                         "arc", "lirs"),
                          [](const auto& info) { return info.param; });
 
 TEST(EvictionPolicies, RepeatedOnResidentIsAnAccess) {
@@ -235,7 +235,7 @@ TEST(EvictionPolicies, UnknownNameListsTheValidOnes) {
   } catch (const invalid_argument& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("mru"), std::string::npos) << what;
-    EXPECT_NE(what.find("dueling, arc"), std::string::npos) << what;
+    EXPECT_NE(what.find("arc, lirs"), std::string::npos) << what;
     EXPECT_NE(what.find("fifo, lru, clock"), std::string::npos) << what;
   }
   EXPECT_THROW((void)make_eviction_policy(""), invalid_argument);
