@@ -29,11 +29,8 @@ void arc_eviction::do_on_resident(page_ref p) {
 }
 
 void arc_eviction::do_on_access(page_ref p) {
-  if (t1_.erase(p)) {
-    t2_.touch(p);
-  } else if (t2_.contains(p)) {
-    t2_.touch(p);
-  }
+  // A use of a page of T1 moves it to T2; one of T2 makes it T2's most recent.
+  if (t1_.erase(p) || t2_.contains(p)) t2_.touch(p);
 }
 
 void arc_eviction::do_on_released(page_ref p) {
