@@ -1,4 +1,4 @@
-// uvm-replay TRACE [--policy fifo|lru|clock|adaptive|lfu|dueling|a0|all] [--prefetch
+// uvm-replay TRACE [--policy fifo|lru|clock|adaptive|lfu|dueling|arc|lirs|a0|all] [--prefetch
 // none|sequential|tree|all]
 //                  --budget PAGES|BYTES[K|M|G] [--model PROFILE[,PROFILE...]]
 //                  [--format table|json|csv]
@@ -23,7 +23,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: uvm-replay TRACE --budget PAGES|BYTES[K|M|G] [--policy "
-    "fifo|lru|clock|adaptive|lfu|dueling|a0|min|all]\n"
+    "fifo|lru|clock|adaptive|lfu|dueling|arc|lirs|a0|min|all]\n"
     "                  [--prefetch none|sequential|tree|all] [--model PROFILE[,...]]\n"
     "                  [--format table|json|csv]\n"
     "Replays TRACE through the eviction and prefetch policies and Belady's MIN (offline\n"
@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
     if (!fmt)
       throw uvm::invalid_argument("unknown format '" + format + "' (valid: table, json, csv)");
     const auto evictions =
-        expand(policy, {"fifo", "lru", "clock", "adaptive", "lfu", "dueling", "a0"}, "policy");
+        expand(policy, {"fifo", "lru", "clock", "adaptive", "lfu", "dueling", "arc", "lirs", "a0"},
+               "policy");
     const auto prefetches = expand(prefetch, {"none", "sequential", "tree"}, "prefetch");
 
     parsed = true;

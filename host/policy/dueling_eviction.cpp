@@ -1,8 +1,6 @@
 #include "host/policy/dueling_eviction.hpp"
 
-#include "host/policy/adaptive_eviction.hpp"
-#include "host/policy/lfu_eviction.hpp"
-#include "host/policy/lru_eviction.hpp"
+#include "host/common/check.hpp"
 
 #include <algorithm>
 
@@ -13,21 +11,23 @@ namespace {
 // few passes over the device, not the whole run.
 constexpr std::uint64_t decay_per_page = 4;
 constexpr std::uint64_t min_decay_period = 512;
-
-std::unique_ptr<eviction_policy> make_candidate(std::size_t k) {
-  switch (k) {
-    case 0: return std::make_unique<lru_eviction>();
-    case 1: return std::make_unique<lfu_eviction>();
-    default: return std::make_unique<adaptive_eviction>();
-  }
-}
 }  // namespace
 
-dueling_eviction::dueling_eviction() {
-  for (std::size_t k = 0; k < candidates; ++k) {
-    real_[k] = make_candidate(k);
-    shadows_[k].policy = make_candidate(k);
+dueling_eviction::dueling_eviction() : dueling_eviction({"lru", "lfu", "adaptive"}) {}
+
+dueling_eviction::dueling_eviction(std::initializer_list<std::string_view> candidates)
+    : names_(candidates.begin(), candidates.end()) {
+  UVM_EXPECTS(!names_.empty(), "dueling: no candidate");
+  for (std::size_t k = 0; k < names_.size(); ++k) {
+    real_.push_back(make_candidate(k));
+    shadows_.push_back(shadow{make_candidate(k), decltype(shadow::resident)(&pool_)});
+    if (names_[k] == "adaptive") leader_ = k;
   }
+  misses_.assign(names_.size(), 0);
+}
+
+std::unique_ptr<eviction_policy> dueling_eviction::make_candidate(std::size_t k) const {
+  return make_eviction_policy(names_[k]);
 }
 
 std::string_view dueling_eviction::leader() const noexcept {
@@ -66,12 +66,12 @@ bool dueling_eviction::sampled(page_ref p) const noexcept {
 
 void dueling_eviction::become_large() {
   large_ = true;
-  for (std::size_t k = 0; k < candidates; ++k) {
+  for (std::size_t k = 0; k < names_.size(); ++k) {
     shadows_[k].policy = make_candidate(k);
     shadows_[k].resident.clear();
     if (k != leader_) real_[k].reset();
   }
-  misses_ = {};
+  std::fill(misses_.begin(), misses_.end(), 0);
   since_decay_ = 0;
   // lru leads until the sampled duel says otherwise: the cheapest candidate per page moved.
   if (leader_ != 0) take_lead(0);
@@ -98,7 +98,7 @@ void dueling_eviction::reference(page_ref p) {
   if (!sampled(p)) return;
   const std::size_t shift = large_ ? sample_shift : 0;
   const std::size_t capacity = std::max<std::size_t>(1, peak_ >> shift);
-  for (std::size_t k = 0; k < candidates; ++k) {
+  for (std::size_t k = 0; k < names_.size(); ++k) {
     shadow& s = shadows_[k];
     if (s.resident.contains(p)) {
       s.policy->on_access(p);
@@ -122,7 +122,7 @@ void dueling_eviction::reference(page_ref p) {
   // A challenger must miss clearly less (an eighth) to take the lead: each switch costs the
   // resident set the leader built, so near-equals do not take turns.
   std::size_t best = leader_;
-  for (std::size_t k = 0; k < candidates; ++k) {
+  for (std::size_t k = 0; k < names_.size(); ++k) {
     if (8 * misses_[k] < 7 * misses_[best]) best = k;
   }
   if (best != leader_) take_lead(best);

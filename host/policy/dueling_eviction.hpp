@@ -18,11 +18,13 @@
 
 #include "host/policy/eviction_policy.hpp"
 
-#include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <memory_resource>
+#include <string>
 #include <unordered_set>
+#include <vector>
 
 namespace uvm::detail {
 
@@ -32,12 +34,16 @@ class dueling_eviction final : public eviction_policy {
   static constexpr std::size_t large_device = 8192;
   static constexpr unsigned sample_shift = 4;  ///< 1 page in 16
 
+  /// The shipped candidates: lru, lfu, adaptive.
   dueling_eviction();
+  /// A duel between the policies named (as make_eviction_policy names them). adaptive, if
+  /// named, leads at first (lru until it sees a loop), else the first; on a large device the
+  /// first leads until the sampled duel says otherwise.
+  explicit dueling_eviction(std::initializer_list<std::string_view> candidates);
   /// The name of the candidate whose victims are used now.
   [[nodiscard]] std::string_view leader() const noexcept;
 
  private:
-  static constexpr std::size_t candidates = 3;
   struct shadow {
     std::unique_ptr<eviction_policy> policy;
     std::pmr::unordered_set<page_ref, page_ref_hash> resident;
@@ -55,18 +61,18 @@ class dueling_eviction final : public eviction_policy {
   // From `large_device` pages on: shadows restart sampled, the other candidates stop.
   void become_large();
   void take_lead(std::size_t k);
+  [[nodiscard]] std::unique_ptr<eviction_policy> make_candidate(std::size_t k) const;
 
   // Fed the real device's events: every candidate on a small device, the leader only (the
   // others null) on a large one.
   std::pmr::unsynchronized_pool_resource pool_;  // first: outlives the shadows' sets (no malloc)
-  std::array<std::unique_ptr<eviction_policy>, candidates> real_;
+  std::vector<std::string> names_;
+  std::vector<std::unique_ptr<eviction_policy>> real_;
   bool large_ = false;
-  std::array<shadow, candidates> shadows_{shadow{nullptr, decltype(shadow::resident)(&pool_)},
-                                          shadow{nullptr, decltype(shadow::resident)(&pool_)},
-                                          shadow{nullptr, decltype(shadow::resident)(&pool_)}};
-  std::array<std::uint64_t, candidates> misses_{};  // decayed
-  std::size_t leader_ = 2;                          // adaptive: lru until it sees a loop
-  std::size_t peak_ = 0;                            // most pages ever resident: the shadows' size
+  std::vector<shadow> shadows_;
+  std::vector<std::uint64_t> misses_;  // decayed
+  std::size_t leader_ = 0;
+  std::size_t peak_ = 0;  // most pages ever resident: the shadows' size
   std::uint64_t since_decay_ = 0;
 };
 

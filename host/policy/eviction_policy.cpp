@@ -2,10 +2,12 @@
 
 #include "host/common/check.hpp"
 #include "host/policy/adaptive_eviction.hpp"
+#include "host/policy/arc_eviction.hpp"
 #include "host/policy/clock_eviction.hpp"
 #include "host/policy/dueling_eviction.hpp"
 #include "host/policy/fifo_eviction.hpp"
 #include "host/policy/lfu_eviction.hpp"
+#include "host/policy/lirs_eviction.hpp"
 #include "host/policy/lru_eviction.hpp"
 
 namespace uvm::detail {
@@ -17,8 +19,11 @@ std::unique_ptr<eviction_policy> make_eviction_policy(std::string_view name) {
   if (name == "adaptive") return std::make_unique<adaptive_eviction>();
   if (name == "lfu") return std::make_unique<lfu_eviction>();
   if (name == "dueling") return std::make_unique<dueling_eviction>();
-  throw_invalid("unknown eviction policy '{}' (valid: fifo, lru, clock, adaptive, lfu, dueling)",
-                name);
+  if (name == "arc") return std::make_unique<arc_eviction>();
+  if (name == "lirs") return std::make_unique<lirs_eviction>();
+  throw_invalid(
+      "unknown eviction policy '{}' (valid: fifo, lru, clock, adaptive, lfu, dueling, arc, lirs)",
+      name);
 }
 
 }  // namespace uvm::detail

@@ -16,7 +16,8 @@ namespace uvm::detail {
 
 using uvm::eviction_policy;  // the public interface (uvm/policy.hpp)
 
-/// @return the policy called `name` ("fifo", "lru", "clock", "adaptive", "lfu" or "dueling").
+/// @return the policy called `name` ("fifo", "lru", "clock", "adaptive", "lfu", "dueling",
+/// "arc" or "lirs").
 /// @throws uvm::invalid_argument listing the names for any other.
 [[nodiscard]] std::unique_ptr<eviction_policy> make_eviction_policy(std::string_view name);
 

@@ -5,6 +5,8 @@
 #include "host/policy/lru_eviction.hpp"
 #include "tests/policy/policy_driver.hpp"
 
+#include <uvm/error.hpp>
+
 #include <gtest/gtest.h>
 
 namespace uvm::detail {
@@ -73,6 +75,17 @@ TEST(DuelingEviction, OnALargeDeviceTheSampledDuelStillFindsTheLoopAndTheSkew) {
     // may keep the lead, and the faults stay within a tenth of lfu's.
     EXPECT_LT(n, lfu * 11 / 10) << "dueling " << n << ", lfu " << lfu;
   }
+}
+
+TEST(DuelingEviction, TakesItsCandidatesByName) {
+  // No adaptive among them: lru leads at first, and lirs takes over on the loop.
+  dueling_eviction d({"lru", "lirs"});
+  EXPECT_EQ(d.leader(), "lru");
+  const std::size_t n = faults(d, 100, loop(150, 40));  // LRU: 6000 faults, MIN 2100
+  EXPECT_EQ(d.leader(), "lirs");
+  EXPECT_LT(n, 2100u * 11 / 10);
+  EXPECT_EQ(d.name(), "dueling");
+  EXPECT_THROW(dueling_eviction({}), invalid_argument);
 }
 
 TEST(DuelingEviction, TracksOnlyResidentPages) {

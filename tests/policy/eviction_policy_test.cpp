@@ -203,7 +203,9 @@ TEST_P(EachEvictionPolicy, VictimIsStableUntilReleased) {
   EXPECT_EQ(p->size(), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Policies, EachEvictionPolicy, testing::Values("fifo", "lru", "clock"),
+INSTANTIATE_TEST_SUITE_P(Policies, EachEvictionPolicy,
+                         testing::Values("fifo", "lru", "clock", "adaptive", "lfu", "dueling",
+                                         "arc", "lirs"),
                          [](const auto& info) { return info.param; });
 
 TEST(EvictionPolicies, RepeatedOnResidentIsAnAccess) {
@@ -228,11 +230,12 @@ TEST(EvictionPolicies, RepeatedOnResidentIsAnAccess) {
 
 TEST(EvictionPolicies, UnknownNameListsTheValidOnes) {
   try {
-    (void)make_eviction_policy("arc");
+    (void)make_eviction_policy("mru");
     FAIL() << "expected uvm::invalid_argument";
   } catch (const invalid_argument& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("arc"), std::string::npos) << what;
+    EXPECT_NE(what.find("mru"), std::string::npos) << what;
+    EXPECT_NE(what.find("arc, lirs"), std::string::npos) << what;
     EXPECT_NE(what.find("fifo, lru, clock"), std::string::npos) << what;
   }
   EXPECT_THROW((void)make_eviction_policy(""), invalid_argument);

@@ -51,7 +51,7 @@ TEST(StaticOracle, BeatsTheOnlinePoliciesWhereReferencesAreIndependentDraws) {
   o.eviction = "a0";
   const sim_result a0 = simulate(t, o);
   EXPECT_EQ(a0.eviction, "a0");
-  for (const char* online : {"fifo", "lru", "clock", "adaptive", "lfu", "dueling"}) {
+  for (const char* online : {"fifo", "lru", "clock", "adaptive", "lfu", "dueling", "arc", "lirs"}) {
     o.eviction = online;
     EXPECT_LT(a0.device_faults, simulate(t, o).device_faults) << online;
   }
