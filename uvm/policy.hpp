@@ -4,8 +4,8 @@
 /// Migration policies an application supplies: which resident page gives up its device frame
 /// (uvm::eviction_policy) and which pages move along with a faulting one
 /// (uvm::prefetch_policy). The library's own policies (fifo, lru, clock, adaptive, lfu,
-/// dueling, arc, lirs; none, sequential, tree) implement the same interfaces, and so does Belady's MIN in
-/// the trace replayer: a policy written here runs inside the runtime and in `uvm-replay`.
+/// dueling, arc, lirs; none, sequential, tree) implement the same interfaces, and so does Belady's
+/// MIN in the trace replayer: a policy written here runs inside the runtime and in `uvm-replay`.
 ///
 /// Install one through uvm::config (a factory, because each manager needs its own object):
 /// @code
