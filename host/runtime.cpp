@@ -579,6 +579,11 @@ runtime::span runtime::span_of(const void* p, std::size_t bytes, std::string_vie
   UVM_EXPECTS(bytes <= static_cast<std::size_t>(r.base() + r.reserved() - first),
               "uvm::manager::{}({}, {}): the span runs past the end of its range ({} + {})", call,
               p, bytes, static_cast<void*>(r.base()), r.reserved());
+  // A cluster range's pages move at their homes' word alone: no device, advice or pinning yet.
+  UVM_EXPECTS(r.gate() == nullptr || call == "range_attributes",
+              "uvm::manager::{}({}, {}): the span is in a cluster range (uvm::cluster), which "
+              "only CPU code may use for now",
+              call, p, bytes);
   const std::size_t p0 = r.page_of(first);
   return {r, p0, r.page_of(first + bytes - 1) - p0 + 1};
 }

@@ -89,6 +89,7 @@ class range {
 
  private:
   friend class manager;
+  friend class cluster;
   range(std::shared_ptr<detail::runtime> rt, detail::managed_range* impl) noexcept
       : runtime_(std::move(rt)), impl_(impl) {}
 

@@ -73,6 +73,9 @@ class cluster_node {
   /// @throws uvm::timeout if some process has not within the timeout.
   void close();
 
+  /// Stops answering at once (not collective), for a range that goes away without close().
+  void stop() noexcept { link_.stop(); }
+
   [[nodiscard]] counts stats() const;
   [[nodiscard]] const cluster_link& link() const noexcept { return link_; }
   /// A process that stops answering, for tests (see cluster_link::stall).

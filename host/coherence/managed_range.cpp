@@ -292,6 +292,7 @@ managed_range::fault_outcome managed_range::serve(std::size_t page, access a,
                                                   fault_request& req) noexcept {
   if (ctx_.service == nullptr) return {status::failed, ENODEV, pages_.load(page)};
   req.range = this;
+  req.gate = gate_;
   req.page = page;
   req.kind = a;
   req.error = 0;

@@ -6,6 +6,7 @@
 #include "host/coherence/page_advice.hpp"
 #include "host/coherence/page_table.hpp"
 #include "host/coherence/transition.hpp"
+#include "host/fault/service/range_gate.hpp"
 #include "host/memory/dual_mapping.hpp"
 #include "host/memory/view_protection.hpp"
 
@@ -116,6 +117,15 @@ class managed_range {
     return ok;
   }
 
+  /// Makes every page ask `gate` before a fault widens its access (a range shared with other
+  /// processes). Called once, before any access; `gate` outlives every fault of the range.
+  void set_gate(range_gate* gate) noexcept {
+    gate_ = gate;
+    pages_.set_flag(0, pages_.size(), gated_bit, true);
+  }
+  /// The range's gate; null for a range of this process alone.
+  [[nodiscard]] range_gate* gate() const noexcept { return gate_; }
+
   /// The range's number in the process, never reused (unlike its address).
   [[nodiscard]] std::uint64_t serial() const noexcept { return serial_; }
 
@@ -184,6 +194,7 @@ class managed_range {
   unsigned page_shift_;
   std::atomic<std::int64_t> boundaries_{0};
   std::uint64_t serial_;
+  range_gate* gate_ = nullptr;
 };
 
 }  // namespace uvm::detail

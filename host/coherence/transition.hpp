@@ -44,7 +44,8 @@ struct cpu_decision {
   if (allows(host_access_of(s), a)) return {cpu_action::retry, s};
   const bool duplicate = a == access::read && (w & read_mostly_bit) != 0;
   const page_state target = duplicate ? page_state::shared : page_state::host_exclusive;
-  if ((w & device_mapped_bit) != 0) return {cpu_action::service, target};
+  // Another process may hold the page: only its home can widen this process's access.
+  if ((w & (device_mapped_bit | gated_bit)) != 0) return {cpu_action::service, target};
   switch (s) {
     case page_state::unpopulated: return {cpu_action::first_touch, target};
     case page_state::shared: return {cpu_action::upgrade, page_state::host_exclusive};

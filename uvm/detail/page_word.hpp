@@ -33,6 +33,9 @@ inline constexpr page_word pinned_bit = 1u << 10;
 /// Where the page was last prefetched to (at most one is set; which device: page_advice).
 inline constexpr page_word prefetched_host_bit = 1u << 11;
 inline constexpr page_word prefetched_device_bit = 1u << 12;
+/// The page belongs to a range shared with other processes (a cluster range): a fault that
+/// would widen its access goes to the service thread, which asks the page's home first.
+inline constexpr page_word gated_bit = 1u << 13;
 /// Bits 16-31: a generation, advanced by every publish, so that an observer can tell whether a
 /// page went through any transition since it last looked (the fault handler's self-healing).
 inline constexpr page_word generation_one = 1u << 16;

@@ -12,11 +12,13 @@
 namespace uvm::detail {
 
 class managed_range;
+class range_gate;
 
 struct fault_request {
   enum : std::uint32_t { pending = 0, done = 1, failed = 2 };
 
   managed_range* range;
+  range_gate* gate = nullptr;  ///< the range's, if it is shared with other processes
   std::size_t page;
   access kind;
   std::atomic<std::uint32_t> status{pending};

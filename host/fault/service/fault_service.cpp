@@ -4,6 +4,7 @@
 #include "host/common/clock.hpp"
 #include "host/common/futex.hpp"
 #include "host/fault/service/map_budget.hpp"
+#include "host/fault/service/range_gate.hpp"
 #include "host/telemetry/log.hpp"
 #include "host/telemetry/nvtx.hpp"
 
@@ -209,7 +210,8 @@ bool fault_service::serve_cpu_batch() {
     last_page = r.page;
     if (!same_page) {
       last_started = now_ns();
-      err = resolver_.resolve(*r.range, r.page, r.kind);
+      err = r.gate != nullptr ? r.gate->widen(r.page, r.kind)
+                              : resolver_.resolve(*r.range, r.page, r.kind);
     }
     r.started_ns = last_started;
     if (err == fault_resolver::retry_later) {
@@ -228,6 +230,8 @@ bool fault_service::serve_cpu_batch() {
 }
 
 bool fault_service::serve_here(fault_request& r) noexcept {
+  // A gated page's fault waits for other processes: the service thread's to serve.
+  if (r.gate != nullptr) return false;
   UVM_NVTX_RANGE("cpu fault batch", 1);  // a batch of one, on the handler's thread
   const std::uint64_t start = now_ns();
   const int err = resolver_.try_resolve(*r.range, r.page, r.kind);

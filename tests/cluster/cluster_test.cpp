@@ -1,0 +1,155 @@
+// uvm::cluster through its public header, with real CPU faults. Runs under mpirun with 2 and
+// 4 processes, under each fault mechanism (tests/CMakeLists.txt). Every test is collective.
+
+#include <uvm/cluster.hpp>
+#include <uvm/error.hpp>
+#include <uvm/uvm.hpp>
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+uvm::config small_pages() {
+  uvm::config cfg = uvm::config::from_env();
+  cfg.page_size = 4096;
+  return cfg;
+}
+
+TEST(Cluster, EveryProcessReadsWhatEveryOtherWrote) {
+  uvm::manager mgr(small_pages());
+  uvm::cluster cl(mgr, MPI_COMM_WORLD);
+  const int n = cl.size();
+  const int me = cl.rank();
+  constexpr std::size_t pages = 24;
+  uvm::cluster_range r = cl.allocate(pages * 4096, uvm::home_rule::cyclic);
+  ASSERT_EQ(r.page_count(), pages);
+  auto v = r.as<std::uint64_t>();
+  const std::size_t per_page = 4096 / sizeof(std::uint64_t);
+  // Fresh memory reads as zero everywhere.
+  for (std::size_t p = 0; p < pages; ++p) ASSERT_EQ(v[p * per_page + 7], 0u) << "page " << p;
+  cl.barrier();
+  // Each process writes its own word of every page: every page is write-shared by all.
+  for (std::size_t p = 0; p < pages; ++p) {
+    v[p * per_page + static_cast<std::size_t>(me)] = (p << 16) | static_cast<unsigned>(me) + 1;
+  }
+  cl.barrier();
+  for (std::size_t p = 0; p < pages; ++p) {
+    for (int q = 0; q < n; ++q) {
+      EXPECT_EQ(v[p * per_page + static_cast<std::size_t>(q)],
+                (p << 16) | static_cast<unsigned>(q) + 1)
+          << "rank " << me << " reads rank " << q << "'s word of page " << p;
+    }
+  }
+  const uvm::cluster_stats s = r.stats();
+  EXPECT_GT(s.remote_faults, 0u);
+  EXPECT_EQ(s.failures, 0u);
+  EXPECT_EQ(s.bytes_to.size(), static_cast<std::size_t>(n));
+  if (n > 1) {
+    EXPECT_GT(std::accumulate(s.bytes_from.begin(), s.bytes_from.end(), std::uint64_t{0}), 4096u);
+  }
+  cl.barrier();
+  r.close();
+  EXPECT_EQ(r.data(), nullptr);
+}
+
+// No lost write: every thread of every process increments its own counters and shared ones in
+// one range while the pages move between the processes; every count is exact at the end.
+TEST(Cluster, CountersIncrementedByEveryThreadOfEveryProcessAreExact) {
+  uvm::manager mgr(small_pages());
+  uvm::cluster cl(mgr, MPI_COMM_WORLD);
+  const int n = cl.size();
+  const int me = cl.rank();
+  constexpr std::size_t pages = 8;
+  constexpr int threads = 3;
+  // Longer on demand, as the stress tests: UVM_STRESS_SECONDS set means a long run.
+  const int increments = std::getenv("UVM_STRESS_SECONDS") != nullptr ? 50000 : 2000;
+  uvm::cluster_range r = cl.allocate(pages * 4096);
+  auto v = r.as<std::uint64_t>();
+  const std::size_t per_page = 4096 / sizeof(std::uint64_t);
+  // Word 0 of a page: shared by every thread of every process; word 1 + rank: that rank's.
+  std::vector<std::atomic<std::uint64_t>> mine(pages);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::minstd_rand rng(static_cast<unsigned>(me * 131 + t + 1));
+      for (int k = 0; k < increments; ++k) {
+        const std::size_t p = rng() % pages;
+        std::atomic_ref(v[p * per_page + 1 + static_cast<std::size_t>(me)]).fetch_add(1);
+        std::atomic_ref(v[p * per_page]).fetch_add(1);
+        mine[p].fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  std::vector<std::uint64_t> own(pages);
+  for (std::size_t p = 0; p < pages; ++p) own[p] = mine[p].load();
+  std::vector<std::uint64_t> all(pages * static_cast<std::size_t>(n));
+  MPI_Allgather(own.data(), static_cast<int>(pages), MPI_UINT64_T, all.data(),
+                static_cast<int>(pages), MPI_UINT64_T, MPI_COMM_WORLD);
+  for (std::size_t p = 0; p < pages; ++p) {
+    std::uint64_t total = 0;
+    for (int q = 0; q < n; ++q) {
+      const std::uint64_t by_q = all[static_cast<std::size_t>(q) * pages + p];
+      total += by_q;
+      EXPECT_EQ(v[p * per_page + 1 + static_cast<std::size_t>(q)], by_q)
+          << "rank " << me << " reads rank " << q << "'s counter of page " << p;
+    }
+    EXPECT_EQ(v[p * per_page], total) << "rank " << me << " reads the shared counter of page " << p;
+  }
+  cl.barrier();
+  r.close();
+}
+
+TEST(Cluster, ProcessesThatDisagreeOnTheSizeAllGetAnError) {
+  uvm::manager mgr(small_pages());
+  uvm::cluster cl(mgr, MPI_COMM_WORLD);
+  const std::size_t bytes = world_rank() == 0 ? 8192 : 4096;
+  try {
+    uvm::cluster_range r = cl.allocate(bytes);
+    ADD_FAILURE() << "rank " << world_rank() << " allocated " << bytes << " bytes";
+  } catch (const uvm::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("disagree"), std::string::npos) << e.what();
+  }
+  // Nothing is lost: the next collective allocation works.
+  uvm::cluster_range r = cl.allocate(4096);
+  EXPECT_EQ(r.page_count(), 1u);
+  r.close();
+}
+
+TEST(Cluster, DeviceWorkAndAdviceAreRefusedOnAClusterRange) {
+  uvm::manager mgr(small_pages());
+  uvm::cluster cl(mgr, MPI_COMM_WORLD);
+  uvm::cluster_range r = cl.allocate(2 * 4096);
+  EXPECT_THROW(mgr.prefetch(r.data(), 4096, uvm::location::device()), uvm::invalid_argument);
+  EXPECT_THROW(mgr.advise(r.data(), 4096, uvm::advice::set_read_mostly), uvm::invalid_argument);
+  EXPECT_THROW(mgr.pin_resident(r.data(), 4096, uvm::location::host()), uvm::invalid_argument);
+  EXPECT_THROW((void)r.home_of(r.data() + 2 * 4096), uvm::invalid_argument);
+  EXPECT_EQ(r.home_of(r.data()), 0);
+  // The range still works after the refusals.
+  r.as<int>()[0] = world_rank();
+  cl.barrier();
+  r.close();
+}
+
+TEST(Cluster, AClusterNeedsACommunicator) {
+  uvm::manager mgr(small_pages());
+  EXPECT_THROW(uvm::cluster(mgr, MPI_COMM_NULL), uvm::invalid_argument);
+}
+
+}  // namespace
