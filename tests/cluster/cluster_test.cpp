@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <numeric>
 #include <random>
@@ -112,6 +113,14 @@ TEST(Cluster, CountersIncrementedByEveryThreadOfEveryProcessAreExact) {
     }
     EXPECT_EQ(v[p * per_page], total) << "rank " << me << " reads the shared counter of page " << p;
   }
+  // The pages did move: writable copies were recalled from processes while they counted.
+  std::uint64_t recalled = r.stats().recalls_received;
+  std::uint64_t all_recalled = 0;
+  MPI_Allreduce(&recalled, &all_recalled, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  if (n > 1) EXPECT_GT(all_recalled, pages);
+  if (me == 0)
+    std::printf("pages recalled from a process: %llu\n",
+                static_cast<unsigned long long>(all_recalled));
   cl.barrier();
   r.close();
 }
