@@ -9,6 +9,7 @@
 #include <mpi.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -154,6 +155,30 @@ TEST(Cluster, DeviceWorkAndAdviceAreRefusedOnAClusterRange) {
   r.as<int>()[0] = world_rank();
   cl.barrier();
   r.close();
+}
+
+// A range freed on one process while the others still use it: that process's close() ends in
+// a clear error within the timeout (the others keep being served meanwhile), and the others
+// still close once they are done.
+TEST(Cluster, AProcessThatClosesWhileOthersStillUseTheRangeGetsATimeout) {
+  uvm::config cfg = small_pages();
+  cfg.fault_timeout = std::chrono::milliseconds(800);
+  uvm::manager mgr(cfg);
+  uvm::cluster cl(mgr, MPI_COMM_WORLD);
+  const int n = cl.size();
+  uvm::cluster_range r = cl.allocate(static_cast<std::size_t>(n) * 4096, uvm::home_rule::cyclic);
+  auto v = r.as<std::uint64_t>();
+  const std::size_t per_page = 4096 / sizeof(std::uint64_t);
+  if (cl.rank() == 0) {
+    EXPECT_THROW(r.close(), uvm::timeout);
+  } else {
+    // Rank 0 has started closing; its pages are still served.
+    v[0 * per_page + static_cast<std::size_t>(cl.rank())] = 7;
+    EXPECT_EQ(v[0 * per_page + static_cast<std::size_t>(cl.rank())], 7u);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);  // rank 0's close has timed out
+  if (cl.rank() != 0) r.close();
+  // Rank 0's range goes with its destructor, now that every process has closed.
 }
 
 TEST(Cluster, AClusterNeedsACommunicator) {

@@ -24,6 +24,24 @@ TEST(Transition, ReadMostlyReadDuplicatesAndWriteTakesOwnership) {
             page_state::host_exclusive);
 }
 
+// A cluster range's page: only its home may widen this process's access, so neither the first
+// touch nor the upgrade is done inline; what the page's state allows still is.
+TEST(Transition, AGatedPageWidensOnlyThroughTheServiceThread) {
+  for (access a : {access::read, access::write}) {
+    EXPECT_EQ(decide_cpu_fault(word(page_state::unpopulated, gated_bit), a).action,
+              cpu_action::service);
+  }
+  EXPECT_EQ(decide_cpu_fault(word(page_state::shared, gated_bit), access::write).action,
+            cpu_action::service);
+  EXPECT_EQ(decide_cpu_fault(word(page_state::shared, gated_bit), access::read).action,
+            cpu_action::retry);
+  EXPECT_EQ(decide_cpu_fault(word(page_state::host_exclusive, gated_bit), access::write).action,
+            cpu_action::retry);
+  EXPECT_EQ(
+      decide_cpu_fault(word(page_state::unpopulated, gated_bit | busy_bit), access::read).action,
+      cpu_action::wait);
+}
+
 TEST(Transition, WriteToSharedUpgradesInline) {
   const cpu_decision d = decide_cpu_fault(word(page_state::shared), access::write);
   EXPECT_EQ(d.action, cpu_action::upgrade);

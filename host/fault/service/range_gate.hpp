@@ -2,8 +2,8 @@
 
 // What a range shared beyond this process (a cluster range) asks before a CPU fault may widen a
 // page's access: the grant of the page's home, which also brings the page's data and changes
-// the page's state. The fault service calls it for the pages of a gated range instead of the
-// migrator. Non-virtual interface.
+// the page's state. The fault service calls it for a gated range's faults (fault_request::gate)
+// instead of the resolver. Non-virtual interface.
 
 #include "host/memory/access.hpp"
 
