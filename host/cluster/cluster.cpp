@@ -117,14 +117,7 @@ void cluster_range::close() {
 }
 
 cluster::cluster(manager& mgr, MPI_Comm comm) : mgr_(&mgr), comm_(comm) {
-  int initialised = 0;
-  MPI_Initialized(&initialised);
-  UVM_EXPECTS(initialised != 0, "uvm::cluster: MPI is not initialised");
-  int provided = 0;
-  MPI_Query_thread(&provided);
-  UVM_EXPECTS(provided == MPI_THREAD_MULTIPLE,
-              "uvm::cluster: MPI was initialised without MPI_THREAD_MULTIPLE (level {})", provided);
-  UVM_EXPECTS(comm != MPI_COMM_NULL, "uvm::cluster: the communicator is MPI_COMM_NULL");
+  detail::expect_usable(comm, "uvm::cluster");
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
 }

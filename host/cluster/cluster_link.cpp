@@ -24,17 +24,21 @@ void check_mpi(int rc, const char* call) {
 
 }  // namespace
 
-cluster_link::cluster_link(MPI_Comm comm) {
+void expect_usable(MPI_Comm comm, std::string_view who) {
   int initialised = 0;
   MPI_Initialized(&initialised);
-  UVM_EXPECTS(initialised != 0, "cluster: MPI is not initialised (call MPI_Init_thread first)");
+  UVM_EXPECTS(initialised != 0, "{}: MPI is not initialised (call MPI_Init_thread first)", who);
   int provided = 0;
   MPI_Query_thread(&provided);
   UVM_EXPECTS(provided == MPI_THREAD_MULTIPLE,
-              "cluster: MPI was initialised without MPI_THREAD_MULTIPLE (level {}); the "
-              "cluster's progress thread calls MPI beside the application's threads",
-              provided);
-  UVM_EXPECTS(comm != MPI_COMM_NULL, "cluster: the communicator is MPI_COMM_NULL");
+              "{}: MPI was initialised without MPI_THREAD_MULTIPLE (level {}); the cluster's "
+              "progress thread calls MPI beside the application's threads",
+              who, provided);
+  UVM_EXPECTS(comm != MPI_COMM_NULL, "{}: the communicator is MPI_COMM_NULL", who);
+}
+
+cluster_link::cluster_link(MPI_Comm comm) {
+  expect_usable(comm, "cluster");
   check_mpi(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
   // Errors come back as codes and become exceptions or logged failures, never an abort.
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);

@@ -18,10 +18,16 @@
 #include <list>
 #include <mutex>
 #include <span>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 namespace uvm::detail {
+
+/// Throws uvm::invalid_argument, naming `who`, unless MPI is initialised with
+/// MPI_THREAD_MULTIPLE (a progress thread calls MPI beside the application's threads) and
+/// `comm` is a communicator.
+void expect_usable(MPI_Comm comm, std::string_view who);
 
 class cluster_link {
  public:

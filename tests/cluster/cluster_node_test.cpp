@@ -2,6 +2,7 @@
 
 #include "host/cluster/cluster_node.hpp"
 #include "tests/cluster/held_copies.hpp"
+#include "tests/cluster/mpi_counts.hpp"
 
 #include <uvm/error.hpp>
 
@@ -135,11 +136,7 @@ TEST(ClusterNode, CountersIncrementedByEveryThreadOfEveryProcessAreExact) {
   }
   for (std::thread& w : workers) w.join();
   EXPECT_EQ(errors.load(), 0);
-  std::vector<std::uint64_t> own(pages);
-  for (std::size_t p = 0; p < pages; ++p) own[p] = mine[p].load();
-  std::vector<std::uint64_t> all(pages * static_cast<std::size_t>(n));
-  MPI_Allgather(own.data(), static_cast<int>(pages), MPI_UINT64_T, all.data(),
-                static_cast<int>(pages), MPI_UINT64_T, MPI_COMM_WORLD);
+  const std::vector<std::uint64_t> all = gather_counts(mine);
   for (std::size_t p = 0; p < pages; ++p) {
     r.copies.with(r.node, p, page_access::read, [&](std::span<std::byte> b) {
       std::uint64_t total = 0;

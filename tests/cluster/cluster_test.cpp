@@ -2,8 +2,10 @@
 // 4 processes, under each fault mechanism (tests/CMakeLists.txt). Every test is collective.
 
 #include <uvm/cluster.hpp>
+
 #include <uvm/error.hpp>
 #include <uvm/uvm.hpp>
+#include "tests/cluster/mpi_counts.hpp"
 
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -99,11 +101,7 @@ TEST(Cluster, CountersIncrementedByEveryThreadOfEveryProcessAreExact) {
     });
   }
   for (std::thread& w : workers) w.join();
-  std::vector<std::uint64_t> own(pages);
-  for (std::size_t p = 0; p < pages; ++p) own[p] = mine[p].load();
-  std::vector<std::uint64_t> all(pages * static_cast<std::size_t>(n));
-  MPI_Allgather(own.data(), static_cast<int>(pages), MPI_UINT64_T, all.data(),
-                static_cast<int>(pages), MPI_UINT64_T, MPI_COMM_WORLD);
+  const std::vector<std::uint64_t> all = uvm::detail::gather_counts(mine);
   for (std::size_t p = 0; p < pages; ++p) {
     std::uint64_t total = 0;
     for (int q = 0; q < n; ++q) {
